@@ -1,0 +1,235 @@
+//! [`AmplifyApi`] over aws-sdk-amplify.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_amplify::Client;
+use aws_sdk_amplify::types::{JobSummary as SdkJobSummary, JobType};
+
+use super::{Failure, classify, to_chrono};
+use crate::deployment::{DeploymentKey, JobDetails, JobStep};
+use crate::error::AmplifyError;
+use crate::model::{AppId, BranchName, BuildStatus, JobId};
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob};
+
+pub struct AmplifyClient {
+    client: Client,
+}
+
+impl AmplifyClient {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn amplify_error(e: Failure) -> AmplifyError {
+    match e {
+        Failure::Transient(m) => AmplifyError::Unavailable(m),
+        Failure::NotFound(m) => AmplifyError::NotFound(m),
+        Failure::Rejected(m) => AmplifyError::Rejected(m),
+        Failure::ConditionFailed => AmplifyError::Rejected("condition failed".into()),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn parse_job_id(raw: &str) -> Result<JobId, AmplifyError> {
+    raw.parse()
+        .map_err(|e| AmplifyError::Rejected(format!("Amplify answered an invalid job id: {e}")))
+}
+
+fn summary(s: &SdkJobSummary) -> Result<JobSummary, AmplifyError> {
+    Ok(JobSummary {
+        job_id: parse_job_id(s.job_id())?,
+        status: BuildStatus::from_amplify(s.status().as_str()),
+        commit_id: non_empty(s.commit_id()),
+        job_type: non_empty(s.job_type().as_str()),
+        start_time: to_chrono(s.start_time()),
+        end_time: s.end_time().and_then(to_chrono),
+    })
+}
+
+fn env_map(vars: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+impl AmplifyApi for AmplifyClient {
+    async fn get_app(&self, app_id: &AppId) -> Result<AppInfo, AmplifyError> {
+        let out = self
+            .client
+            .get_app()
+            .app_id(app_id.as_str())
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        let app = out
+            .app()
+            .ok_or_else(|| AmplifyError::Rejected("GetApp answered without an app".into()))?;
+        Ok(AppInfo {
+            app_id: app_id.clone(),
+            name: app.name().to_owned(),
+            default_domain: app.default_domain().to_owned(),
+            platform: non_empty(app.platform().as_str()),
+            environment_variables: env_map(app.environment_variables()),
+            build_spec: app.build_spec().map(str::to_owned),
+        })
+    }
+
+    async fn get_branch(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<BranchInfo, AmplifyError> {
+        let out = self
+            .client
+            .get_branch()
+            .app_id(app_id.as_str())
+            .branch_name(branch_name.as_str())
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        let b = out
+            .branch()
+            .ok_or_else(|| AmplifyError::Rejected("GetBranch answered without a branch".into()))?;
+        Ok(BranchInfo {
+            branch_name: branch_name.clone(),
+            display_name: b.display_name().to_owned(),
+            stage: non_empty(b.stage().as_str()),
+            enable_auto_build: b.enable_auto_build(),
+            active_job_id: b.active_job_id().parse().ok(),
+            environment_variables: env_map(b.environment_variables()),
+            build_spec: b.build_spec().map(str::to_owned),
+            framework: non_empty(b.framework()),
+        })
+    }
+
+    async fn get_job(&self, key: &DeploymentKey) -> Result<JobDetails, AmplifyError> {
+        let out = self
+            .client
+            .get_job()
+            .app_id(key.app_id.as_str())
+            .branch_name(key.branch_name.as_str())
+            .job_id(key.job_id.to_string())
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        let job = out
+            .job()
+            .ok_or_else(|| AmplifyError::Rejected("GetJob answered without a job".into()))?;
+        let mut details = JobDetails::default();
+        if let Some(s) = job.summary() {
+            details.commit_id = non_empty(s.commit_id());
+            details.commit_message = non_empty(s.commit_message());
+            details.commit_time = to_chrono(s.commit_time());
+            details.job_type = non_empty(s.job_type().as_str());
+            details.start_time = to_chrono(s.start_time());
+            details.end_time = s.end_time().and_then(to_chrono);
+            details.status = Some(BuildStatus::from_amplify(s.status().as_str()));
+        }
+        details.steps = job
+            .steps()
+            .iter()
+            .map(|step| JobStep {
+                name: step.step_name().to_owned(),
+                status: BuildStatus::from_amplify(step.status().as_str()),
+                status_reason: step.status_reason().map(str::to_owned),
+            })
+            .collect();
+        let mut merged = JobDetails::default();
+        merged.merge(details);
+        Ok(merged)
+    }
+
+    async fn list_jobs(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        limit: usize,
+    ) -> Result<Vec<JobSummary>, AmplifyError> {
+        let mut jobs = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_jobs()
+                .app_id(app_id.as_str())
+                .branch_name(branch_name.as_str())
+                .max_results(limit.clamp(1, 50) as i32)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| amplify_error(classify(&e)))?;
+            for s in out.job_summaries() {
+                jobs.push(summary(s)?);
+                if jobs.len() >= limit {
+                    return Ok(jobs);
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(jobs),
+            }
+        }
+    }
+
+    async fn start_job(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        job: StartJob,
+        reason: &str,
+    ) -> Result<JobId, AmplifyError> {
+        let request = self
+            .client
+            .start_job()
+            .app_id(app_id.as_str())
+            .branch_name(branch_name.as_str())
+            .job_reason(reason.chars().take(255).collect::<String>());
+        let request = match job {
+            StartJob::Release => request.job_type(JobType::Release),
+            StartJob::Retry(id) => request.job_type(JobType::Retry).job_id(id.to_string()),
+        };
+        let out = request
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        let s = out
+            .job_summary()
+            .ok_or_else(|| AmplifyError::Rejected("StartJob answered without a job".into()))?;
+        parse_job_id(s.job_id())
+    }
+
+    async fn stop_job(&self, key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
+        let out = self
+            .client
+            .stop_job()
+            .app_id(key.app_id.as_str())
+            .branch_name(key.branch_name.as_str())
+            .job_id(key.job_id.to_string())
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        Ok(out
+            .job_summary()
+            .map(|s| BuildStatus::from_amplify(s.status().as_str()))
+            .unwrap_or(BuildStatus::Unknown("CANCELLING".into())))
+    }
+
+    async fn set_auto_build(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        enabled: bool,
+    ) -> Result<(), AmplifyError> {
+        self.client
+            .update_branch()
+            .app_id(app_id.as_str())
+            .branch_name(branch_name.as_str())
+            .enable_auto_build(enabled)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| amplify_error(classify(&e)))
+    }
+}

@@ -1,0 +1,271 @@
+//! [`DeploymentStore`] over one DynamoDB table.
+//!
+//! Item layout (single table):
+//!
+//! | item | PK | SK | GSI1PK / GSI1SK |
+//! |---|---|---|---|
+//! | deployment | `BRANCH#{appId}#{branch}` | `JOB#{jobId padded to 10}` | `ENV#{env}` / `{startedAt}#{appId}#{branch}#{job}` |
+//! | branch state | `BRANCH#{appId}#{branch}` | `STATE` | — |
+//!
+//! The GSI (`by-environment-time`) answers "deployments of an environment in
+//! a time window" without a scan. `expires_at` (epoch seconds) drives TTL.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Duration;
+
+use super::{Failure, classify};
+use crate::deployment::{Deployment, DeploymentKey};
+use crate::error::StoreError;
+use crate::model::{AppId, BranchName, Environment};
+use crate::ports::{BranchState, DeploymentFilter, DeploymentStore};
+
+pub const GSI_ENV_TIME: &str = "by-environment-time";
+const STATE_SK: &str = "STATE";
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn branch_pk(app_id: &AppId, branch_name: &BranchName) -> String {
+    format!("BRANCH#{app_id}#{branch_name}")
+}
+
+fn job_sk(key: &DeploymentKey) -> String {
+    format!("JOB#{}", key.job_id.padded())
+}
+
+fn store_error(e: Failure) -> StoreError {
+    match e {
+        Failure::Transient(m) => StoreError::Unavailable(m),
+        Failure::Rejected(m) | Failure::NotFound(m) => StoreError::Rejected(m),
+        Failure::ConditionFailed => StoreError::Conflict,
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, retention_days: u32) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention: Duration::days(i64::from(retention_days)),
+        }
+    }
+
+    fn deployment_item(&self, d: &Deployment) -> Result<Item, StoreError> {
+        let mut stored = d.clone();
+        stored.version = d.version + 1;
+        let mut item: Item = serde_dynamo::to_item(&stored)
+            .map_err(|e| StoreError::Rejected(format!("cannot encode deployment: {e}")))?;
+        let started = d.started_at().unwrap_or_default();
+        item.insert("PK".into(), s(branch_pk(&d.key.app_id, &d.key.branch_name)));
+        item.insert("SK".into(), s(job_sk(&d.key)));
+        item.insert("GSI1PK".into(), s(format!("ENV#{}", d.environment)));
+        item.insert(
+            "GSI1SK".into(),
+            s(format!(
+                "{}#{}#{}#{}",
+                started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                d.key.app_id,
+                d.key.branch_name,
+                d.key.job_id.padded()
+            )),
+        );
+        item.insert("entity".into(), s("deployment"));
+        // Counted from the job's start, not from the write, so the same
+        // events in any order give the same item.
+        item.insert(
+            "expires_at".into(),
+            n((started + self.retention).timestamp()),
+        );
+        Ok(item)
+    }
+}
+
+fn decode_deployment(item: Item) -> Result<Deployment, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl DeploymentStore for DynamoStore {
+    async fn get_deployment(&self, key: &DeploymentKey) -> Result<Option<Deployment>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(branch_pk(&key.app_id, &key.branch_name)))
+            .key("SK", s(job_sk(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        out.item.map(decode_deployment).transpose()
+    }
+
+    async fn save_deployment(&self, d: &Deployment) -> Result<(), StoreError> {
+        let item = self.deployment_item(d)?;
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = if d.version == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(d.version))
+        };
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(classify(&e)))
+    }
+
+    async fn clear_outbox(&self, key: &DeploymentKey, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(branch_pk(&key.app_id, &key.branch_name)))
+            .key("SK", s(job_sk(key)))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#outbox", "outbox")
+            .expression_attribute_values(":one", n(1));
+        let mut removals = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let name = format!("#o{i}");
+            removals.push(format!("#outbox.{name}"));
+            request = request.expression_attribute_names(name, id);
+        }
+        request
+            .update_expression(format!(
+                "SET version = version + :one REMOVE {}",
+                removals.join(", ")
+            ))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(classify(&e)))
+    }
+
+    async fn list_deployments(
+        &self,
+        environment: Environment,
+        filter: &DeploymentFilter,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        let mut found = Vec::new();
+        let mut start_key: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start_key.take());
+            q = match (&filter.app_id, &filter.branch_name) {
+                (Some(app), Some(branch)) => q
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :job)")
+                    .expression_attribute_values(":pk", s(branch_pk(app, branch)))
+                    .expression_attribute_values(":job", s("JOB#")),
+                _ => q
+                    .index_name(GSI_ENV_TIME)
+                    .key_condition_expression("GSI1PK = :env")
+                    .expression_attribute_values(":env", s(format!("ENV#{environment}"))),
+            };
+            let out = q.send().await.map_err(|e| store_error(classify(&e)))?;
+            for item in out.items.unwrap_or_default() {
+                let d = decode_deployment(item)?;
+                let wanted = filter.app_id.as_ref().is_none_or(|a| *a == d.key.app_id)
+                    && filter
+                        .branch_name
+                        .as_ref()
+                        .is_none_or(|b| *b == d.key.branch_name);
+                if wanted {
+                    found.push(d);
+                }
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start_key = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn get_branch_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<BranchState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(branch_pk(app_id, branch_name)))
+            .key("SK", s(STATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        match out.item {
+            None => Ok(BranchState::default()),
+            Some(item) => {
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
+        }
+    }
+
+    async fn advance_live_job(
+        &self,
+        key: &DeploymentKey,
+        commit_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut set = vec![
+            "liveJob = :job",
+            "liveJobNumber = :n",
+            "entity = :entity",
+        ];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(branch_pk(&key.app_id, &key.branch_name)))
+            .key("SK", s(STATE_SK))
+            .condition_expression("attribute_not_exists(liveJobNumber) OR liveJobNumber < :n")
+            .expression_attribute_values(":job", s(key.job_id.to_string()))
+            .expression_attribute_values(":n", n(key.job_id.number()))
+            .expression_attribute_values(":entity", s("branch-state"));
+        let update = match commit_id {
+            Some(commit) => {
+                set.push("liveCommit = :commit");
+                request = request.expression_attribute_values(":commit", s(commit));
+                format!("SET {}", set.join(", "))
+            }
+            None => format!("SET {} REMOVE liveCommit", set.join(", ")),
+        };
+        match request.update_expression(update).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(&e) {
+                Failure::ConditionFailed => Ok(false),
+                other => Err(store_error(other)),
+            },
+        }
+    }
+}

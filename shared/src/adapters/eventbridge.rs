@@ -1,0 +1,72 @@
+//! [`EventPublisher`] over EventBridge `PutEvents`.
+
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+use super::{Failure, classify};
+use crate::error::PublishError;
+use crate::events::{OutboxEntry, SOURCE};
+use crate::ports::EventPublisher;
+
+/// `PutEvents` takes at most ten entries per call.
+const MAX_BATCH: usize = 10;
+
+pub struct EventBridgePublisher {
+    client: Client,
+    bus: String,
+}
+
+impl EventBridgePublisher {
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+impl EventPublisher for EventBridgePublisher {
+    async fn publish(&self, entries: &[OutboxEntry]) -> Result<(), PublishError> {
+        for batch in entries.chunks(MAX_BATCH) {
+            let request: Vec<PutEventsRequestEntry> = batch
+                .iter()
+                .map(|e| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE)
+                        .detail_type(&e.detail_type)
+                        .detail(&e.detail)
+                        .build()
+                })
+                .collect();
+            let out = self
+                .client
+                .put_events()
+                .set_entries(Some(request))
+                .send()
+                .await
+                .map_err(|e| match classify(&e) {
+                    Failure::Transient(m) => PublishError::Unavailable(m),
+                    Failure::Rejected(m) | Failure::NotFound(m) => PublishError::Rejected(m),
+                    Failure::ConditionFailed => PublishError::Rejected("condition failed".into()),
+                })?;
+            // PutEvents succeeds as a call even when entries fail: each
+            // entry carries its own error, and all must be checked.
+            let failed = out.failed_entry_count() as usize;
+            if failed > 0 {
+                let reason = out
+                    .entries()
+                    .iter()
+                    .filter_map(|r| r.error_code().map(|c| format!("{c}: {}", r.error_message().unwrap_or_default())))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(PublishError::Partial {
+                    failed,
+                    total: batch.len(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+}

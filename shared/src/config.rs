@@ -1,0 +1,143 @@
+//! Typed configuration, read once at start from the environment. A missing or
+//! malformed variable stops the function at once, naming the variable.
+
+use std::fmt;
+
+use crate::model::Environment;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration variable {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// Settings every function of the stack shares.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub environment: Environment,
+    /// DynamoDB table name.
+    pub table: String,
+    /// Name (or ARN) of the stack's own EventBridge bus.
+    pub event_bus: String,
+    /// Where records that can never succeed are sent (SQS queue URL).
+    pub dlq_url: Option<String>,
+    /// Days a deployment record is kept before TTL removes it.
+    pub retention_days: u32,
+}
+
+impl Config {
+    pub const ENVIRONMENT: &'static str = "SENTINEL_ENVIRONMENT";
+    pub const TABLE: &'static str = "SENTINEL_TABLE";
+    pub const EVENT_BUS: &'static str = "SENTINEL_EVENT_BUS";
+    pub const DLQ_URL: &'static str = "SENTINEL_DLQ_URL";
+    pub const RETENTION_DAYS: &'static str = "SENTINEL_RETENTION_DAYS";
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads through `lookup` so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |variable: &'static str| -> Result<String, ConfigError> {
+            match lookup(variable) {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+                Some(_) => Err(ConfigError {
+                    variable,
+                    reason: "is empty".into(),
+                }),
+                None => Err(ConfigError {
+                    variable,
+                    reason: "is not set".into(),
+                }),
+            }
+        };
+        let environment = required(Self::ENVIRONMENT)?
+            .parse()
+            .map_err(|e: crate::model::ParseError| ConfigError {
+                variable: Self::ENVIRONMENT,
+                reason: e.reason,
+            })?;
+        let retention_days = match lookup(Self::RETENTION_DAYS).filter(|v| !v.trim().is_empty()) {
+            None => 90,
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(days) if (1..=3650).contains(&days) => days,
+                _ => {
+                    return Err(ConfigError {
+                        variable: Self::RETENTION_DAYS,
+                        reason: format!("{raw:?} is not a number of days between 1 and 3650"),
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            environment,
+            table: required(Self::TABLE)?,
+            event_bus: required(Self::EVENT_BUS)?,
+            dlq_url: lookup(Self::DLQ_URL).filter(|v| !v.trim().is_empty()),
+            retention_days,
+        })
+    }
+}
+
+/// Logged at start: names and values of settings (none of them secret).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("table", &self.table)
+            .field("event_bus", &self.event_bus)
+            .field("dlq_url", &self.dlq_url)
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("SENTINEL_ENVIRONMENT", "staging"),
+        ("SENTINEL_TABLE", "t"),
+        ("SENTINEL_EVENT_BUS", "sentinel-staging"),
+    ];
+
+    #[test]
+    fn reads_a_complete_configuration_with_defaults() {
+        let c = Config::from_lookup(lookup(FULL)).unwrap();
+        assert_eq!(c.environment, Environment::Staging);
+        assert_eq!(c.retention_days, 90);
+        assert_eq!(c.dlq_url, None);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_lookup(lookup(&FULL[..2])).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_EVENT_BUS");
+        assert!(err.to_string().contains("is not set"));
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named_with_the_reason() {
+        let mut pairs = FULL.to_vec();
+        pairs[0] = ("SENTINEL_ENVIRONMENT", "production");
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_ENVIRONMENT");
+        assert!(err.reason.contains("dev, staging, prod"), "{err}");
+
+        pairs[0] = ("SENTINEL_ENVIRONMENT", "dev");
+        pairs.push(("SENTINEL_RETENTION_DAYS", "ninety"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_RETENTION_DAYS");
+    }
+}

@@ -1,0 +1,144 @@
+//! Domain events the stack publishes on its own EventBridge bus (source
+//! `sentinel`). Only the build-event handler knows Amplify's event format;
+//! every other function reads these. `docs/events.md` documents each field.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::deployment::Deployment;
+use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+
+/// The `source` of every event the stack publishes.
+pub const SOURCE: &str = "sentinel";
+
+/// `detail-type` values of the build lifecycle.
+pub mod detail_type {
+    pub const BUILD_STARTED: &str = "Build Started";
+    pub const BUILD_SUCCEEDED: &str = "Build Succeeded";
+    pub const BUILD_FAILED: &str = "Build Failed";
+    pub const BUILD_CANCELLED: &str = "Build Cancelled";
+}
+
+/// The detail of "Build Started", "Build Succeeded", "Build Failed" and
+/// "Build Cancelled".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildEvent {
+    /// Deterministic: `{appId}/{branchName}/{jobId padded}/{status}`. Consumers
+    /// de-duplicate on it, because publication is at least once.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub status: BuildStatus,
+    pub commit_id: Option<String>,
+    pub commit_message: Option<String>,
+    pub commit_time: Option<DateTime<Utc>>,
+    pub job_type: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+}
+
+impl BuildEvent {
+    /// The event announcing the deployment's current status, or `None` for a
+    /// status nobody reacts to (an unknown one).
+    pub fn from_deployment(d: &Deployment) -> Option<Self> {
+        detail_type_for(&d.status)?;
+        Some(Self {
+            event_id: format!(
+                "{}/{}/{}/{}",
+                d.key.app_id,
+                d.key.branch_name,
+                d.key.job_id.padded(),
+                d.status
+            ),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            status: d.status.clone(),
+            commit_id: d.details.commit_id.clone(),
+            commit_message: d.details.commit_message.clone(),
+            commit_time: d.details.commit_time,
+            job_type: d.details.job_type.clone(),
+            start_time: d.started_at(),
+            end_time: d.ended_at(),
+            duration_seconds: d.duration_seconds(),
+            is_rollback: d.is_rollback(),
+            rollback_of: d.rollback_of,
+        })
+    }
+
+    pub fn detail_type(&self) -> &'static str {
+        detail_type_for(&self.status).unwrap_or(detail_type::BUILD_STARTED)
+    }
+
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            detail_type: detail_type_for(&self.status)?.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+fn detail_type_for(status: &BuildStatus) -> Option<&'static str> {
+    match status {
+        BuildStatus::Started => Some(detail_type::BUILD_STARTED),
+        BuildStatus::Succeeded => Some(detail_type::BUILD_SUCCEEDED),
+        BuildStatus::Failed => Some(detail_type::BUILD_FAILED),
+        BuildStatus::Cancelled => Some(detail_type::BUILD_CANCELLED),
+        BuildStatus::Unknown(_) => None,
+    }
+}
+
+/// A domain event ready to publish: what `PutEvents` needs, kept generic so
+/// that later event kinds travel through the same outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: String,
+    /// Publication order within one record (entries are published by `seq`).
+    #[serde(default)]
+    pub seq: u64,
+    pub detail_type: String,
+    /// The detail as a JSON string, exactly as it will be published.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deployment::{DeploymentKey, Observation};
+
+    #[test]
+    fn build_event_round_trips_through_json() {
+        let mut d = Deployment::new(
+            DeploymentKey {
+                app_id: "dapp1".parse().unwrap(),
+                branch_name: "feature/x".parse().unwrap(),
+                job_id: JobId::new(12),
+            },
+            Environment::Prod,
+        );
+        d.apply(Observation {
+            event_id: "e".into(),
+            status: BuildStatus::Failed,
+            at: Utc::now(),
+        });
+        let event = BuildEvent::from_deployment(&d).unwrap();
+        assert_eq!(event.event_id, "dapp1/feature/x/0000000012/FAILED");
+        let entry = event.to_outbox(1).unwrap();
+        assert_eq!(entry.detail_type, "Build Failed");
+        let back: BuildEvent = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(back, event);
+        let json: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(json["jobId"], "12");
+        assert_eq!(json["isRollback"], false);
+    }
+}

@@ -1,0 +1,16 @@
+//! Deploy Sentinel's domain crate: the model, the state machine, the ports
+//! and their adapters, configuration and telemetry, shared by every function
+//! and the operator CLI.
+
+pub mod adapters;
+pub mod amplify_event;
+pub mod aws;
+pub mod config;
+pub mod deployment;
+pub mod error;
+pub mod events;
+pub mod ingest;
+pub mod model;
+pub mod ports;
+pub mod sqs_batch;
+pub mod telemetry;

@@ -1,0 +1,188 @@
+//! The ports domain code talks to. Adapters for AWS live in `adapters`,
+//! in-memory ones in `adapters::memory` (unit tests).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::deployment::{Deployment, DeploymentKey, JobDetails};
+use crate::error::{AmplifyError, PublishError, StoreError};
+use crate::events::OutboxEntry;
+use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+
+/// Per-branch state: which job is live, and (later) the last known good job,
+/// open incident, rollback lease and auto-build lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchState {
+    /// The last succeeded job (highest job number wins, whatever the order
+    /// events arrive in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_job: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_commit: Option<String>,
+    /// The last job verified healthy (set by the health checker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known_good_job: Option<JobId>,
+}
+
+/// Which deployments to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFilter {
+    pub app_id: Option<AppId>,
+    pub branch_name: Option<BranchName>,
+    pub limit: usize,
+}
+
+pub trait DeploymentStore: Send + Sync {
+    fn get_deployment(
+        &self,
+        key: &DeploymentKey,
+    ) -> impl Future<Output = Result<Option<Deployment>, StoreError>> + Send;
+
+    /// Writes the record if its stored version is still `deployment.version`
+    /// (absent for version 0), storing it with version + 1.
+    /// Fails with [`StoreError::Conflict`] otherwise.
+    fn save_deployment(
+        &self,
+        deployment: &Deployment,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes published entries from the record's outbox (and bumps its
+    /// version, so a concurrent writer holding the old outbox re-reads).
+    fn clear_outbox(
+        &self,
+        key: &DeploymentKey,
+        ids: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Newest first, in the store's environment.
+    fn list_deployments(
+        &self,
+        environment: Environment,
+        filter: &DeploymentFilter,
+    ) -> impl Future<Output = Result<Vec<Deployment>, StoreError>> + Send;
+
+    fn get_branch_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<BranchState, StoreError>> + Send;
+
+    /// Makes `job` the live job unless a higher-numbered job already is.
+    /// Returns whether it changed anything.
+    fn advance_live_job(
+        &self,
+        key: &DeploymentKey,
+        commit_id: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// An Amplify app as the domain needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub app_id: AppId,
+    pub name: String,
+    pub default_domain: String,
+    pub platform: Option<String>,
+    pub environment_variables: BTreeMap<String, String>,
+    pub build_spec: Option<String>,
+}
+
+/// An Amplify branch as the domain needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchInfo {
+    pub branch_name: BranchName,
+    pub display_name: String,
+    pub stage: Option<String>,
+    pub enable_auto_build: bool,
+    pub active_job_id: Option<JobId>,
+    pub environment_variables: BTreeMap<String, String>,
+    pub build_spec: Option<String>,
+    pub framework: Option<String>,
+}
+
+/// One row of `ListJobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    pub job_id: JobId,
+    pub status: BuildStatus,
+    pub commit_id: Option<String>,
+    pub job_type: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+/// A job to start: `Retry(job)` rebuilds that job's commit, `Release` builds
+/// the branch head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartJob {
+    Release,
+    Retry(JobId),
+}
+
+pub trait AmplifyApi: Send + Sync {
+    fn get_app(&self, app_id: &AppId)
+    -> impl Future<Output = Result<AppInfo, AmplifyError>> + Send;
+
+    fn get_branch(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<BranchInfo, AmplifyError>> + Send;
+
+    fn get_job(
+        &self,
+        key: &DeploymentKey,
+    ) -> impl Future<Output = Result<JobDetails, AmplifyError>> + Send;
+
+    /// Newest first, at most `limit`.
+    fn list_jobs(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobSummary>, AmplifyError>> + Send;
+
+    fn start_job(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        job: StartJob,
+        reason: &str,
+    ) -> impl Future<Output = Result<JobId, AmplifyError>> + Send;
+
+    fn stop_job(&self, key: &DeploymentKey)
+    -> impl Future<Output = Result<BuildStatus, AmplifyError>> + Send;
+
+    fn set_auto_build(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        enabled: bool,
+    ) -> impl Future<Output = Result<(), AmplifyError>> + Send;
+}
+
+pub trait EventPublisher: Send + Sync {
+    /// Publishes the entries in order; succeeds only when every entry was
+    /// accepted.
+    fn publish(
+        &self,
+        entries: &[OutboxEntry],
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// Where a record that can never succeed goes, with its reason.
+pub trait DeadLetterSink: Send + Sync {
+    fn send(
+        &self,
+        body: &str,
+        error_type: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
