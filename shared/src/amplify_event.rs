@@ -252,27 +252,61 @@ mod tests {
     #[test]
     fn each_malformation_is_named() {
         let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
-            (Box::new(|v| v["detail"] = Value::Null), "detail must be an object"),
-            (Box::new(|v| { v.as_object_mut().unwrap().remove("detail"); }), "detail is missing"),
-            (Box::new(|v| v["detail"]["jobId"] = json!(4)), "detail.jobId must be a string, got a number"),
-            (Box::new(|v| v["detail"]["jobId"] = json!("four")), "detail.jobId"),
-            (Box::new(|v| v["detail"]["appId"] = json!("not-an-app")), "detail.appId"),
-            (Box::new(|v| v["detail"]["branchName"] = json!("b".repeat(300))), "detail.branchName: is 300 bytes"),
-            (Box::new(|v| v["detail"]["jobStatus"] = json!("<script>")), "detail.jobStatus"),
+            (
+                Box::new(|v| v["detail"] = Value::Null),
+                "detail must be an object",
+            ),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("detail");
+                }),
+                "detail is missing",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobId"] = json!(4)),
+                "detail.jobId must be a string, got a number",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobId"] = json!("four")),
+                "detail.jobId",
+            ),
+            (
+                Box::new(|v| v["detail"]["appId"] = json!("not-an-app")),
+                "detail.appId",
+            ),
+            (
+                Box::new(|v| v["detail"]["branchName"] = json!("b".repeat(300))),
+                "detail.branchName: is 300 bytes",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobStatus"] = json!("<script>")),
+                "detail.jobStatus",
+            ),
             (Box::new(|v| v["source"] = json!("aws.s3")), "source is"),
             (Box::new(|v| v["time"] = json!("yesterday")), "time"),
-            (Box::new(|v| { v.as_object_mut().unwrap().remove("id"); }), "id is missing"),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("id");
+                }),
+                "id is missing",
+            ),
         ];
         for (mutate, expected) in cases {
             let reason = reason_for(mutate);
-            assert!(reason.contains(expected), "{reason:?} should contain {expected:?}");
+            assert!(
+                reason.contains(expected),
+                "{reason:?} should contain {expected:?}"
+            );
         }
     }
 
     #[test]
     fn errors_carry_the_event_id() {
         let reason = reason_for(|v| v["detail"]["jobId"] = json!(null));
-        assert!(reason.contains("7f1c0c3e-0000-4000-8000-000000000001"), "{reason}");
+        assert!(
+            reason.contains("7f1c0c3e-0000-4000-8000-000000000001"),
+            "{reason}"
+        );
     }
 
     #[test]

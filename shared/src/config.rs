@@ -52,12 +52,13 @@ impl Config {
                 }),
             }
         };
-        let environment = required(Self::ENVIRONMENT)?
-            .parse()
-            .map_err(|e: crate::model::ParseError| ConfigError {
-                variable: Self::ENVIRONMENT,
-                reason: e.reason,
-            })?;
+        let environment =
+            required(Self::ENVIRONMENT)?
+                .parse()
+                .map_err(|e: crate::model::ParseError| ConfigError {
+                    variable: Self::ENVIRONMENT,
+                    reason: e.reason,
+                })?;
         let retention_days = match lookup(Self::RETENTION_DAYS).filter(|v| !v.trim().is_empty()) {
             None => 90,
             Some(raw) => match raw.trim().parse::<u32>() {

@@ -96,14 +96,15 @@ impl JobDetails {
             }
         }
         keep(&mut self.commit_id, newer.commit_id);
-        keep(&mut self.commit_message, newer.commit_message.map(truncate_message));
+        keep(
+            &mut self.commit_message,
+            newer.commit_message.map(truncate_message),
+        );
         keep(&mut self.commit_time, newer.commit_time);
         keep(&mut self.job_type, newer.job_type);
         keep(&mut self.start_time, newer.start_time);
         keep(&mut self.end_time, newer.end_time);
-        if newer.status.as_ref().is_some_and(BuildStatus::is_terminal)
-            || self.status.is_none()
-        {
+        if newer.status.as_ref().is_some_and(BuildStatus::is_terminal) || self.status.is_none() {
             keep(&mut self.status, newer.status);
         }
         if newer.steps.len() >= self.steps.len() {

@@ -93,7 +93,12 @@ where
         };
 
         let published = self.finish(&record).await?;
-        let status_changed = matches!(applied, Applied::Recorded { new_status: Some(_) });
+        let status_changed = matches!(
+            applied,
+            Applied::Recorded {
+                new_status: Some(_)
+            }
+        );
         info!(
             status = %record.status,
             status_changed,

@@ -75,7 +75,8 @@ impl FromStr for AppId {
         let valid = s.len() >= 2
             && s.len() <= 20
             && s.starts_with('d')
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         if valid {
             Ok(Self(s.to_owned()))
         } else {

@@ -157,8 +157,10 @@ pub trait AmplifyApi: Send + Sync {
         reason: &str,
     ) -> impl Future<Output = Result<JobId, AmplifyError>> + Send;
 
-    fn stop_job(&self, key: &DeploymentKey)
-    -> impl Future<Output = Result<BuildStatus, AmplifyError>> + Send;
+    fn stop_job(
+        &self,
+        key: &DeploymentKey,
+    ) -> impl Future<Output = Result<BuildStatus, AmplifyError>> + Send;
 
     fn set_auto_build(
         &self,

@@ -17,7 +17,11 @@ use tracing::{error, warn};
 use crate::error::Error;
 use crate::ports::DeadLetterSink;
 
-pub async fn process<D, F, Fut>(event: SqsEvent, dead_letter: Option<&D>, handle: F) -> SqsBatchResponse
+pub async fn process<D, F, Fut>(
+    event: SqsEvent,
+    dead_letter: Option<&D>,
+    handle: F,
+) -> SqsBatchResponse
 where
     D: DeadLetterSink,
     F: Fn(String) -> Fut,
@@ -38,7 +42,11 @@ where
             match dead_letter {
                 Some(dlq) => {
                     // SQS refuses empty bodies; an empty delivery is kept as a marker.
-                    let kept = if body.is_empty() { "<empty body>" } else { body.as_str() };
+                    let kept = if body.is_empty() {
+                        "<empty body>"
+                    } else {
+                        body.as_str()
+                    };
                     match dlq.send(kept, e.error_type(), &e.to_string()).await {
                         Ok(()) => false,
                         Err(send_error) => {
@@ -82,16 +90,20 @@ mod tests {
     #[tokio::test]
     async fn retryable_errors_are_reported_and_malformed_ones_dead_lettered() {
         let dlq = MemoryDeadLetter::default();
-        let response = process(batch(&["ok", "retry", "bad"]), Some(&dlq), |body| async move {
-            match body.as_str() {
-                "ok" => Ok(()),
-                "retry" => Err(Error::from(StoreError::Unavailable("throttled".into()))),
-                _ => Err(Error::from(MalformedEvent {
-                    event_id: "e".into(),
-                    reason: "detail is missing".into(),
-                })),
-            }
-        })
+        let response = process(
+            batch(&["ok", "retry", "bad"]),
+            Some(&dlq),
+            |body| async move {
+                match body.as_str() {
+                    "ok" => Ok(()),
+                    "retry" => Err(Error::from(StoreError::Unavailable("throttled".into()))),
+                    _ => Err(Error::from(MalformedEvent {
+                        event_id: "e".into(),
+                        reason: "detail is missing".into(),
+                    })),
+                }
+            },
+        )
         .await;
         let ids: Vec<_> = response
             .batch_item_failures

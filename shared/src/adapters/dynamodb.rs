@@ -117,7 +117,11 @@ impl DeploymentStore for DynamoStore {
 
     async fn save_deployment(&self, d: &Deployment) -> Result<(), StoreError> {
         let item = self.deployment_item(d)?;
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         let request = if d.version == 0 {
             request.condition_expression("attribute_not_exists(PK)")
         } else {
@@ -237,11 +241,7 @@ impl DeploymentStore for DynamoStore {
         key: &DeploymentKey,
         commit_id: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut set = vec![
-            "liveJob = :job",
-            "liveJobNumber = :n",
-            "entity = :entity",
-        ];
+        let mut set = vec!["liveJob = :job", "liveJobNumber = :n", "entity = :entity"];
         let mut request = self
             .client
             .update_item()

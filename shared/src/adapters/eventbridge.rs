@@ -57,7 +57,10 @@ impl EventPublisher for EventBridgePublisher {
                 let reason = out
                     .entries()
                     .iter()
-                    .filter_map(|r| r.error_code().map(|c| format!("{c}: {}", r.error_message().unwrap_or_default())))
+                    .filter_map(|r| {
+                        r.error_code()
+                            .map(|c| format!("{c}: {}", r.error_message().unwrap_or_default()))
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
                 return Err(PublishError::Partial {

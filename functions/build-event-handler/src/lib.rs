@@ -1,0 +1,152 @@
+//! The build-event handler: the only function that reads Amplify's events.
+//! It de-duplicates, enriches with `GetJob`, records the transition and
+//! publishes the domain event (see `sentinel_shared::ingest`).
+//!
+//! It is invoked by the SQS event source of its queue (an SQS batch), and
+//! also accepts a bare EventBridge event so that `cargo lambda invoke
+//! --data-file events/<fixture>.json` works and a direct EventBridge target
+//! remains possible.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
+use sentinel_shared::adapters::amplify::AmplifyClient;
+use sentinel_shared::adapters::dynamodb::DynamoStore;
+use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
+use sentinel_shared::adapters::sqs::SqsDeadLetter;
+use sentinel_shared::amplify_event::AmplifyStatusEvent;
+use sentinel_shared::config::Config;
+use sentinel_shared::error::Error;
+use sentinel_shared::ingest::{Ingest, IngestOutcome};
+use sentinel_shared::model::Environment;
+use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
+use sentinel_shared::{aws, sqs_batch};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+pub struct Deps<S, A, P, D> {
+    pub store: S,
+    pub amplify: A,
+    pub publisher: P,
+    pub dead_letter: Option<D>,
+    pub environment: Environment,
+}
+
+pub type AwsDeps = Deps<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
+
+impl AwsDeps {
+    pub async fn from_config(config: &Config) -> Self {
+        let sdk = aws::load().await;
+        Deps {
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &config.table,
+                config.retention_days,
+            ),
+            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
+            publisher: EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(&sdk),
+                &config.event_bus,
+            ),
+            dead_letter: config
+                .dlq_url
+                .as_ref()
+                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(&sdk), url)),
+            environment: config.environment,
+        }
+    }
+}
+
+impl<S, A, P, D> Deps<S, A, P, D>
+where
+    S: DeploymentStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    /// Ingests one Amplify event given as raw JSON text.
+    pub async fn ingest_raw(&self, request_id: &str, raw: &str) -> Result<IngestOutcome, Error> {
+        let event = AmplifyStatusEvent::parse_str(raw)?;
+        self.ingest_event(request_id, &event).await
+    }
+
+    pub async fn ingest_event(
+        &self,
+        request_id: &str,
+        event: &AmplifyStatusEvent,
+    ) -> Result<IngestOutcome, Error> {
+        let span = tracing::info_span!(
+            "ingest",
+            request_id,
+            event_id = %event.id,
+            app = %event.app_id,
+            branch = %event.branch_name,
+            job = %event.job_id,
+            status = %event.status,
+        );
+        Ingest {
+            store: &self.store,
+            amplify: &self.amplify,
+            publisher: &self.publisher,
+            environment: self.environment,
+        }
+        .ingest(event)
+        .instrument(span)
+        .await
+    }
+}
+
+/// Entry point for the Lambda runtime.
+pub async fn handle<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    S: DeploymentStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    let request_id = event.context.request_id.clone();
+    let payload = event.payload;
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
+            Error::from(sentinel_shared::amplify_event::MalformedEvent {
+                event_id: "<sqs batch>".into(),
+                reason: format!("not an SQS batch: {e}"),
+            })
+        })?;
+        let response = sqs_batch::process(batch, deps.dead_letter.as_ref(), |body| {
+            let request_id = request_id.clone();
+            async move { deps.ingest_raw(&request_id, &body).await.map(|_| ()) }
+        })
+        .await;
+        return Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})));
+    }
+    let event = AmplifyStatusEvent::parse(&payload).inspect_err(|e| {
+        tracing::error!(request_id, error = %e, "malformed event");
+    })?;
+    let outcome = deps.ingest_event(&request_id, &event).await?;
+    Ok(outcome_json(&outcome))
+}
+
+fn outcome_json(outcome: &IngestOutcome) -> Value {
+    match outcome {
+        IngestOutcome::Recorded {
+            status,
+            status_changed,
+            published,
+        } => json!({
+            "outcome": "recorded",
+            "status": status.as_str(),
+            "statusChanged": status_changed,
+            "published": published,
+        }),
+        IngestOutcome::Duplicate { published } => json!({
+            "outcome": "duplicate",
+            "published": published,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Unit tests over the in-memory ports. The same behaviours run against the
+//! local AWS stack in `tests/` at the workspace root.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use chrono::TimeZone;
+use lambda_runtime::{Context, LambdaEvent};
+use proptest::prelude::*;
+use sentinel_shared::adapters::memory::{
+    MemoryAmplify, MemoryDeadLetter, MemoryPublisher, MemoryStore,
+};
+use sentinel_shared::deployment::{DeploymentKey, JobDetails};
+use sentinel_shared::model::{BuildStatus, Environment, JobId};
+use serde_json::Value;
+
+use super::*;
+
+type MemDeps = Deps<MemoryStore, MemoryAmplify, MemoryPublisher, MemoryDeadLetter>;
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn key() -> DeploymentKey {
+    DeploymentKey {
+        app_id: "dsentinel0001".parse().unwrap(),
+        branch_name: "main".parse().unwrap(),
+        job_id: JobId::new(4),
+    }
+}
+
+fn deps() -> MemDeps {
+    let details = JobDetails {
+        commit_id: Some("a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0".into()),
+        commit_message: Some("feat: checkout".into()),
+        job_type: Some("RELEASE".into()),
+        start_time: Some(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
+                .unwrap(),
+        ),
+        ..Default::default()
+    };
+    Deps {
+        store: MemoryStore::default(),
+        amplify: MemoryAmplify::with_job(&key(), details),
+        publisher: MemoryPublisher::default(),
+        dead_letter: Some(MemoryDeadLetter::default()),
+        environment: Environment::Staging,
+    }
+}
+
+async fn invoke(deps: &MemDeps, payload: &str) -> Result<Value, Error> {
+    let payload: Value = serde_json::from_str(payload).unwrap();
+    handle(deps, LambdaEvent::new(payload, Context::default())).await
+}
+
+const STATUS_FIXTURES: &[(&str, &str)] = &[
+    ("amplify-status-change-started.json", "STARTED"),
+    ("amplify-status-change-succeed.json", "SUCCEED"),
+    ("amplify-status-change-failed.json", "FAILED"),
+    (
+        "amplify-status-change-unknown-status.json",
+        "PROVISIONING_V2",
+    ),
+];
+
+const MALFORMED_FIXTURES: &[(&str, &str)] = &[
+    ("amplify-malformed-no-detail.json", "detail is missing"),
+    (
+        "amplify-malformed-job-id-number.json",
+        "detail.jobId must be a string",
+    ),
+    ("amplify-malformed-bad-app-id.json", "detail.appId"),
+    (
+        "amplify-malformed-oversized-branch.json",
+        "detail.branchName",
+    ),
+    ("amplify-malformed-bad-job-id.json", "detail.jobId"),
+    ("amplify-malformed-wrong-source.json", "source is"),
+    ("amplify-malformed-bad-time.json", "time"),
+];
+
+#[tokio::test]
+async fn each_status_fixture_is_recorded_with_enrichment() {
+    for (name, status) in STATUS_FIXTURES {
+        let deps = deps();
+        let out = invoke(&deps, &fixture(name)).await.unwrap();
+        assert_eq!(out["outcome"], "recorded", "{name}");
+        let stored = deps.store.deployments();
+        assert_eq!(stored.len(), 1, "{name}");
+        assert_eq!(stored[0].status.as_str(), *status, "{name}");
+        assert_eq!(
+            stored[0].details.commit_message.as_deref(),
+            Some("feat: checkout")
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_malformed_fixture_fails_without_retry_and_writes_nothing() {
+    for (name, expected) in MALFORMED_FIXTURES {
+        let deps = deps();
+        let err = invoke(&deps, &fixture(name)).await.unwrap_err();
+        assert!(!err.is_retryable(), "{name}");
+        assert_eq!(err.error_type(), "NonRetryable.Event");
+        let message = err.to_string();
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(
+            message.contains("1c0a4f3e-7b1d-4c55-9e1a"),
+            "{name} names the event: {message}"
+        );
+        assert!(deps.store.deployments().is_empty(), "{name}");
+        assert_eq!(deps.amplify.calls.load(Ordering::SeqCst), 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_dead_lettered_from_a_batch() {
+    let deps = deps();
+    let batch = serde_json::json!({"Records": [
+        {"messageId": "m-bad", "body": fixture("amplify-malformed-not-json.txt")},
+        {"messageId": "m-ok", "body": fixture("amplify-status-change-started.json")},
+    ]});
+    let out = invoke(&deps, &batch.to_string()).await.unwrap();
+    assert_eq!(out["batchItemFailures"], serde_json::json!([]));
+    let dead = deps
+        .dead_letter
+        .as_ref()
+        .unwrap()
+        .messages
+        .lock()
+        .unwrap()
+        .clone();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].2.contains("not JSON"), "{}", dead[0].2);
+    assert_eq!(deps.store.deployments().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_event_three_times_gives_one_transition_and_one_domain_event() {
+    let deps = deps();
+    let raw = fixture("amplify-status-change-succeed.json");
+    for _ in 0..3 {
+        invoke(&deps, &raw).await.unwrap();
+    }
+    let stored = deps.store.deployments();
+    assert_eq!(stored[0].transitions.len(), 1);
+    assert_eq!(deps.publisher.detail_types(), vec!["Build Succeeded"]);
+    let state = deps
+        .store
+        .get_branch_state(&key().app_id, &key().branch_name)
+        .await
+        .unwrap();
+    assert_eq!(state.live_job, Some(JobId::new(4)));
+}
+
+#[tokio::test]
+async fn a_publish_failure_after_the_write_is_published_once_on_retry() {
+    let deps = deps();
+    deps.publisher.fail_next.store(1, Ordering::SeqCst);
+    let raw = fixture("amplify-status-change-failed.json");
+    let err = invoke(&deps, &raw).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(
+        deps.store.deployments()[0].outbox.len(),
+        1,
+        "kept for the retry"
+    );
+    let out = invoke(&deps, &raw).await.unwrap();
+    assert_eq!(out["outcome"], "duplicate");
+    assert_eq!(out["published"], 1);
+    invoke(&deps, &raw).await.unwrap();
+    assert_eq!(deps.publisher.detail_types(), vec!["Build Failed"]);
+    assert!(deps.store.deployments()[0].outbox.is_empty());
+}
+
+#[tokio::test]
+async fn a_transient_get_job_error_is_retried_and_writes_nothing() {
+    let deps = deps();
+    deps.amplify.fail_next.store(1, Ordering::SeqCst);
+    let err = invoke(&deps, &fixture("amplify-status-change-started.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Retryable.Amplify");
+    assert!(deps.store.deployments().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_amplify_no_longer_has_is_recorded_from_the_event() {
+    let deps = Deps {
+        amplify: MemoryAmplify::default(),
+        ..deps()
+    };
+    invoke(&deps, &fixture("amplify-status-change-succeed.json"))
+        .await
+        .unwrap();
+    let stored = deps.store.deployments();
+    assert_eq!(stored[0].status, BuildStatus::Succeeded);
+    assert_eq!(stored[0].details.commit_id, None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Any interleaving and duplication of a job's STARTED and SUCCEED
+    /// deliveries ends in the same record, with one "Build Succeeded".
+    #[test]
+    fn any_order_and_duplication_gives_the_same_record(order in prop::collection::vec(0usize..2, 1..8)) {
+        let raws = [fixture("amplify-status-change-started.json"), fixture("amplify-status-change-succeed.json")];
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (got, published) = rt.block_on(async {
+            let deps = deps();
+            for i in order.iter().chain([0usize, 1].iter()) {
+                invoke(&deps, &raws[*i]).await.unwrap();
+            }
+            (deps.store.deployments().remove(0), deps.publisher.detail_types())
+        });
+        let clean = rt.block_on(async {
+            let deps = deps();
+            for raw in &raws {
+                invoke(&deps, raw).await.unwrap();
+            }
+            deps.store.deployments().remove(0)
+        });
+        prop_assert!(got.same_state(&clean), "{got:?}\n!=\n{clean:?}");
+        prop_assert_eq!(published.iter().filter(|t| *t == "Build Succeeded").count(), 1);
+        prop_assert!(published.iter().filter(|t| *t == "Build Started").count() <= 1);
+    }
+}
