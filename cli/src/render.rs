@@ -1,0 +1,96 @@
+//! How deployments are shown: a table for people, JSON for machines.
+
+use std::fmt::Write;
+
+use sentinel_shared::deployment::Deployment;
+use serde_json::{Value, json};
+
+pub fn json(found: &[Deployment]) -> Value {
+    Value::Array(
+        found
+            .iter()
+            .map(|d| {
+                json!({
+                    "appId": d.key.app_id,
+                    "branchName": d.key.branch_name,
+                    "jobId": d.key.job_id,
+                    "environment": d.environment,
+                    "status": d.status,
+                    "commitId": d.details.commit_id,
+                    "commitMessage": d.details.commit_message,
+                    "jobType": d.details.job_type,
+                    "startTime": d.started_at(),
+                    "endTime": d.ended_at(),
+                    "durationSeconds": d.duration_seconds(),
+                    "isRollback": d.is_rollback(),
+                    "transitions": d.transitions,
+                    "deliveries": d.event_ids.len(),
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn table(found: &[Deployment]) -> String {
+    if found.is_empty() {
+        return "no deployments recorded\n".into();
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {}",
+        "STARTED", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION", "TRANSITIONS"
+    );
+    for d in found {
+        let started = d
+            .started_at()
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".into());
+        let commit: String = d
+            .details
+            .commit_id
+            .as_deref()
+            .unwrap_or("-")
+            .chars()
+            .take(7)
+            .collect();
+        let duration = d
+            .duration_seconds()
+            .map(|s| format!("{}m{:02}s", s / 60, s % 60))
+            .unwrap_or_else(|| "-".into());
+        let transitions = d
+            .transitions
+            .iter()
+            .map(|t| format!("{} {}", t.status, t.at.format("%H:%M:%S")))
+            .collect::<Vec<_>>()
+            .join(" → ");
+        let deliveries = d.event_ids.len();
+        let repeats = if deliveries > d.transitions.len() {
+            format!(" ({deliveries} deliveries)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {transitions}{repeats}",
+            started,
+            truncate(d.key.app_id.as_str(), 14),
+            truncate(d.key.branch_name.as_str(), 16),
+            d.key.job_id.to_string(),
+            d.status.as_str(),
+            commit,
+            duration,
+        );
+    }
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
