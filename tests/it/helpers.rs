@@ -1,0 +1,329 @@
+//! What the tests need from the local stack that `make local-up` starts:
+//! moto (DynamoDB, EventBridge, SQS), the Amplify emulator, and cargo-lambda
+//! running the real function binaries. Endpoints come from `.local/env`
+//! (sourced by `make test`), exactly as the functions get them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use aws_config::SdkConfig;
+use build_event_handler::{AwsDeps, Deps};
+use sentinel_shared::adapters::amplify::AmplifyClient;
+use sentinel_shared::adapters::dynamodb::DynamoStore;
+use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
+use sentinel_shared::adapters::sqs::SqsDeadLetter;
+use sentinel_shared::model::{AppId, Environment};
+use serde_json::{Value, json};
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the local stack is not running. Run `make test`, or `make local-up` and `. .local/env`")
+    })
+}
+
+/// A unique app id per test, so tests share one stack without seeing each
+/// other's records.
+pub fn unique_app_id() -> AppId {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let n = nanos ^ (COUNTER.fetch_add(1, Ordering::SeqCst) << 48) ^ u64::from(std::process::id());
+    format!("dit{}", base36(n)).parse().expect("valid app id")
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub bus: String,
+    pub amplify_url: String,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn new() -> Stack {
+        let sdk = sentinel_shared::aws::load().await;
+        Stack {
+            sdk,
+            table: env("SENTINEL_TABLE"),
+            bus: env("SENTINEL_EVENT_BUS"),
+            amplify_url: env("AWS_ENDPOINT_URL_AMPLIFY"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn environment(&self) -> Environment {
+        env("SENTINEL_ENVIRONMENT")
+            .parse()
+            .expect("SENTINEL_ENVIRONMENT")
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table, 90)
+    }
+
+    pub fn amplify(&self) -> AmplifyClient {
+        AmplifyClient::new(aws_sdk_amplify::Client::new(&self.sdk))
+    }
+
+    pub fn amplify_sdk(&self) -> aws_sdk_amplify::Client {
+        aws_sdk_amplify::Client::new(&self.sdk)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    pub fn events(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.sdk)
+    }
+
+    /// The handler's dependencies over the real SDK clients, publishing to
+    /// `bus`.
+    pub fn deps(&self, bus: &str) -> AwsDeps {
+        Deps {
+            store: self.store(),
+            amplify: self.amplify(),
+            publisher: EventBridgePublisher::new(self.events(), bus),
+            dead_letter: None::<SqsDeadLetter>,
+            environment: self.environment(),
+        }
+    }
+
+    /// An SDK configuration whose `service` endpoint refuses connections: a
+    /// real transient failure (the SDK's own retries included).
+    pub fn broken_sdk(&self) -> SdkConfig {
+        self.sdk
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build()
+    }
+
+    // ----- the Amplify emulator's control API -----
+
+    pub async fn control(&self, path: &str, body: Value) -> Result<Value> {
+        let url = format!("{}/_emulator{path}", self.amplify_url);
+        let resp = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            bail!("POST {url} → {status}: {text}");
+        }
+        serde_json::from_str(&text).with_context(|| format!("POST {url}: {text}"))
+    }
+
+    /// Creates an app with one branch whose head is `commit`.
+    pub async fn create_app(&self, app_id: &AppId, branch: &str, commit: &str) -> Result<()> {
+        self.control(
+            "/apps",
+            json!({"appId": app_id.as_str(), "name": format!("app-{app_id}"), "platform": "WEB_COMPUTE"}),
+        )
+        .await?;
+        self.control(
+            &format!("/apps/{app_id}/branches"),
+            json!({"branchName": branch, "stage": "PRODUCTION",
+                   "headCommit": {"commitId": commit, "commitMessage": "feat: first"}}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a build the test advances by hand; returns the job id.
+    pub async fn manual_build(&self, app_id: &AppId, branch: &str, commit: &str) -> Result<String> {
+        let out = self
+            .control(
+                &format!("/apps/{app_id}/branches/{}/builds", encode(branch)),
+                json!({"commitId": commit, "commitMessage": "feat: checkout\n\nbody",
+                       "mode": "manual", "emit": false}),
+            )
+            .await?;
+        job_id_of(&out)
+    }
+
+    /// Moves a manual job to `to` and returns the Amplify events it generated.
+    pub async fn advance(
+        &self,
+        app_id: &AppId,
+        branch: &str,
+        job: &str,
+        to: &str,
+        emit: bool,
+    ) -> Result<Vec<Value>> {
+        let out = self
+            .control(
+                &format!(
+                    "/apps/{app_id}/branches/{}/jobs/{job}/advance",
+                    encode(branch)
+                ),
+                json!({"to": to, "emit": emit}),
+            )
+            .await?;
+        Ok(events_of(&out))
+    }
+
+    // ----- observing EventBridge through SQS -----
+
+    /// A queue receiving everything published on `bus` whose detail matches
+    /// `detail_pattern` (moto really filters).
+    pub async fn capture(&self, bus: &str, detail_pattern: Value) -> Result<Capture> {
+        let sqs = self.sqs();
+        let name = format!("capture-{}", unique_app_id());
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url
+            .context("queue url")?;
+        let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+        let events = self.events();
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(json!({"detail": detail_pattern}).to_string())
+            .send()
+            .await?;
+        events
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("capture")
+                    .arn(arn)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(Capture { sqs, url })
+    }
+
+    /// Creates a bus of the test's own.
+    pub async fn create_bus(&self) -> Result<String> {
+        let name = format!("test-{}", unique_app_id());
+        self.events().create_event_bus().name(&name).send().await?;
+        Ok(name)
+    }
+}
+
+pub fn encode(branch: &str) -> String {
+    branch.replace('/', "%2F")
+}
+
+fn job_id_of(out: &Value) -> Result<String> {
+    out.pointer("/job/summary/jobId")
+        .or_else(|| out.pointer("/jobSummary/jobId"))
+        .or_else(|| out.pointer("/jobId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("no job id in {out}"))
+}
+
+fn events_of(out: &Value) -> Vec<Value> {
+    out.get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub struct Capture {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Capture {
+    /// Receives until `want` events arrived or `within` passed; then keeps
+    /// listening for `settle` more to catch extra (duplicate) events.
+    pub async fn collect(
+        &self,
+        want: usize,
+        within: Duration,
+        settle: Duration,
+    ) -> Result<Vec<Value>> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + within;
+        let mut settle_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if got.len() >= want && settle_until.is_none() {
+                settle_until = Some(now + settle);
+            }
+            if settle_until.is_some_and(|t| now >= t) || (settle_until.is_none() && now >= deadline)
+            {
+                return Ok(got);
+            }
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            for m in out.messages.unwrap_or_default() {
+                if let Some(body) = m.body {
+                    got.push(serde_json::from_str(&body)?);
+                }
+                if let Some(handle) = m.receipt_handle {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Reads a fixture from `events/`, moved to the test's app and job.
+pub fn fixture_for(name: &str, app_id: &AppId, job: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let padded = format!("{:0>10}", job);
+    text.replace("dsentinel0001", app_id.as_str())
+        .replace("\"jobId\": \"4\"", &format!("\"jobId\": \"{job}\""))
+        .replace("jobs/0000000004", &format!("jobs/{padded}"))
+}

@@ -1,0 +1,6 @@
+//! Integration tests against the local stack (`make test` starts it).
+
+mod amplify_emulator;
+mod end_to_end;
+mod helpers;
+mod ingest;
