@@ -38,8 +38,8 @@ pub fn table(found: &[Deployment]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {}",
-        "STARTED", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION", "TRANSITIONS"
+        "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  TRANSITIONS",
+        "STARTED", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION"
     );
     for d in found {
         let started = d

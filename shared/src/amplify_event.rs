@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn each_malformation_is_named() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        type Mutation = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|v| v["detail"] = Value::Null),
                 "detail must be an object",
