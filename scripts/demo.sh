@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The whole story on the local stack, through the real build-event-handler
+# binary: a build that succeeds, one that fails, duplicate and out-of-order
+# deliveries, a malformed event — then the recorded timeline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+trap 'scripts/local-down.sh >/dev/null 2>&1 || true' EXIT
+scripts/local-up.sh
+# shellcheck disable=SC1091
+. .local/env
+export PATH="$PWD/.venv/bin:$PATH"
+SENTINEL="$CARGO_TARGET_DIR/debug/sentinel"
+
+APP=dsentinel0001
+BRANCH=main
+ctl() {
+  curl -fsS -X POST -H 'content-type: application/json' \
+    "$AWS_ENDPOINT_URL_AMPLIFY/_emulator$1" -d "$2"
+}
+job_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("job") or {}).get("summary",{}).get("jobId") or d.get("jobSummary",{}).get("jobId") or d["jobId"])'; }
+
+# Waits (at most 60 s) until job $1 is recorded with status $2 and $3 deliveries.
+wait_for() {
+  local job=$1 status=$2 deliveries=${3:-0}
+  for _ in $(seq 1 240); do
+    if "$SENTINEL" deployments --app "$APP" --json | python3 -c '
+import json, sys
+job, status, deliveries = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = [d for d in json.load(sys.stdin) if d["jobId"] == job]
+sys.exit(0 if rows and rows[0]["status"] == status and rows[0]["deliveries"] >= deliveries else 1)
+' "$job" "$status" "$deliveries"; then return 0; fi
+    sleep 0.25
+  done
+  echo "timed out waiting for job $job to be recorded as $status" >&2
+  "$SENTINEL" deployments --app "$APP" >&2
+  return 1
+}
+
+say "An Amplify app 'storefront' ($APP) with branch $BRANCH, watched by the stack"
+ctl /apps "{\"appId\":\"$APP\",\"name\":\"storefront\",\"platform\":\"WEB_COMPUTE\"}" >/dev/null
+ctl "/apps/$APP/branches" '{"branchName":"main","stage":"PRODUCTION","headCommit":{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"chore: initial"}}' >/dev/null
+
+say "1. A build starts and succeeds (Amplify emits STARTED, then SUCCEED)"
+JOB1=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"feat: checkout page","outcome":"SUCCEED","mode":"auto","emit":true,"stepDelayMs":300}' | job_of)
+wait_for "$JOB1" SUCCEED
+echo "job $JOB1 recorded as SUCCEED"
+
+say "2. A build fails (heap exhaustion in next build)"
+JOB2=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a","commitMessage":"feat: product images","outcome":"FAILED","mode":"auto","emit":true,"stepDelayMs":300}' | job_of)
+wait_for "$JOB2" FAILED
+echo "job $JOB2 recorded as FAILED"
+
+say "3. At-least-once and out of order: SUCCEED delivered twice, then the late STARTED"
+JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false}' | job_of)
+STARTED=$(ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB3/advance" '{"to":"RUNNING","emit":false}' | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][0]))')
+SUCCEED=$(ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB3/advance" '{"to":"SUCCEED","emit":false}' | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][0]))')
+# The same event (same id) twice is what a redelivery looks like to the
+# function; it enters through the ingest queue like every event.
+for body in "$SUCCEED" "$SUCCEED" "$STARTED"; do
+  aws sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" --message-body "$body" >/dev/null
+done
+wait_for "$JOB3" SUCCEED 3
+echo "job $JOB3: 3 deliveries, 2 transitions, status SUCCEED (the late STARTED changed nothing)"
+
+say "4. A malformed event goes to the dead-letter queue with its reason"
+aws sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
+  --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
+for _ in $(seq 1 120); do
+  reason=$(aws sqs receive-message --queue-url "$SENTINEL_DLQ_URL" --message-attribute-names All \
+    --visibility-timeout 0 --query 'Messages[0].MessageAttributes.errorMessage.StringValue' --output text 2>/dev/null || true)
+  if [ -n "$reason" ] && [ "$reason" != "None" ]; then break; fi
+  sleep 0.25
+done
+echo "dead-lettered: ${reason:-<nothing arrived>}"
+[ -n "$reason" ] && [ "$reason" != "None" ]
+
+say "The recorded timeline: sentinel deployments --app $APP"
+"$SENTINEL" deployments --app "$APP"

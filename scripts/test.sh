@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Everything `make test` runs: lint, unit tests, then the local stack and the
+# tests against it (Python for the emulator and provisioning, Rust for the
+# rest). The stack is stopped whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deploy-sentinel/target}
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "set-up"
+scripts/bootstrap.sh
+
+step "lint: rustfmt, clippy, template"
+make --no-print-directory lint
+
+step "unit tests"
+cargo test --workspace --exclude sentinel-local-stack-tests --quiet
+
+step "build the binaries and the integration tests"
+cargo build --quiet --workspace --bins
+cargo test --no-run --quiet -p sentinel-local-stack-tests
+
+step "local stack"
+scripts/local-down.sh >/dev/null 2>&1 || true
+trap 'scripts/local-down.sh >/dev/null 2>&1 || true' EXIT
+scripts/local-up.sh
+# shellcheck disable=SC1091
+. .local/env
+
+step "emulator and provisioning tests (pytest)"
+.venv/bin/python -m pytest -q tests/localstack
+
+step "integration tests (Rust, against the local stack)"
+cargo test --quiet -p sentinel-local-stack-tests -- --test-threads 4

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Creates the stack's resources on moto *from template.yaml*.
+
+moto's CloudFormation ignores the SAM transform, so the resources the local
+stack needs are created here one by one, with the template's own properties:
+the table (keys, index, TTL), the buses, the queues (redrive policies), the
+rules (the exact event patterns and their SQS targets) and the topics. The
+Lambda event sources become routes (queue -> function binary) for
+dispatcher.py, and every endpoint and function variable is written to
+.local/env for shells, tests and `cargo lambda watch`.
+
+Usage: provision.py [--template template.yaml] [--out .local]
+                    [--param Name=Value ...] [--visibility-timeout SECONDS]
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+import boto3
+import yaml
+
+ACCOUNT = "123456789012"
+LOCAL_PARAMS = {
+    "Environment": "dev",
+    "AmplifyAppIds": "dsentinel0001,dsentinel0002",
+    "WatchedBranches": "*",
+    "AlertEmail": "",
+    "RetentionDays": "90",
+    "LogRetentionDays": "30",
+    "AutoRollback": "auto",
+}
+
+
+class Tagged:
+    """A CloudFormation short-form tag (!Ref, !Sub, ...) as its long form."""
+
+
+def cfn_loader():
+    loader = type("CfnLoader", (yaml.SafeLoader,), {})
+
+    def construct(tag):
+        name = "Ref" if tag == "Ref" else f"Fn::{tag}"
+
+        def build(ld, node):
+            if isinstance(node, yaml.ScalarNode):
+                value = ld.construct_scalar(node)
+                if tag == "GetAtt":
+                    value = value.split(".", 1)
+            elif isinstance(node, yaml.SequenceNode):
+                value = ld.construct_sequence(node, deep=True)
+            else:
+                value = ld.construct_mapping(node, deep=True)
+            return {name: value}
+
+        return build
+
+    for tag in ["Ref", "Sub", "GetAtt", "If", "Join", "Split", "Select", "Equals",
+                "Not", "And", "Or", "FindInMap", "Base64", "Cidr", "ImportValue",
+                "GetAZs", "Condition"]:
+        loader.add_constructor(f"!{tag}", construct(tag))
+    return loader
+
+
+NO_VALUE = object()
+
+
+class Stack:
+    def __init__(self, template, params, region, visibility_timeout):
+        self.t = template
+        self.region = region
+        self.visibility_timeout = visibility_timeout
+        self.params = {}
+        for name, spec in template.get("Parameters", {}).items():
+            raw = params.get(name, spec.get("Default"))
+            if raw is None:
+                sys.exit(f"provision: parameter {name} has no value (pass --param {name}=...)")
+            raw = str(raw)
+            self.params[name] = [v.strip() for v in raw.split(",")] if spec["Type"] == "CommaDelimitedList" else raw
+        self.conditions = {}
+        self.attrs = {}  # logical id -> {"Ref": ..., "Arn": ..., ...}
+        self.ddb = boto3.client("dynamodb", region_name=region)
+        self.sqs = boto3.client("sqs", region_name=region)
+        self.events = boto3.client("events", region_name=region)
+        self.sns = boto3.client("sns", region_name=region)
+
+    # ----- intrinsic functions -----
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.resolve(self.t["Conditions"][name]))
+        return self.conditions[name]
+
+    def pseudo(self, name):
+        return {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                "AWS::StackName": f"deploy-sentinel-{self.params.get('Environment', 'local')}",
+                "AWS::NoValue": NO_VALUE, "AWS::URLSuffix": "amazonaws.com"}[name]
+
+    def ref(self, name):
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.params:
+            return self.params[name]
+        return self.ensure(name)["Ref"]
+
+    def getatt(self, logical, attr):
+        return self.ensure(logical)[attr]
+
+    def sub(self, text, extra=None):
+        extra = extra or {}
+
+        def repl(m):
+            key = m.group(1)
+            if key in extra:
+                return str(extra[key])
+            if "." in key:
+                logical, attr = key.split(".", 1)
+                return str(self.getatt(logical, attr))
+            return str(self.ref(key))
+
+        return re.sub(r"\$\{([^}!]+)\}", repl, text)
+
+    def resolve(self, v):
+        if isinstance(v, list):
+            return [x for x in (self.resolve(i) for i in v) if x is not NO_VALUE]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (k, arg), = v.items()
+            if k == "Ref":
+                return self.ref(arg)
+            if k == "Fn::GetAtt":
+                return self.getatt(arg[0], arg[1])
+            if k == "Fn::Sub":
+                if isinstance(arg, list):
+                    return self.sub(arg[0], {n: self.resolve(x) for n, x in arg[1].items()})
+                return self.sub(arg)
+            if k == "Fn::Join":
+                return arg[0].join(str(x) for x in self.resolve(arg[1]))
+            if k == "Fn::Split":
+                return self.resolve(arg[1]).split(arg[0])
+            if k == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if k == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if k == "Fn::Equals":
+                return self.resolve(arg[0]) == self.resolve(arg[1])
+            if k == "Fn::Not":
+                return not self.resolve(arg[0])
+            if k == "Fn::And":
+                return all(self.resolve(x) for x in arg)
+            if k == "Fn::Or":
+                return any(self.resolve(x) for x in arg)
+            if k == "Condition":
+                return self.condition(arg)
+        out = {}
+        for key, val in v.items():
+            r = self.resolve(val)
+            if r is not NO_VALUE:
+                out[key] = r
+        return out
+
+    # ----- resources -----
+    def ensure(self, logical):
+        if logical in self.attrs:
+            return self.attrs[logical]
+        res = self.t["Resources"][logical]
+        if "Condition" in res and not self.condition(res["Condition"]):
+            self.attrs[logical] = {"Ref": NO_VALUE}
+            return self.attrs[logical]
+        kind = res["Type"]
+        props = res.get("Properties", {})
+        create = {
+            "AWS::DynamoDB::Table": self.table,
+            "AWS::Events::EventBus": self.bus,
+            "AWS::SQS::Queue": self.queue,
+            "AWS::SNS::Topic": self.topic,
+            "AWS::Events::Rule": self.rule,
+        }.get(kind)
+        # Placeholder first, so that a rule's own ARN can be referenced.
+        self.attrs[logical] = {"Ref": f"{logical}-unprovisioned", "Arn": f"arn:aws:local:::{logical}"}
+        if create:
+            self.attrs[logical] = create(logical, props)
+        return self.attrs[logical]
+
+    def table(self, logical, props):
+        p = self.resolve(props)
+        name = p["TableName"]
+        existing = self.ddb.list_tables()["TableNames"]
+        if name not in existing:
+            args = {k: p[k] for k in ["TableName", "AttributeDefinitions", "KeySchema", "BillingMode"] if k in p}
+            if "GlobalSecondaryIndexes" in p:
+                args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+            self.ddb.create_table(**args)
+            ttl = p.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                self.ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                    "AttributeName": ttl["AttributeName"], "Enabled": True})
+        arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}"
+        return {"Ref": name, "Arn": arn}
+
+    def bus(self, logical, props):
+        p = self.resolve(props)
+        name = p["Name"]
+        try:
+            self.events.create_event_bus(Name=name)
+        except self.events.exceptions.ResourceAlreadyExistsException:
+            pass
+        return {"Ref": name, "Name": name, "Arn": f"arn:aws:events:{self.region}:{ACCOUNT}:event-bus/{name}"}
+
+    def queue(self, logical, props):
+        p = self.resolve(props)
+        name = p.get("QueueName", logical)
+        attributes = {}
+        for key in ["VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"]:
+            if key in p:
+                attributes[key] = str(p[key])
+        if self.visibility_timeout is not None and "VisibilityTimeout" in attributes:
+            attributes["VisibilityTimeout"] = str(self.visibility_timeout)
+        if "RedrivePolicy" in p:
+            attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
+        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
+        return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def topic(self, logical, props):
+        p = self.resolve(props)
+        arn = self.sns.create_topic(Name=p.get("TopicName", logical))["TopicArn"]
+        return {"Ref": arn, "TopicArn": arn, "TopicName": p.get("TopicName", logical)}
+
+    def rule(self, logical, props):
+        name = f"{self.pseudo('AWS::StackName')}-{logical}"
+        p = self.resolve(props)
+        bus = p.get("EventBusName", "default")
+        arn = self.events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(p["EventPattern"]),
+                                   State=p.get("State", "ENABLED"))["RuleArn"]
+        targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in p.get("Targets", [])]
+        if targets:
+            self.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        return {"Ref": name, "Arn": arn}
+
+    # ----- functions -----
+    def functions(self):
+        globals_env = self.t.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        env, routes = {}, []
+        env.update({k: str(v) for k, v in self.resolve(globals_env).items()})
+        for logical, res in self.t["Resources"].items():
+            if res["Type"] != "AWS::Serverless::Function":
+                continue
+            binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary", logical)
+            props = res.get("Properties", {})
+            variables = props.get("Environment", {}).get("Variables", {})
+            env.update({k: str(v) for k, v in self.resolve(variables).items()})
+            for event_name, event in props.get("Events", {}).items():
+                if event.get("Type") != "SQS":
+                    continue
+                ep = self.resolve(event["Properties"])
+                queue_name = ep["Queue"].rsplit(":", 1)[1]
+                routes.append({
+                    "function": binary,
+                    "event": event_name,
+                    "queueUrl": self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                    "queueArn": ep["Queue"],
+                    "batchSize": int(ep.get("BatchSize", 10)),
+                    "reportBatchItemFailures": "ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
+                })
+        return env, routes
+
+
+def snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--template", default="template.yaml")
+    ap.add_argument("--out", default=".local")
+    ap.add_argument("--param", action="append", default=[])
+    ap.add_argument("--visibility-timeout", type=int, default=None,
+                    help="override queues' VisibilityTimeout (seconds) so local retries come quickly")
+    args = ap.parse_args()
+
+    params = dict(LOCAL_PARAMS)
+    params.update(dict(p.split("=", 1) for p in args.param))
+    with open(args.template) as f:
+        template = yaml.load(f, Loader=cfn_loader())
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    stack = Stack(template, params, region, args.visibility_timeout)
+    for logical in template["Resources"]:
+        stack.ensure(logical)
+    env, routes = stack.functions()
+
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "routes.json"), "w") as f:
+        json.dump(routes, f, indent=2)
+    lines = [f"export {k}={json.dumps(v)}" for k, v in sorted(env.items())]
+    for logical, attrs in stack.attrs.items():
+        if "QueueUrl" in attrs:
+            lines.append(f"export SENTINEL_QUEUE_{snake(logical)}={json.dumps(attrs['QueueUrl'])}")
+        if logical in template["Resources"] and template["Resources"][logical]["Type"] == "AWS::SNS::Topic":
+            lines.append(f"export SENTINEL_TOPIC_{snake(logical)}={json.dumps(attrs['Ref'])}")
+    with open(os.path.join(args.out, "stack.env"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"provisioned {len(stack.attrs)} resources, {len(routes)} routes")
+
+
+if __name__ == "__main__":
+    main()
