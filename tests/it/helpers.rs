@@ -45,6 +45,9 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Port 9 (discard) is closed on loopback: connections are refused.
+const REFUSING: &str = "http://127.0.0.1:9";
+
 pub struct Stack {
     pub sdk: SdkConfig,
     pub table: String,
@@ -103,14 +106,23 @@ impl Stack {
         }
     }
 
-    /// An SDK configuration whose `service` endpoint refuses connections: a
-    /// real transient failure (the SDK's own retries included).
-    pub fn broken_sdk(&self) -> SdkConfig {
-        self.sdk
-            .to_builder()
-            .endpoint_url("http://127.0.0.1:9")
+    /// An Amplify client whose endpoint refuses connections: a real transient
+    /// failure (after the SDK's own retries, cut to one attempt here).
+    pub fn broken_amplify(&self) -> aws_sdk_amplify::Client {
+        let config = aws_sdk_amplify::config::Builder::from(&self.sdk)
+            .endpoint_url(REFUSING)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-            .build()
+            .build();
+        aws_sdk_amplify::Client::from_conf(config)
+    }
+
+    /// An EventBridge client whose endpoint refuses connections.
+    pub fn broken_events(&self) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::config::Builder::from(&self.sdk)
+            .endpoint_url(REFUSING)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
     }
 
     // ----- the Amplify emulator's control API -----

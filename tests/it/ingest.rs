@@ -256,10 +256,7 @@ async fn a_publish_failure_after_the_write_is_published_exactly_once_on_retry() 
     let raw = case.fixture("amplify-status-change-succeed.json");
 
     let mut broken = case.stack.deps(&case.bus);
-    broken.publisher = EventBridgePublisher::new(
-        aws_sdk_eventbridge::Client::new(&case.stack.broken_sdk()),
-        &case.bus,
-    );
+    broken.publisher = EventBridgePublisher::new(case.stack.broken_events(), &case.bus);
     let err = broken.ingest_raw("attempt-1", &raw).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     let record = case
@@ -300,7 +297,7 @@ async fn a_publish_failure_after_the_write_is_published_exactly_once_on_retry() 
 async fn a_transient_get_job_error_fails_retryable_and_writes_nothing() {
     let case = Case::new(&["RUNNING"]).await;
     let mut deps = case.stack.deps(&case.bus);
-    deps.amplify = AmplifyClient::new(aws_sdk_amplify::Client::new(&case.stack.broken_sdk()));
+    deps.amplify = AmplifyClient::new(case.stack.broken_amplify());
     let err = deps
         .ingest_raw("test", &case.fixture("amplify-status-change-started.json"))
         .await
