@@ -14,6 +14,10 @@ scripts/local-up.sh
 export PATH="$PWD/.venv/bin:$PATH"
 SENTINEL="$CARGO_TARGET_DIR/debug/sentinel"
 
+# awscli v1 ignores AWS_ENDPOINT_URL: name the endpoint on every call, so
+# nothing can leave the machine.
+awsl() { aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
+
 APP=dsentinel0001
 BRANCH=main
 ctl() {
@@ -22,7 +26,7 @@ ctl() {
 }
 job_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("job") or {}).get("summary",{}).get("jobId") or d.get("jobSummary",{}).get("jobId") or d["jobId"])'; }
 
-# Waits (at most 60 s) until job $1 is recorded with status $2 and $3 deliveries.
+# Waits (at most 60 s) until job $1 is recorded with status $2 and $3 distinct deliveries.
 wait_for() {
   local job=$1 status=$2 deliveries=${3:-0}
   for _ in $(seq 1 240); do
@@ -44,32 +48,32 @@ ctl /apps "{\"appId\":\"$APP\",\"name\":\"storefront\",\"platform\":\"WEB_COMPUT
 ctl "/apps/$APP/branches" '{"branchName":"main","stage":"PRODUCTION","headCommit":{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"chore: initial"}}' >/dev/null
 
 say "1. A build starts and succeeds (Amplify emits STARTED, then SUCCEED)"
-JOB1=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"feat: checkout page","outcome":"SUCCEED","mode":"auto","emit":true,"stepDelayMs":300}' | job_of)
+JOB1=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"feat: checkout page","outcome":"SUCCEED","mode":"auto","emit":true,"stepDelayMs":300,"durationSeconds":263}' | job_of)
 wait_for "$JOB1" SUCCEED
 echo "job $JOB1 recorded as SUCCEED"
 
 say "2. A build fails (heap exhaustion in next build)"
-JOB2=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a","commitMessage":"feat: product images","outcome":"FAILED","mode":"auto","emit":true,"stepDelayMs":300}' | job_of)
+JOB2=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a","commitMessage":"feat: product images","outcome":"FAILED","mode":"auto","emit":true,"stepDelayMs":300,"durationSeconds":148}' | job_of)
 wait_for "$JOB2" FAILED
 echo "job $JOB2 recorded as FAILED"
 
 say "3. At-least-once and out of order: SUCCEED delivered twice, then the late STARTED"
-JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false}' | job_of)
+JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false,"durationSeconds":127}' | job_of)
 STARTED=$(ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB3/advance" '{"to":"RUNNING","emit":false}' | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][0]))')
 SUCCEED=$(ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB3/advance" '{"to":"SUCCEED","emit":false}' | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][0]))')
 # The same event (same id) twice is what a redelivery looks like to the
 # function; it enters through the ingest queue like every event.
 for body in "$SUCCEED" "$SUCCEED" "$STARTED"; do
-  aws sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" --message-body "$body" >/dev/null
+  awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" --message-body "$body" >/dev/null
 done
-wait_for "$JOB3" SUCCEED 3
-echo "job $JOB3: 3 deliveries, 2 transitions, status SUCCEED (the late STARTED changed nothing)"
+wait_for "$JOB3" SUCCEED 2
+echo "job $JOB3: SUCCEED twice (one applied, one duplicate), then STARTED: 2 transitions, still SUCCEED"
 
 say "4. A malformed event goes to the dead-letter queue with its reason"
-aws sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
+awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
   --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
 for _ in $(seq 1 120); do
-  reason=$(aws sqs receive-message --queue-url "$SENTINEL_DLQ_URL" --message-attribute-names All \
+  reason=$(awsl sqs receive-message --queue-url "$SENTINEL_DLQ_URL" --message-attribute-names All \
     --visibility-timeout 0 --query 'Messages[0].MessageAttributes.errorMessage.StringValue' --output text 2>/dev/null || true)
   if [ -n "$reason" ] && [ "$reason" != "None" ]; then break; fi
   sleep 0.25

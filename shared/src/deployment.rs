@@ -200,8 +200,11 @@ impl Deployment {
             }
             None => self.transitions.push(candidate),
         }
-        self.transitions
-            .sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
+        // Events of one second are common (EventBridge's `time` has second
+        // resolution): within a second, a job starts before it ends.
+        self.transitions.sort_by(|a, b| {
+            (a.at, phase(&a.status), &a.event_id).cmp(&(b.at, phase(&b.status), &b.event_id))
+        });
 
         let resolved = resolve_status(&self.transitions);
         if resolved == self.status {
@@ -258,6 +261,14 @@ impl Deployment {
             ..d.clone()
         };
         strip(self) == strip(other)
+    }
+}
+
+fn phase(status: &BuildStatus) -> u8 {
+    match status {
+        BuildStatus::Started => 0,
+        BuildStatus::Unknown(_) => 1,
+        _ => 2,
     }
 }
 
@@ -353,6 +364,13 @@ mod tests {
         assert!(a.same_state(&c));
         assert_eq!(a.status, BuildStatus::Succeeded);
         assert_eq!(a.transitions.len(), 2);
+    }
+
+    #[test]
+    fn within_one_second_started_is_listed_before_the_end() {
+        let d = run(&[obs("zzz", "STARTED", 0), obs("aaa", "SUCCEED", 0)]);
+        assert_eq!(d.transitions[0].status, BuildStatus::Started);
+        assert_eq!(d.status, BuildStatus::Succeeded);
     }
 
     #[test]

@@ -176,12 +176,14 @@ class State:
             self.jobs[(app_id, name)] = []
             return branch
 
-    def new_job(self, app_id, branch_name, job_type, commit_id, commit_message):
+    def new_job(self, app_id, branch_name, job_type, commit_id, commit_message, took=0.0):
         with self.lock:
             branch = self.branch(app_id, branch_name)
             jobs = self.jobs[(app_id, branch_name)]
             number = (jobs[-1]["number"] + 1) if jobs else 1
-            t = now()
+            # `took` back-dates the start so a played build reports a
+            # realistic duration without the test waiting for it.
+            t = now() - took
             job = {"number": number, "appId": app_id, "branch": branch_name, "jobType": job_type,
                    "commitId": commit_id, "commitMessage": commit_message, "commitTime": t - 60,
                    "status": "PENDING", "startTime": t, "endTime": None, "log": None,
@@ -524,7 +526,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError("BadRequestException", f"Invalid jobType: {job_type!r}")
         commit = body.get("commitId") or branch["_head"]["commitId"]
         message = body.get("commitMessage") or branch["_head"]["commitMessage"]
-        job = s.new_job(app_id, branch_name, job_type, commit, message)
+        job = s.new_job(app_id, branch_name, job_type, commit, message, float(body.get("durationSeconds", 0)))
         if body.get("mode", "auto") == "auto":
             s.play(job, outcome, body.get("stepDelayMs", 200) / 1000, body.get("emit", True), body.get("log"))
         elif body.get("log"):
