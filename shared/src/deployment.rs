@@ -241,8 +241,16 @@ impl Deployment {
         })
     }
 
+    /// `None` unless the start is really known (Amplify's start time or a
+    /// STARTED observation): a job seen only at its end has no duration.
     pub fn duration_seconds(&self) -> Option<i64> {
-        let (start, end) = (self.started_at()?, self.ended_at()?);
+        let start = self.details.start_time.or_else(|| {
+            self.transitions
+                .iter()
+                .find(|t| t.status == BuildStatus::Started)
+                .map(|t| t.at)
+        })?;
+        let end = self.ended_at()?;
         let secs = (end - start).num_seconds();
         (secs >= 0).then_some(secs)
     }
@@ -437,6 +445,12 @@ mod tests {
         d.details.start_time = Some(Utc.timestamp_opt(1_700_000_010, 0).unwrap());
         d.details.end_time = Some(Utc.timestamp_opt(1_700_000_070, 0).unwrap());
         assert_eq!(d.duration_seconds(), Some(60));
+    }
+
+    #[test]
+    fn a_job_seen_only_at_its_end_has_no_duration() {
+        let d = run(&[obs("e2", "SUCCEED", 90)]);
+        assert_eq!(d.duration_seconds(), None);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub(crate) fn preview(value: &str) -> String {
 }
 
 macro_rules! string_newtype_serde {
-    ($ty:ident, $field:literal) => {
+    ($ty:ident) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -90,7 +90,7 @@ impl FromStr for AppId {
         }
     }
 }
-string_newtype_serde!(AppId, "appId");
+string_newtype_serde!(AppId);
 
 /// A git branch name as Amplify knows it: 1-255 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,7 +128,7 @@ impl FromStr for BranchName {
         Ok(Self(s.to_owned()))
     }
 }
-string_newtype_serde!(BranchName, "branchName");
+string_newtype_serde!(BranchName);
 
 /// An Amplify job id. Amplify writes it unpadded in events and API answers
 /// (`"4"`) and padded to ten digits in ARNs (`0000000004`); both parse to the
@@ -146,9 +146,6 @@ impl JobId {
     }
     pub fn padded(self) -> String {
         format!("{:010}", self.0)
-    }
-    fn as_str(&self) -> String {
-        self.0.to_string()
     }
 }
 
@@ -175,7 +172,7 @@ impl fmt::Display for JobId {
 
 impl Serialize for JobId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.as_str())
+        s.collect_str(self)
     }
 }
 

@@ -39,12 +39,19 @@ const TRANSIENT_CODES: &[&str] = &[
 pub(crate) fn classify<E, R>(err: &SdkError<E, R>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + HasStatus,
 {
-    let text = DisplayErrorContext(err).to_string();
     match err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
+            // Code and message only: the full error would carry the raw
+            // response (headers, body) into logs.
+            let text = format!(
+                "{} ({}): {}",
+                code,
+                service.raw().status().as_u16(),
+                service.err().message().unwrap_or("no message")
+            );
             if code == "ConditionalCheckFailedException" {
                 Failure::ConditionFailed
             } else if code == "NotFoundException" || code == "ResourceNotFoundException" {
@@ -55,8 +62,19 @@ where
                 Failure::Rejected(text)
             }
         }
-        SdkError::ConstructionFailure(_) => Failure::Rejected(text),
-        _ => Failure::Transient(text),
+        SdkError::ConstructionFailure(_) => Failure::Rejected(DisplayErrorContext(err).to_string()),
+        _ => Failure::Transient(DisplayErrorContext(err).to_string()),
+    }
+}
+
+/// The HTTP status of a raw response, for error messages.
+pub(crate) trait HasStatus {
+    fn status(&self) -> aws_smithy_runtime_api::http::StatusCode;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> aws_smithy_runtime_api::http::StatusCode {
+        aws_smithy_runtime_api::http::Response::status(self)
     }
 }
 
