@@ -14,3 +14,4 @@ pub mod model;
 pub mod ports;
 pub mod sqs_batch;
 pub mod telemetry;
+pub mod validate;

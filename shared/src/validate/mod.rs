@@ -1,0 +1,233 @@
+//! The validation engine: checks a build's configuration before (or as) it
+//! runs, and says exactly what to change.
+//!
+//! Two entry points feed it: the validator function (app and branch read
+//! through Amplify's API) and `sentinel validate` (process environment and
+//! files of a checkout). Both build a [`ValidationInput`]; the engine runs
+//! every rule whose inputs are present and returns a [`Report`].
+//!
+//! Secret values never leave this module: a finding names the variable and
+//! the reason, at most with a value masked by [`secrets::mask`].
+
+pub mod buildspec;
+pub mod deps;
+pub mod env;
+pub mod local;
+pub mod policy;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Environment;
+pub use policy::Policy;
+
+/// How bad a finding is. `Off` only appears in policies (a rule switched off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Off,
+    Warning,
+    Error,
+}
+
+/// Every rule: id, default severity, what it checks.
+pub const RULES: &[(&str, Severity, &str)] = &[
+    ("env.required-missing", Severity::Error, "a required variable is absent or empty"),
+    ("env.secret-exposed", Severity::Error, "a secret in a NEXT_PUBLIC_ variable, which is sent to every browser"),
+    ("env.malformed", Severity::Error, "a URL, database URL or numeric setting that does not parse"),
+    ("env.server-vars-not-exported", Severity::Warning, "server-side variables never written to .env.production on WEB_COMPUTE"),
+    ("buildspec.invalid", Severity::Error, "amplify.yml is not YAML or lacks version, phases, build commands or artifacts.baseDirectory"),
+    ("buildspec.artifacts-basedir", Severity::Error, "the artifacts base directory does not fit the platform"),
+    ("buildspec.node-memory", Severity::Warning, "no --max-old-space-size, or one above the build instance's memory"),
+    ("buildspec.cache-oversized", Severity::Warning, "cache paths known to exhaust memory in the caching step"),
+    ("node.version-mismatch", Severity::Error, "the build's Node version does not satisfy engines.node or Next.js"),
+    ("deps.lockfile-out-of-sync", Severity::Error, "package.json and package-lock.json disagree: npm ci will refuse"),
+    ("deps.peer-conflict", Severity::Error, "react, react-dom and next majors that make npm ci fail with ERESOLVE"),
+    ("deps.lockfile-missing", Severity::Error, "the build runs npm ci without a lockfile"),
+];
+
+pub fn default_severity(rule: &str) -> Severity {
+    RULES
+        .iter()
+        .find(|(id, _, _)| *id == rule)
+        .map(|(_, s, _)| *s)
+        .unwrap_or(Severity::Error)
+}
+
+/// One problem found, with the change that fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// What is wrong, naming the variable, file or setting (never a secret value).
+    pub message: String,
+    /// The setting, command or change to make.
+    pub fix: String,
+    /// Where: a variable name, or `file:line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl Finding {
+    pub fn new(rule: &str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            severity: default_severity(rule),
+            message: message.into(),
+            fix: fix.into(),
+            location: None,
+        }
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+}
+
+/// The result of one validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub passed: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub findings: Vec<Finding>,
+    /// Rules that could not run for lack of input (e.g. no lockfile in the
+    /// validator function, which sees configuration, not the repository).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.errors > 0
+    }
+}
+
+/// The hosting platform: static (`WEB`) or server-side rendering (`WEB_COMPUTE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Platform {
+    #[serde(rename = "WEB")]
+    Web,
+    #[serde(rename = "WEB_COMPUTE")]
+    WebCompute,
+}
+
+impl Platform {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "WEB" | "WEB_DYNAMIC" => Some(Self::Web),
+            "WEB_COMPUTE" => Some(Self::WebCompute),
+            _ => None,
+        }
+    }
+}
+
+/// A text file given to the engine, with the name findings will cite.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Everything a validation looks at. Absent parts skip the rules that need
+/// them (listed in the report's `skipped`).
+#[derive(Debug, Clone)]
+pub struct ValidationInput {
+    pub environment: Environment,
+    pub platform: Option<Platform>,
+    /// Amplify's framework string of the branch (e.g. "Next.js - SSR").
+    pub framework: Option<String>,
+    /// The build's environment variables, app and branch merged.
+    pub variables: BTreeMap<String, String>,
+    /// Variables the user declared (Amplify console, env file): the ones
+    /// `env.server-vars-not-exported` considers. The process environment of a
+    /// shell holds many more that are not the app's.
+    pub declared: Vec<String>,
+    pub build_spec: Option<SourceFile>,
+    pub package_json: Option<SourceFile>,
+    pub package_lock: Option<SourceFile>,
+    /// Memory of the build instance in GiB: 8 (standard), 16 (large), 72 (xlarge).
+    pub build_memory_gib: u32,
+}
+
+impl ValidationInput {
+    pub fn new(environment: Environment) -> Self {
+        Self {
+            environment,
+            platform: None,
+            framework: None,
+            variables: BTreeMap::new(),
+            declared: Vec::new(),
+            build_spec: None,
+            package_json: None,
+            package_lock: None,
+            build_memory_gib: 8,
+        }
+    }
+
+    /// Memory of Amplify's build compute types.
+    pub fn memory_for_compute_type(compute_type: &str) -> u32 {
+        match compute_type {
+            "LARGE_16GB" => 16,
+            "XLARGE_72GB" => 72,
+            _ => 8,
+        }
+    }
+}
+
+/// A package.json or lockfile that cannot be read: the validation cannot
+/// run, and the caller says which file and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {reason}")]
+pub struct InputError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+/// Runs every rule and applies the policy's severities.
+pub fn validate(input: &ValidationInput, policy: &Policy) -> Result<Report, InputError> {
+    let mut findings = Vec::new();
+    let mut skipped = Vec::new();
+
+    findings.extend(env::check(input, policy));
+    let spec = buildspec::BuildSpec::read(input.build_spec.as_ref());
+    let package = deps::Package::read(input.package_json.as_ref(), input.package_lock.as_ref())?;
+    findings.extend(buildspec::check(input, &spec, package.as_ref()));
+    match &package {
+        Some(package) => findings.extend(deps::check(input, &spec, package)),
+        None => skipped.extend(
+            ["node.version-mismatch", "deps.lockfile-out-of-sync", "deps.peer-conflict", "deps.lockfile-missing"]
+                .map(String::from),
+        ),
+    }
+    if input.build_spec.is_none() {
+        skipped.extend(
+            ["buildspec.invalid", "buildspec.artifacts-basedir", "buildspec.cache-oversized"].map(String::from),
+        );
+    }
+
+    for f in &mut findings {
+        f.severity = policy.severity_of(&f.rule);
+    }
+    findings.retain(|f| f.severity != Severity::Off);
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    Ok(Report {
+        passed: errors == 0,
+        errors,
+        warnings,
+        findings,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,164 @@
+//! Recognising secrets by name and by value shape, and masking them.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Name fragments that mark a variable as secret.
+pub const SECRET_NAME_PARTS: &[&str] = &[
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PRIVATE_KEY",
+    "DATABASE_URL",
+    "DB_URL",
+    "CONNECTION_STRING",
+    "CREDENTIAL",
+    "SERVICE_ROLE",
+    "SIGNING_KEY",
+    "WEBHOOK_SECRET",
+];
+
+/// Value shapes of known secrets: (what it is, pattern).
+static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    [
+        ("an AWS access key id", r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+        ("a private key block", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+        ("a JSON Web Token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        ("a connection string with a password", r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:[^@/\s]+@"),
+        ("a Stripe secret key", r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{16,}"),
+        ("a GitHub token", r"\b(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|\bgithub_pat_[0-9A-Za-z_]{40,}"),
+        ("a Slack token", r"\bxox[abposr]-[0-9A-Za-z-]{10,}"),
+        ("a GitLab token", r"\bglpat-[0-9A-Za-z_-]{20,}"),
+        ("an OpenAI key", r"\bsk-(proj-)?[A-Za-z0-9_-]{32,}"),
+    ]
+    .into_iter()
+    .filter_map(|(what, re)| Regex::new(re).ok().map(|r| (what, r)))
+    .collect()
+});
+
+/// Why a variable looks secret by its name, if it does.
+pub fn secret_by_name<'a>(name: &str, extra: &'a [String]) -> Option<&'a str> {
+    let upper = name.to_ascii_uppercase();
+    let builtin = SECRET_NAME_PARTS.iter().find(|p| upper.contains(*p)).copied();
+    match builtin {
+        Some(_) => Some(""),
+        None => extra
+            .iter()
+            .find(|p| upper.contains(&p.to_ascii_uppercase()))
+            .map(String::as_str),
+    }
+}
+
+/// Prefixes of keys made to be public (Stripe publishable keys, Google
+/// browser keys, analytics ids): never reported as secrets by shape.
+const PUBLIC_KEY_PREFIXES: &[&str] = &["pk_live_", "pk_test_", "AIza", "G-", "UA-", "phc_"];
+
+/// What kind of secret a value looks like, if it does.
+pub fn secret_by_value(value: &str) -> Option<&'static str> {
+    if PUBLIC_KEY_PREFIXES.iter().any(|p| value.starts_with(p)) {
+        return None;
+    }
+    if let Some((what, _)) = VALUE_SHAPES.iter().find(|(_, re)| re.is_match(value)) {
+        return Some(what);
+    }
+    looks_random(value).then_some("a long high-entropy string")
+}
+
+/// A long token of mixed character classes with high Shannon entropy:
+/// the shape of generated keys, not of words, URLs or ids.
+fn looks_random(value: &str) -> bool {
+    if value.len() < 32 || value.len() > 512 || value.contains(char::is_whitespace) {
+        return false;
+    }
+    if value.contains("://") || value.starts_with('/') {
+        return false;
+    }
+    let classes = [
+        value.bytes().any(|b| b.is_ascii_lowercase()),
+        value.bytes().any(|b| b.is_ascii_uppercase()),
+        value.bytes().any(|b| b.is_ascii_digit()),
+    ]
+    .iter()
+    .filter(|c| **c)
+    .count();
+    classes >= 3 && shannon_entropy(value) >= 4.0
+}
+
+fn shannon_entropy(value: &str) -> f64 {
+    let mut counts = [0usize; 256];
+    for b in value.bytes() {
+        counts[b as usize] += 1;
+    }
+    let len = value.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A masked rendering: the first four characters of a value long enough to
+/// keep them harmless, and its length (`sk_l…(40 chars)`).
+pub fn mask(value: &str) -> String {
+    let len = value.chars().count();
+    if len >= 16 {
+        let head: String = value.chars().take(4).collect();
+        format!("{head}…({len} chars)")
+    } else {
+        format!("…({len} chars)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_shapes_are_recognised() {
+        let cases = [
+            ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "a private key block"),
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "a JSON Web Token"),
+            ("postgres://app:hunter2@db.example.com:5432/shop", "a connection string with a password"),
+            ("sk_live_51H8aBcDeFgHiJkLmNoPqRsTu", "a Stripe secret key"),
+            ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "a GitHub token"),
+            ("xoxb-123456789012-abcdefghijkl", "a Slack token"),
+            ("q8Xv2LmZ9rT4kW7pN1cB6yH3jF5dS0aGqE8uR2tY", "a long high-entropy string"),
+        ];
+        for (value, what) in cases {
+            assert_eq!(secret_by_value(value), Some(what), "{value}");
+        }
+    }
+
+    #[test]
+    fn ordinary_values_are_not_secrets() {
+        for value in [
+            "https://api.example.com/v1/graphql",
+            "production",
+            "G-ABCDEF1234",
+            "pk_live_51H8aBcDeFgHiJkLmNoPqRsTu",
+            "postgres://db.example.com:5432/shop",
+            "00000000-0000-4000-8000-000000000000",
+        ] {
+            assert_eq!(secret_by_value(value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn names_are_matched_case_insensitively_with_extras() {
+        assert!(secret_by_name("NEXT_PUBLIC_STRIPE_SECRET", &[]).is_some());
+        assert!(secret_by_name("NEXT_PUBLIC_SITE_NAME", &[]).is_none());
+        assert!(secret_by_name("NEXT_PUBLIC_MAPBOX_KEY", &["mapbox".into()]).is_some());
+    }
+
+    #[test]
+    fn masks_keep_at_most_four_characters() {
+        assert_eq!(mask("sk_live_0123456789abcdefghijklmnopqrstuv"), "sk_l…(40 chars)");
+        assert_eq!(mask("hunter2"), "…(7 chars)");
+    }
+}
