@@ -1,12 +1,16 @@
-//! `sentinel`: the operator CLI. It reads the same table through the same
-//! adapters as the functions.
+//! `sentinel`: the operator CLI. It uses the same engine and the same table,
+//! through the same adapters, as the functions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::aws;
 use sentinel_shared::model::{AppId, BranchName, Environment};
-use sentinel_shared::ports::{DeploymentFilter, DeploymentStore};
+use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
+use sentinel_shared::validate::{self, Platform, Policy, local};
 
 mod render;
 
@@ -16,7 +20,7 @@ struct Cli {
     /// DynamoDB table of the stack.
     #[arg(long, env = "SENTINEL_TABLE", global = true)]
     table: Option<String>,
-    /// Environment of the stack (dev, staging, prod).
+    /// Environment (dev, staging, prod): the stack's, or the build's for `validate`.
     #[arg(long = "env", env = "SENTINEL_ENVIRONMENT", global = true)]
     environment: Option<Environment>,
     #[command(subcommand)]
@@ -38,19 +42,81 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Validate a build's configuration: exit 0 when no error (warnings
+    /// allowed), 1 on errors, 2 on bad usage or unreadable input.
+    Validate {
+        /// Directory holding amplify.yml, package.json, package-lock.json.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Read variables from this file (KEY=VALUE) instead of the process environment.
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+        /// WEB (static) or WEB_COMPUTE (SSR).
+        #[arg(long, default_value = "WEB_COMPUTE", value_parser = parse_platform)]
+        platform: Platform,
+        /// Policy file (YAML or JSON); the built-in Next.js policy otherwise.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Memory of the build instance in GiB (8, 16 or 72).
+        #[arg(long, default_value_t = 8)]
+        memory_gib: u32,
+        /// Findings as JSON, with their rule ids.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read or write the validation policy of an app or branch.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Store FILE as the policy of --app (and --branch, if given).
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        app: AppId,
+        #[arg(long)]
+        branch: Option<BranchName>,
+    },
+    /// Print the policy that applies to --app/--branch, and where it comes from.
+    Show {
+        #[arg(long)]
+        app: AppId,
+        #[arg(long, default_value = "main")]
+        branch: BranchName,
+    },
+}
+
+fn parse_platform(raw: &str) -> Result<Platform, String> {
+    Platform::parse(raw).ok_or_else(|| format!("{raw:?} is not WEB or WEB_COMPUTE"))
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let table = cli
-        .table
-        .context("no table: pass --table or set SENTINEL_TABLE")?;
-    let environment = cli
-        .environment
-        .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sentinel: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn store(cli_table: Option<String>) -> Result<DynamoStore> {
+    let table = cli_table.context("no table: pass --table or set SENTINEL_TABLE")?;
     let sdk = aws::load().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, 90);
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+        90,
+    ))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Deployments {
             app,
@@ -58,12 +124,16 @@ async fn main() -> Result<()> {
             limit,
             json,
         } => {
+            let environment = cli
+                .environment
+                .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
             let filter = DeploymentFilter {
                 app_id: app,
                 branch_name: branch,
                 limit,
             };
-            let found = store
+            let found = store(cli.table)
+                .await?
                 .list_deployments(environment, &filter)
                 .await
                 .context("reading deployments")?;
@@ -72,7 +142,72 @@ async fn main() -> Result<()> {
             } else {
                 print!("{}", render::table(&found));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            dir,
+            env_file,
+            platform,
+            policy,
+            memory_gib,
+            json,
+        } => {
+            let policy = match &policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("{}", path.display()))?;
+                    Policy::parse(&text, &path.display().to_string())?
+                }
+                None => Policy::default(),
+            };
+            let input = local::input_from_dir(
+                &dir,
+                env_file.as_deref(),
+                std::env::vars(),
+                cli.environment.unwrap_or(Environment::Dev),
+                Some(platform),
+                memory_gib,
+            )?;
+            let report = validate::validate(&input, &policy)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render::report(&report));
+            }
+            Ok(if report.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Policy {
+            action: PolicyAction::Push { file, app, branch },
+        } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+            let policy = Policy::parse(&text, &file.display().to_string())?;
+            store(cli.table)
+                .await?
+                .put_policy(&app, branch.as_ref(), &policy)
+                .await?;
+            let scope = branch.map_or_else(
+                || format!("app {app}"),
+                |b| format!("branch {b} of app {app}"),
+            );
+            println!("policy stored for {scope}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            action: PolicyAction::Show { app, branch },
+        } => {
+            let found = store(cli.table).await?.get_policy(&app, &branch).await?;
+            let (policy, scope) = found.map_or_else(
+                || (Policy::default(), "default".to_owned()),
+                |s| (s.policy, s.scope),
+            );
+            println!("# policy for {app}/{branch} (from: {scope})");
+            println!("{}", serde_json::to_string_pretty(&policy)?);
+            Ok(ExitCode::SUCCESS)
         }
     }
-    Ok(())
 }

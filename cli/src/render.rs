@@ -94,3 +94,37 @@ fn truncate(s: &str, max: usize) -> String {
         t
     }
 }
+
+/// A validation report for people: one block per finding, then a summary.
+pub fn report(report: &sentinel_shared::validate::Report) -> String {
+    use sentinel_shared::validate::Severity;
+    let mut out = String::new();
+    for f in &report.findings {
+        let mark = if f.severity == Severity::Error {
+            "✗ error  "
+        } else {
+            "! warning"
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {:<30} {}",
+            f.rule,
+            f.location.as_deref().unwrap_or("")
+        );
+        let _ = writeln!(out, "          {}", f.message);
+        let _ = writeln!(out, "          fix: {}", f.fix);
+    }
+    let _ = writeln!(
+        out,
+        "{} — {} error(s), {} warning(s){}",
+        if report.passed { "passed" } else { "FAILED" },
+        report.errors,
+        report.warnings,
+        if report.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; not checked (no input): {}", report.skipped.join(", "))
+        }
+    );
+    out
+}

@@ -137,6 +137,9 @@ pub struct Deployment {
     /// Set when this job was started by a rollback, to the job it rolls back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<JobId>,
+    /// The validator's verdict on this job's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationRecord>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -145,6 +148,21 @@ pub struct Deployment {
     /// Optimistic concurrency: every write expects the version it read.
     #[serde(default)]
     pub version: u64,
+}
+
+/// What the validator decided for a job, and whether it stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationRecord {
+    pub report: crate::validate::Report,
+    /// Where the policy came from: `branch`, `app` or `default`.
+    pub policy: String,
+    pub validated_at: DateTime<Utc>,
+    /// An error and `stop_on_error`: the build is to be stopped.
+    pub stop_requested: bool,
+    /// What StopJob did: `stopped`, or why it did not (the job had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_result: Option<String>,
 }
 
 /// The result of applying one observation.
@@ -167,6 +185,7 @@ impl Deployment {
             event_ids: BTreeSet::new(),
             details: JobDetails::default(),
             rollback_of: None,
+            validation: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

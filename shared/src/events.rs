@@ -17,6 +17,80 @@ pub mod detail_type {
     pub const BUILD_SUCCEEDED: &str = "Build Succeeded";
     pub const BUILD_FAILED: &str = "Build Failed";
     pub const BUILD_CANCELLED: &str = "Build Cancelled";
+    pub const VALIDATION_COMPLETED: &str = "Validation Completed";
+    pub const VALIDATION_FAILED: &str = "Validation Failed";
+}
+
+/// The detail of "Validation Completed" (every validated job) and
+/// "Validation Failed" (a job with error findings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationEvent {
+    /// `{appId}/{branchName}/{jobId padded}/validation` (or `/validation-failed`).
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub passed: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    /// The findings, secret values masked.
+    pub findings: Vec<crate::validate::Finding>,
+    /// Where the policy came from: `branch`, `app` or `default`.
+    pub policy: String,
+    /// The validator asked Amplify to stop the build.
+    pub stop_requested: bool,
+}
+
+impl ValidationEvent {
+    pub fn to_outbox(&self, detail_type: &str, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            detail_type: detail_type.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+/// Any domain event as it arrives from EventBridge (through SQS): the
+/// envelope, with the detail left for the consumer to parse.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}
+
+impl Envelope {
+    /// Parses an envelope of `expected` detail type and its detail.
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        raw: &str,
+        expected: &[&str],
+    ) -> Result<(Envelope, T), crate::amplify_event::MalformedEvent> {
+        let malformed = |id: &str, reason: String| crate::amplify_event::MalformedEvent {
+            event_id: id.to_owned(),
+            reason,
+        };
+        let envelope: Envelope = serde_json::from_str(raw)
+            .map_err(|e| malformed("<unknown>", format!("not a domain event: {e}")))?;
+        if envelope.source != SOURCE || !expected.contains(&envelope.detail_type.as_str()) {
+            return Err(malformed(
+                &envelope.id,
+                format!(
+                    "unexpected {:?} from {:?}; this function takes {expected:?} from {SOURCE:?}",
+                    envelope.detail_type, envelope.source
+                ),
+            ));
+        }
+        let detail = serde_json::from_value(envelope.detail.clone())
+            .map_err(|e| malformed(&envelope.id, format!("detail: {e}")))?;
+        Ok((envelope, detail))
+    }
 }
 
 /// The detail of "Build Started", "Build Succeeded", "Build Failed" and

@@ -21,11 +21,10 @@ use crate::amplify_event::AmplifyStatusEvent;
 use crate::deployment::{Applied, Deployment, DeploymentKey, JobDetails};
 use crate::error::{AmplifyError, Error, StoreError};
 use crate::model::{BuildStatus, Environment};
+use crate::outbox;
 use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher};
 
-/// Optimistic-concurrency attempts before the delivery is failed (and
-/// retried later by the queue).
-const MAX_WRITE_ATTEMPTS: usize = 5;
+use crate::outbox::MAX_WRITE_ATTEMPTS;
 
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,25 +131,6 @@ where
                 .advance_live_job(&record.key, record.details.commit_id.as_deref())
                 .await?;
         }
-        self.flush_outbox(record).await
-    }
-
-    /// Publishes what the record's outbox holds, in order, then removes it.
-    async fn flush_outbox(&self, record: &Deployment) -> Result<usize, Error> {
-        if record.outbox.is_empty() {
-            return Ok(0);
-        }
-        let mut entries: Vec<_> = record.outbox.values().cloned().collect();
-        entries.sort_by_key(|e| e.seq);
-        self.publisher.publish(&entries).await?;
-        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        match self.store.clear_outbox(&record.key, &ids).await {
-            Ok(()) => {}
-            // Someone else cleared it or rewrote the record: the events are
-            // out either way; consumers de-duplicate on the event id.
-            Err(StoreError::Conflict) => {}
-            Err(e) => return Err(e.into()),
-        }
-        Ok(entries.len())
+        outbox::flush(self.store, self.publisher, record).await
     }
 }

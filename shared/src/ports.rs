@@ -90,6 +90,8 @@ pub struct AppInfo {
     pub platform: Option<String>,
     pub environment_variables: BTreeMap<String, String>,
     pub build_spec: Option<String>,
+    /// The build instance: STANDARD_8GB, LARGE_16GB or XLARGE_72GB.
+    pub build_compute_type: Option<String>,
 }
 
 /// An Amplify branch as the domain needs it.
@@ -177,6 +179,32 @@ pub trait EventPublisher: Send + Sync {
         &self,
         entries: &[OutboxEntry],
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// A policy as stored, with the scope it was found at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub policy: crate::validate::Policy,
+    /// `branch` or `app`.
+    pub scope: String,
+}
+
+/// Policies per app and branch, changeable without a redeploy.
+pub trait PolicyStore: Send + Sync {
+    /// The branch's policy, else the app's, else `None`.
+    fn get_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<Option<StoredPolicy>, StoreError>> + Send;
+
+    /// Stores a policy for one branch, or for the whole app (`branch_name` None).
+    fn put_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: Option<&BranchName>,
+        policy: &crate::validate::Policy,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where a record that can never succeed goes, with its reason.

@@ -38,7 +38,7 @@ def test_the_ingest_queue_redrives_to_the_dlq(aws):
     sqs = aws("sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=os.environ["SENTINEL_QUEUE_INGEST_QUEUE"], AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attrs["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"].endswith(":deploy-sentinel-dev-ingest-dlq")
+    assert redrive["deadLetterTargetArn"].endswith(":deploy-sentinel-dev-dlq")
     assert int(redrive["maxReceiveCount"]) == 5
 
 

@@ -7,7 +7,6 @@
 //! --data-file events/<fixture>.json` works and a direct EventBridge target
 //! remains possible.
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
@@ -19,7 +18,7 @@ use sentinel_shared::error::Error;
 use sentinel_shared::ingest::{Ingest, IngestOutcome};
 use sentinel_shared::model::Environment;
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
-use sentinel_shared::{aws, sqs_batch};
+use sentinel_shared::runtime::{self, AwsPorts};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -35,22 +34,12 @@ pub type AwsDeps = Deps<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDea
 
 impl AwsDeps {
     pub async fn from_config(config: &Config) -> Self {
-        let sdk = aws::load().await;
+        let ports = AwsPorts::from_config(config).await;
         Deps {
-            store: DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                &config.table,
-                config.retention_days,
-            ),
-            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
-            publisher: EventBridgePublisher::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
-                &config.event_bus,
-            ),
-            dead_letter: config
-                .dlq_url
-                .as_ref()
-                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(&sdk), url)),
+            store: ports.store,
+            amplify: ports.amplify,
+            publisher: ports.publisher,
+            dead_letter: ports.dead_letter,
             environment: config.environment,
         }
     }
@@ -107,26 +96,18 @@ where
     D: DeadLetterSink,
 {
     let request_id = event.context.request_id.clone();
-    let payload = event.payload;
-    if payload.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
-            Error::from(sentinel_shared::amplify_event::MalformedEvent {
-                event_id: "<sqs batch>".into(),
-                reason: format!("not an SQS batch: {e}"),
-            })
-        })?;
-        let response = sqs_batch::process(batch, deps.dead_letter.as_ref(), |body| {
-            let request_id = request_id.clone();
-            async move { deps.ingest_raw(&request_id, &body).await.map(|_| ()) }
-        })
-        .await;
-        return Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})));
-    }
-    let event = AmplifyStatusEvent::parse(&payload).inspect_err(|e| {
-        tracing::error!(request_id, error = %e, "malformed event");
-    })?;
-    let outcome = deps.ingest_event(&request_id, &event).await?;
-    Ok(outcome_json(&outcome))
+    runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
+        let request_id = request_id.clone();
+        async move {
+            let outcome = deps.ingest_raw(&request_id, &raw).await.inspect_err(|e| {
+                if !e.is_retryable() {
+                    tracing::error!(request_id, error = %e, "malformed event");
+                }
+            })?;
+            Ok(outcome_json(&outcome))
+        }
+    })
+    .await
 }
 
 fn outcome_json(outcome: &IngestOutcome) -> Value {

@@ -73,6 +73,9 @@ impl AmplifyApi for AmplifyClient {
             platform: non_empty(app.platform().as_str()),
             environment_variables: env_map(app.environment_variables()),
             build_spec: app.build_spec().map(str::to_owned),
+            build_compute_type: app
+                .job_config()
+                .map(|c| c.build_compute_type().as_str().to_owned()),
         })
     }
 

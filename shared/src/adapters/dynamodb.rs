@@ -269,3 +269,63 @@ impl DeploymentStore for DynamoStore {
         }
     }
 }
+
+fn policy_sk(branch_name: Option<&BranchName>) -> String {
+    branch_name.map_or_else(|| "APP".to_owned(), |b| format!("BRANCH#{b}"))
+}
+
+impl crate::ports::PolicyStore for DynamoStore {
+    async fn get_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::ports::StoredPolicy>, StoreError> {
+        for (sk, scope) in [
+            (policy_sk(Some(branch_name)), "branch"),
+            (policy_sk(None), "app"),
+        ] {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(format!("POLICY#{app_id}")))
+                .key("SK", s(sk))
+                .send()
+                .await
+                .map_err(|e| store_error(classify(&e)))?;
+            let Some(item) = out.item else { continue };
+            let Some(AttributeValue::S(text)) = item.get("policy") else {
+                return Err(StoreError::Corrupt("policy item without a policy".into()));
+            };
+            let policy = crate::validate::Policy::parse(text, "stored policy")
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            return Ok(Some(crate::ports::StoredPolicy {
+                policy,
+                scope: scope.into(),
+            }));
+        }
+        Ok(None)
+    }
+
+    async fn put_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: Option<&BranchName>,
+        policy: &crate::validate::Policy,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(policy)
+            .map_err(|e| StoreError::Rejected(format!("cannot encode policy: {e}")))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("POLICY#{app_id}")))
+            .item("SK", s(policy_sk(branch_name)))
+            .item("entity", s("policy"))
+            .item("policy", s(text))
+            .item("updated_at", s(chrono::Utc::now().to_rfc3339()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(classify(&e)))
+    }
+}

@@ -239,3 +239,39 @@ impl DeadLetterSink for MemoryDeadLetter {
         Ok(())
     }
 }
+
+#[derive(Default)]
+pub struct MemoryPolicies {
+    pub policies: Mutex<HashMap<(String, Option<String>), crate::validate::Policy>>,
+}
+
+impl crate::ports::PolicyStore for MemoryPolicies {
+    async fn get_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::ports::StoredPolicy>, StoreError> {
+        let all = lock(&self.policies);
+        let branch = all.get(&(app_id.to_string(), Some(branch_name.to_string())));
+        let found = branch
+            .map(|p| (p, "branch"))
+            .or_else(|| all.get(&(app_id.to_string(), None)).map(|p| (p, "app")));
+        Ok(found.map(|(policy, scope)| crate::ports::StoredPolicy {
+            policy: policy.clone(),
+            scope: scope.into(),
+        }))
+    }
+
+    async fn put_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: Option<&BranchName>,
+        policy: &crate::validate::Policy,
+    ) -> Result<(), StoreError> {
+        lock(&self.policies).insert(
+            (app_id.to_string(), branch_name.map(|b| b.to_string())),
+            policy.clone(),
+        );
+        Ok(())
+    }
+}

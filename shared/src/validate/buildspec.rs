@@ -10,12 +10,21 @@ use super::deps::Package;
 use super::{Finding, Platform, SourceFile, ValidationInput};
 
 /// Variables Amplify or Node read themselves: never exported to .env.
-const RESERVED_PREFIXES: &[&str] = &["AMPLIFY_", "AWS_", "_", "NODE_", "NPM_", "NEXT_PUBLIC_", "CI"];
+const RESERVED_PREFIXES: &[&str] = &[
+    "AMPLIFY_",
+    "AWS_",
+    "_",
+    "NODE_",
+    "NPM_",
+    "NEXT_PUBLIC_",
+    "CI",
+];
 
 static HEAP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"--max-old-space-size[= ](\d+)").expect("valid regex"));
-static GREP_PATTERNS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:-e\s+|grep\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
+static GREP_PATTERNS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:-e\s+|grep\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
+});
 
 /// A build spec, parsed as far as it goes.
 pub struct BuildSpec<'a> {
@@ -27,20 +36,35 @@ pub struct BuildSpec<'a> {
 impl<'a> BuildSpec<'a> {
     pub fn read(file: Option<&'a SourceFile>) -> Self {
         let Some(file) = file else {
-            return Self { file: None, doc: None, parse_error: None };
+            return Self {
+                file: None,
+                doc: None,
+                parse_error: None,
+            };
         };
         match serde_yaml_ng::from_str::<Value>(&file.text) {
-            Ok(doc) if doc.is_mapping() => Self { file: Some(file), doc: Some(doc), parse_error: None },
+            Ok(doc) if doc.is_mapping() => Self {
+                file: Some(file),
+                doc: Some(doc),
+                parse_error: None,
+            },
             Ok(_) => Self {
                 file: Some(file),
                 doc: None,
                 parse_error: Some(format!("{}:1: is not a YAML mapping", file.name)),
             },
             Err(e) => {
-                let at = e.location().map(|l| format!("{}:{}", l.line(), l.column())).unwrap_or_else(|| "1".into());
+                let at = e
+                    .location()
+                    .map(|l| format!("{}:{}", l.line(), l.column()))
+                    .unwrap_or_else(|| "1".into());
                 let reason = e.to_string();
                 let reason = reason.split(" at line ").next().unwrap_or_default();
-                Self { file: Some(file), doc: None, parse_error: Some(format!("{}:{at}: {reason}", file.name)) }
+                Self {
+                    file: Some(file),
+                    doc: None,
+                    parse_error: Some(format!("{}:{at}: {reason}", file.name)),
+                }
             }
         }
     }
@@ -49,7 +73,10 @@ impl<'a> BuildSpec<'a> {
     fn frontend(&self) -> Option<&Value> {
         let doc = self.doc.as_ref()?;
         doc.get("frontend").or_else(|| {
-            doc.get("applications")?.as_sequence()?.first()?.get("frontend")
+            doc.get("applications")?
+                .as_sequence()?
+                .first()?
+                .get("frontend")
         })
     }
 
@@ -89,7 +116,10 @@ impl<'a> BuildSpec<'a> {
 }
 
 fn is_nextjs(input: &ValidationInput, package: Option<&Package>) -> bool {
-    input.framework.as_deref().is_some_and(|f| f.contains("Next"))
+    input
+        .framework
+        .as_deref()
+        .is_some_and(|f| f.contains("Next"))
         || package.is_some_and(|p| p.declared("next").is_some())
 }
 
@@ -121,7 +151,13 @@ fn invalid(spec: &BuildSpec, out: &mut Vec<Finding>) {
     }
     match spec.frontend().and_then(|f| f.get("phases")) {
         None => missing.push("frontend.phases"),
-        Some(_) if spec.commands().is_empty() || spec.frontend().and_then(|f| f.get("phases")?.get("build")?.get("commands")).is_none() => {
+        Some(_)
+            if spec.commands().is_empty()
+                || spec
+                    .frontend()
+                    .and_then(|f| f.get("phases")?.get("build")?.get("commands"))
+                    .is_none() =>
+        {
             missing.push("frontend.phases.build.commands")
         }
         Some(_) => {}
@@ -131,12 +167,22 @@ fn invalid(spec: &BuildSpec, out: &mut Vec<Finding>) {
     }
     if !missing.is_empty() {
         out.push(
-            Finding::new("buildspec.invalid", format!("{name} lacks {}", missing.join(", ")), fix).at(name),
+            Finding::new(
+                "buildspec.invalid",
+                format!("{name} lacks {}", missing.join(", ")),
+                fix,
+            )
+            .at(name),
         );
     }
 }
 
-fn artifacts_basedir(input: &ValidationInput, spec: &BuildSpec, package: Option<&Package>, out: &mut Vec<Finding>) {
+fn artifacts_basedir(
+    input: &ValidationInput,
+    spec: &BuildSpec,
+    package: Option<&Package>,
+    out: &mut Vec<Finding>,
+) {
     let (Some(platform), true) = (input.platform, is_nextjs(input, package)) else {
         return;
     };
@@ -145,8 +191,14 @@ fn artifacts_basedir(input: &ValidationInput, spec: &BuildSpec, package: Option<
     };
     let normalised = base.trim().trim_start_matches("./").trim_end_matches('/');
     let (want, why) = match platform {
-        Platform::WebCompute => (".next", "Next.js on WEB_COMPUTE (SSR) deploys the .next build output"),
-        Platform::Web => ("out", "Next.js on WEB (static) deploys the `next export` output"),
+        Platform::WebCompute => (
+            ".next",
+            "Next.js on WEB_COMPUTE (SSR) deploys the .next build output",
+        ),
+        Platform::Web => (
+            "out",
+            "Next.js on WEB (static) deploys the `next export` output",
+        ),
     };
     if normalised != want {
         out.push(
@@ -229,7 +281,12 @@ fn server_vars_not_exported(input: &ValidationInput, spec: &BuildSpec, out: &mut
     }
     let patterns: Vec<String> = writers
         .iter()
-        .flat_map(|c| GREP_PATTERNS.captures_iter(c).filter_map(|m| m.get(1).map(|g| g.as_str().to_owned())).collect::<Vec<_>>())
+        .flat_map(|c| {
+            GREP_PATTERNS
+                .captures_iter(c)
+                .filter_map(|m| m.get(1).map(|g| g.as_str().to_owned()))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut missing: Vec<&str> = input
         .declared
@@ -237,7 +294,8 @@ fn server_vars_not_exported(input: &ValidationInput, spec: &BuildSpec, out: &mut
         .map(String::as_str)
         .filter(|name| !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p)))
         .filter(|name| {
-            !writers.iter().any(|c| c.contains(name)) && !patterns.iter().any(|p| name.starts_with(p.as_str()))
+            !writers.iter().any(|c| c.contains(name))
+                && !patterns.iter().any(|p| name.starts_with(p.as_str()))
         })
         .collect();
     missing.sort_unstable();

@@ -14,8 +14,9 @@ use super::{Finding, InputError, SourceFile, ValidationInput};
 /// neither the build spec nor live package updates choose one.
 pub const IMAGE_DEFAULT_NODE: u64 = 18;
 
-static NVM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bnvm\s+(?:use|install)\s+v?(\d+(?:\.\d+){0,2})").expect("valid regex"));
+static NVM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bnvm\s+(?:use|install)\s+v?(\d+(?:\.\d+){0,2})").expect("valid regex")
+});
 
 pub struct Package {
     pub manifest: Value,
@@ -29,19 +30,31 @@ fn parse_json(file: &SourceFile) -> Result<Value, InputError> {
         file: file.name.clone(),
         line: e.line(),
         column: e.column(),
-        reason: format!("not valid JSON: {e}").split(" at line ").next().unwrap_or_default().to_owned(),
+        reason: format!("not valid JSON: {e}")
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
 impl Package {
     /// `None` without a package.json; an error when either file is not JSON.
-    pub fn read(manifest: Option<&SourceFile>, lock: Option<&SourceFile>) -> Result<Option<Self>, InputError> {
+    pub fn read(
+        manifest: Option<&SourceFile>,
+        lock: Option<&SourceFile>,
+    ) -> Result<Option<Self>, InputError> {
         let Some(manifest) = manifest else {
             return Ok(None);
         };
         let parsed = parse_json(manifest)?;
         if !parsed.is_object() {
-            return Err(InputError { file: manifest.name.clone(), line: 1, column: 1, reason: "is not a JSON object".into() });
+            return Err(InputError {
+                file: manifest.name.clone(),
+                line: 1,
+                column: 1,
+                reason: "is not a JSON object".into(),
+            });
         }
         let lock_value = lock.map(parse_json).transpose()?;
         Ok(Some(Self {
@@ -73,8 +86,17 @@ impl Package {
         let lock = self.lock.as_ref()?;
         let raw = lock
             .get("packages")
-            .and_then(|p| p.get(format!("node_modules/{name}"))?.get("version")?.as_str())
-            .or_else(|| lock.get("dependencies")?.get(name)?.get("version")?.as_str())?;
+            .and_then(|p| {
+                p.get(format!("node_modules/{name}"))?
+                    .get("version")?
+                    .as_str()
+            })
+            .or_else(|| {
+                lock.get("dependencies")?
+                    .get(name)?
+                    .get("version")?
+                    .as_str()
+            })?;
         Version::parse(raw).ok()
     }
 
@@ -100,9 +122,17 @@ pub fn npm_range(range: &str) -> Option<Vec<VersionReq>> {
         .map(|alternative| {
             let tokens: Vec<String> = alternative
                 .split_whitespace()
-                .map(|t| t.trim_start_matches('v').replace(".x", ".*").replace(".X", ".*"))
+                .map(|t| {
+                    t.trim_start_matches('v')
+                        .replace(".x", ".*")
+                        .replace(".X", ".*")
+                })
                 .collect();
-            let text = if tokens.is_empty() { "*".to_owned() } else { tokens.join(", ") };
+            let text = if tokens.is_empty() {
+                "*".to_owned()
+            } else {
+                tokens.join(", ")
+            };
             VersionReq::parse(&text).ok()
         })
         .collect()
@@ -114,11 +144,15 @@ fn satisfies(version: &Version, range: &str) -> Option<bool> {
 
 /// The Node version the build will run, and what decided it.
 pub fn build_node(input: &ValidationInput, spec: &BuildSpec) -> (Version, String) {
-    let from_spec = spec.commands().iter().find_map(|c| NVM.captures(c)?.get(1).map(|m| m.as_str().to_owned()));
+    let from_spec = spec
+        .commands()
+        .iter()
+        .find_map(|c| NVM.captures(c)?.get(1).map(|m| m.as_str().to_owned()));
     let from_live = input.variables.get("_LIVE_UPDATES").and_then(|raw| {
         let updates: Value = serde_json::from_str(raw).ok()?;
         updates.as_array()?.iter().find_map(|u| {
-            (u.get("pkg")?.as_str()? == "node").then(|| u.get("version")?.as_str().map(str::to_owned))?
+            (u.get("pkg")?.as_str()? == "node")
+                .then(|| u.get("version")?.as_str().map(str::to_owned))?
         })
     });
     let (raw, source) = match (from_spec, from_live) {
@@ -180,7 +214,10 @@ fn lockfile_missing(spec: &BuildSpec, package: &Package, out: &mut Vec<Finding>)
 
 fn lockfile_out_of_sync(package: &Package, out: &mut Vec<Finding>) {
     let Some(lock) = &package.lock else { return };
-    let lock_name = package.lock_name.clone().unwrap_or_else(|| "package-lock.json".into());
+    let lock_name = package
+        .lock_name
+        .clone()
+        .unwrap_or_else(|| "package-lock.json".into());
     let root = lock.get("packages").and_then(|p| p.get(""));
     let mut problems = Vec::new();
     for (name, range) in package.declared_all() {
@@ -190,13 +227,17 @@ fn lockfile_out_of_sync(package: &Package, out: &mut Vec<Finding>) {
                 .find_map(|s| root.get(s)?.get(&name)?.as_str());
             match locked {
                 None => problems.push(format!("{name} is in package.json but not in the lockfile")),
-                Some(l) if l != range => problems.push(format!("{name} is {range} in package.json but {l} in the lockfile")),
+                Some(l) if l != range => problems.push(format!(
+                    "{name} is {range} in package.json but {l} in the lockfile"
+                )),
                 Some(_) => {}
             }
         }
         if let Some(installed) = package.installed(&name) {
             if satisfies(&installed, &range) == Some(false) {
-                problems.push(format!("the lockfile installs {name} {installed}, outside {range}"));
+                problems.push(format!(
+                    "the lockfile installs {name} {installed}, outside {range}"
+                ));
             }
         } else if root.is_none() && lock.get("dependencies").is_some() {
             problems.push(format!("{name} is in package.json but not in the lockfile"));
@@ -204,9 +245,16 @@ fn lockfile_out_of_sync(package: &Package, out: &mut Vec<Finding>) {
     }
     if let Some(root) = root {
         for section in ["dependencies", "devDependencies"] {
-            for name in root.get(section).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+            for name in root
+                .get(section)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.keys())
+            {
                 if package.declared(name).is_none() {
-                    problems.push(format!("{name} is in the lockfile but no longer in package.json"));
+                    problems.push(format!(
+                        "{name} is in the lockfile but no longer in package.json"
+                    ));
                 }
             }
         }
@@ -216,7 +264,10 @@ fn lockfile_out_of_sync(package: &Package, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 "deps.lockfile-out-of-sync",
-                format!("package.json and {lock_name} disagree, so `npm ci` will refuse: {}", problems.join("; ")),
+                format!(
+                    "package.json and {lock_name} disagree, so `npm ci` will refuse: {}",
+                    problems.join("; ")
+                ),
                 "run `npm install` locally and commit the updated package-lock.json",
             )
             .at(&lock_name),
@@ -229,11 +280,16 @@ fn peer_conflict(package: &Package, out: &mut Vec<Finding>) {
     if let (Some(r), Some(d)) = (react, package.major("react-dom"))
         && r != d
     {
-        out.push(Finding::new(
-            "deps.peer-conflict",
-            format!("react is major {r} but react-dom is major {d}: npm ci fails with ERESOLVE"),
-            format!("use the same major for both: npm install react@{r} react-dom@{r}"),
-        ).at(&package.manifest_name));
+        out.push(
+            Finding::new(
+                "deps.peer-conflict",
+                format!(
+                    "react is major {r} but react-dom is major {d}: npm ci fails with ERESOLVE"
+                ),
+                format!("use the same major for both: npm install react@{r} react-dom@{r}"),
+            )
+            .at(&package.manifest_name),
+        );
     }
     if let (Some(n), Some(r)) = (package.major("next"), react) {
         let accepted = react_for_next(n);
@@ -246,11 +302,22 @@ fn peer_conflict(package: &Package, out: &mut Vec<Finding>) {
             ).at(&package.manifest_name));
         }
     }
-    if let Some(packages) = package.lock.as_ref().and_then(|l| l.get("packages")).and_then(Value::as_object) {
+    if let Some(packages) = package
+        .lock
+        .as_ref()
+        .and_then(|l| l.get("packages"))
+        .and_then(Value::as_object)
+    {
         let mut majors: Vec<u64> = packages
             .iter()
-            .filter(|(path, _)| *path == "node_modules/react" || path.ends_with("/node_modules/react"))
-            .filter_map(|(_, p)| Version::parse(p.get("version")?.as_str()?).ok().map(|v| v.major))
+            .filter(|(path, _)| {
+                *path == "node_modules/react" || path.ends_with("/node_modules/react")
+            })
+            .filter_map(|(_, p)| {
+                Version::parse(p.get("version")?.as_str()?)
+                    .ok()
+                    .map(|v| v.major)
+            })
             .collect();
         majors.sort_unstable();
         majors.dedup();
@@ -264,11 +331,24 @@ fn peer_conflict(package: &Package, out: &mut Vec<Finding>) {
     }
 }
 
-fn node_version(input: &ValidationInput, spec: &BuildSpec, package: &Package, out: &mut Vec<Finding>) {
+fn node_version(
+    input: &ValidationInput,
+    spec: &BuildSpec,
+    package: &Package,
+    out: &mut Vec<Finding>,
+) {
     let (node, source) = build_node(input, spec);
     let mut wants = Vec::new();
-    if let Some(engines) = package.manifest.get("engines").and_then(|e| e.get("node")).and_then(Value::as_str) {
-        wants.push((engines.to_owned(), "engines.node in package.json".to_owned()));
+    if let Some(engines) = package
+        .manifest
+        .get("engines")
+        .and_then(|e| e.get("node"))
+        .and_then(Value::as_str)
+    {
+        wants.push((
+            engines.to_owned(),
+            "engines.node in package.json".to_owned(),
+        ));
     }
     if let Some(n) = package.major("next") {
         if let Some(req) = next_requires(n) {
@@ -279,7 +359,9 @@ fn node_version(input: &ValidationInput, spec: &BuildSpec, package: &Package, ou
         if satisfies(&node, &range) == Some(false) {
             let major = npm_range(&range)
                 .and_then(|alts| {
-                    [18u64, 20, 22, 24].into_iter().find(|m| alts.iter().any(|r| r.matches(&Version::new(*m, 99, 99))))
+                    [18u64, 20, 22, 24]
+                        .into_iter()
+                        .find(|m| alts.iter().any(|r| r.matches(&Version::new(*m, 99, 99))))
                 })
                 .unwrap_or(20);
             out.push(

@@ -8,7 +8,16 @@ use crate::model::Environment;
 pub const PUBLIC_PREFIX: &str = "NEXT_PUBLIC_";
 
 /// Suffixes of settings that must be numbers.
-const NUMERIC_SUFFIXES: &[&str] = &["_PORT", "_TIMEOUT", "_TIMEOUT_MS", "_MS", "_SECONDS", "_TTL", "_MAX_CONNECTIONS", "_POOL_SIZE"];
+const NUMERIC_SUFFIXES: &[&str] = &[
+    "_PORT",
+    "_TIMEOUT",
+    "_TIMEOUT_MS",
+    "_MS",
+    "_SECONDS",
+    "_TTL",
+    "_MAX_CONNECTIONS",
+    "_POOL_SIZE",
+];
 
 pub fn check(input: &ValidationInput, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -30,7 +39,10 @@ fn required_missing(input: &ValidationInput, policy: &Policy, out: &mut Vec<Find
         out.push(
             Finding::new(
                 "env.required-missing",
-                format!("{name} {state}; the policy requires it in {}", input.environment),
+                format!(
+                    "{name} {state}; the policy requires it in {}",
+                    input.environment
+                ),
                 format!(
                     "set {name} in Amplify (App settings → Environment variables) for this branch, \
                      or remove it from the policy's required list"
@@ -52,7 +64,8 @@ fn secret_exposed(name: &str, value: &str, policy: &Policy, out: &mut Vec<Findin
             format!("its name contains {extra:?}, a secret name in the policy")
         }
     });
-    let by_value = secret_by_value(value).map(|what| format!("its value looks like {what} ({})", mask(value)));
+    let by_value =
+        secret_by_value(value).map(|what| format!("its value looks like {what} ({})", mask(value)));
     let Some(reason) = by_value.or(by_name) else {
         return;
     };
@@ -75,26 +88,49 @@ fn malformed(name: &str, value: &str, environment: Environment, out: &mut Vec<Fi
         return;
     }
     let secret = secret_by_name(name, &[]).is_some() || secret_by_value(value).is_some();
-    let shown = if secret { mask(value) } else { format!("{value:?}") };
+    let shown = if secret {
+        mask(value)
+    } else {
+        format!("{value:?}")
+    };
     let problem = if name.ends_with("DATABASE_URL") {
         match url::Url::parse(value) {
-            Err(_) => Some(("has no scheme (postgres://, mysql://, …)".to_owned(),
-                "write it as scheme://user:password@host:port/database".to_owned())),
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => Some(("has no host".to_owned(),
-                "write it as scheme://user:password@host:port/database".to_owned())),
+            Err(_) => Some((
+                "has no scheme (postgres://, mysql://, …)".to_owned(),
+                "write it as scheme://user:password@host:port/database".to_owned(),
+            )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => Some((
+                "has no host".to_owned(),
+                "write it as scheme://user:password@host:port/database".to_owned(),
+            )),
             Ok(_) => None,
         }
     } else if name.ends_with("_URL") || name.ends_with("_URI") {
         match url::Url::parse(value) {
-            Err(e) => Some((format!("is not a URL ({e})"), format!("set {name} to an absolute URL such as https://example.com"))),
-            Ok(u) if name == "NEXTAUTH_URL" && environment != Environment::Dev && u.scheme() != "https" => Some((
-                format!("uses {}:// in {environment}; NextAuth needs https outside development", u.scheme()),
-                "set NEXTAUTH_URL to the site's https:// address".to_owned(),
+            Err(e) => Some((
+                format!("is not a URL ({e})"),
+                format!("set {name} to an absolute URL such as https://example.com"),
             )),
+            Ok(u)
+                if name == "NEXTAUTH_URL"
+                    && environment != Environment::Dev
+                    && u.scheme() != "https" =>
+            {
+                Some((
+                    format!(
+                        "uses {}:// in {environment}; NextAuth needs https outside development",
+                        u.scheme()
+                    ),
+                    "set NEXTAUTH_URL to the site's https:// address".to_owned(),
+                ))
+            }
             Ok(_) => None,
         }
     } else if NUMERIC_SUFFIXES.iter().any(|s| name.ends_with(s)) && value.parse::<f64>().is_err() {
-        Some(("is not a number".to_owned(), format!("set {name} to a number")))
+        Some((
+            "is not a number".to_owned(),
+            format!("set {name} to a number"),
+        ))
     } else {
         None
     };

@@ -24,14 +24,18 @@ pub fn parse_env_file(text: &str, name: &str) -> Result<BTreeMap<String, String>
             column: 1,
             reason: reason.to_owned(),
         };
-        let (key, value) = line.split_once('=').ok_or_else(|| error("expected KEY=VALUE"))?;
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| error("expected KEY=VALUE"))?;
         let key = key.trim();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(error("the name before = must be letters, digits and _"));
         }
         let value = value.trim();
         let unquoted = match (value.chars().next(), value.chars().last()) {
-            (Some(q @ ('"' | '\'')), Some(end)) if value.len() >= 2 && end == q => &value[1..value.len() - 1],
+            (Some(q @ ('"' | '\'')), Some(end)) if value.len() >= 2 && end == q => {
+                &value[1..value.len() - 1]
+            }
             (Some('"' | '\''), _) => return Err(error("unterminated quote")),
             _ => value,
         };
@@ -43,9 +47,17 @@ pub fn parse_env_file(text: &str, name: &str) -> Result<BTreeMap<String, String>
 fn read_optional(dir: &Path, file: &str) -> Result<Option<SourceFile>, InputError> {
     let path = dir.join(file);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(SourceFile { name: file.to_owned(), text })),
+        Ok(text) => Ok(Some(SourceFile {
+            name: file.to_owned(),
+            text,
+        })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(InputError { file: path.display().to_string(), line: 0, column: 0, reason: e.to_string() }),
+        Err(e) => Err(InputError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            reason: e.to_string(),
+        }),
     }
 }
 

@@ -34,18 +34,66 @@ pub enum Severity {
 
 /// Every rule: id, default severity, what it checks.
 pub const RULES: &[(&str, Severity, &str)] = &[
-    ("env.required-missing", Severity::Error, "a required variable is absent or empty"),
-    ("env.secret-exposed", Severity::Error, "a secret in a NEXT_PUBLIC_ variable, which is sent to every browser"),
-    ("env.malformed", Severity::Error, "a URL, database URL or numeric setting that does not parse"),
-    ("env.server-vars-not-exported", Severity::Warning, "server-side variables never written to .env.production on WEB_COMPUTE"),
-    ("buildspec.invalid", Severity::Error, "amplify.yml is not YAML or lacks version, phases, build commands or artifacts.baseDirectory"),
-    ("buildspec.artifacts-basedir", Severity::Error, "the artifacts base directory does not fit the platform"),
-    ("buildspec.node-memory", Severity::Warning, "no --max-old-space-size, or one above the build instance's memory"),
-    ("buildspec.cache-oversized", Severity::Warning, "cache paths known to exhaust memory in the caching step"),
-    ("node.version-mismatch", Severity::Error, "the build's Node version does not satisfy engines.node or Next.js"),
-    ("deps.lockfile-out-of-sync", Severity::Error, "package.json and package-lock.json disagree: npm ci will refuse"),
-    ("deps.peer-conflict", Severity::Error, "react, react-dom and next majors that make npm ci fail with ERESOLVE"),
-    ("deps.lockfile-missing", Severity::Error, "the build runs npm ci without a lockfile"),
+    (
+        "env.required-missing",
+        Severity::Error,
+        "a required variable is absent or empty",
+    ),
+    (
+        "env.secret-exposed",
+        Severity::Error,
+        "a secret in a NEXT_PUBLIC_ variable, which is sent to every browser",
+    ),
+    (
+        "env.malformed",
+        Severity::Error,
+        "a URL, database URL or numeric setting that does not parse",
+    ),
+    (
+        "env.server-vars-not-exported",
+        Severity::Warning,
+        "server-side variables never written to .env.production on WEB_COMPUTE",
+    ),
+    (
+        "buildspec.invalid",
+        Severity::Error,
+        "amplify.yml is not YAML or lacks version, phases, build commands or artifacts.baseDirectory",
+    ),
+    (
+        "buildspec.artifacts-basedir",
+        Severity::Error,
+        "the artifacts base directory does not fit the platform",
+    ),
+    (
+        "buildspec.node-memory",
+        Severity::Warning,
+        "no --max-old-space-size, or one above the build instance's memory",
+    ),
+    (
+        "buildspec.cache-oversized",
+        Severity::Warning,
+        "cache paths known to exhaust memory in the caching step",
+    ),
+    (
+        "node.version-mismatch",
+        Severity::Error,
+        "the build's Node version does not satisfy engines.node or Next.js",
+    ),
+    (
+        "deps.lockfile-out-of-sync",
+        Severity::Error,
+        "package.json and package-lock.json disagree: npm ci will refuse",
+    ),
+    (
+        "deps.peer-conflict",
+        Severity::Error,
+        "react, react-dom and next majors that make npm ci fail with ERESOLVE",
+    ),
+    (
+        "deps.lockfile-missing",
+        Severity::Error,
+        "the build runs npm ci without a lockfile",
+    ),
 ];
 
 pub fn default_severity(rule: &str) -> Severity {
@@ -203,13 +251,23 @@ pub fn validate(input: &ValidationInput, policy: &Policy) -> Result<Report, Inpu
     match &package {
         Some(package) => findings.extend(deps::check(input, &spec, package)),
         None => skipped.extend(
-            ["node.version-mismatch", "deps.lockfile-out-of-sync", "deps.peer-conflict", "deps.lockfile-missing"]
-                .map(String::from),
+            [
+                "node.version-mismatch",
+                "deps.lockfile-out-of-sync",
+                "deps.peer-conflict",
+                "deps.lockfile-missing",
+            ]
+            .map(String::from),
         ),
     }
     if input.build_spec.is_none() {
         skipped.extend(
-            ["buildspec.invalid", "buildspec.artifacts-basedir", "buildspec.cache-oversized"].map(String::from),
+            [
+                "buildspec.invalid",
+                "buildspec.artifacts-basedir",
+                "buildspec.cache-oversized",
+            ]
+            .map(String::from),
         );
     }
 
@@ -217,9 +275,19 @@ pub fn validate(input: &ValidationInput, policy: &Policy) -> Result<Report, Inpu
         f.severity = policy.severity_of(&f.rule);
     }
     findings.retain(|f| f.severity != Severity::Off);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
-    let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
     Ok(Report {
         passed: errors == 0,
         errors,

@@ -80,7 +80,12 @@ impl Policy {
                 source_name: source_name.to_owned(),
                 line,
                 column,
-                reason: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+                reason: e
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
             }
         })?;
         policy.check(text, source_name)?;
@@ -104,7 +109,10 @@ impl Policy {
             })
         };
         if self.version != 1 {
-            return fail("version", format!("version {} is not supported (use 1)", self.version));
+            return fail(
+                "version",
+                format!("version {} is not supported (use 1)", self.version),
+            );
         }
         for scope in self.required.keys() {
             if !SCOPES.contains(&scope.as_str()) {
@@ -155,7 +163,10 @@ mod tests {
         let a = Policy::parse(yaml, "policy.yaml").unwrap();
         let b = Policy::parse(json, "policy.json").unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.required_in(Environment::Prod), vec!["DATABASE_URL", "NEXTAUTH_SECRET"]);
+        assert_eq!(
+            a.required_in(Environment::Prod),
+            vec!["DATABASE_URL", "NEXTAUTH_SECRET"]
+        );
         assert_eq!(a.required_in(Environment::Dev), vec!["DATABASE_URL"]);
         assert_eq!(a.severity_of("buildspec.node-memory"), Severity::Error);
         assert_eq!(a.severity_of("env.secret-exposed"), Severity::Error);
@@ -164,7 +175,8 @@ mod tests {
 
     #[test]
     fn a_policy_that_does_not_parse_names_the_line_and_reason() {
-        let err = Policy::parse("required:\n  all: [A]\nstop_on_eror: true\n", "p.yaml").unwrap_err();
+        let err =
+            Policy::parse("required:\n  all: [A]\nstop_on_eror: true\n", "p.yaml").unwrap_err();
         assert_eq!((err.source_name.as_str(), err.line), ("p.yaml", 3));
         assert!(err.reason.contains("stop_on_eror"), "{err}");
 
@@ -177,7 +189,11 @@ mod tests {
         assert!(err.to_string().starts_with("p.yaml:2:"), "{err}");
 
         let err = Policy::parse("required:\n  production: [A]\n", "p.yaml").unwrap_err();
-        assert!(err.reason.contains("expected one of all, dev, staging, prod"), "{err}");
+        assert!(
+            err.reason
+                .contains("expected one of all, dev, staging, prod"),
+            "{err}"
+        );
 
         let err = Policy::parse("required: [unclosed\n", "p.yaml").unwrap_err();
         assert!(err.line >= 1 && !err.reason.is_empty(), "{err}");

@@ -25,10 +25,22 @@ static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("an AWS access key id", r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
         ("a private key block", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-        ("a JSON Web Token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-        ("a connection string with a password", r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:[^@/\s]+@"),
-        ("a Stripe secret key", r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{16,}"),
-        ("a GitHub token", r"\b(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|\bgithub_pat_[0-9A-Za-z_]{40,}"),
+        (
+            "a JSON Web Token",
+            r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        ),
+        (
+            "a connection string with a password",
+            r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:[^@/\s]+@",
+        ),
+        (
+            "a Stripe secret key",
+            r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{16,}",
+        ),
+        (
+            "a GitHub token",
+            r"\b(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|\bgithub_pat_[0-9A-Za-z_]{40,}",
+        ),
         ("a Slack token", r"\bxox[abposr]-[0-9A-Za-z-]{10,}"),
         ("a GitLab token", r"\bglpat-[0-9A-Za-z_-]{20,}"),
         ("an OpenAI key", r"\bsk-(proj-)?[A-Za-z0-9_-]{32,}"),
@@ -41,7 +53,10 @@ static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
 /// Why a variable looks secret by its name, if it does.
 pub fn secret_by_name<'a>(name: &str, extra: &'a [String]) -> Option<&'a str> {
     let upper = name.to_ascii_uppercase();
-    let builtin = SECRET_NAME_PARTS.iter().find(|p| upper.contains(*p)).copied();
+    let builtin = SECRET_NAME_PARTS
+        .iter()
+        .find(|p| upper.contains(*p))
+        .copied();
     match builtin {
         Some(_) => Some(""),
         None => extra
@@ -122,13 +137,25 @@ mod tests {
     fn known_shapes_are_recognised() {
         let cases = [
             ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "a private key block"),
-            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "a JSON Web Token"),
-            ("postgres://app:hunter2@db.example.com:5432/shop", "a connection string with a password"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+                "a private key block",
+            ),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "a JSON Web Token",
+            ),
+            (
+                "postgres://app:hunter2@db.example.com:5432/shop",
+                "a connection string with a password",
+            ),
             ("sk_live_51H8aBcDeFgHiJkLmNoPqRsTu", "a Stripe secret key"),
             ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "a GitHub token"),
             ("xoxb-123456789012-abcdefghijkl", "a Slack token"),
-            ("q8Xv2LmZ9rT4kW7pN1cB6yH3jF5dS0aGqE8uR2tY", "a long high-entropy string"),
+            (
+                "q8Xv2LmZ9rT4kW7pN1cB6yH3jF5dS0aGqE8uR2tY",
+                "a long high-entropy string",
+            ),
         ];
         for (value, what) in cases {
             assert_eq!(secret_by_value(value), Some(what), "{value}");
@@ -158,7 +185,10 @@ mod tests {
 
     #[test]
     fn masks_keep_at_most_four_characters() {
-        assert_eq!(mask("sk_live_0123456789abcdefghijklmnopqrstuv"), "sk_l…(40 chars)");
+        assert_eq!(
+            mask("sk_live_0123456789abcdefghijklmnopqrstuv"),
+            "sk_l…(40 chars)"
+        );
         assert_eq!(mask("hunter2"), "…(7 chars)");
     }
 }

@@ -16,10 +16,24 @@ pub fn fixtures() -> PathBuf {
 pub fn run_fixture(dir: &Path) -> Report {
     let args = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
     let words: Vec<&str> = args.split_whitespace().collect();
-    let arg = |flag: &str| words.iter().position(|w| *w == flag).and_then(|i| words.get(i + 1)).copied();
-    let environment = arg("--app-env").unwrap_or("dev").parse().unwrap();
+    let arg = |flag: &str| {
+        words
+            .iter()
+            .position(|w| *w == flag)
+            .and_then(|i| words.get(i + 1))
+            .copied()
+    };
+    let environment = arg("--env").unwrap_or("dev").parse().unwrap();
     let platform = arg("--platform").and_then(Platform::parse);
-    let input = input_from_dir(dir, Some(&dir.join("case.env")), std::iter::empty(), environment, platform, 8).unwrap();
+    let input = input_from_dir(
+        dir,
+        Some(&dir.join("case.env")),
+        std::iter::empty(),
+        environment,
+        platform,
+        8,
+    )
+    .unwrap();
     let policy = match std::fs::read_to_string(dir.join("policy.yaml")) {
         Ok(text) => Policy::parse(&text, "policy.yaml").unwrap(),
         Err(_) => Policy::default(),
@@ -32,8 +46,16 @@ fn every_rule_has_a_failing_and_a_passing_fixture() {
     for (rule, _, _) in RULES {
         let fail = run_fixture(&fixtures().join(rule).join("fail"));
         let pass = run_fixture(&fixtures().join(rule).join("pass"));
-        assert!(fail.findings.iter().any(|f| f.rule == *rule), "{rule}/fail: {:#?}", fail.findings);
-        assert!(!pass.findings.iter().any(|f| f.rule == *rule), "{rule}/pass: {:#?}", pass.findings);
+        assert!(
+            fail.findings.iter().any(|f| f.rule == *rule),
+            "{rule}/fail: {:#?}",
+            fail.findings
+        );
+        assert!(
+            !pass.findings.iter().any(|f| f.rule == *rule),
+            "{rule}/pass: {:#?}",
+            pass.findings
+        );
         for f in &fail.findings {
             assert!(!f.message.is_empty() && !f.fix.is_empty(), "{rule}: {f:?}");
         }
@@ -50,7 +72,15 @@ fn the_passing_project_is_clean() {
 #[test]
 fn a_policy_raises_and_lowers_severities() {
     let dir = fixtures().join("buildspec.node-memory/fail");
-    let input = input_from_dir(&dir, Some(&dir.join("case.env")), std::iter::empty(), Environment::Prod, Some(Platform::WebCompute), 8).unwrap();
+    let input = input_from_dir(
+        &dir,
+        Some(&dir.join("case.env")),
+        std::iter::empty(),
+        Environment::Prod,
+        Some(Platform::WebCompute),
+        8,
+    )
+    .unwrap();
     let raised = Policy::parse("severity:\n  buildspec.node-memory: error\n", "p").unwrap();
     let report = validate(&input, &raised).unwrap();
     assert_eq!(report.errors, 1);
@@ -64,11 +94,21 @@ fn secret_values_never_appear_in_a_report() {
     const CANARY: &str = "sk_live_CANARY0123456789abcdefghijKLMNOP";
     let mut input = ValidationInput::new(Environment::Prod);
     input.platform = Some(Platform::WebCompute);
-    for name in ["NEXT_PUBLIC_STRIPE_SECRET", "DATABASE_URL", "API_URL", "NEXT_PUBLIC_X", "WORKER_TIMEOUT_MS", "SERVER_ONLY"] {
+    for name in [
+        "NEXT_PUBLIC_STRIPE_SECRET",
+        "DATABASE_URL",
+        "API_URL",
+        "NEXT_PUBLIC_X",
+        "WORKER_TIMEOUT_MS",
+        "SERVER_ONLY",
+    ] {
         input.variables.insert(name.into(), CANARY.into());
         input.declared.push(name.into());
     }
-    input.build_spec = Some(SourceFile { name: "amplify.yml".into(), text: format!("version: 1\nfrontend: [{CANARY}\n") });
+    input.build_spec = Some(SourceFile {
+        name: "amplify.yml".into(),
+        text: format!("version: 1\nfrontend: [{CANARY}\n"),
+    });
     let report = validate(&input, &Policy::default()).unwrap();
     assert!(report.errors >= 3, "{report:#?}");
     let text = serde_json::to_string(&report).unwrap();
@@ -78,11 +118,20 @@ fn secret_values_never_appear_in_a_report() {
 #[test]
 fn malformed_package_files_name_the_file_and_place() {
     let mut input = ValidationInput::new(Environment::Dev);
-    input.package_json = Some(SourceFile { name: "package.json".into(), text: "{\n  \"name\": \"x\",\n  oops\n}".into() });
+    input.package_json = Some(SourceFile {
+        name: "package.json".into(),
+        text: "{\n  \"name\": \"x\",\n  oops\n}".into(),
+    });
     let err = validate(&input, &Policy::default()).unwrap_err();
     assert_eq!((err.file.as_str(), err.line), ("package.json", 3));
-    input.package_json = Some(SourceFile { name: "package.json".into(), text: "{}".into() });
-    input.package_lock = Some(SourceFile { name: "package-lock.json".into(), text: "{\"packages\": [}".into() });
+    input.package_json = Some(SourceFile {
+        name: "package.json".into(),
+        text: "{}".into(),
+    });
+    input.package_lock = Some(SourceFile {
+        name: "package-lock.json".into(),
+        text: "{\"packages\": [}".into(),
+    });
     let err = validate(&input, &Policy::default()).unwrap_err();
     assert_eq!(err.file, "package-lock.json");
     assert_eq!(err.line, 1);
@@ -91,8 +140,15 @@ fn malformed_package_files_name_the_file_and_place() {
 #[test]
 fn a_build_spec_that_is_not_yaml_is_a_finding_with_its_place() {
     let mut input = ValidationInput::new(Environment::Dev);
-    input.build_spec = Some(SourceFile { name: "amplify.yml".into(), text: "version: 1\nfrontend:\n  phases: [\n".into() });
+    input.build_spec = Some(SourceFile {
+        name: "amplify.yml".into(),
+        text: "version: 1\nfrontend:\n  phases: [\n".into(),
+    });
     let report = validate(&input, &Policy::default()).unwrap();
-    let f = report.findings.iter().find(|f| f.rule == "buildspec.invalid").unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "buildspec.invalid")
+        .unwrap();
     assert!(f.message.starts_with("amplify.yml:"), "{}", f.message);
 }

@@ -1,0 +1,78 @@
+//! What every function's binary shares: the AWS ports built once from the
+//! configuration, and the dispatch of an invocation (an SQS batch from the
+//! function's queue, or one event invoked directly).
+
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::{Value, json};
+
+use crate::adapters::amplify::AmplifyClient;
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::eventbridge::EventBridgePublisher;
+use crate::adapters::sqs::SqsDeadLetter;
+use crate::amplify_event::MalformedEvent;
+use crate::config::Config;
+use crate::error::Error;
+use crate::ports::DeadLetterSink;
+use crate::sqs_batch;
+
+/// The AWS adapters, built once per process.
+pub struct AwsPorts {
+    pub store: DynamoStore,
+    pub amplify: AmplifyClient,
+    pub publisher: EventBridgePublisher,
+    pub dead_letter: Option<SqsDeadLetter>,
+}
+
+impl AwsPorts {
+    pub async fn from_config(config: &Config) -> Self {
+        let sdk = crate::aws::load().await;
+        Self {
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &config.table,
+                config.retention_days,
+            ),
+            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
+            publisher: EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(&sdk),
+                &config.event_bus,
+            ),
+            dead_letter: config
+                .dlq_url
+                .as_ref()
+                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(&sdk), url)),
+        }
+    }
+}
+
+/// Runs `handle_one` on each record of an SQS batch (answering with
+/// `batchItemFailures`), or on the payload itself when invoked directly
+/// (answering with its result or its error).
+pub async fn dispatch<D, F, Fut>(
+    payload: Value,
+    dead_letter: Option<&D>,
+    handle_one: F,
+) -> Result<Value, Error>
+where
+    D: DeadLetterSink,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    if payload.get("Records").is_none() {
+        return handle_one(payload.to_string()).await;
+    }
+    let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
+        Error::from(MalformedEvent {
+            event_id: "<sqs batch>".into(),
+            reason: format!("not an SQS batch: {e}"),
+        })
+    })?;
+    let response = sqs_batch::process(batch, dead_letter, |body| {
+        let fut = handle_one(body);
+        async move { fut.await.map(|_| ()) }
+    })
+    .await;
+    Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))
+}
