@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::deployment::Deployment;
 use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 
+pub const OWNER_INGEST: &str = "ingest";
+pub const OWNER_VALIDATOR: &str = "validator";
+
 /// The `source` of every event the stack publishes.
 pub const SOURCE: &str = "sentinel";
 
@@ -49,6 +52,7 @@ impl ValidationEvent {
         Some(OutboxEntry {
             id: self.event_id.clone(),
             seq,
+            owner: OWNER_VALIDATOR.to_owned(),
             detail_type: detail_type.to_owned(),
             detail: serde_json::to_string(self).ok()?,
         })
@@ -155,6 +159,7 @@ impl BuildEvent {
         Some(OutboxEntry {
             id: self.event_id.clone(),
             seq,
+            owner: OWNER_INGEST.to_owned(),
             detail_type: detail_type_for(&self.status)?.to_owned(),
             detail: serde_json::to_string(self).ok()?,
         })
@@ -180,6 +185,11 @@ pub struct OutboxEntry {
     /// Publication order within one record (entries are published by `seq`).
     #[serde(default)]
     pub seq: u64,
+    /// The reaction that decided it and publishes it (`ingest`,
+    /// `validator`, …): each flushes only its own entries, so two reactions
+    /// to one job never publish each other's events.
+    #[serde(default)]
+    pub owner: String,
     pub detail_type: String,
     /// The detail as a JSON string, exactly as it will be published.
     pub detail: String,

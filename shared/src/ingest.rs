@@ -20,6 +20,7 @@ use tracing::{info, warn};
 use crate::amplify_event::AmplifyStatusEvent;
 use crate::deployment::{Applied, Deployment, DeploymentKey, JobDetails};
 use crate::error::{AmplifyError, Error, StoreError};
+use crate::events::OWNER_INGEST;
 use crate::model::{BuildStatus, Environment};
 use crate::outbox;
 use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher};
@@ -131,6 +132,6 @@ where
                 .advance_live_job(&record.key, record.details.commit_id.as_deref())
                 .await?;
         }
-        outbox::flush(self.store, self.publisher, record).await
+        outbox::flush(self.store, self.publisher, record, OWNER_INGEST).await
     }
 }

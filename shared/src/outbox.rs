@@ -16,16 +16,23 @@ use crate::ports::{DeploymentStore, EventPublisher};
 /// retried later by the queue).
 pub const MAX_WRITE_ATTEMPTS: usize = 5;
 
-/// Publishes what the record's outbox holds, in order, then removes it.
+/// Publishes the entries of `owner` the record's outbox holds, in order,
+/// then removes them.
 pub async fn flush<S: DeploymentStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
     record: &Deployment,
+    owner: &str,
 ) -> Result<usize, Error> {
-    if record.outbox.is_empty() {
+    let mut entries: Vec<_> = record
+        .outbox
+        .values()
+        .filter(|e| e.owner == owner)
+        .cloned()
+        .collect();
+    if entries.is_empty() {
         return Ok(0);
     }
-    let mut entries: Vec<_> = record.outbox.values().cloned().collect();
     entries.sort_by_key(|e| e.seq);
     publisher.publish(&entries).await?;
     let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();

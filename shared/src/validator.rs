@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::deployment::{Deployment, DeploymentKey, Observation, ValidationRecord};
 use crate::error::{AmplifyError, Error};
-use crate::events::{BuildEvent, ValidationEvent, detail_type};
+use crate::events::{BuildEvent, OWNER_VALIDATOR, ValidationEvent, detail_type};
 use crate::model::{BuildStatus, Environment};
 use crate::outbox;
 use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, EventPublisher, PolicyStore};
@@ -105,7 +105,7 @@ where
             };
             record = outbox::update(self.store, &key, |d| Ok(record_stop(d, &result))).await?;
         }
-        let published = outbox::flush(self.store, self.publisher, &record).await?;
+        let published = outbox::flush(self.store, self.publisher, &record, OWNER_VALIDATOR).await?;
         let stopped = record
             .validation
             .as_ref()
@@ -191,11 +191,18 @@ fn record_stop(d: &mut Deployment, result: &str) -> bool {
     }
     v.stop_result = Some(result.to_owned());
     if result == "stopped" {
+        let before: Vec<String> = d.outbox.keys().cloned().collect();
         d.apply(Observation {
             event_id: format!("sentinel-validator/{}", d.key.job_id.padded()),
             status: BuildStatus::Cancelled,
             at: Utc::now(),
         });
+        // The cancellation this reaction caused is its own to publish.
+        for (id, entry) in d.outbox.iter_mut() {
+            if !before.contains(id) {
+                entry.owner = OWNER_VALIDATOR.to_owned();
+            }
+        }
     }
     true
 }

@@ -4,3 +4,4 @@ mod amplify_emulator;
 mod end_to_end;
 mod helpers;
 mod ingest;
+mod validator;

@@ -141,7 +141,7 @@ fn invalid(spec: &BuildSpec, out: &mut Vec<Finding>) {
     let name = spec.name();
     let fix = "start from the amplify.yml in docs/validation.md (version: 1, frontend.phases.build.commands, frontend.artifacts.baseDirectory)";
     if let Some(error) = &spec.parse_error {
-        out.push(Finding::new("buildspec.invalid", format!("{error}"), fix).at(name));
+        out.push(Finding::new("buildspec.invalid", error.clone(), fix).at(name));
         return;
     }
     let doc = spec.doc.as_ref();

@@ -350,10 +350,10 @@ fn node_version(
             "engines.node in package.json".to_owned(),
         ));
     }
-    if let Some(n) = package.major("next") {
-        if let Some(req) = next_requires(n) {
-            wants.push((req.to_owned(), format!("next {n}")));
-        }
+    if let Some(n) = package.major("next")
+        && let Some(req) = next_requires(n)
+    {
+        wants.push((req.to_owned(), format!("next {n}")));
     }
     for (range, who) in wants {
         if satisfies(&node, &range) == Some(false) {

@@ -1,0 +1,152 @@
+//! The validator through the real binaries: a build starts on a branch that
+//! misses a required variable and exposes a secret → the report is recorded,
+//! the emulator's job is stopped, "Validation Failed" is published once, even
+//! when "Build Started" is delivered twice; the secret appears nowhere.
+
+use std::time::Duration;
+
+use sentinel_shared::deployment::DeploymentKey;
+use sentinel_shared::model::BuildStatus;
+use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+use sentinel_shared::validate::Policy;
+use serde_json::{Value, json};
+
+use crate::end_to_end::{ensure_watched_app, watched_app};
+use crate::helpers::*;
+
+const CANARY: &str = "sk_live_CANARYvalidatorE2E0123456789abc";
+
+#[tokio::test]
+async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
+    let stack = Stack::new().await;
+    let app = watched_app();
+    let branch = format!("val-{}", unique_app_id());
+    let commit = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+    ensure_watched_app(&stack, &branch, commit).await;
+    // The branch exposes a secret to browsers and lacks DATABASE_URL.
+    stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        .environment_variables("NEXT_PUBLIC_STRIPE_SECRET", CANARY)
+        .send()
+        .await
+        .unwrap();
+    let policy = Policy::parse(
+        "required:\n  all: [DATABASE_URL]\nstop_on_error: true\n",
+        "test",
+    )
+    .unwrap();
+    stack
+        .store()
+        .put_policy(&app, Some(&branch.parse().unwrap()), &policy)
+        .await
+        .unwrap();
+    let capture = stack
+        .capture(&stack.bus, json!({"branchName": [branch.as_str()]}))
+        .await
+        .unwrap();
+
+    let job = stack.manual_build(&app, &branch, commit).await.unwrap();
+    stack
+        .advance(&app, &branch, &job, "RUNNING", true)
+        .await
+        .unwrap();
+
+    let key = DeploymentKey {
+        app_id: app.clone(),
+        branch_name: branch.parse().unwrap(),
+        job_id: job.parse().unwrap(),
+    };
+    let store = stack.store();
+    let record = eventually(
+        Duration::from_secs(90),
+        "the build to be stopped by validation",
+        || async {
+            Ok(store.get_deployment(&key).await?.filter(|d| {
+                d.validation
+                    .as_ref()
+                    .is_some_and(|v| v.stop_result.is_some())
+                    && d.outbox.is_empty()
+            }))
+        },
+    )
+    .await
+    .unwrap();
+    let validation = record.validation.clone().unwrap();
+    assert_eq!(validation.stop_result.as_deref(), Some("stopped"));
+    assert_eq!(validation.policy, "branch");
+    let rules: Vec<&str> = validation
+        .report
+        .findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert!(
+        rules.contains(&"env.required-missing") && rules.contains(&"env.secret-exposed"),
+        "{rules:?}"
+    );
+    assert_eq!(record.status, BuildStatus::Cancelled);
+
+    let emulated = stack
+        .amplify_sdk()
+        .get_job()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        .job_id(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        emulated.job().unwrap().summary().unwrap().status().as_str(),
+        "CANCELLED"
+    );
+
+    let mut events = capture
+        .collect(4, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    // Deliver "Build Started" a second time, straight into the validator's queue.
+    let started = events
+        .iter()
+        .find(|e| e["detail-type"] == "Build Started")
+        .cloned()
+        .expect("Build Started was published");
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(env("SENTINEL_QUEUE_VALIDATOR_QUEUE"))
+        .message_body(started.to_string())
+        .send()
+        .await
+        .unwrap();
+    events.extend(
+        capture
+            .collect(0, Duration::from_secs(1), Duration::from_secs(4))
+            .await
+            .unwrap(),
+    );
+    let count = |t: &str| events.iter().filter(|e| e["detail-type"] == t).count();
+    assert_eq!(count("Validation Failed"), 1, "{events:#?}");
+    assert_eq!(count("Validation Completed"), 1);
+    assert_eq!(count("Build Cancelled"), 1);
+    let failed = events
+        .iter()
+        .find(|e| e["detail-type"] == "Validation Failed")
+        .unwrap();
+    assert_eq!(failed["detail"]["stopRequested"], Value::Bool(true));
+
+    // The canary is nowhere: not in events, not in the record, not in the logs.
+    let everything = format!(
+        "{}{}{}",
+        serde_json::to_string(&events).unwrap(),
+        serde_json::to_string(&record).unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/lambda.log")
+        )
+        .unwrap_or_default()
+    );
+    assert!(!everything.contains("CANARYvalidator"), "the canary leaked");
+    assert!(everything.contains("sk_l…"), "the masked form is shown");
+}
