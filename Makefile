@@ -36,6 +36,7 @@ unit:
 
 bench:
 	cargo bench -p sentinel-shared --bench ingest
+	python3 scripts/bench-validate.py
 
 build: bootstrap
 	PATH="$(CURDIR)/.venv/bin:$$PATH" sam build

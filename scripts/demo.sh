@@ -17,6 +17,7 @@ SENTINEL="$CARGO_TARGET_DIR/debug/sentinel"
 # awscli v1 ignores AWS_ENDPOINT_URL: name the endpoint on every call, so
 # nothing can leave the machine.
 awsl() { aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
+awsa() { aws --endpoint-url "$AWS_ENDPOINT_URL_AMPLIFY" "$@"; }
 
 APP=dsentinel0001
 BRANCH=main
@@ -69,7 +70,18 @@ done
 wait_for "$JOB3" SUCCEED 2
 echo "job $JOB3: SUCCEED twice (one applied, one duplicate), then STARTED: 2 transitions, still SUCCEED"
 
-say "4. A malformed event goes to the dead-letter queue with its reason"
+say "4. A build that cannot succeed is stopped as it starts"
+# The policy requires DATABASE_URL; the branch lacks it and pastes a secret into NEXT_PUBLIC_.
+printf 'required:\n  all: [DATABASE_URL]\nstop_on_error: true\n' > .local/demo-policy.yaml
+"$SENTINEL" policy push .local/demo-policy.yaml --app "$APP" --branch "$BRANCH"
+awsa amplify update-branch --app-id "$APP" --branch-name "$BRANCH" \
+  --environment-variables NEXT_PUBLIC_STRIPE_SECRET=sk_live_51DemoDemoDemoDemoDemoDemo0123 >/dev/null
+JOB4=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3","commitMessage":"feat: payments","mode":"manual","emit":false,"durationSeconds":40}' | job_of)
+ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB4/advance" '{"to":"RUNNING","emit":true}' >/dev/null
+wait_for "$JOB4" CANCELLED
+echo "job $JOB4: validation failed, build stopped (Amplify job $(awsa amplify get-job --app-id "$APP" --branch-name "$BRANCH" --job-id "$JOB4" --query job.summary.status --output text))"
+
+say "5. A malformed event goes to the dead-letter queue with its reason"
 awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
   --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
 for _ in $(seq 1 120); do

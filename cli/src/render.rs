@@ -24,6 +24,7 @@ pub fn json(found: &[Deployment]) -> Value {
                     "durationSeconds": d.duration_seconds(),
                     "isRollback": d.is_rollback(),
                     "transitions": d.transitions,
+                    "validation": d.validation,
                     "deliveries": d.event_ids.len(),
                 })
             })
@@ -81,6 +82,25 @@ pub fn table(found: &[Deployment]) -> String {
             commit,
             duration,
         );
+        if let Some(v) = d
+            .validation
+            .as_ref()
+            .filter(|v| !v.report.findings.is_empty())
+        {
+            let rules: Vec<&str> = v.report.findings.iter().map(|f| f.rule.as_str()).collect();
+            let stopped = match v.stop_result.as_deref() {
+                Some("stopped") => ", build stopped",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "{:>20} validation: {} error(s), {} warning(s){stopped}: {}",
+                "└",
+                v.report.errors,
+                v.report.warnings,
+                rules.join(", ")
+            );
+        }
     }
     out
 }
