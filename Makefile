@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/deploy-sentinel/target
 ENV ?= dev
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: demo test bootstrap local-up local-down lint lint-template unit integration bench build deploy
+.PHONY: demo test test-py bootstrap local-up local-down lint lint-template unit integration bench build deploy
 
 demo: bootstrap
 	cargo build --quiet --workspace --bins
@@ -29,6 +29,11 @@ lint: bootstrap lint-template
 lint-template: bootstrap
 	$(SAM_ENV) .venv/bin/cfn-lint template.yaml
 	$(SAM_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" sam validate --lint
+
+# The local stack's Python tests (provisioning, dispatcher, Amplify emulator).
+# They use a running stack when .local/env is sourced, else start their own.
+test-py: bootstrap
+	.venv/bin/python -m pytest -q tests/localstack
 
 # Unit tests: no server needed.
 unit:

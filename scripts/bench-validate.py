@@ -4,8 +4,9 @@
 Generates a Next.js project whose package-lock.json has ~1 500 packages
 (~2 MB), then runs, in the same session and on the same files:
   - `sentinel validate` (release build),
-  - `npm ls --package-lock-only --all`, the check a user reaches for to see
-    whether a lockfile is consistent (it reads the lockfile, no node_modules).
+  - `npm ls --package-lock-only`, the check a user reaches for to see
+    whether a lockfile is consistent (npm loads and checks the whole lockfile
+    tree, no node_modules, and prints the top level).
 Prints median and p90 wall time and peak RSS of each.
 
     make bench-validate   # or: python3 scripts/bench-validate.py [--runs N]
@@ -39,12 +40,16 @@ def project(dir, packages):
         lock_packages[f"node_modules/{name}"] = {"version": version, "resolved": f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz",
                                                  "integrity": "sha512-" + "A" * 86, "dependencies": {}}
     for i, name in enumerate(names):
-        children = {n: "^1.0.0" for n in random.sample(names, 3) if n != name}
+        children = {n: "^1.0.0" for n in random.sample(names, 11) if n != name}
         lock_packages[f"node_modules/{name}"] = {
             "version": "1.0.0", "resolved": f"https://registry.npmjs.org/{name}/-/{name}-1.0.0.tgz",
             "integrity": "sha512-" + "".join(random.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", k=86)) + "==",
             "license": "MIT", "engines": {"node": ">=14"}, "dependencies": children,
             "funding": {"type": "github", "url": f"https://github.com/sponsors/{name}"},
+            "peerDependencies": {n: ">=1.0.0" for n in random.sample(names, 3) if n != name},
+            "bin": {name: f"bin/{name}.js"},
+            "peerDependenciesMeta": {n: {"optional": True} for n in random.sample(names, 2)},
+            "dev": i % 2 == 0,
         }
     lock = {"name": "bench", "version": "1.0.0", "lockfileVersion": 3, "requires": True, "packages": lock_packages}
     with open(os.path.join(dir, "package.json"), "w") as f:
@@ -85,7 +90,7 @@ def main():
         print(f"lockfile: {size / 1e6:.2f} MB, {count} packages; {args.runs} runs each; {os.cpu_count()} cores")
         rows = [("sentinel validate", [sentinel, "validate", "--dir", dir, "--env-file", os.path.join(dir, "case.env")])]
         if shutil.which("npm"):
-            rows.append(("npm ls --package-lock-only --all", ["npm", "ls", "--package-lock-only", "--all", "--offline"]))
+            rows.append(("npm ls --package-lock-only", ["npm", "ls", "--package-lock-only", "--offline"]))
         print(f"{'command':<36} {'median ms':>10} {'p90 ms':>8} {'peak RSS MiB':>13}")
         for name, cmd in rows:
             median, p90, peak = measure(cmd, dir, args.runs)

@@ -168,6 +168,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(platform),
                 memory_gib,
             )?;
+            let mut input = input;
+            if env_file.is_none() {
+                // A shell's environment holds far more than the app's
+                // variables: only those the policy names count as declared.
+                input.declared = policy
+                    .required
+                    .values()
+                    .flatten()
+                    .chain(&policy.optional)
+                    .filter(|name| input.variables.contains_key(*name))
+                    .cloned()
+                    .collect();
+            }
             let report = validate::validate(&input, &policy)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -14,21 +14,28 @@ use crate::adapters::sqs::SqsDeadLetter;
 use crate::amplify_event::MalformedEvent;
 use crate::config::Config;
 use crate::error::Error;
+use crate::model::Environment;
 use crate::ports::DeadLetterSink;
 use crate::sqs_batch;
 
-/// The AWS adapters, built once per process.
-pub struct AwsPorts {
-    pub store: DynamoStore,
-    pub amplify: AmplifyClient,
-    pub publisher: EventBridgePublisher,
-    pub dead_letter: Option<SqsDeadLetter>,
+/// What a function's handler works with: the ports, and the stack's
+/// environment. Generic so that unit tests pass in-memory adapters.
+pub struct Ports<S, A, P, D> {
+    pub store: S,
+    pub amplify: A,
+    pub publisher: P,
+    pub dead_letter: Option<D>,
+    pub environment: Environment,
 }
+
+/// The AWS adapters, built once per process.
+pub type AwsPorts = Ports<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
 
 impl AwsPorts {
     pub async fn from_config(config: &Config) -> Self {
         let sdk = crate::aws::load().await;
         Self {
+            environment: config.environment,
             store: DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
                 &config.table,

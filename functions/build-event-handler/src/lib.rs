@@ -8,57 +8,46 @@
 //! remains possible.
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::adapters::amplify::AmplifyClient;
-use sentinel_shared::adapters::dynamodb::DynamoStore;
-use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
-use sentinel_shared::adapters::sqs::SqsDeadLetter;
 use sentinel_shared::amplify_event::AmplifyStatusEvent;
-use sentinel_shared::config::Config;
 use sentinel_shared::error::Error;
 use sentinel_shared::ingest::{Ingest, IngestOutcome};
-use sentinel_shared::model::Environment;
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
-use sentinel_shared::runtime::{self, AwsPorts};
+use sentinel_shared::runtime::{self, AwsPorts, Ports};
 use serde_json::{Value, json};
+use std::future::Future;
 use tracing::Instrument;
 
-pub struct Deps<S, A, P, D> {
-    pub store: S,
-    pub amplify: A,
-    pub publisher: P,
-    pub dead_letter: Option<D>,
-    pub environment: Environment,
+pub type Deps<S, A, P, D> = Ports<S, A, P, D>;
+pub type AwsDeps = AwsPorts;
+
+/// Ingest as a method of the handler's ports.
+pub trait IngestExt {
+    /// Ingests one Amplify event given as raw JSON text.
+    fn ingest_raw(
+        &self,
+        request_id: &str,
+        raw: &str,
+    ) -> impl Future<Output = Result<IngestOutcome, Error>>;
+    fn ingest_event(
+        &self,
+        request_id: &str,
+        event: &AmplifyStatusEvent,
+    ) -> impl Future<Output = Result<IngestOutcome, Error>>;
 }
 
-pub type AwsDeps = Deps<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
-
-impl AwsDeps {
-    pub async fn from_config(config: &Config) -> Self {
-        let ports = AwsPorts::from_config(config).await;
-        Deps {
-            store: ports.store,
-            amplify: ports.amplify,
-            publisher: ports.publisher,
-            dead_letter: ports.dead_letter,
-            environment: config.environment,
-        }
-    }
-}
-
-impl<S, A, P, D> Deps<S, A, P, D>
+impl<S, A, P, D> IngestExt for Deps<S, A, P, D>
 where
     S: DeploymentStore,
     A: AmplifyApi,
     P: EventPublisher,
     D: DeadLetterSink,
 {
-    /// Ingests one Amplify event given as raw JSON text.
-    pub async fn ingest_raw(&self, request_id: &str, raw: &str) -> Result<IngestOutcome, Error> {
+    async fn ingest_raw(&self, request_id: &str, raw: &str) -> Result<IngestOutcome, Error> {
         let event = AmplifyStatusEvent::parse_str(raw)?;
         self.ingest_event(request_id, &event).await
     }
 
-    pub async fn ingest_event(
+    async fn ingest_event(
         &self,
         request_id: &str,
         event: &AmplifyStatusEvent,

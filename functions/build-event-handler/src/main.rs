@@ -1,6 +1,6 @@
 #![recursion_limit = "256"]
 
-use build_event_handler::{AwsDeps, handle};
+use build_event_handler::handle;
 use lambda_runtime::{run, service_fn};
 use sentinel_shared::{config::Config, telemetry};
 
@@ -9,6 +9,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     tracing::info!(?config, "build-event-handler starting");
-    let deps = AwsDeps::from_config(&config).await;
+    let deps = sentinel_shared::runtime::AwsPorts::from_config(&config).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

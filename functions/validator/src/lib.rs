@@ -3,53 +3,37 @@
 //! verdict and stops a build that cannot succeed (`sentinel_shared::validator`).
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::config::Config;
 use sentinel_shared::error::Error;
 use sentinel_shared::events::{BuildEvent, Envelope, detail_type};
-use sentinel_shared::model::Environment;
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
 };
-use sentinel_shared::runtime::{self, AwsPorts};
+use sentinel_shared::runtime::{self, Ports};
 use sentinel_shared::validator::{ValidationOutcome, Validator};
 use serde_json::{Value, json};
+use std::future::Future;
 use tracing::Instrument;
 
-pub struct Deps<S, A, P, D> {
-    pub store: S,
-    pub amplify: A,
-    pub publisher: P,
-    pub dead_letter: Option<D>,
-    pub environment: Environment,
+pub type Deps<S, A, P, D> = Ports<S, A, P, D>;
+
+/// The validator as a method of the function's ports.
+pub trait ValidateExt {
+    /// Handles one "Build Started" envelope given as JSON text.
+    fn on_raw(
+        &self,
+        request_id: &str,
+        raw: &str,
+    ) -> impl Future<Output = Result<ValidationOutcome, Error>>;
 }
 
-pub async fn from_config(
-    config: &Config,
-) -> Deps<
-    sentinel_shared::adapters::dynamodb::DynamoStore,
-    sentinel_shared::adapters::amplify::AmplifyClient,
-    sentinel_shared::adapters::eventbridge::EventBridgePublisher,
-    sentinel_shared::adapters::sqs::SqsDeadLetter,
-> {
-    let ports = AwsPorts::from_config(config).await;
-    Deps {
-        store: ports.store,
-        amplify: ports.amplify,
-        publisher: ports.publisher,
-        dead_letter: ports.dead_letter,
-        environment: config.environment,
-    }
-}
-
-impl<S, A, P, D> Deps<S, A, P, D>
+impl<S, A, P, D> ValidateExt for Deps<S, A, P, D>
 where
     S: DeploymentStore + PolicyStore,
     A: AmplifyApi,
     P: EventPublisher,
     D: DeadLetterSink,
 {
-    /// Handles one "Build Started" envelope given as JSON text.
-    pub async fn on_raw(&self, request_id: &str, raw: &str) -> Result<ValidationOutcome, Error> {
+    async fn on_raw(&self, request_id: &str, raw: &str) -> Result<ValidationOutcome, Error> {
         let (envelope, event): (Envelope, BuildEvent) =
             Envelope::parse(raw, &[detail_type::BUILD_STARTED])?;
         let span = tracing::info_span!(

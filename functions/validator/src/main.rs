@@ -2,13 +2,13 @@
 
 use lambda_runtime::{run, service_fn};
 use sentinel_shared::{config::Config, telemetry};
-use validator::{from_config, handle};
+use validator::handle;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     tracing::info!(?config, "validator starting");
-    let deps = from_config(&config).await;
+    let deps = sentinel_shared::runtime::AwsPorts::from_config(&config).await;
     run(service_fn(|event| handle(&deps, event))).await
 }
