@@ -2,6 +2,10 @@
 # Starts the local stack on 127.0.0.1: moto, the Amplify emulator, the
 # resources of template.yaml, `cargo lambda watch` (the real function
 # binaries) and the dispatcher (SQS -> functions). Writes .local/env.
+# Ports: MOTO_PORT (4510), AMPLIFY_PORT (4520), LAMBDA_PORT (9010).
+# LOCAL_UP_SKIP_BUILD=1 skips the `cargo build` of the binaries (already built).
+# DynamoDB is moto's: AWS's DynamoDB Local binds every interface and has no
+# loopback-only option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -31,6 +35,16 @@ ENV
 # shellcheck disable=SC1091
 . .local/env
 
+# Whatever fails below, stop what was started so far.
+trap 'status=$?; [ $status -eq 0 ] || scripts/local-down.sh >/dev/null 2>&1; exit $status' EXIT
+
+for port in "$MOTO_PORT" "$AMPLIFY_PORT" "$LAMBDA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "local-up: port $port on 127.0.0.1 is taken (choose another with MOTO_PORT, AMPLIFY_PORT or LAMBDA_PORT)" >&2
+    exit 1
+  fi
+done
+
 # start NAME CMD...: in its own process group, so local-down stops its children too.
 start() {
   local name=$1; shift
@@ -55,8 +69,12 @@ wait_for() {
 start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
 wait_for moto 30 curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/data.json"
 
-start amplify python tests/localstack/amplify_emulator.py --host 127.0.0.1 --port "$AMPLIFY_PORT"
-wait_for amplify 30 curl -fs "http://127.0.0.1:$AMPLIFY_PORT/_emulator/health"
+if [ -f tests/localstack/amplify_emulator.py ]; then
+  start amplify python tests/localstack/amplify_emulator.py --host 127.0.0.1 --port "$AMPLIFY_PORT"
+  wait_for amplify 30 curl -fs "http://127.0.0.1:$AMPLIFY_PORT/_emulator/health"
+else
+  echo "local-up: warning: tests/localstack/amplify_emulator.py is missing; no Amplify API" >&2
+fi
 
 python tests/localstack/provision.py --out .local --visibility-timeout 2
 cat .local/stack.env >> .local/env
@@ -64,10 +82,17 @@ cat .local/stack.env >> .local/env
 . .local/env
 
 # The binaries are built before watch starts, so the first invocation does not
-# wait for a compile.
-cargo build --quiet --workspace --bins
-start lambda cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --ignore-changes
-wait_for lambda 120 curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/"
+# wait for a compile. Without a workspace (or cargo) there is nothing to run:
+# the rest of the stack still comes up.
+if [ ! -f Cargo.toml ] || ! command -v cargo >/dev/null; then
+  echo "local-up: warning: no Cargo workspace or no cargo; the functions are not served on :$LAMBDA_PORT" >&2
+else
+  [ "${LOCAL_UP_SKIP_BUILD:-0}" = 1 ] || cargo build --quiet --workspace --bins
+  start lambda cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --ignore-changes
+  wait_for lambda 120 curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/"
+fi
 
 start dispatcher python tests/localstack/dispatcher.py --routes .local/routes.json
+sleep 0.5
+wait_for dispatcher 10 test -s .local/dispatcher.log
 echo "local-up: moto :$MOTO_PORT, Amplify emulator :$AMPLIFY_PORT, functions :$LAMBDA_PORT; endpoints in .local/env"

@@ -1,346 +1,688 @@
 #!/usr/bin/env python3
 """The project's Amplify emulator (moto has no Amplify).
 
-Serves Amplify's REST-JSON API as botocore's model
-(botocore/data/amplify/2017-07-25/service-2.json) describes it — paths,
-member names, required members, epoch-second timestamps, errors named by the
-`x-amzn-errortype` header — for the operations the project calls, plus a
-control API under /_emulator to create apps and play builds, job logs at
-pre-signed-looking `logUrl`s, and a site per branch that reports its deployed
-commit. Status changes are delivered to EventBridge's default bus (moto) in
-Amplify's real event shape. See tests/localstack/README.md.
+Serves Amplify's REST-JSON API exactly as botocore's model
+(botocore/data/amplify/2017-07-25/service-2.json) describes it. The model is
+loaded at start and drives the routes (method + requestUri), the validation of
+every request (required members, types, lengths, patterns, enums → 400
+BadRequestException) and a check of every answer (required members present:
+the Rust SDK refuses answers without them). Beside the API it serves a control
+API under /_emulator (create apps with fixed ids, play builds, inject faults),
+job logs at pre-signed-looking `logUrl`s and a site per branch that reports
+its deployed commit. Status changes are put on EventBridge's default bus
+(moto) in Amplify's real event shape. See tests/localstack/README.md.
 
-Binds 127.0.0.1 unless told otherwise. Standard library only, plus boto3 for
-PutEvents.
+Binds only the host it is given (127.0.0.1 by default). Standard library,
+plus boto3/botocore: the model's data and PutEvents.
 """
 
 import argparse
+import base64
+import functools
 import hashlib
+import hmac
 import json
 import os
 import random
 import re
+import secrets
 import string
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-APP_ID = re.compile(r"^d[a-z0-9]{1,19}$")
-JOB_TYPES = {"RELEASE", "RETRY", "MANUAL", "WEB_HOOK"}
+from botocore.loaders import Loader
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+SERVED = ["CreateApp", "GetApp", "ListApps", "UpdateApp", "DeleteApp", "CreateBranch", "GetBranch",
+          "ListBranches", "UpdateBranch", "DeleteBranch", "StartJob", "StopJob", "GetJob", "ListJobs"]
 TERMINAL = {"SUCCEED", "FAILED", "CANCELLED"}
+# Amplify emits only these three statuses; CANCELLED emits nothing.
 EVENT_STATUS = {"RUNNING": "STARTED", "SUCCEED": "SUCCEED", "FAILED": "FAILED"}
+ALLOWED_MOVES = {"PENDING": {"PROVISIONING", "RUNNING", "SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
+                 "PROVISIONING": {"RUNNING", "SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
+                 "RUNNING": {"SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
+                 "CANCELLING": {"CANCELLED"}}
+# cancelDelayMs 0: StopJob answers CANCELLING and the job is CANCELLED right
+# after, so callers that check at once see the end; raise it to watch CANCELLING.
+DEFAULT_CONFIG = {"logUrlExpiresSeconds": 900, "cancelDelayMs": 0, "maxBranchesPerApp": 50}
+DEFAULT_BEHAVIOUR = {"outcome": "SUCCEED", "stepDelayMs": 1000, "emit": True, "mode": "auto", "log": None}
 
 
 class ApiError(Exception):
     STATUS = {"BadRequestException": 400, "UnauthorizedException": 401, "NotFoundException": 404,
-              "LimitExceededException": 429, "InternalFailureException": 500}
+              "UnknownOperationException": 404, "LimitExceededException": 429,
+              "InternalFailureException": 500, "DependentServiceFailureException": 503}
 
     def __init__(self, kind, message):
         super().__init__(message)
         self.kind, self.message, self.status = kind, message, self.STATUS[kind]
 
 
+def bad(message):
+    return ApiError("BadRequestException", message)
+
+
 def now():
-    return time.time()
+    return round(time.time(), 3)  # Amplify answers epoch seconds with milliseconds
 
 
-def iso(t):
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso(t, millis=False):
+    text = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return (text[:-3] if millis else text[:-7]) + "Z"
 
 
 def display_name(branch):
     return branch.replace("/", "-").replace(".", "-")
 
 
-def success_log(commit):
-    return "\n".join([
-        "# Starting phase: preBuild", "# Executing command: npm ci",
-        "added 812 packages, and audited 813 packages in 21s",
-        "# Completed phase: preBuild", "# Starting phase: build",
-        "# Executing command: npm run build", "> next build",
-        "   ▲ Next.js 14.2.3", "   Creating an optimized production build ...",
-        " ✓ Compiled successfully", " ✓ Generating static pages (12/12)",
-        "# Completed phase: build", f"## Build completed for commit {commit[:7]}",
-    ])
+def arn(app_id, branch=None, job=None):
+    out = f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{app_id}"
+    out += f"/branches/{branch}" if branch is not None else ""
+    return out + (f"/jobs/{job:010d}" if job is not None else "")
 
 
-def failure_log(commit):
-    return "\n".join([
-        "# Starting phase: preBuild", "# Executing command: npm ci",
-        "# Completed phase: preBuild", "# Starting phase: build",
-        "# Executing command: npm run build", "> next build",
-        "   Creating an optimized production build ...",
+# ----- the wire contract, from botocore's model -----
+
+@functools.lru_cache(maxsize=None)
+def java_regex(pattern):
+    """The model's patterns are Java regexes; Python lacks \\p{..} classes
+    (only TagValue uses them): letters/digits → \\w, separators → \\s."""
+    return re.compile(pattern.replace(r"\p{L}", r"\w").replace(r"\p{N}", r"\w").replace(r"\p{Z}", r"\s"))
+
+
+class Model:
+    def __init__(self):
+        raw = Loader().load_service_model("amplify", "service-2")
+        self.shapes, self.ops = raw["shapes"], raw["operations"]
+        self.routes = [self._route(name) for name in self.ops]
+
+    def _route(self, name):
+        http = self.ops[name]["http"]
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", http["requestUri"])
+        return http["method"], re.compile(f"^{pattern}$"), name
+
+    def match(self, method, path):
+        """(operation, uri labels) for a raw path; labels are decoded after the
+        split, so an encoded '/' in a branch name stays inside its label."""
+        for verb, regex, name in self.routes:
+            m = regex.match(path)
+            if m and verb == method:
+                return name, {k: unquote(v) for k, v in m.groupdict().items()}
+        raise ApiError("UnknownOperationException", f"No operation matches {method} {path}")
+
+    def request(self, op, labels, query, body):
+        """The operation's input, gathered from uri, querystring and body, and
+        validated as Amplify does (all violations reported together)."""
+        shape = self.shapes[self.ops[op]["input"]["shape"]]
+        params = {}
+        for name, member in shape["members"].items():
+            where = member.get("location")
+            if where == "uri":
+                params[name] = labels.get(member.get("locationName", name))
+            elif where == "querystring":
+                value = query.get(member.get("locationName", name), [None])[0]
+                if value is not None and self.shapes[member["shape"]]["type"] == "integer":
+                    value = int(value) if re.fullmatch(r"-?\d+", value) else value
+                if value is not None:
+                    params[name] = value
+            elif name in body:
+                params[name] = body[name]
+        params = {k: v for k, v in params.items() if v is not None}  # JSON null means absent
+        errors = []
+        self.check(self.ops[op]["input"]["shape"], params, "", errors)
+        if errors:
+            raise bad(f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: " + "; ".join(errors))
+        return params
+
+    def answer(self, op, out):
+        """Checks our own answer against the output shape: a bug here would
+        otherwise surface as an obscure deserialisation error in the SDK."""
+        errors = []
+        self.check(self.ops[op]["output"]["shape"], out, "", errors)
+        if errors:
+            raise ApiError("InternalFailureException", f"emulator bug, invalid {op} answer: " + "; ".join(errors))
+        return out
+
+    def check(self, shape_name, value, where, errors):
+        shape = self.shapes[shape_name]
+        kind = shape["type"]
+        fail = lambda rule: errors.append(f"Value {json.dumps(value)[:80]} at '{where}' failed to satisfy "
+                                          f"constraint: Member must {rule}")
+        if kind == "structure":
+            if not isinstance(value, dict):
+                return fail("be an object")
+            for name in shape.get("required", []):
+                if value.get(name) is None:
+                    errors.append(f"Value null at '{where + name}' failed to satisfy constraint: Member must not be null")
+            for name, member in shape["members"].items():
+                if value.get(name) is not None:
+                    self.check(member["shape"], value[name], where + name if not where else f"{where}.{name}", errors)
+        elif kind == "string":
+            if not isinstance(value, str):
+                return fail("be a string")
+            if len(value) < shape.get("min", 0) or len(value) > shape.get("max", 1 << 30):
+                fail(f"have length between {shape.get('min', 0)} and {shape.get('max', 'unbounded')}")
+            if "pattern" in shape and not java_regex(shape["pattern"]).fullmatch(value):
+                fail(f"satisfy regular expression pattern: {shape['pattern']}")
+            if "enum" in shape and value not in shape["enum"]:
+                fail(f"satisfy enum value set: [{', '.join(shape['enum'])}]")
+        elif kind in ("integer", "long"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                return fail("be an integer")
+            if not shape.get("min", value) <= value <= shape.get("max", value):
+                fail(f"be between {shape.get('min')} and {shape.get('max')}")
+        elif kind == "boolean" and not isinstance(value, bool):
+            fail("be a boolean")
+        elif kind == "timestamp" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            fail("be epoch seconds")
+        elif kind == "map":
+            if not isinstance(value, dict):
+                return fail("be an object")
+            if len(value) > shape.get("max", 1 << 30):
+                fail(f"have at most {shape['max']} entries")
+            for k, v in value.items():
+                self.check(shape["key"]["shape"], k, f"{where}.key", errors)
+                self.check(shape["value"]["shape"], v, f"{where}.{k}", errors)
+        elif kind == "list":
+            if not isinstance(value, list):
+                return fail("be a list")
+            for i, item in enumerate(value):
+                self.check(shape["member"]["shape"], item, f"{where}.{i + 1}", errors)
+
+
+# ----- build logs in Amplify's format -----
+
+def success_log(commit, repo):
+    return [
+        "# Build environment configured with Standard build compute type: 8GiB Memory, 4vCPUs, 128GB Disk Space",
+        f"# Cloning repository: {repo}", f"# Switching to commit: {commit}",
+        "# Retrieving cache...", "# Retrieved cache", "## Starting Backend Build",
+        "## No backend environment association found, continuing...", "## Completed Backend Build",
+        "## Starting Frontend Build", "# Starting phase: preBuild",
+        "# Executing command: npm ci --cache .npm --prefer-offline",
+        "added 812 packages, and audited 813 packages in 21s", "# Completed phase: preBuild",
+        "# Starting phase: build", "# Executing command: npm run build", "> next build",
+        "  ▲ Next.js 14.2.3", "   Creating an optimized production build ...", " ✓ Compiled successfully",
+        "   Linting and checking validity of types ...", " ✓ Collecting page data",
+        " ✓ Generating static pages (12/12)", " ✓ Finalizing page optimization",
+        "# Completed phase: build", "## Completed Frontend Build", "## Build completed successfully",
+        "# Starting caching...", "# Uploading cache artifact...", "# Caching completed",
+    ]
+
+
+def failure_log(commit, repo):
+    return success_log(commit, repo)[:18] + [
         "<--- Last few GCs --->",
+        "[1234:0x5a1c0b0]    98532 ms: Mark-Compact 4041.3 (4130.5) -> 4029.6 (4132.3) MB",
         "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
         "!!! Build failed", "!!! Error: Command failed with exit code 134",
-        f"## Build failed for commit {commit[:7]}",
-    ])
+        "# Starting environment caching...", "# Environment caching completed", "Terminating logging...",
+    ]
 
 
-class State:
-    def __init__(self, port, events_endpoint):
+def deploy_log():
+    return ["Starting SSR Build...", "SSR Build Complete.", "Starting Deployment",
+            "Updating Edge config", "Deployment complete"]
+
+
+def log_level(line):
+    if line.startswith("!!! Build failed"):
+        return "WARNING"
+    return "ERROR" if line.startswith("!!! ") else "INFO"
+
+
+def render_log(lines, start, end):
+    """Lines that already carry Amplify's timestamp prefix are kept; the others
+    get one, spread over the step's run."""
+    step = (max(end, start) - start) / max(len(lines), 1)
+    out = []
+    for i, line in enumerate(lines):
+        if re.match(r"^\d{4}-\d\d-\d\dT", line):
+            out.append(line)
+        else:
+            out.append(f"{iso(start + i * step, millis=True)} [{log_level(line)}]: {line}")
+    return "\n".join(out) + "\n"
+
+
+# ----- state -----
+
+class Job:
+    def __init__(self, number, app_id, branch, job_type, commit, reason=""):
+        self.number, self.app_id, self.branch, self.job_type = number, app_id, branch, job_type
+        self.commit_id, self.commit_message, self.commit_time = commit["commitId"], commit["commitMessage"], commit["commitTime"]
+        self.reason, self.status, self.start_time, self.end_time = reason, "PENDING", now(), None
+        self.running_since, self.log, self.status_reason = None, None, None
+        self.events, self.deliveries = [], []
+
+
+class Store:
+    def __init__(self, model, host, port, events_endpoint):
+        self.model, self.host, self.port = model, host, port
         self.lock = threading.RLock()
-        self.port = port
-        self.events_endpoint = events_endpoint
+        self.startup_endpoint = events_endpoint
+        self.secret = secrets.token_bytes(32)  # signs log URLs; new every start
         self._events_client = None
         self.reset()
 
     def reset(self):
         with self.lock:
-            self.apps, self.branches, self.jobs, self.sites, self.calls = {}, {}, {}, {}, []
+            self.apps, self.branches, self.jobs, self.sites, self.calls, self.faults = {}, {}, {}, {}, [], []
+            self.config = dict(DEFAULT_CONFIG, eventsEndpoint=self.startup_endpoint)
+            self._events_client = None
 
-    # ----- lookups -----
+    # ----- lookups (the model already checked the ids' syntax) -----
     def app(self, app_id):
-        if not APP_ID.match(app_id or ""):
-            raise ApiError("BadRequestException", f"Invalid appId: {app_id!r}")
         if app_id not in self.apps:
             raise ApiError("NotFoundException", f"App {app_id} not found.")
         return self.apps[app_id]
 
     def branch(self, app_id, name):
         self.app(app_id)
-        if not name or len(name) > 255:
-            raise ApiError("BadRequestException", "Invalid branchName")
-        key = (app_id, name)
-        if key not in self.branches:
+        if (app_id, name) not in self.branches:
             raise ApiError("NotFoundException", f"Branch {name} not found for app {app_id}.")
-        return self.branches[key]
+        return self.branches[(app_id, name)]
 
     def job(self, app_id, branch, job_id):
         self.branch(app_id, branch)
-        if not re.fullmatch(r"[0-9]{1,255}", job_id or ""):
-            raise ApiError("BadRequestException", f"Invalid jobId: {job_id!r}")
+        if not re.fullmatch(r"[0-9]{1,255}", str(job_id)):
+            raise bad(f"Invalid jobId: {job_id!r}")
+        number = int(job_id)  # "4" and "0000000004" name the same job
         for job in self.jobs[(app_id, branch)]:
-            if job["number"] == int(job_id):
+            if job.number == number:
                 return job
-        raise ApiError("NotFoundException", f"Job {job_id} not found for branch {branch}.")
+        raise ApiError("NotFoundException", f"Job {job_id} not found for branch {branch} of app {app_id}.")
 
-    # ----- creation -----
-    def create_app(self, body, app_id=None):
-        name = body.get("name")
-        if not name:
-            raise ApiError("BadRequestException", "name is required")
+    # ----- apps and branches -----
+    def create_app(self, p, app_id=None):
         app_id = app_id or "d" + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
-        if not APP_ID.match(app_id):
-            raise ApiError("BadRequestException", f"Invalid appId: {app_id!r}")
+        if app_id in self.apps:
+            raise bad(f"App {app_id} already exists.")
         t = now()
-        app = {
-            "appId": app_id, "appArn": f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{app_id}",
-            "name": name, "description": body.get("description", ""),
-            "repository": body.get("repository", f"https://github.com/example/{name}"),
-            "platform": body.get("platform", "WEB_COMPUTE"), "createTime": t, "updateTime": t,
-            "environmentVariables": body.get("environmentVariables", {}),
-            "defaultDomain": f"{app_id}.amplifyapp.com",
-            "enableBranchAutoBuild": body.get("enableBranchAutoBuild", True),
-            "enableBasicAuth": False, "customRules": [], "autoBranchCreationPatterns": [],
-            "tags": body.get("tags", {}),
-        }
-        if body.get("buildSpec"):
-            app["buildSpec"] = body["buildSpec"]
-        with self.lock:
-            self.apps[app_id] = app
+        app = {"appId": app_id, "appArn": arn(app_id), "name": p["name"], "description": p.get("description", ""),
+               "repository": p.get("repository", f"https://github.com/example/{p['name']}"),
+               "platform": p.get("platform", "WEB"), "createTime": t, "updateTime": t,
+               "environmentVariables": p.get("environmentVariables", {}), "defaultDomain": f"{app_id}.amplifyapp.com",
+               "enableBranchAutoBuild": p.get("enableBranchAutoBuild", False),
+               "enableBranchAutoDeletion": p.get("enableBranchAutoDeletion", False),
+               "enableBasicAuth": p.get("enableBasicAuth", False), "customRules": p.get("customRules", []),
+               "enableAutoBranchCreation": p.get("enableAutoBranchCreation", False),
+               "autoBranchCreationPatterns": p.get("autoBranchCreationPatterns", []),
+               "tags": p.get("tags", {}), "repositoryCloneMethod": "TOKEN",
+               "jobConfig": p.get("jobConfig", {"buildComputeType": "STANDARD_8GB"}),
+               "cacheConfig": p.get("cacheConfig", {"type": "AMPLIFY_MANAGED_NO_COOKIES"})}
+        for key in ("buildSpec", "customHeaders", "iamServiceRoleArn", "computeRoleArn", "autoBranchCreationConfig"):
+            if key in p:
+                app[key] = p[key]
+        self.apps[app_id] = app
         return app
 
-    def create_branch(self, app_id, body):
-        with self.lock:
-            self.app(app_id)
-            name = body.get("branchName")
-            if not name or len(name) > 255:
-                raise ApiError("BadRequestException", "branchName is required (1-255 characters)")
-            if (app_id, name) in self.branches:
-                raise ApiError("BadRequestException", f"Branch {name} already exists.")
-            t = now()
-            head = body.get("headCommit") or {}
-            branch = {
-                "branchArn": f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{app_id}/branches/{name}",
-                "branchName": name, "description": body.get("description", ""),
-                "stage": body.get("stage", "PRODUCTION"), "displayName": display_name(name),
-                "enableNotification": False, "createTime": t, "updateTime": t,
-                "environmentVariables": body.get("environmentVariables", {}),
-                "enableAutoBuild": body.get("enableAutoBuild", True), "customDomains": [],
-                "framework": body.get("framework", "Next.js - SSR"), "activeJobId": "",
-                "totalNumberOfJobs": "0", "enableBasicAuth": False, "ttl": "5",
-                "enablePullRequestPreview": False, "tags": {},
-                "_head": {"commitId": head.get("commitId", "0" * 40),
-                          "commitMessage": head.get("commitMessage", "initial commit")},
-                "_behaviour": {"outcome": "SUCCEED", "stepDelayMs": 1000, "emit": True},
-            }
-            if body.get("buildSpec"):
-                branch["buildSpec"] = body["buildSpec"]
-            self.branches[(app_id, name)] = branch
-            self.jobs[(app_id, name)] = []
-            return branch
+    def update_app(self, app, p):
+        for key, value in p.items():
+            if key != "appId" and key not in ("oauthToken", "accessToken", "basicAuthCredentials"):
+                app[key] = value
+        app["updateTime"] = now()
+        return app
 
-    def new_job(self, app_id, branch_name, job_type, commit_id, commit_message, took=0.0):
-        with self.lock:
-            branch = self.branch(app_id, branch_name)
-            jobs = self.jobs[(app_id, branch_name)]
-            number = (jobs[-1]["number"] + 1) if jobs else 1
-            # `took` back-dates the start so a played build reports a
-            # realistic duration without the test waiting for it.
-            t = now() - took
-            job = {"number": number, "appId": app_id, "branch": branch_name, "jobType": job_type,
-                   "commitId": commit_id, "commitMessage": commit_message, "commitTime": t - 60,
-                   "status": "PENDING", "startTime": t, "endTime": None, "log": None,
-                   "statusReason": None, "events": []}
-            jobs.append(job)
-            branch["totalNumberOfJobs"] = str(len(jobs))
-            branch["activeJobId"] = str(number)
-            return job
+    def delete_app(self, app_id):
+        self.app(app_id)
+        for key in [k for k in self.branches if k[0] == app_id]:
+            self.drop_branch(key)
+        return self.apps.pop(app_id)
 
-    # ----- playing builds -----
-    def advance(self, job, to, emit, log=None):
-        with self.lock:
-            if job["status"] in TERMINAL:
-                raise ApiError("BadRequestException", f"Job {job['number']} already ended ({job['status']}).")
-            if to not in {"RUNNING", "SUCCEED", "FAILED", "CANCELLED"}:
-                raise ApiError("BadRequestException", f"Cannot advance to {to!r}")
-            job["status"] = to
-            if to in TERMINAL:
-                job["endTime"] = max(now(), job["startTime"] + 0.001)
-                if to != "CANCELLED":
-                    job["log"] = log or job.get("log") or (
-                        success_log(job["commitId"]) if to == "SUCCEED" else failure_log(job["commitId"]))
-                if to == "FAILED":
-                    job["statusReason"] = "Build failed: Command failed with exit code 134"
-            event = self.amplify_event(job, EVENT_STATUS[to]) if to in EVENT_STATUS else None
-            if event:
-                job["events"].append(event)
-        delivered = self.deliver(event) if event and emit else None
-        return event, delivered
+    def create_branch(self, app_id, p, head=None, quota=True):
+        app = self.app(app_id)
+        name = p["branchName"]
+        if (app_id, name) in self.branches:
+            raise bad(f"Branch {name} already exists for app {app_id}.")
+        if quota and sum(1 for a, _ in self.branches if a == app_id) >= self.config["maxBranchesPerApp"]:
+            raise ApiError("LimitExceededException", f"App {app_id} has reached its limit of "
+                                                      f"{self.config['maxBranchesPerApp']} branches.")
+        t = now()
+        head = head or {}
+        branch = {"branchArn": arn(app_id, name), "branchName": name, "description": p.get("description", ""),
+                  "stage": p.get("stage", "PRODUCTION"),
+                  "displayName": p.get("displayName") or display_name(name),
+                  "enableNotification": p.get("enableNotification", False), "createTime": t, "updateTime": t,
+                  "environmentVariables": p.get("environmentVariables", {}),
+                  "enableAutoBuild": p.get("enableAutoBuild", True), "customDomains": [],
+                  "framework": p.get("framework", "Next.js - SSR" if app["platform"] == "WEB_COMPUTE" else ""),
+                  "activeJobId": "", "totalNumberOfJobs": "0", "enableBasicAuth": p.get("enableBasicAuth", False),
+                  "enableSkewProtection": p.get("enableSkewProtection", False),
+                  "enablePerformanceMode": p.get("enablePerformanceMode", False), "ttl": p.get("ttl", "5"),
+                  "enablePullRequestPreview": p.get("enablePullRequestPreview", False), "tags": p.get("tags", {}),
+                  # Without a given head, a stable made-up SHA: every job reports a real-looking commit.
+                  "_head": {"commitId": head.get("commitId") or hashlib.sha1(f"{app_id}/{name}".encode()).hexdigest(),
+                            "commitMessage": head.get("commitMessage", "Initial commit"),
+                            "commitTime": head.get("commitTime", t)},
+                  "_behaviour": dict(DEFAULT_BEHAVIOUR), "_deployed": None}
+        for key in ("buildSpec", "pullRequestEnvironmentName", "backendEnvironmentArn", "backend", "computeRoleArn"):
+            if key in p:
+                branch[key] = p[key]
+        self.branches[(app_id, name)] = branch
+        self.jobs[(app_id, name)] = []
+        return branch
+
+    def update_branch(self, branch, p):
+        # Amplify replaces what is given (environmentVariables as a whole map)
+        # and keeps the rest; credentials are write-only.
+        for key, value in p.items():
+            if key not in ("appId", "branchName", "basicAuthCredentials"):
+                branch[key] = value
+        if p.get("displayName") == "":
+            branch["displayName"] = display_name(branch["branchName"])
+        branch["updateTime"] = now()
+        return branch
+
+    def drop_branch(self, key):
+        self.sites.pop(key, None)
+        self.jobs.pop(key, None)
+        return self.branches.pop(key)
+
+    # ----- jobs -----
+    def new_job(self, app_id, branch_name, job_type, commit, reason=""):
+        branch = self.branch(app_id, branch_name)
+        jobs = self.jobs[(app_id, branch_name)]
+        job = Job((jobs[-1].number + 1) if jobs else 1, app_id, branch_name, job_type, commit, reason)
+        job.commit_time = min(job.commit_time, job.start_time)
+        jobs.append(job)
+        branch["totalNumberOfJobs"] = str(len(jobs))
+        branch["activeJobId"] = str(job.number)
+        return job
+
+    def start_job(self, app_id, branch_name, p):
+        branch = self.branch(app_id, branch_name)
+        job_type = p["jobType"]
+        if job_type == "RETRY":
+            if not p.get("jobId"):
+                raise bad("jobId is required when jobType is RETRY.")
+            try:
+                old = self.job(app_id, branch_name, p["jobId"])
+            except ApiError as e:  # Amplify's exact answer is unverified; see the README
+                raise bad(f"Cannot retry job {p['jobId']}: {e.message}")
+            commit = {"commitId": old.commit_id, "commitMessage": old.commit_message, "commitTime": old.commit_time}
+        elif job_type == "RELEASE":
+            commit = dict(branch["_head"])  # RELEASE always builds the branch head
+        else:  # WEB_HOOK and MANUAL carry their own commit, else the head's
+            commit = {"commitId": p.get("commitId") or branch["_head"]["commitId"],
+                      "commitMessage": p.get("commitMessage", branch["_head"]["commitMessage"]),
+                      "commitTime": p.get("commitTime", branch["_head"]["commitTime"])}
+        job = self.new_job(app_id, branch_name, job_type, commit, p.get("jobReason", ""))
+        self.play_behaviour(branch, job)
+        return job
+
+    def stop_job(self, job):
+        if job.status in TERMINAL or job.status == "CANCELLING":
+            raise bad(f"Job {job.number} cannot be stopped: it is {job.status}.")
+        self.advance(job, "CANCELLING", emit=False)
+        delay = self.config["cancelDelayMs"] / 1000
+        timer = threading.Timer(delay, self.advance, (job, "CANCELLED", False), {"expect": "CANCELLING"})
+        timer.daemon = True
+        timer.start()
+
+    def play_behaviour(self, branch, job):
+        b = branch["_behaviour"]
+        if b["mode"] == "auto":
+            self.play(job, b["outcome"], b["stepDelayMs"] / 1000, b["emit"], b["log"])
 
     def play(self, job, outcome, delay, emit, log):
+        """PENDING → RUNNING → outcome on a timer; a job moved meanwhile (stopped,
+        advanced by hand) is left alone."""
         def run():
             time.sleep(delay)
-            if job["status"] != "PENDING":
-                return
-            self.advance(job, "RUNNING", emit)
-            time.sleep(delay)
-            if job["status"] == "RUNNING":
-                try:
-                    self.advance(job, outcome, emit, log)
-                except ApiError:
-                    pass  # stopped meanwhile
-        threading.Thread(target=run, daemon=True).start()
+            if self.advance(job, "RUNNING", emit, expect="PENDING"):
+                time.sleep(delay)
+                self.advance(job, outcome, emit, log, expect="RUNNING")
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
 
+    def advance(self, job, to, emit, log=None, expect=None, reason=None):
+        """Moves a job; returns (event or None, delivery report or None), or
+        None when `expect` no longer holds."""
+        with self.lock:
+            if expect is not None and job.status != expect:
+                return None
+            if to not in ALLOWED_MOVES.get(job.status, ()):
+                raise bad(f"Job {job.number} cannot go from {job.status} to {to}.")
+            self.apply(job, to, log, reason)
+            event = self.amplify_event(job, EVENT_STATUS[to]) if to in EVENT_STATUS else None
+            if event:
+                job.events.append(event)
+        delivery = self.deliver(event) if event and emit else None
+        if delivery:
+            job.deliveries.append(delivery)
+        return event, delivery
+
+    def apply(self, job, to, log, reason):
+        job.status = to
+        if log is not None:
+            job.log = log.splitlines() if isinstance(log, str) else list(log)
+        if to == "RUNNING":
+            job.running_since = now()
+        if to not in TERMINAL:
+            return
+        job.end_time = max(now(), job.start_time + 0.001)
+        if job.log is None and to != "CANCELLED":  # the app may be gone: a build outlives a DeleteApp
+            repo = self.apps.get(job.app_id, {}).get("repository", "")
+            job.log = (success_log if to == "SUCCEED" else failure_log)(job.commit_id, repo)
+        if to == "FAILED":
+            errors = [line[4:] for line in job.log or [] if line.startswith("!!! Error")]
+            job.status_reason = reason or (errors[0] if errors else "Build failed")
+        if to == "SUCCEED":
+            self.deployed(job)
+
+    def deployed(self, job):
+        """The branch's site now serves this commit; a PRODUCTION branch is the
+        app's productionBranch, as Amplify reports it."""
+        branch = self.branches.get((job.app_id, job.branch))
+        if branch is None:
+            return
+        branch["_deployed"] = {"commitId": job.commit_id, "jobId": str(job.number)}
+        if branch["stage"] == "PRODUCTION":
+            self.apps[job.app_id]["productionBranch"] = {
+                "lastDeployTime": job.end_time, "status": "SUCCEED", "branchName": job.branch,
+                "thumbnailUrl": f"http://{self.host}:{self.port}/_sites/{job.app_id}/{branch['displayName']}/thumbnail.png"}
+
+    # ----- events -----
     def amplify_event(self, job, status):
-        return {
-            "version": "0", "id": str(uuid.uuid4()),
-            "detail-type": "Amplify Deployment Status Change", "source": "aws.amplify",
-            "account": ACCOUNT, "time": iso(now()), "region": REGION,
-            "resources": [f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{job['appId']}/branches/"
-                          f"{job['branch']}/jobs/{job['number']:010d}"],
-            "detail": {"appId": job["appId"], "branchName": job["branch"],
-                       "jobId": str(job["number"]), "jobStatus": status},
-        }
+        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Amplify Deployment Status Change",
+                "source": "aws.amplify", "account": ACCOUNT, "time": iso(time.time()), "region": REGION,
+                "resources": [arn(job.app_id, job.branch, job.number)],
+                "detail": {"appId": job.app_id, "branchName": job.branch, "jobId": str(job.number),
+                           "jobStatus": status}}
+
+    def events_client(self):
+        with self.lock:
+            if self._events_client is None:
+                import boto3
+                self._events_client = boto3.client(
+                    "events", region_name=REGION, endpoint_url=self.config["eventsEndpoint"],
+                    aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                    aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
+            return self._events_client
 
     def deliver(self, event):
-        """PutEvents to the default bus; returns a short report."""
-        if not self.events_endpoint:
-            return {"delivered": False, "reason": "no EventBridge endpoint configured"}
-        if self._events_client is None:
-            import boto3
-            self._events_client = boto3.client("events", region_name=REGION, endpoint_url=self.events_endpoint)
-        out = self._events_client.put_events(Entries=[{
-            "Source": event["source"], "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"]), "Resources": event["resources"], "EventBusName": "default"}])
+        """PutEvents on the default bus, as Amplify does; EventBridge assigns the
+        delivered event its own id. Never raises: the report says what happened."""
+        if not self.config["eventsEndpoint"]:
+            return {"delivered": False, "reason": "no EventBridge endpoint configured "
+                                                  "(AWS_ENDPOINT_URL_EVENTBRIDGE / AWS_ENDPOINT_URL)"}
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
+                 "Resources": event["resources"], "EventBusName": "default",
+                 "Time": datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)}
+        try:
+            out = self.events_client().put_events(Entries=[entry])
+        except Exception as e:  # an unreachable moto must not kill the build thread
+            return {"delivered": False, "event": event["id"], "reason": f"PutEvents failed: {e}"}
         if out.get("FailedEntryCount"):
-            return {"delivered": False, "reason": json.dumps(out["Entries"])}
-        return {"delivered": True, "eventId": out["Entries"][0].get("EventId")}
+            return {"delivered": False, "event": event["id"], "reason": json.dumps(out["Entries"])}
+        return {"delivered": True, "event": event["id"], "eventBridgeId": out["Entries"][0].get("EventId")}
 
     # ----- wire shapes -----
-    def signature(self, path):
-        return hashlib.sha256(("emulator-secret" + path).encode()).hexdigest()
+    def signature(self, path, date, expires):
+        return hmac.new(self.secret, f"{path}\n{date}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def log_url(self, job):
-        path = f"/_logs/{job['appId']}/{quote(job['branch'])}/{job['number']}/BUILD.txt"
-        return f"http://127.0.0.1:{self.port}{path}?X-Amz-Expires=900&X-Amz-Signature={self.signature(path)}"
+    def log_url(self, job, step):
+        path = f"/_logs/{job.app_id}/{quote(job.branch, safe='')}/{job.number}/{step}.txt"
+        date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        expires = self.config["logUrlExpiresSeconds"]
+        return (f"http://{self.host}:{self.port}{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                f"&X-Amz-Credential=ASIAEMULATOR%2F{date[:8]}%2F{REGION}%2Fs3%2Faws4_request&X-Amz-Date={date}"
+                f"&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host&X-Amz-Signature={self.signature(path, date, expires)}")
 
-    def summary(self, job):
-        out = {
-            "jobArn": f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{job['appId']}/branches/{job['branch']}/jobs/{job['number']:010d}",
-            "jobId": str(job["number"]), "commitId": job["commitId"], "commitMessage": job["commitMessage"],
-            "commitTime": job["commitTime"], "startTime": job["startTime"], "status": job["status"],
-            "jobType": job["jobType"],
-        }
-        if job["endTime"] is not None:
-            out["endTime"] = job["endTime"]
+    @staticmethod
+    def summary(job):
+        out = {"jobArn": arn(job.app_id, job.branch, job.number), "jobId": str(job.number),
+               "commitId": job.commit_id, "commitMessage": job.commit_message, "commitTime": job.commit_time,
+               "startTime": job.start_time, "status": job.status, "jobType": job.job_type}
+        if job.end_time is not None:
+            out["endTime"] = job.end_time
         return out
 
     def steps(self, job):
-        if job["status"] in {"PENDING", "CANCELLED"} and not job["log"]:
+        """BUILD once the job ran, DEPLOY after a successful build; Step.endTime
+        is required by the model, so a running step reports 'now'."""
+        if job.running_since is None and job.status not in ("SUCCEED", "FAILED"):
             return []
-        build_status = "RUNNING" if job["status"] == "RUNNING" else job["status"]
-        end = job["endTime"] or now()
-        build = {"stepName": "BUILD", "startTime": job["startTime"], "status": build_status, "endTime": end}
-        if job["log"]:
-            build["logUrl"] = self.log_url(job)
-        if job["statusReason"]:
-            build["statusReason"] = job["statusReason"]
-        steps = [build]
-        if job["status"] == "SUCCEED":
-            steps.append({"stepName": "DEPLOY", "startTime": end, "status": "SUCCEED", "endTime": end,
-                          "artifactsUrl": f"http://127.0.0.1:{self.port}/_artifacts/{job['number']}"})
-        return steps
+        start = job.running_since or job.start_time
+        end = job.end_time or now()
+        status = "RUNNING" if job.status == "PROVISIONING" else job.status
+        build = {"stepName": "BUILD", "startTime": start, "status": status, "endTime": end,
+                 "logUrl": self.log_url(job, "BUILD")}
+        if job.status_reason:
+            build["statusReason"] = job.status_reason
+        if job.status != "SUCCEED":
+            return [build]
+        deploy = {"stepName": "DEPLOY", "startTime": end, "status": "SUCCEED", "endTime": end,
+                  "logUrl": self.log_url(job, "DEPLOY"),
+                  "artifactsUrl": f"http://{self.host}:{self.port}/_artifacts/{job.app_id}/{job.number}.zip"}
+        return [build, deploy]
+
+    def log_text(self, job, step):
+        start = job.running_since or job.start_time
+        end = job.end_time or now()
+        if step == "DEPLOY":
+            return render_log(deploy_log(), end, end + 1) if job.status == "SUCCEED" else None
+        lines = job.log if job.log is not None else success_log(job.commit_id, self.apps[job.app_id]["repository"])
+        if job.status not in TERMINAL:
+            lines = lines[: len(lines) // 2]  # a running build has logged about half so far
+        elif job.status == "CANCELLED":
+            lines = lines[: len(lines) // 2] + ["# Job cancelled by request", "Terminating logging..."]
+        return render_log(lines, start, end)
 
     @staticmethod
     def public(record):
         return {k: v for k, v in record.items() if not k.startswith("_")}
 
-    def served_commit(self, app_id, branch):
-        for job in reversed(self.jobs.get((app_id, branch), [])):
-            if job["status"] == "SUCCEED":
-                return job["commitId"]
-        return None
+
+def page(items, key, token, max_results, default):
+    """Opaque tokens naming the last item returned, so a page boundary stays put
+    when items are added meanwhile (new jobs come first)."""
+    size = max_results or default
+    start = 0
+    if token:
+        try:
+            last = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+            start = [key(i) for i in items].index(last) + 1
+        except (ValueError, KeyError, TypeError):
+            raise bad("Invalid nextToken.")
+    chunk = items[start:start + size]
+    more = start + size < len(items)
+    return chunk, (base64.urlsafe_b64encode(json.dumps({"after": key(chunk[-1])}).encode()).decode() if more else None)
 
 
-def quote(branch):
-    return branch.replace("%", "%25").replace("/", "%2F")
+# ----- the Amplify API -----
+
+class Api:
+    """One method per operation: params are the model-validated input."""
+
+    def __init__(self, store):
+        self.s = store
+
+    def CreateApp(self, p):
+        return {"app": self.s.public(self.s.create_app(p))}
+
+    def GetApp(self, p):
+        return {"app": self.s.public(self.s.app(p["appId"]))}
+
+    def UpdateApp(self, p):
+        return {"app": self.s.public(self.s.update_app(self.s.app(p["appId"]), p))}
+
+    def ListApps(self, p):
+        apps, token = page(list(self.s.apps.values()), lambda a: a["appId"], p.get("nextToken"), p.get("maxResults"), 100)
+        return {"apps": [self.s.public(a) for a in apps], **({"nextToken": token} if token else {})}
+
+    def DeleteApp(self, p):
+        return {"app": self.s.public(self.s.delete_app(p["appId"]))}
+
+    def CreateBranch(self, p):
+        return {"branch": self.s.public(self.s.create_branch(p["appId"], p))}
+
+    def GetBranch(self, p):
+        return {"branch": self.s.public(self.s.branch(p["appId"], p["branchName"]))}
+
+    def ListBranches(self, p):
+        self.s.app(p["appId"])
+        mine = [b for (a, _), b in self.s.branches.items() if a == p["appId"]]
+        chunk, token = page(mine, lambda b: b["branchName"], p.get("nextToken"), p.get("maxResults"), 50)
+        return {"branches": [self.s.public(b) for b in chunk], **({"nextToken": token} if token else {})}
+
+    def UpdateBranch(self, p):
+        return {"branch": self.s.public(self.s.update_branch(self.s.branch(p["appId"], p["branchName"]), p))}
+
+    def DeleteBranch(self, p):
+        branch = self.s.branch(p["appId"], p["branchName"])
+        self.s.drop_branch((p["appId"], p["branchName"]))
+        return {"branch": self.s.public(branch)}
+
+    def StartJob(self, p):
+        return {"jobSummary": self.s.summary(self.s.start_job(p["appId"], p["branchName"], p))}
+
+    def StopJob(self, p):
+        job = self.s.job(p["appId"], p["branchName"], p["jobId"])
+        self.s.stop_job(job)
+        return {"jobSummary": self.s.summary(job)}
+
+    def GetJob(self, p):
+        job = self.s.job(p["appId"], p["branchName"], p["jobId"])
+        return {"job": {"summary": self.s.summary(job), "steps": self.s.steps(job)}}
+
+    def ListJobs(self, p):
+        self.s.branch(p["appId"], p["branchName"])
+        newest_first = list(reversed(self.s.jobs[(p["appId"], p["branchName"])]))
+        chunk, token = page(newest_first, lambda j: j.number, p.get("nextToken"), p.get("maxResults"), 50)
+        return {"jobSummaries": [self.s.summary(j) for j in chunk], **({"nextToken": token} if token else {})}
 
 
-def page(items, query):
-    try:
-        max_results = int(query.get("maxResults", ["50"])[0])
-        start = int(query.get("nextToken", ["0"])[0] or 0)
-    except ValueError:
-        raise ApiError("BadRequestException", "maxResults and nextToken must be numbers")
-    if not 1 <= max_results <= 100:
-        raise ApiError("BadRequestException", "maxResults must be between 1 and 100")
-    chunk = items[start:start + max_results]
-    token = str(start + max_results) if start + max_results < len(items) else None
-    return chunk, token
-
+# ----- HTTP -----
 
 class Handler(BaseHTTPRequestHandler):
-    server_version = "AmplifyEmulator/1.0"
-    state: State = None
+    server_version = "AmplifyEmulator/2.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs expect
+    store: Store = None
 
-    def log_message(self, fmt, *args):  # quiet: tests read the call log instead
+    def log_message(self, fmt, *args):  # quiet: tests read /_emulator/calls instead
         pass
 
-    def do_GET(self):
-        self.dispatch("GET")
+    def do_any(self):
+        self.dispatch(self.command)
 
-    def do_POST(self):
-        self.dispatch("POST")
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
 
-    def do_DELETE(self):
-        self.dispatch("DELETE")
-
-    def body(self):
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
+    def json_body(self):
+        if not self.raw_body.strip():
             return {}
         try:
-            return json.loads(raw)
+            body = json.loads(self.raw_body)
         except ValueError:
-            raise ApiError("BadRequestException", "request body is not JSON")
+            raise bad("The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            raise bad("The request body must be a JSON object.")
+        return body
 
     def send(self, status, payload, content_type="application/json", headers=None):
         data = payload if isinstance(payload, bytes) else (
@@ -352,243 +694,287 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_error_json(self, e):
+        self.send(e.status, {"message": e.message}, headers={"x-amzn-errortype": e.kind})
 
     def dispatch(self, method):
+        # Read the whole body first: on a kept-alive connection leftovers would
+        # be taken for the next request.
+        self.raw_body = self.rfile.read(int(self.headers.get("content-length") or 0))
         url = urlsplit(self.path)
-        # Split before decoding: a branch name may hold an encoded '/'.
-        parts = [unquote(p) for p in url.path.split("/")[1:]]
-        query = parse_qs(url.query)
+        query = parse_qs(url.query, keep_blank_values=True)
         try:
-            host = (self.headers.get("host") or "").split(":")[0]
-            site = self.site_by_host(host)
+            site = self.site_by_host((self.headers.get("host") or "").split(":")[0])
             if site:
-                return self.serve_site(*site, url.path)
-            if parts and parts[0] == "_emulator":
-                return self.control(method, parts[1:], query)
-            if parts and parts[0] == "_logs":
-                return self.serve_log(url.path, parts[1:], query)
-            if parts and parts[0] == "_sites" and len(parts) >= 3:
-                app_id, shown = parts[1], parts[2]
-                branch = next((b for (a, b) in self.state.branches if a == app_id and display_name(b) == shown), None)
-                if branch is None:
-                    return self.send(404, "no such site", "text/plain")
-                return self.serve_site(app_id, branch, "/" + "/".join(parts[3:]))
-            return self.api(method, parts, query)
+                return self.serve_site(*site)
+            top = url.path.split("/")[1] if url.path.count("/") else ""
+            if top == "_emulator":
+                return Control(self).handle(method, url.path[len("/_emulator"):], query)
+            if top == "_logs":
+                return self.serve_log(url.path, query)
+            if top == "_sites":
+                return self.serve_site_path(url.path)
+            return self.api(method, url.path, query)
         except ApiError as e:
-            self.send(e.status, {"message": e.message}, headers={"x-amzn-errortype": e.kind})
+            self.send_error_json(e)
+        except Exception as e:  # never leave the SDK without an answer
+            self.send_error_json(ApiError("InternalFailureException", f"emulator error: {e!r}"))
 
-    # ----- Amplify API -----
-    def api(self, method, p, query):
-        s = self.state
-        route = (method, len(p), p[0] if p else None)
-        op = None
-        if not p or p[0] != "apps":
-            raise ApiError("BadRequestException", f"Unknown operation {method} {self.path}")
-        with s.lock:
-            if route[:3] == ("POST", 1, "apps"):
-                op, out = "CreateApp", {"app": s.public(s.create_app(self.body()))}
-            elif route[:3] == ("GET", 1, "apps"):
-                op = "ListApps"
-                apps, token = page([s.public(a) for a in s.apps.values()], query)
-                out = {"apps": apps, **({"nextToken": token} if token else {})}
-            elif route[:3] == ("GET", 2, "apps"):
-                op, out = "GetApp", {"app": s.public(s.app(p[1]))}
-            elif route[:3] == ("DELETE", 2, "apps"):
-                op, app = "DeleteApp", s.public(s.app(p[1]))
-                del s.apps[p[1]]
-                for key in [k for k in s.branches if k[0] == p[1]]:
-                    del s.branches[key]
-                out = {"app": app}
-            elif method == "POST" and len(p) == 3 and p[2] == "branches":
-                op, out = "CreateBranch", {"branch": s.public(s.create_branch(p[1], self.body()))}
-            elif method == "GET" and len(p) == 3 and p[2] == "branches":
-                op = "ListBranches"
-                s.app(p[1])
-                branches, token = page([s.public(b) for (a, _), b in s.branches.items() if a == p[1]], query)
-                out = {"branches": branches, **({"nextToken": token} if token else {})}
-            elif len(p) == 4 and p[2] == "branches":
-                branch = s.branch(p[1], p[3])
-                if method == "GET":
-                    op, out = "GetBranch", {"branch": s.public(branch)}
-                elif method == "POST":
-                    op, out = "UpdateBranch", {"branch": s.public(self.update_branch(branch, self.body()))}
-                elif method == "DELETE":
-                    op = "DeleteBranch"
-                    del s.branches[(p[1], p[3])]
-                    out = {"branch": s.public(branch)}
-            elif len(p) == 5 and p[2] == "branches" and p[4] == "jobs":
-                if method == "GET":
-                    op = "ListJobs"
-                    s.branch(p[1], p[3])
-                    jobs = [s.summary(j) for j in reversed(s.jobs[(p[1], p[3])])]
-                    chunk, token = page(jobs, query)
-                    out = {"jobSummaries": chunk, **({"nextToken": token} if token else {})}
-                elif method == "POST":
-                    op, out = "StartJob", {"jobSummary": s.summary(self.start_job(p[1], p[3], self.body()))}
-            elif len(p) == 6 and p[2] == "branches" and p[4] == "jobs" and method == "GET":
-                job = s.job(p[1], p[3], p[5])
-                op, out = "GetJob", {"job": {"summary": s.summary(job), "steps": s.steps(job)}}
-            elif len(p) == 7 and p[2] == "branches" and p[4] == "jobs" and p[6] == "stop" and method == "DELETE":
-                op = "StopJob"
-                job = s.job(p[1], p[3], p[5])
-                if job["status"] in TERMINAL:
-                    raise ApiError("BadRequestException", f"Job {p[5]} is not running.")
-                s.advance(job, "CANCELLED", emit=False)
-                out = {"jobSummary": s.summary(job)}
-            if op is None:
-                raise ApiError("BadRequestException", f"Unknown operation {method} {self.path}")
-            s.calls.append({"operation": op, "path": self.path, "time": now()})
+    def api(self, method, path, query):
+        s = self.store
+        call = {"operation": None, "method": method, "path": self.path, "time": now()}
+        try:
+            op, labels = s.model.match(method, path)
+            call["operation"] = op
+            body = self.json_body()
+            call["params"] = {**labels, **{k: v[0] for k, v in query.items()}, **body}
+            if op not in SERVED:
+                raise bad(f"{op} is not emulated (served: {', '.join(SERVED)}).")
+            with s.lock:
+                self.injected_fault(op)
+                params = s.model.request(op, labels, query, body)
+                out = s.model.answer(op, getattr(Api(s), op)(params))
+            call["status"] = 200
+        except ApiError as e:
+            call.update(status=e.status, error=e.kind)
+            raise
+        finally:
+            with s.lock:
+                s.calls.append(call)
         self.send(200, out)
 
-    def update_branch(self, branch, body):
-        for key in ["description", "framework", "stage", "enableNotification", "enableAutoBuild",
-                    "environmentVariables", "buildSpec", "enableBasicAuth", "enablePullRequestPreview",
-                    "displayName", "ttl"]:
-            if key in body:
-                branch[key] = body[key]
-        branch["updateTime"] = now()
-        return branch
+    def injected_fault(self, op):
+        for fault in self.store.faults:
+            if fault["operation"] in (op, "*") and fault["count"] > 0:
+                fault["count"] -= 1
+                raise ApiError(fault["error"], fault.get("message") or f"Injected {fault['error']} for {op}.")
 
-    def start_job(self, app_id, branch_name, body):
-        s = self.state
-        branch = s.branch(app_id, branch_name)
-        job_type = body.get("jobType")
-        if job_type not in JOB_TYPES:
-            raise ApiError("BadRequestException", f"Invalid jobType: {job_type!r}")
-        if job_type == "RETRY":
-            if not body.get("jobId"):
-                raise ApiError("BadRequestException", "jobId is required for RETRY")
-            old = s.job(app_id, branch_name, body["jobId"])
-            commit, message = old["commitId"], old["commitMessage"]
-        else:
-            commit = body.get("commitId") or branch["_head"]["commitId"]
-            message = body.get("commitMessage") or branch["_head"]["commitMessage"]
-        job = s.new_job(app_id, branch_name, job_type, commit, message)
-        b = branch["_behaviour"]
-        s.play(job, b["outcome"], b["stepDelayMs"] / 1000, b["emit"], b.get("log"))
-        return job
-
-    # ----- control API -----
-    def control(self, method, p, query):
-        s = self.state
-        if p == ["health"]:
-            return self.send(200, {"ok": True})
-        if p == ["reset"] and method == "POST":
-            s.reset()
-            return self.send(200, {"ok": True})
-        if p == ["calls"]:
-            if method == "DELETE":
-                s.calls.clear()
-            return self.send(200, {"calls": list(s.calls)})
-        if p == ["apps"] and method == "POST":
-            body = self.body()
-            return self.send(200, {"app": s.public(s.create_app(body, body.get("appId")))})
-        if len(p) == 3 and p[0] == "apps" and p[2] == "branches" and method == "POST":
-            return self.send(200, {"branch": s.public(s.create_branch(p[1], self.body()))})
-        if len(p) == 5 and p[0] == "apps" and p[2] == "branches" and method == "POST":
-            branch = s.branch(p[1], p[3])
-            body = self.body()
-            if p[4] == "push":
-                branch["_head"] = {"commitId": body["commitId"], "commitMessage": body.get("commitMessage", "")}
-                job = None
-                if branch["enableAutoBuild"]:
-                    job = s.new_job(p[1], p[3], "WEB_HOOK", body["commitId"], body.get("commitMessage", ""))
-                    b = branch["_behaviour"]
-                    s.play(job, b["outcome"], b["stepDelayMs"] / 1000, b["emit"], b.get("log"))
-                return self.send(200, {"jobSummary": s.summary(job) if job else None})
-            if p[4] == "behaviour":
-                branch["_behaviour"].update({k: body[k] for k in ["outcome", "stepDelayMs", "emit", "log"] if k in body})
-                return self.send(200, {"behaviour": branch["_behaviour"]})
-            if p[4] == "site":
-                s.sites[(p[1], p[3])] = body
-                return self.send(200, {"site": body})
-            if p[4] == "builds":
-                return self.build(p[1], p[3], branch, body)
-        if len(p) == 7 and p[0] == "apps" and p[4] == "jobs":
-            job = s.job(p[1], p[3], p[5])
-            if p[6] == "advance" and method == "POST":
-                body = self.body()
-                event, delivered = s.advance(job, body.get("to", ""), body.get("emit", False), body.get("log"))
-                return self.send(200, {"jobSummary": s.summary(job), "events": [event] if event else [],
-                                       "delivery": delivered})
-            if p[6] == "events":
-                return self.send(200, {"events": job["events"]})
-        raise ApiError("BadRequestException", f"Unknown control call {method} /_emulator/{'/'.join(p)}")
-
-    def build(self, app_id, branch_name, branch, body):
-        s = self.state
-        outcome = body.get("outcome", "SUCCEED")
-        if outcome not in {"SUCCEED", "FAILED"}:
-            raise ApiError("BadRequestException", "outcome must be SUCCEED or FAILED")
-        job_type = body.get("jobType", "RELEASE")
-        if job_type not in JOB_TYPES:
-            raise ApiError("BadRequestException", f"Invalid jobType: {job_type!r}")
-        commit = body.get("commitId") or branch["_head"]["commitId"]
-        message = body.get("commitMessage") or branch["_head"]["commitMessage"]
-        job = s.new_job(app_id, branch_name, job_type, commit, message, float(body.get("durationSeconds", 0)))
-        if body.get("mode", "auto") == "auto":
-            s.play(job, outcome, body.get("stepDelayMs", 200) / 1000, body.get("emit", True), body.get("log"))
-        elif body.get("log"):
-            job["log"] = body["log"]
-        return self.send(200, {"jobSummary": s.summary(job), "events": []})
-
-    # ----- logs and sites -----
-    def serve_log(self, path, p, query):
-        s = self.state
-        if query.get("X-Amz-Signature", [""])[0] != s.signature(path):
-            return self.send(403, "<Error><Code>AccessDenied</Code><Message>Request has expired or the "
-                                  "signature does not match</Message></Error>", "application/xml")
-        if len(p) != 4:
-            return self.send(404, "no such log", "text/plain")
-        try:
-            job = s.job(p[0], p[1], p[2])
-        except ApiError:
-            return self.send(404, "no such log", "text/plain")
-        lines = (job["log"] or "").splitlines()
-        t0 = job["startTime"]
-        text = "\n".join(
-            f"{datetime.fromtimestamp(t0 + i * 0.5, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z [INFO]: {line}"
-            for i, line in enumerate(lines)) + "\n"
+    # ----- logs -----
+    def serve_log(self, path, query):
+        s = self.store
+        q = {k: v[0] for k, v in query.items()}
+        signature, date, expires = q.get("X-Amz-Signature", ""), q.get("X-Amz-Date", ""), q.get("X-Amz-Expires", "")
+        if not hmac.compare_digest(signature, s.signature(path, date, expires)):
+            return self.s3_error("SignatureDoesNotMatch" if signature else "AccessDenied",
+                                 "The request signature we calculated does not match the signature you provided."
+                                 if signature else "Query-string authentication requires the Signature parameter.")
+        signed = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+        if time.time() > signed + int(expires):
+            return self.s3_error("AccessDenied", "Request has expired")
+        parts = [unquote(p) for p in path.split("/")[2:]]
+        with s.lock:
+            try:
+                job = s.job(parts[0], parts[1], parts[2])
+                text = s.log_text(job, parts[3].removesuffix(".txt"))
+            except (ApiError, IndexError):
+                text = None
+        if text is None:
+            return self.s3_error("NoSuchKey", "The specified key does not exist.", 404)
         self.send(200, text, "text/plain; charset=utf-8")
 
+    def s3_error(self, code, message, status=403):
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+                f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
+        self.send(status, body, "application/xml")
+
+    # ----- sites -----
     def site_by_host(self, host):
-        for (app_id, branch), _ in list(self.state.branches.items()):
-            app = self.state.apps.get(app_id)
-            if app and host == f"{display_name(branch)}.{app['defaultDomain']}":
-                return app_id, branch
+        with self.store.lock:
+            for (app_id, name), branch in self.store.branches.items():
+                if host == f"{branch['displayName']}.{self.store.apps[app_id]['defaultDomain']}":
+                    return app_id, name, urlsplit(self.path).path
         return None
 
-    def serve_site(self, app_id, branch, path):
-        s = self.state
-        override = s.sites.get((app_id, branch), {})
-        commit = override.get("commitId") or s.served_commit(app_id, branch)
+    def serve_site_path(self, path):
+        parts = path.split("/")  # ['', '_sites', app, displayName, ...]
+        if len(parts) < 4:
+            return self.send(404, "no such site", "text/plain")
+        app_id, shown = unquote(parts[2]), unquote(parts[3])
+        with self.store.lock:
+            name = next((b["branchName"] for (a, _), b in self.store.branches.items()
+                         if a == app_id and b["displayName"] == shown), None)
+        if name is None:
+            return self.send(404, "no such site", "text/plain")
+        self.serve_site(app_id, name, "/" + "/".join(parts[4:]))
+
+    def serve_site(self, app_id, name, path):
+        s = self.store
+        with s.lock:
+            override = dict(s.sites.get((app_id, name), {}))
+            deployed = s.branches[(app_id, name)]["_deployed"] or {}
         if override.get("latencyMs"):
             time.sleep(override["latencyMs"] / 1000)
+        commit = override.get("commitId") or deployed.get("commitId")
         if commit is None:
-            return self.send(404, "no deployment", "text/plain")
+            return self.send(404, "no deployment", "text/plain", {"cache-control": "no-store"})
         headers = {"x-deployed-commit": commit, "cache-control": "no-store"}
         status = int(override.get("status", 200))
         if override.get("body") is not None:
             return self.send(status, override["body"], "text/html; charset=utf-8", headers)
         if path.rstrip("/") == "/api/health":
-            return self.send(status, {"status": "ok" if status < 400 else "error", "commit": commit},
-                             headers=headers)
+            return self.send(status, {"status": "ok" if status < 400 else "error", "commit": commit}, headers=headers)
         html = (f'<!doctype html><html><head><meta name="x-deployed-commit" content="{commit}">'
-                f"<title>{app_id} {branch}</title></head><body><h1>{branch}</h1></body></html>")
+                f"<title>{app_id} {name}</title></head><body><h1>{name}</h1>"
+                f"<p>commit {commit}</p></body></html>")
         self.send(status, html, "text/html; charset=utf-8", headers)
 
 
+def check_play(outcome, mode):
+    if outcome not in ("SUCCEED", "FAILED") or mode not in ("auto", "manual"):
+        raise bad("outcome must be SUCCEED or FAILED, mode auto or manual")
+
+
+class Control:
+    """The control API under /_emulator (see the README for each call)."""
+
+    def __init__(self, handler):
+        self.h, self.s = handler, handler.store
+
+    def handle(self, method, path, query):
+        raw = path.strip("/").split("/") if path.strip("/") else []
+        p = [unquote(x) for x in raw]
+        body = self.h.json_body() if method in ("POST", "PUT") else {}
+        with self.s.lock:
+            out = self.route(method, p, body)
+        if callable(out):  # work that must not hold the lock (delivery, waiting)
+            out = out()
+        self.h.send(200, out)
+
+    def route(self, method, p, body):
+        s = self.s
+        simple = {("GET", "health"): lambda: {"ok": True, "eventsEndpoint": s.config["eventsEndpoint"]},
+                  ("POST", "reset"): lambda: s.reset() or {"ok": True},
+                  ("GET", "calls"): lambda: {"calls": list(s.calls)},
+                  ("DELETE", "calls"): lambda: s.calls.clear() or {"calls": []},
+                  ("GET", "faults"): lambda: {"faults": s.faults},
+                  ("POST", "faults"): lambda: self.add_fault(body),
+                  ("DELETE", "faults"): lambda: s.faults.clear() or {"faults": []},
+                  ("GET", "config"): lambda: {"config": s.config},
+                  ("POST", "config"): lambda: self.set_config(body)}
+        if len(p) == 1 and (method, p[0]) in simple:
+            return simple[(method, p[0])]()
+        if p == ["apps"] and method == "POST":
+            # The project's apps are Next.js SSR: WEB_COMPUTE unless told otherwise.
+            params = self.valid("CreateApp", dict({"platform": "WEB_COMPUTE"}, **body))
+            return {"app": s.public(s.create_app(params, body.get("appId")))}
+        if len(p) == 3 and p[0] == "apps" and p[2] == "branches" and method == "POST":
+            params = self.valid("CreateBranch", dict(body, appId=p[1]))
+            return {"branch": s.public(s.create_branch(p[1], params, body.get("headCommit"), quota=False))}
+        if len(p) == 5 and p[0] == "apps" and p[2] == "branches" and method in ("POST", "GET"):
+            return self.branch_call(method, p[1], p[3], p[4], body)
+        if len(p) == 7 and p[0] == "apps" and p[2] == "branches" and p[4] == "jobs":
+            return self.job_call(method, s.job(p[1], p[3], p[5]), p[6], body)
+        raise ApiError("UnknownOperationException", f"Unknown control call {method} /_emulator/{'/'.join(p)}")
+
+    def valid(self, op, body):
+        """Control calls create the same records as the API: same validation."""
+        params = {k: v for k, v in body.items() if k not in ("appId", "headCommit")} if op == "CreateApp" else body
+        errors = []
+        self.s.model.check(self.s.model.ops[op]["input"]["shape"], params, "", errors)
+        if "appId" in body:
+            self.s.model.check("AppId", body["appId"], "appId", errors)
+        if errors:
+            raise bad("; ".join(errors))
+        return params
+
+    def add_fault(self, body):
+        if body.get("error") not in ApiError.STATUS:
+            raise bad(f"error must be one of {sorted(ApiError.STATUS)}")
+        self.s.faults.append({"operation": body.get("operation", "*"), "error": body["error"],
+                              "count": int(body.get("count", 1)), "message": body.get("message")})
+        return {"faults": self.s.faults}
+
+    def set_config(self, body):
+        unknown = set(body) - set(self.s.config)
+        if unknown:
+            raise bad(f"unknown settings {sorted(unknown)}; known: {sorted(self.s.config)}")
+        for key, value in body.items():
+            if type(value) is not type(self.s.config[key]):
+                raise bad(f"{key} must be a {type(self.s.config[key]).__name__}")
+        self.s.config.update(body)
+        self.s._events_client = None
+        return {"config": self.s.config}
+
+    def branch_call(self, method, app_id, name, action, body):
+        s = self.s
+        branch = s.branch(app_id, name)
+        if action == "push" and method == "POST":
+            if not body.get("commitId"):
+                raise bad("commitId is required")
+            branch["_head"] = {"commitId": body["commitId"], "commitMessage": body.get("commitMessage", ""),
+                               "commitTime": body.get("commitTime", now())}
+            job = None
+            if branch["enableAutoBuild"]:  # Amplify's webhook builds every push
+                job = s.new_job(app_id, name, "WEB_HOOK", branch["_head"])
+                s.play_behaviour(branch, job)
+            return {"head": branch["_head"], "jobSummary": s.summary(job) if job else None}
+        if action == "behaviour" and method == "POST":
+            check_play(body.get("outcome", "SUCCEED"), body.get("mode", "auto"))
+            branch["_behaviour"].update({k: body[k] for k in DEFAULT_BEHAVIOUR if k in body})
+            return {"behaviour": branch["_behaviour"]}
+        if action == "site" and method == "POST":
+            s.sites[(app_id, name)] = body
+            return {"site": body}
+        if action == "builds" and method == "POST":
+            return self.build(app_id, name, branch, body)
+        raise ApiError("UnknownOperationException", f"Unknown control call {method} .../{action}")
+
+    def build(self, app_id, name, branch, body):
+        s = self.s
+        outcome, mode = body.get("outcome", "SUCCEED"), body.get("mode", "auto")
+        check_play(outcome, mode)
+        job_type = body.get("jobType", "RELEASE")
+        if job_type not in ("RELEASE", "RETRY", "MANUAL", "WEB_HOOK"):
+            raise bad(f"Invalid jobType: {job_type!r}")
+        # The head's commit unless another is named (then its message/time are the body's or made up).
+        head = branch["_head"] if not body.get("commitId") else {
+            "commitId": body["commitId"], "commitMessage": "", "commitTime": now() - 60}
+        commit = {k: body.get(k, v) for k, v in head.items()}
+        job = s.new_job(app_id, name, job_type, commit)
+        # Back-dating the start gives a realistic duration without waiting.
+        job.start_time = round(job.start_time - float(body.get("durationSeconds", 0)), 3)
+        job.commit_time = min(job.commit_time, job.start_time)
+        if body.get("log") is not None:
+            job.log = body["log"].splitlines() if isinstance(body["log"], str) else list(body["log"])
+        if mode == "manual":
+            return {"jobSummary": s.summary(job), "events": []}
+        thread = s.play(job, outcome, body.get("stepDelayMs", 200) / 1000, body.get("emit", True), None)
+
+        def respond():
+            if body.get("wait"):
+                thread.join(60)
+            with s.lock:
+                return {"jobSummary": s.summary(job), "events": list(job.events), "deliveries": list(job.deliveries)}
+        return respond
+
+    def job_call(self, method, job, action, body):
+        s = self.s
+        if action == "events" and method == "GET":
+            return {"events": list(job.events), "deliveries": list(job.deliveries)}
+        if action == "advance" and method == "POST":
+            def respond():
+                moved = s.advance(job, body.get("to", ""), bool(body.get("emit", False)), body.get("log"),
+                                  reason=body.get("statusReason"))
+                event, delivery = moved
+                return {"jobSummary": s.summary(job), "events": [event] if event else [], "delivery": delivery}
+            return respond
+        raise ApiError("UnknownOperationException", f"Unknown control call {method} .../jobs/{job.number}/{action}")
+
+
 def main():
-    ap = argparse.ArgumentParser(description="Amplify emulator")
-    ap.add_argument("--host", default="127.0.0.1")
+    ap = argparse.ArgumentParser(description="The Amplify emulator (see tests/localstack/README.md)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("AMPLIFY_EMULATOR_PORT", "4520")))
     args = ap.parse_args()
-    events_endpoint = os.environ.get("AWS_ENDPOINT_URL_EVENTBRIDGE") or os.environ.get("AWS_ENDPOINT_URL")
+    events_endpoint = os.environ.get("AWS_ENDPOINT_URL_EVENTBRIDGE") or os.environ.get("AWS_ENDPOINT_URL") or ""
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    Handler.state = State(server.server_address[1], events_endpoint)
+    server.daemon_threads = True
+    Handler.store = Store(Model(), args.host, server.server_address[1], events_endpoint)
     print(f"amplify emulator on http://{args.host}:{server.server_address[1]} "
-          f"(events to {events_endpoint or 'nowhere'})", flush=True)
+          f"(events to {events_endpoint or 'nowhere: no EventBridge endpoint configured'})", flush=True)
     server.serve_forever()
 
 

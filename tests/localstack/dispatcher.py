@@ -10,7 +10,10 @@ visibility timeout; moto's redrive policy moves them to the DLQ after
 maxReceiveCount receives, as SQS does.
 
 Bounded: stops after --max-seconds, on SIGTERM, or with --once when every
-queue stayed empty for --idle-seconds.
+queue has been empty for --idle-seconds: nothing visible and nothing in
+flight, so records that failed are retried until they succeed or are
+dead-lettered (use a short --visibility-timeout in provision.py for that).
+One line per invocation goes to stdout, or is appended to --log FILE.
 """
 
 import argparse
@@ -26,10 +29,13 @@ import boto3
 import requests
 
 stop = threading.Event()
+log_file = sys.stdout
+log_lock = threading.Lock()
 
 
 def log(line):
-    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+    with log_lock:
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=log_file, flush=True)
 
 
 def lambda_attributes(message):
@@ -57,7 +63,7 @@ def sqs_event(route, messages, region):
     return {"Records": records}
 
 
-def invoke(endpoint, function, payload):
+def invoke(endpoint, function, payload, report_failures=True):
     """Returns the ids the function failed, or None when the whole invocation failed."""
     url = f"{endpoint}/2015-03-31/functions/{function}/invocations"
     try:
@@ -69,21 +75,32 @@ def invoke(endpoint, function, payload):
         body = resp.json()
     except ValueError:
         body = {"errorType": "Dispatcher.NotJson", "errorMessage": resp.text[:200]}
-    if resp.status_code >= 300 or (isinstance(body, dict) and "errorType" in body):
+    if not isinstance(body, dict):
+        body = {"response": body}  # a function may answer null or a list
+    if resp.status_code >= 300 or "errorType" in body:
         log(f"{function}: error {body.get('errorType')}: {str(body.get('errorMessage'))[:300]}")
         return None
-    failures = body.get("batchItemFailures", []) if isinstance(body, dict) else []
-    return {f["itemIdentifier"] for f in failures}
+    if not report_failures:
+        return set()  # without ReportBatchItemFailures Lambda ignores the response
+    failures = body.get("batchItemFailures") or []
+    ids = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
+    sent = {r["messageId"] for r in payload["Records"]}
+    if not ids <= sent:
+        # As Lambda does: a missing, empty or unknown itemIdentifier fails the whole batch.
+        log(f"{function}: batchItemFailures names no record of the batch: {sorted(map(str, ids - sent))}")
+        return None
+    return ids
 
 
-def poll(route, endpoint, region, sqs, idle):
+def poll(route, endpoint, region, sqs):
     """One receive/invoke/delete round; returns how many messages it saw."""
     out = sqs.receive_message(QueueUrl=route["queueUrl"], MaxNumberOfMessages=min(route["batchSize"], 10),
                               WaitTimeSeconds=1, AttributeNames=["All"], MessageAttributeNames=["All"])
     messages = out.get("Messages", [])
     if not messages:
         return 0
-    failed = invoke(endpoint, route["function"], sqs_event(route, messages, region))
+    failed = invoke(endpoint, route["function"], sqs_event(route, messages, region),
+                    route.get("reportBatchItemFailures", True))
     if failed is None:
         failed = {m["MessageId"] for m in messages}
     done = [m for m in messages if m["MessageId"] not in failed]
@@ -94,14 +111,22 @@ def poll(route, endpoint, region, sqs, idle):
     return len(messages)
 
 
+def queue_is_empty(sqs, route):
+    """No message visible, in flight (a failed record waiting to come back) or delayed."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+             "ApproximateNumberOfMessagesDelayed"]
+    attrs = sqs.get_queue_attributes(QueueUrl=route["queueUrl"], AttributeNames=names)["Attributes"]
+    return all(int(attrs.get(n, 0)) == 0 for n in names)
+
+
 def run_route(route, endpoint, region, deadline, once, idle_seconds):
     sqs = boto3.client("sqs", region_name=region)
     last_seen = time.time()
     while not stop.is_set() and time.time() < deadline:
         try:
-            if poll(route, endpoint, region, sqs, idle_seconds):
+            if poll(route, endpoint, region, sqs):
                 last_seen = time.time()
-            elif once and time.time() - last_seen >= idle_seconds:
+            elif once and time.time() - last_seen >= idle_seconds and queue_is_empty(sqs, route):
                 return
         except Exception as e:  # keep dispatching: a moto hiccup must not end the stack
             log(f"{route['function']}: {type(e).__name__}: {e}")
@@ -113,9 +138,15 @@ def main():
     ap.add_argument("--routes", default=".local/routes.json")
     ap.add_argument("--endpoint", default=os.environ.get("SENTINEL_LAMBDA_ENDPOINT", "http://127.0.0.1:9010"))
     ap.add_argument("--max-seconds", type=float, default=3600)
-    ap.add_argument("--once", action="store_true", help="exit when every queue stayed empty for --idle-seconds")
+    ap.add_argument("--once", action="store_true",
+                    help="exit once every queue has been empty (nothing visible or in flight) for --idle-seconds")
     ap.add_argument("--idle-seconds", type=float, default=3)
+    ap.add_argument("--log", help="append the log to this file instead of stdout")
     args = ap.parse_args()
+
+    global log_file
+    if args.log:
+        log_file = open(args.log, "a", buffering=1)
 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open(args.routes) as f:

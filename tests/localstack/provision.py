@@ -187,16 +187,24 @@ class Stack:
     def table(self, logical, props):
         p = self.resolve(props)
         name = p["TableName"]
-        existing = self.ddb.list_tables()["TableNames"]
-        if name not in existing:
-            args = {k: p[k] for k in ["TableName", "AttributeDefinitions", "KeySchema", "BillingMode"] if k in p}
-            if "GlobalSecondaryIndexes" in p:
-                args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+        if name not in self.ddb.list_tables()["TableNames"]:
+            args = {k: p[k] for k in ["TableName", "AttributeDefinitions", "KeySchema", "BillingMode",
+                                      "GlobalSecondaryIndexes"] if k in p}
+            sse = p.get("SSESpecification")
+            if sse:  # CloudFormation's SSEEnabled is the API's Enabled
+                args["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled")),
+                                            **{k: sse[k] for k in ["SSEType", "KMSMasterKeyId"] if k in sse}}
             self.ddb.create_table(**args)
-            ttl = p.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                self.ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "AttributeName": ttl["AttributeName"], "Enabled": True})
+        # TTL and backups are set apart from creation, as DynamoDB's API wants;
+        # checked first so that a re-run changes nothing.
+        ttl = p.get("TimeToLiveSpecification")
+        current = self.ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl and ttl.get("Enabled") and current.get("TimeToLiveStatus") != "ENABLED":
+            self.ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
+        if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            self.ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True})
         arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}"
         return {"Ref": name, "Arn": arn}
 
@@ -220,13 +228,19 @@ class Stack:
             attributes["VisibilityTimeout"] = str(self.visibility_timeout)
         if "RedrivePolicy" in p:
             attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
-        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:
+            url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except self.sqs.exceptions.QueueNameExists:
+            # A re-run with other attributes (e.g. another --visibility-timeout).
+            url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
         return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def topic(self, logical, props):
         p = self.resolve(props)
-        arn = self.sns.create_topic(Name=p.get("TopicName", logical))["TopicArn"]
+        attributes = {k: str(p[k]) for k in ["KmsMasterKeyId", "DisplayName"] if k in p}
+        arn = self.sns.create_topic(Name=p.get("TopicName", logical), Attributes=attributes)["TopicArn"]
         return {"Ref": arn, "TopicArn": arn, "TopicName": p.get("TopicName", logical)}
 
     def rule(self, logical, props):
@@ -235,7 +249,8 @@ class Stack:
         bus = p.get("EventBusName", "default")
         arn = self.events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(p["EventPattern"]),
                                    State=p.get("State", "ENABLED"))["RuleArn"]
-        targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in p.get("Targets", [])]
+        keep = ["Id", "Arn", "RetryPolicy", "DeadLetterConfig", "Input", "InputPath", "InputTransformer"]
+        targets = [{k: t[k] for k in keep if k in t} for t in p.get("Targets", [])]
         if targets:
             self.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         return {"Ref": name, "Arn": arn}

@@ -1,152 +1,667 @@
 """The Amplify emulator through boto3 (botocore's model, the same one the AWS
-CLI uses) and through the AWS CLI itself."""
+CLI uses), through raw HTTP where the wire format itself is the point, and
+through the AWS CLI.
+
+This module starts its own emulator and its own moto server on free ports, so
+it can reset state freely and never disturbs a running local stack."""
 
 import json
 import os
+import re
+import shutil
+import socket
 import subprocess
+import sys
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 COMMIT = "1234567890abcdef1234567890abcdef12345678"
+OTHER = "fedcba0987654321fedcba0987654321fedcba09"
+DUMMY = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+         "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(INFO|WARNING|ERROR)\]: ")
 
 
-def make_app(amplify, name="shop"):
-    app = amplify.create_app(name=name, platform="WEB_COMPUTE", environmentVariables={"NODE_ENV": "production"})["app"]
-    amplify.create_branch(appId=app["appId"], branchName="main", stage="PRODUCTION")
-    return app["appId"]
+# ----- servers -----
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def test_create_get_list_and_delete_apps(amplify):
-    app_id = make_app(amplify)
-    app = amplify.get_app(appId=app_id)["app"]
-    assert app["defaultDomain"] == f"{app_id}.amplifyapp.com"
-    assert isinstance(app["createTime"], datetime)
-    assert app["appArn"].endswith(f":apps/{app_id}")
-    listed = [a["appId"] for a in amplify.get_paginator("list_apps").paginate(PaginationConfig={"PageSize": 1}).build_full_result()["apps"]]
-    assert app_id in listed
-    amplify.delete_app(appId=app_id)
-    with pytest.raises(amplify.exceptions.NotFoundException):
-        amplify.get_app(appId=app_id)
+def tool(name):
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    return beside if os.access(beside, os.X_OK) else shutil.which(name)
 
 
-def test_branches_round_trip_a_slash_and_update(amplify):
-    app_id = make_app(amplify)
-    amplify.create_branch(appId=app_id, branchName="feature/login.v2")
-    branch = amplify.get_branch(appId=app_id, branchName="feature/login.v2")["branch"]
-    assert branch["displayName"] == "feature-login-v2"
-    assert branch["enableAutoBuild"] is True
-    amplify.update_branch(appId=app_id, branchName="feature/login.v2", enableAutoBuild=False)
-    assert amplify.get_branch(appId=app_id, branchName="feature/login.v2")["branch"]["enableAutoBuild"] is False
-    names = {b["branchName"] for b in amplify.list_branches(appId=app_id)["branches"]}
-    assert names == {"main", "feature/login.v2"}
-    amplify.delete_branch(appId=app_id, branchName="feature/login.v2")
-    with pytest.raises(amplify.exceptions.NotFoundException):
-        amplify.get_branch(appId=app_id, branchName="feature/login.v2")
+def start(cmd, ready_url, log_path, env):
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=dict(os.environ, **env), start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            requests.get(ready_url, timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{cmd[0]} did not start: {open(log_path).read()[-2000:]}")
 
 
-def test_bad_input_is_a_bad_request(amplify):
-    with pytest.raises(amplify.exceptions.BadRequestException):
-        amplify.get_app(appId="Not_An_App")
-    app_id = make_app(amplify)
-    with pytest.raises(amplify.exceptions.BadRequestException):
-        amplify.get_job(appId=app_id, branchName="main", jobId="abc")
-    with pytest.raises(amplify.exceptions.BadRequestException):
-        amplify.start_job(appId=app_id, branchName="main", jobType="RETRY")
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
-def test_a_played_build_runs_to_its_outcome(amplify, control, app_id):
-    control("/apps", {"appId": app_id, "name": "played"})
-    control(f"/apps/{app_id}/branches", {"branchName": "main", "headCommit": {"commitId": COMMIT}})
-    job = control(f"/apps/{app_id}/branches/main/builds",
-                  {"outcome": "FAILED", "mode": "auto", "emit": False, "stepDelayMs": 50})["jobSummary"]
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        got = amplify.get_job(appId=app_id, branchName="main", jobId=job["jobId"])["job"]
-        if got["summary"]["status"] == "FAILED":
-            break
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory):
+    moto_server = tool("moto_server")
+    assert moto_server, "moto_server not found: pip install 'moto[server]'"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start([moto_server, "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/data.json",
+                 str(tmp_path_factory.mktemp("moto") / "moto.log"), DUMMY)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def emu_url(moto_endpoint, tmp_path_factory):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(DUMMY, AWS_ENDPOINT_URL=moto_endpoint, AWS_ENDPOINT_URL_EVENTBRIDGE="")
+    proc = start([sys.executable, os.path.join(HERE, "amplify_emulator.py"), "--port", str(port)],
+                 f"{url}/_emulator/health", str(tmp_path_factory.mktemp("amplify") / "amplify.log"), env)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(autouse=True)
+def fresh(emu_url):
+    requests.post(f"{emu_url}/_emulator/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def amp(emu_url):
+    return boto3.client("amplify", endpoint_url=emu_url, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+@pytest.fixture(scope="module")
+def moto(moto_endpoint):
+    return lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1",
+                                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+class Ctl:
+    """The control API; every call must answer 200 unless `status` says otherwise."""
+
+    def __init__(self, url):
+        self.url = url + "/_emulator"
+
+    def __call__(self, path, body=None, method="POST", status=200):
+        resp = requests.request(method, self.url + path, json=body, timeout=30)
+        assert resp.status_code == status, resp.text
+        return resp.json()
+
+    def app(self, app_id, branch="main", commit=COMMIT, **extra):
+        self("/apps", {"appId": app_id, "name": f"app-{app_id}", **extra})
+        self(f"/apps/{app_id}/branches", {"branchName": branch, "stage": "PRODUCTION",
+                                          "headCommit": {"commitId": commit, "commitMessage": "feat: first"}})
+
+    def manual(self, app_id, branch="main", **body):
+        enc = requests.utils.quote(branch, safe="")
+        return self(f"/apps/{app_id}/branches/{enc}/builds", {"mode": "manual", "emit": False, **body})["jobSummary"]
+
+    def advance(self, app_id, job_id, to, branch="main", status=200, **body):
+        enc = requests.utils.quote(branch, safe="")
+        return self(f"/apps/{app_id}/branches/{enc}/jobs/{job_id}/advance", {"to": to, **body}, status=status)
+
+
+@pytest.fixture
+def ctl(emu_url):
+    return Ctl(emu_url)
+
+
+def wait_until(fetch, ready, timeout=15):
+    deadline = time.time() + timeout
+    while True:
+        value = fetch()
+        if ready(value) or time.time() > deadline:
+            return value
         time.sleep(0.05)
-    summary, steps = got["summary"], got["steps"]
-    assert summary["status"] == "FAILED"
-    assert summary["startTime"] <= summary["endTime"]
-    assert steps[0]["statusReason"]
-    log = requests.get(steps[0]["logUrl"], timeout=5).text
-    assert "!!! Build failed" in log
-    assert log.splitlines()[0].endswith("[INFO]: # Starting phase: preBuild")
-    assert requests.get(steps[0]["logUrl"].replace("Signature=", "Signature=0"), timeout=5).status_code == 403
 
 
-def test_manual_advance_generates_the_real_event_shape(control, app_id):
-    control("/apps", {"appId": app_id, "name": "manual"})
-    control(f"/apps/{app_id}/branches", {"branchName": "main"})
-    job = control(f"/apps/{app_id}/branches/main/builds", {"mode": "manual", "emit": False})["jobSummary"]
+# ----- apps -----
+
+def test_create_app_answers_every_field_of_the_model_with_the_right_types(amp):
+    app = amp.create_app(name="shop", platform="WEB_COMPUTE", environmentVariables={"NODE_ENV": "production"},
+                         buildSpec="version: 1\n", enableBranchAutoBuild=True, tags={"team": "web"})["app"]
+    assert re.fullmatch(r"d[a-z0-9]{13}", app["appId"])
+    assert app["appArn"] == f"arn:aws:amplify:us-east-1:123456789012:apps/{app['appId']}"
+    assert app["defaultDomain"] == f"{app['appId']}.amplifyapp.com"
+    assert (app["name"], app["platform"], app["buildSpec"]) == ("shop", "WEB_COMPUTE", "version: 1\n")
+    assert app["environmentVariables"] == {"NODE_ENV": "production"} and app["tags"] == {"team": "web"}
+    assert app["enableBranchAutoBuild"] is True and app["enableBasicAuth"] is False
+    assert app["jobConfig"] == {"buildComputeType": "STANDARD_8GB"}
+    for key in ("createTime", "updateTime"):
+        assert isinstance(app[key], datetime)
+        assert abs(app[key].timestamp() - time.time()) < 60, "epoch seconds, not milliseconds"
+    got = amp.get_app(appId=app["appId"])["app"]
+    assert got == app
+
+
+def test_update_list_and_delete_apps(amp, ctl):
+    ids = [amp.create_app(name=f"a{i}")["app"]["appId"] for i in range(5)]
+    updated = amp.update_app(appId=ids[0], environmentVariables={"A": "1"}, name="renamed")["app"]
+    assert updated["name"] == "renamed" and updated["environmentVariables"] == {"A": "1"}
+    assert updated["updateTime"] >= updated["createTime"]
+    first = amp.list_apps(maxResults=2)
+    assert len(first["apps"]) == 2 and first["nextToken"]
+    listed = [a["appId"] for a in amp.get_paginator("list_apps").paginate(
+        PaginationConfig={"PageSize": 2}).build_full_result()["apps"]]
+    assert listed == ids
+    deleted = amp.delete_app(appId=ids[1])["app"]
+    assert deleted["appId"] == ids[1]
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_app(appId=ids[1])
+    assert [a["appId"] for a in amp.list_apps()["apps"]] == [ids[0]] + ids[2:]
+
+
+def test_deleting_an_app_deletes_its_branches_and_jobs(amp, ctl):
+    ctl.app("dgone0000000001")
+    ctl.manual("dgone0000000001")
+    amp.delete_app(appId="dgone0000000001")
+    ctl.app("dgone0000000001")
+    assert amp.list_jobs(appId="dgone0000000001", branchName="main")["jobSummaries"] == []
+
+
+# ----- branches -----
+
+def test_a_branch_name_with_a_slash_round_trips(amp, ctl):
+    ctl.app("dbranch00000001")
+    created = amp.create_branch(appId="dbranch00000001", branchName="feature/login.v2", stage="DEVELOPMENT",
+                                framework="Next.js - SSR", environmentVariables={"API": "x"})["branch"]
+    assert created["branchArn"].endswith(":apps/dbranch00000001/branches/feature/login.v2")
+    branch = amp.get_branch(appId="dbranch00000001", branchName="feature/login.v2")["branch"]
+    assert branch["branchName"] == "feature/login.v2" and branch["displayName"] == "feature-login-v2"
+    assert branch["stage"] == "DEVELOPMENT" and branch["enableAutoBuild"] is True
+    assert (branch["activeJobId"], branch["totalNumberOfJobs"]) == ("", "0")
+    assert isinstance(branch["createTime"], datetime) and branch["customDomains"] == []
+    names = {b["branchName"] for b in amp.list_branches(appId="dbranch00000001")["branches"]}
+    assert names == {"main", "feature/login.v2"}
+    amp.delete_branch(appId="dbranch00000001", branchName="feature/login.v2")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_branch(appId="dbranch00000001", branchName="feature/login.v2")
+
+
+def test_update_branch_replaces_what_it_is_given(amp, ctl):
+    ctl.app("dupdate00000001")
+    before = amp.get_branch(appId="dupdate00000001", branchName="main")["branch"]
+    amp.update_branch(appId="dupdate00000001", branchName="main", environmentVariables={"A": "1", "B": "2"})
+    after = amp.update_branch(appId="dupdate00000001", branchName="main", enableAutoBuild=False,
+                              environmentVariables={"C": "3"}, buildSpec="version: 1\nfrontend: {}\n",
+                              stage="BETA", framework="Next.js - SSG", displayName="live")["branch"]
+    got = amp.get_branch(appId="dupdate00000001", branchName="main")["branch"]
+    assert got == after
+    assert got["enableAutoBuild"] is False
+    assert got["environmentVariables"] == {"C": "3"}, "the map is replaced, not merged"
+    assert (got["buildSpec"], got["stage"], got["framework"], got["displayName"]) == (
+        "version: 1\nfrontend: {}\n", "BETA", "Next.js - SSG", "live")
+    assert got["updateTime"] > before["updateTime"] and got["createTime"] == before["createTime"]
+
+
+def test_list_branches_pages(amp, ctl):
+    ctl.app("dpages000000001")
+    for i in range(4):
+        amp.create_branch(appId="dpages000000001", branchName=f"b{i}")
+    pages = list(amp.get_paginator("list_branches").paginate(appId="dpages000000001",
+                                                             PaginationConfig={"PageSize": 2}))
+    assert [len(p["branches"]) for p in pages] == [2, 2, 1]
+    assert "nextToken" not in pages[-1]
+    assert [b["branchName"] for p in pages for b in p["branches"]] == ["main", "b0", "b1", "b2", "b3"]
+
+
+def test_the_branch_quota_answers_limit_exceeded(amp, ctl):
+    ctl("/config", {"maxBranchesPerApp": 2})
+    ctl.app("dquota000000001")
+    amp.create_branch(appId="dquota000000001", branchName="two")
+    with pytest.raises(amp.exceptions.LimitExceededException):
+        amp.create_branch(appId="dquota000000001", branchName="three")
+
+
+# ----- errors -----
+
+def test_missing_apps_branches_and_jobs_are_not_found(amp, ctl):
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_app(appId="dmissing")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.delete_app(appId="dmissing")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.list_branches(appId="dmissing")
+    ctl.app("dnotfound000001")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_branch(appId="dnotfound000001", branchName="nope")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.list_jobs(appId="dnotfound000001", branchName="nope")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_job(appId="dnotfound000001", branchName="main", jobId="999")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.stop_job(appId="dnotfound000001", branchName="main", jobId="999")
+
+
+def test_errors_follow_the_rest_json_convention_on_the_wire(emu_url):
+    # The Rust SDK and botocore both name the error from this header.
+    resp = requests.get(f"{emu_url}/apps/dmissing", timeout=5)
+    assert resp.status_code == 404
+    assert resp.headers["x-amzn-errortype"] == "NotFoundException"
+    assert resp.headers["content-type"] == "application/json"
+    assert set(resp.json()) == {"message"} and "dmissing" in resp.json()["message"]
+    unknown = requests.get(f"{emu_url}/no/such/thing", timeout=5)
+    assert unknown.status_code == 404 and unknown.headers["x-amzn-errortype"] == "UnknownOperationException"
+
+
+def test_bad_input_is_a_bad_request(amp, ctl, emu_url):
+    with pytest.raises(amp.exceptions.BadRequestException, match="regular expression"):
+        amp.get_app(appId="Not_An_App")
+    with pytest.raises(amp.exceptions.BadRequestException, match="length"):
+        amp.get_app(appId="d" + "a" * 20)
+    ctl.app("dbadrequest0001")
+    with pytest.raises(amp.exceptions.BadRequestException):
+        amp.get_job(appId="dbadrequest0001", branchName="main", jobId="abc")
+    with pytest.raises(amp.exceptions.BadRequestException, match="RETRY"):
+        amp.start_job(appId="dbadrequest0001", branchName="main", jobType="RETRY")
+    with pytest.raises(amp.exceptions.BadRequestException, match="Cannot retry job 42"):
+        amp.start_job(appId="dbadrequest0001", branchName="main", jobType="RETRY", jobId="42")
+    with pytest.raises(amp.exceptions.BadRequestException, match="enum"):
+        amp.update_branch(appId="dbadrequest0001", branchName="main", stage="STAGING")
+    with pytest.raises(amp.exceptions.BadRequestException, match="already exists"):
+        amp.create_branch(appId="dbadrequest0001", branchName="main")
+    with pytest.raises(amp.exceptions.BadRequestException, match="nextToken"):
+        amp.list_jobs(appId="dbadrequest0001", branchName="main", nextToken="garbage")
+    # What botocore would refuse before sending, sent raw.
+    too_many = requests.get(f"{emu_url}/apps/dbadrequest0001/branches?maxResults=500", timeout=5)
+    assert too_many.status_code == 400 and too_many.headers["x-amzn-errortype"] == "BadRequestException"
+    nameless = requests.post(f"{emu_url}/apps", json={"platform": "WEB"}, timeout=5)
+    assert nameless.status_code == 400 and "'name'" in nameless.json()["message"]
+    wrong_type = requests.post(f"{emu_url}/apps/dbadrequest0001/branches/main", json={"enableAutoBuild": "no"},
+                               timeout=5)
+    assert wrong_type.status_code == 400 and "boolean" in wrong_type.json()["message"]
+
+
+def test_injected_faults_answer_the_modelled_errors(amp, ctl):
+    ctl.app("dfaults00000001")
+    ctl("/faults", {"operation": "GetApp", "error": "LimitExceededException", "count": 1})
+    with pytest.raises(amp.exceptions.LimitExceededException):
+        amp.get_app(appId="dfaults00000001")
+    assert amp.get_app(appId="dfaults00000001")["app"]["appId"] == "dfaults00000001", "count is honoured"
+    ctl("/faults", {"operation": "*", "error": "UnauthorizedException"})
+    with pytest.raises(amp.exceptions.UnauthorizedException):
+        amp.list_apps()
+    ctl("/faults", {"error": "NoSuchError"}, status=400)
+
+
+# ----- jobs -----
+
+def test_start_job_release_retry_and_manual(amp, ctl):
+    ctl.app("djobs0000000001")
+    ctl("/apps/djobs0000000001/branches/main/behaviour", {"mode": "manual"})
+    first = amp.start_job(appId="djobs0000000001", branchName="main", jobType="RELEASE", jobReason="go")["jobSummary"]
+    assert (first["jobId"], first["status"], first["jobType"], first["commitId"]) == ("1", "PENDING", "RELEASE", COMMIT)
+    assert first["jobArn"] == "arn:aws:amplify:us-east-1:123456789012:apps/djobs0000000001/branches/main/jobs/0000000001"
+    assert "endTime" not in first and first["commitTime"] <= first["startTime"]
+    ctl.advance("djobs0000000001", "1", "SUCCEED")
+    ctl("/apps/djobs0000000001/branches/main/push", {"commitId": OTHER, "commitMessage": "feat: new"})
+    branch = amp.get_branch(appId="djobs0000000001", branchName="main")["branch"]
+    assert (branch["activeJobId"], branch["totalNumberOfJobs"]) == ("2", "2"), "the push built (auto-build on)"
+    release = amp.start_job(appId="djobs0000000001", branchName="main", jobType="RELEASE",
+                            commitId="ignored")["jobSummary"]
+    assert (release["jobId"], release["commitId"]) == ("3", OTHER), "RELEASE builds the head"
+    retry = amp.start_job(appId="djobs0000000001", branchName="main", jobType="RETRY", jobId="1")["jobSummary"]
+    assert (retry["jobId"], retry["jobType"], retry["commitId"], retry["commitMessage"]) == (
+        "4", "RETRY", COMMIT, "feat: first"), "RETRY rebuilds the old job's commit"
+    manual = amp.start_job(appId="djobs0000000001", branchName="main", jobType="MANUAL", commitId="abc",
+                           commitMessage="hand")["jobSummary"]
+    assert (manual["jobId"], manual["commitId"], manual["jobType"]) == ("5", "abc", "MANUAL")
+    padded = amp.get_job(appId="djobs0000000001", branchName="main", jobId="0000000004")["job"]["summary"]
+    assert padded["jobId"] == "4" and padded["commitId"] == COMMIT
+
+
+def test_stop_job_goes_through_cancelling_to_cancelled_and_emits_nothing(amp, ctl):
+    ctl("/config", {"cancelDelayMs": 300})
+    ctl.app("dstop0000000001")
+    job = ctl.manual("dstop0000000001")
+    ctl.advance("dstop0000000001", job["jobId"], "RUNNING")
+    stopped = amp.stop_job(appId="dstop0000000001", branchName="main", jobId=job["jobId"])["jobSummary"]
+    assert stopped["status"] == "CANCELLING"
+    assert amp.get_job(appId="dstop0000000001", branchName="main", jobId="1")["job"]["summary"]["status"] == \
+        "CANCELLING", "GetJob shows CANCELLING until cancelDelayMs has passed"
+    final = wait_until(lambda: amp.get_job(appId="dstop0000000001", branchName="main", jobId="1")["job"],
+                       lambda j: j["summary"]["status"] == "CANCELLED")
+    assert final["summary"]["status"] == "CANCELLED" and "endTime" in final["summary"]
+    assert final["steps"][0]["status"] == "CANCELLED"
+    with pytest.raises(amp.exceptions.BadRequestException):
+        amp.stop_job(appId="dstop0000000001", branchName="main", jobId="1")
+    events = ctl("/apps/dstop0000000001/branches/main/jobs/1/events", method="GET")["events"]
+    assert [e["detail"]["jobStatus"] for e in events] == ["STARTED"], "cancellation emits nothing"
+
+
+def test_by_default_a_stopped_job_is_cancelled_at_once(amp, ctl):
+    ctl.app("dstop0000000002")
+    ctl.manual("dstop0000000002")
+    assert amp.stop_job(appId="dstop0000000002", branchName="main", jobId="1")["jobSummary"]["status"] == "CANCELLING"
+    got = wait_until(lambda: amp.get_job(appId="dstop0000000002", branchName="main", jobId="1")["job"],
+                     lambda j: j["summary"]["status"] == "CANCELLED", timeout=1)
+    assert got["summary"]["status"] == "CANCELLED" and got["steps"] == [], "it never ran: no steps"
+
+
+def test_list_jobs_is_newest_first_and_pages_stably(amp, ctl):
+    ctl.app("dlist0000000001")
+    for _ in range(5):
+        ctl.manual("dlist0000000001")
+    first = amp.list_jobs(appId="dlist0000000001", branchName="main", maxResults=2)
+    assert [j["jobId"] for j in first["jobSummaries"]] == ["5", "4"]
+    ctl.manual("dlist0000000001")  # a new job between pages does not shift the next page
+    second = amp.list_jobs(appId="dlist0000000001", branchName="main", maxResults=2, nextToken=first["nextToken"])
+    assert [j["jobId"] for j in second["jobSummaries"]] == ["3", "2"]
+    everything = amp.get_paginator("list_jobs").paginate(appId="dlist0000000001", branchName="main",
+                                                         PaginationConfig={"PageSize": 4}).build_full_result()
+    assert [j["jobId"] for j in everything["jobSummaries"]] == ["6", "5", "4", "3", "2", "1"]
+
+
+def test_a_played_build_reaches_succeed_with_ordered_timestamps(amp, ctl):
+    ctl.app("dplayed00000001")
+    job = ctl("/apps/dplayed00000001/branches/main/builds",
+              {"outcome": "SUCCEED", "mode": "auto", "emit": False, "stepDelayMs": 50})["jobSummary"]
     assert job["status"] == "PENDING"
-    event = control(f"/apps/{app_id}/branches/main/jobs/{job['jobId']}/advance", {"to": "RUNNING"})["events"][0]
-    assert event["source"] == "aws.amplify"
-    assert event["detail-type"] == "Amplify Deployment Status Change"
-    assert event["detail"] == {"appId": app_id, "branchName": "main", "jobId": job["jobId"], "jobStatus": "STARTED"}
-    assert event["resources"][0].endswith(f"/jobs/{int(job['jobId']):010d}")
+    got = wait_until(lambda: amp.get_job(appId="dplayed00000001", branchName="main", jobId=job["jobId"])["job"],
+                     lambda j: j["summary"]["status"] == "SUCCEED")
+    summary, steps = got["summary"], got["steps"]
+    assert summary["status"] == "SUCCEED" and summary["commitId"] == COMMIT
+    assert summary["commitTime"] <= summary["startTime"] <= steps[0]["startTime"] <= steps[0]["endTime"]
+    assert steps[0]["endTime"] <= summary["endTime"] and summary["endTime"] - summary["startTime"]
+    assert [(s["stepName"], s["status"]) for s in steps] == [("BUILD", "SUCCEED"), ("DEPLOY", "SUCCEED")]
+    assert steps[1]["artifactsUrl"].startswith("http://127.0.0.1:")
+    events = ctl(f"/apps/dplayed00000001/branches/main/jobs/{job['jobId']}/events", method="GET")["events"]
+    assert [e["detail"]["jobStatus"] for e in events] == ["STARTED", "SUCCEED"]
 
 
-def test_retry_rebuilds_the_old_commit_and_stop_cancels(amplify, control, app_id):
-    control("/apps", {"appId": app_id, "name": "retry"})
-    control(f"/apps/{app_id}/branches", {"branchName": "main", "headCommit": {"commitId": COMMIT}})
-    first = control(f"/apps/{app_id}/branches/main/builds", {"mode": "manual", "emit": False})["jobSummary"]
-    control(f"/apps/{app_id}/branches/main/push", {"commitId": "f" * 40})
-    retry = amplify.start_job(appId=app_id, branchName="main", jobType="RETRY", jobId=first["jobId"])["jobSummary"]
-    assert retry["commitId"] == COMMIT and retry["jobType"] == "RETRY"
-    stopped = amplify.stop_job(appId=app_id, branchName="main", jobId=retry["jobId"])["jobSummary"]
-    assert stopped["status"] == "CANCELLED"
-    jobs = amplify.list_jobs(appId=app_id, branchName="main")["jobSummaries"]
-    assert [j["jobId"] for j in jobs] == sorted((j["jobId"] for j in jobs), key=int, reverse=True)
+def test_a_build_can_be_awaited_and_reports_its_duration(ctl):
+    ctl.app("dwait0000000001")
+    out = ctl("/apps/dwait0000000001/branches/main/builds",
+              {"outcome": "FAILED", "stepDelayMs": 10, "emit": False, "wait": True, "durationSeconds": 120})
+    assert out["jobSummary"]["status"] == "FAILED"
+    assert out["jobSummary"]["endTime"] - out["jobSummary"]["startTime"] >= 120
+    assert [e["detail"]["jobStatus"] for e in out["events"]] == ["STARTED", "FAILED"]
+    assert out["deliveries"] == [], "emit false delivers nothing"
 
 
-def test_emitted_events_reach_a_queue_through_eventbridge(aws, control, app_id):
-    sqs, events = aws("sqs"), aws("events")
-    name = f"emu-{app_id}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.amplify"], "detail": {"appId": [app_id]}}))
-    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}])
-    control("/apps", {"appId": app_id, "name": "emit"})
-    control(f"/apps/{app_id}/branches", {"branchName": "main"})
-    control(f"/apps/{app_id}/branches/main/builds", {"outcome": "SUCCEED", "emit": True, "stepDelayMs": 20})
+def test_manual_advance_generates_amplifys_event_shape(ctl):
+    ctl.app("dmanual00000001", branch="release/1.2")
+    for _ in range(3):
+        job = ctl.manual("dmanual00000001", branch="release/1.2")
+    assert job["jobId"] == "3" and job["status"] == "PENDING"
+    out = ctl.advance("dmanual00000001", "3", "RUNNING", branch="release/1.2")
+    assert out["jobSummary"]["status"] == "RUNNING" and out["delivery"] is None
+    event = out["events"][0]
+    assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+    assert (event["version"], event["source"], event["detail-type"]) == (
+        "0", "aws.amplify", "Amplify Deployment Status Change")
+    assert (event["account"], event["region"]) == ("123456789012", "us-east-1")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+    uuid.UUID(event["id"])
+    assert event["resources"] == [
+        "arn:aws:amplify:us-east-1:123456789012:apps/dmanual00000001/branches/release/1.2/jobs/0000000003"]
+    assert event["detail"] == {"appId": "dmanual00000001", "branchName": "release/1.2", "jobId": "3",
+                               "jobStatus": "STARTED"}
+    done = ctl.advance("dmanual00000001", "3", "FAILED", branch="release/1.2", statusReason="heap")
+    assert done["events"][0]["detail"]["jobStatus"] == "FAILED" and done["events"][0]["id"] != event["id"]
+    ctl.advance("dmanual00000001", "3", "SUCCEED", branch="release/1.2", status=400)
+    events = ctl("/apps/dmanual00000001/branches/release%2F1.2/jobs/0000000003/events", method="GET")["events"]
+    assert [e["id"] for e in events] == [event["id"], done["events"][0]["id"]]
+
+
+def test_emitted_events_reach_a_queue_through_moto_eventbridge(moto, ctl):
+    sqs, events = moto("sqs"), moto("events")
+    url = sqs.create_queue(QueueName="amplify-events")["QueueUrl"]
+    events.put_rule(Name="amplify", EventPattern=json.dumps({"source": ["aws.amplify"]}))
+    events.put_targets(Rule="amplify", Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:amplify-events"}])
+    ctl.app("demit0000000001")
+    out = ctl("/apps/demit0000000001/branches/main/builds",
+              {"outcome": "SUCCEED", "emit": True, "stepDelayMs": 20, "wait": True})
+    assert [d["delivered"] for d in out["deliveries"]] == [True, True], out["deliveries"]
     seen, deadline = [], time.time() + 15
     while len(seen) < 2 and time.time() < deadline:
         for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
             seen.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert [e["detail"]["jobStatus"] for e in seen] == ["STARTED", "SUCCEED"]
-    assert all(e["detail"]["jobId"] == "1" for e in seen)
-    assert seen[0]["resources"][0].endswith("/jobs/0000000001")
+    assert all(e["detail"] == dict(out["events"][i]["detail"]) for i, e in enumerate(seen))
+    assert seen[0]["source"] == "aws.amplify" and seen[0]["detail-type"] == "Amplify Deployment Status Change"
+    assert seen[0]["resources"] == [
+        "arn:aws:amplify:us-east-1:123456789012:apps/demit0000000001/branches/main/jobs/0000000001"]
 
 
-def test_the_site_reports_its_commit_and_follows_overrides(amplify_url, control, app_id):
-    control("/apps", {"appId": app_id, "name": "site"})
-    control(f"/apps/{app_id}/branches", {"branchName": "release/1.2"})
-    site = f"{amplify_url}/_sites/{app_id}/release-1-2"
-    assert requests.get(site + "/", timeout=5).status_code == 404
-    job = control(f"/apps/{app_id}/branches/release%2F1.2/builds", {"mode": "manual", "emit": False, "commitId": COMMIT})["jobSummary"]
-    control(f"/apps/{app_id}/branches/release%2F1.2/jobs/{job['jobId']}/advance", {"to": "RUNNING"})
-    control(f"/apps/{app_id}/branches/release%2F1.2/jobs/{job['jobId']}/advance", {"to": "SUCCEED"})
+def test_without_an_eventbridge_endpoint_nothing_is_emitted_and_the_answer_says_so(ctl):
+    ctl("/config", {"eventsEndpoint": ""})
+    ctl.app("dnoemit00000001")
+    job = ctl.manual("dnoemit00000001")
+    out = ctl.advance("dnoemit00000001", job["jobId"], "RUNNING", emit=True)
+    assert out["delivery"]["delivered"] is False and "no EventBridge endpoint" in out["delivery"]["reason"]
+
+
+def test_a_push_builds_only_while_auto_build_is_on(amp, ctl):
+    ctl.app("dpush0000000001")
+    ctl("/apps/dpush0000000001/branches/main/behaviour", {"mode": "manual"})
+    pushed = ctl("/apps/dpush0000000001/branches/main/push", {"commitId": OTHER, "commitMessage": "feat: x"})
+    assert pushed["jobSummary"]["jobType"] == "WEB_HOOK" and pushed["jobSummary"]["commitId"] == OTHER
+    amp.update_branch(appId="dpush0000000001", branchName="main", enableAutoBuild=False)
+    assert amp.get_branch(appId="dpush0000000001", branchName="main")["branch"]["enableAutoBuild"] is False
+    locked = ctl("/apps/dpush0000000001/branches/main/push", {"commitId": COMMIT})
+    assert locked["jobSummary"] is None
+    assert len(amp.list_jobs(appId="dpush0000000001", branchName="main")["jobSummaries"]) == 1
+
+
+# ----- logs -----
+
+def build_step(amp, app_id, job_id, branch="main"):
+    return amp.get_job(appId=app_id, branchName=branch, jobId=job_id)["job"]["steps"][0]
+
+
+def test_the_log_url_serves_amplifys_log_format(amp, ctl):
+    ctl.app("dlogs0000000001")
+    job = ctl.manual("dlogs0000000001")
+    ctl.advance("dlogs0000000001", job["jobId"], "RUNNING")
+    partial = requests.get(build_step(amp, "dlogs0000000001", "1")["logUrl"], timeout=5).text
+    ctl.advance("dlogs0000000001", job["jobId"], "SUCCEED")
+    step = build_step(amp, "dlogs0000000001", "1")
+    assert "X-Amz-Expires=900" in step["logUrl"] and "X-Amz-Signature=" in step["logUrl"]
+    resp = requests.get(step["logUrl"], timeout=5)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    lines = resp.text.splitlines()
+    assert all(LOG_LINE.match(line) for line in lines), lines[:3]
+    assert any(line.endswith("[INFO]: # Starting phase: build") for line in lines)
+    assert any(line.endswith("> next build") for line in lines)
+    assert len(partial.splitlines()) < len(lines), "a running build's log is partial"
+    assert not any("!!!" in line for line in lines)
+
+
+def test_a_failed_build_logs_bang_lines_and_a_status_reason(amp, ctl):
+    ctl.app("dfail0000000001")
+    ctl("/apps/dfail0000000001/branches/main/builds", {"outcome": "FAILED", "stepDelayMs": 10, "wait": True,
+                                                       "emit": False})
+    steps = amp.get_job(appId="dfail0000000001", branchName="main", jobId="1")["job"]["steps"]
+    assert [s["stepName"] for s in steps] == ["BUILD"], "a failed build deploys nothing"
+    step = steps[0]
+    assert step["status"] == "FAILED" and step["statusReason"] == "Error: Command failed with exit code 134"
+    text = requests.get(step["logUrl"], timeout=5).text
+    assert "[WARNING]: !!! Build failed" in text and "[ERROR]: !!! Error: Command failed" in text
+    assert "JavaScript heap out of memory" in text
+
+
+def test_a_given_log_is_served(amp, ctl):
+    ctl.app("dgivenlog000001")
+    ctl("/apps/dgivenlog000001/branches/main/builds",
+        {"outcome": "FAILED", "stepDelayMs": 10, "wait": True, "emit": False,
+         "log": "# Starting phase: build\nModule not found: Can't resolve 'fs'\n!!! Build failed"})
+    lines = requests.get(build_step(amp, "dgivenlog000001", "1")["logUrl"], timeout=5).text.splitlines()
+    assert [line.split("]: ", 1)[1] for line in lines] == [
+        "# Starting phase: build", "Module not found: Can't resolve 'fs'", "!!! Build failed"]
+
+
+def test_a_bad_missing_or_expired_signature_is_refused_like_s3(amp, ctl):
+    ctl.app("dsigned00000001")
+    job = ctl.manual("dsigned00000001")
+    ctl.advance("dsigned00000001", job["jobId"], "FAILED")
+    url = build_step(amp, "dsigned00000001", "1")["logUrl"]
+    tampered = requests.get(re.sub(r"Signature=(.)", lambda m: "Signature=" + ("0" if m[1] != "0" else "1"), url),
+                            timeout=5)
+    assert tampered.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in tampered.text
+    unsigned = requests.get(url.split("?")[0], timeout=5)
+    assert unsigned.status_code == 403 and "<Code>AccessDenied</Code>" in unsigned.text
+    other_job = requests.get(url.replace("/1/BUILD.txt", "/2/BUILD.txt"), timeout=5)
+    assert other_job.status_code == 403, "the signature covers the path"
+    ctl("/config", {"logUrlExpiresSeconds": 1})
+    short = build_step(amp, "dsigned00000001", "1")["logUrl"]
+    assert requests.get(short, timeout=5).status_code == 200
+    time.sleep(2.1)
+    expired = requests.get(short, timeout=5)
+    assert expired.status_code == 403 and "Request has expired" in expired.text
+
+
+# ----- sites -----
+
+def test_the_site_serves_the_last_succeeded_commit_and_follows_overrides(amp, ctl, emu_url):
+    ctl.app("dsite0000000001", branch="release/1.2")
+    site = f"{emu_url}/_sites/dsite0000000001/release-1-2"
+    host = {"Host": "release-1-2.dsite0000000001.amplifyapp.com"}
+    assert requests.get(site + "/", timeout=5).status_code == 404, "no deployment yet"
+    job = ctl.manual("dsite0000000001", branch="release/1.2", commitId=COMMIT)
+    ctl.advance("dsite0000000001", job["jobId"], "RUNNING", branch="release/1.2")
+    assert requests.get(site + "/", timeout=5).status_code == 404, "still building"
+    ctl.advance("dsite0000000001", job["jobId"], "SUCCEED", branch="release/1.2")
     health = requests.get(site + "/api/health", timeout=5)
-    assert health.json()["commit"] == COMMIT and health.headers["x-deployed-commit"] == COMMIT
-    by_host = requests.get(f"{amplify_url}/", headers={"Host": f"release-1-2.{app_id}.amplifyapp.com"}, timeout=5)
-    assert f'content="{COMMIT}"' in by_host.text
-    control(f"/apps/{app_id}/branches/release%2F1.2/site", {"status": 503})
-    assert requests.get(site + "/api/health", timeout=5).status_code == 503
+    assert health.status_code == 200 and health.json() == {"status": "ok", "commit": COMMIT}
+    assert health.headers["x-deployed-commit"] == COMMIT
+    page = requests.get(f"{emu_url}/any/path", headers=host, timeout=5)
+    assert f'<meta name="x-deployed-commit" content="{COMMIT}">' in page.text
+    assert page.headers["x-deployed-commit"] == COMMIT
+
+    failed = ctl.manual("dsite0000000001", branch="release/1.2", commitId=OTHER)
+    ctl.advance("dsite0000000001", failed["jobId"], "FAILED", branch="release/1.2")
+    assert requests.get(site + "/", timeout=5).headers["x-deployed-commit"] == COMMIT, "a failed build deploys nothing"
+
+    ctl("/apps/dsite0000000001/branches/release%2F1.2/site", {"status": 503, "latencyMs": 300})
+    started = time.time()
+    slow = requests.get(site + "/api/health", timeout=5)
+    assert slow.status_code == 503 and slow.json()["status"] == "error" and time.time() - started >= 0.3
+    ctl("/apps/dsite0000000001/branches/release%2F1.2/site", {"commitId": OTHER, "body": "<h1>old</h1>"})
+    odd = requests.get(site + "/", headers=host, timeout=5)
+    assert odd.text == "<h1>old</h1>" and odd.headers["x-deployed-commit"] == OTHER
+    ctl("/apps/dsite0000000001/branches/release%2F1.2/site", {})
+    assert requests.get(site + "/api/health", timeout=5).json()["commit"] == COMMIT, "{} clears the override"
+
+    amp.update_branch(appId="dsite0000000001", branchName="release/1.2", displayName="rc")
+    assert requests.get(f"{emu_url}/_sites/dsite0000000001/rc/", timeout=5).status_code == 200
+    moved = requests.get(f"{emu_url}/", headers={"Host": "rc.dsite0000000001.amplifyapp.com"}, timeout=5)
+    assert moved.headers["x-deployed-commit"] == COMMIT
 
 
-def test_the_aws_cli_reads_a_job(amplify_url, control, app_id):
-    control("/apps", {"appId": app_id, "name": "cli"})
-    control(f"/apps/{app_id}/branches", {"branchName": "main", "headCommit": {"commitId": COMMIT}})
-    job = control(f"/apps/{app_id}/branches/main/builds", {"mode": "manual", "emit": False})["jobSummary"]
-    aws = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".venv", "bin", "aws")
-    out = subprocess.run([aws, "amplify", "get-job", "--endpoint-url", amplify_url, "--app-id", app_id,
-                          "--branch-name", "main", "--job-id", job["jobId"], "--output", "json"],
-                         capture_output=True, text=True, timeout=60, check=True)
-    assert json.loads(out.stdout)["job"]["summary"]["commitId"] == COMMIT
-    missing = subprocess.run([aws, "amplify", "get-job", "--endpoint-url", amplify_url, "--app-id", app_id,
-                              "--branch-name", "main", "--job-id", "999"], capture_output=True, text=True, timeout=60)
+def test_a_retry_redeploys_the_old_commit(amp, ctl, emu_url):
+    ctl.app("dretry000000001")
+    ctl("/apps/dretry000000001/branches/main/builds", {"stepDelayMs": 10, "wait": True, "emit": False})
+    ctl("/apps/dretry000000001/branches/main/push", {"commitId": OTHER})  # auto-build: job 2 builds OTHER
+    wait_until(lambda: requests.get(f"{emu_url}/_sites/dretry000000001/main/", timeout=5),
+               lambda r: r.headers.get("x-deployed-commit") == OTHER, timeout=10)
+    retry = amp.start_job(appId="dretry000000001", branchName="main", jobType="RETRY", jobId="1")["jobSummary"]
+    assert retry["commitId"] == COMMIT
+    served = wait_until(lambda: requests.get(f"{emu_url}/_sites/dretry000000001/main/", timeout=5),
+                        lambda r: r.headers.get("x-deployed-commit") == COMMIT, timeout=10)
+    assert served.headers["x-deployed-commit"] == COMMIT
+
+
+# ----- the control API itself -----
+
+def test_the_call_log_counts_api_calls(amp, ctl):
+    ctl("/calls", method="DELETE")
+    ctl.app("dcalls000000001")
+    amp.get_app(appId="dcalls000000001")
+    amp.update_branch(appId="dcalls000000001", branchName="main", enableAutoBuild=False)
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_job(appId="dcalls000000001", branchName="main", jobId="7")
+    calls = ctl("/calls", method="GET")["calls"]
+    assert [c["operation"] for c in calls] == ["GetApp", "UpdateBranch", "GetJob"], "control calls are not logged"
+    assert calls[1]["params"] == {"appId": "dcalls000000001", "branchName": "main", "enableAutoBuild": False}
+    assert (calls[0]["status"], calls[2]["status"], calls[2]["error"]) == (200, 404, "NotFoundException")
+    assert ctl("/calls", method="DELETE")["calls"] == [] and ctl("/calls", method="GET")["calls"] == []
+
+
+def test_the_control_api_validates_like_the_api(ctl):
+    ctl("/apps", {"appId": "Bad_Id", "name": "x"}, status=400)
+    ctl("/apps", {"appId": "dcontrol0000001"}, status=400)  # no name
+    ctl("/apps", {"appId": "dcontrol0000001", "name": "x"})
+    ctl("/apps", {"appId": "dcontrol0000001", "name": "x"}, status=400)  # exists
+    ctl("/apps/dcontrol0000001/branches", {"branchName": "main", "stage": "LIVE"}, status=400)
+    ctl("/apps/dnothere0000001/branches", {"branchName": "main"}, status=404)
+    ctl("/apps/dcontrol0000001/branches", {"branchName": "main"})
+    ctl("/apps/dcontrol0000001/branches/main/builds", {"outcome": "MAYBE"}, status=400)
+    ctl("/apps/dcontrol0000001/branches/main/jobs/1/advance", {"to": "RUNNING"}, status=404)
+    ctl("/config", {"nope": 1}, status=400)
+    assert ctl("/apps", {"appId": "dcontrol0000002", "name": "y"})["app"]["platform"] == "WEB_COMPUTE"
+
+
+# ----- the AWS CLI -----
+
+def test_the_aws_cli_reads_a_job_and_sees_not_found(emu_url, ctl, tmp_path):
+    aws = tool("aws")
+    if not aws:
+        pytest.skip("the AWS CLI is not installed in this venv (pip install awscli)")
+    ctl.app("dcli00000000001")
+    job = ctl.manual("dcli00000000001")
+    env = dict(os.environ, **DUMMY, AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    base = [aws, "amplify", "--endpoint-url", emu_url, "--output", "json"]
+    out = subprocess.run(base + ["get-job", "--app-id", "dcli00000000001", "--branch-name", "main",
+                                 "--job-id", job["jobId"]], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)["job"]["summary"]
+    assert summary["commitId"] == COMMIT and summary["status"] == "PENDING"
+    listed = subprocess.run(base + ["list-jobs", "--app-id", "dcli00000000001", "--branch-name", "main"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert [j["jobId"] for j in json.loads(listed.stdout)["jobSummaries"]] == ["1"]
+    missing = subprocess.run(base + ["get-job", "--app-id", "dcli00000000001", "--branch-name", "main",
+                                     "--job-id", "999"], capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode != 0 and "NotFoundException" in missing.stderr
+
+
+def test_the_emulator_binds_only_the_given_host(emu_url):
+    port = int(emu_url.rsplit(":", 1)[1])
+    others = [a for a in socket.gethostbyname_ex(socket.gethostname())[2] if not a.startswith("127.")]
+    for address in others:
+        with socket.socket() as s:
+            s.settimeout(1)
+            assert s.connect_ex((address, port)) != 0, f"reachable on {address}"
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True) \
+        if shutil.which("ss") else None
+    if listening is not None:
+        assert listening.stdout.split()[3] == f"127.0.0.1:{port}"
+
+
+def test_timestamps_are_epoch_seconds_on_the_wire(emu_url, ctl):
+    ctl.app("dwire0000000001")
+    ctl.manual("dwire0000000001")
+    raw = requests.get(f"{emu_url}/apps/dwire0000000001/branches/main/jobs/1", timeout=5).json()
+    start = raw["job"]["summary"]["startTime"]
+    assert isinstance(start, (int, float)) and abs(start - datetime.now(timezone.utc).timestamp()) < 60

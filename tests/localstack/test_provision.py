@@ -1,13 +1,30 @@
-"""provision.py created the stack's resources from template.yaml."""
+"""provision.py creates the stack's resources from template.yaml, and the
+dispatcher plays the SQS event source against them.
 
+These tests start their own moto on a free port (they reset it between
+tests), so they never disturb a running local stack."""
+
+import hashlib
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
+import pytest
+import requests
 import yaml
 
+import localservers
 import provision
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HERE = localservers.HERE
+ROOT = localservers.ROOT
+ACCOUNT = provision.ACCOUNT
+WATCHED, UNWATCHED = "dsentinel0001", "dunwatched99"
 
 
 def template():
@@ -15,31 +32,144 @@ def template():
         return yaml.load(f, Loader=provision.cfn_loader())
 
 
-def test_the_table_has_the_template_keys_index_and_ttl(aws):
-    ddb = aws("dynamodb")
-    table = ddb.describe_table(TableName=os.environ["SENTINEL_TABLE"])["Table"]
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server, url = localservers.moto(str(tmp_path_factory.mktemp("moto")))
+    yield url
+    server.stop()
+
+
+class Provisioned:
+    def __init__(self, url, out):
+        self.url, self.out = url, str(out)
+        self.env = dict(os.environ, **localservers.DUMMY_AWS, AWS_ENDPOINT_URL=url)
+
+    def run(self, *extra):
+        done = subprocess.run([sys.executable, os.path.join(HERE, "provision.py"), "--template",
+                               os.path.join(ROOT, "template.yaml"), "--out", self.out, *extra],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"provision.py failed:\n{done.stderr}"
+        return self
+
+    def client(self, service):
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def routes(self):
+        with open(os.path.join(self.out, "routes.json")) as f:
+            return json.load(f)
+
+    def stack_env(self):
+        """The variables of stack.env, as a shell that sources it sees them."""
+        out = subprocess.run(["bash", "-c", f'set -e; . "{self.out}/stack.env"; env -0'],
+                             env={"PATH": os.environ["PATH"]}, check=True, capture_output=True, text=True)
+        return dict(line.split("=", 1) for line in out.stdout.split("\0") if "=" in line)
+
+    def queue_url(self, name):
+        return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+@pytest.fixture
+def stack(moto, tmp_path):
+    """A fresh moto with the template provisioned at its own timeouts."""
+    requests.post(f"{moto}/moto-api/reset", timeout=10).raise_for_status()
+    return Provisioned(moto, tmp_path).run()
+
+
+def amplify_event(app_id, branch="main", job="4", status="SUCCEED"):
+    return {
+        "Source": "aws.amplify",
+        "DetailType": "Amplify Deployment Status Change",
+        "Resources": [f"arn:aws:amplify:us-east-1:{ACCOUNT}:apps/{app_id}/branches/{branch}/jobs/{int(job):010d}"],
+        "Detail": json.dumps({"appId": app_id, "branchName": branch, "jobId": job, "jobStatus": status}),
+    }
+
+
+def receive_all(sqs, url, wait=1):
+    out = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                              AttributeNames=["All"]).get("Messages", [])
+    return out
+
+
+def queue_counts(sqs, url):
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+# ----- provisioning -----
+
+def test_the_table_has_the_template_keys_index_billing_and_ttl(stack):
+    ddb = stack.client("dynamodb")
+    table = ddb.describe_table(TableName="deploy-sentinel-dev")["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"PK": "HASH", "SK": "RANGE"}
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by-environment-time"]
-    ttl = ddb.describe_time_to_live(TableName=os.environ["SENTINEL_TABLE"])["TimeToLiveDescription"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-environment-time"
+    assert {k["AttributeName"]: k["KeyType"] for k in index["KeySchema"]} == {"GSI1PK": "HASH", "GSI1SK": "RANGE"}
+    assert index["Projection"]["ProjectionType"] == "ALL"
+    ttl = ddb.describe_time_to_live(TableName="deploy-sentinel-dev")["TimeToLiveDescription"]
     assert ttl == {"AttributeName": "expires_at", "TimeToLiveStatus": "ENABLED"}
+    backups = ddb.describe_continuous_backups(TableName="deploy-sentinel-dev")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_the_rule_carries_the_template_pattern_with_the_parameters(aws):
-    events = aws("events")
+def test_the_bus_and_the_topic_exist(stack):
+    buses = [b["Name"] for b in stack.client("events").list_event_buses()["EventBuses"]]
+    assert "sentinel-dev" in buses
+    topics = [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]]
+    assert f"arn:aws:sns:us-east-1:{ACCOUNT}:deploy-sentinel-alerts-dev" in topics
+
+
+def test_every_function_queue_redrives_to_the_dlq(stack):
+    sqs = stack.client("sqs")
+    dlq_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-dlq"
+    queues = [r for r in template()["Resources"].values()
+              if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]]
+    assert len(queues) >= 1
+    for route in stack.routes():
+        attrs = sqs.get_queue_attributes(QueueUrl=route["queueUrl"], AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attrs["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == dlq_arn, route
+        assert int(redrive["maxReceiveCount"]) == 5
+        assert attrs["VisibilityTimeout"] == "180"  # the template's, unless --visibility-timeout
+
+
+def test_the_amplify_rule_carries_the_template_pattern_and_its_target(stack):
+    events = stack.client("events")
     rule = events.describe_rule(Name="deploy-sentinel-dev-AmplifyStatusRule", EventBusName="default")
-    pattern = json.loads(rule["EventPattern"])
-    assert pattern == {"source": ["aws.amplify"], "detail-type": ["Amplify Deployment Status Change"],
-                       "detail": {"appId": ["dsentinel0001", "dsentinel0002"]}}
-    targets = events.list_targets_by_rule(Rule="deploy-sentinel-dev-AmplifyStatusRule", EventBusName="default")
-    assert targets["Targets"][0]["Arn"].endswith(":deploy-sentinel-dev-ingest")
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["aws.amplify"], "detail-type": ["Amplify Deployment Status Change"],
+        "detail": {"appId": ["dsentinel0001", "dsentinel0002"]}}
+    (target,) = events.list_targets_by_rule(Rule="deploy-sentinel-dev-AmplifyStatusRule",
+                                            EventBusName="default")["Targets"]
+    assert target["Arn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-ingest"
+    assert target["DeadLetterConfig"]["Arn"].endswith(":deploy-sentinel-dev-dlq")
 
 
-def test_the_ingest_queue_redrives_to_the_dlq(aws):
-    sqs = aws("sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=os.environ["SENTINEL_QUEUE_INGEST_QUEUE"], AttributeNames=["All"])["Attributes"]
-    redrive = json.loads(attrs["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"].endswith(":deploy-sentinel-dev-dlq")
-    assert int(redrive["maxReceiveCount"]) == 5
+def test_every_rule_of_the_template_exists_on_its_bus(stack):
+    events = stack.client("events")
+    for logical, res in template()["Resources"].items():
+        if res["Type"] != "AWS::Events::Rule":
+            continue
+        # The template names either the default bus or its own (a !Ref).
+        bus = res["Properties"].get("EventBusName", "default")
+        bus = bus if isinstance(bus, str) else "sentinel-dev"
+        name = f"deploy-sentinel-dev-{logical}"
+        assert events.describe_rule(Name=name, EventBusName=bus)["State"] == "ENABLED", logical
+        targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        assert len(targets) == len(res["Properties"]["Targets"]), logical
+
+
+def test_a_watched_apps_event_reaches_the_ingest_queue_and_an_unwatched_one_does_not(stack):
+    sqs, events = stack.client("sqs"), stack.client("events")
+    url = stack.queue_url("deploy-sentinel-dev-ingest")
+    out = events.put_events(Entries=[amplify_event(UNWATCHED, job="7"), amplify_event(WATCHED, job="4")])
+    assert out["FailedEntryCount"] == 0
+    messages = receive_all(sqs, url)
+    assert [json.loads(m["Body"])["detail"]["appId"] for m in messages] == [WATCHED]
+    body = json.loads(messages[0]["Body"])
+    assert body["source"] == "aws.amplify" and body["detail"]["jobId"] == "4"
+    assert receive_all(sqs, url, wait=0) == []
 
 
 def test_a_branch_list_becomes_a_branch_filter():
@@ -49,3 +179,136 @@ def test_a_branch_list_becomes_a_branch_filter():
     everything = provision.Stack(template(), dict(provision.LOCAL_PARAMS), "us-east-1", None)
     rule = everything.resolve(everything.t["Resources"]["AmplifyStatusRule"]["Properties"]["EventPattern"])
     assert "branchName" not in rule["detail"]
+
+
+def test_routes_name_each_sqs_event_source_and_its_binary(stack):
+    routes = {r["function"]: r for r in stack.routes()}
+    ingest = routes["build-event-handler"]
+    assert ingest["queueUrl"] == stack.queue_url("deploy-sentinel-dev-ingest")
+    assert ingest["queueArn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-ingest"
+    assert ingest["batchSize"] == 10 and ingest["reportBatchItemFailures"] is True
+    functions = [r for r in template()["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    sqs_sources = sum(1 for f in functions for e in f["Properties"].get("Events", {}).values() if e["Type"] == "SQS")
+    assert len(stack.routes()) == sqs_sources
+
+
+def test_the_env_file_resolves_the_function_variables_to_local_resources(stack):
+    env = stack.stack_env()
+    assert env["SENTINEL_ENVIRONMENT"] == "dev"
+    assert env["SENTINEL_TABLE"] == "deploy-sentinel-dev"
+    assert env["SENTINEL_EVENT_BUS"] == "sentinel-dev"
+    assert env["SENTINEL_DLQ_URL"] == stack.queue_url("deploy-sentinel-dev-dlq")
+    assert env["SENTINEL_QUEUE_INGEST_QUEUE"] == stack.queue_url("deploy-sentinel-dev-ingest")
+    assert env["SENTINEL_RETENTION_DAYS"] == "90" and env["SENTINEL_AUTO_ROLLBACK"] == "auto"
+
+
+def test_provisioning_twice_changes_nothing_but_what_was_asked(stack):
+    before = (stack.routes(), stack.stack_env())
+    stack.run()
+    assert (stack.routes(), stack.stack_env()) == before
+    stack.run("--visibility-timeout", "2")
+    attrs = stack.client("sqs").get_queue_attributes(QueueUrl=stack.queue_url("deploy-sentinel-dev-ingest"),
+                                                     AttributeNames=["VisibilityTimeout"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "2"
+    assert len(stack.client("sqs").list_queues()["QueueUrls"]) == len(
+        [r for r in template()["Resources"].values() if r["Type"] == "AWS::SQS::Queue"])
+
+
+# ----- dispatcher -----
+
+class StubFunction:
+    """A Runtime-API-like endpoint: records each invocation, fails the records
+    whose body contains "fail-me", or the whole invocation when told to."""
+
+    def __init__(self):
+        self.calls, self.mode = [], "partial"
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.calls.append((self.path, payload))
+                if stub.mode == "error":
+                    status, body = 500, {"errorType": "Retryable.Store", "errorMessage": "table unavailable"}
+                else:
+                    failed = [r["messageId"] for r in payload["Records"] if "fail-me" in r["body"]]
+                    status, body = 200, {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def records(self):
+        return [r for _, payload in self.calls for r in payload["Records"]]
+
+
+@pytest.fixture
+def function():
+    stub = StubFunction()
+    yield stub
+    stub.server.shutdown()
+
+
+def dispatch_once(stack, endpoint, seconds=60):
+    log = os.path.join(stack.out, "dispatcher.log")
+    subprocess.run([sys.executable, os.path.join(HERE, "dispatcher.py"), "--routes",
+                    os.path.join(stack.out, "routes.json"), "--endpoint", endpoint, "--once",
+                    "--idle-seconds", "1", "--max-seconds", str(seconds), "--log", log],
+                   env=stack.env, check=True, timeout=seconds + 30)
+    with open(log) as f:
+        return f.read()
+
+
+def send(stack, queue, *bodies):
+    sqs = stack.client("sqs")
+    url = stack.queue_url(queue)
+    return url, [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
+
+
+def test_the_dispatcher_deletes_only_the_records_the_function_did_not_fail(stack, function):
+    stack.run("--visibility-timeout", "1")  # retries within a second, as local-up does
+    url, (good, bad) = send(stack, "deploy-sentinel-dev-ingest", '{"n": "ok"}', '{"n": "fail-me"}')
+    log = dispatch_once(stack, function.url)
+
+    path, payload = function.calls[0]
+    assert path == "/2015-03-31/functions/build-event-handler/invocations"
+    assert {r["messageId"] for r in payload["Records"]} == {good, bad}
+    record = next(r for r in payload["Records"] if r["messageId"] == good)
+    assert record["eventSource"] == "aws:sqs" and record["awsRegion"] == "us-east-1"
+    assert record["eventSourceARN"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-ingest"
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+    assert record["attributes"]["ApproximateReceiveCount"] == "1" and record["receiptHandle"]
+    assert record["messageAttributes"] == {}
+    assert "build-event-handler <- Ingest: 2 records, 1 done, 1 to retry" in log
+
+    # The good record was deleted after one invocation; the failed one came
+    # back until moto's redrive moved it to the DLQ after maxReceiveCount (5).
+    ids = [r["messageId"] for r in function.records()]
+    assert ids.count(good) == 1
+    tries = [r["attributes"]["ApproximateReceiveCount"] for r in function.records() if r["messageId"] == bad]
+    assert tries == ["1", "2", "3", "4", "5"]
+    sqs = stack.client("sqs")
+    assert queue_counts(sqs, url) == (0, 0)
+    assert [m["MessageId"] for m in receive_all(sqs, stack.queue_url("deploy-sentinel-dev-dlq"))] == [bad]
+
+
+def test_a_failed_invocation_deletes_none_of_its_records(stack, function):
+    stack.run("--visibility-timeout", "1")
+    function.mode = "error"
+    url, sent = send(stack, "deploy-sentinel-dev-ingest", '{"n": 1}', '{"n": 2}')
+    log = dispatch_once(stack, function.url)
+    assert "error Retryable.Store: table unavailable" in log
+    ids = [r["messageId"] for r in function.records()]
+    assert all(ids.count(i) == 5 for i in sent)
+    sqs = stack.client("sqs")
+    dead = receive_all(sqs, stack.queue_url("deploy-sentinel-dev-dlq"))
+    assert sorted(m["MessageId"] for m in dead) == sorted(sent)
