@@ -64,6 +64,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a site like the health checker does: exit 0 healthy, 1
+    /// unhealthy, 3 inconclusive, 2 bad usage.
+    Check {
+        /// The site's root URL.
+        url: String,
+        /// The commit the site must report (a prefix of 7+ characters counts).
+        #[arg(long)]
+        expect_commit: Option<String>,
+        /// Paths to check (GET, expecting 2xx); default: the policy's, else `/`.
+        #[arg(long = "path")]
+        paths: Vec<String>,
+        /// Seconds to reach a verdict.
+        #[arg(long, default_value_t = 60)]
+        deadline: u64,
+        /// Hosts requests and redirects may also go to (the URL's own always may).
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+        /// Seconds an old version may still be served before it counts as a
+        /// failure (by hand: 0, you check now; the health checker waits).
+        #[arg(long, default_value_t = 0)]
+        grace: u64,
+        /// A policy file whose `health` section to use.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Read or write the validation policy of an app or branch.
     Policy {
         #[command(subcommand)]
@@ -192,6 +219,49 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Check {
+            url,
+            expect_commit,
+            paths,
+            deadline,
+            grace,
+            allow_hosts,
+            policy,
+            json,
+        } => {
+            let mut health = match &policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("{}", path.display()))?;
+                    Policy::parse(&text, &path.display().to_string())?.health
+                }
+                None => sentinel_shared::health::HealthPolicy::default(),
+            };
+            if !paths.is_empty() {
+                health.endpoints = paths
+                    .into_iter()
+                    .map(|path| sentinel_shared::health::EndpointCheck {
+                        path,
+                        ..Default::default()
+                    })
+                    .collect();
+            }
+            health.deadline_ms = deadline * 1000;
+            health.version_grace_ms = grace * 1000;
+            health.allowed_hosts.extend(allow_hosts);
+            let checker = sentinel_shared::health::Checker::new(&url, health)?;
+            let report = checker.run(expect_commit.as_deref()).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render::health(&report));
+            }
+            Ok(ExitCode::from(match report.verdict {
+                sentinel_shared::health::Verdict::Healthy => 0,
+                sentinel_shared::health::Verdict::Unhealthy => 1,
+                sentinel_shared::health::Verdict::Inconclusive => 3,
+            }))
         }
         Command::Policy {
             action: PolicyAction::Push { file, app, branch },

@@ -148,3 +148,35 @@ pub fn report(report: &sentinel_shared::validate::Report) -> String {
     );
     out
 }
+
+/// A health report for people: one line per endpoint, then the verdict.
+pub fn health(report: &sentinel_shared::health::HealthReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<50} {:>6} {:>8} {:>7} {:>7}  RESULT",
+        "URL", "STATUS", "LAST ms", "p50 ms", "p95 ms"
+    );
+    for e in &report.endpoints {
+        let status = e.last_status.map_or("-".to_owned(), |s| s.to_string());
+        let result = match &e.reason {
+            Some(reason) => format!("{:?}: {reason}", e.verdict),
+            None => format!("{:?}", e.verdict),
+        };
+        let _ = writeln!(
+            out,
+            "{:<50} {:>6} {:>8} {:>7} {:>7}  {result}",
+            truncate(&e.url, 50),
+            status,
+            e.last_latency_ms,
+            e.p50_ms,
+            e.p95_ms
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:?} after {} round(s) in {} ms: {}",
+        report.verdict, report.rounds, report.elapsed_ms, report.reason
+    );
+    out
+}

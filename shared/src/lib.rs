@@ -9,6 +9,7 @@ pub mod config;
 pub mod deployment;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod ingest;
 pub mod model;
 pub mod outbox;

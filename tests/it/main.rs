@@ -1,6 +1,7 @@
 //! Integration tests against the local stack (`make test` starts it).
 
 mod amplify_emulator;
+mod check;
 mod end_to_end;
 mod helpers;
 mod ingest;

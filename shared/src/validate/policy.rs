@@ -30,6 +30,9 @@ pub struct Policy {
     /// Stop the build (StopJob) when validation finds an error.
     #[serde(default = "yes")]
     pub stop_on_error: bool,
+    /// How the site is checked after a deploy (`docs/policy.md`).
+    #[serde(default)]
+    pub health: crate::health::HealthPolicy,
 }
 
 fn one() -> u32 {
@@ -52,6 +55,7 @@ impl Default for Policy {
             secret_names: Vec::new(),
             severity: BTreeMap::new(),
             stop_on_error: true,
+            health: crate::health::HealthPolicy::default(),
         }
     }
 }
@@ -171,6 +175,23 @@ mod tests {
         assert_eq!(a.severity_of("buildspec.node-memory"), Severity::Error);
         assert_eq!(a.severity_of("env.secret-exposed"), Severity::Error);
         assert!(!a.stop_on_error);
+    }
+
+    #[test]
+    fn a_health_section_overrides_defaults() {
+        let p = Policy::parse(
+            "health:\n  url: https://shop.example.com\n  healthy_after: 3\n  endpoints:\n    - path: /api/health\n      json_equals: [/status, ok]\n  version:\n    path: /api/health\n    json_pointer: /commit\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(p.health.healthy_after, 3);
+        assert_eq!(p.health.latency_limit_ms, 3_000);
+        assert_eq!(
+            p.health.endpoints[0].json_equals,
+            Some(("/status".into(), serde_json::json!("ok")))
+        );
+        let err = Policy::parse("health:\n  endpoints:\n    - pth: /\n", "p.yaml").unwrap_err();
+        assert!(err.reason.contains("pth"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,502 @@
+//! The health check engine: checks a deployed site the way a careful
+//! engineer would, in rounds, and decides Healthy, Unhealthy or
+//! Inconclusive.
+//!
+//! * Each round runs every endpoint concurrently: a round takes as long as
+//!   its slowest endpoint, not their sum.
+//! * Healthy after `healthy_after` consecutive passing rounds; Unhealthy
+//!   after `unhealthy_after` consecutive rounds with a failure on the site's
+//!   side; Inconclusive when only our side failed (DNS, connection refused,
+//!   TLS) or the deadline came first. Only Unhealthy may lead to a rollback.
+//! * A wrong version is "not yet" during `version_grace` (the CDN can serve
+//!   the old deployment for a while), then a failure.
+//! * Requests go only to allowed hosts, follow at most 5 redirects within
+//!   them, read at most 1 MB of body, send no credentials, verify TLS.
+
+mod policy;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+
+pub use policy::{EndpointCheck, HealthPolicy, VersionCheck};
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Healthy,
+    Unhealthy,
+    Inconclusive,
+}
+
+/// Whose fault a failed request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    Passed,
+    /// The site answered wrongly (status, latency, content, redirect).
+    SiteFailed,
+    /// The site serves another version; counts as a failure after the grace.
+    WrongVersion,
+    /// We could not ask (DNS, connection refused, TLS handshake).
+    OurSide,
+}
+
+/// One request of one round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub url: String,
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+}
+
+/// Per endpoint, over every round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointReport {
+    pub url: String,
+    pub last_status: Option<u16>,
+    pub last_latency_ms: u64,
+    pub verdict: Outcome,
+    pub reason: Option<String>,
+    pub attempts: usize,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthReport {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub rounds: usize,
+    pub elapsed_ms: u64,
+    pub endpoints: Vec<EndpointReport>,
+}
+
+/// A check that cannot start: a bad URL or policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckError(pub String);
+
+pub struct Checker {
+    client: reqwest::Client,
+    policy: HealthPolicy,
+    base: url::Url,
+    allowed_hosts: Vec<String>,
+}
+
+const BODY_CAP: usize = 1024 * 1024;
+const MAX_REDIRECTS: usize = 5;
+
+impl Checker {
+    /// `base` is the site's root; its own host is always allowed.
+    pub fn new(base: &str, policy: HealthPolicy) -> Result<Self, CheckError> {
+        let base =
+            url::Url::parse(base).map_err(|e| CheckError(format!("{base:?} is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(CheckError(format!(
+                "{base} is not an http(s) URL with a host"
+            )));
+        }
+        let mut allowed_hosts = policy.allowed_hosts.clone();
+        allowed_hosts.extend(base.host_str().map(str::to_owned));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_millis(policy.timeout_ms))
+            .user_agent("deploy-sentinel-health/1")
+            .build()
+            .map_err(|e| CheckError(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            policy,
+            base,
+            allowed_hosts,
+        })
+    }
+
+    /// Runs rounds until a verdict or the deadline.
+    pub async fn run(&self, expect_commit: Option<&str>) -> HealthReport {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(self.policy.deadline_ms);
+        let grace = Duration::from_millis(self.policy.version_grace_ms);
+        let mut history: Vec<Vec<Attempt>> = Vec::new();
+        let (mut passes, mut failures) = (0, 0);
+        let mut pause = Duration::from_millis(self.policy.round_interval_ms);
+        let verdict = loop {
+            let round = self.round(expect_commit).await;
+            let in_grace = start.elapsed() < grace;
+            let site_failed = round.iter().any(|a| {
+                a.outcome == Outcome::SiteFailed
+                    || (a.outcome == Outcome::WrongVersion && !in_grace)
+            });
+            let all_passed = round.iter().all(|a| a.outcome == Outcome::Passed);
+            history.push(round);
+            if all_passed {
+                passes += 1;
+                failures = 0;
+                if passes >= self.policy.healthy_after {
+                    break (
+                        Verdict::Healthy,
+                        format!("{passes} consecutive rounds passed"),
+                    );
+                }
+            } else if site_failed {
+                failures += 1;
+                passes = 0;
+                if failures >= self.policy.unhealthy_after {
+                    break (
+                        Verdict::Unhealthy,
+                        format!(
+                            "{failures} consecutive rounds failed: {}",
+                            reasons(history.last())
+                        ),
+                    );
+                }
+            } else {
+                // Our side failed, or the old version is still served: no count.
+                passes = 0;
+            }
+            if Instant::now() + pause >= deadline {
+                let last = reasons(history.last());
+                break (
+                    Verdict::Inconclusive,
+                    format!("deadline reached without a verdict; last round: {last}"),
+                );
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 3 / 2).min(Duration::from_secs(10));
+        };
+        HealthReport {
+            verdict: verdict.0,
+            reason: verdict.1,
+            rounds: history.len(),
+            elapsed_ms: start.elapsed().as_millis() as u64,
+            endpoints: summarise(&history),
+        }
+    }
+
+    /// One round: every endpoint (and the version check) at once.
+    async fn round(&self, expect_commit: Option<&str>) -> Vec<Attempt> {
+        let mut checks: Vec<_> = self
+            .policy
+            .endpoints
+            .iter()
+            .map(|e| self.check(e.clone(), None))
+            .collect();
+        if let Some(commit) = expect_commit {
+            let version = self.policy.version.clone().unwrap_or_default();
+            checks.push(self.check(version.as_endpoint(), Some((commit, version))));
+        }
+        let futures: Vec<_> = checks.into_iter().map(Box::pin).collect();
+        join_all(futures).await
+    }
+
+    async fn check(
+        &self,
+        endpoint: EndpointCheck,
+        version: Option<(&str, VersionCheck)>,
+    ) -> Attempt {
+        let url = match self.base.join(endpoint.path.trim_start_matches('/')) {
+            Ok(u) => u,
+            Err(e) => {
+                return attempt(
+                    endpoint.path.clone(),
+                    None,
+                    0,
+                    Outcome::SiteFailed,
+                    Some(format!("bad path: {e}")),
+                );
+            }
+        };
+        let started = Instant::now();
+        let fetched = self.fetch(&endpoint.method, url.clone()).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let (status, headers, body) = match fetched {
+            Ok(r) => r,
+            Err((outcome, reason)) => {
+                return attempt(url.to_string(), None, latency_ms, outcome, Some(reason));
+            }
+        };
+        let limit = endpoint
+            .latency_limit_ms
+            .unwrap_or(self.policy.latency_limit_ms);
+        let fail = |reason: String| {
+            attempt(
+                url.to_string(),
+                Some(status),
+                latency_ms,
+                Outcome::SiteFailed,
+                Some(reason),
+            )
+        };
+        if !endpoint.expects(status) {
+            return fail(format!(
+                "status {status}, expected {}",
+                endpoint.expected_text()
+            ));
+        }
+        if latency_ms > limit {
+            return fail(format!(
+                "answered in {latency_ms} ms, over the {limit} ms limit"
+            ));
+        }
+        if let Some(needle) = &endpoint.body_contains
+            && !body.contains(needle.as_str())
+        {
+            return fail(format!("body does not contain {needle:?}"));
+        }
+        if let Some((pointer, want)) = &endpoint.json_equals {
+            let got = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.pointer(pointer).cloned());
+            if got.as_ref() != Some(want) {
+                return fail(format!(
+                    "JSON {pointer} is {}, expected {want}",
+                    got.map_or("absent".into(), |g| g.to_string())
+                ));
+            }
+        }
+        if let Some(name) = &endpoint.header_present
+            && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
+            return fail(format!("header {name} is absent"));
+        }
+        if let Some((commit, check)) = version {
+            if let Some(served) = check.served_version(&headers, &body) {
+                if !commit_matches(commit, &served) {
+                    return attempt(
+                        url.to_string(),
+                        Some(status),
+                        latency_ms,
+                        Outcome::WrongVersion,
+                        Some(format!(
+                            "serves version {}, expected {}",
+                            short(&served),
+                            short(commit)
+                        )),
+                    );
+                }
+            } else if !mentions_commit(commit, &body)
+                && !headers.iter().any(|(_, v)| mentions_commit(commit, v))
+            {
+                return attempt(
+                    url.to_string(),
+                    Some(status),
+                    latency_ms,
+                    Outcome::WrongVersion,
+                    Some(format!("does not report commit {}", short(commit))),
+                );
+            }
+        }
+        attempt(
+            url.to_string(),
+            Some(status),
+            latency_ms,
+            Outcome::Passed,
+            None,
+        )
+    }
+
+    /// GET (or the method given), following redirects within allowed hosts.
+    async fn fetch(
+        &self,
+        method: &str,
+        mut url: url::Url,
+    ) -> Result<(u16, Vec<(String, String)>, String), (Outcome, String)> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| (Outcome::SiteFailed, format!("bad method {method}")))?;
+        for _ in 0..=MAX_REDIRECTS {
+            if !self.allowed(&url) {
+                return Err((
+                    Outcome::SiteFailed,
+                    format!(
+                        "refused to request {} (host not allowed)",
+                        url.host_str().unwrap_or("?")
+                    ),
+                ));
+            }
+            let mut resp = self
+                .client
+                .request(method.clone(), url.clone())
+                .send()
+                .await
+                .map_err(classify)?;
+            let status = resp.status().as_u16();
+            if resp.status().is_redirection() {
+                let location = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|l| l.to_str().ok())
+                    .unwrap_or_default();
+                url = url.join(location).map_err(|e| {
+                    (
+                        Outcome::SiteFailed,
+                        format!("bad redirect {location:?}: {e}"),
+                    )
+                })?;
+                if !self.allowed(&url) {
+                    return Err((
+                        Outcome::SiteFailed,
+                        format!(
+                            "redirect to foreign host {} refused",
+                            url.host_str().unwrap_or("?")
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let headers: Vec<(String, String)> = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        v.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+                let room = BODY_CAP - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= BODY_CAP {
+                    break;
+                }
+            }
+            return Ok((status, headers, String::from_utf8_lossy(&body).into_owned()));
+        }
+        Err((
+            Outcome::SiteFailed,
+            format!("more than {MAX_REDIRECTS} redirects"),
+        ))
+    }
+
+    fn allowed(&self, url: &url::Url) -> bool {
+        url.host_str()
+            .is_some_and(|h| self.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h)))
+    }
+}
+
+fn classify(e: reqwest::Error) -> (Outcome, String) {
+    if e.is_timeout() {
+        return (
+            Outcome::SiteFailed,
+            "no answer within the request timeout".into(),
+        );
+    }
+    if e.is_connect() {
+        let detail = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        return (Outcome::OurSide, format!("could not connect ({detail})"));
+    }
+    (Outcome::SiteFailed, format!("request failed: {e}"))
+}
+
+fn attempt(
+    url: String,
+    status: Option<u16>,
+    latency_ms: u64,
+    outcome: Outcome,
+    reason: Option<String>,
+) -> Attempt {
+    Attempt {
+        url,
+        status,
+        latency_ms,
+        outcome,
+        reason,
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+/// A served version matches when one is a prefix of the other and the
+/// shorter has at least 7 characters (git's short hashes).
+pub fn commit_matches(expected: &str, served: &str) -> bool {
+    let (e, s) = (
+        expected.trim().to_ascii_lowercase(),
+        served.trim().to_ascii_lowercase(),
+    );
+    let shorter = e.len().min(s.len());
+    shorter >= 7 && (e.starts_with(&s) || s.starts_with(&e))
+}
+
+/// Whether `text` carries the commit, in full or as a prefix of at least 7.
+pub fn mentions_commit(expected: &str, text: &str) -> bool {
+    let expected = expected.to_ascii_lowercase();
+    if expected.len() < 7 {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&expected[..7]) {
+        let start = from + at;
+        let before_ok = start == 0 || !bytes[start - 1].is_ascii_hexdigit();
+        let run: String = lower[start..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        if before_ok && commit_matches(&expected, &run) {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
+}
+
+fn reasons(round: Option<&Vec<Attempt>>) -> String {
+    round
+        .map(|r| {
+            r.iter()
+                .filter_map(|a| a.reason.as_ref().map(|why| format!("{}: {why}", a.url)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
+}
+
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) * p).div_ceil(100)]
+}
+
+fn summarise(history: &[Vec<Attempt>]) -> Vec<EndpointReport> {
+    let Some(last) = history.last() else {
+        return Vec::new();
+    };
+    last.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut latencies: Vec<u64> = history
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|a| a.latency_ms)
+                .collect();
+            latencies.sort_unstable();
+            EndpointReport {
+                url: a.url.clone(),
+                last_status: a.status,
+                last_latency_ms: a.latency_ms,
+                verdict: a.outcome,
+                reason: a.reason.clone(),
+                attempts: latencies.len(),
+                p50_ms: percentile(&latencies, 50),
+                p95_ms: percentile(&latencies, 95),
+            }
+        })
+        .collect()
+}

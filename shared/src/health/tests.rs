@@ -1,0 +1,361 @@
+//! The engine against real HTTP servers on 127.0.0.1 (a small one written
+//! here, so each test controls exactly what the site answers).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay_ms: u64,
+    pub endless: bool,
+}
+
+impl Reply {
+    pub fn ok(body: &str) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            delay_ms: 0,
+            endless: false,
+        }
+    }
+}
+
+/// Serves `handler(path, hit number)` on a free loopback port.
+pub async fn serve<F>(handler: F) -> SocketAddr
+where
+    F: Fn(&str, usize) -> Reply + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    let hits = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let handler = handler.clone();
+            let hit = hits.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head);
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let reply = handler(&path, hit);
+                tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
+                let mut out = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", reply.status);
+                for (k, v) in &reply.headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                if reply.endless {
+                    out.push_str("\r\n");
+                    let _ = socket.write_all(out.as_bytes()).await;
+                    let chunk = vec![b'x'; 64 * 1024];
+                    // Bounded: 64 MiB at most, far above the 1 MB cap.
+                    for _ in 0..1024 {
+                        if socket.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
+                out.push_str(&format!(
+                    "content-length: {}\r\n\r\n{}",
+                    reply.body.len(),
+                    reply.body
+                ));
+                let _ = socket.write_all(out.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+fn fast() -> HealthPolicy {
+    HealthPolicy {
+        round_interval_ms: 20,
+        deadline_ms: 4_000,
+        version_grace_ms: 0,
+        latency_limit_ms: 1_000,
+        timeout_ms: 2_000,
+        ..HealthPolicy::default()
+    }
+}
+
+async fn check(addr: SocketAddr, policy: HealthPolicy, commit: Option<&str>) -> HealthReport {
+    Checker::new(&format!("http://{addr}/"), policy)
+        .unwrap()
+        .run(commit)
+        .await
+}
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[tokio::test]
+async fn a_healthy_site_passes_after_two_rounds() {
+    let addr = serve(|_, _| Reply::ok("<html>ok</html>")).await;
+    let report = check(addr, fast(), None).await;
+    assert_eq!(report.verdict, Verdict::Healthy, "{report:?}");
+    assert_eq!(report.rounds, 2);
+    assert_eq!(report.endpoints[0].last_status, Some(200));
+    assert_eq!(report.endpoints[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn errors_make_it_unhealthy_with_the_reason() {
+    let addr = serve(|_, _| Reply {
+        status: 500,
+        ..Reply::ok("boom")
+    })
+    .await;
+    let report = check(addr, fast(), None).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert_eq!(report.rounds, 3);
+    assert!(
+        report.reason.contains("status 500, expected 2xx"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_the_limit_fails() {
+    let addr = serve(|_, _| Reply {
+        delay_ms: 300,
+        ..Reply::ok("slow")
+    })
+    .await;
+    let policy = HealthPolicy {
+        latency_limit_ms: 100,
+        ..fast()
+    };
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert!(
+        report.reason.contains("over the 100 ms limit"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_commit_is_unhealthy_once_the_grace_is_over() {
+    let addr =
+        serve(|_, _| Reply::ok(r#"<meta name="x-deployed-commit" content="fedcba9876543210">"#))
+            .await;
+    let report = check(addr, fast(), Some(COMMIT)).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert!(
+        report
+            .reason
+            .contains("does not report commit 0123456789ab"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn the_old_version_for_a_while_then_the_new_one_is_healthy() {
+    let addr = serve(|_, hit| {
+        let commit = if hit < 4 {
+            "fedcba9876543210fedcba9876543210fedcba98"
+        } else {
+            COMMIT
+        };
+        Reply::ok(&format!(
+            r#"<meta name="x-deployed-commit" content="{commit}">"#
+        ))
+    })
+    .await;
+    let policy = HealthPolicy {
+        version_grace_ms: 3_000,
+        ..fast()
+    };
+    let report = check(addr, policy, Some(COMMIT)).await;
+    assert_eq!(report.verdict, Verdict::Healthy, "{report:?}");
+    // Two rounds saw the old version (not counted against it), two passed.
+    assert_eq!(report.rounds, 4, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_pinned_json_pointer_or_header_is_where_the_version_is_read() {
+    let addr = serve(|path, _| {
+        let mut r = Reply::ok(&format!(
+            r#"{{"status":"ok","build":{{"commit":"{}"}}}}"#,
+            &COMMIT[..7]
+        ));
+        r.headers
+            .push(("x-version".into(), "something-else".into()));
+        assert!(path.starts_with("/api/health"));
+        r
+    })
+    .await;
+    let by_pointer = HealthPolicy {
+        version: Some(VersionCheck {
+            path: "/api/health".into(),
+            json_pointer: Some("/build/commit".into()),
+            header: None,
+        }),
+        endpoints: vec![EndpointCheck {
+            path: "/api/health".into(),
+            ..EndpointCheck::default()
+        }],
+        ..fast()
+    };
+    assert_eq!(
+        check(addr, by_pointer.clone(), Some(COMMIT)).await.verdict,
+        Verdict::Healthy
+    );
+    let by_header = HealthPolicy {
+        version: Some(VersionCheck {
+            path: "/api/health".into(),
+            json_pointer: None,
+            header: Some("x-version".into()),
+        }),
+        ..by_pointer
+    };
+    let report = check(addr, by_header, Some(COMMIT)).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert!(
+        report.reason.contains("serves version something-el"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn content_checks_name_what_is_missing() {
+    let addr = serve(|_, _| Reply::ok(r#"{"status":"degraded"}"#)).await;
+    let policy = HealthPolicy {
+        endpoints: vec![EndpointCheck {
+            path: "/api/health".into(),
+            json_equals: Some(("/status".into(), serde_json::json!("ok"))),
+            ..EndpointCheck::default()
+        }],
+        ..fast()
+    };
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert!(
+        report
+            .reason
+            .contains(r#"JSON /status is "degraded", expected "ok""#),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn flapping_never_gives_consecutive_rounds_and_ends_inconclusive() {
+    let addr = serve(|_, hit| {
+        if hit % 2 == 0 {
+            Reply::ok("up")
+        } else {
+            Reply {
+                status: 503,
+                ..Reply::ok("down")
+            }
+        }
+    })
+    .await;
+    let policy = HealthPolicy {
+        deadline_ms: 1_500,
+        ..fast()
+    };
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{report:?}");
+    assert!(
+        report.reason.contains("deadline reached"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_our_side_and_inconclusive() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let policy = HealthPolicy {
+        deadline_ms: 500,
+        ..fast()
+    };
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+    assert_eq!(report.endpoints[0].verdict, Outcome::OurSide);
+    assert!(
+        report.endpoints[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("could not connect")
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_foreign_host_is_refused() {
+    let addr = serve(|_, _| Reply {
+        status: 302,
+        headers: vec![("location".into(), "https://evil.example.com/".into())],
+        ..Reply::ok("")
+    })
+    .await;
+    let report = check(addr, fast(), None).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy);
+    assert!(
+        report
+            .reason
+            .contains("redirect to foreign host evil.example.com refused"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn an_endless_body_is_capped() {
+    let addr = serve(|_, _| Reply {
+        endless: true,
+        ..Reply::ok("")
+    })
+    .await;
+    let policy = HealthPolicy {
+        endpoints: vec![EndpointCheck {
+            body_contains: Some("x".into()),
+            ..EndpointCheck::default()
+        }],
+        ..fast()
+    };
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Healthy, "{report:?}");
+}
+
+#[test]
+fn commits_match_by_prefix_of_at_least_seven() {
+    assert!(commit_matches(COMMIT, "0123456"));
+    assert!(!commit_matches(COMMIT, "012345"));
+    assert!(mentions_commit(COMMIT, "deployed 0123456789 ok"));
+    assert!(
+        mentions_commit("0123456", &format!("deployed {COMMIT}")),
+        "a short expected commit"
+    );
+    assert!(!mentions_commit(COMMIT, "deployed 01234567ff ok"));
+    assert!(!mentions_commit(COMMIT, "x90123456789"));
+}
+
+#[test]
+fn a_bad_url_is_refused_at_once() {
+    assert!(Checker::new("not a url", HealthPolicy::default()).is_err());
+    assert!(Checker::new("ftp://example.com", HealthPolicy::default()).is_err());
+}
