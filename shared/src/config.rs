@@ -24,6 +24,10 @@ pub struct Config {
     pub dlq_url: Option<String>,
     /// Days a deployment record is kept before TTL removes it.
     pub retention_days: u32,
+    /// Where a branch's site is, when not Amplify's
+    /// `https://{displayName}.{defaultDomain}` and the policy names none:
+    /// `{appId}`, `{branch}` and `{displayName}` are filled in.
+    pub site_url_template: Option<String>,
 }
 
 impl Config {
@@ -32,6 +36,7 @@ impl Config {
     pub const EVENT_BUS: &'static str = "SENTINEL_EVENT_BUS";
     pub const DLQ_URL: &'static str = "SENTINEL_DLQ_URL";
     pub const RETENTION_DAYS: &'static str = "SENTINEL_RETENTION_DAYS";
+    pub const SITE_URL_TEMPLATE: &'static str = "SENTINEL_SITE_URL_TEMPLATE";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -77,6 +82,7 @@ impl Config {
             event_bus: required(Self::EVENT_BUS)?,
             dlq_url: lookup(Self::DLQ_URL).filter(|v| !v.trim().is_empty()),
             retention_days,
+            site_url_template: lookup(Self::SITE_URL_TEMPLATE).filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -90,6 +96,7 @@ impl fmt::Debug for Config {
             .field("event_bus", &self.event_bus)
             .field("dlq_url", &self.dlq_url)
             .field("retention_days", &self.retention_days)
+            .field("site_url_template", &self.site_url_template)
             .finish()
     }
 }

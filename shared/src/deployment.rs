@@ -140,6 +140,9 @@ pub struct Deployment {
     /// The validator's verdict on this job's configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationRecord>,
+    /// The health checker's verdict on this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthRecord>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -165,6 +168,18 @@ pub struct ValidationRecord {
     pub stop_result: Option<String>,
 }
 
+/// What the health checker found after the deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthRecord {
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub url: String,
+    pub checked_at: DateTime<Utc>,
+    pub rounds: usize,
+    pub endpoints: Vec<crate::health::EndpointReport>,
+}
+
 /// The result of applying one observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -186,6 +201,7 @@ impl Deployment {
             details: JobDetails::default(),
             rollback_of: None,
             validation: None,
+            health: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

@@ -10,6 +10,7 @@ use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 
 pub const OWNER_INGEST: &str = "ingest";
 pub const OWNER_VALIDATOR: &str = "validator";
+pub const OWNER_HEALTH: &str = "health";
 
 /// The `source` of every event the stack publishes.
 pub const SOURCE: &str = "sentinel";
@@ -22,6 +23,49 @@ pub mod detail_type {
     pub const BUILD_CANCELLED: &str = "Build Cancelled";
     pub const VALIDATION_COMPLETED: &str = "Validation Completed";
     pub const VALIDATION_FAILED: &str = "Validation Failed";
+    pub const DEPLOYMENT_HEALTHY: &str = "Deployment Healthy";
+    pub const DEPLOYMENT_UNHEALTHY: &str = "Deployment Unhealthy";
+    pub const DEPLOYMENT_CHECK_INCONCLUSIVE: &str = "Deployment Check Inconclusive";
+}
+
+/// The detail of "Deployment Healthy", "Deployment Unhealthy" and
+/// "Deployment Check Inconclusive".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthEvent {
+    /// `{appId}/{branchName}/{jobId padded}/health`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub url: String,
+    pub endpoints: Vec<crate::health::EndpointReport>,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+}
+
+impl HealthEvent {
+    pub fn detail_type(&self) -> &'static str {
+        match self.verdict {
+            crate::health::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
+            crate::health::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
+            crate::health::Verdict::Inconclusive => detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE,
+        }
+    }
+
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_HEALTH.to_owned(),
+            detail_type: self.detail_type().to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
 }
 
 /// The detail of "Validation Completed" (every validated job) and

@@ -23,7 +23,7 @@ use crate::error::{AmplifyError, Error, StoreError};
 use crate::events::OWNER_INGEST;
 use crate::model::{BuildStatus, Environment};
 use crate::outbox;
-use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher};
+use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, EventPublisher};
 
 use crate::outbox::MAX_WRITE_ATTEMPTS;
 
@@ -129,7 +129,11 @@ where
     async fn finish(&self, record: &Deployment) -> Result<usize, Error> {
         if record.status == BuildStatus::Succeeded {
             self.store
-                .advance_live_job(&record.key, record.details.commit_id.as_deref())
+                .advance_pointer(
+                    &record.key,
+                    record.details.commit_id.as_deref(),
+                    BranchPointer::Live,
+                )
                 .await?;
         }
         outbox::flush(self.store, self.publisher, record, OWNER_INGEST).await

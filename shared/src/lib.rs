@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod health_checker;
 pub mod ingest;
 pub mod model;
 pub mod outbox;

@@ -26,6 +26,28 @@ pub struct BranchState {
     /// The last job verified healthy (set by the health checker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_good_job: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known_good_commit: Option<String>,
+}
+
+/// The two pointers a branch keeps to its jobs. Both only move forward
+/// (to a higher job number), whatever the order events arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchPointer {
+    /// The last succeeded job.
+    Live,
+    /// The last job verified healthy.
+    LastKnownGood,
+}
+
+impl BranchPointer {
+    /// The attribute prefix in the branch-state item (`liveJob`, …).
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::LastKnownGood => "lastKnownGood",
+        }
+    }
 }
 
 /// Which deployments to list.
@@ -71,12 +93,13 @@ pub trait DeploymentStore: Send + Sync {
         branch_name: &BranchName,
     ) -> impl Future<Output = Result<BranchState, StoreError>> + Send;
 
-    /// Makes `job` the live job unless a higher-numbered job already is.
+    /// Points `pointer` at `job` unless it already points at a higher one.
     /// Returns whether it changed anything.
-    fn advance_live_job(
+    fn advance_pointer(
         &self,
         key: &DeploymentKey,
         commit_id: Option<&str>,
+        pointer: BranchPointer,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 

@@ -26,6 +26,8 @@ pub struct Ports<S, A, P, D> {
     pub publisher: P,
     pub dead_letter: Option<D>,
     pub environment: Environment,
+    /// See [`Config::site_url_template`].
+    pub site_url_template: Option<String>,
 }
 
 /// The AWS adapters, built once per process.
@@ -36,6 +38,7 @@ impl AwsPorts {
         let sdk = crate::aws::load().await;
         Self {
             environment: config.environment,
+            site_url_template: config.site_url_template.clone(),
             store: DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
                 &config.table,

@@ -104,6 +104,7 @@ impl Stack {
             publisher: EventBridgePublisher::new(self.events(), bus),
             dead_letter: None::<SqsDeadLetter>,
             environment: self.environment(),
+            site_url_template: None,
         }
     }
 

@@ -3,6 +3,7 @@
 mod amplify_emulator;
 mod check;
 mod end_to_end;
+mod health;
 mod helpers;
 mod ingest;
 mod validator;

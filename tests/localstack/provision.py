@@ -31,6 +31,8 @@ LOCAL_PARAMS = {
     "RetentionDays": "90",
     "LogRetentionDays": "30",
     "AutoRollback": "auto",
+    # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com.
+    "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{appId}/{displayName}/" % os.environ.get("AMPLIFY_PORT", "4520"),
 }
 
 

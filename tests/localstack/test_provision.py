@@ -131,7 +131,11 @@ def test_every_function_queue_redrives_to_the_dlq(stack):
         redrive = json.loads(attrs["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"] == dlq_arn, route
         assert int(redrive["maxReceiveCount"]) == 5
-        assert attrs["VisibilityTimeout"] == "180"  # the template's, unless --visibility-timeout
+        # The template's own value, unless --visibility-timeout.
+        name = route["queueArn"].rsplit(":", 1)[1]
+        (declared,) = [q["Properties"]["VisibilityTimeout"] for q in queues
+                       if q["Properties"]["QueueName"]["Fn::Sub"].replace("${Environment}", "dev") == name]
+        assert attrs["VisibilityTimeout"] == str(declared)
 
 
 def test_the_amplify_rule_carries_the_template_pattern_and_its_target(stack):

@@ -51,6 +51,7 @@ fn deps() -> MemDeps {
         publisher: MemoryPublisher::default(),
         dead_letter: Some(MemoryDeadLetter::default()),
         environment: Environment::Staging,
+        site_url_template: None,
     }
 }
 

@@ -20,7 +20,7 @@ use super::{Failure, classify};
 use crate::deployment::{Deployment, DeploymentKey};
 use crate::error::StoreError;
 use crate::model::{AppId, BranchName, Environment};
-use crate::ports::{BranchState, DeploymentFilter, DeploymentStore};
+use crate::ports::{BranchPointer, BranchState, DeploymentFilter, DeploymentStore};
 
 pub const GSI_ENV_TIME: &str = "by-environment-time";
 const STATE_SK: &str = "STATE";
@@ -236,29 +236,37 @@ impl DeploymentStore for DynamoStore {
         }
     }
 
-    async fn advance_live_job(
+    async fn advance_pointer(
         &self,
         key: &DeploymentKey,
         commit_id: Option<&str>,
+        pointer: BranchPointer,
     ) -> Result<bool, StoreError> {
-        let mut set = vec!["liveJob = :job", "liveJobNumber = :n", "entity = :entity"];
+        let p = pointer.attribute();
+        let mut set = vec![
+            format!("{p}Job = :job"),
+            format!("{p}JobNumber = :n"),
+            "entity = :entity".to_owned(),
+        ];
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(branch_pk(&key.app_id, &key.branch_name)))
             .key("SK", s(STATE_SK))
-            .condition_expression("attribute_not_exists(liveJobNumber) OR liveJobNumber < :n")
+            .condition_expression(format!(
+                "attribute_not_exists({p}JobNumber) OR {p}JobNumber < :n"
+            ))
             .expression_attribute_values(":job", s(key.job_id.to_string()))
             .expression_attribute_values(":n", n(key.job_id.number()))
             .expression_attribute_values(":entity", s("branch-state"));
         let update = match commit_id {
             Some(commit) => {
-                set.push("liveCommit = :commit");
+                set.push(format!("{p}Commit = :commit"));
                 request = request.expression_attribute_values(":commit", s(commit));
                 format!("SET {}", set.join(", "))
             }
-            None => format!("SET {} REMOVE liveCommit", set.join(", ")),
+            None => format!("SET {} REMOVE {p}Commit", set.join(", ")),
         };
         match request.update_expression(update).send().await {
             Ok(_) => Ok(true),

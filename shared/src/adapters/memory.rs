@@ -11,7 +11,7 @@ use crate::error::{AmplifyError, PublishError, StoreError};
 use crate::events::OutboxEntry;
 use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::ports::{
-    AmplifyApi, AppInfo, BranchInfo, BranchState, DeadLetterSink, DeploymentFilter,
+    AmplifyApi, AppInfo, BranchInfo, BranchPointer, BranchState, DeadLetterSink, DeploymentFilter,
     DeploymentStore, EventPublisher, JobSummary, StartJob,
 };
 
@@ -102,20 +102,28 @@ impl DeploymentStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn advance_live_job(
+    async fn advance_pointer(
         &self,
         key: &DeploymentKey,
         commit_id: Option<&str>,
+        pointer: BranchPointer,
     ) -> Result<bool, StoreError> {
         let mut branches = lock(&self.branches);
         let state = branches
             .entry((key.app_id.to_string(), key.branch_name.to_string()))
             .or_default();
-        if state.live_job.is_some_and(|live| live >= key.job_id) {
+        let (job, commit) = match pointer {
+            BranchPointer::Live => (&mut state.live_job, &mut state.live_commit),
+            BranchPointer::LastKnownGood => (
+                &mut state.last_known_good_job,
+                &mut state.last_known_good_commit,
+            ),
+        };
+        if job.is_some_and(|current| current >= key.job_id) {
             return Ok(false);
         }
-        state.live_job = Some(key.job_id);
-        state.live_commit = commit_id.map(str::to_owned);
+        *job = Some(key.job_id);
+        *commit = commit_id.map(str::to_owned);
         Ok(true)
     }
 }

@@ -1,0 +1,78 @@
+//! The health-checker function: on "Build Succeeded" (from its queue), checks
+//! the deployed site, records the verdict, moves the branch's last known good
+//! and publishes the verdict (`sentinel_shared::health_checker`).
+
+use lambda_runtime::LambdaEvent;
+use sentinel_shared::error::Error;
+use sentinel_shared::events::{BuildEvent, Envelope, detail_type};
+use sentinel_shared::health_checker::{CheckOutcome, HealthChecker};
+use sentinel_shared::ports::{
+    AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
+};
+use sentinel_shared::runtime::{self, Ports};
+use serde_json::{Value, json};
+use std::future::Future;
+use tracing::Instrument;
+
+pub type Deps<S, A, P, D> = Ports<S, A, P, D>;
+
+/// The health checker as a method of the function's ports.
+pub trait CheckExt {
+    /// Handles one "Build Succeeded" envelope given as JSON text.
+    fn on_raw(
+        &self,
+        request_id: &str,
+        raw: &str,
+    ) -> impl Future<Output = Result<CheckOutcome, Error>>;
+}
+
+impl<S, A, P, D> CheckExt for Deps<S, A, P, D>
+where
+    S: DeploymentStore + PolicyStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    async fn on_raw(&self, request_id: &str, raw: &str) -> Result<CheckOutcome, Error> {
+        let (envelope, event): (Envelope, BuildEvent) =
+            Envelope::parse(raw, &[detail_type::BUILD_SUCCEEDED])?;
+        let span = tracing::info_span!(
+            "health",
+            request_id,
+            event_id = %envelope.id,
+            app = %event.app_id,
+            branch = %event.branch_name,
+            job = %event.job_id,
+        );
+        HealthChecker {
+            store: &self.store,
+            amplify: &self.amplify,
+            publisher: &self.publisher,
+            site_url_template: self.site_url_template.as_deref(),
+        }
+        .on_build_succeeded(&event)
+        .instrument(span)
+        .await
+    }
+}
+
+pub async fn handle<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    S: DeploymentStore + PolicyStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    let request_id = event.context.request_id.clone();
+    runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
+        let request_id = request_id.clone();
+        async move {
+            let outcome = deps.on_raw(&request_id, &raw).await?;
+            Ok(json!({"verdict": outcome.verdict, "published": outcome.published}))
+        }
+    })
+    .await
+}

@@ -1,0 +1,139 @@
+//! The health checker's reaction to "Build Succeeded": check the deployed
+//! site against the branch's policy, record the verdict on the deployment,
+//! move the branch's last known good on Healthy, and publish the verdict —
+//! once per job, whatever the number of deliveries.
+
+use chrono::Utc;
+use tracing::info;
+
+use crate::deployment::{Deployment, DeploymentKey, HealthRecord};
+use crate::error::{Error, StoreError};
+use crate::events::{BuildEvent, HealthEvent, OWNER_HEALTH};
+use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
+use crate::outbox;
+use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, EventPublisher, PolicyStore};
+
+pub struct HealthChecker<'a, S, A, P> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    /// Where sites are when neither the policy nor Amplify's default applies
+    /// (see `Config::site_url_template`).
+    pub site_url_template: Option<&'a str>,
+}
+
+/// What one "Build Succeeded" led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub verdict: Verdict,
+    pub published: usize,
+}
+
+impl<S, A, P> HealthChecker<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    pub async fn on_build_succeeded(&self, event: &BuildEvent) -> Result<CheckOutcome, Error> {
+        let key = DeploymentKey {
+            app_id: event.app_id.clone(),
+            branch_name: event.branch_name.clone(),
+            job_id: event.job_id,
+        };
+        let mut record = self.store.get_deployment(&key).await?.ok_or_else(|| {
+            Error::from(StoreError::Unavailable(format!(
+                "deployment {} is not recorded yet",
+                event.event_id
+            )))
+        })?;
+        if record.health.is_none() {
+            let policy = match self.store.get_policy(&key.app_id, &key.branch_name).await? {
+                Some(stored) => stored.policy.health,
+                None => HealthPolicy::default(),
+            };
+            let url = self.site_url(&key, &policy).await?;
+            let checker =
+                Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+            let report = checker.run(record.details.commit_id.as_deref()).await;
+            info!(verdict = ?report.verdict, reason = %report.reason, %url, "checked");
+            record = outbox::update(self.store, &key, |d| Ok(decide(d, &report, &url))).await?;
+        }
+        let Some(health) = record.health.clone() else {
+            return Err(Error::DeadLetter("health vanished from the record".into()));
+        };
+        if health.verdict == Verdict::Healthy {
+            self.store
+                .advance_pointer(
+                    &key,
+                    record.details.commit_id.as_deref(),
+                    BranchPointer::LastKnownGood,
+                )
+                .await?;
+        }
+        let published = outbox::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
+        Ok(CheckOutcome {
+            verdict: health.verdict,
+            published,
+        })
+    }
+
+    /// The policy's URL, else the stack's template (with `{appId}`,
+    /// `{branch}`, `{displayName}` filled in), else Amplify's
+    /// `https://{displayName}.{defaultDomain}`.
+    async fn site_url(&self, key: &DeploymentKey, policy: &HealthPolicy) -> Result<String, Error> {
+        let display = key.branch_name.display_name();
+        if let Some(url) = policy.url.as_deref().or(self.site_url_template) {
+            return Ok(url
+                .replace("{appId}", key.app_id.as_str())
+                .replace("{branch}", key.branch_name.as_str())
+                .replace("{displayName}", &display));
+        }
+        let app = self.amplify.get_app(&key.app_id).await?;
+        let branch = self
+            .amplify
+            .get_branch(&key.app_id, &key.branch_name)
+            .await?;
+        Ok(format!(
+            "https://{}.{}/",
+            branch.display_name, app.default_domain
+        ))
+    }
+}
+
+fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
+    if d.health.is_some() {
+        return false;
+    }
+    d.health = Some(HealthRecord {
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        url: url.to_owned(),
+        checked_at: Utc::now(),
+        rounds: report.rounds,
+        endpoints: report.endpoints.clone(),
+    });
+    let event = HealthEvent {
+        event_id: format!(
+            "{}/{}/{}/health",
+            d.key.app_id,
+            d.key.branch_name,
+            d.key.job_id.padded()
+        ),
+        environment: d.environment,
+        app_id: d.key.app_id.clone(),
+        branch_name: d.key.branch_name.clone(),
+        job_id: d.key.job_id,
+        commit_id: d.details.commit_id.clone(),
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        url: url.to_owned(),
+        endpoints: report.endpoints.clone(),
+        is_rollback: d.is_rollback(),
+        rollback_of: d.rollback_of,
+    };
+    if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + 200) {
+        d.outbox.insert(entry.id.clone(), entry);
+    }
+    true
+}

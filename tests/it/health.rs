@@ -1,0 +1,150 @@
+//! The health checker through the real binaries: "Build Succeeded" for the
+//! emulator's branch → the emulator's site is checked → "Deployment Healthy"
+//! (or Unhealthy), the last known good moves only on Healthy, and a second
+//! delivery publishes no second verdict.
+
+use std::time::Duration;
+
+use sentinel_shared::deployment::DeploymentKey;
+use sentinel_shared::health::Verdict;
+use sentinel_shared::model::JobId;
+use sentinel_shared::ports::DeploymentStore;
+use serde_json::json;
+
+use crate::end_to_end::{ensure_watched_app, watched_app};
+use crate::helpers::*;
+
+async fn played_build(
+    stack: &Stack,
+    branch: &str,
+    commit: &str,
+    create: bool,
+) -> (DeploymentKey, Capture) {
+    if create {
+        ensure_watched_app(stack, branch, commit).await;
+    }
+    let capture = stack
+        .capture(&stack.bus, json!({"branchName": [branch]}))
+        .await
+        .unwrap();
+    let out = stack
+        .control(
+            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
+            json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": true, "stepDelayMs": 100}),
+        )
+        .await
+        .unwrap();
+    let job: JobId = out["jobSummary"]["jobId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let key = DeploymentKey {
+        app_id: watched_app(),
+        branch_name: branch.parse().unwrap(),
+        job_id: job,
+    };
+    (key, capture)
+}
+
+async fn verdict_of(stack: &Stack, key: &DeploymentKey) -> sentinel_shared::deployment::Deployment {
+    let store = stack.store();
+    eventually(Duration::from_secs(90), "the health verdict", || async {
+        Ok(store
+            .get_deployment(key)
+            .await?
+            .filter(|d| d.health.is_some() && !d.outbox.values().any(|e| e.owner == "health")))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_good_deploy_is_healthy_once_and_becomes_the_last_known_good() {
+    let stack = Stack::new().await;
+    let branch = format!("hc-{}", unique_app_id());
+    let commit = "4ea1f4ea1f4ea1f4ea1f4ea1f4ea1f4ea1f4ea1f";
+    let (key, capture) = played_build(&stack, &branch, commit, true).await;
+
+    let record = verdict_of(&stack, &key).await;
+    let health = record.health.unwrap();
+    assert_eq!(health.verdict, Verdict::Healthy, "{health:?}");
+    assert!(
+        health.url.contains("/_sites/"),
+        "the emulator's site, never a real domain: {}",
+        health.url
+    );
+    let state = stack
+        .store()
+        .get_branch_state(&key.app_id, &key.branch_name)
+        .await
+        .unwrap();
+    assert_eq!(state.last_known_good_job, Some(key.job_id));
+    assert_eq!(state.last_known_good_commit.as_deref(), Some(commit));
+
+    let mut events = capture
+        .collect(4, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let succeeded = events
+        .iter()
+        .find(|e| e["detail-type"] == "Build Succeeded")
+        .cloned()
+        .unwrap();
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
+        .message_body(succeeded.to_string())
+        .send()
+        .await
+        .unwrap();
+    events.extend(
+        capture
+            .collect(0, Duration::from_secs(1), Duration::from_secs(4))
+            .await
+            .unwrap(),
+    );
+    let healthy: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Deployment Healthy")
+        .collect();
+    assert_eq!(healthy.len(), 1, "{events:#?}");
+    assert_eq!(healthy[0]["detail"]["commitId"], commit);
+}
+
+#[tokio::test]
+async fn a_broken_site_is_unhealthy_and_not_the_last_known_good() {
+    let stack = Stack::new().await;
+    let branch = format!("hc-{}", unique_app_id());
+    let commit = "bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0";
+    ensure_watched_app(&stack, &branch, commit).await;
+    stack
+        .control(
+            &format!("/apps/{}/branches/{}/site", watched_app(), encode(&branch)),
+            json!({"status": 500}),
+        )
+        .await
+        .unwrap();
+    let (key, capture) = played_build(&stack, &branch, commit, false).await;
+
+    let record = verdict_of(&stack, &key).await;
+    let health = record.health.unwrap();
+    assert_eq!(health.verdict, Verdict::Unhealthy, "{health:?}");
+    assert!(health.reason.contains("status 500"), "{}", health.reason);
+    let state = stack
+        .store()
+        .get_branch_state(&key.app_id, &key.branch_name)
+        .await
+        .unwrap();
+    assert_eq!(state.last_known_good_job, None);
+    let events = capture
+        .collect(4, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let unhealthy = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Deployment Unhealthy")
+        .count();
+    assert_eq!(unhealthy, 1, "{events:#?}");
+}
