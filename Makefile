@@ -41,6 +41,7 @@ unit:
 
 bench:
 	cargo bench -p sentinel-shared --bench ingest
+	cargo bench -p sentinel-shared --bench health
 	python3 scripts/bench-validate.py
 
 build: bootstrap

@@ -25,6 +25,7 @@ pub fn json(found: &[Deployment]) -> Value {
                     "isRollback": d.is_rollback(),
                     "transitions": d.transitions,
                     "validation": d.validation,
+                    "health": d.health,
                     "deliveries": d.event_ids.len(),
                 })
             })
