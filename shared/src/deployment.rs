@@ -143,6 +143,9 @@ pub struct Deployment {
     /// The health checker's verdict on this deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthRecord>,
+    /// The last scheduled check of this job while it was live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_check: Option<LiveCheck>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -180,6 +183,19 @@ pub struct HealthRecord {
     pub endpoints: Vec<crate::health::EndpointReport>,
 }
 
+/// The last scheduled verdict on a live deployment; a verdict is published
+/// when it differs from the one before, so a site that stays down alerts
+/// once, and its recovery is announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveCheck {
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub checked_at: DateTime<Utc>,
+    /// How many times this verdict has been published (for event ids).
+    pub changes: u32,
+}
+
 /// The result of applying one observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -202,6 +218,7 @@ impl Deployment {
             rollback_of: None,
             validation: None,
             health: None,
+            live_check: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

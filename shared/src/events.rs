@@ -46,6 +46,13 @@ pub struct HealthEvent {
     pub endpoints: Vec<crate::health::EndpointReport>,
     pub is_rollback: bool,
     pub rollback_of: Option<JobId>,
+    /// From the scheduled check of the live deployment, not a new deploy.
+    #[serde(default)]
+    pub scheduled: bool,
+    /// Whether this verdict may lead to a rollback: always for a new
+    /// deploy's Unhealthy; for a scheduled one, as the policy says.
+    #[serde(default)]
+    pub rollback_allowed: bool,
 }
 
 impl HealthEvent {

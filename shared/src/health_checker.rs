@@ -6,12 +6,15 @@
 use chrono::Utc;
 use tracing::info;
 
-use crate::deployment::{Deployment, DeploymentKey, HealthRecord};
+use crate::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
 use crate::error::{Error, StoreError};
 use crate::events::{BuildEvent, HealthEvent, OWNER_HEALTH};
 use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
+use crate::model::{AppId, BranchName, Environment};
 use crate::outbox;
-use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, EventPublisher, PolicyStore};
+use crate::ports::{
+    AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, EventPublisher, PolicyStore,
+};
 
 pub struct HealthChecker<'a, S, A, P> {
     pub store: &'a S,
@@ -78,6 +81,73 @@ where
         })
     }
 
+    /// The scheduled check: every branch of the environment with a live
+    /// deployment (found through the environment-and-time index, recent
+    /// deployments first) is checked, concurrently; a verdict is published
+    /// when it differs from that job's previous scheduled verdict.
+    pub async fn on_schedule(&self, environment: Environment) -> Result<ScheduleOutcome, Error> {
+        let recent = self
+            .store
+            .list_deployments(
+                environment,
+                &DeploymentFilter {
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut branches: Vec<(AppId, BranchName)> = recent
+            .into_iter()
+            .map(|d| (d.key.app_id, d.key.branch_name))
+            .collect();
+        branches.sort();
+        branches.dedup();
+        let checks = branches
+            .iter()
+            .map(|(app, branch)| self.check_live(app, branch));
+        let results = futures::future::join_all(checks).await;
+        let mut outcome = ScheduleOutcome::default();
+        for result in results {
+            if let Some(published) = result? {
+                outcome.checked += 1;
+                outcome.published += published;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Checks one branch's live job; `None` when the branch has none.
+    async fn check_live(&self, app: &AppId, branch: &BranchName) -> Result<Option<usize>, Error> {
+        let state = self.store.get_branch_state(app, branch).await?;
+        let Some(job_id) = state.live_job else {
+            return Ok(None);
+        };
+        let key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id,
+        };
+        let Some(record) = self.store.get_deployment(&key).await? else {
+            return Ok(None);
+        };
+        let policy = match self.store.get_policy(app, branch).await? {
+            Some(stored) => stored.policy.health,
+            None => HealthPolicy::default(),
+        };
+        let url = self.site_url(&key, &policy).await?;
+        let rollback_allowed = policy.rollback_on_live_failure;
+        let checker = Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+        let report = checker.run(record.details.commit_id.as_deref()).await;
+        info!(app = %app, branch = %branch, job = %job_id, verdict = ?report.verdict, "live check");
+        let record = outbox::update(self.store, &key, |d| {
+            Ok(decide_live(d, &report, &url, rollback_allowed))
+        })
+        .await?;
+        Ok(Some(
+            outbox::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?,
+        ))
+    }
+
     /// The policy's URL, else the stack's template (with `{appId}`,
     /// `{branch}`, `{displayName}` filled in), else Amplify's
     /// `https://{displayName}.{defaultDomain}`.
@@ -99,6 +169,64 @@ where
             branch.display_name, app.default_domain
         ))
     }
+}
+
+/// What a scheduled run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleOutcome {
+    pub checked: usize,
+    pub published: usize,
+}
+
+/// Records a scheduled verdict; an event only when the verdict changed
+/// (the first scheduled check of a job compares with its deploy verdict).
+fn decide_live(
+    d: &mut Deployment,
+    report: &HealthReport,
+    url: &str,
+    rollback_on_live_failure: bool,
+) -> bool {
+    let previous = d
+        .live_check
+        .as_ref()
+        .map(|c| c.verdict)
+        .or_else(|| d.health.as_ref().map(|h| h.verdict));
+    let changes = d.live_check.as_ref().map_or(0, |c| c.changes);
+    let changed = previous != Some(report.verdict);
+    let changes = if changed { changes + 1 } else { changes };
+    d.live_check = Some(LiveCheck {
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        checked_at: Utc::now(),
+        changes,
+    });
+    if changed {
+        let event = HealthEvent {
+            event_id: format!(
+                "{}/{}/{}/live/{changes}",
+                d.key.app_id,
+                d.key.branch_name,
+                d.key.job_id.padded()
+            ),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            commit_id: d.details.commit_id.clone(),
+            verdict: report.verdict,
+            reason: report.reason.clone(),
+            url: url.to_owned(),
+            endpoints: report.endpoints.clone(),
+            is_rollback: d.is_rollback(),
+            rollback_of: d.rollback_of,
+            scheduled: true,
+            rollback_allowed: rollback_on_live_failure && report.verdict == Verdict::Unhealthy,
+        };
+        if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + 300 + u64::from(changes)) {
+            d.outbox.insert(entry.id.clone(), entry);
+        }
+    }
+    true
 }
 
 fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
@@ -131,6 +259,8 @@ fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
         endpoints: report.endpoints.clone(),
         is_rollback: d.is_rollback(),
         rollback_of: d.rollback_of,
+        scheduled: false,
+        rollback_allowed: report.verdict == Verdict::Unhealthy,
     };
     if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + 200) {
         d.outbox.insert(entry.id.clone(), entry);

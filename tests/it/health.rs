@@ -148,3 +148,83 @@ async fn a_broken_site_is_unhealthy_and_not_the_last_known_good() {
         .count();
     assert_eq!(unhealthy, 1, "{events:#?}");
 }
+
+fn scheduled_event() -> String {
+    json!({
+        "version": "0", "id": format!("sched-{}", unique_app_id()),
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/deploy-sentinel-dev-LiveHealthScheduleRule"],
+        "detail": {}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_scheduled_check_reports_a_live_site_that_breaks_once() {
+    let stack = Stack::new().await;
+    let branch = format!("live-{}", unique_app_id());
+    let commit = "11ae11ae11ae11ae11ae11ae11ae11ae11ae11ae";
+    let (key, capture) = played_build(&stack, &branch, commit, true).await;
+    assert_eq!(
+        verdict_of(&stack, &key).await.health.unwrap().verdict,
+        Verdict::Healthy
+    );
+    capture
+        .collect(4, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+
+    // The live site breaks; two scheduled runs see it.
+    stack
+        .control(
+            &format!("/apps/{}/branches/{}/site", watched_app(), encode(&branch)),
+            json!({"status": 502}),
+        )
+        .await
+        .unwrap();
+    let store = stack.store();
+    let mut seen = None;
+    for _ in 0..2 {
+        stack
+            .sqs()
+            .send_message()
+            .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
+            .message_body(scheduled_event())
+            .send()
+            .await
+            .unwrap();
+        let before = seen;
+        let record = eventually(Duration::from_secs(90), "a scheduled check", || async {
+            Ok(store.get_deployment(&key).await?.filter(|d| {
+                d.live_check
+                    .as_ref()
+                    .is_some_and(|c| Some(c.checked_at) != before)
+                    && !d.outbox.values().any(|e| e.owner == "health")
+            }))
+        })
+        .await
+        .unwrap();
+        let live = record.live_check.unwrap();
+        assert_eq!(live.verdict, Verdict::Unhealthy, "{live:?}");
+        seen = Some(live.checked_at);
+    }
+    let events = capture
+        .collect(1, Duration::from_secs(10), Duration::from_secs(3))
+        .await
+        .unwrap();
+    let unhealthy: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Deployment Unhealthy")
+        .collect();
+    assert_eq!(
+        unhealthy.len(),
+        1,
+        "once per change, not per run: {events:#?}"
+    );
+    assert_eq!(unhealthy[0]["detail"]["scheduled"], true);
+    assert_eq!(
+        unhealthy[0]["detail"]["rollbackAllowed"], false,
+        "alert only by default"
+    );
+}

@@ -249,8 +249,11 @@ class Stack:
         name = f"{self.pseudo('AWS::StackName')}-{logical}"
         p = self.resolve(props)
         bus = p.get("EventBusName", "default")
-        arn = self.events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(p["EventPattern"]),
-                                   State=p.get("State", "ENABLED"))["RuleArn"]
+        # A schedule rule is created as declared; the local stack does not
+        # fire it (tests deliver the scheduled event themselves).
+        trigger = ({"ScheduleExpression": p["ScheduleExpression"]} if "ScheduleExpression" in p
+                   else {"EventPattern": json.dumps(p["EventPattern"])})
+        arn = self.events.put_rule(Name=name, EventBusName=bus, State=p.get("State", "ENABLED"), **trigger)["RuleArn"]
         keep = ["Id", "Arn", "RetryPolicy", "DeadLetterConfig", "Input", "InputPath", "InputTransformer"]
         targets = [{k: t[k] for k in keep if k in t} for t in p.get("Targets", [])]
         if targets:

@@ -5,7 +5,9 @@
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::error::Error;
 use sentinel_shared::events::{BuildEvent, Envelope, detail_type};
-use sentinel_shared::health_checker::{CheckOutcome, HealthChecker};
+use sentinel_shared::health_checker::{
+    CheckOutcome as DeployOutcome, HealthChecker, ScheduleOutcome,
+};
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
 };
@@ -34,6 +36,20 @@ where
     D: DeadLetterSink,
 {
     async fn on_raw(&self, request_id: &str, raw: &str) -> Result<CheckOutcome, Error> {
+        let checker = HealthChecker {
+            store: &self.store,
+            amplify: &self.amplify,
+            publisher: &self.publisher,
+            site_url_template: self.site_url_template.as_deref(),
+        };
+        if is_scheduled(raw) {
+            let span = tracing::info_span!("live-check", request_id);
+            let outcome = checker
+                .on_schedule(self.environment)
+                .instrument(span)
+                .await?;
+            return Ok(CheckOutcome::Scheduled(outcome));
+        }
         let (envelope, event): (Envelope, BuildEvent) =
             Envelope::parse(raw, &[detail_type::BUILD_SUCCEEDED])?;
         let span = tracing::info_span!(
@@ -44,16 +60,22 @@ where
             branch = %event.branch_name,
             job = %event.job_id,
         );
-        HealthChecker {
-            store: &self.store,
-            amplify: &self.amplify,
-            publisher: &self.publisher,
-            site_url_template: self.site_url_template.as_deref(),
-        }
-        .on_build_succeeded(&event)
-        .instrument(span)
-        .await
+        let outcome = checker.on_build_succeeded(&event).instrument(span).await?;
+        Ok(CheckOutcome::Deploy(outcome))
     }
+}
+
+/// What one delivery led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Deploy(DeployOutcome),
+    Scheduled(ScheduleOutcome),
+}
+
+/// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`).
+fn is_scheduled(raw: &str) -> bool {
+    serde_json::from_str::<Value>(raw)
+        .is_ok_and(|v| v["source"] == "aws.events" && v["detail-type"] == "Scheduled Event")
 }
 
 pub async fn handle<S, A, P, D>(
@@ -70,8 +92,12 @@ where
     runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
         let request_id = request_id.clone();
         async move {
-            let outcome = deps.on_raw(&request_id, &raw).await?;
-            Ok(json!({"verdict": outcome.verdict, "published": outcome.published}))
+            Ok(match deps.on_raw(&request_id, &raw).await? {
+                CheckOutcome::Deploy(o) => json!({"verdict": o.verdict, "published": o.published}),
+                CheckOutcome::Scheduled(o) => {
+                    json!({"checked": o.checked, "published": o.published})
+                }
+            })
         }
     })
     .await

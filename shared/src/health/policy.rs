@@ -29,6 +29,9 @@ pub struct HealthPolicy {
     pub round_interval_ms: u64,
     /// Hosts requests and redirects may go to, besides the site's own.
     pub allowed_hosts: Vec<String>,
+    /// Whether an Unhealthy verdict of the scheduled check of a live
+    /// deployment may lead to a rollback (default: alert only).
+    pub rollback_on_live_failure: bool,
 }
 
 impl Default for HealthPolicy {
@@ -45,6 +48,7 @@ impl Default for HealthPolicy {
             version_grace_ms: 120_000,
             round_interval_ms: 2_000,
             allowed_hosts: Vec::new(),
+            rollback_on_live_failure: false,
         }
     }
 }
