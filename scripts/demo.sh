@@ -69,6 +69,15 @@ for body in "$SUCCEED" "$SUCCEED" "$STARTED"; do
 done
 wait_for "$JOB3" SUCCEED 2
 echo "job $JOB3: SUCCEED twice (one applied, one duplicate), then STARTED: 2 transitions, still SUCCEED"
+for _ in $(seq 1 240); do
+  verdict=$("$SENTINEL" deployments --app "$APP" --json | python3 -c '
+import json, sys
+rows = [d for d in json.load(sys.stdin) if d["jobId"] == sys.argv[1]]
+print(((rows[0].get("health") or {}).get("verdict")) if rows else "")' "$JOB3")
+  [ -n "$verdict" ] && [ "$verdict" != "None" ] && break
+  sleep 0.25
+done
+echo "job $JOB3: the site serves its commit: ${verdict:-no verdict yet}"
 
 say "4. A build that cannot succeed is stopped as it starts"
 # The policy requires DATABASE_URL; the branch lacks it and pastes a secret into NEXT_PUBLIC_.
@@ -86,12 +95,17 @@ awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
   --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
 for _ in $(seq 1 120); do
   reason=$(awsl sqs receive-message --queue-url "$SENTINEL_DLQ_URL" --message-attribute-names All \
-    --visibility-timeout 0 --query 'Messages[0].MessageAttributes.errorMessage.StringValue' --output text 2>/dev/null || true)
-  if [ -n "$reason" ] && [ "$reason" != "None" ]; then break; fi
+    --max-number-of-messages 10 --visibility-timeout 0 --output json 2>/dev/null | python3 -c '
+import json, sys
+for m in (json.load(sys.stdin) if not sys.stdin.isatty() else {}).get("Messages", []):
+    if "4c11" in m["Body"]:
+        print(m["MessageAttributes"]["errorMessage"]["StringValue"])
+        break' 2>/dev/null || true)
+  if [ -n "$reason" ]; then break; fi
   sleep 0.25
 done
 echo "dead-lettered: ${reason:-<nothing arrived>}"
-[ -n "$reason" ] && [ "$reason" != "None" ]
+[ -n "$reason" ]
 
 say "The recorded timeline: sentinel deployments --app $APP"
 "$SENTINEL" deployments --app "$APP"

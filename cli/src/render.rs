@@ -83,6 +83,9 @@ pub fn table(found: &[Deployment]) -> String {
             commit,
             duration,
         );
+        if let Some(h) = &d.health {
+            let _ = writeln!(out, "{:>20} health: {:?}: {}", "└", h.verdict, h.reason);
+        }
         if let Some(v) = d
             .validation
             .as_ref()

@@ -28,7 +28,8 @@ pub struct HealthChecker<'a, S, A, P> {
 /// What one "Build Succeeded" led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {
-    pub verdict: Verdict,
+    /// `None` when the job was superseded before it could be checked.
+    pub verdict: Option<Verdict>,
     pub published: usize,
 }
 
@@ -51,6 +52,15 @@ where
             )))
         })?;
         if record.health.is_none() {
+            if self.superseded(&key).await? {
+                // A newer deploy is live: this one is no longer served, and
+                // checking it would only report the newer version as wrong.
+                info!("superseded; not checked");
+                return Ok(CheckOutcome {
+                    verdict: None,
+                    published: 0,
+                });
+            }
             let policy = match self.store.get_policy(&key.app_id, &key.branch_name).await? {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
@@ -58,7 +68,15 @@ where
             let url = self.site_url(&key, &policy).await?;
             let checker =
                 Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
-            let report = checker.run(record.details.commit_id.as_deref()).await;
+            let commit = record.details.commit_id.as_deref();
+            let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
+            let Ok(report) = checker.run_while(commit, still_live).await else {
+                info!("superseded during the check; no verdict");
+                return Ok(CheckOutcome {
+                    verdict: None,
+                    published: 0,
+                });
+            };
             info!(verdict = ?report.verdict, reason = %report.reason, %url, "checked");
             record = outbox::update(self.store, &key, |d| Ok(decide(d, &report, &url))).await?;
         }
@@ -76,9 +94,18 @@ where
         }
         let published = outbox::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
         Ok(CheckOutcome {
-            verdict: health.verdict,
+            verdict: Some(health.verdict),
             published,
         })
+    }
+
+    /// Whether a newer job of the branch is live.
+    async fn superseded(&self, key: &DeploymentKey) -> Result<bool, Error> {
+        let state = self
+            .store
+            .get_branch_state(&key.app_id, &key.branch_name)
+            .await?;
+        Ok(state.live_job.is_some_and(|live| live > key.job_id))
     }
 
     /// The scheduled check: every branch of the environment with a live

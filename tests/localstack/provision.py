@@ -256,6 +256,10 @@ class Stack:
         arn = self.events.put_rule(Name=name, EventBusName=bus, State=p.get("State", "ENABLED"), **trigger)["RuleArn"]
         keep = ["Id", "Arn", "RetryPolicy", "DeadLetterConfig", "Input", "InputPath", "InputTransformer"]
         targets = [{k: t[k] for k in keep if k in t} for t in p.get("Targets", [])]
+        if "ScheduleExpression" in p:
+            # moto matches every event of the bus against a rule without a
+            # pattern, which AWS never does for a schedule: no targets here.
+            targets = []
         if targets:
             self.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         return {"Ref": name, "Arn": arn}

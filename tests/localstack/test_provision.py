@@ -161,7 +161,10 @@ def test_every_rule_of_the_template_exists_on_its_bus(stack):
         name = f"deploy-sentinel-dev-{logical}"
         assert events.describe_rule(Name=name, EventBusName=bus)["State"] == "ENABLED", logical
         targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
-        assert len(targets) == len(res["Properties"]["Targets"]), logical
+        # Schedules are not fired locally, and moto would match every event
+        # against a rule without a pattern: they get no targets here.
+        expected = 0 if "ScheduleExpression" in res["Properties"] else len(res["Properties"]["Targets"])
+        assert len(targets) == expected, logical
 
 
 def test_a_watched_apps_event_reaches_the_ingest_queue_and_an_unwatched_one_does_not(stack):

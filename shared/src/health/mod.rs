@@ -124,6 +124,23 @@ impl Checker {
 
     /// Runs rounds until a verdict or the deadline.
     pub async fn run(&self, expect_commit: Option<&str>) -> HealthReport {
+        self.run_while(expect_commit, || async { true })
+            .await
+            .unwrap_or_else(|r| r)
+    }
+
+    /// Like [`Checker::run`], asking `still_wanted` before each further
+    /// round; when it answers false (say, a newer deploy went live), stops
+    /// and returns the report so far as `Err`.
+    pub async fn run_while<F, Fut>(
+        &self,
+        expect_commit: Option<&str>,
+        mut still_wanted: F,
+    ) -> Result<HealthReport, HealthReport>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let start = Instant::now();
         let deadline = start + Duration::from_millis(self.policy.deadline_ms);
         let grace = Duration::from_millis(self.policy.version_grace_ms);
@@ -171,16 +188,25 @@ impl Checker {
                     format!("deadline reached without a verdict; last round: {last}"),
                 );
             }
+            if !still_wanted().await {
+                return Err(HealthReport {
+                    verdict: Verdict::Inconclusive,
+                    reason: "stopped: no longer wanted (superseded)".into(),
+                    rounds: history.len(),
+                    elapsed_ms: start.elapsed().as_millis() as u64,
+                    endpoints: summarise(&history),
+                });
+            }
             tokio::time::sleep(pause).await;
             pause = (pause * 3 / 2).min(Duration::from_secs(10));
         };
-        HealthReport {
+        Ok(HealthReport {
             verdict: verdict.0,
             reason: verdict.1,
             rounds: history.len(),
             elapsed_ms: start.elapsed().as_millis() as u64,
             endpoints: summarise(&history),
-        }
+        })
     }
 
     /// One round: every endpoint (and the version check) at once.

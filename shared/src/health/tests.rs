@@ -359,3 +359,19 @@ fn a_bad_url_is_refused_at_once() {
     assert!(Checker::new("not a url", HealthPolicy::default()).is_err());
     assert!(Checker::new("ftp://example.com", HealthPolicy::default()).is_err());
 }
+
+#[tokio::test]
+async fn a_check_no_longer_wanted_stops_between_rounds() {
+    let addr = serve(|_, _| Reply {
+        status: 503,
+        ..Reply::ok("down")
+    })
+    .await;
+    let checker = Checker::new(&format!("http://{addr}/"), fast()).unwrap();
+    let stopped = checker
+        .run_while(None, || async { false })
+        .await
+        .unwrap_err();
+    assert_eq!(stopped.rounds, 1);
+    assert!(stopped.reason.contains("superseded"), "{}", stopped.reason);
+}
