@@ -228,30 +228,16 @@ fn decide_live(
         changes,
     });
     if changed {
-        let event = HealthEvent {
-            event_id: format!(
-                "{}/{}/{}/live/{changes}",
-                d.key.app_id,
-                d.key.branch_name,
-                d.key.job_id.padded()
-            ),
-            environment: d.environment,
-            app_id: d.key.app_id.clone(),
-            branch_name: d.key.branch_name.clone(),
-            job_id: d.key.job_id,
-            commit_id: d.details.commit_id.clone(),
-            verdict: report.verdict,
-            reason: report.reason.clone(),
-            url: url.to_owned(),
-            endpoints: report.endpoints.clone(),
-            is_rollback: d.is_rollback(),
-            rollback_of: d.rollback_of,
-            scheduled: true,
-            rollback_allowed: rollback_on_live_failure && report.verdict == Verdict::Unhealthy,
-        };
-        if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + 300 + u64::from(changes)) {
-            d.outbox.insert(entry.id.clone(), entry);
-        }
+        let allowed = rollback_on_live_failure && report.verdict == Verdict::Unhealthy;
+        queue_event(
+            d,
+            report,
+            url,
+            &format!("live/{changes}"),
+            true,
+            allowed,
+            300 + u64::from(changes),
+        );
     }
     true
 }
@@ -268,9 +254,24 @@ fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
         rounds: report.rounds,
         endpoints: report.endpoints.clone(),
     });
+    let allowed = report.verdict == Verdict::Unhealthy;
+    queue_event(d, report, url, "health", false, allowed, 200);
+    true
+}
+
+/// Puts the verdict's domain event in the record's outbox.
+fn queue_event(
+    d: &mut Deployment,
+    report: &HealthReport,
+    url: &str,
+    suffix: &str,
+    scheduled: bool,
+    rollback_allowed: bool,
+    seq_base: u64,
+) {
     let event = HealthEvent {
         event_id: format!(
-            "{}/{}/{}/health",
+            "{}/{}/{}/{suffix}",
             d.key.app_id,
             d.key.branch_name,
             d.key.job_id.padded()
@@ -286,11 +287,10 @@ fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
         endpoints: report.endpoints.clone(),
         is_rollback: d.is_rollback(),
         rollback_of: d.rollback_of,
-        scheduled: false,
-        rollback_allowed: report.verdict == Verdict::Unhealthy,
+        scheduled,
+        rollback_allowed,
     };
-    if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + 200) {
+    if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + seq_base) {
         d.outbox.insert(entry.id.clone(), entry);
     }
-    true
 }
