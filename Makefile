@@ -44,8 +44,11 @@ bench:
 	cargo bench -p sentinel-shared --bench health
 	python3 scripts/bench-validate.py
 
+# SAM looks for the binaries under ./target/lambda whatever CARGO_TARGET_DIR
+# says: point ./target at the shared target directory so nothing builds twice.
 build: bootstrap
-	PATH="$(CURDIR)/.venv/bin:$$PATH" sam build
+	[ -e target ] || ln -s "$(CARGO_TARGET_DIR)" target
+	PATH="$(CURDIR)/.venv/bin:$$PATH" sam build --beta-features
 
 deploy: build
 	PATH="$(CURDIR)/.venv/bin:$$PATH" sam deploy --config-env $(ENV)
