@@ -2,9 +2,8 @@
 //! configuration, and the dispatch of an invocation (an SQS batch from the
 //! function's queue, or one event invoked directly).
 
-use std::future::Future;
-
 use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 use crate::adapters::amplify::AmplifyClient;
@@ -57,21 +56,23 @@ impl AwsPorts {
     }
 }
 
-/// Runs `handle_one` on each record of an SQS batch (answering with
+/// The entry point every function shares: runs `handle_one(request_id,
+/// raw event)` on each record of an SQS batch (answering with
 /// `batchItemFailures`), or on the payload itself when invoked directly
 /// (answering with its result or its error).
-pub async fn dispatch<D, F, Fut>(
-    payload: Value,
+pub async fn handle<D, F>(
+    event: LambdaEvent<Value>,
     dead_letter: Option<&D>,
     handle_one: F,
 ) -> Result<Value, Error>
 where
     D: DeadLetterSink,
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<Value, Error>>,
+    F: AsyncFn(&str, String) -> Result<Value, Error>,
 {
+    let request_id = event.context.request_id;
+    let payload = event.payload;
     if payload.get("Records").is_none() {
-        return handle_one(payload.to_string()).await;
+        return handle_one(&request_id, payload.to_string()).await;
     }
     let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
         Error::from(MalformedEvent {
@@ -79,9 +80,10 @@ where
             reason: format!("not an SQS batch: {e}"),
         })
     })?;
+    let request_id = request_id.as_str();
     let response = sqs_batch::process(batch, dead_letter, |body| {
-        let fut = handle_one(body);
-        async move { fut.await.map(|_| ()) }
+        let one = &handle_one;
+        async move { one(request_id, body).await.map(|_| ()) }
     })
     .await;
     Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))

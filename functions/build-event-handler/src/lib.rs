@@ -84,18 +84,18 @@ where
     P: EventPublisher,
     D: DeadLetterSink,
 {
-    let request_id = event.context.request_id.clone();
-    runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
-        let request_id = request_id.clone();
-        async move {
-            let outcome = deps.ingest_raw(&request_id, &raw).await.inspect_err(|e| {
+    runtime::handle(
+        event,
+        deps.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| {
+            let outcome = deps.ingest_raw(request_id, &raw).await.inspect_err(|e| {
                 if !e.is_retryable() {
                     tracing::error!(request_id, error = %e, "malformed event");
                 }
             })?;
             Ok(outcome_json(&outcome))
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -88,17 +88,17 @@ where
     P: EventPublisher,
     D: DeadLetterSink,
 {
-    let request_id = event.context.request_id.clone();
-    runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
-        let request_id = request_id.clone();
-        async move {
-            Ok(match deps.on_raw(&request_id, &raw).await? {
+    runtime::handle(
+        event,
+        deps.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| {
+            Ok(match deps.on_raw(request_id, &raw).await? {
                 CheckOutcome::Deploy(o) => json!({"verdict": o.verdict, "published": o.published}),
                 CheckOutcome::Scheduled(o) => {
                     json!({"checked": o.checked, "published": o.published})
                 }
             })
-        }
-    })
+        },
+    )
     .await
 }

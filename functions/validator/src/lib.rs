@@ -66,17 +66,17 @@ where
     P: EventPublisher,
     D: DeadLetterSink,
 {
-    let request_id = event.context.request_id.clone();
-    runtime::dispatch(event.payload, deps.dead_letter.as_ref(), |raw| {
-        let request_id = request_id.clone();
-        async move {
-            let outcome = deps.on_raw(&request_id, &raw).await?;
+    runtime::handle(
+        event,
+        deps.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| {
+            let outcome = deps.on_raw(request_id, &raw).await?;
             Ok(json!({
                 "passed": outcome.passed,
                 "stopped": outcome.stopped,
                 "published": outcome.published,
             }))
-        }
-    })
+        },
+    )
     .await
 }
