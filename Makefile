@@ -43,6 +43,7 @@ bench:
 	cargo bench -p sentinel-shared --bench ingest
 	cargo bench -p sentinel-shared --bench health
 	python3 scripts/bench-validate.py
+	python3 scripts/bench-diagnose.py
 
 # SAM looks for the binaries under ./target/lambda whatever CARGO_TARGET_DIR
 # says: point ./target at the shared target directory so nothing builds twice.

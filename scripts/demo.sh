@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole story on the local stack, through the real build-event-handler
-# binary: a build that succeeds, one that fails, duplicate and out-of-order
-# deliveries, a malformed event — then the recorded timeline.
+# The whole story on the local stack, through the real function binaries: a
+# build that succeeds, one that fails (and the alert that explains it),
+# duplicate and out-of-order deliveries, a build stopped by validation (and
+# its alert), a bad deploy rolled back on its own (and the branch locked),
+# a malformed event — then the recorded timeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,34 @@ sys.exit(0 if rows and rows[0]["status"] == status and rows[0]["deliveries"] >= 
   return 1
 }
 
+# A queue subscribed to the alert topic: what e-mail and Chatbot subscribers get.
+ALERTS_URL=$(awsl sqs create-queue --queue-name demo-alerts --query QueueUrl --output text)
+awsl sns subscribe --topic-arn "$SENTINEL_TOPIC_ALERT_TOPIC" --protocol sqs \
+  --notification-endpoint "arn:aws:sqs:${AWS_REGION}:123456789012:demo-alerts" >/dev/null
+# Prints the alerts that arrive until one whose subject contains $2 did
+# (at most $1 seconds; fails if it never does).
+alerts() {
+  local got="" all=""
+  for _ in $(seq 1 "$1"); do
+    got=$(awsl sqs receive-message --queue-url "$ALERTS_URL" --max-number-of-messages 10 \
+      --wait-time-seconds 1 --output json | python3 -c '
+import json, sys
+raw = sys.stdin.read().strip()
+for m in (json.loads(raw) if raw else {}).get("Messages", []):
+    note = json.loads(m["Body"])
+    chat = json.loads(note["Message"])
+    print("  subject:  " + note["Subject"])
+    print("  " + chat["content"]["description"].replace(chr(10), chr(10) + "  "))
+    for step in chat["content"].get("nextSteps", [])[:1]:
+        print("  fix:      " + step)
+')
+    [ -n "$got" ] && printf '%s\n' "$got" && all="$all$got"
+    case "$all" in *"$2"*) return 0 ;; esac
+  done
+  echo "  <no alert with \"$2\" arrived>"
+  return 1
+}
+
 say "An Amplify app 'storefront' ($APP) with branch $BRANCH, watched by the stack"
 ctl /apps "{\"appId\":\"$APP\",\"name\":\"storefront\",\"platform\":\"WEB_COMPUTE\"}" >/dev/null
 ctl "/apps/$APP/branches" '{"branchName":"main","stage":"PRODUCTION","headCommit":{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"chore: initial"}}' >/dev/null
@@ -56,7 +86,8 @@ echo "job $JOB1 recorded as SUCCEED"
 say "2. A build fails (heap exhaustion in next build)"
 JOB2=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a","commitMessage":"feat: product images","outcome":"FAILED","mode":"auto","emit":true,"stepDelayMs":300,"durationSeconds":148}' | job_of)
 wait_for "$JOB2" FAILED
-echo "job $JOB2 recorded as FAILED"
+echo "job $JOB2 recorded as FAILED; the alerter reads its log and alerts once:"
+alerts 90 "Build failed (node-heap-oom)"
 
 say "3. At-least-once and out of order: SUCCEED delivered twice, then the late STARTED"
 JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false,"durationSeconds":127}' | job_of)
@@ -89,8 +120,43 @@ JOB4=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"d4e5f6a7b8c9d0e1f2
 ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB4/advance" '{"to":"RUNNING","emit":true}' >/dev/null
 wait_for "$JOB4" CANCELLED
 echo "job $JOB4: validation failed, build stopped (Amplify job $(awsa amplify get-job --app-id "$APP" --branch-name "$BRANCH" --job-id "$JOB4" --query job.summary.status --output text))"
+alerts 60 "Validation failed"
 
-say "5. A malformed event goes to the dead-letter queue with its reason"
+say "5. A deploy that breaks the site is rolled back on its own, and the branch locked"
+# Branch 'release': automatic rollback on (the local stack is dev, where it
+# is off by default), quick health checks; its site breaks on commit 9e8d….
+GOOD=5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b
+BAD=9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d
+ctl "/apps/$APP/branches" "{\"branchName\":\"release\",\"stage\":\"PRODUCTION\",\"headCommit\":{\"commitId\":\"$GOOD\",\"commitMessage\":\"release 1.4\"}}" >/dev/null
+printf 'rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n' > .local/demo-rollback.yaml
+"$SENTINEL" policy push .local/demo-rollback.yaml --app "$APP" --branch release
+ctl "/apps/$APP/branches/release/site" "{\"brokenCommits\":[\"$BAD\"]}" >/dev/null
+# Waits (at most 90 s) until the release branch's deployments satisfy the
+# Python expression $1 over `rows` (sentinel deployments --json).
+wait_release() {
+  for _ in $(seq 1 360); do
+    if "$SENTINEL" deployments --app "$APP" --branch release --json | python3 -c "
+import json, sys
+rows = json.load(sys.stdin)
+sys.exit(0 if ($1) else 1)"; then return 0; fi
+    sleep 0.25
+  done
+  echo "timed out waiting for: $1" >&2
+  "$SENTINEL" deployments --app "$APP" --branch release >&2
+  return 1
+}
+J5=$(ctl "/apps/$APP/branches/release/builds" "{\"commitId\":\"$GOOD\",\"commitMessage\":\"release 1.4\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":201}" | job_of)
+wait_release "any(r['jobId'] == '$J5' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+echo "job $J5 (release 1.4) is healthy: the last known good"
+J6=$(ctl "/apps/$APP/branches/release/builds" "{\"commitId\":\"$BAD\",\"commitMessage\":\"release 1.5\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":188}" | job_of)
+wait_release "any(r.get('rollbackOf') == '$J6' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+J7=$("$SENTINEL" deployments --app "$APP" --branch release --json | python3 -c "import json,sys; print(next(r['jobId'] for r in json.load(sys.stdin) if r.get('rollbackOf') == '$J6'))")
+echo "job $J6 (release 1.5) was unhealthy; job $J7 rebuilt job $J5's commit and is healthy"
+echo "auto-build on release: $(awsa amplify get-branch --app-id "$APP" --branch-name release --query branch.enableAutoBuild --output text) (locked until \`sentinel unlock\`)"
+alerts 90 "Rollback succeeded"
+"$SENTINEL" unlock --app "$APP" --branch release --by demo
+
+say "6. A malformed event goes to the dead-letter queue with its reason"
 awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
   --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
 for _ in $(seq 1 120); do

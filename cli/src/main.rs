@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
+use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
 use sentinel_shared::aws;
 use sentinel_shared::model::{AppId, BranchName, Environment};
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
@@ -96,6 +98,47 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Roll a branch back to its last known good job (or --to JOB): the same
+    /// path and guards as the automatic rollback; locks the branch.
+    Rollback {
+        #[arg(long)]
+        app: AppId,
+        #[arg(long)]
+        branch: BranchName,
+        /// The job to go back to (default: the branch's last known good).
+        #[arg(long)]
+        to: Option<sentinel_shared::model::JobId>,
+        #[arg(long, default_value = "requested by an operator")]
+        reason: String,
+        /// Who asks (recorded; default: $USER).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        /// The stack's event bus.
+        #[arg(long, env = "SENTINEL_EVENT_BUS")]
+        bus: String,
+    },
+    /// Release a branch's lock: re-enable auto-build (recorded with who).
+    Unlock {
+        #[arg(long)]
+        app: AppId,
+        #[arg(long)]
+        branch: BranchName,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        #[arg(long, env = "SENTINEL_EVENT_BUS")]
+        bus: String,
+    },
+    /// Explain a failed build's log: the root cause, the fix, the evidence.
+    Diagnose {
+        /// The log file, or `-` for standard input. Streamed: any size.
+        file: String,
+        /// Print JSON: {"category","title","transient","fix","evidence":[{"line","text"}],"secondary":[…]}.
+        #[arg(long)]
+        json: bool,
+        /// Print the catalogue's trigger literals as `grep -E -f` patterns.
+        #[arg(long, hide = true)]
+        print_patterns: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +183,21 @@ async fn store(cli_table: Option<String>) -> Result<DynamoStore> {
         aws_sdk_dynamodb::Client::new(&sdk),
         table,
         90,
+    ))
+}
+
+/// What `rollback` and `unlock` act through: the stack's table, Amplify and
+/// the stack's bus.
+async fn operator(
+    table: Option<String>,
+    bus: &str,
+) -> Result<(DynamoStore, AmplifyClient, EventBridgePublisher)> {
+    let store = store(table).await?;
+    let sdk = aws::load().await;
+    Ok((
+        store,
+        AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus),
     ))
 }
 
@@ -278,6 +336,98 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 |b| format!("branch {b} of app {app}"),
             );
             println!("policy stored for {scope}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback {
+            app,
+            branch,
+            to,
+            reason,
+            by,
+            bus,
+        } => {
+            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+            let rollbacker = sentinel_shared::rollbacker::Rollbacker {
+                store: &store,
+                amplify: &amplify,
+                publisher: &publisher,
+                environment: cli
+                    .environment
+                    .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?,
+                auto_rollback: sentinel_shared::rollback::AutoRollback::Auto,
+                holder: by,
+            };
+            let action = rollbacker
+                .rollback(&app, &branch, to, None, &reason, false)
+                .await?;
+            use sentinel_shared::rollbacker::Action;
+            match action {
+                Action::Started {
+                    rollback_job,
+                    target_job,
+                } => {
+                    println!(
+                        "rollback started: job {rollback_job} rebuilds job {target_job}; auto-build is off for {branch} until `sentinel unlock --app {app} --branch {branch}`"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Action::Refused { why, .. } => {
+                    println!("no rollback: {why}");
+                    Ok(ExitCode::from(1))
+                }
+                other => {
+                    println!("{other:?}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Unlock {
+            app,
+            branch,
+            by,
+            bus,
+        } => {
+            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+            let rollbacker = sentinel_shared::rollbacker::Rollbacker {
+                store: &store,
+                amplify: &amplify,
+                publisher: &publisher,
+                environment: cli.environment.unwrap_or(Environment::Dev),
+                auto_rollback: sentinel_shared::rollback::AutoRollback::Auto,
+                holder: by.clone(),
+            };
+            match rollbacker.unlock(&app, &branch).await? {
+                Some(lock) => println!(
+                    "unlocked by {by}: auto-build is on again (was {})",
+                    lock.describe()
+                ),
+                None => println!("auto-build is on; {branch} had no lock"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diagnose {
+            file,
+            json,
+            print_patterns,
+        } => {
+            if print_patterns {
+                for p in sentinel_shared::diagnose::trigger_patterns() {
+                    println!("{p}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let diagnosis = if file == "-" {
+                sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
+                    .context("reading standard input")?
+            } else {
+                let f = std::fs::File::open(&file).with_context(|| file.clone())?;
+                sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.clone())?
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&diagnosis)?);
+            } else {
+                print!("{}", render::diagnosis(&diagnosis));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy {

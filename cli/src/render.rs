@@ -26,6 +26,8 @@ pub fn json(found: &[Deployment]) -> Value {
                     "transitions": d.transitions,
                     "validation": d.validation,
                     "health": d.health,
+                    "diagnosis": d.diagnosis,
+                    "rollbackOf": d.rollback_of,
                     "deliveries": d.event_ids.len(),
                 })
             })
@@ -85,6 +87,20 @@ pub fn table(found: &[Deployment]) -> String {
         );
         if let Some(h) = &d.health {
             let _ = writeln!(out, "{:>20} health: {:?}: {}", "└", h.verdict, h.reason);
+        }
+        if let Some(from) = d.rollback_of {
+            let _ = writeln!(out, "{:>20} rollback of job {from}", "└");
+        }
+        if let Some(g) = &d.diagnosis {
+            let at = g
+                .evidence
+                .first()
+                .map_or(String::new(), |e| format!(" (log line {})", e.line));
+            let _ = writeln!(
+                out,
+                "{:>20} diagnosis: {}: {}{at}",
+                "└", g.category, g.title
+            );
         }
         if let Some(v) = d
             .validation
@@ -182,5 +198,43 @@ pub fn health(report: &sentinel_shared::health::HealthReport) -> String {
         "{:?} after {} round(s) in {} ms: {}",
         report.verdict, report.rounds, report.elapsed_ms, report.reason
     );
+    out
+}
+
+/// A diagnosis for a terminal.
+pub fn diagnosis(d: &sentinel_shared::diagnose::Diagnosis) -> String {
+    let mut out = format!("{}: {}\n", d.category, d.title);
+    out.push_str(if d.transient {
+        "  transient: yes (a retry of the same commit can succeed)\n"
+    } else {
+        "  transient: no (a retry of the same commit will fail the same way)\n"
+    });
+    if let Some(command) = &d.command {
+        out.push_str(&format!("  last command: `{command}`"));
+        if let Some(phase) = &d.phase {
+            out.push_str(&format!(" (phase {phase})"));
+        }
+        if let Some(code) = d.exit_code {
+            out.push_str(&format!(", exit code {code}"));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("\nfix:\n  {}\n", d.fix));
+    if !d.evidence.is_empty() {
+        out.push_str("\nevidence:\n");
+        for e in &d.evidence {
+            out.push_str(&format!("  {:>7} | {}\n", e.line, e.text));
+        }
+    }
+    if !d.secondary.is_empty() {
+        out.push_str("\nalso seen:\n");
+        for s in &d.secondary {
+            out.push_str(&format!(
+                "  {} at line {}: {}\n",
+                s.category, s.line, s.title
+            ));
+        }
+    }
+    out.push_str(&format!("\n({} lines, {} bytes read)\n", d.lines, d.bytes));
     out
 }

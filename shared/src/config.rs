@@ -28,6 +28,12 @@ pub struct Config {
     /// `https://{displayName}.{defaultDomain}` and the policy names none:
     /// `{appId}`, `{branch}` and `{displayName}` are filled in.
     pub site_url_template: Option<String>,
+    /// The SNS topic alerts go to (the alerter).
+    pub alert_topic_arn: Option<String>,
+    /// The region, for links to the Amplify console.
+    pub region: String,
+    /// The stack's `AutoRollback` parameter.
+    pub auto_rollback: crate::rollback::AutoRollback,
 }
 
 impl Config {
@@ -37,6 +43,8 @@ impl Config {
     pub const DLQ_URL: &'static str = "SENTINEL_DLQ_URL";
     pub const RETENTION_DAYS: &'static str = "SENTINEL_RETENTION_DAYS";
     pub const SITE_URL_TEMPLATE: &'static str = "SENTINEL_SITE_URL_TEMPLATE";
+    pub const ALERT_TOPIC_ARN: &'static str = "SENTINEL_ALERT_TOPIC_ARN";
+    pub const AUTO_ROLLBACK: &'static str = "SENTINEL_AUTO_ROLLBACK";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -76,13 +84,25 @@ impl Config {
                 }
             },
         };
+        let raw_auto = lookup(Self::AUTO_ROLLBACK).unwrap_or_default();
+        let auto_rollback =
+            crate::rollback::AutoRollback::parse(&raw_auto).ok_or_else(|| ConfigError {
+                variable: Self::AUTO_ROLLBACK,
+                reason: format!("{raw_auto:?} is not auto, on or off"),
+            })?;
         Ok(Self {
+            auto_rollback,
             environment,
             table: required(Self::TABLE)?,
             event_bus: required(Self::EVENT_BUS)?,
             dlq_url: lookup(Self::DLQ_URL).filter(|v| !v.trim().is_empty()),
             retention_days,
             site_url_template: lookup(Self::SITE_URL_TEMPLATE).filter(|v| !v.trim().is_empty()),
+            alert_topic_arn: lookup(Self::ALERT_TOPIC_ARN).filter(|v| !v.trim().is_empty()),
+            region: lookup("AWS_REGION")
+                .or_else(|| lookup("AWS_DEFAULT_REGION"))
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "us-east-1".into()),
         })
     }
 }
@@ -97,6 +117,9 @@ impl fmt::Debug for Config {
             .field("dlq_url", &self.dlq_url)
             .field("retention_days", &self.retention_days)
             .field("site_url_template", &self.site_url_template)
+            .field("alert_topic_arn", &self.alert_topic_arn)
+            .field("region", &self.region)
+            .field("auto_rollback", &self.auto_rollback)
             .finish()
     }
 }
@@ -133,6 +156,18 @@ mod tests {
         let err = Config::from_lookup(lookup(&FULL[..2])).unwrap_err();
         assert_eq!(err.variable, "SENTINEL_EVENT_BUS");
         assert!(err.to_string().contains("is not set"));
+    }
+
+    #[test]
+    fn a_malformed_auto_rollback_is_named() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("SENTINEL_AUTO_ROLLBACK", "sometimes"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_AUTO_ROLLBACK");
+        pairs.pop();
+        pairs.push(("SENTINEL_AUTO_ROLLBACK", "off"));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.auto_rollback, crate::rollback::AutoRollback::Off);
     }
 
     #[test]

@@ -146,6 +146,9 @@ pub struct Deployment {
     /// The last scheduled check of this job while it was live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_check: Option<LiveCheck>,
+    /// The alerter's diagnosis of a failed build (evidence masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<crate::diagnose::Diagnosis>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -219,6 +222,7 @@ impl Deployment {
             validation: None,
             health: None,
             live_check: None,
+            diagnosis: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

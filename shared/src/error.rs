@@ -39,15 +39,15 @@ pub enum AmplifyError {
 /// A failure to publish domain events.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("EventBridge rejected {failed} of {total} entries: {reason}")]
+    #[error("{failed} of {total} entries rejected: {reason}")]
     Partial {
         failed: usize,
         total: usize,
         reason: String,
     },
-    #[error("EventBridge unavailable: {0}")]
+    #[error("unavailable: {0}")]
     Unavailable(String),
-    #[error("EventBridge refused the request: {0}")]
+    #[error("the request was refused: {0}")]
     Rejected(String),
 }
 

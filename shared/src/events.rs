@@ -11,6 +11,7 @@ use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 pub const OWNER_INGEST: &str = "ingest";
 pub const OWNER_VALIDATOR: &str = "validator";
 pub const OWNER_HEALTH: &str = "health";
+pub const OWNER_ALERTER: &str = "alerter";
 
 /// The `source` of every event the stack publishes.
 pub const SOURCE: &str = "sentinel";
@@ -26,6 +27,131 @@ pub mod detail_type {
     pub const DEPLOYMENT_HEALTHY: &str = "Deployment Healthy";
     pub const DEPLOYMENT_UNHEALTHY: &str = "Deployment Unhealthy";
     pub const DEPLOYMENT_CHECK_INCONCLUSIVE: &str = "Deployment Check Inconclusive";
+    pub const BUILD_DIAGNOSED: &str = "Build Diagnosed";
+    pub const ROLLBACK_STARTED: &str = "Rollback Started";
+    pub const ROLLBACK_SUCCEEDED: &str = "Rollback Succeeded";
+    pub const ROLLBACK_FAILED: &str = "Rollback Failed";
+    pub const ROLLBACK_RECOMMENDED: &str = "Rollback Recommended";
+    pub const DEGRADATION_DETECTED: &str = "Degradation Detected";
+    pub const BUILD_RETRIED: &str = "Build Retried";
+}
+
+pub const OWNER_ROLLBACK: &str = "rollback";
+
+/// The detail of "Build Retried": a build that failed transiently was
+/// started again (StartJob RETRY) by the rollback function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryEvent {
+    /// `{appId}/{branchName}/{jobId padded}/retried`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job that failed.
+    pub job_id: JobId,
+    /// The RETRY job.
+    pub retry_job_id: JobId,
+    pub category: String,
+    /// 1 for the first retry of the lineage.
+    pub attempt: u32,
+    pub max_retries: u32,
+}
+
+/// An event published directly (not through a record's outbox).
+pub fn entry<T: Serialize>(
+    id: &str,
+    owner: &str,
+    detail_type: &str,
+    detail: &T,
+) -> Option<OutboxEntry> {
+    Some(OutboxEntry {
+        id: id.to_owned(),
+        seq: 0,
+        owner: owner.to_owned(),
+        detail_type: detail_type.to_owned(),
+        detail: serde_json::to_string(detail).ok()?,
+    })
+}
+
+/// The detail of "Build Diagnosed": the alerter's diagnosis of a failed
+/// build (the full one, with evidence, is on the deployment record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosisEvent {
+    /// `{appId}/{branchName}/{jobId padded}/diagnosed`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub category: String,
+    pub title: String,
+    /// Whether a retry of the same commit can succeed.
+    pub transient: bool,
+    pub fix: String,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+}
+
+impl DiagnosisEvent {
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_ALERTER.to_owned(),
+            detail_type: detail_type::BUILD_DIAGNOSED.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+/// The detail of "Rollback Started", "Rollback Succeeded", "Rollback
+/// Failed" and "Rollback Recommended" (published by the rollback function).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackEvent {
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job that was unhealthy (or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_job_id: Option<JobId>,
+    /// The job started to roll back (its RETRY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_job_id: Option<JobId>,
+    /// The last known good job rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_job_id: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_commit_id: Option<String>,
+    pub reason: String,
+    /// Who asked (`automatic`, or the operator's identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_restore_seconds: Option<u64>,
+    /// For "Rollback Recommended": the command that performs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The detail of "Degradation Detected" (published by the metrics
+/// collector): a trend that will break builds if left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DegradationEvent {
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// A stable id of the condition (`build-duration-rising`, …).
+    pub condition: String,
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 /// The detail of "Deployment Healthy", "Deployment Unhealthy" and

@@ -3,18 +3,24 @@
 //! and the operator CLI.
 
 pub mod adapters;
+pub mod alert;
+pub mod alerter;
 pub mod amplify_event;
 pub mod aws;
 pub mod config;
 pub mod deployment;
+pub mod diagnose;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod health_checker;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod ports;
+pub mod rollback;
+pub mod rollbacker;
 pub mod runtime;
 pub mod sqs_batch;
 pub mod telemetry;

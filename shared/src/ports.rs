@@ -151,6 +151,25 @@ pub enum StartJob {
     Retry(JobId),
 }
 
+/// Where a job step's log is: the URL GetJob gives (pre-signed, short-lived:
+/// a credential while it lives, never logged or stored).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StepLog {
+    pub step: String,
+    pub status: BuildStatus,
+    pub url: String,
+}
+
+impl std::fmt::Debug for StepLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepLog")
+            .field("step", &self.step)
+            .field("status", &self.status)
+            .field("url", &"<pre-signed>")
+            .finish()
+    }
+}
+
 pub trait AmplifyApi: Send + Sync {
     fn get_app(&self, app_id: &AppId)
     -> impl Future<Output = Result<AppInfo, AmplifyError>> + Send;
@@ -165,6 +184,12 @@ pub trait AmplifyApi: Send + Sync {
         &self,
         key: &DeploymentKey,
     ) -> impl Future<Output = Result<JobDetails, AmplifyError>> + Send;
+
+    /// The log of the job's failed step (else its last step), if it has one.
+    fn get_log_url(
+        &self,
+        key: &DeploymentKey,
+    ) -> impl Future<Output = Result<Option<StepLog>, AmplifyError>> + Send;
 
     /// Newest first, at most `limit`.
     fn list_jobs(
@@ -238,4 +263,109 @@ pub trait DeadLetterSink: Send + Sync {
         error_type: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Per-branch alert state, written with a version condition.
+pub trait AlertStore: Send + Sync {
+    fn get_alert_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<Option<crate::alert::AlertState>, StoreError>> + Send;
+
+    /// Writes the state if its stored version is still `state.version`
+    /// (absent for 0), storing it with version + 1; else
+    /// [`StoreError::Conflict`].
+    fn save_alert_state(
+        &self,
+        state: &crate::alert::AlertState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where alerts go (the SNS topic).
+pub trait Notifier: Send + Sync {
+    fn notify(
+        &self,
+        notification: &crate::alert::Notification,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// Why a log could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// Expired, deleted, or refused: it will not come back.
+    #[error("log unavailable: {0}")]
+    Unavailable(String),
+    /// The connection broke or timed out.
+    #[error("log read failed: {0}")]
+    Failed(String),
+}
+
+/// Reads a build log by URL as a stream, feeding it to the diagnoser.
+pub trait LogSource: Send + Sync {
+    fn read_log(
+        &self,
+        url: &str,
+        into: &mut crate::diagnose::Diagnoser,
+    ) -> impl Future<Output = Result<(), LogError>> + Send;
+}
+
+/// Per-branch rollback state, written with a version condition.
+pub trait RollbackStore: Send + Sync {
+    fn get_rollback_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<Option<crate::rollback::RollbackState>, StoreError>> + Send;
+
+    /// Writes the state if its stored version is still `state.version`
+    /// (absent for 0), storing it with version + 1; else
+    /// [`StoreError::Conflict`].
+    fn save_rollback_state(
+        &self,
+        state: &crate::rollback::RollbackState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What a window read through the environment-and-time index found, and
+/// how many items it read (the index returns only the window's).
+#[derive(Debug, Clone, Default)]
+pub struct WindowRead {
+    pub deployments: Vec<Deployment>,
+    pub items_read: usize,
+}
+
+/// Metrics: window reads, snapshots, and once-only claims.
+pub trait MetricsStore: Send + Sync {
+    /// The environment's deployments whose job started in `[from, to)`,
+    /// through the environment-and-time index (never a scan).
+    fn deployments_between(
+        &self,
+        environment: Environment,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<WindowRead, StoreError>> + Send;
+
+    /// Stores the figures as the window's latest, and — `dated` — as the
+    /// day's snapshot too.
+    fn put_snapshot(
+        &self,
+        figures: &crate::metrics::dora::Figures,
+        dated: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn latest_snapshot(
+        &self,
+        environment: Environment,
+        window_days: u32,
+    ) -> impl Future<Output = Result<Option<crate::metrics::dora::Figures>, StoreError>> + Send;
+
+    /// Records `key` once: true the first time (a conditional write),
+    /// false after. The record expires after `days`.
+    fn claim_once(
+        &self,
+        environment: Environment,
+        key: &str,
+        days: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

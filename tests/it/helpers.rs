@@ -233,6 +233,31 @@ impl Stack {
         Ok(Capture { sqs, url })
     }
 
+    /// A queue subscribed to the stack's alert topic, receiving only the
+    /// alerts about `branch` (an SNS filter policy on the `branch` message
+    /// attribute, as a team would filter).
+    pub async fn subscribe_alerts(&self, branch: &str) -> Result<Capture> {
+        let sqs = self.sqs();
+        let name = format!("alerts-{}", unique_app_id());
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url
+            .context("queue url")?;
+        let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+        aws_sdk_sns::Client::new(&self.sdk)
+            .subscribe()
+            .topic_arn(env("SENTINEL_TOPIC_ALERT_TOPIC"))
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("FilterPolicy", json!({"branch": [branch]}).to_string())
+            .send()
+            .await?;
+        Ok(Capture { sqs, url })
+    }
+
     /// Creates a bus of the test's own.
     pub async fn create_bus(&self) -> Result<String> {
         let name = format!("test-{}", unique_app_id());

@@ -1,9 +1,11 @@
 //! Integration tests against the local stack (`make test` starts it).
 
+mod alert;
 mod amplify_emulator;
 mod check;
 mod end_to_end;
 mod health;
 mod helpers;
 mod ingest;
+mod rollback;
 mod validator;

@@ -49,7 +49,8 @@ ALLOWED_MOVES = {"PENDING": {"PROVISIONING", "RUNNING", "SUCCEED", "FAILED", "CA
 # cancelDelayMs 0: StopJob answers CANCELLING and the job is CANCELLED right
 # after, so callers that check at once see the end; raise it to watch CANCELLING.
 DEFAULT_CONFIG = {"logUrlExpiresSeconds": 900, "cancelDelayMs": 0, "maxBranchesPerApp": 50}
-DEFAULT_BEHAVIOUR = {"outcome": "SUCCEED", "stepDelayMs": 1000, "emit": True, "mode": "auto", "log": None}
+DEFAULT_BEHAVIOUR = {"outcome": "SUCCEED", "stepDelayMs": 1000, "emit": True, "mode": "auto", "log": None,
+                     "retryCommitId": None}
 
 
 class ApiError(Exception):
@@ -404,6 +405,9 @@ class Store:
             except ApiError as e:  # Amplify's exact answer is unverified; see the README
                 raise bad(f"Cannot retry job {p['jobId']}: {e.message}")
             commit = {"commitId": old.commit_id, "commitMessage": old.commit_message, "commitTime": old.commit_time}
+            wrong = branch["_behaviour"].get("retryCommitId")
+            if wrong:  # Amplify has been seen to redeploy another commit than the retried job's
+                commit = {"commitId": wrong, "commitMessage": "(not the retried commit)", "commitTime": old.commit_time}
         elif job_type == "RELEASE":
             commit = dict(branch["_head"])  # RELEASE always builds the branch head
         else:  # WEB_HOOK and MANUAL carry their own commit, else the head's
@@ -812,6 +816,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, "no deployment", "text/plain", {"cache-control": "no-store"})
         headers = {"x-deployed-commit": commit, "cache-control": "no-store"}
         status = int(override.get("status", 200))
+        if "brokenCommits" in override:  # only these deployed commits answer `status` (default 500)
+            status = int(override.get("status", 500)) if commit in override["brokenCommits"] else 200
         if override.get("body") is not None:
             return self.send(status, override["body"], "text/html; charset=utf-8", headers)
         if path.rstrip("/") == "/api/health":

@@ -87,6 +87,7 @@ class Stack:
         self.sqs = boto3.client("sqs", region_name=region)
         self.events = boto3.client("events", region_name=region)
         self.sns = boto3.client("sns", region_name=region)
+        self.kms = boto3.client("kms", region_name=region)
 
     # ----- intrinsic functions -----
     def condition(self, name):
@@ -179,6 +180,8 @@ class Stack:
             "AWS::SQS::Queue": self.queue,
             "AWS::SNS::Topic": self.topic,
             "AWS::Events::Rule": self.rule,
+            "AWS::KMS::Key": self.key,
+            "AWS::KMS::Alias": self.alias,
         }.get(kind)
         # Placeholder first, so that a rule's own ARN can be referenced.
         self.attrs[logical] = {"Ref": f"{logical}-unprovisioned", "Arn": f"arn:aws:local:::{logical}"}
@@ -238,6 +241,26 @@ class Stack:
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
         return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def key(self, logical, props):
+        """A key per stack, found again by its description on a re-run."""
+        p = self.resolve(props)
+        description = p.get("Description", logical)
+        for k in self.kms.list_keys()["Keys"]:
+            meta = self.kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
+            if meta.get("Description") == description and meta.get("KeyState") == "Enabled":
+                return {"Ref": meta["KeyId"], "Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+        meta = self.kms.create_key(Description=description, Policy=json.dumps(p["KeyPolicy"]))["KeyMetadata"]
+        if p.get("EnableKeyRotation"):
+            self.kms.enable_key_rotation(KeyId=meta["KeyId"])
+        return {"Ref": meta["KeyId"], "Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+
+    def alias(self, logical, props):
+        p = self.resolve(props)
+        aliases = [a["AliasName"] for a in self.kms.list_aliases()["Aliases"]]
+        if p["AliasName"] not in aliases:
+            self.kms.create_alias(AliasName=p["AliasName"], TargetKeyId=p["TargetKeyId"])
+        return {"Ref": p["AliasName"]}
 
     def topic(self, logical, props):
         p = self.resolve(props)

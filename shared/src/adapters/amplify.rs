@@ -9,7 +9,7 @@ use super::{Failure, classify, to_chrono};
 use crate::deployment::{DeploymentKey, JobDetails, JobStep};
 use crate::error::AmplifyError;
 use crate::model::{AppId, BranchName, BuildStatus, JobId};
-use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob};
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob, StepLog};
 
 pub struct AmplifyClient {
     client: Client,
@@ -142,6 +142,36 @@ impl AmplifyApi for AmplifyClient {
         let mut merged = JobDetails::default();
         merged.merge(details);
         Ok(merged)
+    }
+
+    async fn get_log_url(&self, key: &DeploymentKey) -> Result<Option<StepLog>, AmplifyError> {
+        let out = self
+            .client
+            .get_job()
+            .app_id(key.app_id.as_str())
+            .branch_name(key.branch_name.as_str())
+            .job_id(key.job_id.to_string())
+            .send()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        let steps: Vec<StepLog> = out
+            .job()
+            .map(|j| j.steps())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|step| {
+                Some(StepLog {
+                    step: step.step_name().to_owned(),
+                    status: BuildStatus::from_amplify(step.status().as_str()),
+                    url: non_empty(step.log_url()?)?,
+                })
+            })
+            .collect();
+        let failed = steps.iter().position(|s| s.status == BuildStatus::Failed);
+        Ok(match failed {
+            Some(i) => steps.into_iter().nth(i),
+            None => steps.into_iter().last(),
+        })
     }
 
     async fn list_jobs(

@@ -6,6 +6,10 @@
 //! |---|---|---|---|
 //! | deployment | `BRANCH#{appId}#{branch}` | `JOB#{jobId padded to 10}` | `ENV#{env}` / `{startedAt}#{appId}#{branch}#{job}` |
 //! | branch state | `BRANCH#{appId}#{branch}` | `STATE` | — |
+//! | alert state | `BRANCH#{appId}#{branch}` | `ALERTS` | — |
+//! | rollback state | `BRANCH#{appId}#{branch}` | `ROLLBACK` | — |
+//! | metrics snapshot | `METRICS#{env}` | `LATEST#{days}d`, `SNAPSHOT#{days}d#{date}` | — |
+//! | once-only claim | `METRICS#{env}` | `ONCE#{key}` | — |
 //!
 //! The GSI (`by-environment-time`) answers "deployments of an environment in
 //! a time window" without a scan. `expires_at` (epoch seconds) drives TTL.
@@ -24,6 +28,8 @@ use crate::ports::{BranchPointer, BranchState, DeploymentFilter, DeploymentStore
 
 pub const GSI_ENV_TIME: &str = "by-environment-time";
 const STATE_SK: &str = "STATE";
+const ALERTS_SK: &str = "ALERTS";
+const ROLLBACK_SK: &str = "ROLLBACK";
 
 pub struct DynamoStore {
     client: Client,
@@ -335,5 +341,268 @@ impl crate::ports::PolicyStore for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| store_error(classify(&e)))
+    }
+}
+
+/// A versioned per-branch item holding one serialized value (alert state,
+/// rollback state).
+trait Versioned: serde::Serialize + serde::de::DeserializeOwned + Clone {
+    fn version(&self) -> u64;
+    fn set_version(&mut self, version: u64);
+    fn pk(&self) -> String;
+}
+
+impl Versioned for crate::alert::AlertState {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+    fn pk(&self) -> String {
+        branch_pk(&self.app_id, &self.branch_name)
+    }
+}
+
+impl Versioned for crate::rollback::RollbackState {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+    fn pk(&self) -> String {
+        branch_pk(&self.app_id, &self.branch_name)
+    }
+}
+
+impl DynamoStore {
+    async fn get_versioned<T: Versioned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        out.item
+            .map(|item| {
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
+    async fn put_versioned<T: Versioned>(
+        &self,
+        value: &T,
+        sk: &str,
+        entity: &str,
+    ) -> Result<(), StoreError> {
+        let mut stored = value.clone();
+        stored.set_version(value.version() + 1);
+        let mut item: Item = serde_dynamo::to_item(&stored)
+            .map_err(|e| StoreError::Rejected(format!("cannot encode {entity}: {e}")))?;
+        item.insert("PK".into(), s(value.pk()));
+        item.insert("SK".into(), s(sk));
+        item.insert("entity".into(), s(entity));
+        // Kept while the branch is active; a quiet branch's state expires.
+        item.insert(
+            "expires_at".into(),
+            n((chrono::Utc::now() + self.retention).timestamp()),
+        );
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = if value.version() == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(value.version()))
+        };
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(classify(&e)))
+    }
+}
+
+impl crate::ports::AlertStore for DynamoStore {
+    async fn get_alert_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::alert::AlertState>, StoreError> {
+        self.get_versioned(branch_pk(app_id, branch_name), ALERTS_SK)
+            .await
+    }
+
+    async fn save_alert_state(&self, state: &crate::alert::AlertState) -> Result<(), StoreError> {
+        self.put_versioned(state, ALERTS_SK, "alerts").await
+    }
+}
+
+impl crate::ports::RollbackStore for DynamoStore {
+    async fn get_rollback_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::rollback::RollbackState>, StoreError> {
+        self.get_versioned(branch_pk(app_id, branch_name), ROLLBACK_SK)
+            .await
+    }
+
+    async fn save_rollback_state(
+        &self,
+        state: &crate::rollback::RollbackState,
+    ) -> Result<(), StoreError> {
+        self.put_versioned(state, ROLLBACK_SK, "rollback").await
+    }
+}
+
+fn metrics_pk(environment: Environment) -> String {
+    format!("METRICS#{environment}")
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl crate::ports::MetricsStore for DynamoStore {
+    async fn deployments_between(
+        &self,
+        environment: Environment,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::ports::WindowRead, StoreError> {
+        let mut read = crate::ports::WindowRead::default();
+        let mut start_key: Option<Item> = None;
+        loop {
+            // GSI1SK starts with the start time (fixed-width RFC 3339), so
+            // the key condition selects exactly the window.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_ENV_TIME)
+                .key_condition_expression("GSI1PK = :env AND GSI1SK BETWEEN :from AND :to")
+                .expression_attribute_values(":env", s(format!("ENV#{environment}")))
+                .expression_attribute_values(":from", s(iso(from)))
+                .expression_attribute_values(":to", s(iso(to)))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| store_error(classify(&e)))?;
+            read.items_read += out.scanned_count.max(out.count).max(0) as usize;
+            for item in out.items.unwrap_or_default() {
+                read.deployments.push(decode_deployment(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start_key = Some(k),
+                _ => return Ok(read),
+            }
+        }
+    }
+
+    async fn put_snapshot(
+        &self,
+        figures: &crate::metrics::dora::Figures,
+        dated: bool,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(figures)
+            .map_err(|e| StoreError::Rejected(format!("cannot encode figures: {e}")))?;
+        let mut keys = vec![(format!("LATEST#{}d", figures.window_days), None)];
+        if dated {
+            keys.push((
+                format!(
+                    "SNAPSHOT#{}d#{}",
+                    figures.window_days,
+                    figures.to.format("%Y-%m-%d")
+                ),
+                Some(figures.to + Duration::days(400)),
+            ));
+        }
+        for (sk, expires) in keys {
+            let mut request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("PK", s(metrics_pk(figures.environment)))
+                .item("SK", s(sk))
+                .item("entity", s("metrics"))
+                .item("figures", s(body.clone()));
+            if let Some(at) = expires {
+                request = request.item("expires_at", n(at.timestamp()));
+            }
+            request
+                .send()
+                .await
+                .map_err(|e| store_error(classify(&e)))?;
+        }
+        Ok(())
+    }
+
+    async fn latest_snapshot(
+        &self,
+        environment: Environment,
+        window_days: u32,
+    ) -> Result<Option<crate::metrics::dora::Figures>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(metrics_pk(environment)))
+            .key("SK", s(format!("LATEST#{window_days}d")))
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let Some(AttributeValue::S(body)) = item.get("figures") else {
+            return Err(StoreError::Corrupt(
+                "a metrics snapshot without figures".into(),
+            ));
+        };
+        serde_json::from_str(body)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn claim_once(
+        &self,
+        environment: Environment,
+        key: &str,
+        days: u32,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(metrics_pk(environment)))
+            .item("SK", s(format!("ONCE#{key}")))
+            .item("entity", s("once"))
+            .item(
+                "expires_at",
+                n((chrono::Utc::now() + Duration::days(i64::from(days))).timestamp()),
+            )
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result.map_err(|e| store_error(classify(&e))) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -25,6 +25,129 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct MemoryStore {
     deployments: Mutex<BTreeMap<(String, String, u64), Deployment>>,
     branches: Mutex<HashMap<(String, String), BranchState>>,
+    alerts: Mutex<HashMap<(String, String), crate::alert::AlertState>>,
+    rollbacks: Mutex<HashMap<(String, String), crate::rollback::RollbackState>>,
+    snapshots: Mutex<HashMap<(String, String), crate::metrics::dora::Figures>>,
+    claims: Mutex<std::collections::HashSet<String>>,
+    pub policies: MemoryPolicies,
+}
+
+impl crate::ports::MetricsStore for MemoryStore {
+    async fn deployments_between(
+        &self,
+        environment: Environment,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::ports::WindowRead, StoreError> {
+        let deployments: Vec<Deployment> = lock(&self.deployments)
+            .values()
+            .filter(|d| d.environment == environment)
+            .filter(|d| d.started_at().is_some_and(|t| t >= from && t < to))
+            .cloned()
+            .collect();
+        Ok(crate::ports::WindowRead {
+            items_read: deployments.len(),
+            deployments,
+        })
+    }
+
+    async fn put_snapshot(
+        &self,
+        figures: &crate::metrics::dora::Figures,
+        _dated: bool,
+    ) -> Result<(), StoreError> {
+        lock(&self.snapshots).insert(
+            (
+                figures.environment.to_string(),
+                figures.window_days.to_string(),
+            ),
+            figures.clone(),
+        );
+        Ok(())
+    }
+
+    async fn latest_snapshot(
+        &self,
+        environment: Environment,
+        window_days: u32,
+    ) -> Result<Option<crate::metrics::dora::Figures>, StoreError> {
+        Ok(lock(&self.snapshots)
+            .get(&(environment.to_string(), window_days.to_string()))
+            .cloned())
+    }
+
+    async fn claim_once(
+        &self,
+        environment: Environment,
+        key: &str,
+        _days: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(lock(&self.claims).insert(format!("{environment}#{key}")))
+    }
+}
+
+/// A versioned write to one of the memory maps.
+fn save_versioned<T: Clone>(
+    map: &Mutex<HashMap<(String, String), T>>,
+    key: (String, String),
+    value: &T,
+    version: impl Fn(&T) -> u64,
+    bump: impl Fn(&mut T),
+) -> Result<(), StoreError> {
+    let mut all = lock(map);
+    let stored_version = all.get(&key).map(&version);
+    let expected = version(value);
+    if stored_version != (expected != 0).then_some(expected) {
+        return Err(StoreError::Conflict);
+    }
+    let mut stored = value.clone();
+    bump(&mut stored);
+    all.insert(key, stored);
+    Ok(())
+}
+
+impl crate::ports::RollbackStore for MemoryStore {
+    async fn get_rollback_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::rollback::RollbackState>, StoreError> {
+        Ok(lock(&self.rollbacks)
+            .get(&(app_id.to_string(), branch_name.to_string()))
+            .cloned())
+    }
+
+    async fn save_rollback_state(
+        &self,
+        state: &crate::rollback::RollbackState,
+    ) -> Result<(), StoreError> {
+        save_versioned(
+            &self.rollbacks,
+            (state.app_id.to_string(), state.branch_name.to_string()),
+            state,
+            |s| s.version,
+            |s| s.version += 1,
+        )
+    }
+}
+
+impl crate::ports::PolicyStore for MemoryStore {
+    async fn get_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::ports::StoredPolicy>, StoreError> {
+        self.policies.get_policy(app_id, branch_name).await
+    }
+
+    async fn put_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: Option<&BranchName>,
+        policy: &crate::validate::Policy,
+    ) -> Result<(), StoreError> {
+        self.policies.put_policy(app_id, branch_name, policy).await
+    }
 }
 
 fn dkey(k: &DeploymentKey) -> (String, String, u64) {
@@ -128,13 +251,91 @@ impl DeploymentStore for MemoryStore {
     }
 }
 
+impl crate::ports::AlertStore for MemoryStore {
+    async fn get_alert_state(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> Result<Option<crate::alert::AlertState>, StoreError> {
+        Ok(lock(&self.alerts)
+            .get(&(app_id.to_string(), branch_name.to_string()))
+            .cloned())
+    }
+
+    async fn save_alert_state(&self, state: &crate::alert::AlertState) -> Result<(), StoreError> {
+        save_versioned(
+            &self.alerts,
+            (state.app_id.to_string(), state.branch_name.to_string()),
+            state,
+            |s| s.version,
+            |s| s.version += 1,
+        )
+    }
+}
+
+/// Records notifications; `fail_next` rejects the next ones as unavailable.
+#[derive(Default)]
+pub struct MemoryNotifier {
+    pub sent: Mutex<Vec<crate::alert::Notification>>,
+    pub fail_next: AtomicUsize,
+}
+
+impl MemoryNotifier {
+    pub fn sent(&self) -> Vec<crate::alert::Notification> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl crate::ports::Notifier for MemoryNotifier {
+    async fn notify(&self, n: &crate::alert::Notification) -> Result<(), PublishError> {
+        if self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(PublishError::Unavailable("injected failure".into()));
+        }
+        lock(&self.sent).push(n.clone());
+        Ok(())
+    }
+}
+
+/// Logs by URL; a URL it does not hold is unavailable (expired).
+#[derive(Default)]
+pub struct MemoryLogs {
+    pub logs: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl crate::ports::LogSource for MemoryLogs {
+    async fn read_log(
+        &self,
+        url: &str,
+        into: &mut crate::diagnose::Diagnoser,
+    ) -> Result<(), crate::ports::LogError> {
+        let logs = lock(&self.logs);
+        let log = logs
+            .get(url)
+            .ok_or_else(|| crate::ports::LogError::Unavailable("403 Request has expired".into()))?;
+        for chunk in log.chunks(8192) {
+            into.feed(chunk);
+        }
+        Ok(())
+    }
+}
+
 /// Jobs by key; a missing job answers NotFound. `fail_next` makes the next
 /// `get_job` calls fail as unavailable.
 #[derive(Default)]
 pub struct MemoryAmplify {
     pub jobs: Mutex<HashMap<(String, String, u64), JobDetails>>,
+    /// The failed step's log URL per job.
+    pub log_urls: Mutex<HashMap<(String, String, u64), String>>,
     pub fail_next: AtomicUsize,
     pub calls: AtomicUsize,
+    /// StartJob calls: (app, branch, job started, what was asked).
+    pub started: Mutex<Vec<(String, String, JobId, StartJob)>>,
+    /// UpdateBranch enableAutoBuild per (app, branch).
+    pub auto_build: Mutex<HashMap<(String, String), bool>>,
 }
 
 impl MemoryAmplify {
@@ -172,33 +373,90 @@ impl AmplifyApi for MemoryAmplify {
             .cloned()
             .ok_or_else(|| AmplifyError::NotFound(format!("job {}", key.job_id)))
     }
+    async fn get_log_url(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<Option<crate::ports::StepLog>, AmplifyError> {
+        Ok(lock(&self.log_urls)
+            .get(&dkey(key))
+            .map(|url| crate::ports::StepLog {
+                step: "BUILD".into(),
+                status: BuildStatus::Failed,
+                url: url.clone(),
+            }))
+    }
     async fn list_jobs(
         &self,
-        _a: &AppId,
-        _b: &BranchName,
-        _limit: usize,
+        a: &AppId,
+        b: &BranchName,
+        limit: usize,
     ) -> Result<Vec<JobSummary>, AmplifyError> {
-        unsupported("ListJobs")
+        let mut found: Vec<JobSummary> = lock(&self.jobs)
+            .iter()
+            .filter(|((app, branch, _), _)| app == a.as_str() && branch == b.as_str())
+            .map(|((_, _, n), d)| JobSummary {
+                job_id: JobId::new(*n),
+                status: d.status.clone().unwrap_or(BuildStatus::Started),
+                commit_id: d.commit_id.clone(),
+                job_type: d.job_type.clone(),
+                start_time: d.start_time,
+                end_time: d.end_time,
+            })
+            .collect();
+        found.sort_by_key(|j| std::cmp::Reverse(j.job_id));
+        found.truncate(limit);
+        Ok(found)
     }
     async fn start_job(
         &self,
-        _a: &AppId,
-        _b: &BranchName,
-        _job: StartJob,
+        a: &AppId,
+        b: &BranchName,
+        job: StartJob,
         _reason: &str,
     ) -> Result<JobId, AmplifyError> {
-        unsupported("StartJob")
+        let mut jobs = lock(&self.jobs);
+        let next = jobs
+            .keys()
+            .filter(|(app, branch, _)| app == a.as_str() && branch == b.as_str())
+            .map(|(_, _, n)| *n)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let commit = match job {
+            StartJob::Retry(old) => jobs
+                .get(&(a.to_string(), b.to_string(), old.number()))
+                .and_then(|d| d.commit_id.clone()),
+            StartJob::Release => None,
+        };
+        let details = JobDetails {
+            commit_id: commit,
+            job_type: Some(
+                if matches!(job, StartJob::Retry(_)) {
+                    "RETRY"
+                } else {
+                    "RELEASE"
+                }
+                .into(),
+            ),
+            start_time: Some(chrono::Utc::now()),
+            status: Some(BuildStatus::Started),
+            ..Default::default()
+        };
+        jobs.insert((a.to_string(), b.to_string(), next), details);
+        lock(&self.started).push((a.to_string(), b.to_string(), JobId::new(next), job));
+        Ok(JobId::new(next))
     }
     async fn stop_job(&self, _key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
         unsupported("StopJob")
     }
     async fn set_auto_build(
         &self,
-        _a: &AppId,
-        _b: &BranchName,
-        _enabled: bool,
+        a: &AppId,
+        b: &BranchName,
+        enabled: bool,
     ) -> Result<(), AmplifyError> {
-        unsupported("UpdateBranch")
+        lock(&self.auto_build).insert((a.to_string(), b.to_string()), enabled);
+        Ok(())
     }
 }
 

@@ -4,7 +4,9 @@
 pub mod amplify;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod http_log;
 pub mod memory;
+pub mod sns;
 pub mod sqs;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

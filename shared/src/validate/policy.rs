@@ -33,6 +33,12 @@ pub struct Policy {
     /// How the site is checked after a deploy (`docs/policy.md`).
     #[serde(default)]
     pub health: crate::health::HealthPolicy,
+    /// How alerts group and repeat (`docs/policy.md`).
+    #[serde(default)]
+    pub alerts: crate::alert::AlertPolicy,
+    /// Automatic rollback and retries (`docs/policy.md`).
+    #[serde(default)]
+    pub rollback: crate::rollback::RollbackPolicy,
 }
 
 fn one() -> u32 {
@@ -56,6 +62,8 @@ impl Default for Policy {
             severity: BTreeMap::new(),
             stop_on_error: true,
             health: crate::health::HealthPolicy::default(),
+            alerts: crate::alert::AlertPolicy::default(),
+            rollback: crate::rollback::RollbackPolicy::default(),
         }
     }
 }

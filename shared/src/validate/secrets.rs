@@ -129,9 +129,87 @@ pub fn mask(value: &str) -> String {
     }
 }
 
+/// `NAME=value`, `NAME: value`, `"NAME":"value"` assignments in free text.
+static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?([^\s"',;]{4,})"#)
+        .expect("assignment regex compiles")
+});
+
+/// `Bearer <token>`, `Basic <token>`, and `user:password@` in URLs.
+static CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=-]{8,})|://[^:/@\s]+:([^@/\s]+)@")
+        .expect("credential regex compiles")
+});
+
+/// Free text (a log line, an error) with every secret value masked:
+/// values assigned to secret-looking names, credentials in headers and
+/// URLs, and values shaped like known secrets.
+pub fn mask_in_text(text: &str) -> String {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for c in ASSIGNMENT.captures_iter(text) {
+        if let (Some(name), Some(value)) = (c.get(1), c.get(2))
+            && secret_by_name(name.as_str(), &[]).is_some()
+        {
+            spans.push((value.start(), value.end()));
+        }
+    }
+    for c in CREDENTIAL.captures_iter(text) {
+        if let Some(value) = c.get(1).or_else(|| c.get(2)) {
+            spans.push((value.start(), value.end()));
+        }
+    }
+    let mut start = None;
+    for (i, ch) in text.char_indices().chain([(text.len(), ' ')]) {
+        let separator = ch.is_whitespace() || "\"'`=,;()[]{}<>".contains(ch);
+        match (separator, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                if secret_by_value(&text[s..i]).is_some() {
+                    spans.push((s, i));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if spans.is_empty() {
+        return text.to_owned();
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (s, e) in spans {
+        if s < at {
+            continue;
+        }
+        out.push_str(&text[at..s]);
+        out.push_str(&mask(&text[s..e]));
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_free_text_are_masked() {
+        let line = "STRIPE_SECRET_KEY=sk_live_51Habcdefghijklmnopqrstuvwx Authorization: Bearer abcdefgh12345678 postgres://app:hunter2pass@db:5432/x AKIAIOSFODNN7EXAMPLE";
+        let masked = mask_in_text(line);
+        for secret in [
+            "sk_live_51Habcdefghijklmnopqrstuvwx",
+            "abcdefgh12345678",
+            "hunter2pass",
+            "AKIAIOSFODNN7EXAMPLE",
+        ] {
+            assert!(!masked.contains(secret), "{secret} leaked: {masked}");
+        }
+        assert!(masked.starts_with("STRIPE_SECRET_KEY=sk_l…("), "{masked}");
+        let harmless = "Module not found: Can't resolve './aws-exports' in '/codebuild/src'";
+        assert_eq!(mask_in_text(harmless), harmless);
+    }
 
     #[test]
     fn known_shapes_are_recognised() {

@@ -1,0 +1,17 @@
+#![recursion_limit = "256"]
+
+use lambda_runtime::{run, service_fn};
+use rollback::{Deps, handle};
+use sentinel_shared::{config::Config, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    tracing::info!(?config, "rollback starting");
+    let deps = Deps {
+        ports: sentinel_shared::runtime::AwsPorts::from_config(&config).await,
+        auto_rollback: config.auto_rollback,
+    };
+    run(service_fn(|event| handle(&deps, event))).await
+}

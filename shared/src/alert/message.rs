@@ -1,0 +1,434 @@
+//! One alert in the three forms subscribers take: an SNS subject (ASCII,
+//! at most 100 characters), an e-mail body, and AWS Chatbot's custom
+//! notification JSON (`{"version":"1.0","source":"custom",…}`), which
+//! Slack and Teams receive through Chatbot without webhooks; plus message
+//! attributes for subscription filter policies.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Decision, Incident, Severity};
+use crate::diagnose::Evidence;
+use crate::model::{AppId, BranchName, Environment, JobId};
+
+/// SNS's limit on a subject.
+pub const SUBJECT_MAX: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Unique per message (the event's id, plus a suffix for a resolve).
+    pub id: String,
+    pub subject: String,
+    pub email: String,
+    /// AWS Chatbot's custom notification, as JSON text.
+    pub chat: String,
+    /// `environment`, `severity`, `category`, `app`, `branch`, `event`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Where an alert is about.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: Option<JobId>,
+    pub commit_id: Option<String>,
+    pub commit_message: Option<String>,
+    /// The job in the Amplify console.
+    pub console_url: Option<String>,
+    pub site_url: Option<String>,
+}
+
+/// What happened, as the alerter describes it.
+#[derive(Debug, Clone)]
+pub struct Content {
+    /// The domain event's `detail-type`.
+    pub event_type: String,
+    /// "Build failed", "Deployment unhealthy", …
+    pub headline: String,
+    /// A diagnosis category, or the event's kind (`unhealthy`, `rollback`).
+    pub category: String,
+    pub severity: Severity,
+    /// One paragraph: what happened.
+    pub summary: String,
+    /// The diagnosis's title, and whether a retry can help.
+    pub diagnosis: Option<(String, bool)>,
+    pub fix: Option<String>,
+    pub evidence: Vec<Evidence>,
+    /// Further facts, one per line (endpoints, findings, secondary causes).
+    pub details: Vec<String>,
+}
+
+/// The Amplify console's page of a job.
+pub fn console_url(region: &str, app: &AppId, branch: &BranchName, job: JobId) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/amplify/apps/{app}/branches/{}/deployments/{}",
+        urlencode(branch.as_str()),
+        job.number()
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn human(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// An SNS subject: printable ASCII, no line breaks, at most 100 characters.
+pub fn subject(text: &str) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| match c {
+            '—' | '–' => '-',
+            '×' => 'x',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
+        })
+        .collect();
+    if ascii.len() <= SUBJECT_MAX {
+        return ascii;
+    }
+    format!("{}...", &ascii[..SUBJECT_MAX - 3])
+}
+
+/// `[env] app/branch: what`, the branch shortened in the middle when the
+/// whole would pass SNS's limit, so that what happened always shows.
+fn subject_for(ctx: &Context, what: &str) -> String {
+    let what = subject(what);
+    let head = format!("[{}] {}/", ctx.environment, ctx.app_id);
+    let branch = subject(ctx.branch_name.as_str());
+    let room = SUBJECT_MAX.saturating_sub(head.len() + 2 + what.len());
+    let branch = if branch.len() <= room {
+        branch
+    } else if room >= 8 {
+        let keep = room - 3;
+        format!(
+            "{}...{}",
+            &branch[..keep / 2],
+            &branch[branch.len() - (keep - keep / 2)..]
+        )
+    } else {
+        String::new()
+    };
+    subject(&format!("{head}{branch}: {what}"))
+}
+
+/// Renders the message a decision calls for (`None` when it sends nothing).
+pub fn render(
+    id: &str,
+    ctx: &Context,
+    content: &Content,
+    decision: &Decision,
+    suppressed: u32,
+) -> Option<Notification> {
+    let env = ctx.environment;
+    let (subject_text, severity, incident_line, id) = match decision {
+        Decision::Opened(i) => (
+            format!("{} ({})", content.headline, content.category),
+            content.severity,
+            Some(incident_summary(i)),
+            id.to_owned(),
+        ),
+        Decision::Reminder(i) => (
+            format!(
+                "still {} x{} ({})",
+                content.headline.to_lowercase(),
+                i.count,
+                content.category
+            ),
+            content.severity,
+            Some(incident_summary(i)),
+            id.to_owned(),
+        ),
+        Decision::Resolved(incidents) => {
+            let longest = incidents
+                .iter()
+                .filter_map(Incident::time_to_restore)
+                .max()
+                .unwrap_or_default();
+            (
+                format!(
+                    "RESOLVED {} after {}",
+                    incidents
+                        .iter()
+                        .map(|i| i.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    human(longest)
+                ),
+                Severity::Info,
+                Some(
+                    incidents
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "{} resolved by job {} after {} ({} occurrence{}, first job {})",
+                                i.key,
+                                i.resolved_by_job.map_or("?".into(), |j| j.to_string()),
+                                human(i.time_to_restore().unwrap_or_default()),
+                                i.count,
+                                if i.count == 1 { "" } else { "s" },
+                                i.first_job.map_or("?".into(), |j| j.to_string()),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                format!("{id}/resolved"),
+            )
+        }
+        Decision::Notice => (
+            format!("{} ({})", content.headline, content.category),
+            content.severity,
+            None,
+            id.to_owned(),
+        ),
+        Decision::Duplicate | Decision::Stale | Decision::Joined(_) | Decision::NothingOpen => {
+            return None;
+        }
+    };
+    let resolved = matches!(decision, Decision::Resolved(_));
+    let subject = subject_for(ctx, &subject_text);
+    let held_back = (suppressed > 0).then(|| {
+        format!("{suppressed} message(s) about this branch were held back in the last hour (too many alerts; it may be flapping).")
+    });
+    let email = email_body(
+        ctx,
+        content,
+        resolved,
+        incident_line.as_deref(),
+        held_back.as_deref(),
+    );
+    let chat = chat_json(
+        &id,
+        ctx,
+        content,
+        &subject,
+        resolved,
+        incident_line.as_deref(),
+        held_back.as_deref(),
+    );
+    let mut attributes = BTreeMap::new();
+    attributes.insert("environment".into(), env.to_string());
+    attributes.insert("severity".into(), severity.as_str().into());
+    attributes.insert(
+        "category".into(),
+        if resolved {
+            "resolved".into()
+        } else {
+            content.category.clone()
+        },
+    );
+    attributes.insert("app".into(), ctx.app_id.to_string());
+    attributes.insert("branch".into(), ctx.branch_name.to_string());
+    attributes.insert(
+        "event".into(),
+        if resolved {
+            "Incident Resolved".into()
+        } else {
+            content.event_type.clone()
+        },
+    );
+    Some(Notification {
+        id,
+        subject,
+        email,
+        chat,
+        attributes,
+    })
+}
+
+fn incident_summary(i: &Incident) -> String {
+    format!(
+        "Incident {} opened {} ({} occurrence{}{}).",
+        i.key,
+        i.opened_at.format("%Y-%m-%d %H:%M UTC"),
+        i.count,
+        if i.count == 1 { "" } else { "s" },
+        if i.reminders > 0 {
+            format!(", reminder {}", i.reminders)
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn commit_line(ctx: &Context) -> Option<String> {
+    let id = ctx.commit_id.as_deref()?;
+    let short = &id[..id.len().min(12)];
+    Some(match ctx.commit_message.as_deref() {
+        Some(m) => format!("{short} \"{}\"", m.lines().next().unwrap_or_default()),
+        None => short.to_owned(),
+    })
+}
+
+fn email_body(
+    ctx: &Context,
+    content: &Content,
+    resolved: bool,
+    incident: Option<&str>,
+    held_back: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    let title = if resolved {
+        "Resolved"
+    } else {
+        content.headline.as_str()
+    };
+    out.push_str(&format!(
+        "{title}: app {} / branch {} ({})\n\n",
+        ctx.app_id, ctx.branch_name, ctx.environment
+    ));
+    if let Some(line) = held_back {
+        out.push_str(&format!("NOTE: {line}\n\n"));
+    }
+    if resolved {
+        out.push_str(incident.unwrap_or_default());
+        out.push('\n');
+    } else {
+        out.push_str("WHAT HAPPENED\n");
+        out.push_str(&content.summary);
+        out.push('\n');
+        if let Some((title, transient)) = &content.diagnosis {
+            out.push_str(&format!("\nDIAGNOSIS [{}]\n{title}\n", content.category));
+            out.push_str(if *transient {
+                "Transient: a retry of the same commit can succeed.\n"
+            } else {
+                "Not transient: retrying the same commit will fail the same way.\n"
+            });
+        }
+        if let Some(fix) = &content.fix {
+            out.push_str(&format!("\nFIX\n{fix}\n"));
+        }
+        if !content.evidence.is_empty() {
+            out.push_str("\nEVIDENCE (from the build log)\n");
+            for e in &content.evidence {
+                out.push_str(&format!("{:>6}: {}\n", e.line, e.text));
+            }
+        }
+        if !content.details.is_empty() {
+            out.push_str("\nDETAILS\n");
+            for d in &content.details {
+                out.push_str(&format!("- {d}\n"));
+            }
+        }
+        if let Some(line) = incident {
+            out.push_str(&format!("\n{line}\n"));
+        }
+    }
+    out.push_str("\nWHERE\n");
+    if let Some(job) = ctx.job_id {
+        out.push_str(&format!("Job:    {job}\n"));
+    }
+    if let Some(commit) = commit_line(ctx) {
+        out.push_str(&format!("Commit: {commit}\n"));
+    }
+    if let Some(url) = &ctx.console_url {
+        out.push_str(&format!("Amplify console: {url}\n"));
+    }
+    if let Some(url) = &ctx.site_url {
+        out.push_str(&format!("Site: {url}\n"));
+    }
+    out.push_str(&format!("\n-- Deploy Sentinel ({})\n", ctx.environment));
+    out
+}
+
+fn chat_json(
+    id: &str,
+    ctx: &Context,
+    content: &Content,
+    subject: &str,
+    resolved: bool,
+    incident: Option<&str>,
+    held_back: Option<&str>,
+) -> String {
+    let icon = match (resolved, content.severity) {
+        (true, _) => ":white_check_mark:",
+        (_, Severity::Critical) => ":rotating_light:",
+        (_, Severity::Error) => ":x:",
+        (_, Severity::Warning) => ":warning:",
+        (_, Severity::Info) => ":information_source:",
+    };
+    let headline = if resolved {
+        "Resolved"
+    } else {
+        content.headline.as_str()
+    };
+    let mut description = String::new();
+    if let Some(line) = held_back {
+        description.push_str(&format!("_{line}_\n"));
+    }
+    if resolved {
+        description.push_str(incident.unwrap_or_default());
+    } else {
+        description.push_str(&content.summary);
+        if let Some((title, transient)) = &content.diagnosis {
+            description.push_str(&format!(
+                "\n*{title}* (`{}`{})",
+                content.category,
+                if *transient { ", transient" } else { "" }
+            ));
+        }
+        if !content.evidence.is_empty() {
+            description.push_str("\n```\n");
+            for e in content.evidence.iter().take(4) {
+                description.push_str(&format!("{}: {}\n", e.line, e.text));
+            }
+            description.push_str("```");
+        }
+    }
+    if let Some(commit) = commit_line(ctx) {
+        description.push_str(&format!("\nCommit {commit}"));
+    }
+    let mut next_steps: Vec<String> = Vec::new();
+    if !resolved && let Some(fix) = &content.fix {
+        next_steps.push(fix.clone());
+    }
+    if let Some(url) = &ctx.console_url {
+        next_steps.push(format!("<{url}|Open the job in the Amplify console>"));
+    }
+    if let Some(url) = &ctx.site_url {
+        next_steps.push(format!("<{url}|Open the site>"));
+    }
+    let mut additional = serde_json::Map::new();
+    additional.insert("category".into(), json!(content.category));
+    if let Some(job) = ctx.job_id {
+        additional.insert("jobId".into(), json!(job.to_string()));
+    }
+    if let Some(commit) = &ctx.commit_id {
+        additional.insert("commitId".into(), json!(commit));
+    }
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": id,
+        "content": {
+            "textType": "client-markdown",
+            "title": format!("{icon} {headline}: {}/{} ({})", ctx.app_id, ctx.branch_name, ctx.environment),
+            "description": description,
+            "nextSteps": next_steps,
+            "keywords": [ctx.environment.to_string(), ctx.app_id.to_string(), ctx.branch_name.to_string(), content.category.clone()],
+        },
+        "metadata": {
+            "threadId": format!("{}/{}", ctx.app_id, ctx.branch_name),
+            "summary": subject,
+            "eventType": if resolved { "Incident Resolved" } else { content.event_type.as_str() },
+            "relatedResources": ctx.console_url.iter().chain(ctx.site_url.iter()).collect::<Vec<_>>(),
+            "additionalContext": additional,
+        }
+    })
+    .to_string()
+}

@@ -1,0 +1,138 @@
+//! Turning one raw log line into readable text: CR and ANSI escape codes
+//! removed, invalid UTF-8 replaced, Amplify's `timestamp [LEVEL]: ` prefix
+//! taken off, and the length capped.
+
+/// The longest evidence text kept for one line, in characters.
+pub const MAX_TEXT_CHARS: usize = 300;
+
+/// Amplify's level of a line (`[INFO]`, `[WARNING]`, `[ERROR]`), if it has
+/// the timestamped prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+    /// A continuation line (no prefix).
+    None,
+}
+
+/// Removes ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL`
+/// or `ESC \`) and two-byte escapes.
+pub fn strip_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !raw.contains(&0x1b) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    strip_ansi_into(raw, &mut out);
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`strip_ansi`] into a buffer the caller reuses (cleared first).
+pub fn strip_ansi_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        let Some(esc) = memchr::memchr(0x1b, &raw[i..]) else {
+            out.extend_from_slice(&raw[i..]);
+            return;
+        };
+        out.extend_from_slice(&raw[i..i + esc]);
+        i += esc;
+        match raw.get(i + 1) {
+            Some(b'[') => {
+                i += 2;
+                // Parameter and intermediate bytes, then one final byte.
+                while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some(b']') => {
+                i += 2;
+                while i < raw.len() {
+                    if raw[i] == 0x07 {
+                        i += 1;
+                        break;
+                    }
+                    if raw[i] == 0x1b && raw.get(i + 1) == Some(&b'\\') {
+                        i += 2;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            Some(_) => i += 2,
+            None => i += 1,
+        }
+    }
+}
+
+/// The line's readable text and Amplify level.
+pub fn clean(raw: &[u8]) -> (Level, String) {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let bytes = strip_ansi(raw);
+    let text = String::from_utf8_lossy(&bytes);
+    let (level, rest) = split_prefix(&text);
+    let rest = rest.trim_end();
+    let capped: String = if rest.chars().count() > MAX_TEXT_CHARS {
+        let mut s: String = rest.chars().take(MAX_TEXT_CHARS).collect();
+        s.push('…');
+        s
+    } else {
+        rest.to_owned()
+    };
+    (level, capped)
+}
+
+/// Splits `2023-07-28T05:58:08.810Z [INFO]: text` into its level and text;
+/// continuation lines (leading spaces, no timestamp) lose their indentation.
+fn split_prefix(line: &str) -> (Level, &str) {
+    let bytes = line.as_bytes();
+    let looks_timestamped = bytes.len() > 20
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[10] == b'T';
+    if looks_timestamped && let Some(z) = line.find("Z [") {
+        let after = &line[z + 3..];
+        for (tag, level) in [
+            ("INFO]:", Level::Info),
+            ("WARNING]:", Level::Warning),
+            ("ERROR]:", Level::Error),
+        ] {
+            if let Some(rest) = after.strip_prefix(tag) {
+                return (level, rest.strip_prefix(' ').unwrap_or(rest));
+            }
+        }
+    }
+    (Level::None, line.trim_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ansi_and_crlf_are_removed() {
+        let raw = b"2023-07-28T05:58:08.810Z [WARNING]: \x1b[31mnpm ERR!\x1b[39m code ERESOLVE\r";
+        let (level, text) = clean(raw);
+        assert_eq!(level, Level::Warning);
+        assert_eq!(text, "npm ERR! code ERESOLVE");
+    }
+
+    #[test]
+    fn continuation_lines_and_invalid_utf8() {
+        let (level, text) =
+            clean(b"                                 ## Starting Frontend Build \xff");
+        assert_eq!(level, Level::None);
+        assert_eq!(text, "## Starting Frontend Build \u{fffd}");
+    }
+
+    #[test]
+    fn osc_sequences_and_long_lines() {
+        let (_, text) = clean(b"\x1b]0;title\x07done");
+        assert_eq!(text, "done");
+        let long = vec![b'x'; 5000];
+        let (_, text) = clean(&long);
+        assert_eq!(text.chars().count(), MAX_TEXT_CHARS + 1);
+    }
+}

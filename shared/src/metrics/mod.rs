@@ -1,0 +1,10 @@
+//! Delivery metrics: the DORA keys and build figures of a window
+//! (`dora`), CloudWatch Embedded Metric Format lines (`emf`), and early
+//! warnings of degradation (`warnings`).
+
+pub mod dora;
+pub mod emf;
+pub mod warnings;
+
+#[cfg(test)]
+mod tests;
