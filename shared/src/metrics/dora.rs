@@ -160,6 +160,8 @@ fn failed_at(d: &Deployment, rolled_back: bool) -> Option<DateTime<Utc>> {
 }
 
 type BranchKey<'a> = (&'a str, &'a str);
+/// A job of a branch and when it was verified healthy, if it was.
+type JobHealth = (u64, Option<DateTime<Utc>>);
 
 fn branch_of(d: &Deployment) -> BranchKey<'_> {
     (d.key.app_id.as_str(), d.key.branch_name.as_str())
@@ -180,7 +182,7 @@ fn failures_and_recoveries(
         .filter_map(|r| Some((branch_of(r), r.rollback_of?.number())))
         .collect();
     // Per branch: (job id, healthy verdict time) of every job, sorted.
-    let mut healthy: HashMap<BranchKey<'_>, Vec<(u64, Option<DateTime<Utc>>)>> = HashMap::new();
+    let mut healthy: HashMap<BranchKey<'_>, Vec<JobHealth>> = HashMap::new();
     for r in window {
         let at = r
             .health
