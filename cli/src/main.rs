@@ -128,6 +128,20 @@ enum Command {
         #[arg(long, env = "SENTINEL_EVENT_BUS")]
         bus: String,
     },
+    /// Delivery figures of the environment (--env) over a window: build
+    /// success rate and durations, and the four DORA keys with their tier.
+    /// Computed from the table like the metrics collector does.
+    Metrics {
+        /// 1d, 7d or 30d.
+        #[arg(long, default_value = "7d", value_parser = parse_window)]
+        window: u32,
+        /// The end of the window (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// The figures as JSON (the collector's snapshot shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Explain a failed build's log: the root cause, the fix, the evidence.
     Diagnose {
         /// The log file, or `-` for standard input. Streamed: any size.
@@ -158,6 +172,14 @@ enum PolicyAction {
         #[arg(long, default_value = "main")]
         branch: BranchName,
     },
+}
+
+fn parse_window(raw: &str) -> Result<u32, String> {
+    let days = raw.strip_suffix('d').and_then(|d| d.parse::<u32>().ok());
+    match days {
+        Some(d) if sentinel_shared::metrics::dora::WINDOWS.contains(&d) => Ok(d),
+        _ => Err(format!("{raw:?} is not a window: 1d, 7d or 30d")),
+    }
 }
 
 fn parse_platform(raw: &str) -> Result<Platform, String> {
@@ -427,6 +449,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&diagnosis)?);
             } else {
                 print!("{}", render::diagnosis(&diagnosis));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics { window, at, json } => {
+            use sentinel_shared::ports::MetricsStore;
+            let environment = cli
+                .environment
+                .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
+            let (from, to) =
+                sentinel_shared::metrics::dora::window(at.unwrap_or_else(chrono::Utc::now), window);
+            let read = store(cli.table)
+                .await?
+                .deployments_between(environment, from, to)
+                .await
+                .context("reading the window")?;
+            let figures =
+                sentinel_shared::metrics::dora::compute(environment, from, to, &read.deployments);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                print!("{}", render::metrics(&figures, read.items_read));
             }
             Ok(ExitCode::SUCCESS)
         }

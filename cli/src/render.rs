@@ -238,3 +238,96 @@ pub fn diagnosis(d: &sentinel_shared::diagnose::Diagnosis) -> String {
     out.push_str(&format!("\n({} lines, {} bytes read)\n", d.lines, d.bytes));
     out
 }
+
+/// A window's delivery figures as a short report.
+pub fn metrics(f: &sentinel_shared::metrics::dora::Figures, items_read: usize) -> String {
+    use sentinel_shared::alert::message::human;
+    use sentinel_shared::metrics::dora::Tier;
+    let secs = |s: f64| human(chrono::Duration::seconds(s.round() as i64));
+    let tier = |t: Option<Tier>| match t {
+        Some(t) => serde_json::to_value(t)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        None => "-".into(),
+    };
+    let pct = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.1} %", r * 100.0));
+    let opt = |s: Option<f64>| s.map_or("-".into(), secs);
+    let mut out = format!(
+        "Delivery metrics: {}, {} day{} ({} to {}), {items_read} records read\n\n",
+        f.environment,
+        f.window_days,
+        if f.window_days == 1 { "" } else { "s" },
+        f.from.format("%Y-%m-%d %H:%M"),
+        f.to.format("%Y-%m-%d %H:%M UTC"),
+    );
+    let rows = [
+        (
+            "Deployment frequency",
+            format!(
+                "{:.2} per day ({} deploys)",
+                f.deployment_frequency_per_day, f.deployments
+            ),
+            tier(Some(f.tiers.deployment_frequency)),
+        ),
+        (
+            "Lead time for changes",
+            format!(
+                "median {} · p90 {}",
+                opt(f.lead_time_median_seconds),
+                opt(f.lead_time_p90_seconds)
+            ),
+            tier(f.tiers.lead_time),
+        ),
+        (
+            "Change failure rate",
+            format!(
+                "{} ({} of {})",
+                pct(f.change_failure_rate),
+                f.failed_deployments,
+                f.deployments
+            ),
+            tier(f.tiers.change_failure_rate),
+        ),
+        (
+            "Recovery time",
+            format!(
+                "median {} ({} recovered, {} open)",
+                opt(f.recovery_time_median_seconds),
+                f.recoveries,
+                f.open_incidents
+            ),
+            tier(f.tiers.recovery_time),
+        ),
+        (
+            "Builds",
+            format!(
+                "{}: {} succeeded, {} failed, success rate {}",
+                f.builds,
+                f.builds_succeeded,
+                f.builds_failed,
+                pct(f.build_success_rate)
+            ),
+            String::new(),
+        ),
+        (
+            "Build duration",
+            format!(
+                "p50 {} · p90 {} · p99 {}",
+                opt(f.build_duration_p50_seconds),
+                opt(f.build_duration_p90_seconds),
+                opt(f.build_duration_p99_seconds)
+            ),
+            String::new(),
+        ),
+        ("Rollbacks", f.rollbacks.to_string(), String::new()),
+    ];
+    for (name, value, tier) in rows {
+        out.push_str(format!("  {name:<22} {value:<48} {tier}").trim_end());
+        out.push('\n');
+    }
+    out.push_str(
+        "\nTiers: DORA's 2023 clusters (elite, high, medium, low); see docs/metrics.md.\n",
+    );
+    out
+}

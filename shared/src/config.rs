@@ -34,6 +34,9 @@ pub struct Config {
     pub region: String,
     /// The stack's `AutoRollback` parameter.
     pub auto_rollback: crate::rollback::AutoRollback,
+    /// The CloudWatch namespace of the metrics (the `MetricsNamespace`
+    /// parameter; `DeploySentinel` when unset).
+    pub metrics_namespace: String,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
     pub const SITE_URL_TEMPLATE: &'static str = "SENTINEL_SITE_URL_TEMPLATE";
     pub const ALERT_TOPIC_ARN: &'static str = "SENTINEL_ALERT_TOPIC_ARN";
     pub const AUTO_ROLLBACK: &'static str = "SENTINEL_AUTO_ROLLBACK";
+    pub const METRICS_NAMESPACE: &'static str = "SENTINEL_METRICS_NAMESPACE";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -90,7 +94,25 @@ impl Config {
                 variable: Self::AUTO_ROLLBACK,
                 reason: format!("{raw_auto:?} is not auto, on or off"),
             })?;
+        let metrics_namespace = match lookup(Self::METRICS_NAMESPACE)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+        {
+            None => crate::collector::DEFAULT_NAMESPACE.to_owned(),
+            // CloudWatch: 1–255 characters, no leading colon; EMF takes the
+            // same.
+            Some(ns) if ns.len() <= 255 && !ns.starts_with(':') && ns.is_ascii() => ns,
+            Some(ns) => {
+                return Err(ConfigError {
+                    variable: Self::METRICS_NAMESPACE,
+                    reason: format!(
+                        "{ns:?} is not a CloudWatch namespace (1 to 255 ASCII characters, not starting with ':')"
+                    ),
+                });
+            }
+        };
         Ok(Self {
+            metrics_namespace,
             auto_rollback,
             environment,
             table: required(Self::TABLE)?,
@@ -118,6 +140,7 @@ impl fmt::Debug for Config {
             .field("retention_days", &self.retention_days)
             .field("site_url_template", &self.site_url_template)
             .field("alert_topic_arn", &self.alert_topic_arn)
+            .field("metrics_namespace", &self.metrics_namespace)
             .field("region", &self.region)
             .field("auto_rollback", &self.auto_rollback)
             .finish()
@@ -168,6 +191,20 @@ mod tests {
         pairs.push(("SENTINEL_AUTO_ROLLBACK", "off"));
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(c.auto_rollback, crate::rollback::AutoRollback::Off);
+    }
+
+    #[test]
+    fn the_metrics_namespace_defaults_and_is_checked() {
+        let c = Config::from_lookup(lookup(FULL)).unwrap();
+        assert_eq!(c.metrics_namespace, "DeploySentinel");
+        let mut pairs = FULL.to_vec();
+        pairs.push(("SENTINEL_METRICS_NAMESPACE", ":Bad"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_METRICS_NAMESPACE");
+        pairs.pop();
+        pairs.push(("SENTINEL_METRICS_NAMESPACE", "Team/Site"));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.metrics_namespace, "Team/Site");
     }
 
     #[test]

@@ -346,8 +346,8 @@ pub trait MetricsStore: Send + Sync {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<WindowRead, StoreError>> + Send;
 
-    /// Stores the figures as the window's latest, and — `dated` — as the
-    /// day's snapshot too.
+    /// Stores the figures as the window's latest, or — `dated` — as the
+    /// snapshot of the day the window ends (the daily roll-up).
     fn put_snapshot(
         &self,
         figures: &crate::metrics::dora::Figures,
@@ -368,4 +368,11 @@ pub trait MetricsStore: Send + Sync {
         key: &str,
         days: u32,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Undoes [`MetricsStore::claim_once`] (when what it guarded failed).
+    fn release_claim(
+        &self,
+        environment: Environment,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

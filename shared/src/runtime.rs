@@ -88,3 +88,18 @@ where
     .await;
     Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))
 }
+
+/// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`),
+/// and the time it was scheduled for.
+pub fn scheduled_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    if v["source"] != "aws.events" || v["detail-type"] != "Scheduled Event" {
+        return None;
+    }
+    Some(
+        v["time"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(chrono::Utc::now),
+    )
+}

@@ -42,7 +42,7 @@ where
             publisher: &self.publisher,
             site_url_template: self.site_url_template.as_deref(),
         };
-        if is_scheduled(raw) {
+        if runtime::scheduled_time(raw).is_some() {
             let span = tracing::info_span!("live-check", request_id);
             let outcome = checker
                 .on_schedule(self.environment)
@@ -70,12 +70,6 @@ where
 pub enum CheckOutcome {
     Deploy(DeployOutcome),
     Scheduled(ScheduleOutcome),
-}
-
-/// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`).
-fn is_scheduled(raw: &str) -> bool {
-    serde_json::from_str::<Value>(raw)
-        .is_ok_and(|v| v["source"] == "aws.events" && v["detail-type"] == "Scheduled Event")
 }
 
 pub async fn handle<S, A, P, D>(

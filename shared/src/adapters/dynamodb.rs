@@ -521,17 +521,20 @@ impl crate::ports::MetricsStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let body = serde_json::to_string(figures)
             .map_err(|e| StoreError::Rejected(format!("cannot encode figures: {e}")))?;
-        let mut keys = vec![(format!("LATEST#{}d", figures.window_days), None)];
-        if dated {
-            keys.push((
+        let keys = if dated {
+            // The day the window covers last (it ends at midnight).
+            let day = figures.to - Duration::seconds(1);
+            vec![(
                 format!(
                     "SNAPSHOT#{}d#{}",
                     figures.window_days,
-                    figures.to.format("%Y-%m-%d")
+                    day.format("%Y-%m-%d")
                 ),
                 Some(figures.to + Duration::days(400)),
-            ));
-        }
+            )]
+        } else {
+            vec![(format!("LATEST#{}d", figures.window_days), None)]
+        };
         for (sk, expires) in keys {
             let mut request = self
                 .client
@@ -604,5 +607,17 @@ impl crate::ports::MetricsStore for DynamoStore {
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn release_claim(&self, environment: Environment, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(metrics_pk(environment)))
+            .key("SK", s(format!("ONCE#{key}")))
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        Ok(())
     }
 }

@@ -54,15 +54,14 @@ impl crate::ports::MetricsStore for MemoryStore {
     async fn put_snapshot(
         &self,
         figures: &crate::metrics::dora::Figures,
-        _dated: bool,
+        dated: bool,
     ) -> Result<(), StoreError> {
-        lock(&self.snapshots).insert(
-            (
-                figures.environment.to_string(),
-                figures.window_days.to_string(),
-            ),
-            figures.clone(),
-        );
+        let window = if dated {
+            format!("{}d#{}", figures.window_days, figures.to.format("%Y-%m-%d"))
+        } else {
+            figures.window_days.to_string()
+        };
+        lock(&self.snapshots).insert((figures.environment.to_string(), window), figures.clone());
         Ok(())
     }
 
@@ -83,6 +82,11 @@ impl crate::ports::MetricsStore for MemoryStore {
         _days: u32,
     ) -> Result<bool, StoreError> {
         Ok(lock(&self.claims).insert(format!("{environment}#{key}")))
+    }
+
+    async fn release_claim(&self, environment: Environment, key: &str) -> Result<(), StoreError> {
+        lock(&self.claims).remove(&format!("{environment}#{key}"));
+        Ok(())
     }
 }
 

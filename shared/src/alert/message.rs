@@ -77,7 +77,8 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn human(d: Duration) -> String {
+/// A duration as people read it: `45s`, `3m05s`, `2h10m`, `1d04h`.
+pub fn human(d: Duration) -> String {
     let secs = d.num_seconds().max(0);
     match secs {
         s if s < 60 => format!("{s}s"),

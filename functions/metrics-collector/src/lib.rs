@@ -1,0 +1,97 @@
+//! The metrics collector function: domain events from its queue become
+//! Embedded Metric Format lines on standard output (CloudWatch Logs turns
+//! them into metrics); the hourly schedule computes the delivery figures,
+//! stores the snapshots and publishes early warnings
+//! (`sentinel_shared::collector`).
+
+use std::io::Write;
+
+use lambda_runtime::LambdaEvent;
+use sentinel_shared::collector::Collector;
+use sentinel_shared::error::Error;
+use sentinel_shared::ports::{DeadLetterSink, EventPublisher, MetricsStore};
+use sentinel_shared::runtime::{self, Ports};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+/// The shared ports, plus the CloudWatch namespace.
+pub struct Deps<S, A, P, D> {
+    pub ports: Ports<S, A, P, D>,
+    pub namespace: String,
+}
+
+/// Writes EMF lines to standard output, one per line, as the
+/// specification asks (a line is one JSON object).
+fn emit(lines: &[String]) {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        // A closed stdout cannot be reported anywhere better; the figures
+        // are stored anyway.
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+}
+
+pub async fn on_raw<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    request_id: &str,
+    raw: &str,
+) -> Result<Value, Error>
+where
+    S: MetricsStore,
+    P: EventPublisher,
+{
+    let collector = Collector {
+        store: &deps.ports.store,
+        publisher: &deps.ports.publisher,
+        namespace: &deps.namespace,
+        environment: deps.ports.environment,
+    };
+    if let Some(at) = runtime::scheduled_time(raw) {
+        let span = tracing::info_span!("metrics-run", request_id, %at);
+        let run = collector.on_schedule(at).instrument(span).await?;
+        emit(&run.lines);
+        let figures: Vec<Value> = run
+            .figures
+            .iter()
+            .map(|f| {
+                json!({
+                    "windowDays": f.window_days,
+                    "builds": f.builds,
+                    "deployments": f.deployments,
+                    "tiers": f.tiers,
+                })
+            })
+            .collect();
+        return Ok(json!({
+            "itemsRead": run.items_read,
+            "figures": figures,
+            "warningsPublished": run.warnings_published.iter().map(|w| w.condition).collect::<Vec<_>>(),
+            "warningsKnown": run.warnings_known,
+        }));
+    }
+    let span = tracing::info_span!("metrics-event", request_id);
+    let outcome = collector
+        .on_event(raw, chrono::Utc::now())
+        .instrument(span)
+        .await?;
+    emit(&outcome.lines);
+    Ok(json!({"lines": outcome.lines.len(), "duplicate": outcome.duplicate}))
+}
+
+pub async fn handle<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    S: MetricsStore,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    runtime::handle(
+        event,
+        deps.ports.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| on_raw(deps, request_id, &raw).await,
+    )
+    .await
+}
