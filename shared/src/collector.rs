@@ -110,13 +110,13 @@ impl<S: MetricsStore, P: EventPublisher> Collector<'_, S, P> {
     }
 
     fn event_metrics(&self, envelope: &Envelope, detail: Value) -> Result<EventMetrics, Error> {
+        let kind = envelope.detail_type.as_str();
         let malformed = |e: serde_json::Error| {
             Error::from(crate::amplify_event::MalformedEvent {
                 event_id: envelope.id.clone(),
-                reason: format!("detail: {e}"),
+                reason: format!("{kind} detail: {e}"),
             })
         };
-        let kind = envelope.detail_type.as_str();
         let mut m = EventMetrics::new(self.environment, &envelope.id);
         match kind {
             detail_type::BUILD_SUCCEEDED | detail_type::BUILD_FAILED => {

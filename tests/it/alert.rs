@@ -224,26 +224,7 @@ async fn a_malformed_domain_event_goes_to_the_dead_letter_queue_with_its_reason(
         .send()
         .await
         .unwrap();
-    let sqs = stack.sqs();
-    let dlq = env("SENTINEL_DLQ_URL");
-    let found = eventually(Duration::from_secs(90), "the event in the DLQ", || async {
-        let out = sqs
-            .receive_message()
-            .queue_url(&dlq)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .visibility_timeout(0)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        Ok(out
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .find(|m| m.body.as_deref().is_some_and(|b| b.contains(&marker))))
-    })
-    .await
-    .unwrap();
+    let found = dead_letter_with(&stack, &marker).await;
     let attrs = found.message_attributes.unwrap_or_default();
     let error_type = attrs.get("errorType").and_then(|a| a.string_value.clone());
     assert_eq!(error_type.as_deref(), Some("NonRetryable.Event"));

@@ -266,6 +266,30 @@ impl Stack {
     }
 }
 
+/// The stack's DLQ message whose body holds `marker` (waits for it).
+pub async fn dead_letter_with(stack: &Stack, marker: &str) -> aws_sdk_sqs::types::Message {
+    let sqs = stack.sqs();
+    let dlq = env("SENTINEL_DLQ_URL");
+    eventually(Duration::from_secs(90), "the event in the DLQ", || async {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .visibility_timeout(0)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.body.as_deref().is_some_and(|b| b.contains(marker))))
+    })
+    .await
+    .expect("a dead letter")
+}
+
 pub fn encode(branch: &str) -> String {
     branch.replace('/', "%2F")
 }

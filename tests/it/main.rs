@@ -7,5 +7,6 @@ mod end_to_end;
 mod health;
 mod helpers;
 mod ingest;
+mod metrics;
 mod rollback;
 mod validator;

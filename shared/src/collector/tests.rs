@@ -7,6 +7,7 @@ use super::*;
 use crate::adapters::memory::{MemoryPublisher, MemoryStore};
 use crate::deployment::{Deployment, DeploymentKey};
 use crate::events::BuildEvent;
+use crate::health::Verdict;
 use crate::model::{BuildStatus, JobId};
 use crate::ports::DeploymentStore;
 
@@ -139,7 +140,7 @@ async fn bad_events_are_named_and_claim_nothing() {
         (envelope("Build Started", "s1", json!({})), "Build Started"),
         (
             envelope("Build Failed", "f1", json!({"jobId": 3})),
-            "detail",
+            "Build Failed detail",
         ),
     ] {
         let err = c.on_event(&raw, now()).await.unwrap_err().to_string();
@@ -278,4 +279,134 @@ fn preview_branches_share_a_dimension() {
     ] {
         assert_eq!(branch_dimension(&branch.parse().unwrap()), dimension);
     }
+}
+
+/// The dashboard's body in template.yaml, `${…}` filled with placeholders.
+fn dashboard() -> Value {
+    let template = include_str!("../../../template.yaml");
+    let start = template
+        .find("DashboardBody: !Sub |\n")
+        .expect("a dashboard in template.yaml");
+    let body: String = template[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("        ") || l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let filled = regex::Regex::new(r"\$\{[^}]+\}")
+        .unwrap()
+        .replace_all(&body, "x");
+    serde_json::from_str(&filled).expect("the dashboard body is JSON")
+}
+
+#[tokio::test]
+async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
+    let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
+    let c = collector(&store, &publisher);
+    // Every kind of event the collector takes, and a scheduled run with
+    // figures in every field.
+    let mut emitted = std::collections::HashSet::new();
+    let mut lines = Vec::new();
+    let mut ok = job("main", 1, 3, 4, BuildStatus::Succeeded);
+    lines.extend(c.on_event(&build_event(&ok), now()).await.unwrap().lines);
+    ok.key.job_id = JobId::new(2);
+    ok.status = BuildStatus::Failed;
+    lines.extend(c.on_event(&build_event(&ok), now()).await.unwrap().lines);
+    let branch = json!({"environment": "prod", "appId": "d1abc", "branchName": "main"});
+    let with = |extra: Value| {
+        let mut v = branch.clone();
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    let health = |verdict: &str| {
+        with(
+            json!({"eventId": verdict, "jobId": "2", "commitId": null, "verdict": verdict,
+                    "reason": "", "url": "", "endpoints": [{"url": "u", "lastStatus": 200,
+                    "lastLatencyMs": 5, "verdict": "passed", "reason": null, "attempts": 1,
+                    "p50Ms": 5, "p95Ms": 9}], "isRollback": false, "rollbackOf": null}),
+        )
+    };
+    let rollback =
+        |id: &str| with(json!({"eventId": id, "reason": "r", "timeToRestoreSeconds": 60}));
+    for (kind, detail) in [
+        ("Deployment Healthy", health("healthy")),
+        ("Deployment Unhealthy", health("unhealthy")),
+        ("Rollback Started", rollback("rs")),
+        ("Rollback Succeeded", rollback("rok")),
+        ("Rollback Failed", rollback("rf")),
+        (
+            "Build Retried",
+            with(json!({"eventId": "br", "jobId": "2", "retryJobId": "3",
+                        "category": "network-transient", "attempt": 1, "maxRetries": 1})),
+        ),
+        (
+            "Build Diagnosed",
+            with(
+                json!({"eventId": "bd", "jobId": "2", "commitId": null, "category": "unknown",
+                        "title": "t", "transient": false, "fix": "f", "isRollback": false,
+                        "rollbackOf": null}),
+            ),
+        ),
+        (
+            "Validation Failed",
+            with(
+                json!({"eventId": "vf", "jobId": "2", "commitId": null, "passed": false,
+                        "errors": 1, "warnings": 0, "findings": [], "policy": "default",
+                        "stopRequested": true}),
+            ),
+        ),
+    ] {
+        let out = c
+            .on_event(&envelope(kind, &format!("e-{kind}"), detail), now())
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        lines.extend(out.lines);
+    }
+    // A deploy found unhealthy, then a healthy one: a recovery.
+    let mut bad = job("main", 10, 30, 5, BuildStatus::Succeeded);
+    let mut good = job("main", 11, 20, 5, BuildStatus::Succeeded);
+    for (d, verdict) in [
+        (&mut bad, Verdict::Unhealthy),
+        (&mut good, Verdict::Healthy),
+    ] {
+        d.health = Some(crate::deployment::HealthRecord {
+            verdict,
+            reason: String::new(),
+            url: String::new(),
+            checked_at: d.ended_at().unwrap(),
+            rounds: 1,
+            endpoints: vec![],
+        });
+    }
+    save(&store, vec![bad, good]).await;
+    lines.extend(c.on_schedule(now()).await.unwrap().lines);
+    for line in &lines {
+        let v = parsed(line);
+        for m in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            emitted.insert(m["Name"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut graphed = 0;
+    for widget in dashboard()["widgets"].as_array().unwrap() {
+        for metric in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if metric[0] == "x" {
+                let name = metric[1].as_str().unwrap();
+                assert!(
+                    emitted.contains(name),
+                    "the dashboard graphs {name}, never emitted: {emitted:?}"
+                );
+                graphed += 1;
+            }
+        }
+    }
+    assert!(graphed >= 15, "{graphed}");
 }
