@@ -44,6 +44,7 @@ bench:
 	cargo bench -p sentinel-shared --bench health
 	python3 scripts/bench-validate.py
 	python3 scripts/bench-diagnose.py
+	cargo bench -p sentinel-shared --bench metrics
 
 # SAM looks for the binaries under ./target/lambda whatever CARGO_TARGET_DIR
 # says: point ./target at the shared target directory so nothing builds twice.

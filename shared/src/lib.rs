@@ -16,6 +16,7 @@ pub mod events;
 pub mod health;
 pub mod health_checker;
 pub mod ingest;
+pub mod measure;
 pub mod metrics;
 pub mod model;
 pub mod outbox;

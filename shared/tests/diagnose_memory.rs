@@ -3,32 +3,10 @@
 //! end, is diagnosed while a counting allocator records the peak of live
 //! heap bytes.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sentinel_shared::diagnose::diagnose_reader;
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
+use sentinel_shared::measure::{self, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -122,10 +100,9 @@ impl Read for GeneratedLog {
 #[test]
 fn a_200_mb_log_is_diagnosed_in_constant_memory() {
     let size = 200 * 1024 * 1024;
-    let before = LIVE.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
+    let before = measure::start();
     let diagnosis = diagnose_reader(GeneratedLog::new(size)).unwrap();
-    let peak = PEAK.load(Ordering::SeqCst) - before;
+    let peak = measure::peak_since(before);
     assert_eq!(diagnosis.category, "node-heap-oom");
     assert!(diagnosis.bytes > size as u64);
     assert!(
