@@ -3,7 +3,7 @@
 # build that succeeds, one that fails (and the alert that explains it),
 # duplicate and out-of-order deliveries, a build stopped by validation (and
 # its alert), a bad deploy rolled back on its own (and the branch locked),
-# a malformed event — then the recorded timeline.
+# a malformed event, the hourly delivery figures — then the recorded timeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -172,6 +172,19 @@ for m in (json.load(sys.stdin) if not sys.stdin.isatty() else {}).get("Messages"
 done
 echo "dead-lettered: ${reason:-<nothing arrived>}"
 [ -n "$reason" ]
+
+say "7. The hourly metrics run: delivery figures stored and emitted, then sentinel metrics"
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+run=$(curl -fsS -X POST "$SENTINEL_LAMBDA_ENDPOINT/2015-03-31/functions/metrics-collector/invocations" \
+  -d "{\"version\":\"0\",\"id\":\"demo-metrics\",\"detail-type\":\"Scheduled Event\",\"source\":\"aws.events\",\"time\":\"$NOW\",\"detail\":{}}")
+echo "$run" | python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+day = run["figures"][0]
+print("collector: %d records read through the index; last day: %d builds, %d deploys"
+      % (run["itemsRead"], day["builds"], day["deployments"]))
+sys.exit(0 if day["builds"] >= 4 else 1)'
+"$SENTINEL" metrics --window 1d --at "$NOW"
 
 say "The recorded timeline: sentinel deployments --app $APP"
 "$SENTINEL" deployments --app "$APP"
