@@ -18,8 +18,8 @@ use crate::events::{
 use crate::metrics::dora::{self, Figures, Tier};
 use crate::metrics::emf::{self, Unit};
 use crate::metrics::warnings::{self, Warning};
-use crate::model::{BranchName, Environment};
-use crate::ports::{EventPublisher, MetricsStore};
+use crate::model::{AppId, BranchName, Environment};
+use crate::ports::{AmplifyApi, EventPublisher, MetricsStore};
 
 /// Who publishes "Degradation Detected".
 pub const OWNER_METRICS: &str = "metrics";
@@ -79,14 +79,16 @@ pub struct RunOutcome {
     pub warnings_known: usize,
 }
 
-pub struct Collector<'a, S, P> {
+pub struct Collector<'a, S, A, P> {
     pub store: &'a S,
+    /// For the branches' `_BUILD_TIMEOUT` (GetBranch, GetApp).
+    pub amplify: &'a A,
     pub publisher: &'a P,
     pub namespace: &'a str,
     pub environment: Environment,
 }
 
-impl<S: MetricsStore, P: EventPublisher> Collector<'_, S, P> {
+impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
     /// Emits the metrics of one domain event (an envelope as JSON text),
     /// once per event id.
     pub async fn on_event(&self, raw: &str, now: DateTime<Utc>) -> Result<EventOutcome, Error> {
@@ -229,7 +231,14 @@ impl<S: MetricsStore, P: EventPublisher> Collector<'_, S, P> {
         let recent = within(&read.deployments, now - Duration::days(8), now);
         let mut published = Vec::new();
         let mut known = 0;
-        for w in warnings::detect(&recent, now) {
+        let timeouts = self.build_timeouts(&recent, now).await;
+        let timeout_of = |app: &AppId, branch: &BranchName| {
+            timeouts
+                .iter()
+                .find(|(a, b, _)| a == app && b == branch)
+                .map_or(warnings::BUILD_TIMEOUT_SECONDS, |t| t.2)
+        };
+        for w in warnings::detect_with(&recent, now, timeout_of) {
             if self.publish_once(&w, now).await? {
                 published.push(w);
             } else {
@@ -243,6 +252,38 @@ impl<S: MetricsStore, P: EventPublisher> Collector<'_, S, P> {
             warnings_published: published,
             warnings_known: known,
         })
+    }
+
+    /// The build timeout of each branch with a build long enough to be near
+    /// one: its `_BUILD_TIMEOUT` (branch, else app). A lookup that fails
+    /// leaves Amplify's default and is logged; it never fails the run.
+    async fn build_timeouts(
+        &self,
+        recent: &[crate::deployment::Deployment],
+        now: DateTime<Utc>,
+    ) -> Vec<(AppId, BranchName, f64)> {
+        let mut out = Vec::new();
+        for (app, branch) in warnings::timeout_candidates(recent, now) {
+            let variable = warnings::BUILD_TIMEOUT_VARIABLE;
+            let branch_value = match self.amplify.get_branch(&app, &branch).await {
+                Ok(b) => b.environment_variables.get(variable).cloned(),
+                Err(e) => {
+                    tracing::warn!(%app, %branch, error = %e, "GetBranch failed; build timeout from the app or the default");
+                    None
+                }
+            };
+            let app_value = match self.amplify.get_app(&app).await {
+                Ok(a) => a.environment_variables.get(variable).cloned(),
+                Err(e) => {
+                    tracing::warn!(%app, error = %e, "GetApp failed; default build timeout");
+                    None
+                }
+            };
+            let seconds =
+                warnings::build_timeout_seconds(branch_value.as_deref(), app_value.as_deref());
+            out.push((app, branch, seconds));
+        }
+        out
     }
 
     /// Publishes a warning unless it was today already: the claim first,

@@ -9,7 +9,7 @@ use std::io::Write;
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::collector::Collector;
 use sentinel_shared::error::Error;
-use sentinel_shared::ports::{DeadLetterSink, EventPublisher, MetricsStore};
+use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, EventPublisher, MetricsStore};
 use sentinel_shared::runtime::{self, Ports};
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -39,10 +39,12 @@ pub async fn on_raw<S, A, P, D>(
 ) -> Result<Value, Error>
 where
     S: MetricsStore,
+    A: AmplifyApi,
     P: EventPublisher,
 {
     let collector = Collector {
         store: &deps.ports.store,
+        amplify: &deps.ports.amplify,
         publisher: &deps.ports.publisher,
         namespace: &deps.namespace,
         environment: deps.ports.environment,
@@ -85,6 +87,7 @@ pub async fn handle<S, A, P, D>(
 ) -> Result<Value, Error>
 where
     S: MetricsStore,
+    A: AmplifyApi,
     P: EventPublisher,
     D: DeadLetterSink,
 {

@@ -332,6 +332,9 @@ impl crate::ports::LogSource for MemoryLogs {
 #[derive(Default)]
 pub struct MemoryAmplify {
     pub jobs: Mutex<HashMap<(String, String, u64), JobDetails>>,
+    /// GetApp and GetBranch answers; a missing one answers NotFound.
+    pub apps: Mutex<HashMap<String, AppInfo>>,
+    pub branches: Mutex<HashMap<(String, String), BranchInfo>>,
     /// The failed step's log URL per job.
     pub log_urls: Mutex<HashMap<(String, String, u64), String>>,
     pub fail_next: AtomicUsize,
@@ -357,11 +360,17 @@ fn unsupported<T>(op: &str) -> Result<T, AmplifyError> {
 }
 
 impl AmplifyApi for MemoryAmplify {
-    async fn get_app(&self, _app_id: &AppId) -> Result<AppInfo, AmplifyError> {
-        unsupported("GetApp")
+    async fn get_app(&self, app_id: &AppId) -> Result<AppInfo, AmplifyError> {
+        lock(&self.apps)
+            .get(app_id.as_str())
+            .cloned()
+            .ok_or_else(|| AmplifyError::NotFound(format!("app {app_id}")))
     }
-    async fn get_branch(&self, _a: &AppId, _b: &BranchName) -> Result<BranchInfo, AmplifyError> {
-        unsupported("GetBranch")
+    async fn get_branch(&self, a: &AppId, b: &BranchName) -> Result<BranchInfo, AmplifyError> {
+        lock(&self.branches)
+            .get(&(a.to_string(), b.to_string()))
+            .cloned()
+            .ok_or_else(|| AmplifyError::NotFound(format!("branch {a}/{b}")))
     }
     async fn get_job(&self, key: &DeploymentKey) -> Result<JobDetails, AmplifyError> {
         self.calls.fetch_add(1, Ordering::SeqCst);

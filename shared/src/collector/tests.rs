@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::adapters::memory::{MemoryPublisher, MemoryStore};
+use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
 use crate::deployment::{Deployment, DeploymentKey};
 use crate::events::BuildEvent;
 use crate::health::Verdict;
@@ -15,12 +15,17 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap()
 }
 
+/// An Amplify that knows no app: every build timeout is the default.
+static NO_APPS: std::sync::LazyLock<MemoryAmplify> =
+    std::sync::LazyLock::new(MemoryAmplify::default);
+
 fn collector<'a>(
     store: &'a MemoryStore,
     publisher: &'a MemoryPublisher,
-) -> Collector<'a, MemoryStore, MemoryPublisher> {
+) -> Collector<'a, MemoryStore, MemoryAmplify, MemoryPublisher> {
     Collector {
         store,
+        amplify: &NO_APPS,
         publisher,
         namespace: "Sentinel/Test",
         environment: Environment::Prod,
@@ -267,6 +272,47 @@ async fn steady_history_warns_of_nothing() {
         run.warnings_published
     );
     assert_eq!(run.figures[1].build_success_rate, Some(1.0));
+}
+
+#[tokio::test]
+async fn a_branch_build_timeout_is_read_from_amplify() {
+    let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
+    let amplify = MemoryAmplify::default();
+    let mut branch: crate::ports::BranchInfo = serde_json::from_value(json!({
+        "branchName": "main", "displayName": "main", "stage": null, "enableAutoBuild": true,
+        "activeJobId": null, "environmentVariables": {}, "buildSpec": null, "framework": null,
+    }))
+    .unwrap();
+    branch
+        .environment_variables
+        .insert("_BUILD_TIMEOUT".into(), "10".into());
+    amplify
+        .branches
+        .lock()
+        .unwrap()
+        .insert(("d1abc".into(), "main".into()), branch);
+    let c = Collector {
+        store: &store,
+        amplify: &amplify,
+        publisher: &publisher,
+        namespace: "Sentinel/Test",
+        environment: Environment::Prod,
+    };
+    // A 9-minute build: near the branch's 10-minute timeout (the app is
+    // unknown to Amplify: that lookup fails and is not fatal).
+    save(&store, vec![job("main", 1, 2, 9, BuildStatus::Succeeded)]).await;
+    let run = c.on_schedule(now()).await.unwrap();
+    let conditions: Vec<&str> = run.warnings_published.iter().map(|w| w.condition).collect();
+    assert_eq!(conditions, ["near-build-timeout"]);
+    assert!(run.warnings_published[0].summary.contains("10-minute"));
+    // The default collector (30 minutes) sees nothing.
+    let other = MemoryStore::default();
+    save(&other, vec![job("main", 1, 2, 9, BuildStatus::Succeeded)]).await;
+    let run = collector(&other, &publisher)
+        .on_schedule(now())
+        .await
+        .unwrap();
+    assert!(run.warnings_published.is_empty());
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! | `build-duration-rising` | the recent build duration p50 is more than 30 % above the baseline's (each with at least 3 builds) |
 //! | `failure-rate-rising` | the recent build failure rate is at least 25 points above the baseline's (at least 3 recent builds) |
 //! | `consecutive-failures` | the branch's last 3 builds all failed |
-//! | `near-build-timeout` | a recent build took more than 80 % of the build timeout (30 minutes, Amplify's default) |
+//! | `near-build-timeout` | a recent build took more than 80 % of the build timeout: the branch's or app's `_BUILD_TIMEOUT` variable (minutes), else Amplify's default of 30 minutes |
 //! | `memory-pressure` | a recent failure was diagnosed as memory-related (`node-heap-oom`, `build-instance-oom`, `cache-step-oom`) and none in the baseline |
 //!
 //! The collector publishes each condition at most once per branch per day.
@@ -21,7 +21,47 @@ use super::dora::percentile;
 use crate::deployment::Deployment;
 use crate::model::{AppId, BranchName, BuildStatus};
 
+/// Amplify's default build timeout.
 pub const BUILD_TIMEOUT_SECONDS: f64 = 30.0 * 60.0;
+/// The shortest timeout `_BUILD_TIMEOUT` can set (5 minutes): builds
+/// shorter than 80 % of it cannot be near any timeout.
+const SHORTEST_TIMEOUT_SECONDS: f64 = 5.0 * 60.0;
+/// The variable that sets an app's or branch's build timeout, in minutes.
+pub const BUILD_TIMEOUT_VARIABLE: &str = "_BUILD_TIMEOUT";
+
+/// The build timeout (seconds) that the branch's, else the app's,
+/// `_BUILD_TIMEOUT` sets: whole minutes from 5 to 120 (Amplify's range);
+/// anything else leaves Amplify's default.
+pub fn build_timeout_seconds(branch_value: Option<&str>, app_value: Option<&str>) -> f64 {
+    let parse = |v: Option<&str>| {
+        v.and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|m| (5..=120).contains(m))
+    };
+    parse(branch_value)
+        .or_else(|| parse(app_value))
+        .map_or(BUILD_TIMEOUT_SECONDS, |m| f64::from(m) * 60.0)
+}
+
+/// The branches whose build timeout matters at `now`: a build of the last
+/// day long enough to be near the shortest possible timeout. Only these
+/// need their `_BUILD_TIMEOUT` looked up.
+pub fn timeout_candidates(window: &[Deployment], now: DateTime<Utc>) -> Vec<(AppId, BranchName)> {
+    let mut out: Vec<(AppId, BranchName)> = window
+        .iter()
+        .filter(|d| {
+            d.started_at()
+                .is_some_and(|t| t >= now - Duration::days(1) && t < now)
+        })
+        .filter(|d| {
+            d.duration_seconds()
+                .is_some_and(|s| s as f64 > 0.8 * SHORTEST_TIMEOUT_SECONDS)
+        })
+        .map(|d| (d.key.app_id.clone(), d.key.branch_name.clone()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
 const MEMORY: &[&str] = &["node-heap-oom", "build-instance-oom", "cache-step-oom"];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +99,15 @@ fn failure_rate(builds: &[(f64, bool)]) -> Option<f64> {
 /// The conditions holding at `now` over `window` (which should cover the
 /// last 8 days).
 pub fn detect(window: &[Deployment], now: DateTime<Utc>) -> Vec<Warning> {
+    detect_with(window, now, |_, _| BUILD_TIMEOUT_SECONDS)
+}
+
+/// [`detect`] with each branch's build timeout in seconds.
+pub fn detect_with(
+    window: &[Deployment],
+    now: DateTime<Utc>,
+    timeout_of: impl Fn(&AppId, &BranchName) -> f64,
+) -> Vec<Warning> {
     let recent_from = now - Duration::days(1);
     let baseline_from = recent_from - Duration::days(7);
     let mut by_branch: BTreeMap<(String, String), Vec<&Deployment>> = BTreeMap::new();
@@ -161,17 +210,19 @@ pub fn detect(window: &[Deployment], now: DateTime<Utc>) -> Vec<Warning> {
                 last,
             );
         }
+        let timeout = timeout_of(&first.key.app_id, &first.key.branch_name);
         if let Some(slow) = recent
             .iter()
             .filter_map(|d| Some((d, d.duration_seconds()? as f64)))
-            .filter(|(_, s)| *s > 0.8 * BUILD_TIMEOUT_SECONDS)
+            .filter(|(_, s)| *s > 0.8 * timeout)
             .max_by(|a, b| a.1.total_cmp(&b.1))
         {
             warn(
                 "near-build-timeout",
                 format!(
-                    "A build took {:.0} % of the 30-minute build timeout",
-                    slow.1 / BUILD_TIMEOUT_SECONDS * 100.0
+                    "A build took {:.0} % of the {:.0}-minute build timeout",
+                    slow.1 / timeout * 100.0,
+                    timeout / 60.0
                 ),
                 vec![format!("job {}: {:.0} s", slow.0.key.job_id, slow.1)],
             );
@@ -264,6 +315,43 @@ mod tests {
                 "near-build-timeout"
             ]
         );
+    }
+
+    #[test]
+    fn the_apps_build_timeout_counts() {
+        // A 9-minute build: nothing under the 30-minute default, near a
+        // 10-minute `_BUILD_TIMEOUT`.
+        let window = vec![job(1, 3, 9, false)];
+        assert!(!conditions(&window).contains(&"near-build-timeout"));
+        let ten = build_timeout_seconds(Some("10"), Some("60"));
+        assert_eq!(ten, 600.0, "the branch's value wins");
+        let found = detect_with(&window, now(), |_, _| ten);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].condition, "near-build-timeout");
+        assert!(
+            found[0].summary.contains("10-minute"),
+            "{}",
+            found[0].summary
+        );
+        assert_eq!(timeout_candidates(&window, now()).len(), 1);
+        assert!(timeout_candidates(&[job(2, 3, 3, false)], now()).is_empty());
+    }
+
+    #[test]
+    fn a_malformed_build_timeout_leaves_the_default() {
+        for (branch, app, expected) in [
+            (None, Some("45"), 2700.0),
+            (Some("soon"), Some("45"), 2700.0),
+            (Some("0"), None, BUILD_TIMEOUT_SECONDS),
+            (Some("500"), None, BUILD_TIMEOUT_SECONDS),
+            (None, None, BUILD_TIMEOUT_SECONDS),
+        ] {
+            assert_eq!(
+                build_timeout_seconds(branch, app),
+                expected,
+                "{branch:?} {app:?}"
+            );
+        }
     }
 
     #[test]
