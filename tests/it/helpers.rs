@@ -266,7 +266,9 @@ impl Stack {
     }
 }
 
-/// The stack's DLQ message whose body holds `marker` (waits for it).
+/// The stack's DLQ message whose body holds `marker` (waits for it). Each
+/// receive hides what it got for a few seconds, so successive receives page
+/// through a queue holding more than one batch (other tests' dead letters).
 pub async fn dead_letter_with(stack: &Stack, marker: &str) -> aws_sdk_sqs::types::Message {
     let sqs = stack.sqs();
     let dlq = env("SENTINEL_DLQ_URL");
@@ -276,7 +278,7 @@ pub async fn dead_letter_with(stack: &Stack, marker: &str) -> aws_sdk_sqs::types
             .queue_url(&dlq)
             .max_number_of_messages(10)
             .message_attribute_names("All")
-            .visibility_timeout(0)
+            .visibility_timeout(3)
             .wait_time_seconds(1)
             .send()
             .await?;
