@@ -142,6 +142,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cleanup and reconciliation, as the daily run does: retention, state of
+    /// deleted branches, stuck and missed jobs. --dry-run prints what would be
+    /// done and changes nothing.
+    Cleanup {
+        #[arg(long)]
+        dry_run: bool,
+        /// The apps whose branches are reconciled (default: the stack's
+        /// watched apps, SENTINEL_APP_IDS; none: every app).
+        #[arg(long = "app", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
+        apps: Vec<AppId>,
+        /// Days deployment records are kept.
+        #[arg(long, env = "SENTINEL_RETENTION_DAYS", default_value_t = 90)]
+        retention_days: u32,
+        /// The stack's event bus (for "Cleanup Completed" and reconciled events).
+        #[arg(long, env = "SENTINEL_EVENT_BUS")]
+        bus: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Explain a failed build's log: the root cause, the fix, the evidence.
     Diagnose {
         /// The log file, or `-` for standard input. Streamed: any size.
@@ -449,6 +469,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&diagnosis)?);
             } else {
                 print!("{}", render::diagnosis(&diagnosis));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cleanup {
+            dry_run,
+            apps,
+            retention_days,
+            bus,
+            json,
+        } => {
+            let environment = cli
+                .environment
+                .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
+            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+            let cleanup = sentinel_shared::cleanup::Cleanup {
+                store: &store,
+                amplify: &amplify,
+                publisher: &publisher,
+                environment,
+                retention: sentinel_shared::cleanup::Retention {
+                    deployment_days: retention_days,
+                    ..Default::default()
+                },
+                watched_apps: &apps,
+                dry_run,
+            };
+            let report = cleanup.run(chrono::Utc::now()).await?;
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["changes"] = serde_json::to_value(&report.changes)?;
+                v["reconciled"] = serde_json::to_value(&report.reconciled)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", render::cleanup(&report));
             }
             Ok(ExitCode::SUCCESS)
         }

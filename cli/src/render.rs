@@ -331,3 +331,51 @@ pub fn metrics(f: &sentinel_shared::metrics::dora::Figures, items_read: usize) -
     );
     out
 }
+
+/// A cleanup run: what it did (or, dry, would do), then the counts.
+pub fn cleanup(r: &sentinel_shared::cleanup::Report) -> String {
+    let verb = if r.dry_run { "would" } else { "did" };
+    let mut out = format!(
+        "Cleanup of {}{}: {} items scanned\n",
+        r.environment.map(|e| e.to_string()).unwrap_or_default(),
+        if r.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
+        r.items_scanned
+    );
+    if r.is_empty() {
+        out.push_str("Nothing to do.\n");
+    }
+    for line in &r.reconciled {
+        out.push_str(&format!("  reconcile  {line}\n"));
+    }
+    for c in &r.changes {
+        let action = serde_json::to_value(&c.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {action:<28} {} / {}  ({})\n",
+            c.pk, c.sk, c.reason
+        ));
+    }
+    out.push_str(&format!(
+        "\nIt {verb}: delete {} expired deployments (keeping {} protected), remove {} items of deleted branches, \
+         {} idle alert states, {} expired claims, {} old snapshots; push back {} expiries; \
+         reconcile {} stuck jobs ({} still running), mark {} timed out, ingest {} missed jobs.\n",
+        r.deployments_expired,
+        r.protected_kept,
+        r.deleted_branch_state,
+        r.alert_states_expired,
+        r.claims_expired,
+        r.snapshots_expired,
+        r.expiry_extended,
+        r.stuck_reconciled,
+        r.stuck_still_running,
+        r.timed_out,
+        r.missed_ingested
+    ));
+    out
+}

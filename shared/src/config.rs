@@ -37,6 +37,9 @@ pub struct Config {
     /// The CloudWatch namespace of the metrics (the `MetricsNamespace`
     /// parameter; `DeploySentinel` when unset).
     pub metrics_namespace: String,
+    /// The watched Amplify apps (the `AmplifyAppIds` parameter; cleanup
+    /// reconciles their branches). Empty: every app of the account.
+    pub watched_apps: Vec<crate::model::AppId>,
 }
 
 impl Config {
@@ -49,6 +52,7 @@ impl Config {
     pub const ALERT_TOPIC_ARN: &'static str = "SENTINEL_ALERT_TOPIC_ARN";
     pub const AUTO_ROLLBACK: &'static str = "SENTINEL_AUTO_ROLLBACK";
     pub const METRICS_NAMESPACE: &'static str = "SENTINEL_METRICS_NAMESPACE";
+    pub const APP_IDS: &'static str = "SENTINEL_APP_IDS";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -111,7 +115,21 @@ impl Config {
                 });
             }
         };
+        let watched_apps = lookup(Self::APP_IDS)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && *id != "*")
+            .map(|id| {
+                id.parse()
+                    .map_err(|e: crate::model::ParseError| ConfigError {
+                        variable: Self::APP_IDS,
+                        reason: format!("{id:?}: {}", e.reason),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            watched_apps,
             metrics_namespace,
             auto_rollback,
             environment,
@@ -141,6 +159,7 @@ impl fmt::Debug for Config {
             .field("site_url_template", &self.site_url_template)
             .field("alert_topic_arn", &self.alert_topic_arn)
             .field("metrics_namespace", &self.metrics_namespace)
+            .field("watched_apps", &self.watched_apps)
             .field("region", &self.region)
             .field("auto_rollback", &self.auto_rollback)
             .finish()
@@ -191,6 +210,19 @@ mod tests {
         pairs.push(("SENTINEL_AUTO_ROLLBACK", "off"));
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(c.auto_rollback, crate::rollback::AutoRollback::Off);
+    }
+
+    #[test]
+    fn watched_apps_are_a_checked_list() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("SENTINEL_APP_IDS", "d1abc, d2def"));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.watched_apps.len(), 2);
+        pairs.pop();
+        pairs.push(("SENTINEL_APP_IDS", "d1abc,Not An App"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_APP_IDS");
+        assert!(err.reason.contains("Not An App"), "{err}");
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub struct Deployment {
     /// The alerter's diagnosis of a failed build (evidence masked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<crate::diagnose::Diagnosis>,
+    /// Set by cleanup's reconciliation when the job stayed Started past the
+    /// build timeout and Amplify has no such job: it will never end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_out_at: Option<DateTime<Utc>>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -223,6 +227,7 @@ impl Deployment {
             health: None,
             live_check: None,
             diagnosis: None,
+            timed_out_at: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

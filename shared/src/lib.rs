@@ -7,6 +7,7 @@ pub mod alert;
 pub mod alerter;
 pub mod amplify_event;
 pub mod aws;
+pub mod cleanup;
 pub mod collector;
 pub mod config;
 pub mod deployment;

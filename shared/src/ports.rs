@@ -191,6 +191,15 @@ pub trait AmplifyApi: Send + Sync {
         key: &DeploymentKey,
     ) -> impl Future<Output = Result<Option<StepLog>, AmplifyError>> + Send;
 
+    /// Every app of the account and region (ListApps, all pages).
+    fn list_apps(&self) -> impl Future<Output = Result<Vec<AppId>, AmplifyError>> + Send;
+
+    /// Every branch of the app (ListBranches, all pages).
+    fn list_branches(
+        &self,
+        app_id: &AppId,
+    ) -> impl Future<Output = Result<Vec<BranchName>, AmplifyError>> + Send;
+
     /// Newest first, at most `limit`.
     fn list_jobs(
         &self,
@@ -374,5 +383,62 @@ pub trait MetricsStore: Send + Sync {
         &self,
         environment: Environment,
         key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One item of the table, as cleanup sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl std::fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.pk, self.sk)
+    }
+}
+
+/// What an item holds, decoded; what cleanup cannot read is `Other` and is
+/// never touched.
+#[derive(Debug, Clone)]
+pub enum StoredItem {
+    Deployment(Box<Deployment>),
+    BranchState {
+        app_id: AppId,
+        branch_name: BranchName,
+        state: BranchState,
+    },
+    Alerts(Box<crate::alert::AlertState>),
+    Rollback(Box<crate::rollback::RollbackState>),
+    /// A dated metrics snapshot (the daily roll-up) of that day.
+    Snapshot(chrono::NaiveDate),
+    /// A once-only claim (idempotency record).
+    Claim,
+    /// Policies, the latest snapshots, anything unknown.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub key: ItemKey,
+    /// The TTL attribute (epoch seconds), if the item has one.
+    pub expires_at: Option<i64>,
+    pub item: StoredItem,
+}
+
+/// The whole table, for the one job that must see every item (cleanup).
+pub trait CleanupStore: Send + Sync {
+    /// Every item, decoded (a paged Scan: cleanup runs daily; every other
+    /// read is a key or index lookup).
+    fn inventory(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+
+    fn delete_item(&self, key: &ItemKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets the TTL attribute (epoch seconds).
+    fn set_expiry(
+        &self,
+        key: &ItemKey,
+        at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -174,6 +174,63 @@ impl AmplifyApi for AmplifyClient {
         })
     }
 
+    async fn list_apps(&self) -> Result<Vec<AppId>, AmplifyError> {
+        let mut apps = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_apps()
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| amplify_error(classify(&e)))?;
+            for app in out.apps() {
+                let id = app
+                    .app_id()
+                    .parse()
+                    .map_err(|e: crate::model::ParseError| {
+                        AmplifyError::Rejected(format!("ListApps: {}", e.reason))
+                    })?;
+                apps.push(id);
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(apps),
+            }
+        }
+    }
+
+    async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
+        let mut branches = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_branches()
+                .app_id(app_id.as_str())
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| amplify_error(classify(&e)))?;
+            for b in out.branches() {
+                let name = b
+                    .branch_name()
+                    .parse()
+                    .map_err(|e: crate::model::ParseError| {
+                        AmplifyError::Rejected(format!("ListBranches: {}", e.reason))
+                    })?;
+                branches.push(name);
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(branches),
+            }
+        }
+    }
+
     async fn list_jobs(
         &self,
         app_id: &AppId,

@@ -621,3 +621,130 @@ impl crate::ports::MetricsStore for DynamoStore {
         Ok(())
     }
 }
+
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Option<T> {
+    serde_dynamo::from_item(item).ok()
+}
+
+/// `BRANCH#{app}#{branch}` → the app and the branch (branch names may hold
+/// `#`; app ids never do).
+fn parse_branch_pk(pk: &str) -> Option<(AppId, BranchName)> {
+    let rest = pk.strip_prefix("BRANCH#")?;
+    let (app, branch) = rest.split_once('#')?;
+    Some((app.parse().ok()?, branch.parse().ok()?))
+}
+
+fn stored_item(key: &crate::ports::ItemKey, item: Item) -> crate::ports::StoredItem {
+    use crate::ports::StoredItem;
+    let (pk, sk) = (key.pk.as_str(), key.sk.as_str());
+    if pk.starts_with("BRANCH#") {
+        if sk.starts_with("JOB#") {
+            return decode::<Deployment>(item)
+                .map_or(StoredItem::Other, |d| StoredItem::Deployment(Box::new(d)));
+        }
+        return match sk {
+            STATE_SK => match (parse_branch_pk(pk), decode::<BranchState>(item)) {
+                (Some((app_id, branch_name)), Some(state)) => StoredItem::BranchState {
+                    app_id,
+                    branch_name,
+                    state,
+                },
+                _ => StoredItem::Other,
+            },
+            ALERTS_SK => {
+                decode(item).map_or(StoredItem::Other, |a| StoredItem::Alerts(Box::new(a)))
+            }
+            ROLLBACK_SK => {
+                decode(item).map_or(StoredItem::Other, |r| StoredItem::Rollback(Box::new(r)))
+            }
+            _ => StoredItem::Other,
+        };
+    }
+    if pk.starts_with("METRICS#") {
+        if sk.starts_with("ONCE#") {
+            return StoredItem::Claim;
+        }
+        if sk.starts_with("SNAPSHOT#") {
+            return sk
+                .rsplit('#')
+                .next()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map_or(StoredItem::Other, StoredItem::Snapshot);
+        }
+    }
+    StoredItem::Other
+}
+
+impl crate::ports::CleanupStore for DynamoStore {
+    async fn inventory(&self) -> Result<Vec<crate::ports::StoredEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start_key: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| store_error(classify(&e)))?;
+            for item in out.items.unwrap_or_default() {
+                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                    (item.get("PK"), item.get("SK"))
+                else {
+                    continue;
+                };
+                let key = crate::ports::ItemKey {
+                    pk: pk.clone(),
+                    sk: sk.clone(),
+                };
+                let expires_at = match item.get("expires_at") {
+                    Some(AttributeValue::N(v)) => v.parse().ok(),
+                    _ => None,
+                };
+                let decoded = stored_item(&key, item);
+                entries.push(crate::ports::StoredEntry {
+                    key,
+                    expires_at,
+                    item: decoded,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start_key = Some(k),
+                _ => return Ok(entries),
+            }
+        }
+    }
+
+    async fn delete_item(&self, key: &crate::ports::ItemKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(&key.pk))
+            .key("SK", s(&key.sk))
+            .send()
+            .await
+            .map_err(|e| store_error(classify(&e)))?;
+        Ok(())
+    }
+
+    async fn set_expiry(&self, key: &crate::ports::ItemKey, at: i64) -> Result<(), StoreError> {
+        // Only on an item that still exists (never recreate a deleted one).
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(&key.pk))
+            .key("SK", s(&key.sk))
+            .update_expression("SET expires_at = :at")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await;
+        match result.map_err(|e| store_error(classify(&e))) {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -372,6 +372,23 @@ impl AmplifyApi for MemoryAmplify {
             .cloned()
             .ok_or_else(|| AmplifyError::NotFound(format!("branch {a}/{b}")))
     }
+    async fn list_apps(&self) -> Result<Vec<AppId>, AmplifyError> {
+        let mut apps: Vec<AppId> = lock(&self.apps)
+            .values()
+            .map(|a| a.app_id.clone())
+            .collect();
+        apps.sort();
+        Ok(apps)
+    }
+    async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
+        let mut branches: Vec<BranchName> = lock(&self.branches)
+            .iter()
+            .filter(|((a, _), _)| a == app_id.as_str())
+            .map(|(_, b)| b.branch_name.clone())
+            .collect();
+        branches.sort();
+        Ok(branches)
+    }
     async fn get_job(&self, key: &DeploymentKey) -> Result<JobDetails, AmplifyError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self

@@ -1,0 +1,138 @@
+//! The cleanup function: on its daily schedule (from its queue), or invoked
+//! with `{"dryRun": true}`, runs cleanup and reconciliation
+//! (`sentinel_shared::cleanup`) and prints the report's metrics line.
+
+use std::io::Write;
+
+use lambda_runtime::LambdaEvent;
+use sentinel_shared::amplify_event::MalformedEvent;
+use sentinel_shared::cleanup::{Cleanup, Report, Retention};
+use sentinel_shared::error::Error;
+use sentinel_shared::model::AppId;
+use sentinel_shared::ports::{
+    AmplifyApi, CleanupStore, DeadLetterSink, DeploymentStore, EventPublisher,
+};
+use sentinel_shared::runtime::{self, Ports};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+pub struct Deps<S, A, P, D> {
+    pub ports: Ports<S, A, P, D>,
+    pub namespace: String,
+    pub watched_apps: Vec<AppId>,
+    pub retention: Retention,
+}
+
+/// What an invocation asks: the schedule's event (a real run at its time),
+/// or `{"dryRun": bool, "at": time?}` by hand.
+fn request(raw: &str) -> Result<(bool, chrono::DateTime<chrono::Utc>), Error> {
+    if let Some(at) = runtime::scheduled_time(raw) {
+        return Ok((false, at));
+    }
+    let malformed = |reason: String| {
+        Error::from(MalformedEvent {
+            event_id: "<cleanup request>".into(),
+            reason,
+        })
+    };
+    let v: Value = serde_json::from_str(raw).map_err(|e| malformed(format!("not JSON: {e}")))?;
+    let dry_run = match v.get("dryRun") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(malformed(format!(
+                "dryRun must be true or false, got {other}"
+            )));
+        }
+    };
+    let at = match v.get("at") {
+        None => chrono::Utc::now(),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|e| malformed(format!("at must be an RFC 3339 time: {e}")))?,
+        Some(other) => {
+            return Err(malformed(format!(
+                "at must be an RFC 3339 time, got {other}"
+            )));
+        }
+    };
+    Ok((dry_run, at))
+}
+
+pub async fn on_raw<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    request_id: &str,
+    raw: &str,
+) -> Result<Report, Error>
+where
+    S: DeploymentStore + CleanupStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    let (dry_run, at) = request(raw)?;
+    let cleanup = Cleanup {
+        store: &deps.ports.store,
+        amplify: &deps.ports.amplify,
+        publisher: &deps.ports.publisher,
+        environment: deps.ports.environment,
+        retention: deps.retention,
+        watched_apps: &deps.watched_apps,
+        dry_run,
+    };
+    let span = tracing::info_span!("cleanup", request_id, dry_run, %at);
+    let report = cleanup.run(at).instrument(span).await?;
+    if !dry_run {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", report.emf_line(&deps.namespace, at));
+    }
+    Ok(report)
+}
+
+pub async fn handle<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    S: DeploymentStore + CleanupStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    D: DeadLetterSink,
+{
+    runtime::handle(
+        event,
+        deps.ports.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| {
+            let report = on_raw(deps, request_id, &raw).await?;
+            let mut answer = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
+            answer["changes"] = serde_json::to_value(&report.changes).unwrap_or_default();
+            answer["reconciled"] = json!(report.reconciled);
+            Ok(answer)
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_read_and_bad_ones_named() {
+        let (dry, _) = request(r#"{"dryRun": true}"#).unwrap();
+        assert!(dry);
+        let (dry, at) = request(
+            r#"{"source":"aws.events","detail-type":"Scheduled Event","time":"2026-11-20T03:00:00Z","detail":{}}"#,
+        )
+        .unwrap();
+        assert!(!dry);
+        assert_eq!(at.to_rfc3339(), "2026-11-20T03:00:00+00:00");
+        for (bad, named) in [
+            ("nope", "not JSON"),
+            (r#"{"dryRun": "yes"}"#, "dryRun must be true or false"),
+            (r#"{"at": "yesterday"}"#, "at must be an RFC 3339 time"),
+        ] {
+            let err = request(bad).unwrap_err().to_string();
+            assert!(err.contains(named), "{err} should name {named}");
+        }
+    }
+}
