@@ -148,10 +148,14 @@ enum Command {
     Cleanup {
         #[arg(long)]
         dry_run: bool,
-        /// The apps whose branches are reconciled (default: the stack's
-        /// watched apps, SENTINEL_APP_IDS; none: every app).
-        #[arg(long = "app", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
-        apps: Vec<AppId>,
+        /// Limit the run to this app's items and branches (repeatable;
+        /// default: the whole table).
+        #[arg(long = "app")]
+        only_apps: Vec<AppId>,
+        /// The apps whose branches are reconciled: the stack's watched apps
+        /// (none: every app).
+        #[arg(long = "watched", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
+        watched_apps: Vec<AppId>,
         /// Days deployment records are kept.
         #[arg(long, env = "SENTINEL_RETENTION_DAYS", default_value_t = 90)]
         retention_days: u32,
@@ -474,7 +478,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Cleanup {
             dry_run,
-            apps,
+            only_apps,
+            watched_apps,
             retention_days,
             bus,
             json,
@@ -492,7 +497,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     deployment_days: retention_days,
                     ..Default::default()
                 },
-                watched_apps: &apps,
+                watched_apps: &watched_apps,
+                only_apps: &only_apps,
                 dry_run,
             };
             let report = cleanup.run(chrono::Utc::now()).await?;

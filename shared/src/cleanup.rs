@@ -546,7 +546,22 @@ pub struct Cleanup<'a, S, A, P> {
     pub retention: Retention,
     /// The apps whose branches are reconciled (empty: every app).
     pub watched_apps: &'a [AppId],
+    /// Limits the whole run to these apps' items and branches (empty: the
+    /// whole table). For an operator cleaning one app, and for tests that
+    /// share a table.
+    pub only_apps: &'a [AppId],
     pub dry_run: bool,
+}
+
+/// The app an item belongs to, if it belongs to one.
+fn app_of(item: &StoredItem) -> Option<&AppId> {
+    match item {
+        StoredItem::Deployment(d) => Some(&d.key.app_id),
+        StoredItem::BranchState { app_id, .. } => Some(app_id),
+        StoredItem::Alerts(a) => Some(&a.app_id),
+        StoredItem::Rollback(r) => Some(&r.app_id),
+        StoredItem::Snapshot(_) | StoredItem::Claim | StoredItem::Other => None,
+    }
 }
 
 impl<S, A, P> Cleanup<'_, S, A, P>
@@ -566,8 +581,11 @@ where
             dry_run: self.dry_run,
             ..Report::default()
         };
-        let entries = self.store.inventory().await?;
+        let mut entries = self.store.inventory().await?;
         report.items_scanned = entries.len();
+        if !self.only_apps.is_empty() {
+            entries.retain(|e| app_of(&e.item).is_some_and(|a| self.only_apps.contains(a)));
+        }
         let view = self.amplify_view(&entries).await?;
 
         let mut handled = HashSet::new();
@@ -614,6 +632,14 @@ where
     async fn amplify_view(&self, entries: &[StoredEntry]) -> Result<AmplifyView, Error> {
         let listed: BTreeSet<AppId> = self.amplify.list_apps().await?.into_iter().collect();
         let mut wanted: BTreeSet<AppId> = self.watched().into_iter().collect();
+        let listed: BTreeSet<AppId> = if self.only_apps.is_empty() {
+            listed
+        } else {
+            listed
+                .into_iter()
+                .filter(|a| self.only_apps.contains(a))
+                .collect()
+        };
         for e in entries {
             if let StoredItem::BranchState { app_id, .. } = &e.item {
                 wanted.insert(app_id.clone());
@@ -643,7 +669,11 @@ where
     }
 
     fn watched(&self) -> Vec<AppId> {
-        self.watched_apps.to_vec()
+        if self.only_apps.is_empty() {
+            self.watched_apps.to_vec()
+        } else {
+            self.only_apps.to_vec()
+        }
     }
 
     fn ingest(&self) -> Ingest<'_, S, A, P> {

@@ -3,6 +3,7 @@
 mod alert;
 mod amplify_emulator;
 mod check;
+mod cleanup;
 mod end_to_end;
 mod health;
 mod helpers;

@@ -23,11 +23,23 @@ pub struct Deps<S, A, P, D> {
     pub retention: Retention,
 }
 
-/// What an invocation asks: the schedule's event (a real run at its time),
-/// or `{"dryRun": bool, "at": time?}` by hand.
-fn request(raw: &str) -> Result<(bool, chrono::DateTime<chrono::Utc>), Error> {
+/// What an invocation asks.
+#[derive(Debug, PartialEq)]
+struct Request {
+    dry_run: bool,
+    at: chrono::DateTime<chrono::Utc>,
+    only_apps: Vec<AppId>,
+}
+
+/// The schedule's event (a real run at its time), or by hand
+/// `{"dryRun": bool?, "at": time?, "apps": [app id…]?}`.
+fn request(raw: &str) -> Result<Request, Error> {
     if let Some(at) = runtime::scheduled_time(raw) {
-        return Ok((false, at));
+        return Ok(Request {
+            dry_run: false,
+            at,
+            only_apps: vec![],
+        });
     }
     let malformed = |reason: String| {
         Error::from(MalformedEvent {
@@ -56,7 +68,30 @@ fn request(raw: &str) -> Result<(bool, chrono::DateTime<chrono::Utc>), Error> {
             )));
         }
     };
-    Ok((dry_run, at))
+    let only_apps = match v.get("apps") {
+        None => vec![],
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .ok_or_else(|| malformed(format!("apps must hold app ids, got {id}")))?
+                    .parse()
+                    .map_err(|e: sentinel_shared::model::ParseError| {
+                        malformed(format!("apps: {id}: {}", e.reason))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(malformed(format!(
+                "apps must be a list of app ids, got {other}"
+            )));
+        }
+    };
+    Ok(Request {
+        dry_run,
+        at,
+        only_apps,
+    })
 }
 
 pub async fn on_raw<S, A, P, D>(
@@ -69,7 +104,11 @@ where
     A: AmplifyApi,
     P: EventPublisher,
 {
-    let (dry_run, at) = request(raw)?;
+    let Request {
+        dry_run,
+        at,
+        only_apps,
+    } = request(raw)?;
     let cleanup = Cleanup {
         store: &deps.ports.store,
         amplify: &deps.ports.amplify,
@@ -77,6 +116,7 @@ where
         environment: deps.ports.environment,
         retention: deps.retention,
         watched_apps: &deps.watched_apps,
+        only_apps: &only_apps,
         dry_run,
     };
     let span = tracing::info_span!("cleanup", request_id, dry_run, %at);
@@ -118,18 +158,21 @@ mod tests {
 
     #[test]
     fn requests_are_read_and_bad_ones_named() {
-        let (dry, _) = request(r#"{"dryRun": true}"#).unwrap();
-        assert!(dry);
-        let (dry, at) = request(
+        let r = request(r#"{"dryRun": true, "apps": ["d1abc"]}"#).unwrap();
+        assert!(r.dry_run);
+        assert_eq!(r.only_apps.len(), 1);
+        let r = request(
             r#"{"source":"aws.events","detail-type":"Scheduled Event","time":"2026-11-20T03:00:00Z","detail":{}}"#,
         )
         .unwrap();
-        assert!(!dry);
-        assert_eq!(at.to_rfc3339(), "2026-11-20T03:00:00+00:00");
+        assert!(!r.dry_run && r.only_apps.is_empty());
+        assert_eq!(r.at.to_rfc3339(), "2026-11-20T03:00:00+00:00");
         for (bad, named) in [
             ("nope", "not JSON"),
             (r#"{"dryRun": "yes"}"#, "dryRun must be true or false"),
             (r#"{"at": "yesterday"}"#, "at must be an RFC 3339 time"),
+            (r#"{"apps": "d1abc"}"#, "apps must be a list"),
+            (r#"{"apps": ["Not An App"]}"#, "apps: "),
         ] {
             let err = request(bad).unwrap_err().to_string();
             assert!(err.contains(named), "{err} should name {named}");
