@@ -33,3 +33,9 @@ step "emulator and provisioning tests (pytest)"
 
 step "integration tests (Rust, against the local stack)"
 cargo test --quiet -p sentinel-local-stack-tests -- --test-threads 4
+
+step "the demo's story, end to end (scripts/demo.sh fails if a step did not happen)"
+scripts/local-down.sh >/dev/null 2>&1 || true
+scripts/demo.sh > .local-demo.log 2>&1 || { tail -n 40 .local-demo.log; exit 1; }
+sed 's/\x1b\[[0-9;]*m//g' .local-demo.log | grep -E '^== '
+echo "demo: every step happened (full output in .local-demo.log)"
