@@ -3,7 +3,8 @@
 # build that succeeds, one that fails (and the alert that explains it),
 # duplicate and out-of-order deliveries, a build stopped by validation (and
 # its alert), a bad deploy rolled back on its own (and the branch locked),
-# a malformed event, the hourly delivery figures — then the recorded timeline.
+# a malformed event, the hourly delivery figures, the daily cleanup (dry) —
+# then the functions' peak memory and the recorded timeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -185,6 +186,51 @@ print("collector: %d records read through the index; last day: %d builds, %d dep
       % (run["itemsRead"], day["builds"], day["deployments"]))
 sys.exit(0 if day["builds"] >= 4 else 1)'
 "$SENTINEL" metrics --window 1d --at "$NOW"
+
+say "8. The daily cleanup, as a dry run: what it would reconcile and delete"
+curl -fsS -X POST "$SENTINEL_LAMBDA_ENDPOINT/2015-03-31/functions/cleanup/invocations" \
+  -d '{"dryRun": true}' | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+if "itemsScanned" not in r:
+    sys.exit("cleanup failed: %s" % r)
+print("cleanup (dry run): %d items scanned; would delete %d expired records (keeping %d protected), "
+      "reconcile %d stuck and %d missed jobs; nothing changed"
+      % (r["itemsScanned"], r["deploymentsExpired"], r["protectedKept"], r["stuckReconciled"], r["missedIngested"]))'
+
+say "Each function over the whole story: invocations through its queue, time, peak memory (debug build)"
+# The figures behind each function's MemorySize in template.yaml
+# (docs/performance.md): a release build needs less.
+python3 - "$CARGO_TARGET_DIR/debug" <<'PY'
+import os, sys
+target = os.path.realpath(sys.argv[1])
+names = ["build-event-handler", "validator", "health-checker", "alerter", "rollback",
+         "metrics-collector", "cleanup"]
+import re, statistics
+times = {}
+for line in open(".local/dispatcher.log"):
+    m = re.search(r" (\S+) <- \S+: .* in (\d+) ms$", line)
+    if m:
+        times.setdefault(m.group(1), []).append(int(m.group(2)))
+peak = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        exe = os.path.realpath(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/status") as f:
+            hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        continue
+    name = os.path.basename(exe)
+    if os.path.dirname(exe) == target and name in names:
+        peak[name] = max(peak.get(name, 0), hwm)
+print(f"  {'function':<20} {'invocations':>11} {'median':>8} {'max':>8} {'peak RSS':>10}")
+for name in names:
+    t = sorted(times.get(name, []))
+    median = f"{statistics.median(t):.0f} ms" if t else "-"
+    longest = f"{t[-1]} ms" if t else "-"
+    rss = f"{peak[name] / 1024:.1f} MiB" if name in peak else "-"
+    print(f"  {name:<20} {len(t):>11} {median:>8} {longest:>8} {rss:>10}")
+PY
 
 say "The recorded timeline: sentinel deployments --app $APP"
 "$SENTINEL" deployments --app "$APP"

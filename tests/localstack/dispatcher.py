@@ -99,15 +99,18 @@ def poll(route, endpoint, region, sqs):
     messages = out.get("Messages", [])
     if not messages:
         return 0
+    started = time.monotonic()
     failed = invoke(endpoint, route["function"], sqs_event(route, messages, region),
                     route.get("reportBatchItemFailures", True))
+    took_ms = (time.monotonic() - started) * 1000
     if failed is None:
         failed = {m["MessageId"] for m in messages}
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
         sqs.delete_message_batch(QueueUrl=route["queueUrl"], Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
-    log(f"{route['function']} <- {route['event']}: {len(messages)} records, {len(done)} done, {len(failed)} to retry")
+    log(f"{route['function']} <- {route['event']}: {len(messages)} records, {len(done)} done, {len(failed)} to retry"
+        f" in {took_ms:.0f} ms")
     return len(messages)
 
 

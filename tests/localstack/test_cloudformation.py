@@ -194,3 +194,26 @@ def test_what_moto_skips_is_right_in_the_template(deployed):
     assert queues == {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
     [subscription] = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
     assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_each_function_has_its_own_least_privilege_role(deployed, aws):
+    _, expanded, functions = deployed
+    resources = expanded["Resources"]
+    roles = {n: r for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert len(roles) == len(functions) == 7
+    allowed_star = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "amplify:ListApps"}
+    for name, role in roles.items():
+        props = role["Properties"]
+        assert "ManagedPolicyArns" not in props, f"{name}: managed policies grant on '*'"
+        for policy in props["Policies"]:
+            for st in policy["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                assert all(a != "*" and not a.endswith(":*") for a in actions), (name, st)
+                if st["Resource"] == "*":
+                    assert set(actions) <= allowed_star, (name, st["Sid"])
+    # Each function runs with its own role, created on moto too.
+    for fn in functions:
+        role_ref = resources[fn]["Properties"]["Role"]
+        assert role_ref == {"Fn::GetAtt": [fn.replace("Function", "Role"), "Arn"]}, fn
+    names = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
+    assert len([n for n in names if "Role" in n]) >= 7
