@@ -224,13 +224,7 @@ async fn a_malformed_domain_event_goes_to_the_dead_letter_queue_with_its_reason(
         .send()
         .await
         .unwrap();
-    let found = dead_letter_with(&stack, &marker).await;
-    let attrs = found.message_attributes.unwrap_or_default();
-    let error_type = attrs.get("errorType").and_then(|a| a.string_value.clone());
-    assert_eq!(error_type.as_deref(), Some("NonRetryable.Event"));
-    let message = attrs
-        .get("errorMessage")
-        .and_then(|a| a.string_value.clone())
-        .unwrap_or_default();
+    let (error_type, message) = dead_letter_reason(&stack, &marker).await;
+    assert_eq!(error_type, "NonRetryable.Event");
     assert!(message.contains("Deployment Unhealthy detail"), "{message}");
 }

@@ -292,6 +292,21 @@ pub async fn dead_letter_with(stack: &Stack, marker: &str) -> aws_sdk_sqs::types
     .expect("a dead letter")
 }
 
+/// The `errorType` and `errorMessage` of the DLQ message holding `marker`.
+pub async fn dead_letter_reason(stack: &Stack, marker: &str) -> (String, String) {
+    let attrs = dead_letter_with(stack, marker)
+        .await
+        .message_attributes
+        .unwrap_or_default();
+    let text = |name: &str| {
+        attrs
+            .get(name)
+            .and_then(|a| a.string_value.clone())
+            .unwrap_or_default()
+    };
+    (text("errorType"), text("errorMessage"))
+}
+
 pub fn encode(branch: &str) -> String {
     branch.replace('/', "%2F")
 }

@@ -292,13 +292,7 @@ async fn a_build_is_counted_once_and_a_malformed_event_is_dead_lettered() {
         .send()
         .await
         .unwrap();
-    let found = dead_letter_with(&stack, &marker).await;
-    let attrs = found.message_attributes.unwrap_or_default();
-    let error_type = attrs.get("errorType").and_then(|a| a.string_value.clone());
-    assert_eq!(error_type.as_deref(), Some("NonRetryable.Event"));
-    let message = attrs
-        .get("errorMessage")
-        .and_then(|a| a.string_value.clone())
-        .unwrap_or_default();
+    let (error_type, message) = dead_letter_reason(&stack, &marker).await;
+    assert_eq!(error_type, "NonRetryable.Event");
     assert!(message.contains("Build Succeeded detail"), "{message}");
 }

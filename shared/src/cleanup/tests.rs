@@ -67,6 +67,19 @@ fn branch_state(b: &str, live: u64, good: u64) -> StoredEntry {
     }
 }
 
+/// A branch's rollback state holding a lock that pins `job`.
+fn locked(b: &str, job: u64) -> RollbackState {
+    let mut rollback = RollbackState::new(app(), branch(b), Environment::Dev);
+    rollback.lock = Some(BranchLock {
+        pinned_job: JobId::new(job),
+        pinned_commit: None,
+        since: now(),
+        by: "automatic".into(),
+        reason: "r".into(),
+    });
+    rollback
+}
+
 fn amplify(branches: &[&str]) -> AmplifyView {
     let mut view = AmplifyView::default();
     view.apps
@@ -124,14 +137,7 @@ fn only_expired_unprotected_deployments_go() {
         expires_at: Some(epoch(now() + Duration::days(2))),
         item: StoredItem::Alerts(Box::new(alerts)),
     });
-    let mut rollback = RollbackState::new(app(), branch("main"), Environment::Dev);
-    rollback.lock = Some(BranchLock {
-        pinned_job: JobId::new(3),
-        pinned_commit: None,
-        since: now(),
-        by: "automatic".into(),
-        reason: "r".into(),
-    });
+    let rollback = locked("main", 3);
     entries.push(StoredEntry {
         key: key("BRANCH#d1abc#main", "ROLLBACK"),
         expires_at: Some(epoch(now() + Duration::days(1))),
@@ -228,14 +234,7 @@ fn production_keeps_its_last_ten_successes() {
 
 #[test]
 fn a_deleted_branch_loses_its_state_not_its_history() {
-    let mut rollback = RollbackState::new(app(), branch("feature"), Environment::Dev);
-    rollback.lock = Some(BranchLock {
-        pinned_job: JobId::new(1),
-        pinned_commit: None,
-        since: now(),
-        by: "automatic".into(),
-        reason: "r".into(),
-    });
+    let rollback = locked("feature", 1);
     let entries = vec![
         branch_state("feature", 1, 1),
         deployment(Environment::Dev, "feature", 1, 3, BuildStatus::Succeeded),
