@@ -503,10 +503,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let report = cleanup.run(chrono::Utc::now()).await?;
             if json {
-                let mut v = serde_json::to_value(&report)?;
-                v["changes"] = serde_json::to_value(&report.changes)?;
-                v["reconciled"] = serde_json::to_value(&report.reconciled)?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&report.detailed_json())?);
             } else {
                 print!("{}", render::cleanup(&report));
             }

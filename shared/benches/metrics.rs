@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sentinel_shared::collector::within;
+use sentinel_shared::collector::started_between;
 use sentinel_shared::deployment::{Deployment, DeploymentKey, HealthRecord};
 use sentinel_shared::health::Verdict;
 use sentinel_shared::measure::{self, Counting};
@@ -129,11 +129,17 @@ fn main() {
 
     // The window read: index (binary search + contiguous read) vs scan.
     let index_read = || {
-        let lo = records.partition_point(|d| d.started_at().is_some_and(|t| t < from));
-        let hi = records.partition_point(|d| d.started_at().is_some_and(|t| t < to));
-        (hi - lo, records[lo..hi].to_vec())
+        let window = started_between(&records, from, to);
+        (window.len(), window.to_vec())
     };
-    let scan_read = || (records.len(), within(&records, from, to));
+    let scan_read = || {
+        let window: Vec<Deployment> = records
+            .iter()
+            .filter(|d| d.started_at().is_some_and(|t| t >= from && t < to))
+            .cloned()
+            .collect();
+        (records.len(), window)
+    };
     let (window_items, window) = index_read();
     let (scanned, scanned_window) = scan_read();
     assert_eq!(window.len(), scanned_window.len());
@@ -164,8 +170,8 @@ fn main() {
         mib(peak),
         ms * 1e6 / n as f64
     );
-    let eight_days = within(&window, end - Duration::days(8), end);
-    let (ms, peak) = measure(5, || warnings::detect(&eight_days, end));
+    let eight_days = started_between(&window, end - Duration::days(8), end);
+    let (ms, peak) = measure(5, || warnings::detect(eight_days, end));
     println!(
         "  early warnings over 8 days, {:>6} records   {ms:>6.1} ms   peak {:.1} MiB",
         eight_days.len(),

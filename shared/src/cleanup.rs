@@ -495,6 +495,16 @@ impl Report {
             && self.stuck_reconciled + self.timed_out + self.missed_ingested == 0
     }
 
+    /// The counts with every change and reconciliation: what the CLI's
+    /// `--json` and a direct invocation answer (the event carries the counts
+    /// only).
+    pub fn detailed_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["changes"] = serde_json::to_value(&self.changes).unwrap_or_default();
+        v["reconciled"] = serde_json::json!(self.reconciled);
+        v
+    }
+
     /// The counts as one EMF line.
     pub fn emf_line(&self, namespace: &str, now: DateTime<Utc>) -> String {
         let env = self.environment.map(|e| e.as_str()).unwrap_or("unknown");

@@ -204,41 +204,34 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
             .store
             .deployments_between(self.environment, midnight - Duration::days(longest), now)
             .await?;
+        // Sorted by start once, every window is a slice of the read.
+        let mut all = read.deployments;
+        all.sort_by_key(crate::deployment::Deployment::started_at);
         let mut figures = Vec::new();
         let mut lines = Vec::new();
         for days in dora::WINDOWS {
             let (from, to) = dora::window(now, days);
-            let f = dora::compute(
-                self.environment,
-                from,
-                to,
-                &within(&read.deployments, from, to),
-            );
+            let f = dora::compute(self.environment, from, to, started_between(&all, from, to));
             self.store.put_snapshot(&f, false).await?;
             lines.push(figures_line(self.namespace, &f, now));
             figures.push(f);
             // The day's roll-up: the window ending at midnight, stored
             // under its date (overwritten with the same figures each hour).
             let (from, to) = dora::window(midnight, days);
-            let rollup = dora::compute(
-                self.environment,
-                from,
-                to,
-                &within(&read.deployments, from, to),
-            );
+            let rollup = dora::compute(self.environment, from, to, started_between(&all, from, to));
             self.store.put_snapshot(&rollup, true).await?;
         }
-        let recent = within(&read.deployments, now - Duration::days(8), now);
+        let recent = started_between(&all, now - Duration::days(8), now);
         let mut published = Vec::new();
         let mut known = 0;
-        let timeouts = self.build_timeouts(&recent, now).await;
+        let timeouts = self.build_timeouts(recent, now).await;
         let timeout_of = |app: &AppId, branch: &BranchName| {
             timeouts
                 .iter()
                 .find(|(a, b, _)| a == app && b == branch)
                 .map_or(warnings::BUILD_TIMEOUT_SECONDS, |t| t.2)
         };
-        for w in warnings::detect_with(&recent, now, timeout_of) {
+        for w in warnings::detect_with(recent, now, timeout_of) {
             if self.publish_once(&w, now).await? {
                 published.push(w);
             } else {
@@ -263,6 +256,9 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
         now: DateTime<Utc>,
     ) -> Vec<(AppId, BranchName, f64)> {
         let mut out = Vec::new();
+        // One GetApp per app, however many of its branches are looked up.
+        let mut app_values: std::collections::HashMap<AppId, Option<String>> =
+            std::collections::HashMap::new();
         for (app, branch) in warnings::timeout_candidates(recent, now) {
             let variable = warnings::BUILD_TIMEOUT_VARIABLE;
             let branch_value = match self.amplify.get_branch(&app, &branch).await {
@@ -272,11 +268,18 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
                     None
                 }
             };
-            let app_value = match self.amplify.get_app(&app).await {
-                Ok(a) => a.environment_variables.get(variable).cloned(),
-                Err(e) => {
-                    tracing::warn!(%app, error = %e, "GetApp failed; default build timeout");
-                    None
+            let app_value = match app_values.get(&app) {
+                Some(known) => known.clone(),
+                None => {
+                    let value = match self.amplify.get_app(&app).await {
+                        Ok(a) => a.environment_variables.get(variable).cloned(),
+                        Err(e) => {
+                            tracing::warn!(%app, error = %e, "GetApp failed; default build timeout");
+                            None
+                        }
+                    };
+                    app_values.insert(app.clone(), value.clone());
+                    value
                 }
             };
             let seconds =
@@ -331,16 +334,17 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
     }
 }
 
-/// The deployments whose job started in `[from, to)`.
-pub fn within(
-    all: &[crate::deployment::Deployment],
+/// The deployments whose job started in `[from, to)`, from deployments
+/// sorted by start time (as the environment-and-time index returns them):
+/// a slice, nothing copied.
+pub fn started_between(
+    sorted: &[crate::deployment::Deployment],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Vec<crate::deployment::Deployment> {
-    all.iter()
-        .filter(|d| d.started_at().is_some_and(|t| t >= from && t < to))
-        .cloned()
-        .collect()
+) -> &[crate::deployment::Deployment] {
+    let lo = sorted.partition_point(|d| d.started_at() < Some(from));
+    let hi = sorted.partition_point(|d| d.started_at() < Some(to));
+    &sorted[lo..hi.max(lo)]
 }
 
 fn tier_value(t: Option<Tier>) -> Option<f64> {

@@ -13,7 +13,7 @@ use sentinel_shared::ports::{
     AmplifyApi, CleanupStore, DeadLetterSink, DeploymentStore, EventPublisher,
 };
 use sentinel_shared::runtime::{self, Ports};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 pub struct Deps<S, A, P, D> {
@@ -143,10 +143,7 @@ where
         deps.ports.dead_letter.as_ref(),
         async |request_id: &str, raw: String| {
             let report = on_raw(deps, request_id, &raw).await?;
-            let mut answer = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
-            answer["changes"] = serde_json::to_value(&report.changes).unwrap_or_default();
-            answer["reconciled"] = json!(report.reconciled);
-            Ok(answer)
+            Ok(report.detailed_json())
         },
     )
     .await

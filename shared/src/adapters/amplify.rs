@@ -39,6 +39,16 @@ fn parse_job_id(raw: &str) -> Result<JobId, AmplifyError> {
         .map_err(|e| AmplifyError::Rejected(format!("Amplify answered an invalid job id: {e}")))
 }
 
+/// An id from a List answer, as the domain's type.
+fn parse_listed<T: std::str::FromStr<Err = crate::model::ParseError>>(
+    operation: &str,
+    raw: &str,
+) -> Result<T, AmplifyError> {
+    raw.parse().map_err(|e: crate::model::ParseError| {
+        AmplifyError::Rejected(format!("{operation}: {}", e.reason))
+    })
+}
+
 fn summary(s: &SdkJobSummary) -> Result<JobSummary, AmplifyError> {
     Ok(JobSummary {
         job_id: parse_job_id(s.job_id())?,
@@ -175,60 +185,37 @@ impl AmplifyApi for AmplifyClient {
     }
 
     async fn list_apps(&self) -> Result<Vec<AppId>, AmplifyError> {
-        let mut apps = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_apps()
-                .max_results(100)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| amplify_error(classify(&e)))?;
-            for app in out.apps() {
-                let id = app
-                    .app_id()
-                    .parse()
-                    .map_err(|e: crate::model::ParseError| {
-                        AmplifyError::Rejected(format!("ListApps: {}", e.reason))
-                    })?;
-                apps.push(id);
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(apps),
-            }
-        }
+        let apps = self
+            .client
+            .list_apps()
+            .into_paginator()
+            .page_size(100)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        apps.iter()
+            .map(|app| parse_listed("ListApps", app.app_id()))
+            .collect()
     }
 
     async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
-        let mut branches = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_branches()
-                .app_id(app_id.as_str())
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| amplify_error(classify(&e)))?;
-            for b in out.branches() {
-                let name = b
-                    .branch_name()
-                    .parse()
-                    .map_err(|e: crate::model::ParseError| {
-                        AmplifyError::Rejected(format!("ListBranches: {}", e.reason))
-                    })?;
-                branches.push(name);
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(branches),
-            }
-        }
+        let branches = self
+            .client
+            .list_branches()
+            .app_id(app_id.as_str())
+            .into_paginator()
+            .page_size(50)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        branches
+            .iter()
+            .map(|b| parse_listed("ListBranches", b.branch_name()))
+            .collect()
     }
 
     async fn list_jobs(
@@ -237,30 +224,24 @@ impl AmplifyApi for AmplifyClient {
         branch_name: &BranchName,
         limit: usize,
     ) -> Result<Vec<JobSummary>, AmplifyError> {
+        // Newest first; stop paging once `limit` jobs are in.
+        let mut pages = self
+            .client
+            .list_jobs()
+            .app_id(app_id.as_str())
+            .branch_name(branch_name.as_str())
+            .into_paginator()
+            .page_size(limit.clamp(1, 50) as i32)
+            .items()
+            .send();
         let mut jobs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_jobs()
-                .app_id(app_id.as_str())
-                .branch_name(branch_name.as_str())
-                .max_results(limit.clamp(1, 50) as i32)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| amplify_error(classify(&e)))?;
-            for s in out.job_summaries() {
-                jobs.push(summary(s)?);
-                if jobs.len() >= limit {
-                    return Ok(jobs);
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(jobs),
+        while jobs.len() < limit {
+            match pages.next().await {
+                Some(item) => jobs.push(summary(&item.map_err(|e| amplify_error(classify(&e)))?)?),
+                None => break,
             }
         }
+        Ok(jobs)
     }
 
     async fn start_job(
