@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/deploy-sentinel/target
 ENV ?= dev
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: demo test test-py bootstrap local-up local-down lint lint-template unit integration bench build deploy
+.PHONY: demo test test-py bootstrap local-up local-down lint lint-template unit integration bench bench-coldstart reliability fuzz audit build deploy
 
 demo: bootstrap
 	cargo build --quiet --workspace --bins
@@ -41,12 +41,27 @@ test-py: bootstrap
 unit:
 	cargo test --workspace --exclude sentinel-local-stack-tests
 
-bench:
+bench: bench-coldstart
 	cargo bench -p sentinel-shared --bench ingest
 	cargo bench -p sentinel-shared --bench health
 	python3 scripts/bench-validate.py
 	python3 scripts/bench-diagnose.py
 	cargo bench -p sentinel-shared --bench metrics
+
+# Cold start of the release binaries beside a Node.js 20 handler (npm ci).
+bench-coldstart:
+	python3 scripts/bench-coldstart.py
+
+# Property tests, fuzzing, audit, then faults, a burst and canary secrets on
+# the local stack (docs/reliability.md). FUZZ_SECONDS=600 for the long runs.
+reliability:
+	scripts/reliability.sh
+
+fuzz:
+	scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
+
+audit:
+	scripts/audit.sh
 
 # SAM looks for the binaries under ./target/lambda whatever CARGO_TARGET_DIR
 # says: point ./target at the shared target directory so nothing builds twice.

@@ -365,37 +365,63 @@ where
             }
             Err(refusal) => return Ok(self.refused(refusal, None)),
         }
-        // Lock first: a push between the StartJob and the lock would build
-        // over the rollback.
-        self.amplify.set_auto_build(app, branch, false).await?;
-        let started = now - Duration::seconds(60);
-        let adopted = self
-            .amplify
-            .list_jobs(app, branch, 10)
-            .await?
-            .into_iter()
-            .find(|j| {
-                j.job_type.as_deref() == Some("RETRY")
-                    && j.job_id > from_job
-                    && j.commit_id == target_commit
-                    && j.start_time.is_some_and(|t| t >= started)
-                    && state
-                        .history
-                        .iter()
-                        .all(|h| h.rollback_job != Some(j.job_id))
-            })
-            .map(|j| j.job_id);
-        let rollback_job = match adopted {
-            Some(job) => job,
-            None => {
-                self.amplify
-                    .start_job(
-                        app,
-                        branch,
-                        StartJob::Retry(target_job),
-                        &format!("Deploy Sentinel rollback of job {from_job}"),
-                    )
-                    .await?
+        // A failure from here on releases the lease, so that the redelivery
+        // takes the rollback over at once (adopting the job if a StartJob
+        // whose answer was lost did start one).
+        let started: Result<JobId, Error> = async {
+            // Lock first: a push between the StartJob and the lock would build
+            // over the rollback.
+            self.amplify.set_auto_build(app, branch, false).await?;
+            // A redelivery comes within the queue's visibility timeout.
+            let started = now - Duration::minutes(15);
+            let adopted = self
+                .amplify
+                .list_jobs(app, branch, 10)
+                .await?
+                .into_iter()
+                .find(|j| {
+                    j.job_type.as_deref() == Some("RETRY")
+                        && j.job_id > from_job
+                        && j.commit_id == target_commit
+                        && j.start_time.is_some_and(|t| t >= started)
+                        && state
+                            .history
+                            .iter()
+                            .all(|h| h.rollback_job != Some(j.job_id))
+                })
+                .map(|j| j.job_id);
+            let job = match adopted {
+                Some(job) => job,
+                None => {
+                    self.amplify
+                        .start_job(
+                            app,
+                            branch,
+                            StartJob::Retry(target_job),
+                            &format!("Deploy Sentinel rollback of job {from_job}"),
+                        )
+                        .await?
+                }
+            };
+            Ok(job)
+        }
+        .await;
+        let rollback_job = match started {
+            Ok(job) => job,
+            Err(err) => {
+                self.update(app, branch, |state| {
+                    let mine = state.lease.as_ref().is_some_and(|l| l.holder == holder)
+                        && state
+                            .active
+                            .as_ref()
+                            .is_some_and(|a| a.from_job == from_job && a.rollback_job.is_none());
+                    if mine {
+                        state.lease = None;
+                    }
+                    (mine, ())
+                })
+                .await?;
+                return Err(err);
             }
         };
         info!(%from_job, %target_job, %rollback_job, automatic, "rollback started");
@@ -675,15 +701,58 @@ where
                 return Ok(Action::NotRetried("a retry is being started".into()));
             }
         };
-        let retry_job = self
+        // A RETRY that an earlier attempt started (its StartJob answer was
+        // lost) is adopted, not started again.
+        let since = now - Duration::minutes(15);
+        let adopted = self
             .amplify
-            .start_job(
-                &e.app_id,
-                &e.branch_name,
-                StartJob::Retry(e.job_id),
-                &format!("Deploy Sentinel retry of job {} ({})", e.job_id, e.category),
-            )
-            .await?;
+            .list_jobs(&e.app_id, &e.branch_name, 10)
+            .await?
+            .into_iter()
+            .find(|j| {
+                j.job_type.as_deref() == Some("RETRY")
+                    && j.job_id > e.job_id
+                    && e.commit_id.is_some()
+                    && j.commit_id == e.commit_id
+                    && j.start_time.is_some_and(|t| t >= since)
+                    && state
+                        .retries
+                        .values()
+                        .all(|r| r.retry_job != Some(j.job_id))
+            })
+            .map(|j| j.job_id);
+        let started = match adopted {
+            Some(job) => Ok(job),
+            None => {
+                self.amplify
+                    .start_job(
+                        &e.app_id,
+                        &e.branch_name,
+                        StartJob::Retry(e.job_id),
+                        &format!("Deploy Sentinel retry of job {} ({})", e.job_id, e.category),
+                    )
+                    .await
+            }
+        };
+        let retry_job = match started {
+            Ok(job) => job,
+            Err(err) => {
+                // Release the claim: the redelivery tries again at once (and
+                // adopts the job if this call did start one).
+                self.update(&e.app_id, &e.branch_name, |state| {
+                    let mine = state
+                        .retries
+                        .get(&key)
+                        .is_some_and(|r| r.retry_job.is_none());
+                    if mine {
+                        state.retries.remove(&key);
+                    }
+                    (mine, ())
+                })
+                .await?;
+                return Err(err.into());
+            }
+        };
         info!(job = %e.job_id, %retry_job, %root, "transient failure retried");
         let (state, _) = self
             .update(&e.app_id, &e.branch_name, |state| {

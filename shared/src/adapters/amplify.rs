@@ -261,7 +261,16 @@ impl AmplifyApi for AmplifyClient {
             StartJob::Release => request.job_type(JobType::Release),
             StartJob::Retry(id) => request.job_type(JobType::Retry).job_id(id.to_string()),
         };
+        // One attempt: StartJob is not idempotent, and a retry after an
+        // answer lost on the way back would start a second job. A failed
+        // call fails the delivery instead; its redelivery adopts the job the
+        // lost call started (see `Rollbacker::rollback`).
         let out = request
+            .customize()
+            .config_override(
+                aws_sdk_amplify::config::Builder::default()
+                    .retry_config(aws_sdk_amplify::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| amplify_error(classify(&e)))?;

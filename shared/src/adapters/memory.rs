@@ -343,6 +343,17 @@ pub struct MemoryAmplify {
     pub started: Mutex<Vec<(String, String, JobId, StartJob)>>,
     /// UpdateBranch enableAutoBuild per (app, branch).
     pub auto_build: Mutex<HashMap<(String, String), bool>>,
+    /// The next StartJob calls fail before starting anything.
+    pub fail_next_start: AtomicUsize,
+    /// The next StartJob calls start their job, then fail as if the answer
+    /// had been lost on the way back.
+    pub lose_next_start: AtomicUsize,
+}
+
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl MemoryAmplify {
@@ -444,6 +455,11 @@ impl AmplifyApi for MemoryAmplify {
         job: StartJob,
         _reason: &str,
     ) -> Result<JobId, AmplifyError> {
+        if take_one(&self.fail_next_start) {
+            return Err(AmplifyError::Unavailable(
+                "injected StartJob failure".into(),
+            ));
+        }
         let mut jobs = lock(&self.jobs);
         let next = jobs
             .keys()
@@ -474,6 +490,11 @@ impl AmplifyApi for MemoryAmplify {
         };
         jobs.insert((a.to_string(), b.to_string(), next), details);
         lock(&self.started).push((a.to_string(), b.to_string(), JobId::new(next), job));
+        if take_one(&self.lose_next_start) {
+            return Err(AmplifyError::Unavailable(
+                "injected: the StartJob answer was lost".into(),
+            ));
+        }
         Ok(JobId::new(next))
     }
     async fn stop_job(&self, _key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {

@@ -1,3 +1,5 @@
+use std::sync::atomic::Ordering;
+
 use serde_json::json;
 
 use super::*;
@@ -363,4 +365,78 @@ async fn a_transient_failure_is_retried_once_per_lineage() {
         w.publisher.detail_types(),
         vec!["Build Retried", "Build Retried"]
     );
+}
+
+#[tokio::test]
+async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
+    let w = World::new(Environment::Prod, true).await;
+    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    let first = w.rollbacker("r1").on_raw(&raw).await;
+    assert!(
+        first.is_err(),
+        "the delivery fails, to come again: {first:?}"
+    );
+    assert!(w.starts().is_empty());
+    // The redelivery (another invocation) is not refused by r1's lease.
+    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    assert_eq!(
+        again,
+        Action::Started {
+            rollback_job: JobId::new(3),
+            target_job: JobId::new(1)
+        }
+    );
+    assert_eq!(w.starts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
+    let w = World::new(Environment::Prod, true).await;
+    w.amplify.lose_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    assert!(w.rollbacker("r1").on_raw(&raw).await.is_err());
+    assert_eq!(w.starts().len(), 1, "the lost call did start job 3");
+    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    assert_eq!(
+        again,
+        Action::Started {
+            rollback_job: JobId::new(3),
+            target_job: JobId::new(1)
+        }
+    );
+    assert_eq!(w.starts().len(), 1, "job 3 adopted, no second StartJob");
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
+}
+
+#[tokio::test]
+async fn a_transient_retry_survives_a_failed_or_lost_start_job() {
+    for lost in [false, true] {
+        let w = World::new(Environment::Prod, true).await;
+        let counter = if lost {
+            &w.amplify.lose_next_start
+        } else {
+            &w.amplify.fail_next_start
+        };
+        counter.store(1, Ordering::SeqCst);
+        assert!(
+            w.rollbacker("r1")
+                .on_raw(&diagnosed(2, true))
+                .await
+                .is_err()
+        );
+        let again = w
+            .rollbacker("r2")
+            .on_raw(&diagnosed(2, true))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Action::Retried {
+                retry_job: JobId::new(3)
+            },
+            "lost answer: {lost}"
+        );
+        assert_eq!(w.starts().len(), 1, "one RETRY (lost answer: {lost})");
+    }
 }

@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""The reliability suite's runs against the local stack (scripts/reliability.sh
+starts the stack with the functions behind tests/localstack/fault_proxy.py).
+
+Phases (each prints its figures; any failed check exits non-zero):
+  calls    AWS calls per Amplify event and per build, per function (no faults)
+  latency  Amplify "FAILED" event -> alert in the subscriber's queue, with a
+           10 MB build log, median of --runs (no faults)
+  faults   builds, failures and a rollback with --rate of the functions' AWS
+           calls failing (dropped, delayed, 500, throttled, answer lost):
+           every job recorded or its event in the DLQ; no alert sent twice;
+           one rollback
+  burst    --events Amplify events into the ingest queue at once: none lost
+           (the records are counted), with the time taken
+  canary   canary secrets in the functions' variables, branch variables,
+           build logs and events; then every output is searched: function
+           and dispatcher logs, SNS messages, table items, domain events
+
+    . .local/env && python tests/localstack/reliability.py calls latency faults burst canary
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+import boto3
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = os.environ
+REGION = ENV.get("AWS_REGION", "us-east-1")
+AMPLIFY = ENV["AWS_ENDPOINT_URL_AMPLIFY"]
+PROXY = ENV.get("FAULT_PROXY_URL")  # the proxy in front of moto
+PROXY_AMPLIFY = ENV.get("FAULT_PROXY_AMPLIFY_URL")
+TABLE = ENV["SENTINEL_TABLE"]
+APP = "dsentinel0002"
+failures = []
+
+
+def check(ok, what):
+    print(("  ok    " if ok else "  FAIL  ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def ctl(path, body=None, method="POST"):
+    r = requests.request(method, f"{AMPLIFY}/_emulator{path}", json=body, timeout=120)
+    r.raise_for_status()
+    return r.json() if r.content else {}
+
+
+def proxies(path, body=None):
+    out = {}
+    for name, url in (("aws", PROXY), ("amplify", PROXY_AMPLIFY)):
+        if url:
+            out[name] = requests.post(f"{url}/_proxy/{path}", json=body or {}, timeout=10).json()
+    return out
+
+
+def set_rate(rate, seed=7):
+    proxies("config", {"rate": rate, "seed": seed})
+
+
+sqs = boto3.client("sqs", region_name=REGION)
+ddb = boto3.client("dynamodb", region_name=REGION)
+sns = boto3.client("sns", region_name=REGION)
+events = boto3.client("events", region_name=REGION)
+
+
+def routes():
+    with open(os.path.join(ROOT, ".local", "routes.json")) as f:
+        return json.load(f)
+
+
+def quiet(timeout, settle=3):
+    """Waits until every function queue is empty (nothing visible, in flight
+    or delayed) for `settle` checks in a row, one second apart."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+             "ApproximateNumberOfMessagesDelayed"]
+    deadline, calm = time.time() + timeout, 0
+    while time.time() < deadline:
+        busy = 0
+        for r in routes():
+            attrs = sqs.get_queue_attributes(QueueUrl=r["queueUrl"], AttributeNames=names)["Attributes"]
+            busy += sum(int(attrs.get(n, 0)) for n in names)
+        calm = calm + 1 if busy == 0 else 0
+        if calm >= settle:
+            return True
+        time.sleep(1)
+    return False
+
+
+def subscribe(name):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+    arn = f"arn:aws:sqs:{REGION}:123456789012:{name}"
+    sns.subscribe(TopicArn=ENV["SENTINEL_TOPIC_ALERT_TOPIC"], Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def drain(url, wait=1, idle_rounds=2):
+    """Every message in the queue now (received and deleted)."""
+    out, idle = [], 0
+    while idle < idle_rounds:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                  AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        if not got:
+            idle += 1
+            continue
+        idle = 0
+        out.extend(got)
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for i, m in enumerate(got)])
+    return out
+
+
+def bus_tap(name):
+    """A queue receiving every domain event of the stack's bus."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+    bus = ENV["SENTINEL_EVENT_BUS"]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule=name, EventBusName=bus,
+                       Targets=[{"Id": "tap", "Arn": f"arn:aws:sqs:{REGION}:123456789012:{name}"}])
+    return url
+
+
+def records(app, branch_prefix=""):
+    """Deployment records of `app` (table items JOB#… under BRANCH#app#…)."""
+    out, start = [], None
+    while True:
+        kw = {"TableName": TABLE}
+        if start:
+            kw["ExclusiveStartKey"] = start
+        page = ddb.scan(**kw)
+        for item in page["Items"]:
+            pk, sk = item.get("PK", {}).get("S", ""), item.get("SK", {}).get("S", "")
+            if pk.startswith(f"BRANCH#{app}#{branch_prefix}") and sk.startswith("JOB#"):
+                out.append(item)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
+def status_of(item):
+    for name in ("status", "Status"):
+        if name in item:
+            return item[name].get("S")
+    return None
+
+
+def branch(name, **extra):
+    ctl(f"/apps/{APP}/branches", {"branchName": name, "stage": "PRODUCTION", **extra})
+
+
+def build(branch_name, outcome, commit, log=None, step_ms=200):
+    body = {"commitId": commit, "commitMessage": f"change {commit[:7]}", "outcome": outcome, "mode": "auto",
+            "emit": True, "stepDelayMs": step_ms}
+    if log:
+        body["log"] = log
+    return ctl(f"/apps/{APP}/branches/{branch_name}/builds", body)["jobSummary"]["jobId"]
+
+
+def sha(seed):
+    return hashlib.sha1(seed.encode()).hexdigest()
+
+
+def dlq_messages():
+    return drain(ENV["SENTINEL_DLQ_URL"], wait=0, idle_rounds=1)
+
+
+def setup_app():
+    try:
+        ctl("/apps", {"appId": APP, "name": "reliability", "platform": "WEB_COMPUTE"})
+    except requests.HTTPError:
+        pass  # already there
+
+
+# --- calls -----------------------------------------------------------------
+
+def phase_calls(args):
+    print("\n== calls: AWS calls per event (no faults)")
+    setup_app()
+    set_rate(0)
+    proxies("reset")
+    builds = args.builds
+    for i in range(builds):
+        name = f"calls-{i}"
+        branch(name)
+        build(name, "SUCCEED" if i % 4 else "FAILED", sha(f"calls{i}"), step_ms=100)
+    check(quiet(180), "the stack went quiet")
+    stats = proxies("stats")
+    per_function = {}
+    for proxy in stats.values():
+        for key, n in proxy["calls"].items():
+            app, service, op = key.split(" ", 2)
+            per_function.setdefault(app, {}).setdefault(f"{service} {op}", 0)
+            per_function[app][f"{service} {op}"] += n
+    amplify_events = builds * 2
+    print(f"  {builds} builds ({builds - (builds + 3) // 4} succeeded, {(builds + 3) // 4} failed), "
+          f"{amplify_events} Amplify events")
+    print("  | function | AWS calls | per build | calls |")
+    print("  |---|---|---|---|")
+    for app, ops in sorted(per_function.items()):
+        total = sum(ops.values())
+        detail = ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1]))
+        print(f"  | {app} | {total} | {total / builds:.1f} | {detail} |")
+    ingest = per_function.get("build-event-handler", {})
+    per_event = sum(ingest.values()) / amplify_events
+    print(f"  ingest: {per_event:.2f} AWS calls per Amplify event")
+    check(0 < per_event <= 8, f"ingest makes a bounded number of calls per event ({per_event:.2f})")
+
+
+# --- latency ---------------------------------------------------------------
+
+def big_log(size):
+    lines, total, i = [], 0, 0
+    while total < size:
+        line = (f"2026-11-23T10:{i // 3600 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z [INFO]: "
+                f"\x1b[32m✓\x1b[0m Compiled /app/page-{i}.tsx ({i % 900 + 100} modules) chunk {i:08x}\n")
+        lines.append(line)
+        total += len(line.encode())
+        i += 1
+    lines.append("2026-11-23T10:59:59.000Z [INFO]: FATAL ERROR: Reached heap limit Allocation failed - "
+                 "JavaScript heap out of memory\n")
+    lines.append("2026-11-23T10:59:59.100Z [ERROR]: !!! Build failed\n")
+    lines.append("2026-11-23T10:59:59.100Z [ERROR]: !!! Error: Command failed with exit code 134\n")
+    return "".join(lines)
+
+
+def phase_latency(args):
+    print(f"\n== latency: Amplify FAILED event -> alert, {args.log_mb} MB log, {args.runs} runs (no faults)")
+    setup_app()
+    set_rate(0)
+    url = subscribe("reliability-latency")
+    log = big_log(args.log_mb * 1_000_000)
+    took = []
+    for i in range(args.runs):
+        name = f"latency-{uuid.uuid4().hex[:8]}"
+        branch(name)
+        job = ctl(f"/apps/{APP}/branches/{name}/builds",
+                  {"commitId": sha(name), "mode": "manual", "emit": False, "log": log})["jobSummary"]["jobId"]
+        ctl(f"/apps/{APP}/branches/{name}/jobs/{job}/advance", {"to": "RUNNING", "emit": True})
+        quiet(60, settle=1)
+        drain(url, wait=0, idle_rounds=1)
+        t0 = time.time()
+        ctl(f"/apps/{APP}/branches/{name}/jobs/{job}/advance", {"to": "FAILED", "emit": True})
+        arrived = None
+        while arrived is None and time.time() - t0 < 60:
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                         AttributeNames=["All"]).get("Messages", []):
+                note = json.loads(m["Body"])
+                if name in note["Message"] and "node-heap-oom" in note.get("Subject", ""):
+                    arrived = int(m["Attributes"]["SentTimestamp"]) / 1000
+        check(arrived is not None, f"run {i + 1}: the alert for {name} arrived")
+        if arrived:
+            took.append((arrived - t0) * 1000)
+    if took:
+        took.sort()
+        p90 = took[min(len(took) - 1, round(0.9 * (len(took) - 1)))]
+        print(f"  event -> alert: median {statistics.median(took):.0f} ms, p90 {p90:.0f} ms, "
+              f"min {took[0]:.0f} ms, max {took[-1]:.0f} ms ({len(took)} runs)")
+
+
+# --- faults ----------------------------------------------------------------
+
+def phase_faults(args):
+    print(f"\n== faults: {args.rate:.0%} of the functions' AWS calls fail")
+    setup_app()
+    set_rate(0)
+    dlq_messages()
+    alerts_url = subscribe("reliability-faults")
+    tap_url = bus_tap("reliability-faults-tap")
+    ctl("/calls", method="DELETE")
+    # A branch whose bad deploy must be rolled back, once.
+    good, bad = sha("faults-good"), sha("faults-bad")
+    branch("faults-rel", headCommit={"commitId": good})
+    policy = os.path.join(ROOT, ".local", "reliability-rollback.yaml")
+    with open(policy, "w") as f:
+        f.write("rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n"
+                "  round_interval_ms: 200\n")
+    sentinel(["policy", "push", policy, "--app", APP, "--branch", "faults-rel"])
+    ctl(f"/apps/{APP}/branches/faults-rel/site", {"brokenCommits": [bad]})
+    build("faults-rel", "SUCCEED", good)
+    check(quiet(120), "the good deploy settled")
+    proxies("reset")
+    set_rate(args.rate, seed=args.seed)
+    jobs = {}
+    for i in range(args.branches):
+        name = f"faults-{i}"
+        branch(name)
+        for outcome in ("SUCCEED", "FAILED"):
+            jobs[(name, build(name, outcome, sha(f"{name}{outcome}")))] = outcome
+    jobs[("faults-rel", build("faults-rel", "SUCCEED", bad))] = "SUCCEED"
+    settled = quiet(args.timeout)
+    stats = proxies("stats")
+    set_rate(0)
+    check(settled, f"the stack went quiet within {args.timeout} s")
+    total = sum(p["total"] for p in stats.values())
+    faults = sum(p["faults"] for p in stats.values())
+    kinds = {}
+    for p in stats.values():
+        for key, n in p["fates"].items():
+            kinds[key.rsplit(" ", 1)[1]] = kinds.get(key.rsplit(" ", 1)[1], 0) + n
+    print(f"  {total} AWS calls through the proxies, {faults} faults injected: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    check(faults > 0, "faults were injected")
+
+    dead = dlq_messages()
+    dead_jobs = set()
+    for m in dead:
+        try:
+            d = json.loads(m["Body"]).get("detail", {})
+            dead_jobs.add((d.get("branchName"), str(d.get("jobId"))))
+        except (ValueError, AttributeError):
+            pass
+    recorded = {}
+    for item in records(APP, "faults-"):
+        recorded[(item["PK"]["S"].split("#", 2)[2], str(int(item["SK"]["S"][4:])))] = status_of(item)
+    lost = [k for k in jobs if k not in recorded and k not in dead_jobs]
+    check(not lost, f"every job recorded or its event in the DLQ ({len(jobs)} jobs, {len(dead)} in the DLQ)"
+          + (f"; lost: {lost}" if lost else ""))
+    wrong = [(k, recorded[k], want) for k, want in jobs.items() if k in recorded and recorded[k] != want
+             and k not in dead_jobs]
+    check(not wrong, "every recorded job has Amplify's final status" + (f"; differ: {wrong}" if wrong else ""))
+
+    alerts = drain(alerts_url, wait=2)
+    bodies = [json.loads(m["Body"])["Message"] for m in alerts]
+    dupes = len(bodies) - len(set(bodies))
+    check(dupes == 0, f"no alert sent twice ({len(alerts)} alerts, {dupes} duplicates)")
+    failed_branches = {b for (b, _), o in jobs.items() if o == "FAILED"}
+    alerted = {b for b in failed_branches if any(f"/{b}" in s or f" {b}" in s or b in s for s in bodies)}
+    check(alerted == failed_branches or dead,
+          f"every failed build alerted ({len(alerted)}/{len(failed_branches)})")
+
+    starts = [c for c in ctl("/calls", method="GET")
+              if c["operation"] == "StartJob" and "faults-rel" in c["path"] and c.get("status", 200) < 300]
+    check(len(starts) == 1, f"the bad deploy rolled back by exactly one StartJob ({len(starts)})")
+    tapped = drain(tap_url, wait=1)
+    ids = [json.loads(m["Body"])["detail"].get("eventId") for m in tapped]
+    print(f"  domain events on the bus: {len(ids)}, {len(ids) - len(set(ids))} delivered more than once "
+          "(a PutEvents retried after a lost answer; consumers de-duplicate on eventId)")
+
+
+def sentinel(argv):
+    binary = os.path.join(ENV["CARGO_TARGET_DIR"], "debug", "sentinel")
+    subprocess.run([binary, *argv], check=True, stdout=subprocess.DEVNULL)
+
+
+# --- burst -----------------------------------------------------------------
+
+def phase_burst(args):
+    n = args.events
+    jobs_per_branch = 100
+    print(f"\n== burst: {n} Amplify events into the ingest queue at once (no faults)")
+    setup_app()
+    set_rate(0)
+    ingest = next(r for r in routes() if r["function"] == "build-event-handler")
+    others = [r for r in routes() if r is not ingest]
+    # Only ingest is measured: the other functions' queues are emptied after.
+    stop_dispatcher()
+    start_dispatcher([ingest], "burst")
+    run = uuid.uuid4().hex[:6]
+    events_sent, bodies = 0, []
+    jobs = n // 2
+    for j in range(jobs):
+        b, job = f"burst{run}-{j // jobs_per_branch}", j % jobs_per_branch + 1
+        for status in ("STARTED", "SUCCEED"):
+            bodies.append(json.dumps({
+                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Amplify Deployment Status Change",
+                "source": "aws.amplify", "account": "123456789012", "time": "2026-11-23T10:00:00Z",
+                "region": REGION, "resources": [],
+                "detail": {"appId": APP, "branchName": b, "jobId": str(job), "jobStatus": status}}))
+    t0 = time.time()
+    for i in range(0, len(bodies), 10):
+        sqs.send_message_batch(QueueUrl=ingest["queueUrl"], Entries=[
+            {"Id": str(k), "MessageBody": body} for k, body in enumerate(bodies[i:i + 10])])
+        events_sent += len(bodies[i:i + 10])
+    sent_s = time.time() - t0
+    settled = quiet(args.timeout, settle=3)
+    took = time.time() - t0 - 3
+    stop_dispatcher()
+    for r in others:
+        sqs.purge_queue(QueueUrl=r["queueUrl"])
+    start_dispatcher(routes(), "dispatcher")
+    check(settled, f"ingest drained the burst within {args.timeout} s")
+    items = records(APP, f"burst{run}-")
+    succeeded = sum(1 for i in items if status_of(i) == "SUCCEED")
+    dead = [m for m in dlq_messages() if f"burst{run}-" in m["Body"]]
+    print(f"  {events_sent} events sent in {sent_s:.1f} s; drained in {took:.1f} s "
+          f"({events_sent / max(took, 0.001):.0f} events/s); {len(items)} jobs recorded, {succeeded} SUCCEED, "
+          f"{len(dead)} in the DLQ")
+    check(len(items) == jobs and succeeded == jobs, f"none lost: {len(items)}/{jobs} jobs recorded, all SUCCEED")
+
+
+def stop_dispatcher():
+    pid_file = os.path.join(ROOT, ".local", "dispatcher.pid")
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        os.killpg(pid, 15)
+    except (OSError, ValueError):
+        return
+    for _ in range(100):
+        try:
+            os.killpg(pid, 0)
+            time.sleep(0.1)
+        except OSError:
+            return
+
+
+def start_dispatcher(route_list, name):
+    path = os.path.join(ROOT, ".local", f"{name}-routes.json")
+    with open(path, "w") as f:
+        json.dump(route_list, f)
+    log = open(os.path.join(ROOT, ".local", "dispatcher.log"), "a")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "localstack", "dispatcher.py"),
+                             "--routes", path], stdout=log, stderr=log, start_new_session=True)
+    with open(os.path.join(ROOT, ".local", "dispatcher.pid"), "w") as f:
+        f.write(str(proc.pid))
+    time.sleep(1)
+
+
+# --- canary ----------------------------------------------------------------
+
+def phase_canary(args):
+    canaries = [c for c in ENV.get("SENTINEL_CANARIES", "").split(",") if c]
+    print(f"\n== canary: {len(canaries)} canary secrets in variables, logs and events; every output searched")
+    check(bool(canaries), "the canaries are set (SENTINEL_CANARIES, given to the functions by reliability.sh)")
+    setup_app()
+    set_rate(0)
+    alerts_url = subscribe("reliability-canary")
+    tap_url = bus_tap("reliability-canary-tap")
+    name = "canary"
+    token, stripe, db_pass, bearer = canaries[:4]
+    branch(name, environmentVariables={"API_TOKEN": token, "NEXT_PUBLIC_STRIPE_SECRET": stripe,
+                                       "DATABASE_URL": f"postgres://app:{db_pass}@db.internal:5432/shop"})
+    log = (f"2026-11-23T10:00:00.000Z [INFO]: # Starting phase: build\n"
+           f"2026-11-23T10:00:00.100Z [INFO]: export API_TOKEN={token}\n"
+           f"2026-11-23T10:00:00.200Z [INFO]: curl -H 'Authorization: Bearer {bearer}' https://api.internal/\n"
+           f"2026-11-23T10:00:00.300Z [INFO]: connecting to postgres://app:{db_pass}@db.internal:5432/shop\n"
+           f"2026-11-23T10:00:00.400Z [INFO]: NEXT_PUBLIC_STRIPE_SECRET={stripe}\n"
+           f"2026-11-23T10:00:01.000Z [INFO]: Error: connect ECONNREFUSED postgres://app:{db_pass}@db.internal:5432\n"
+           f"2026-11-23T10:00:01.000Z [INFO]: FATAL ERROR: Reached heap limit Allocation failed - "
+           f"JavaScript heap out of memory (token={token})\n"
+           f"2026-11-23T10:00:01.100Z [ERROR]: !!! Build failed\n")
+    build(name, "FAILED", sha("canary1"), log=log)
+    build(name, "SUCCEED", sha("canary2"))
+    # An event carrying a canary where a value does not belong: refused, and
+    # the error must not repeat it.
+    ingest = next(r for r in routes() if r["function"] == "build-event-handler")
+    sqs.send_message(QueueUrl=ingest["queueUrl"], MessageBody=json.dumps({
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Amplify Deployment Status Change",
+        "source": "aws.amplify", "account": "123456789012", "time": "2026-11-23T10:00:00Z", "region": REGION,
+        "resources": [], "detail": {"appId": APP, "branchName": name, "jobId": token, "jobStatus": "FAILED"}}))
+    check(quiet(args.timeout), "the stack went quiet")
+    time.sleep(2)
+    outputs = {}
+    for log_name in ("lambda.log", "dispatcher.log"):
+        with open(os.path.join(ROOT, ".local", log_name), errors="replace") as f:
+            outputs[f".local/{log_name}"] = f.read()
+    outputs["SNS messages"] = "\n".join(m["Body"] for m in drain(alerts_url, wait=2))
+    outputs["domain events"] = "\n".join(m["Body"] for m in drain(tap_url, wait=1))
+    outputs["table items"] = json.dumps(ddb.scan(TableName=TABLE)["Items"])
+    dead = dlq_messages()
+    # A dead-lettered event keeps its body (it is replayed as it came); its
+    # error attributes are output and must be masked.
+    outputs["DLQ error attributes"] = json.dumps([m.get("MessageAttributes", {}) for m in dead])
+    check(len(outputs["SNS messages"]) > 0, "the failed build was alerted")
+    for where, text in outputs.items():
+        hits = [c for c in canaries if c in text]
+        check(not hits, f"no canary in {where} ({len(text)} bytes searched)"
+              + (f": {len(hits)} found" if hits else ""))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("phases", nargs="+", choices=["calls", "latency", "faults", "burst", "canary"])
+    ap.add_argument("--builds", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--log-mb", type=int, default=10)
+    ap.add_argument("--rate", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--branches", type=int, default=8)
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    for phase in args.phases:
+        globals()[f"phase_{phase}"](args)
+    print()
+    if failures:
+        print(f"reliability: {len(failures)} check(s) failed:")
+        for f in failures:
+            print("  - " + f)
+        return 1
+    print("reliability: every check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
