@@ -7,9 +7,10 @@ and takes, on one clock:
     `GET /2018-06-01/runtime/invocation/next` (what Lambda bills as INIT and
     what a user waits for before the first event is even handed over);
   - first: from the exec to the answer (`POST .../response` or `.../error`)
-    of a first invocation with a small event, so work a function deferred
-    out of its init is counted too. Every AWS endpoint points at the stub,
-    which answers any AWS call at once with a non-retryable error.
+    of a first invocation with an event the function acts on, so work a
+    function deferred out of its init (its HTTPS client) is counted too.
+    Every AWS endpoint points at the stub, which answers the first AWS call
+    at once with a non-retryable error, and the function answers with it.
   - peak RSS (the process's own VmHWM) at init and after the first answer.
 Runs are interleaved (A B C ... A B C ...), so a noisy neighbour slows every
 command alike. The Node.js handler (bench/coldstart/handler.mjs) creates, at
@@ -45,7 +46,42 @@ FUNCTIONS = {
     "metrics-collector": "dynamodb,amplify,eventbridge,sqs",
     "cleanup": "dynamodb,amplify,eventbridge,sqs",
 }
-EVENT = b'{"bench":"cold start"}'
+
+
+def _build(detail_type, status):
+    return {"version": "0", "id": "bench-1", "source": "sentinel", "detail-type": detail_type,
+            "account": "123456789012", "time": "2026-11-23T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {"eventId": "d1bench/main/0000000002/" + status, "environment": "dev", "appId": "d1bench",
+                       "branchName": "main", "jobId": "2", "status": status,
+                       "commitId": "2222222222222222222222222222222222222222", "commitMessage": "bench",
+                       "commitTime": None, "jobType": "RELEASE", "startTime": "2026-11-23T09:58:00Z",
+                       "endTime": None, "durationSeconds": None, "isRollback": False, "rollbackOf": None}}
+
+
+SCHEDULED = {"version": "0", "id": "bench-1", "source": "aws.events", "detail-type": "Scheduled Event",
+             "account": "123456789012", "time": "2026-11-23T10:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {}}
+UNHEALTHY = {"version": "0", "id": "bench-1", "source": "sentinel", "detail-type": "Deployment Unhealthy",
+             "account": "123456789012", "time": "2026-11-23T10:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {"eventId": "d1bench/main/0000000002/health", "environment": "dev", "appId": "d1bench",
+                        "branchName": "main", "jobId": "2", "commitId": "2222222222222222222222222222222222222222",
+                        "verdict": "unhealthy", "reason": "bench", "url": "http://127.0.0.1/", "endpoints": [],
+                        "isRollback": False, "rollbackOf": None, "scheduled": False, "rollbackAllowed": True}}
+# The first event each function gets: one it acts on, so that its first
+# answer includes its first AWS call (the stub answers it with an error).
+EVENTS = {
+    "build-event-handler": {"version": "0", "id": "bench-1", "detail-type": "Amplify Deployment Status Change",
+                            "source": "aws.amplify", "account": "123456789012", "time": "2026-11-23T10:00:00Z",
+                            "region": "us-east-1", "resources": [],
+                            "detail": {"appId": "d1bench", "branchName": "main", "jobId": "2",
+                                       "jobStatus": "SUCCEED"}},
+    "validator": _build("Build Started", "STARTED"),
+    "health-checker": _build("Build Succeeded", "SUCCEED"),
+    "alerter": _build("Build Failed", "FAILED"),
+    "rollback": UNHEALTHY,
+    "metrics-collector": SCHEDULED,
+    "cleanup": SCHEDULED,
+}
 
 
 class StubRuntime:
@@ -62,7 +98,8 @@ class StubRuntime:
         self.reset()
         threading.Thread(target=self.serve, daemon=True).start()
 
-    def reset(self):
+    def reset(self, event=b"{}"):
+        self.event = event
         self.next_at = None
         self.answer_at = None
         self.answered = threading.Event()
@@ -123,7 +160,7 @@ class StubRuntime:
                 "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
                 "Content-Type": "application/json",
             }
-            return response(200, EVENT, headers)
+            return response(200, self.event, headers)
         if "/runtime/invocation/" in path or "/runtime/init/error" in path:
             self.answer_at = now
             self.answered.set()
@@ -181,8 +218,8 @@ def env_for(stub, clients):
     return env
 
 
-def run_once(stub, argv, env):
-    stub.reset()
+def run_once(stub, argv, env, event):
+    stub.reset(json.dumps(event).encode())
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -223,16 +260,17 @@ def main():
     stub = StubRuntime()
     commands = {}
     for name, clients in FUNCTIONS.items():
-        commands[name] = ([os.path.join(TARGET, "release", name)], clients)
+        commands[name] = ([os.path.join(TARGET, "release", name)], clients, EVENTS[name])
     for clients in sorted(set(FUNCTIONS.values())):
-        commands["node " + clients.replace(",", "+")] = ([node, os.path.join(NODE_DIR, "handler.mjs")], clients)
+        commands["node " + clients.replace(",", "+")] = (
+            [node, os.path.join(NODE_DIR, "handler.mjs")], clients, EVENTS["build-event-handler"])
 
     results = {name: [] for name in commands}
-    for name, (argv, clients) in commands.items():  # one warm-up each (page cache)
-        run_once(stub, argv, env_for(stub, clients))
+    for name, (argv, clients, event) in commands.items():  # one warm-up each (page cache)
+        run_once(stub, argv, env_for(stub, clients), event)
     for _ in range(args.runs):
-        for name, (argv, clients) in commands.items():
-            results[name].append(run_once(stub, argv, env_for(stub, clients)))
+        for name, (argv, clients, event) in commands.items():
+            results[name].append(run_once(stub, argv, env_for(stub, clients), event))
 
     def size(name):
         path = commands[name][0][0]

@@ -4,6 +4,8 @@
 # binaries) and the dispatcher (SQS -> functions). Writes .local/env.
 # Ports: MOTO_PORT (4510), AMPLIFY_PORT (4520), LAMBDA_PORT (9010).
 # LOCAL_UP_SKIP_BUILD=1 skips the `cargo build` of the binaries (already built).
+# LAMBDA_RELEASE=1 serves the release builds (as deployed; for measurements),
+# LAMBDA_CONCURRENCY=N up to N instances of each function (default 1).
 # DynamoDB is moto's: AWS's DynamoDB Local binds every interface and has no
 # loopback-only option.
 set -euo pipefail
@@ -87,7 +89,7 @@ cat .local/stack.env >> .local/env
 if [ ! -f Cargo.toml ] || ! command -v cargo >/dev/null; then
   echo "local-up: warning: no Cargo workspace or no cargo; the functions are not served on :$LAMBDA_PORT" >&2
 else
-  [ "${LOCAL_UP_SKIP_BUILD:-0}" = 1 ] || cargo build --quiet --workspace --bins
+  [ "${LOCAL_UP_SKIP_BUILD:-0}" = 1 ] || cargo build --quiet --workspace --bins ${LAMBDA_RELEASE:+--release}
   # The functions' own endpoints and extra variables, for the reliability
   # suite (scripts/reliability.sh): FUNCTIONS_AWS_ENDPOINT_URL and
   # FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY (its fault proxies), FUNCTIONS_ENV
@@ -96,7 +98,8 @@ else
   # shellcheck disable=SC2086
   start lambda env ${FUNCTIONS_AWS_ENDPOINT_URL:+AWS_ENDPOINT_URL=$FUNCTIONS_AWS_ENDPOINT_URL} \
     ${FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY:+AWS_ENDPOINT_URL_AMPLIFY=$FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY} \
-    ${FUNCTIONS_ENV:-} cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --ignore-changes
+    ${FUNCTIONS_ENV:-} cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --ignore-changes \
+    ${LAMBDA_RELEASE:+--release} --concurrency "${LAMBDA_CONCURRENCY:-1}"
   wait_for lambda 120 curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/"
 fi
 

@@ -1,10 +1,11 @@
 // The Node.js 20 equivalent of a Deploy Sentinel function's start-up, for
 // scripts/bench-coldstart.py: the AWS SDK v3 clients the Rust function
 // builds (BENCH_CLIENTS, comma-separated), created at module load as a
-// Node.js Lambda handler does, then the Runtime API loop (GET next, POST
-// the response). Generous to Node: no managed-runtime bootstrap around it.
+// Node.js Lambda handler does, then the Runtime API loop (GET next, one
+// DynamoDB call, POST the response). Generous to Node: no managed-runtime
+// bootstrap around it.
 import { AmplifyClient } from "@aws-sdk/client-amplify";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -25,8 +26,18 @@ for (;;) {
   const next = await fetch(`${api}/next`);
   const id = next.headers.get("lambda-runtime-aws-request-id");
   const event = await next.json();
+  // The first AWS call, as the Rust functions make one (the stub refuses it).
+  let outcome;
+  try {
+    await clients[0].send(
+      new GetItemCommand({ TableName: process.env.SENTINEL_TABLE, Key: { PK: { S: event.id } } }),
+    );
+    outcome = "ok";
+  } catch (e) {
+    outcome = e.name;
+  }
   await fetch(`${api}/${id}/response`, {
     method: "POST",
-    body: JSON.stringify({ clients: clients.length, received: Object.keys(event).length }),
+    body: JSON.stringify({ clients: clients.length, outcome }),
   });
 }

@@ -34,24 +34,28 @@ pub type AwsPorts = Ports<DynamoStore, AmplifyClient, EventBridgePublisher, SqsD
 
 impl AwsPorts {
     pub async fn from_config(config: &Config) -> Self {
-        let sdk = crate::aws::load().await;
+        Self::from_sdk(config, &crate::aws::load().await)
+    }
+
+    /// From an SDK configuration the caller also uses for other clients.
+    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         Self {
             environment: config.environment,
             site_url_template: config.site_url_template.clone(),
             store: DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_dynamodb::Client::new(sdk),
                 &config.table,
                 config.retention_days,
             ),
-            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
+            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(sdk)),
             publisher: EventBridgePublisher::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
+                aws_sdk_eventbridge::Client::new(sdk),
                 &config.event_bus,
             ),
             dead_letter: config
                 .dlq_url
                 .as_ref()
-                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(&sdk), url)),
+                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(sdk), url)),
         }
     }
 }

@@ -340,7 +340,7 @@ def phase_faults(args):
     check(alerted == failed_branches or dead,
           f"every failed build alerted ({len(alerted)}/{len(failed_branches)})")
 
-    starts = [c for c in ctl("/calls", method="GET")
+    starts = [c for c in ctl("/calls", method="GET")["calls"]
               if c["operation"] == "StartJob" and "faults-rel" in c["path"] and c.get("status", 200) < 300]
     check(len(starts) == 1, f"the bad deploy rolled back by exactly one StartJob ({len(starts)})")
     tapped = drain(tap_url, wait=1)

@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     })?;
     let sdk = sentinel_shared::aws::load().await;
     let deps = Deps {
-        ports: sentinel_shared::runtime::AwsPorts::from_config(&config).await,
+        ports: sentinel_shared::runtime::AwsPorts::from_sdk(&config, &sdk),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic),
         logs: HttpLogSource::new(),
         region: config.region.clone(),

@@ -2,23 +2,37 @@
 //! into the diagnoser chunk by chunk, never holding the whole log. The URL
 //! is a credential while it lives: errors name its host and path only.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::diagnose::Diagnoser;
 use crate::ports::{LogError, LogSource};
 
 pub struct HttpLogSource {
-    client: reqwest::Client,
+    /// Built on the first log read: most invocations read no log, and
+    /// building it loads the system's root certificates (about 5 ms of a
+    /// cold start). An error (no certificates at all) fails that read.
+    client: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl HttpLogSource {
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Self { client }
+        Self {
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, LogError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| LogError::Failed(e.clone()))
     }
 }
 
@@ -43,7 +57,7 @@ impl LogSource for HttpLogSource {
     async fn read_log(&self, url: &str, into: &mut Diagnoser) -> Result<(), LogError> {
         let shown = redact_url(url);
         let mut response = self
-            .client
+            .client()?
             .get(url)
             .send()
             .await
