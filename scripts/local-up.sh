@@ -68,7 +68,7 @@ wait_for() {
   done
 }
 
-start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+start moto python tests/localstack/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT"
 wait_for moto 30 curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/data.json"
 
 if [ -f tests/localstack/amplify_emulator.py ]; then

@@ -31,7 +31,11 @@ step "dependency audit"
 scripts/audit.sh
 
 step "the local stack, its functions behind the fault proxy, with canary secrets"
-cargo build --quiet --workspace --bins
+# The release builds, as deployed (RELIABILITY_DEBUG=1 for the debug ones);
+# two instances of each function, as Lambda scales out.
+if [ "${RELIABILITY_DEBUG:-0}" != 1 ]; then export LAMBDA_RELEASE=1; fi
+export LAMBDA_CONCURRENCY=${LAMBDA_CONCURRENCY:-2}
+cargo build --quiet --workspace --bins ${LAMBDA_RELEASE:+--release}
 scripts/local-down.sh >/dev/null 2>&1 || true
 trap 'scripts/local-down.sh >/dev/null 2>&1 || true' EXIT
 mkdir -p .local

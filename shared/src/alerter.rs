@@ -475,6 +475,7 @@ where
     ) -> Result<AlertOutcome, Error> {
         let policy = self.policy(&ctx.app_id, &ctx.branch_name).await?;
         let now = Utc::now();
+        let claimer = claimer_id();
         let mut attempt = 0;
         let (mut state, decision, to_send) = loop {
             attempt += 1;
@@ -490,7 +491,7 @@ where
             let mut held_back = false;
             if decision == Decision::Duplicate {
                 // An earlier delivery may have queued its message and died.
-                to_send = orphans(&state, event_id, now);
+                to_send = orphans(&state, event_id, now, &claimer);
                 if to_send.is_empty() {
                     return Ok(AlertOutcome {
                         decision: "duplicate".into(),
@@ -512,7 +513,7 @@ where
                             render(event_id, &ctx, &content, &decision, state.suppressed)
                         {
                             to_send.push(n.id.clone());
-                            state.enqueue(n, now + CLAIM);
+                            state.enqueue(n, now + CLAIM, &claimer);
                         }
                     } else {
                         held_back = true;
@@ -522,6 +523,7 @@ where
             for id in &to_send {
                 if let Some(p) = state.outbox.get_mut(id) {
                     p.claimed_until = Some(now + CLAIM);
+                    p.claimed_by = Some(claimer.clone());
                 }
             }
             match self.store.save_alert_state(&state).await {
@@ -579,6 +581,7 @@ where
             for id in unclaim {
                 if let Some(p) = state.outbox.get_mut(id) {
                     p.claimed_until = None;
+                    p.claimed_by = None;
                 }
             }
             match self.store.save_alert_state(state).await {
@@ -598,17 +601,32 @@ where
 }
 
 /// Messages of this event left queued by a delivery that did not finish
-/// (its claim has run out).
-fn orphans(state: &AlertState, event_id: &str, now: DateTime<Utc>) -> Vec<String> {
+/// (its claim has run out), or claimed by this very delivery in a write
+/// whose answer was lost (the retried write then conflicts with itself).
+fn orphans(state: &AlertState, event_id: &str, now: DateTime<Utc>, claimer: &str) -> Vec<String> {
     state
         .outbox
         .iter()
         .filter(|(id, p)| {
             (id.as_str() == event_id || id.starts_with(&format!("{event_id}/")))
-                && p.claimed_until.is_none_or(|until| until <= now)
+                && (p.claimed_until.is_none_or(|until| until <= now)
+                    || p.claimed_by.as_deref() == Some(claimer))
         })
         .map(|(id, _)| id.clone())
         .collect()
+}
+
+/// Unique per call of `alert` in this process and across processes.
+fn claimer_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 fn plain(

@@ -90,11 +90,19 @@ pub struct Collector<'a, S, A, P> {
 
 impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
     /// Emits the metrics of one domain event (an envelope as JSON text),
-    /// once per event id.
+    /// once per event (the detail's `eventId`).
     pub async fn on_event(&self, raw: &str, now: DateTime<Utc>) -> Result<EventOutcome, Error> {
         let (envelope, detail): (Envelope, Value) = Envelope::parse(raw, EVENTS)?;
+        // The detail's own id: a domain event published twice (a PutEvents
+        // retried after its answer was lost, a reaction repeating its
+        // publish on a redelivery) has two EventBridge ids but one eventId.
+        let id = detail
+            .get("eventId")
+            .and_then(Value::as_str)
+            .unwrap_or(&envelope.id)
+            .to_owned();
         let metrics = self.event_metrics(&envelope, detail)?;
-        let key = format!("event#{}", envelope.id);
+        let key = format!("event#{id}");
         if !self
             .store
             .claim_once(self.environment, &key, EVENT_CLAIM_DAYS)

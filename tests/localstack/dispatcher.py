@@ -145,6 +145,9 @@ def main():
                     help="exit once every queue has been empty (nothing visible or in flight) for --idle-seconds")
     ap.add_argument("--idle-seconds", type=float, default=3)
     ap.add_argument("--log", help="append the log to this file instead of stdout")
+    ap.add_argument("--pollers", type=int, default=1,
+                    help="concurrent pollers per queue, as Lambda scales its SQS pollers (use with "
+                         "LAMBDA_CONCURRENCY in local-up.sh)")
     args = ap.parse_args()
 
     global log_file
@@ -158,7 +161,7 @@ def main():
     deadline = time.time() + args.max_seconds
     log(f"dispatching {len(routes)} routes to {args.endpoint}")
     threads = [threading.Thread(target=run_route, args=(r, args.endpoint, region, deadline, args.once, args.idle_seconds),
-                                daemon=True) for r in routes]
+                                daemon=True) for r in routes for _ in range(max(1, args.pollers))]
     for t in threads:
         t.start()
     for t in threads:

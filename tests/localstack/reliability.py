@@ -189,7 +189,15 @@ def phase_calls(args):
     print("\n== calls: AWS calls per event (no faults)")
     setup_app()
     set_rate(0)
+    # Warm-up: `cargo lambda watch` starts each function instance (through
+    # `cargo run`, seconds) on its first invocation; Lambda's start is the
+    # cold start of docs/performance.md. Two builds per instance first.
+    for i in range(4):
+        branch(f"warm-{i}")
+        build(f"warm-{i}", "SUCCEED" if i % 2 else "FAILED", sha(f"warm{i}"), step_ms=100)
+    quiet(180)
     proxies("reset")
+    log_mark = dispatcher_log_size()
     builds = args.builds
     for i in range(builds):
         name = f"calls-{i}"
@@ -212,10 +220,112 @@ def phase_calls(args):
         total = sum(ops.values())
         detail = ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1]))
         print(f"  | {app} | {total} | {total / builds:.1f} | {detail} |")
+    durations = invocation_durations(log_mark)
+    peak = peak_rss_kib()
+    print("  peak RSS of each function process so far: "
+          + ", ".join(f"{fn} {kib / 1024:.1f} MiB" for fn, kib in sorted(peak.items())))
+    cost_per_deploy(per_function, durations, builds)
     ingest = per_function.get("build-event-handler", {})
     per_event = sum(ingest.values()) / amplify_events
     print(f"  ingest: {per_event:.2f} AWS calls per Amplify event")
     check(0 < per_event <= 8, f"ingest makes a bounded number of calls per event ({per_event:.2f})")
+
+
+def dispatcher_log_size():
+    try:
+        return os.path.getsize(os.path.join(ROOT, ".local", "dispatcher.log"))
+    except OSError:
+        return 0
+
+
+def invocation_durations(since):
+    """function -> [ms] of each invocation the dispatcher logged after `since`."""
+    out = {}
+    with open(os.path.join(ROOT, ".local", "dispatcher.log"), errors="replace") as f:
+        f.seek(since)
+        for line in f:
+            m = re.search(r"^\S+ (\S+) <- \S+: .* in (\d+) ms$", line.strip())
+            if m:
+                out.setdefault(m.group(1), []).append(int(m.group(2)))
+    return out
+
+
+def peak_rss_kib():
+    """Function binary -> the largest VmHWM among its running processes."""
+    names = set(memory_sizes())
+    peak = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name = os.path.basename(os.path.realpath(f"/proc/{pid}/exe"))
+            with open(f"/proc/{pid}/status") as f:
+                hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        except (OSError, StopIteration):
+            continue
+        if name in names:
+            peak[name] = max(peak.get(name, 0), hwm)
+    return peak
+
+
+def memory_sizes():
+    """Binary -> MemorySize (MB) from template.yaml."""
+    import yaml
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from provision import cfn_loader
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        t = yaml.load(f, Loader=cfn_loader())
+    default = t.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
+    out = {}
+    for r in t["Resources"].values():
+        if r.get("Type") == "AWS::Serverless::Function":
+            binary = r.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            out[binary] = r["Properties"].get("MemorySize", default)
+    return out
+
+
+# us-east-1 on-demand prices (docs/cost.md lists them with their pages).
+PRICE = {"gb_s": 0.0000133334, "invoke": 0.0000002, "event": 0.000001, "sqs": 0.0000004,
+         "wru": 0.000000625, "rru": 0.000000125, "sns": 0.0000005}
+WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+READS = ("GetItem", "Query", "Scan")
+
+
+def cost_per_deploy(per_function, durations, builds):
+    """The measured work of one build (calls, invocations and their billed
+    GB-seconds) priced; prints the monthly cost at 100/1 000/10 000 a day."""
+    memory = memory_sizes()
+    gb_s = invocations = 0.0
+    print("  | function | invocations per build | median ms | GB-s per build (memory) |")
+    print("  |---|---|---|---|")
+    for fn, ms in sorted(durations.items()):
+        billed = sum(ms) / 1000 * memory.get(fn, 128) / 1024
+        gb_s += billed
+        invocations += len(ms)
+        print(f"  | {fn} | {len(ms) / builds:.2f} | {statistics.median(ms):.0f} | "
+              f"{billed / builds:.4f} ({memory.get(fn, 128)} MB) |")
+    ops = {}
+    for calls in per_function.values():
+        for key, n in calls.items():
+            op = key.split(" ", 1)[1]
+            ops[op] = ops.get(op, 0) + n
+    # A record is 2-4 KB: 3 write units per write; a strongly consistent read
+    # of up to 4 KB is one read unit.
+    wru = 3 * sum(n for op, n in ops.items() if op in WRITES)
+    rru = sum(n for op, n in ops.items() if op in READS)
+    events_published = sum(n for op, n in ops.items() if op == "PutEvents")
+    sns_publishes = sum(n for op, n in ops.items() if op == "Publish")
+    # Each SQS-delivered invocation: EventBridge's send, Lambda's receive and delete.
+    sqs_requests = 3 * invocations + sum(n for op, n in ops.items() if op in ("SendMessage", "SendMessageBatch"))
+    per_build = {
+        "GB-s": gb_s / builds, "invocations": invocations / builds, "events": events_published / builds,
+        "SQS requests": sqs_requests / builds, "WRU": wru / builds, "RRU": rru / builds, "SNS": sns_publishes / builds,
+    }
+    usd = (per_build["GB-s"] * PRICE["gb_s"] + per_build["invocations"] * PRICE["invoke"]
+           + per_build["events"] * PRICE["event"] + per_build["SQS requests"] * PRICE["sqs"]
+           + per_build["WRU"] * PRICE["wru"] + per_build["RRU"] * PRICE["rru"] + per_build["SNS"] * PRICE["sns"])
+    print("  per build: " + ", ".join(f"{k} {v:.3f}" for k, v in per_build.items()) + f" -> ${usd:.7f}")
+    for per_day in (100, 1_000, 10_000):
+        print(f"  {per_day} builds a day: ${usd * per_day * 30:.2f} a month of per-build work "
+              "(plus the fixed costs of docs/cost.md)")
 
 
 # --- latency ---------------------------------------------------------------
@@ -343,6 +453,8 @@ def phase_faults(args):
     starts = [c for c in ctl("/calls", method="GET")["calls"]
               if c["operation"] == "StartJob" and "faults-rel" in c["path"] and c.get("status", 200) < 300]
     check(len(starts) == 1, f"the bad deploy rolled back by exactly one StartJob ({len(starts)})")
+    check(any("faults-rel" in b and "Rollback succeeded" in b for b in bodies),
+          "the rollback completed (its job verified healthy) and was announced")
     tapped = drain(tap_url, wait=1)
     ids = [json.loads(m["Body"])["detail"].get("eventId") for m in tapped]
     print(f"  domain events on the bus: {len(ids)}, {len(ids) - len(set(ids))} delivered more than once "
@@ -350,7 +462,7 @@ def phase_faults(args):
 
 
 def sentinel(argv):
-    binary = os.path.join(ENV["CARGO_TARGET_DIR"], "debug", "sentinel")
+    binary = os.path.join(ENV["CARGO_TARGET_DIR"], "release" if ENV.get("LAMBDA_RELEASE") else "debug", "sentinel")
     subprocess.run([binary, *argv], check=True, stdout=subprocess.DEVNULL)
 
 
@@ -359,14 +471,14 @@ def sentinel(argv):
 def phase_burst(args):
     n = args.events
     jobs_per_branch = 100
-    print(f"\n== burst: {n} Amplify events into the ingest queue at once (no faults)")
+    print(f"\n== burst: {n} Amplify events into the ingest queue, as fast as it drains (no faults)")
     setup_app()
     set_rate(0)
     ingest = next(r for r in routes() if r["function"] == "build-event-handler")
     others = [r for r in routes() if r is not ingest]
     # Only ingest is measured: the other functions' queues are emptied after.
     stop_dispatcher()
-    start_dispatcher([ingest], "burst")
+    start_dispatcher([ingest], "burst", pollers=int(ENV.get("LAMBDA_CONCURRENCY", "1")))
     run = uuid.uuid4().hex[:6]
     events_sent, bodies = 0, []
     jobs = n // 2
@@ -379,7 +491,16 @@ def phase_burst(args):
                 "region": REGION, "resources": [],
                 "detail": {"appId": APP, "branchName": b, "jobId": str(job), "jobStatus": status}}))
     t0 = time.time()
+    # moto's SQS scans the whole queue on every receive and delete (and on
+    # every check of a long poll): with 10 000 messages queued, each of its
+    # calls took 360 ms instead of 8 and ingest crawled at one event a
+    # second. So the events go in as fast as the queue drains, never more
+    # than --backlog waiting; real SQS has no such limit.
     for i in range(0, len(bodies), 10):
+        if i % 200 == 0:
+            while int(sqs.get_queue_attributes(QueueUrl=ingest["queueUrl"], AttributeNames=[
+                    "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) > args.backlog:
+                time.sleep(0.2)
         sqs.send_message_batch(QueueUrl=ingest["queueUrl"], Entries=[
             {"Id": str(k), "MessageBody": body} for k, body in enumerate(bodies[i:i + 10])])
         events_sent += len(bodies[i:i + 10])
@@ -416,13 +537,14 @@ def stop_dispatcher():
             return
 
 
-def start_dispatcher(route_list, name):
+def start_dispatcher(route_list, name, pollers=1):
     path = os.path.join(ROOT, ".local", f"{name}-routes.json")
     with open(path, "w") as f:
         json.dump(route_list, f)
     log = open(os.path.join(ROOT, ".local", "dispatcher.log"), "a")
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "localstack", "dispatcher.py"),
-                             "--routes", path], stdout=log, stderr=log, start_new_session=True)
+                             "--routes", path, "--pollers", str(pollers)],
+                            stdout=log, stderr=log, start_new_session=True)
     with open(os.path.join(ROOT, ".local", "dispatcher.pid"), "w") as f:
         f.write(str(proc.pid))
     time.sleep(1)
@@ -490,6 +612,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--branches", type=int, default=8)
     ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--backlog", type=int, default=500, help="most burst events queued at once (moto's SQS)")
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
     for phase in args.phases:

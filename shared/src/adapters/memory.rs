@@ -30,6 +30,9 @@ pub struct MemoryStore {
     snapshots: Mutex<HashMap<(String, String), crate::metrics::dora::Figures>>,
     claims: Mutex<std::collections::HashSet<String>>,
     pub policies: MemoryPolicies,
+    /// The next alert-state writes take effect, then answer `Conflict`, as a
+    /// conditional write whose answer was lost does when the SDK retries it.
+    pub lose_next_alert_write: AtomicUsize,
 }
 
 impl crate::ports::MetricsStore for MemoryStore {
@@ -273,7 +276,11 @@ impl crate::ports::AlertStore for MemoryStore {
             state,
             |s| s.version,
             |s| s.version += 1,
-        )
+        )?;
+        if take_one(&self.lose_next_alert_write) {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
     }
 }
 

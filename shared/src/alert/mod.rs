@@ -88,6 +88,11 @@ pub struct Pending {
     pub notification: Notification,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_until: Option<DateTime<Utc>>,
+    /// Which delivery claimed it: a delivery whose claiming write took effect
+    /// but whose answer was lost finds its own claim on re-reading, and
+    /// sends the message instead of taking it for another delivery's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 /// One branch's alerting state (item `BRANCH#{app}#{branch}` / `ALERTS`).
@@ -315,13 +320,19 @@ impl AlertState {
     }
 
     /// Queues a message, claimed by the caller until `claim_until`.
-    pub fn enqueue(&mut self, notification: Notification, claim_until: DateTime<Utc>) {
+    pub fn enqueue(
+        &mut self,
+        notification: Notification,
+        claim_until: DateTime<Utc>,
+        claimed_by: &str,
+    ) {
         self.suppressed = 0;
         self.outbox.insert(
             notification.id.clone(),
             Pending {
                 notification,
                 claimed_until: Some(claim_until),
+                claimed_by: Some(claimed_by.to_owned()),
             },
         );
     }

@@ -240,3 +240,20 @@ async fn rollback_notices_are_sent_once_each() {
         sent[0].subject
     );
 }
+
+#[tokio::test]
+async fn a_claim_whose_write_answer_was_lost_is_still_sent_once() {
+    // The claiming write takes effect but its answer is lost: the SDK's
+    // retry of the conditional write then conflicts with itself. The
+    // delivery must recognise its own claim and send, not call it a
+    // duplicate of another delivery (the alert was lost before the fix).
+    let w = World::new();
+    let raw = w.failed_job(9, Some(OOM_LOG)).await;
+    w.store.lose_next_alert_write.store(1, Ordering::SeqCst);
+    let first = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(first.sent, 1, "{first:?}");
+    assert_eq!(w.notifier.sent().len(), 1);
+    let again = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(again.decision, "duplicate");
+    assert_eq!(w.notifier.sent().len(), 1, "and never twice");
+}

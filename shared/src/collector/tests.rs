@@ -90,6 +90,27 @@ async fn a_build_emits_its_metrics_once() {
 }
 
 #[tokio::test]
+async fn a_domain_event_published_twice_counts_once() {
+    // Two EventBridge envelopes (ids) around one event: a PutEvents retried
+    // after its answer was lost publishes the detail again.
+    let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
+    let c = collector(&store, &publisher);
+    let d = job("main", 9, 2, 4, BuildStatus::Failed);
+    let e = BuildEvent::from_deployment(&d).unwrap();
+    let detail = serde_json::to_value(&e).unwrap();
+    let first = c
+        .on_event(&envelope(e.detail_type(), "eb-1", detail.clone()), now())
+        .await
+        .unwrap();
+    assert_eq!(first.lines.len(), 1);
+    let second = c
+        .on_event(&envelope(e.detail_type(), "eb-2", detail), now())
+        .await
+        .unwrap();
+    assert!(second.duplicate && second.lines.is_empty(), "{second:?}");
+}
+
+#[tokio::test]
 async fn failures_rollbacks_and_health_have_their_metrics() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
     let c = collector(&store, &publisher);
