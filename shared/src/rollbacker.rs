@@ -372,24 +372,14 @@ where
             // Lock first: a push between the StartJob and the lock would build
             // over the rollback.
             self.amplify.set_auto_build(app, branch, false).await?;
-            // A redelivery comes within the queue's visibility timeout.
-            let started = now - Duration::minutes(15);
+            let taken: Vec<JobId> = state
+                .history
+                .iter()
+                .filter_map(|h| h.rollback_job)
+                .collect();
             let adopted = self
-                .amplify
-                .list_jobs(app, branch, 10)
-                .await?
-                .into_iter()
-                .find(|j| {
-                    j.job_type.as_deref() == Some("RETRY")
-                        && j.job_id > from_job
-                        && j.commit_id == target_commit
-                        && j.start_time.is_some_and(|t| t >= started)
-                        && state
-                            .history
-                            .iter()
-                            .all(|h| h.rollback_job != Some(j.job_id))
-                })
-                .map(|j| j.job_id);
+                .adoptable_retry(app, branch, from_job, target_commit.as_deref(), &taken)
+                .await?;
             let job = match adopted {
                 Some(job) => job,
                 None => {
@@ -703,24 +693,14 @@ where
         };
         // A RETRY that an earlier attempt started (its StartJob answer was
         // lost) is adopted, not started again.
-        let since = now - Duration::minutes(15);
-        let adopted = self
-            .amplify
-            .list_jobs(&e.app_id, &e.branch_name, 10)
-            .await?
-            .into_iter()
-            .find(|j| {
-                j.job_type.as_deref() == Some("RETRY")
-                    && j.job_id > e.job_id
-                    && e.commit_id.is_some()
-                    && j.commit_id == e.commit_id
-                    && j.start_time.is_some_and(|t| t >= since)
-                    && state
-                        .retries
-                        .values()
-                        .all(|r| r.retry_job != Some(j.job_id))
-            })
-            .map(|j| j.job_id);
+        let taken: Vec<JobId> = state.retries.values().filter_map(|r| r.retry_job).collect();
+        let adopted = match e.commit_id.as_deref() {
+            Some(commit) => {
+                self.adoptable_retry(&e.app_id, &e.branch_name, e.job_id, Some(commit), &taken)
+                    .await?
+            }
+            None => None,
+        };
         let started = match adopted {
             Some(job) => Ok(job),
             None => {
@@ -769,6 +749,33 @@ where
         self.publish_retry(&e, retry_job, attempt, policy.max_retries)
             .await?;
         Ok(Action::Retried { retry_job })
+    }
+
+    /// A RETRY of `commit` started after job `after` in the last 15 minutes
+    /// (a redelivery comes within the queue's visibility timeout) that no
+    /// record has `taken`: the job a StartJob whose answer was lost started.
+    async fn adoptable_retry(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        after: JobId,
+        commit: Option<&str>,
+        taken: &[JobId],
+    ) -> Result<Option<JobId>, Error> {
+        let since = Utc::now() - Duration::minutes(15);
+        Ok(self
+            .amplify
+            .list_jobs(app, branch, 10)
+            .await?
+            .into_iter()
+            .find(|j| {
+                j.job_type.as_deref() == Some("RETRY")
+                    && j.job_id > after
+                    && j.commit_id.as_deref() == commit
+                    && j.start_time.is_some_and(|t| t >= since)
+                    && !taken.contains(&j.job_id)
+            })
+            .map(|j| j.job_id))
     }
 
     async fn publish_retry(
