@@ -29,6 +29,10 @@ impl ParseError {
 /// flood a log line.
 pub(crate) fn preview(value: &str) -> String {
     const MAX: usize = 40;
+    // A token pasted where an id belongs must not reach the error (logs,
+    // the DLQ's errorMessage): secret-shaped values are masked first.
+    let masked = crate::validate::secrets::mask_in_text(value);
+    let value = masked.as_str();
     if value.chars().count() <= MAX {
         format!("{value:?}")
     } else {
@@ -335,5 +339,26 @@ mod tests {
         let huge = "d".repeat(10_000);
         let err = huge.parse::<AppId>().unwrap_err();
         assert!(err.to_string().len() < 200, "{err}");
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn a_token_in_an_id_field_is_not_repeated_in_the_error() {
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+        let err = token.parse::<JobId>().unwrap_err().to_string();
+        assert!(!err.contains(token), "{err}");
+        assert!(err.contains("jobId") && err.contains("ghp_"), "{err}");
+        let err = format!("sk_live_{}", "a1B2c3D4".repeat(4))
+            .parse::<AppId>()
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("a1B2c3D4a1B2"), "{err}");
+        // An ordinary bad value is still shown, so the error says what was wrong.
+        let err = "four".parse::<JobId>().unwrap_err().to_string();
+        assert!(err.contains("\"four\""), "{err}");
     }
 }
