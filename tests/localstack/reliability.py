@@ -616,7 +616,8 @@ def phase_canary(args):
             outputs[f".local/{log_name}"] = f.read()
     outputs["SNS messages"] = "\n".join(m["Body"] for m in drain(alerts_url, wait=2))
     outputs["domain events"] = "\n".join(m["Body"] for m in drain(tap_url, wait=1))
-    outputs["table items"] = json.dumps(ddb.scan(TableName=TABLE)["Items"])
+    items = [page["Items"] for page in ddb.get_paginator("scan").paginate(TableName=TABLE)]
+    outputs["table items"] = json.dumps(items)
     dead = dlq_messages()
     # A dead-lettered event keeps its body (it is replayed as it came); its
     # error attributes are output and must be masked.
