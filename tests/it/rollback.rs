@@ -278,6 +278,93 @@ async fn ten_concurrent_deliveries_start_one_job() {
     assert_eq!(starts.len(), 1, "{starts:?}");
 }
 
+/// A StartJob that fails is not retried by the SDK (it is not idempotent)
+/// and fails the delivery; the redelivery takes the rollback over (the failed
+/// attempt released its lease) and starts exactly one job.
+#[tokio::test]
+async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
+    let stack = Stack::new().await;
+    let branch = branch(&stack, "rf").await;
+    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
+    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
+    let out = stack
+        .control(
+            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(&branch)),
+            json!({"commitId": V2, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
+        )
+        .await
+        .unwrap();
+    let v2: JobId = out["jobSummary"]["jobId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let event = json!({
+        "version": "0", "id": format!("unhealthy-{branch}"), "source": "sentinel", "detail-type": "Deployment Unhealthy",
+        "detail": {"eventId": format!("{}/{branch}/{}/health", watched_app(), v2.padded()), "environment": stack.environment().to_string(),
+                   "appId": watched_app().as_str(), "branchName": branch, "jobId": v2.to_string(), "commitId": V2,
+                   "verdict": "unhealthy", "reason": "status 500", "url": "http://127.0.0.1/", "endpoints": [],
+                   "isRollback": false, "rollbackOf": null, "scheduled": false, "rollbackAllowed": true}
+    });
+    stack
+        .control(
+            "/faults",
+            json!({"operation": "StartJob", "error": "BadRequestException", "count": 1}),
+        )
+        .await
+        .unwrap();
+    let endpoint = format!(
+        "{}/2015-03-31/functions/rollback/invocations",
+        env("SENTINEL_LAMBDA_ENDPOINT")
+    );
+    let first: Value = stack
+        .http
+        .post(&endpoint)
+        .json(&event)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        first.get("errorType").is_some(),
+        "the delivery fails: {first}"
+    );
+    let again = stack
+        .http
+        .post(&endpoint)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        again.status().is_success(),
+        "{}",
+        again.text().await.unwrap_or_default()
+    );
+    let starts = start_jobs(&stack, &branch).await;
+    assert_eq!(
+        starts.len(),
+        2,
+        "the refused call, then one more: {starts:?}"
+    );
+    let jobs = stack
+        .amplify_sdk()
+        .list_jobs()
+        .app_id(watched_app().as_str())
+        .branch_name(&branch)
+        .send()
+        .await
+        .unwrap();
+    let retries = jobs
+        .job_summaries()
+        .iter()
+        .filter(|j| j.job_type().as_str() == "RETRY")
+        .count();
+    assert_eq!(retries, 1, "one rollback job");
+}
+
 #[tokio::test]
 async fn an_unhealthy_rollback_fails_and_is_not_rolled_back_again() {
     let stack = Stack::new().await;
