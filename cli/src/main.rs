@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
-use sentinel_shared::aws;
-use sentinel_shared::model::{AppId, BranchName, Environment};
+use sentinel_shared::core::model::{AppId, BranchName, Environment};
+use sentinel_shared::lambda::aws;
+use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
-use sentinel_shared::validate::{self, Platform, Policy, local};
+use sentinel_shared::validate::{self, Platform, local};
 
 mod render;
 
@@ -107,7 +108,7 @@ enum Command {
         branch: BranchName,
         /// The job to go back to (default: the branch's last known good).
         #[arg(long)]
-        to: Option<sentinel_shared::model::JobId>,
+        to: Option<sentinel_shared::core::model::JobId>,
         #[arg(long, default_value = "requested by an operator")]
         reason: String,
         /// Who asks (recorded; default: $USER).
@@ -287,9 +288,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("{}", path.display()))?;
-                    Policy::parse(&text, &path.display().to_string())?
+                    BranchPolicy::parse(&text, &path.display().to_string())?
                 }
-                None => Policy::default(),
+                None => BranchPolicy::default(),
             };
             let input = local::input_from_dir(
                 &dir,
@@ -338,7 +339,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("{}", path.display()))?;
-                    Policy::parse(&text, &path.display().to_string())?.health
+                    BranchPolicy::parse(&text, &path.display().to_string())?.health
                 }
                 None => sentinel_shared::health::HealthPolicy::default(),
             };
@@ -372,7 +373,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
-            let policy = Policy::parse(&text, &file.display().to_string())?;
+            let policy = BranchPolicy::parse(&text, &file.display().to_string())?;
             store(cli.table)
                 .await?
                 .put_policy(&app, branch.as_ref(), &policy)
@@ -393,7 +394,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             bus,
         } => {
             let (store, amplify, publisher) = operator(cli.table, &bus).await?;
-            let rollbacker = sentinel_shared::rollbacker::Rollbacker {
+            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker {
                 store: &store,
                 amplify: &amplify,
                 publisher: &publisher,
@@ -406,7 +407,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let action = rollbacker
                 .rollback(&app, &branch, to, None, &reason, false)
                 .await?;
-            use sentinel_shared::rollbacker::Action;
+            use sentinel_shared::rollback::reaction::Action;
             match action {
                 Action::Started {
                     rollback_job,
@@ -434,7 +435,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             bus,
         } => {
             let (store, amplify, publisher) = operator(cli.table, &bus).await?;
-            let rollbacker = sentinel_shared::rollbacker::Rollbacker {
+            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker {
                 store: &store,
                 amplify: &amplify,
                 publisher: &publisher,
@@ -535,7 +536,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let found = store(cli.table).await?.get_policy(&app, &branch).await?;
             let (policy, scope) = found.map_or_else(
-                || (Policy::default(), "default".to_owned()),
+                || (BranchPolicy::default(), "default".to_owned()),
                 |s| (s.policy, s.scope),
             );
             println!("# policy for {app}/{branch} (from: {scope})");

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use sentinel_shared::deployment::Deployment;
+use sentinel_shared::core::deployment::Deployment;
 use serde_json::{Value, json};
 
 pub fn json(found: &[Deployment]) -> Value {

@@ -12,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_shared::amplify_event::{AmplifyStatusEvent, DETAIL_TYPE, MalformedEvent, SOURCE};
-use sentinel_shared::events::{self, BuildEvent, Envelope, detail_type};
+use sentinel_shared::ingest::amplify_event::{AmplifyStatusEvent, DETAIL_TYPE, SOURCE};
+use sentinel_shared::core::events::{self, BuildEvent, Envelope, detail_type};
 use serde_json::{Value, json};
 
 const BUILD_TYPES: &[&str] = &[

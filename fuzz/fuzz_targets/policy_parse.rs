@@ -1,5 +1,5 @@
 //! `.sentinel/policy.yaml` (YAML or JSON, with its `health`, `alerts` and
-//! `rollback` sections): `Policy::parse`.
+//! `rollback` sections): `BranchPolicy::parse`.
 //!
 //! Beyond "no panic":
 //! - a rejection is located (line and column >= 1, line within the text as
@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_shared::validate::policy::Policy;
+use sentinel_shared::policy::Policy;
 
 const NAME: &str = "fuzz/policy.yaml";
 
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match Policy::parse(text, NAME) {
+    match BranchPolicy::parse(text, NAME) {
         Ok(policy) => {
             assert_eq!(policy.version, 1);
             for scope in policy.required.keys() {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(policy.severity_of(rule), *severity);
             }
             let yaml = serde_yaml_ng::to_string(&policy).expect("a policy serialises");
-            match Policy::parse(&yaml, NAME) {
+            match BranchPolicy::parse(&yaml, NAME) {
                 Ok(again) => assert_eq!(again, policy, "YAML round-trip changed the policy"),
                 Err(e) => panic!("accepted policy does not round-trip: {e}\n{yaml}"),
             }

@@ -7,9 +7,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sentinel_shared::amplify_event::AmplifyStatusEvent;
-use sentinel_shared::deployment::Deployment;
-use sentinel_shared::model::Environment;
+use sentinel_shared::core::deployment::Deployment;
+use sentinel_shared::core::model::Environment;
+use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use std::hint::black_box;
 
 fn events(n: usize) -> Vec<String> {

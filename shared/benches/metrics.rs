@@ -17,12 +17,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sentinel_shared::collector::started_between;
-use sentinel_shared::deployment::{Deployment, DeploymentKey, HealthRecord};
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
+use sentinel_shared::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use sentinel_shared::health::Verdict;
 use sentinel_shared::measure::{self, Counting};
+use sentinel_shared::metrics::reaction::started_between;
 use sentinel_shared::metrics::{dora, warnings};
-use sentinel_shared::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;

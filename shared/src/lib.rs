@@ -1,31 +1,31 @@
-//! Deploy Sentinel's domain crate: the model, the state machine, the ports
-//! and their adapters, configuration and telemetry, shared by every function
-//! and the operator CLI.
+//! Deploy Sentinel's domain crate, shared by the seven functions and the
+//! operator CLI. One folder per feature (`docs/architecture.md`):
+//!
+//! - [`core`]: the I/O-free kernel (ids, the deployment record and its state
+//!   machine, domain events, errors, masking); imports no feature.
+//! - [`ports`] and [`adapters`]: the traits features talk to, and their AWS
+//!   and in-memory implementations; [`effects`]: the read-decide-write loop
+//!   and the outbox flush every reaction shares.
+//! - [`policy`]: the branch policy, one section per feature.
+//! - [`lambda`]: process plumbing (entry point, SQS batches, clients,
+//!   configuration, logs).
+//! - the features, each with its pure files and one `reaction.rs`:
+//!   [`ingest`], [`validate`], [`health`], [`diagnose`], [`alert`],
+//!   [`rollback`], [`metrics`], [`cleanup`].
 
 pub mod adapters;
-pub mod alert;
-pub mod alerter;
-pub mod amplify_event;
-pub mod aws;
-pub mod cleanup;
-pub mod collector;
-pub mod config;
-pub mod deployment;
-pub mod diagnose;
-pub mod error;
-pub mod events;
-pub mod health;
-pub mod health_checker;
-pub mod ingest;
+pub mod core;
+pub mod effects;
+pub mod lambda;
 pub mod measure;
-pub mod metrics;
-pub mod model;
-pub mod outbox;
+pub mod policy;
 pub mod ports;
+
+pub mod alert;
+pub mod cleanup;
+pub mod diagnose;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
 pub mod rollback;
-pub mod rollbacker;
-pub mod runtime;
-pub mod sqs_batch;
-pub mod telemetry;
 pub mod validate;
-pub mod validator;

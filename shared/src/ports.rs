@@ -7,10 +7,10 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::deployment::{Deployment, DeploymentKey, JobDetails};
-use crate::error::{AmplifyError, PublishError, StoreError};
-use crate::events::OutboxEntry;
-use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
+use crate::core::error::{AmplifyError, PublishError, StoreError};
+use crate::core::events::OutboxEntry;
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 
 /// Per-branch state: which job is live, and (later) the last known good job,
 /// open incident, rollback lease and auto-build lock.
@@ -241,7 +241,7 @@ pub trait EventPublisher: Send + Sync {
 /// A policy as stored, with the scope it was found at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPolicy {
-    pub policy: crate::validate::Policy,
+    pub policy: crate::policy::BranchPolicy,
     /// `branch` or `app`.
     pub scope: String,
 }
@@ -260,7 +260,7 @@ pub trait PolicyStore: Send + Sync {
         &self,
         app_id: &AppId,
         branch_name: Option<&BranchName>,
-        policy: &crate::validate::Policy,
+        policy: &crate::policy::BranchPolicy,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use sentinel_shared::core::redact::mask_in_text;
 use sentinel_shared::diagnose::{Diagnosis, catalogue, diagnose_bytes};
-use sentinel_shared::validate::secrets::mask_in_text;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

@@ -20,14 +20,14 @@ use serde_json::{Value, json};
 use sentinel_shared::adapters::memory::{
     MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
-use sentinel_shared::alerter::Alerter;
-use sentinel_shared::amplify_event::AmplifyStatusEvent;
-use sentinel_shared::deployment::{DeploymentKey, JobDetails};
-use sentinel_shared::ingest::Ingest;
-use sentinel_shared::model::{BuildStatus, Environment, JobId};
+use sentinel_shared::alert::reaction::Alerter;
+use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
+use sentinel_shared::core::model::{BuildStatus, Environment, JobId};
+use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
+use sentinel_shared::ingest::reaction::Ingest;
 use sentinel_shared::ports::{BranchPointer, DeploymentStore};
 use sentinel_shared::rollback::AutoRollback;
-use sentinel_shared::rollbacker::Rollbacker;
+use sentinel_shared::rollback::reaction::Rollbacker;
 
 const APP: &str = "d1abc";
 const GOOD: &str = "1111111111111111111111111111111111111111";
@@ -261,7 +261,7 @@ where
 
 fn envelope(seq: usize, detail_type: &str, detail: &str) -> String {
     json!({
-        "version": "0", "id": format!("eb-{seq}"), "source": sentinel_shared::events::SOURCE,
+        "version": "0", "id": format!("eb-{seq}"), "source": sentinel_shared::core::events::SOURCE,
         "detail-type": detail_type, "account": "123456789012", "time": "2026-11-22T10:05:00Z",
         "region": "us-east-1", "resources": [],
         "detail": serde_json::from_str::<Value>(detail).unwrap()
@@ -331,8 +331,8 @@ async fn run(plan: Option<&Delivery>) -> Outcome {
                 .collect()
         };
         let (for_alerter, for_rollback) = (
-            routed(sentinel_shared::alerter::ALERTED),
-            routed(sentinel_shared::rollbacker::FOLLOWED),
+            routed(sentinel_shared::alert::reaction::ALERTED),
+            routed(sentinel_shared::rollback::reaction::FOLLOWED),
         );
         let alerter = w.alerter();
         deliver(for_alerter, plan, async |raw| {

@@ -6,10 +6,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use sentinel_shared::amplify_event::AmplifyStatusEvent;
+use sentinel_shared::core::events::{BuildEvent, Envelope, HealthEvent};
 use sentinel_shared::diagnose::diagnose_bytes;
-use sentinel_shared::events::{BuildEvent, Envelope, HealthEvent};
-use sentinel_shared::validate::Policy;
+use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
+use sentinel_shared::policy::BranchPolicy;
 use serde_json::{Value, json};
 
 const CASES: u32 = 200;
@@ -208,7 +208,7 @@ fn broken_policies_are_refused_with_their_place() {
                     " ".repeat(indent),
                     fields[field]
                 );
-                if let Err(e) = Policy::parse(&text, "policy.yaml") {
+                if let Err(e) = BranchPolicy::parse(&text, "policy.yaml") {
                     let shown = e.to_string();
                     prop_assert!(shown.starts_with("policy.yaml:"), "{shown}");
                     prop_assert!(e.line >= 1 && !e.reason.is_empty(), "{shown}");

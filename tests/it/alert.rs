@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::model::JobId;
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::JobId;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::{Value, json};
 
@@ -68,7 +68,10 @@ fn parts(m: &Value) -> (String, Value, Value) {
     (subject, attributes, chat)
 }
 
-async fn diagnosed(stack: &Stack, key: &DeploymentKey) -> sentinel_shared::deployment::Deployment {
+async fn diagnosed(
+    stack: &Stack,
+    key: &DeploymentKey,
+) -> sentinel_shared::core::deployment::Deployment {
     let store = stack.store();
     eventually(Duration::from_secs(90), "the diagnosis", || async {
         Ok(store

@@ -2,9 +2,9 @@
 //! project calls, NotFound included.
 
 use aws_sdk_amplify::error::ProvideErrorMetadata;
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::error::AmplifyError;
-use sentinel_shared::model::{BuildStatus, JobId};
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::error::AmplifyError;
+use sentinel_shared::core::model::{BuildStatus, JobId};
 use sentinel_shared::ports::{AmplifyApi, StartJob};
 
 use crate::helpers::*;
@@ -118,7 +118,7 @@ async fn the_emulator_answers_every_operation_the_project_calls() {
 
 async fn amplify_sdk_get_job(
     stack: &Stack,
-    app: &sentinel_shared::model::AppId,
+    app: &sentinel_shared::core::model::AppId,
     branch: &str,
     job: &str,
 ) -> Option<String> {

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sentinel_shared::alert::AlertState;
-use sentinel_shared::deployment::{Deployment, DeploymentKey, Observation};
-use sentinel_shared::model::{AppId, BuildStatus, JobId};
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey, Observation};
+use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
 use sentinel_shared::ports::{
     AlertStore, BranchPointer, DeploymentStore, PolicyStore, RollbackStore,
 };
@@ -163,7 +163,7 @@ async fn only_expired_unprotected_items_go_and_a_second_run_does_nothing() {
     let run = invoke(&stack, json!({"apps": [app.as_str()]})).await;
     assert_eq!(run["deploymentsExpired"], 3, "{run}");
     assert_eq!(present((1..=8).collect()).await, [2, 3, 6, 7, 8]);
-    let gone: sentinel_shared::model::BranchName = "gone".parse().unwrap();
+    let gone: sentinel_shared::core::model::BranchName = "gone".parse().unwrap();
     assert_eq!(
         store.get_branch_state(&app, &gone).await.unwrap().live_job,
         None
@@ -222,7 +222,7 @@ async fn a_stuck_build_that_succeeded_is_reconciled_once_and_checked() {
     let app = unique_app_id();
     stack.create_app(&app, "main", COMMIT).await.unwrap();
     // A quick check, so the verdict comes within the test.
-    let policy = sentinel_shared::validate::Policy::parse(
+    let policy = sentinel_shared::policy::BranchPolicy::parse(
         "health:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n",
         "test",
     )

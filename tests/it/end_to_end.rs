@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::model::{AppId, BuildStatus};
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::{AppId, BuildStatus};
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::{Value, json};
 

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use sentinel_shared::deployment::DeploymentKey;
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::JobId;
 use sentinel_shared::health::Verdict;
-use sentinel_shared::model::JobId;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
@@ -47,7 +47,10 @@ async fn played_build(
     (key, capture)
 }
 
-async fn verdict_of(stack: &Stack, key: &DeploymentKey) -> sentinel_shared::deployment::Deployment {
+async fn verdict_of(
+    stack: &Stack,
+    key: &DeploymentKey,
+) -> sentinel_shared::core::deployment::Deployment {
     let store = stack.store();
     eventually(Duration::from_secs(90), "the health verdict", || async {
         Ok(store

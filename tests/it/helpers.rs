@@ -14,7 +14,7 @@ use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
 use sentinel_shared::adapters::sqs::SqsDeadLetter;
-use sentinel_shared::model::{AppId, Environment};
+use sentinel_shared::core::model::{AppId, Environment};
 use serde_json::{Value, json};
 
 pub fn env(name: &str) -> String {
@@ -59,7 +59,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new() -> Stack {
-        let sdk = sentinel_shared::aws::load().await;
+        let sdk = sentinel_shared::lambda::aws::load().await;
         Stack {
             sdk,
             table: env("SENTINEL_TABLE"),

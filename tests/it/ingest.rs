@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::ingest::IngestOutcome;
-use sentinel_shared::model::{AppId, BuildStatus, JobId};
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
+use sentinel_shared::ingest::reaction::IngestOutcome;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore};
 use serde_json::json;
 
@@ -56,7 +56,10 @@ impl Case {
         fixture_for(name, &self.app, &self.job)
     }
 
-    async fn ingest(&self, name: &str) -> Result<IngestOutcome, sentinel_shared::error::Error> {
+    async fn ingest(
+        &self,
+        name: &str,
+    ) -> Result<IngestOutcome, sentinel_shared::core::error::Error> {
         self.stack
             .deps(&self.bus)
             .ingest_raw("test", &self.fixture(name))

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sentinel_shared::adapters::dynamodb::DynamoStore;
-use sentinel_shared::deployment::{Deployment, DeploymentKey, HealthRecord};
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
+use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
 use sentinel_shared::health::Verdict;
-use sentinel_shared::model::{AppId, BuildStatus, JobId};
 use sentinel_shared::ports::{DeploymentStore, MetricsStore};
 use serde_json::{Value, json};
 

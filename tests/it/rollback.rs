@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::model::JobId;
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::JobId;
+use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentStore, PolicyStore};
-use sentinel_shared::validate::Policy;
 use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};
@@ -25,7 +25,7 @@ const V3: &str = "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c";
 async fn branch(stack: &Stack, prefix: &str) -> String {
     let branch = format!("{prefix}-{}", unique_app_id());
     ensure_watched_app(stack, &branch, V1).await;
-    let policy = Policy::parse(
+    let policy = BranchPolicy::parse(
         "rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n",
         "test",
     )

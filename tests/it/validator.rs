@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use sentinel_shared::deployment::DeploymentKey;
-use sentinel_shared::model::BuildStatus;
+use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::model::BuildStatus;
+use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentStore, PolicyStore};
-use sentinel_shared::validate::Policy;
 use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};
@@ -33,7 +33,7 @@ async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
         .send()
         .await
         .unwrap();
-    let policy = Policy::parse(
+    let policy = BranchPolicy::parse(
         "required:\n  all: [DATABASE_URL]\nstop_on_error: true\n",
         "test",
     )

@@ -1,16 +1,16 @@
 //! The alerter function: takes the stack's domain events from its queue
 //! (build failed or succeeded, validation failed, deployment healthy or
 //! unhealthy, rollbacks, degradation), diagnoses failed builds, and alerts
-//! through SNS once per incident (`sentinel_shared::alerter`).
+//! through SNS once per incident (`sentinel_shared::alert::reaction`).
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::alerter::{AlertOutcome, Alerter};
-use sentinel_shared::error::Error;
+use sentinel_shared::alert::reaction::{AlertOutcome, Alerter};
+use sentinel_shared::core::error::Error;
+use sentinel_shared::lambda::runtime::{self, Ports};
 use sentinel_shared::ports::{
     AlertStore, AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, LogSource, Notifier,
     PolicyStore,
 };
-use sentinel_shared::runtime::{self, Ports};
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;

@@ -4,8 +4,8 @@ use alerter::{Deps, handle};
 use lambda_runtime::{run, service_fn};
 use sentinel_shared::adapters::http_log::HttpLogSource;
 use sentinel_shared::adapters::sns::SnsNotifier;
-use sentinel_shared::config::{Config, ConfigError};
-use sentinel_shared::telemetry;
+use sentinel_shared::lambda::config::{Config, ConfigError};
+use sentinel_shared::lambda::telemetry;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,9 +16,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         variable: Config::ALERT_TOPIC_ARN,
         reason: "is not set (the alerter needs the SNS topic)".into(),
     })?;
-    let sdk = sentinel_shared::aws::load().await;
+    let sdk = sentinel_shared::lambda::aws::load().await;
     let deps = Deps {
-        ports: sentinel_shared::runtime::AwsPorts::from_sdk(&config, &sdk),
+        ports: sentinel_shared::lambda::runtime::AwsPorts::from_sdk(&config, &sdk),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic),
         logs: HttpLogSource::new(),
         region: config.region.clone(),

@@ -1,6 +1,6 @@
 //! The build-event handler: the only function that reads Amplify's events.
 //! It de-duplicates, enriches with `GetJob`, records the transition and
-//! publishes the domain event (see `sentinel_shared::ingest`).
+//! publishes the domain event (see `sentinel_shared::ingest::reaction`).
 //!
 //! It is invoked by the SQS event source of its queue (an SQS batch), and
 //! also accepts a bare EventBridge event so that `cargo lambda invoke
@@ -8,11 +8,11 @@
 //! remains possible.
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::amplify_event::AmplifyStatusEvent;
-use sentinel_shared::error::Error;
-use sentinel_shared::ingest::{Ingest, IngestOutcome};
+use sentinel_shared::core::error::Error;
+use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
+use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome};
+use sentinel_shared::lambda::runtime::{self, AwsPorts, Ports};
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
-use sentinel_shared::runtime::{self, AwsPorts, Ports};
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;

@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use sentinel_shared::adapters::memory::{
     MemoryAmplify, MemoryDeadLetter, MemoryPublisher, MemoryStore,
 };
-use sentinel_shared::deployment::{DeploymentKey, JobDetails};
-use sentinel_shared::model::{BuildStatus, Environment, JobId};
+use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
+use sentinel_shared::core::model::{BuildStatus, Environment, JobId};
 use serde_json::Value;
 
 use super::*;

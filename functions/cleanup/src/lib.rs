@@ -5,14 +5,14 @@
 use std::io::Write;
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::amplify_event::MalformedEvent;
 use sentinel_shared::cleanup::{Cleanup, Report, Retention};
-use sentinel_shared::error::Error;
-use sentinel_shared::model::AppId;
+use sentinel_shared::core::error::Error;
+use sentinel_shared::core::error::MalformedEvent;
+use sentinel_shared::core::model::AppId;
+use sentinel_shared::lambda::runtime::{self, Ports};
 use sentinel_shared::ports::{
     AmplifyApi, CleanupStore, DeadLetterSink, DeploymentStore, EventPublisher,
 };
-use sentinel_shared::runtime::{self, Ports};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -76,7 +76,7 @@ fn request(raw: &str) -> Result<Request, Error> {
                 id.as_str()
                     .ok_or_else(|| malformed(format!("apps must hold app ids, got {id}")))?
                     .parse()
-                    .map_err(|e: sentinel_shared::model::ParseError| {
+                    .map_err(|e: sentinel_shared::core::model::ParseError| {
                         malformed(format!("apps: {id}: {}", e.reason))
                     })
             })

@@ -1,17 +1,17 @@
 //! The health-checker function: on "Build Succeeded" (from its queue), checks
 //! the deployed site, records the verdict, moves the branch's last known good
-//! and publishes the verdict (`sentinel_shared::health_checker`).
+//! and publishes the verdict (`sentinel_shared::health::reaction`).
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::error::Error;
-use sentinel_shared::events::{BuildEvent, Envelope, detail_type};
-use sentinel_shared::health_checker::{
+use sentinel_shared::core::error::Error;
+use sentinel_shared::core::events::{BuildEvent, Envelope, detail_type};
+use sentinel_shared::health::reaction::{
     CheckOutcome as DeployOutcome, HealthChecker, ScheduleOutcome,
 };
+use sentinel_shared::lambda::runtime::{self, Ports};
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
 };
-use sentinel_shared::runtime::{self, Ports};
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;

@@ -2,13 +2,13 @@
 
 use health_checker::handle;
 use lambda_runtime::{run, service_fn};
-use sentinel_shared::{config::Config, telemetry};
+use sentinel_shared::lambda::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     tracing::info!(?config, "health-checker starting");
-    let deps = sentinel_shared::runtime::AwsPorts::from_config(&config).await;
+    let deps = sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

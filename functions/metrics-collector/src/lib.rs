@@ -2,15 +2,15 @@
 //! Embedded Metric Format lines on standard output (CloudWatch Logs turns
 //! them into metrics); the hourly schedule computes the delivery figures,
 //! stores the snapshots and publishes early warnings
-//! (`sentinel_shared::collector`).
+//! (`sentinel_shared::metrics::reaction`).
 
 use std::io::Write;
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::collector::Collector;
-use sentinel_shared::error::Error;
+use sentinel_shared::core::error::Error;
+use sentinel_shared::lambda::runtime::{self, Ports};
+use sentinel_shared::metrics::reaction::Collector;
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, EventPublisher, MetricsStore};
-use sentinel_shared::runtime::{self, Ports};
 use serde_json::{Value, json};
 use tracing::Instrument;
 

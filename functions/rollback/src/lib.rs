@@ -1,16 +1,16 @@
 //! The rollback function: takes "Deployment Unhealthy" (roll back to the
 //! last known good job), the rollback job's own events (to conclude it) and
 //! "Build Diagnosed" (retry a transient failure) from its queue
-//! (`sentinel_shared::rollbacker`).
+//! (`sentinel_shared::rollback::reaction`).
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::error::Error;
+use sentinel_shared::core::error::Error;
+use sentinel_shared::lambda::runtime::{self, Ports};
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore, RollbackStore,
 };
 use sentinel_shared::rollback::AutoRollback;
-use sentinel_shared::rollbacker::{Action, Rollbacker};
-use sentinel_shared::runtime::{self, Ports};
+use sentinel_shared::rollback::reaction::{Action, Rollbacker};
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;

@@ -2,7 +2,7 @@
 
 use lambda_runtime::{run, service_fn};
 use rollback::{Deps, handle};
-use sentinel_shared::{config::Config, telemetry};
+use sentinel_shared::lambda::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     tracing::info!(?config, "rollback starting");
     let deps = Deps {
-        ports: sentinel_shared::runtime::AwsPorts::from_config(&config).await,
+        ports: sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await,
         auto_rollback: config.auto_rollback,
     };
     run(service_fn(|event| handle(&deps, event))).await

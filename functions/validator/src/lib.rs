@@ -1,15 +1,15 @@
 //! The validator function: on "Build Started" (from its queue), validates the
 //! app's and branch's configuration, records the report, publishes the
-//! verdict and stops a build that cannot succeed (`sentinel_shared::validator`).
+//! verdict and stops a build that cannot succeed (`sentinel_shared::validate::reaction`).
 
 use lambda_runtime::LambdaEvent;
-use sentinel_shared::error::Error;
-use sentinel_shared::events::{BuildEvent, Envelope, detail_type};
+use sentinel_shared::core::error::Error;
+use sentinel_shared::core::events::{BuildEvent, Envelope, detail_type};
+use sentinel_shared::lambda::runtime::{self, Ports};
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
 };
-use sentinel_shared::runtime::{self, Ports};
-use sentinel_shared::validator::{ValidationOutcome, Validator};
+use sentinel_shared::validate::reaction::{ValidationOutcome, Validator};
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;

@@ -1,7 +1,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{run, service_fn};
-use sentinel_shared::{config::Config, telemetry};
+use sentinel_shared::lambda::{config::Config, telemetry};
 use validator::handle;
 
 #[tokio::main]
@@ -9,6 +9,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     tracing::info!(?config, "validator starting");
-    let deps = sentinel_shared::runtime::AwsPorts::from_config(&config).await;
+    let deps = sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

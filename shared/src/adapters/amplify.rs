@@ -6,9 +6,9 @@ use aws_sdk_amplify::Client;
 use aws_sdk_amplify::types::{JobSummary as SdkJobSummary, JobType};
 
 use super::{Failure, classify, to_chrono};
-use crate::deployment::{DeploymentKey, JobDetails, JobStep};
-use crate::error::AmplifyError;
-use crate::model::{AppId, BranchName, BuildStatus, JobId};
+use crate::core::deployment::{DeploymentKey, JobDetails, JobStep};
+use crate::core::error::AmplifyError;
+use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
 use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob, StepLog};
 
 pub struct AmplifyClient {
@@ -40,11 +40,11 @@ fn parse_job_id(raw: &str) -> Result<JobId, AmplifyError> {
 }
 
 /// An id from a List answer, as the domain's type.
-fn parse_listed<T: std::str::FromStr<Err = crate::model::ParseError>>(
+fn parse_listed<T: std::str::FromStr<Err = crate::core::model::ParseError>>(
     operation: &str,
     raw: &str,
 ) -> Result<T, AmplifyError> {
-    raw.parse().map_err(|e: crate::model::ParseError| {
+    raw.parse().map_err(|e: crate::core::model::ParseError| {
         AmplifyError::Rejected(format!("{operation}: {}", e.reason))
     })
 }

@@ -21,9 +21,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 
 use super::{Failure, classify};
-use crate::deployment::{Deployment, DeploymentKey};
-use crate::error::StoreError;
-use crate::model::{AppId, BranchName, Environment};
+use crate::core::deployment::{Deployment, DeploymentKey};
+use crate::core::error::StoreError;
+use crate::core::model::{AppId, BranchName, Environment};
 use crate::ports::{BranchPointer, BranchState, DeploymentFilter, DeploymentStore};
 
 pub const GSI_ENV_TIME: &str = "by-environment-time";
@@ -311,7 +311,7 @@ impl crate::ports::PolicyStore for DynamoStore {
             let Some(AttributeValue::S(text)) = item.get("policy") else {
                 return Err(StoreError::Corrupt("policy item without a policy".into()));
             };
-            let policy = crate::validate::Policy::parse(text, "stored policy")
+            let policy = crate::policy::BranchPolicy::parse(text, "stored policy")
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Ok(Some(crate::ports::StoredPolicy {
                 policy,
@@ -325,7 +325,7 @@ impl crate::ports::PolicyStore for DynamoStore {
         &self,
         app_id: &AppId,
         branch_name: Option<&BranchName>,
-        policy: &crate::validate::Policy,
+        policy: &crate::policy::BranchPolicy,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(policy)
             .map_err(|e| StoreError::Rejected(format!("cannot encode policy: {e}")))?;

@@ -4,8 +4,8 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::{Failure, classify};
-use crate::error::PublishError;
-use crate::events::{OutboxEntry, SOURCE};
+use crate::core::error::PublishError;
+use crate::core::events::{OutboxEntry, SOURCE};
 use crate::ports::EventPublisher;
 
 /// `PutEvents` takes at most ten entries per call.

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::deployment::{Deployment, DeploymentKey, JobDetails};
-use crate::error::{AmplifyError, PublishError, StoreError};
-use crate::events::OutboxEntry;
-use crate::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
+use crate::core::error::{AmplifyError, PublishError, StoreError};
+use crate::core::events::OutboxEntry;
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::ports::{
     AmplifyApi, AppInfo, BranchInfo, BranchPointer, BranchState, DeadLetterSink, DeploymentFilter,
     DeploymentStore, EventPublisher, JobSummary, StartJob,
@@ -151,7 +151,7 @@ impl crate::ports::PolicyStore for MemoryStore {
         &self,
         app_id: &AppId,
         branch_name: Option<&BranchName>,
-        policy: &crate::validate::Policy,
+        policy: &crate::policy::BranchPolicy,
     ) -> Result<(), StoreError> {
         self.policies.put_policy(app_id, branch_name, policy).await
     }
@@ -566,7 +566,7 @@ impl DeadLetterSink for MemoryDeadLetter {
 
 #[derive(Default)]
 pub struct MemoryPolicies {
-    pub policies: Mutex<HashMap<(String, Option<String>), crate::validate::Policy>>,
+    pub policies: Mutex<HashMap<(String, Option<String>), crate::policy::BranchPolicy>>,
 }
 
 impl crate::ports::PolicyStore for MemoryPolicies {
@@ -590,7 +590,7 @@ impl crate::ports::PolicyStore for MemoryPolicies {
         &self,
         app_id: &AppId,
         branch_name: Option<&BranchName>,
-        policy: &crate::validate::Policy,
+        policy: &crate::policy::BranchPolicy,
     ) -> Result<(), StoreError> {
         lock(&self.policies).insert(
             (app_id.to_string(), branch_name.map(|b| b.to_string())),

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::classify;
 use crate::alert::Notification;
-use crate::error::PublishError;
+use crate::core::error::PublishError;
 use crate::ports::Notifier;
 
 pub struct SnsNotifier {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Decision, Incident, Severity};
+use crate::core::model::{AppId, BranchName, Environment, JobId};
 use crate::diagnose::Evidence;
-use crate::model::{AppId, BranchName, Environment, JobId};
 
 /// SNS's limit on a subject.
 pub const SUBJECT_MAX: usize = 100;

@@ -23,14 +23,15 @@
 pub mod catalogue;
 pub mod text;
 
+pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
+
 use std::io::Read;
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
-use crate::validate::secrets::mask_in_text;
+use crate::core::redact::mask_in_text;
 use catalogue::{MARKERS, Marker, RULES, Rule};
 use text::clean;
 
@@ -40,48 +41,6 @@ pub const BUFFER: usize = 256 * 1024;
 
 /// How far after a wrapper symptom a specific cause takes precedence.
 const WRAP_WINDOW: u64 = 40;
-
-/// A line kept as evidence: its number in the log (1-based) and its text,
-/// cleaned and with secret values masked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub line: u64,
-    pub text: String,
-}
-
-/// Another cause found in the same log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Secondary {
-    pub category: String,
-    pub title: String,
-    pub line: u64,
-}
-
-/// What the engine concluded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    /// A stable id from the catalogue (`node-heap-oom`, …, `unknown`).
-    pub category: String,
-    pub title: String,
-    /// Whether retrying the same commit can succeed.
-    pub transient: bool,
-    pub fix: String,
-    pub evidence: Vec<Evidence>,
-    #[serde(default)]
-    pub secondary: Vec<Secondary>,
-    /// The last command Amplify ran before the failure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// Lines and bytes read.
-    #[serde(default)]
-    pub lines: u64,
-    #[serde(default)]
-    pub bytes: u64,
-}
 
 impl Diagnosis {
     /// The diagnosis of a build whose log could not be read.

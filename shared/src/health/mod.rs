@@ -14,6 +14,7 @@
 //!   them, read at most 1 MB of body, send no credentials, verify TLS.
 
 mod policy;
+pub mod reaction;
 #[cfg(test)]
 mod tests;
 
@@ -22,29 +23,8 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
 pub use policy::{EndpointCheck, HealthPolicy, VersionCheck};
-
-/// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Healthy,
-    Unhealthy,
-    Inconclusive,
-}
-
-/// Whose fault a failed request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Outcome {
-    Passed,
-    /// The site answered wrongly (status, latency, content, redirect).
-    SiteFailed,
-    /// The site serves another version; counts as a failure after the grace.
-    WrongVersion,
-    /// We could not ask (DNS, connection refused, TLS handshake).
-    OurSide,
-}
 
 /// One request of one round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,20 +35,6 @@ pub struct Attempt {
     pub latency_ms: u64,
     pub outcome: Outcome,
     pub reason: Option<String>,
-}
-
-/// Per endpoint, over every round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EndpointReport {
-    pub url: String,
-    pub last_status: Option<u16>,
-    pub last_latency_ms: u64,
-    pub verdict: Outcome,
-    pub reason: Option<String>,
-    pub attempts: usize,
-    pub p50_ms: u64,
-    pub p95_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,9 +40,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::deployment::Deployment;
+use crate::core::deployment::Deployment;
+use crate::core::model::{BuildStatus, Environment};
 use crate::health::Verdict;
-use crate::model::{BuildStatus, Environment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,6 +4,7 @@
 
 pub mod dora;
 pub mod emf;
+pub mod reaction;
 pub mod warnings;
 
 #[cfg(test)]

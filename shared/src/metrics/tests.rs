@@ -4,9 +4,9 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use super::dora::{Tier, compute};
-use crate::deployment::{Deployment, DeploymentKey, HealthRecord};
+use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord};
+use crate::core::model::{BuildStatus, Environment, JobId};
 use crate::health::Verdict;
-use crate::model::{BuildStatus, Environment, JobId};
 
 fn t(day: i64, hour: u32, minute: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, hour, minute, 0).unwrap() + Duration::days(day)

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::dora::percentile;
-use crate::deployment::Deployment;
-use crate::model::{AppId, BranchName, BuildStatus};
+use crate::core::deployment::Deployment;
+use crate::core::model::{AppId, BranchName, BuildStatus};
 
 /// Amplify's default build timeout.
 pub const BUILD_TIMEOUT_SECONDS: f64 = 30.0 * 60.0;
@@ -254,8 +254,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::deployment::DeploymentKey;
-    use crate::model::{Environment, JobId};
+    use crate::core::deployment::DeploymentKey;
+    use crate::core::model::{Environment, JobId};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()

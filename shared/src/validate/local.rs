@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{InputError, Platform, SourceFile, ValidationInput};
-use crate::model::Environment;
+use crate::core::model::Environment;
 
 /// Parses `KEY=VALUE` lines (`export ` prefixes, `#` comments, single or
 /// double quotes). A line that is none of these is an error naming it.

@@ -7,30 +7,20 @@
 //! every rule whose inputs are present and returns a [`Report`].
 //!
 //! Secret values never leave this module: a finding names the variable and
-//! the reason, at most with a value masked by [`secrets::mask`].
+//! the reason, at most with a value masked by [`crate::core::redact::mask`].
 
-pub mod buildspec;
-pub mod deps;
-pub mod env;
 pub mod local;
-pub mod policy;
-pub mod secrets;
+pub mod reaction;
+pub mod rules;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Environment;
-pub use policy::Policy;
-
-/// How bad a finding is. `Off` only appears in policies (a rule switched off).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Off,
-    Warning,
-    Error,
-}
+use crate::core::model::Environment;
+pub use crate::core::verdicts::{Finding, Report, Severity};
+use crate::policy::BranchPolicy;
+use rules::{buildspec, deps, env};
 
 /// Every rule: id, default severity, what it checks.
 pub const RULES: &[(&str, Severity, &str)] = &[
@@ -104,21 +94,6 @@ pub fn default_severity(rule: &str) -> Severity {
         .unwrap_or(Severity::Error)
 }
 
-/// One problem found, with the change that fixes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub rule: String,
-    pub severity: Severity,
-    /// What is wrong, naming the variable, file or setting (never a secret value).
-    pub message: String,
-    /// The setting, command or change to make.
-    pub fix: String,
-    /// Where: a variable name, or `file:line`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-}
-
 impl Finding {
     pub fn new(rule: &str, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
@@ -128,31 +103,6 @@ impl Finding {
             fix: fix.into(),
             location: None,
         }
-    }
-
-    pub fn at(mut self, location: impl Into<String>) -> Self {
-        self.location = Some(location.into());
-        self
-    }
-}
-
-/// The result of one validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub passed: bool,
-    pub errors: usize,
-    pub warnings: usize,
-    pub findings: Vec<Finding>,
-    /// Rules that could not run for lack of input (e.g. no lockfile in the
-    /// validator function, which sees configuration, not the repository).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<String>,
-}
-
-impl Report {
-    pub fn has_errors(&self) -> bool {
-        self.errors > 0
     }
 }
 
@@ -240,7 +190,7 @@ pub struct InputError {
 }
 
 /// Runs every rule and applies the policy's severities.
-pub fn validate(input: &ValidationInput, policy: &Policy) -> Result<Report, InputError> {
+pub fn validate(input: &ValidationInput, policy: &BranchPolicy) -> Result<Report, InputError> {
     let mut findings = Vec::new();
     let mut skipped = Vec::new();
 

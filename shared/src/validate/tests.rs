@@ -35,8 +35,8 @@ pub fn run_fixture(dir: &Path) -> Report {
     )
     .unwrap();
     let policy = match std::fs::read_to_string(dir.join("policy.yaml")) {
-        Ok(text) => Policy::parse(&text, "policy.yaml").unwrap(),
-        Err(_) => Policy::default(),
+        Ok(text) => BranchPolicy::parse(&text, "policy.yaml").unwrap(),
+        Err(_) => BranchPolicy::default(),
     };
     validate(&input, &policy).unwrap()
 }
@@ -81,11 +81,11 @@ fn a_policy_raises_and_lowers_severities() {
         8,
     )
     .unwrap();
-    let raised = Policy::parse("severity:\n  buildspec.node-memory: error\n", "p").unwrap();
+    let raised = BranchPolicy::parse("severity:\n  buildspec.node-memory: error\n", "p").unwrap();
     let report = validate(&input, &raised).unwrap();
     assert_eq!(report.errors, 1);
     assert!(!report.passed);
-    let off = Policy::parse("severity:\n  buildspec.node-memory: off\n", "p").unwrap();
+    let off = BranchPolicy::parse("severity:\n  buildspec.node-memory: off\n", "p").unwrap();
     assert!(validate(&input, &off).unwrap().findings.is_empty());
 }
 
@@ -109,7 +109,7 @@ fn secret_values_never_appear_in_a_report() {
         name: "amplify.yml".into(),
         text: format!("version: 1\nfrontend: [{CANARY}\n"),
     });
-    let report = validate(&input, &Policy::default()).unwrap();
+    let report = validate(&input, &BranchPolicy::default()).unwrap();
     assert!(report.errors >= 3, "{report:#?}");
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("CANARY0123"), "{text}");
@@ -122,7 +122,7 @@ fn malformed_package_files_name_the_file_and_place() {
         name: "package.json".into(),
         text: "{\n  \"name\": \"x\",\n  oops\n}".into(),
     });
-    let err = validate(&input, &Policy::default()).unwrap_err();
+    let err = validate(&input, &BranchPolicy::default()).unwrap_err();
     assert_eq!((err.file.as_str(), err.line), ("package.json", 3));
     input.package_json = Some(SourceFile {
         name: "package.json".into(),
@@ -132,7 +132,7 @@ fn malformed_package_files_name_the_file_and_place() {
         name: "package-lock.json".into(),
         text: "{\"packages\": [}".into(),
     });
-    let err = validate(&input, &Policy::default()).unwrap_err();
+    let err = validate(&input, &BranchPolicy::default()).unwrap_err();
     assert_eq!(err.file, "package-lock.json");
     assert_eq!(err.line, 1);
 }
@@ -144,7 +144,7 @@ fn a_build_spec_that_is_not_yaml_is_a_finding_with_its_place() {
         name: "amplify.yml".into(),
         text: "version: 1\nfrontend:\n  phases: [\n".into(),
     });
-    let report = validate(&input, &Policy::default()).unwrap();
+    let report = validate(&input, &BranchPolicy::default()).unwrap();
     let f = report
         .findings
         .iter()

@@ -1,0 +1,259 @@
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+
+use super::*;
+use crate::adapters::memory::{
+    MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+};
+use crate::core::model::BuildStatus;
+
+struct World {
+    store: MemoryStore,
+    amplify: MemoryAmplify,
+    publisher: MemoryPublisher,
+    notifier: MemoryNotifier,
+    logs: MemoryLogs,
+}
+
+const OOM_LOG: &str = "2024-03-01T10:00:00.000Z [INFO]: # Starting phase: build\n\
+2024-03-01T10:00:00.000Z [INFO]: # Executing command: npm run build\n\
+2024-03-01T10:00:01.000Z [INFO]: FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n\
+2024-03-01T10:00:01.000Z [ERROR]: !!! Build failed\n\
+2024-03-01T10:00:01.000Z [ERROR]: !!! Error: Command failed with exit code 134\n";
+
+impl World {
+    fn new() -> Self {
+        Self {
+            store: MemoryStore::default(),
+            amplify: MemoryAmplify::default(),
+            publisher: MemoryPublisher::default(),
+            notifier: MemoryNotifier::default(),
+            logs: MemoryLogs::default(),
+        }
+    }
+
+    fn alerter(
+        &self,
+    ) -> Alerter<'_, MemoryStore, MemoryAmplify, MemoryPublisher, MemoryNotifier, MemoryLogs> {
+        Alerter {
+            store: &self.store,
+            amplify: &self.amplify,
+            publisher: &self.publisher,
+            notifier: &self.notifier,
+            logs: &self.logs,
+            region: "eu-west-1",
+            site_url_template: None,
+        }
+    }
+
+    /// Records job `n` as failed, with `log` behind its log URL (or none).
+    async fn failed_job(&self, n: u64, log: Option<&str>) -> String {
+        let key = DeploymentKey {
+            app_id: "d1abc".parse().unwrap(),
+            branch_name: "main".parse().unwrap(),
+            job_id: JobId::new(n),
+        };
+        let mut d = Deployment::new(key.clone(), Environment::Prod);
+        d.status = BuildStatus::Failed;
+        d.details.commit_id = Some(format!("c0ffee{n:02}"));
+        d.details.commit_message = Some("Add pricing page".into());
+        self.store.save_deployment(&d).await.unwrap();
+        let url = format!("https://logs.example/job{n}?X-Amz-Signature=secret");
+        self.amplify.log_urls.lock().unwrap().insert(
+            (key.app_id.to_string(), key.branch_name.to_string(), n),
+            url.clone(),
+        );
+        if let Some(log) = log {
+            self.logs
+                .logs
+                .lock()
+                .unwrap()
+                .insert(url, log.as_bytes().to_vec());
+        }
+        build_event("Build Failed", "FAILED", n)
+    }
+}
+
+fn build_event(detail_type: &str, status: &str, n: u64) -> String {
+    json!({
+        "id": format!("eb-{detail_type}-{n}"),
+        "source": "sentinel",
+        "detail-type": detail_type,
+        "detail": {
+            "eventId": format!("d1abc/main/{n:010}/{status}"),
+            "environment": "prod",
+            "appId": "d1abc",
+            "branchName": "main",
+            "jobId": n.to_string(),
+            "status": status,
+            "commitId": format!("c0ffee{n:02}"),
+            "commitMessage": null,
+            "commitTime": null,
+            "jobType": "RELEASE",
+            "startTime": null,
+            "endTime": null,
+            "durationSeconds": 95,
+            "isRollback": false,
+            "rollbackOf": null
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_failed_build_is_diagnosed_recorded_published_and_alerted_once() {
+    let w = World::new();
+    let raw = w.failed_job(7, Some(OOM_LOG)).await;
+    let first = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(first.decision, "opened");
+    assert_eq!(first.category.as_deref(), Some("node-heap-oom"));
+    let again = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(again.decision, "duplicate");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].subject.contains("Build failed (node-heap-oom)"),
+        "{}",
+        sent[0].subject
+    );
+    assert!(sent[0].email.contains("max-old-space-size"));
+    assert!(
+        !sent[0].email.contains("X-Amz-Signature"),
+        "the log URL is a credential"
+    );
+    assert_eq!(w.publisher.detail_types(), vec!["Build Diagnosed"]);
+    let stored = w.store.deployments();
+    assert_eq!(
+        stored[0].diagnosis.as_ref().unwrap().category,
+        "node-heap-oom"
+    );
+    assert!(stored[0].outbox.is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_log_still_alerts_and_says_so() {
+    let w = World::new();
+    let raw = w.failed_job(8, None).await;
+    let out = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(out.category.as_deref(), Some("log-unavailable"));
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].email.contains("log could not be read"),
+        "{}",
+        sent[0].email
+    );
+    assert!(sent[0].email.contains("Request has expired"));
+}
+
+#[tokio::test]
+async fn repeats_join_one_incident_and_recovery_resolves_it() {
+    let w = World::new();
+    let mut raws = Vec::new();
+    for n in 1..=3 {
+        let raw = w.failed_job(n, Some(OOM_LOG)).await;
+        w.alerter().on_raw(&raw).await.unwrap();
+        raws.push(raw);
+    }
+    assert_eq!(w.notifier.sent().len(), 1);
+    let out = w
+        .alerter()
+        .on_raw(&build_event("Build Succeeded", "SUCCEED", 4))
+        .await
+        .unwrap();
+    assert_eq!(out.decision, "resolved");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[1].subject.contains("RESOLVED build:node-heap-oom"),
+        "{}",
+        sent[1].subject
+    );
+    assert!(sent[1].email.contains("3 occurrences"), "{}", sent[1].email);
+    // A late duplicate of an old failure neither reopens nor alerts.
+    let late = w.alerter().on_raw(&raws[1]).await.unwrap();
+    assert_eq!(late.decision, "duplicate");
+    assert_eq!(w.notifier.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_and_sent_once() {
+    let w = World::new();
+    let raw = w.failed_job(9, Some(OOM_LOG)).await;
+    w.notifier.fail_next.store(1, Ordering::SeqCst);
+    let err = w.alerter().on_raw(&raw).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert!(w.notifier.sent().is_empty());
+    let retry = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(retry.sent, 1);
+    assert_eq!(w.notifier.sent().len(), 1);
+    assert_eq!(w.alerter().on_raw(&raw).await.unwrap().sent, 0);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_send_one_message() {
+    let w = World::new();
+    let raw = w.failed_job(10, Some(OOM_LOG)).await;
+    let alerter = w.alerter();
+    let runs = (0..10).map(|_| alerter.on_raw(&raw));
+    let results = futures::future::join_all(runs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(w.notifier.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_detail_is_named_and_not_retried() {
+    let w = World::new();
+    let raw = json!({"id": "x", "source": "sentinel", "detail-type": "Deployment Unhealthy", "detail": {"appId": 5}}).to_string();
+    let err = w.alerter().on_raw(&raw).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string().contains("Deployment Unhealthy detail"),
+        "{err}"
+    );
+    let other =
+        json!({"id": "y", "source": "sentinel", "detail-type": "Build Started", "detail": {}})
+            .to_string();
+    assert!(!w.alerter().on_raw(&other).await.unwrap_err().is_retryable());
+}
+
+#[tokio::test]
+async fn rollback_notices_are_sent_once_each() {
+    let w = World::new();
+    let event = |t: &str| {
+        json!({
+        "id": "r", "source": "sentinel", "detail-type": t,
+        "detail": {"eventId": format!("d1abc/main/rb/{t}"), "environment": "prod", "appId": "d1abc", "branchName": "main",
+                   "fromJobId": "12", "rollbackJobId": "13", "targetJobId": "11", "targetCommitId": "abc123", "reason": "Deployment Unhealthy"}
+    }).to_string()
+    };
+    for t in ["Rollback Started", "Rollback Started", "Rollback Failed"] {
+        w.alerter().on_raw(&event(t)).await.unwrap();
+    }
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].attributes["severity"], "critical");
+    assert!(
+        sent[0].subject.contains("Rollback started"),
+        "{}",
+        sent[0].subject
+    );
+}
+
+#[tokio::test]
+async fn a_claim_whose_write_answer_was_lost_is_still_sent_once() {
+    // The claiming write takes effect but its answer is lost: the SDK's
+    // retry of the conditional write then conflicts with itself. The
+    // delivery must recognise its own claim and send, not call it a
+    // duplicate of another delivery (the alert was lost before the fix).
+    let w = World::new();
+    let raw = w.failed_job(9, Some(OOM_LOG)).await;
+    w.store.lose_next_alert_write.store(1, Ordering::SeqCst);
+    let first = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(first.sent, 1, "{first:?}");
+    assert_eq!(w.notifier.sent().len(), 1);
+    let again = w.alerter().on_raw(&raw).await.unwrap();
+    assert_eq!(again.decision, "duplicate");
+    assert_eq!(w.notifier.sent().len(), 1, "and never twice");
+}

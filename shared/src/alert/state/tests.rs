@@ -1,0 +1,278 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::alert::message::{Content, Context, render};
+
+fn state() -> AlertState {
+    AlertState::new(
+        "d1abc".parse::<AppId>().unwrap(),
+        "main".parse::<BranchName>().unwrap(),
+        Environment::Prod,
+    )
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn failure(category: &str, job: u64) -> Signal {
+    Signal::Failure {
+        key: format!("build:{category}"),
+        job: Some(JobId::new(job)),
+        severity: Severity::Error,
+    }
+}
+
+#[test]
+fn repeats_join_the_incident_and_remind_once_per_interval() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    assert!(matches!(
+        s.decide("e1", &failure("node-heap-oom", 1), at(0), &policy),
+        Decision::Opened(_)
+    ));
+    assert!(matches!(
+        s.decide("e2", &failure("node-heap-oom", 2), at(10), &policy),
+        Decision::Joined(_)
+    ));
+    assert!(matches!(
+        s.decide("e3", &failure("node-heap-oom", 3), at(20), &policy),
+        Decision::Joined(_)
+    ));
+    let Decision::Reminder(i) = s.decide("e4", &failure("node-heap-oom", 4), at(250), &policy)
+    else {
+        panic!("a reminder is due after the repeat interval");
+    };
+    assert_eq!(i.count, 4);
+    assert!(matches!(
+        s.decide("e5", &failure("node-heap-oom", 5), at(260), &policy),
+        Decision::Joined(_)
+    ));
+    assert_eq!(s.open.len(), 1);
+}
+
+#[test]
+fn the_same_event_twice_is_a_duplicate() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    s.decide("e1", &failure("lint-error", 1), at(0), &policy);
+    let before = s.clone();
+    assert_eq!(
+        s.decide("e1", &failure("lint-error", 1), at(1), &policy),
+        Decision::Duplicate
+    );
+    assert_eq!(s, before);
+}
+
+#[test]
+fn a_different_category_is_another_incident() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    s.decide("e1", &failure("lint-error", 1), at(0), &policy);
+    assert!(matches!(
+        s.decide("e2", &failure("typescript-error", 2), at(1), &policy),
+        Decision::Opened(_)
+    ));
+    assert_eq!(s.open.len(), 2);
+}
+
+#[test]
+fn a_success_resolves_build_incidents_with_the_time_to_restore() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    s.decide("e1", &failure("lint-error", 1), at(0), &policy);
+    s.decide(
+        "u1",
+        &Signal::Failure {
+            key: "unhealthy".into(),
+            job: Some(JobId::new(1)),
+            severity: Severity::Critical,
+        },
+        at(1),
+        &policy,
+    );
+    let Decision::Resolved(done) = s.decide(
+        "ok2",
+        &Signal::Recovery {
+            job: JobId::new(2),
+            healthy: false,
+        },
+        at(72),
+        &policy,
+    ) else {
+        panic!("a success resolves the build incident");
+    };
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].key, "build:lint-error");
+    assert_eq!(done[0].time_to_restore(), Some(Duration::minutes(72)));
+    assert!(
+        s.open.contains_key("unhealthy"),
+        "a build success says nothing about health"
+    );
+    assert_eq!(
+        s.decide(
+            "ok3",
+            &Signal::Recovery {
+                job: JobId::new(3),
+                healthy: false
+            },
+            at(80),
+            &policy
+        ),
+        Decision::NothingOpen
+    );
+}
+
+#[test]
+fn a_failure_older_than_the_last_success_is_stale_in_any_order() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    s.decide(
+        "ok5",
+        &Signal::Recovery {
+            job: JobId::new(5),
+            healthy: false,
+        },
+        at(0),
+        &policy,
+    );
+    assert_eq!(
+        s.decide("f4", &failure("lint-error", 4), at(1), &policy),
+        Decision::Stale
+    );
+    assert!(s.open.is_empty());
+}
+
+#[test]
+fn a_flapping_branch_is_held_to_the_hourly_budget_but_critical_goes() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let mut sent = 0;
+    for n in 0..20u64 {
+        let signal = if n % 2 == 0 {
+            failure("lint-error", n + 1)
+        } else {
+            Signal::Recovery {
+                job: JobId::new(n + 1),
+                healthy: false,
+            }
+        };
+        let decision = s.decide(&format!("e{n}"), &signal, at(n as i64), &policy);
+        if decision.sends() && s.admit(Severity::Error, at(n as i64), &policy) {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, policy.max_messages_per_hour);
+    assert!(s.suppressed > 0);
+    assert!(s.admit(Severity::Critical, at(30), &policy));
+    assert!(
+        s.admit(Severity::Error, at(121), &policy),
+        "the budget refills after an hour"
+    );
+}
+
+fn ctx() -> Context {
+    Context {
+        environment: Environment::Prod,
+        app_id: "d1abc".parse::<AppId>().unwrap(),
+        branch_name: "feature/a-very-long-branch-name-that-goes-on-and-on-and-on-forever-and-ever".parse::<BranchName>().unwrap(),
+        job_id: Some(JobId::new(42)),
+        commit_id: Some("4f2a9c1e0b7d4f2a9c1e0b7d".into()),
+        commit_message: Some("Add pricing page — with ünïcode\nsecond line".into()),
+        console_url: Some("https://eu-west-1.console.aws.amazon.com/amplify/apps/d1abc/branches/main/deployments/42".into()),
+        site_url: Some("https://main.d1abc.amplifyapp.com/".into()),
+    }
+}
+
+fn content() -> Content {
+    Content {
+        event_type: "Build Failed".into(),
+        headline: "Build failed".into(),
+        category: "node-heap-oom".into(),
+        severity: Severity::Error,
+        summary: "Job 42 failed in phase build.".into(),
+        diagnosis: Some((
+            "Node.js ran out of heap memory during the build".into(),
+            false,
+        )),
+        fix: Some("Raise NODE_OPTIONS=--max-old-space-size".into()),
+        evidence: vec![crate::diagnose::Evidence {
+            line: 57,
+            text: "FATAL ERROR: Reached heap limit".into(),
+        }],
+        details: vec![],
+    }
+}
+
+#[test]
+fn messages_fit_sns_and_chatbot() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let decision = s.decide("e1", &failure("node-heap-oom", 42), at(0), &policy);
+    let n = render("e1", &ctx(), &content(), &decision, 2).unwrap();
+    assert!(n.subject.len() <= 100, "{}", n.subject);
+    assert!(n.subject.is_ascii() && !n.subject.contains('\n'));
+    assert!(
+        n.subject.starts_with("[prod] d1abc/feature/"),
+        "{}",
+        n.subject
+    );
+    for part in [
+        "FIX",
+        "Raise NODE_OPTIONS",
+        "57: FATAL ERROR",
+        "4f2a9c1e0b7d \"Add pricing page",
+        "deployments/42",
+        "held back",
+    ] {
+        assert!(n.email.contains(part), "{part} missing from {}", n.email);
+    }
+    let chat: serde_json::Value = serde_json::from_str(&n.chat).unwrap();
+    assert_eq!(chat["version"], "1.0");
+    assert_eq!(chat["source"], "custom");
+    assert_eq!(chat["content"]["textType"], "client-markdown");
+    assert!(
+        chat["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("node-heap-oom")
+    );
+    assert_eq!(n.attributes["severity"], "error");
+    assert_eq!(n.attributes["category"], "node-heap-oom");
+    assert_eq!(n.attributes["environment"], "prod");
+}
+
+#[test]
+fn a_resolve_notice_names_the_time_to_restore() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    s.decide("e1", &failure("node-heap-oom", 41), at(0), &policy);
+    let decision = s.decide(
+        "ok",
+        &Signal::Recovery {
+            job: JobId::new(42),
+            healthy: false,
+        },
+        at(75),
+        &policy,
+    );
+    let n = render("ok", &ctx(), &content(), &decision, 0).unwrap();
+    assert_eq!(n.id, "ok/resolved");
+    assert!(
+        n.subject
+            .contains("RESOLVED build:node-heap-oom after 1h15m"),
+        "{}",
+        n.subject
+    );
+    assert_eq!(n.attributes["severity"], "info");
+    assert!(
+        render(
+            "x",
+            &ctx(),
+            &content(),
+            &Decision::Joined(s.resolved[0].clone()),
+            0
+        )
+        .is_none()
+    );
+}

@@ -1,0 +1,548 @@
+//! The deployment record of one Amplify job and the state machine that applies
+//! status observations to it.
+//!
+//! EventBridge delivers at least once and in no particular order, so the record
+//! is built to be a function of the *set* of observations, not of their order:
+//!
+//! * every delivery id is remembered; the same id twice is a no-op;
+//! * the history keeps one transition per distinct status, the earliest
+//!   observation of it (ties broken by event id), so repeats with new ids do not
+//!   grow it;
+//! * the resolved status is computed from the history by [`resolve_status`],
+//!   never from "the last event that arrived".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::events::{BuildEvent, OutboxEntry};
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+
+/// Identifies one job of one branch of one app.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentKey {
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+}
+
+/// One status observation: an Amplify event, or a status learnt by
+/// reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub event_id: String,
+    pub status: BuildStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// A status the job went through, as first observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub status: BuildStatus,
+    pub at: DateTime<Utc>,
+    pub event_id: String,
+}
+
+/// What Amplify's `GetJob` says about the job. Every field is optional: the job
+/// may be gone (Amplify deletes old jobs) and then only the event is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<BuildStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<JobStep>,
+}
+
+/// One step of a job. The step's `logUrl` is deliberately not kept: it is a
+/// short-lived pre-signed URL (a credential while it lives) and is stale by the
+/// time anyone reads the record; whoever needs the log asks `GetJob` again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStep {
+    pub name: String,
+    pub status: BuildStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+}
+
+impl JobDetails {
+    /// Commit messages can be long; events and records keep the first line
+    /// and at most this many characters.
+    pub const MAX_COMMIT_MESSAGE: usize = 500;
+
+    /// Merges a newer answer of `GetJob` into what is known: a present value
+    /// wins over an absent one, so the result does not depend on whether the
+    /// job was fetched while running or after it ended.
+    pub fn merge(&mut self, newer: JobDetails) {
+        fn keep<T>(old: &mut Option<T>, new: Option<T>) {
+            if new.is_some() {
+                *old = new;
+            }
+        }
+        keep(&mut self.commit_id, newer.commit_id);
+        keep(
+            &mut self.commit_message,
+            newer.commit_message.map(truncate_message),
+        );
+        keep(&mut self.commit_time, newer.commit_time);
+        keep(&mut self.job_type, newer.job_type);
+        keep(&mut self.start_time, newer.start_time);
+        keep(&mut self.end_time, newer.end_time);
+        if newer.status.as_ref().is_some_and(BuildStatus::is_terminal) || self.status.is_none() {
+            keep(&mut self.status, newer.status);
+        }
+        if newer.steps.len() >= self.steps.len() {
+            self.steps = newer.steps;
+        }
+    }
+}
+
+fn truncate_message(message: String) -> String {
+    let first_line = message.lines().next().unwrap_or_default();
+    first_line
+        .chars()
+        .take(JobDetails::MAX_COMMIT_MESSAGE)
+        .collect()
+}
+
+/// The record of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    #[serde(flatten)]
+    pub key: DeploymentKey,
+    pub environment: Environment,
+    pub status: BuildStatus,
+    pub transitions: Vec<Transition>,
+    /// Every delivery applied, for de-duplication.
+    pub event_ids: BTreeSet<String>,
+    #[serde(default)]
+    pub details: JobDetails,
+    /// Set when this job was started by a rollback, to the job it rolls back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<JobId>,
+    /// The validator's verdict on this job's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationRecord>,
+    /// The health checker's verdict on this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthRecord>,
+    /// The last scheduled check of this job while it was live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_check: Option<LiveCheck>,
+    /// The alerter's diagnosis of a failed build (evidence masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<crate::diagnose::Diagnosis>,
+    /// Set by cleanup's reconciliation when the job stayed Started past the
+    /// build timeout and Amplify has no such job: it will never end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_out_at: Option<DateTime<Utc>>,
+    /// Domain events decided but not yet confirmed published, by event id.
+    /// They are written together with the state change and removed once
+    /// EventBridge accepted them, so a crash in between republishes them.
+    #[serde(default)]
+    pub outbox: BTreeMap<String, OutboxEntry>,
+    /// Optimistic concurrency: every write expects the version it read.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// What the validator decided for a job, and whether it stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationRecord {
+    pub report: crate::validate::Report,
+    /// Where the policy came from: `branch`, `app` or `default`.
+    pub policy: String,
+    pub validated_at: DateTime<Utc>,
+    /// An error and `stop_on_error`: the build is to be stopped.
+    pub stop_requested: bool,
+    /// What StopJob did: `stopped`, or why it did not (the job had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_result: Option<String>,
+}
+
+/// What the health checker found after the deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthRecord {
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub url: String,
+    pub checked_at: DateTime<Utc>,
+    pub rounds: usize,
+    pub endpoints: Vec<crate::health::EndpointReport>,
+}
+
+/// The last scheduled verdict on a live deployment; a verdict is published
+/// when it differs from the one before, so a site that stays down alerts
+/// once, and its recovery is announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveCheck {
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub checked_at: DateTime<Utc>,
+    /// How many times this verdict has been published (for event ids).
+    pub changes: u32,
+}
+
+/// The result of applying one observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The event id was already applied: nothing changed.
+    Duplicate,
+    /// Recorded in the history; `new_status` is set when the resolved status
+    /// changed because of it.
+    Recorded { new_status: Option<BuildStatus> },
+}
+
+impl Deployment {
+    pub fn new(key: DeploymentKey, environment: Environment) -> Self {
+        Self {
+            key,
+            environment,
+            status: BuildStatus::Unknown("NONE".into()),
+            transitions: Vec::new(),
+            event_ids: BTreeSet::new(),
+            details: JobDetails::default(),
+            rollback_of: None,
+            validation: None,
+            health: None,
+            live_check: None,
+            diagnosis: None,
+            timed_out_at: None,
+            outbox: BTreeMap::new(),
+            version: 0,
+        }
+    }
+
+    pub fn has_seen(&self, event_id: &str) -> bool {
+        self.event_ids.contains(event_id)
+    }
+
+    /// Applies an observation. When the resolved status changes to one the
+    /// rest of the stack reacts to, the matching domain event is put in the
+    /// outbox (its id is deterministic, so deciding it twice keeps one entry).
+    pub fn apply(&mut self, obs: Observation) -> Applied {
+        if !self.event_ids.insert(obs.event_id.clone()) {
+            return Applied::Duplicate;
+        }
+        let candidate = Transition {
+            status: obs.status,
+            at: obs.at,
+            event_id: obs.event_id,
+        };
+        match self
+            .transitions
+            .iter_mut()
+            .find(|t| t.status == candidate.status)
+        {
+            Some(existing) => {
+                if (candidate.at, &candidate.event_id) < (existing.at, &existing.event_id) {
+                    *existing = candidate;
+                }
+            }
+            None => self.transitions.push(candidate),
+        }
+        // Events of one second are common (EventBridge's `time` has second
+        // resolution): within a second, a job starts before it ends.
+        self.transitions.sort_by(|a, b| {
+            (a.at, phase(&a.status), &a.event_id).cmp(&(b.at, phase(&b.status), &b.event_id))
+        });
+
+        let resolved = resolve_status(&self.transitions);
+        if resolved == self.status {
+            return Applied::Recorded { new_status: None };
+        }
+        self.status = resolved.clone();
+        let seq = self.event_ids.len() as u64;
+        if let Some(entry) = BuildEvent::from_deployment(self).and_then(|e| e.to_outbox(seq)) {
+            self.outbox.insert(entry.id.clone(), entry);
+        }
+        Applied::Recorded {
+            new_status: Some(resolved),
+        }
+    }
+
+    /// When the job began: Amplify's start time, else the earliest observation.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.details
+            .start_time
+            .or_else(|| self.transitions.iter().map(|t| t.at).min())
+    }
+
+    /// When the job ended, if it has: Amplify's end time, else the terminal
+    /// observation.
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        if !self.status.is_terminal() {
+            return None;
+        }
+        self.details.end_time.or_else(|| {
+            self.transitions
+                .iter()
+                .find(|t| t.status == self.status)
+                .map(|t| t.at)
+        })
+    }
+
+    /// `None` unless the start is really known (Amplify's start time or a
+    /// STARTED observation): a job seen only at its end has no duration.
+    pub fn duration_seconds(&self) -> Option<i64> {
+        let start = self.details.start_time.or_else(|| {
+            self.transitions
+                .iter()
+                .find(|t| t.status == BuildStatus::Started)
+                .map(|t| t.at)
+        })?;
+        let end = self.ended_at()?;
+        let secs = (end - start).num_seconds();
+        (secs >= 0).then_some(secs)
+    }
+
+    pub fn is_rollback(&self) -> bool {
+        self.rollback_of.is_some()
+    }
+
+    /// Everything but the bookkeeping that depends on how many writes it took
+    /// (version, outbox): two records that describe the same job the same way
+    /// are equal under this comparison.
+    pub fn same_state(&self, other: &Deployment) -> bool {
+        let strip = |d: &Deployment| Deployment {
+            version: 0,
+            outbox: BTreeMap::new(),
+            ..d.clone()
+        };
+        strip(self) == strip(other)
+    }
+}
+
+fn phase(status: &BuildStatus) -> u8 {
+    match status {
+        BuildStatus::Started => 0,
+        BuildStatus::Unknown(_) => 1,
+        _ => 2,
+    }
+}
+
+/// The documented rule that turns a history into one status:
+///
+/// 1. If any terminal status (SUCCEED, FAILED, CANCELLED) was observed, the one
+///    observed latest wins. Amplify never reports two different terminal
+///    statuses for one job on purpose, so when it happens the later report is
+///    taken as the correction; on equal times the more severe one wins
+///    (FAILED over CANCELLED over SUCCEED), so that a failure is never hidden
+///    by a tie.
+/// 2. Otherwise, if STARTED was observed, the job is STARTED.
+/// 3. Otherwise the latest unknown status (ties: the greatest spelling).
+///
+/// Every step depends only on the set of transitions, never on arrival order.
+pub fn resolve_status(transitions: &[Transition]) -> BuildStatus {
+    fn severity(s: &BuildStatus) -> u8 {
+        match s {
+            BuildStatus::Failed => 3,
+            BuildStatus::Cancelled => 2,
+            BuildStatus::Succeeded => 1,
+            _ => 0,
+        }
+    }
+    if let Some(t) = transitions
+        .iter()
+        .filter(|t| t.status.is_terminal())
+        .max_by_key(|t| (t.at, severity(&t.status)))
+    {
+        return t.status.clone();
+    }
+    if transitions.iter().any(|t| t.status == BuildStatus::Started) {
+        return BuildStatus::Started;
+    }
+    transitions
+        .iter()
+        .max_by(|a, b| (a.at, a.status.as_str()).cmp(&(b.at, b.status.as_str())))
+        .map(|t| t.status.clone())
+        .unwrap_or_else(|| BuildStatus::Unknown("NONE".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn key() -> DeploymentKey {
+        DeploymentKey {
+            app_id: "dapp1".parse().unwrap(),
+            branch_name: "main".parse().unwrap(),
+            job_id: JobId::new(4),
+        }
+    }
+
+    fn obs(id: &str, status: &str, secs: i64) -> Observation {
+        Observation {
+            event_id: id.into(),
+            status: BuildStatus::from_amplify(status),
+            at: Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap(),
+        }
+    }
+
+    fn run(observations: &[Observation]) -> Deployment {
+        let mut d = Deployment::new(key(), Environment::Staging);
+        for o in observations {
+            d.apply(o.clone());
+        }
+        d
+    }
+
+    #[test]
+    fn same_event_twice_is_a_no_op() {
+        let mut d = Deployment::new(key(), Environment::Dev);
+        assert_eq!(
+            d.apply(obs("e1", "STARTED", 0)),
+            Applied::Recorded {
+                new_status: Some(BuildStatus::Started)
+            }
+        );
+        let before = d.clone();
+        assert_eq!(d.apply(obs("e1", "STARTED", 0)), Applied::Duplicate);
+        assert_eq!(d, before);
+    }
+
+    #[test]
+    fn started_and_terminal_in_either_order_end_in_the_same_record() {
+        let started = obs("e1", "STARTED", 0);
+        let done = obs("e2", "SUCCEED", 90);
+        let a = run(&[started.clone(), done.clone()]);
+        let b = run(&[done.clone(), started.clone()]);
+        let c = run(&[done.clone(), started.clone(), done.clone(), started]);
+        assert!(a.same_state(&b));
+        assert!(a.same_state(&c));
+        assert_eq!(a.status, BuildStatus::Succeeded);
+        assert_eq!(a.transitions.len(), 2);
+    }
+
+    #[test]
+    fn within_one_second_started_is_listed_before_the_end() {
+        let d = run(&[obs("zzz", "STARTED", 0), obs("aaa", "SUCCEED", 0)]);
+        assert_eq!(d.transitions[0].status, BuildStatus::Started);
+        assert_eq!(d.status, BuildStatus::Succeeded);
+    }
+
+    #[test]
+    fn terminal_status_never_falls_back_to_started() {
+        let d = run(&[obs("e2", "FAILED", 60), obs("e1", "STARTED", 0)]);
+        assert_eq!(d.status, BuildStatus::Failed);
+        assert_eq!(d.transitions[0].status, BuildStatus::Started);
+    }
+
+    #[test]
+    fn repeated_status_with_new_ids_keeps_the_earliest_transition() {
+        let d = run(&[obs("e3", "STARTED", 5), obs("e1", "STARTED", 0)]);
+        assert_eq!(d.transitions.len(), 1);
+        assert_eq!(d.transitions[0].event_id, "e1");
+        assert_eq!(d.event_ids.len(), 2);
+    }
+
+    #[test]
+    fn conflicting_terminal_statuses_are_both_kept_and_the_later_wins() {
+        let a = run(&[obs("s", "SUCCEED", 10), obs("f", "FAILED", 20)]);
+        let b = run(&[obs("f", "FAILED", 20), obs("s", "SUCCEED", 10)]);
+        assert_eq!(a.status, BuildStatus::Failed);
+        assert!(a.same_state(&b));
+        assert_eq!(a.transitions.len(), 2);
+    }
+
+    #[test]
+    fn conflicting_terminal_statuses_at_the_same_time_resolve_to_the_failure() {
+        let d = run(&[obs("f", "FAILED", 10), obs("s", "SUCCEED", 10)]);
+        assert_eq!(d.status, BuildStatus::Failed);
+    }
+
+    #[test]
+    fn unknown_status_is_recorded_without_overriding_started() {
+        let d = run(&[obs("e1", "STARTED", 0), obs("e2", "PAUSED", 5)]);
+        assert_eq!(d.status, BuildStatus::Started);
+        assert_eq!(d.transitions.len(), 2);
+        let only_unknown = run(&[obs("e2", "PAUSED", 5)]);
+        assert_eq!(only_unknown.status, BuildStatus::Unknown("PAUSED".into()));
+    }
+
+    #[test]
+    fn a_status_change_queues_one_domain_event_per_status() {
+        let d = run(&[
+            obs("e1", "STARTED", 0),
+            obs("e2", "SUCCEED", 90),
+            obs("e2", "SUCCEED", 90),
+        ]);
+        let types: Vec<_> = d.outbox.values().map(|e| e.detail_type.as_str()).collect();
+        assert_eq!(types, vec!["Build Started", "Build Succeeded"]);
+    }
+
+    #[test]
+    fn a_late_started_queues_nothing() {
+        let d = run(&[obs("e2", "FAILED", 90), obs("e1", "STARTED", 0)]);
+        let types: Vec<_> = d.outbox.values().map(|e| e.detail_type.as_str()).collect();
+        assert_eq!(types, vec!["Build Failed"]);
+    }
+
+    #[test]
+    fn duration_comes_from_amplify_times_when_known() {
+        let mut d = run(&[obs("e1", "STARTED", 0), obs("e2", "SUCCEED", 90)]);
+        assert_eq!(d.duration_seconds(), Some(90));
+        d.details.start_time = Some(Utc.timestamp_opt(1_700_000_010, 0).unwrap());
+        d.details.end_time = Some(Utc.timestamp_opt(1_700_000_070, 0).unwrap());
+        assert_eq!(d.duration_seconds(), Some(60));
+    }
+
+    #[test]
+    fn a_job_seen_only_at_its_end_has_no_duration() {
+        let d = run(&[obs("e2", "SUCCEED", 90)]);
+        assert_eq!(d.duration_seconds(), None);
+    }
+
+    #[test]
+    fn merge_prefers_present_values_whatever_the_order() {
+        let running = JobDetails {
+            commit_id: Some("abc".into()),
+            status: Some(BuildStatus::Started),
+            ..Default::default()
+        };
+        let done = JobDetails {
+            commit_id: Some("abc".into()),
+            end_time: Some(Utc.timestamp_opt(5, 0).unwrap()),
+            status: Some(BuildStatus::Succeeded),
+            ..Default::default()
+        };
+        let mut a = JobDetails::default();
+        a.merge(running.clone());
+        a.merge(done.clone());
+        let mut b = JobDetails::default();
+        b.merge(done);
+        b.merge(running);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn commit_message_keeps_first_line_only() {
+        let mut d = JobDetails::default();
+        d.merge(JobDetails {
+            commit_message: Some("fix: heap\n\nlong body".into()),
+            ..Default::default()
+        });
+        assert_eq!(d.commit_message.as_deref(), Some("fix: heap"));
+    }
+}

@@ -1,0 +1,146 @@
+//! Errors of the domain and its ports, and how Lambda sees them.
+//!
+//! Every error says whether retrying can help. A retryable one fails the
+//! invocation (or the SQS record) so that it is delivered again; a
+//! non-retryable one goes to the dead-letter queue with its reason.
+
+/// A failure of the deployment store.
+/// A delivery that cannot be understood. Never retried: the same bytes would
+/// fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed event {event_id}: {reason}")]
+pub struct MalformedEvent {
+    /// The event's `id` when it could be read, else `<unknown>`.
+    pub event_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed the item since it was read (optimistic
+    /// concurrency); read again and re-apply.
+    #[error("the item changed since it was read")]
+    Conflict,
+    /// Throttling, a timeout, a 5xx: worth retrying.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The request was refused (validation, permissions, missing table):
+    /// retrying the same request will not help.
+    #[error("store refused the request: {0}")]
+    Rejected(String),
+    /// An item that cannot be decoded into the domain model.
+    #[error("stored item is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A failure of Amplify's API.
+#[derive(Debug, thiserror::Error)]
+pub enum AmplifyError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("Amplify unavailable: {0}")]
+    Unavailable(String),
+    #[error("Amplify refused the request: {0}")]
+    Rejected(String),
+}
+
+/// A failure to publish domain events.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{failed} of {total} entries rejected: {reason}")]
+    Partial {
+        failed: usize,
+        total: usize,
+        reason: String,
+    },
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("the request was refused: {0}")]
+    Rejected(String),
+}
+
+/// Everything a function's `handle` can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Malformed(#[from] MalformedEvent),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("amplify: {0}")]
+    Amplify(#[from] AmplifyError),
+    #[error("publish: {0}")]
+    Publish(#[from] PublishError),
+    #[error("dead-letter queue: {0}")]
+    DeadLetter(String),
+}
+
+impl Error {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Malformed(_) => false,
+            Error::Store(e) => matches!(e, StoreError::Conflict | StoreError::Unavailable(_)),
+            Error::Amplify(e) => matches!(e, AmplifyError::Unavailable(_)),
+            Error::Publish(e) => !matches!(e, PublishError::Rejected(_)),
+            Error::DeadLetter(_) => true,
+        }
+    }
+
+    /// A stable `errorType` for Lambda and the dead-letter queue:
+    /// `Retryable.<Part>` or `NonRetryable.<Part>`.
+    pub fn error_type(&self) -> &'static str {
+        let retryable = self.is_retryable();
+        match (self, retryable) {
+            (Error::Malformed(_), _) => "NonRetryable.Event",
+            (Error::Store(StoreError::Corrupt(_)), _) => "NonRetryable.StoredItem",
+            (Error::Store(_), true) => "Retryable.Store",
+            (Error::Store(_), false) => "NonRetryable.Store",
+            (Error::Amplify(_), true) => "Retryable.Amplify",
+            (Error::Amplify(_), false) => "NonRetryable.Amplify",
+            (Error::Publish(_), true) => "Retryable.Publish",
+            (Error::Publish(_), false) => "NonRetryable.Publish",
+            (Error::DeadLetter(_), _) => "Retryable.DeadLetter",
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_events_are_not_retried() {
+        let e = Error::from(MalformedEvent {
+            event_id: "x".into(),
+            reason: "detail is missing".into(),
+        });
+        assert!(!e.is_retryable());
+        assert_eq!(e.error_type(), "NonRetryable.Event");
+        let d = lambda_runtime::Diagnostic::from(e);
+        assert!(d.error_message.contains("detail is missing"));
+    }
+
+    #[test]
+    fn transient_failures_are_retried() {
+        assert!(Error::from(StoreError::Conflict).is_retryable());
+        assert!(Error::from(AmplifyError::Unavailable("503".into())).is_retryable());
+        assert_eq!(
+            Error::from(PublishError::Partial {
+                failed: 1,
+                total: 1,
+                reason: "ThrottlingException".into()
+            })
+            .error_type(),
+            "Retryable.Publish"
+        );
+        assert!(!Error::from(AmplifyError::Rejected("bad".into())).is_retryable());
+    }
+}

@@ -1,0 +1,405 @@
+//! Domain events the stack publishes on its own EventBridge bus (source
+//! `sentinel`). Only the build-event handler knows Amplify's event format;
+//! every other function reads these. `docs/events.md` documents each field.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::deployment::Deployment;
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+
+pub const OWNER_INGEST: &str = "ingest";
+pub const OWNER_VALIDATOR: &str = "validator";
+pub const OWNER_HEALTH: &str = "health";
+pub const OWNER_ALERTER: &str = "alerter";
+
+/// The `source` of every event the stack publishes.
+pub const SOURCE: &str = "sentinel";
+
+/// `detail-type` values of the build lifecycle.
+pub mod detail_type {
+    pub const BUILD_STARTED: &str = "Build Started";
+    pub const BUILD_SUCCEEDED: &str = "Build Succeeded";
+    pub const BUILD_FAILED: &str = "Build Failed";
+    pub const BUILD_CANCELLED: &str = "Build Cancelled";
+    pub const VALIDATION_COMPLETED: &str = "Validation Completed";
+    pub const VALIDATION_FAILED: &str = "Validation Failed";
+    pub const DEPLOYMENT_HEALTHY: &str = "Deployment Healthy";
+    pub const DEPLOYMENT_UNHEALTHY: &str = "Deployment Unhealthy";
+    pub const DEPLOYMENT_CHECK_INCONCLUSIVE: &str = "Deployment Check Inconclusive";
+    pub const BUILD_DIAGNOSED: &str = "Build Diagnosed";
+    pub const ROLLBACK_STARTED: &str = "Rollback Started";
+    pub const ROLLBACK_SUCCEEDED: &str = "Rollback Succeeded";
+    pub const ROLLBACK_FAILED: &str = "Rollback Failed";
+    pub const ROLLBACK_RECOMMENDED: &str = "Rollback Recommended";
+    pub const DEGRADATION_DETECTED: &str = "Degradation Detected";
+    pub const BUILD_RETRIED: &str = "Build Retried";
+}
+
+pub const OWNER_ROLLBACK: &str = "rollback";
+
+/// The detail of "Build Retried": a build that failed transiently was
+/// started again (StartJob RETRY) by the rollback function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryEvent {
+    /// `{appId}/{branchName}/{jobId padded}/retried`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job that failed.
+    pub job_id: JobId,
+    /// The RETRY job.
+    pub retry_job_id: JobId,
+    pub category: String,
+    /// 1 for the first retry of the lineage.
+    pub attempt: u32,
+    pub max_retries: u32,
+}
+
+/// An event published directly (not through a record's outbox).
+pub fn entry<T: Serialize>(
+    id: &str,
+    owner: &str,
+    detail_type: &str,
+    detail: &T,
+) -> Option<OutboxEntry> {
+    Some(OutboxEntry {
+        id: id.to_owned(),
+        seq: 0,
+        owner: owner.to_owned(),
+        detail_type: detail_type.to_owned(),
+        detail: serde_json::to_string(detail).ok()?,
+    })
+}
+
+/// The detail of "Build Diagnosed": the alerter's diagnosis of a failed
+/// build (the full one, with evidence, is on the deployment record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosisEvent {
+    /// `{appId}/{branchName}/{jobId padded}/diagnosed`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub category: String,
+    pub title: String,
+    /// Whether a retry of the same commit can succeed.
+    pub transient: bool,
+    pub fix: String,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+}
+
+impl DiagnosisEvent {
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_ALERTER.to_owned(),
+            detail_type: detail_type::BUILD_DIAGNOSED.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+/// The detail of "Rollback Started", "Rollback Succeeded", "Rollback
+/// Failed" and "Rollback Recommended" (published by the rollback function).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackEvent {
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job that was unhealthy (or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_job_id: Option<JobId>,
+    /// The job started to roll back (its RETRY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_job_id: Option<JobId>,
+    /// The last known good job rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_job_id: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_commit_id: Option<String>,
+    pub reason: String,
+    /// Who asked (`automatic`, or the operator's identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_restore_seconds: Option<u64>,
+    /// For "Rollback Recommended": the command that performs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The detail of "Degradation Detected" (published by the metrics
+/// collector): a trend that will break builds if left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DegradationEvent {
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// A stable id of the condition (`build-duration-rising`, …).
+    pub condition: String,
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+/// The detail of "Deployment Healthy", "Deployment Unhealthy" and
+/// "Deployment Check Inconclusive".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthEvent {
+    /// `{appId}/{branchName}/{jobId padded}/health`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub verdict: crate::health::Verdict,
+    pub reason: String,
+    pub url: String,
+    pub endpoints: Vec<crate::health::EndpointReport>,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+    /// From the scheduled check of the live deployment, not a new deploy.
+    #[serde(default)]
+    pub scheduled: bool,
+    /// Whether this verdict may lead to a rollback: always for a new
+    /// deploy's Unhealthy; for a scheduled one, as the policy says.
+    #[serde(default)]
+    pub rollback_allowed: bool,
+}
+
+impl HealthEvent {
+    pub fn detail_type(&self) -> &'static str {
+        match self.verdict {
+            crate::health::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
+            crate::health::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
+            crate::health::Verdict::Inconclusive => detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE,
+        }
+    }
+
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_HEALTH.to_owned(),
+            detail_type: self.detail_type().to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+/// The detail of "Validation Completed" (every validated job) and
+/// "Validation Failed" (a job with error findings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationEvent {
+    /// `{appId}/{branchName}/{jobId padded}/validation` (or `/validation-failed`).
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub passed: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    /// The findings, secret values masked.
+    pub findings: Vec<crate::validate::Finding>,
+    /// Where the policy came from: `branch`, `app` or `default`.
+    pub policy: String,
+    /// The validator asked Amplify to stop the build.
+    pub stop_requested: bool,
+}
+
+impl ValidationEvent {
+    pub fn to_outbox(&self, detail_type: &str, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_VALIDATOR.to_owned(),
+            detail_type: detail_type.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+/// Any domain event as it arrives from EventBridge (through SQS): the
+/// envelope, with the detail left for the consumer to parse.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}
+
+impl Envelope {
+    /// Parses an envelope of `expected` detail type and its detail.
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        raw: &str,
+        expected: &[&str],
+    ) -> Result<(Envelope, T), crate::core::error::MalformedEvent> {
+        let malformed = |id: &str, reason: String| crate::core::error::MalformedEvent {
+            event_id: id.to_owned(),
+            reason,
+        };
+        let envelope: Envelope = serde_json::from_str(raw)
+            .map_err(|e| malformed("<unknown>", format!("not a domain event: {e}")))?;
+        if envelope.source != SOURCE || !expected.contains(&envelope.detail_type.as_str()) {
+            return Err(malformed(
+                &envelope.id,
+                format!(
+                    "unexpected {:?} from {:?}; this function takes {expected:?} from {SOURCE:?}",
+                    envelope.detail_type, envelope.source
+                ),
+            ));
+        }
+        let detail = serde_json::from_value(envelope.detail.clone())
+            .map_err(|e| malformed(&envelope.id, format!("detail: {e}")))?;
+        Ok((envelope, detail))
+    }
+}
+
+/// The detail of "Build Started", "Build Succeeded", "Build Failed" and
+/// "Build Cancelled".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildEvent {
+    /// Deterministic: `{appId}/{branchName}/{jobId padded}/{status}`. Consumers
+    /// de-duplicate on it, because publication is at least once.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub status: BuildStatus,
+    pub commit_id: Option<String>,
+    pub commit_message: Option<String>,
+    pub commit_time: Option<DateTime<Utc>>,
+    pub job_type: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub is_rollback: bool,
+    pub rollback_of: Option<JobId>,
+}
+
+impl BuildEvent {
+    /// The event announcing the deployment's current status, or `None` for a
+    /// status nobody reacts to (an unknown one).
+    pub fn from_deployment(d: &Deployment) -> Option<Self> {
+        detail_type_for(&d.status)?;
+        Some(Self {
+            event_id: format!(
+                "{}/{}/{}/{}",
+                d.key.app_id,
+                d.key.branch_name,
+                d.key.job_id.padded(),
+                d.status
+            ),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            status: d.status.clone(),
+            commit_id: d.details.commit_id.clone(),
+            commit_message: d.details.commit_message.clone(),
+            commit_time: d.details.commit_time,
+            job_type: d.details.job_type.clone(),
+            start_time: d.started_at(),
+            end_time: d.ended_at(),
+            duration_seconds: d.duration_seconds(),
+            is_rollback: d.is_rollback(),
+            rollback_of: d.rollback_of,
+        })
+    }
+
+    pub fn detail_type(&self) -> &'static str {
+        detail_type_for(&self.status).unwrap_or(detail_type::BUILD_STARTED)
+    }
+
+    pub fn to_outbox(&self, seq: u64) -> Option<OutboxEntry> {
+        Some(OutboxEntry {
+            id: self.event_id.clone(),
+            seq,
+            owner: OWNER_INGEST.to_owned(),
+            detail_type: detail_type_for(&self.status)?.to_owned(),
+            detail: serde_json::to_string(self).ok()?,
+        })
+    }
+}
+
+fn detail_type_for(status: &BuildStatus) -> Option<&'static str> {
+    match status {
+        BuildStatus::Started => Some(detail_type::BUILD_STARTED),
+        BuildStatus::Succeeded => Some(detail_type::BUILD_SUCCEEDED),
+        BuildStatus::Failed => Some(detail_type::BUILD_FAILED),
+        BuildStatus::Cancelled => Some(detail_type::BUILD_CANCELLED),
+        BuildStatus::Unknown(_) => None,
+    }
+}
+
+/// A domain event ready to publish: what `PutEvents` needs, kept generic so
+/// that later event kinds travel through the same outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: String,
+    /// Publication order within one record (entries are published by `seq`).
+    #[serde(default)]
+    pub seq: u64,
+    /// The reaction that decided it and publishes it (`ingest`,
+    /// `validator`, …): each flushes only its own entries, so two reactions
+    /// to one job never publish each other's events.
+    #[serde(default)]
+    pub owner: String,
+    pub detail_type: String,
+    /// The detail as a JSON string, exactly as it will be published.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::deployment::{DeploymentKey, Observation};
+
+    #[test]
+    fn build_event_round_trips_through_json() {
+        let mut d = Deployment::new(
+            DeploymentKey {
+                app_id: "dapp1".parse().unwrap(),
+                branch_name: "feature/x".parse().unwrap(),
+                job_id: JobId::new(12),
+            },
+            Environment::Prod,
+        );
+        d.apply(Observation {
+            event_id: "e".into(),
+            status: BuildStatus::Failed,
+            at: Utc::now(),
+        });
+        let event = BuildEvent::from_deployment(&d).unwrap();
+        assert_eq!(event.event_id, "dapp1/feature/x/0000000012/FAILED");
+        let entry = event.to_outbox(1).unwrap();
+        assert_eq!(entry.detail_type, "Build Failed");
+        let back: BuildEvent = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(back, event);
+        let json: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(json["jobId"], "12");
+        assert_eq!(json["isRollback"], false);
+    }
+}

@@ -1,0 +1,296 @@
+//! The health checker's reaction to "Build Succeeded": check the deployed
+//! site against the branch's policy, record the verdict on the deployment,
+//! move the branch's last known good on Healthy, and publish the verdict —
+//! once per job, whatever the number of deliveries.
+
+use chrono::Utc;
+use tracing::info;
+
+use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
+use crate::core::error::{Error, StoreError};
+use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH};
+use crate::core::model::{AppId, BranchName, Environment};
+use crate::effects;
+use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
+use crate::ports::{
+    AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, EventPublisher, PolicyStore,
+};
+
+pub struct HealthChecker<'a, S, A, P> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    /// Where sites are when neither the policy nor Amplify's default applies
+    /// (see `Config::site_url_template`).
+    pub site_url_template: Option<&'a str>,
+}
+
+/// What one "Build Succeeded" led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// `None` when the job was superseded before it could be checked.
+    pub verdict: Option<Verdict>,
+    pub published: usize,
+}
+
+impl<S, A, P> HealthChecker<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    pub async fn on_build_succeeded(&self, event: &BuildEvent) -> Result<CheckOutcome, Error> {
+        let key = DeploymentKey {
+            app_id: event.app_id.clone(),
+            branch_name: event.branch_name.clone(),
+            job_id: event.job_id,
+        };
+        let mut record = self.store.get_deployment(&key).await?.ok_or_else(|| {
+            Error::from(StoreError::Unavailable(format!(
+                "deployment {} is not recorded yet",
+                event.event_id
+            )))
+        })?;
+        if record.health.is_none() {
+            if self.superseded(&key).await? {
+                // A newer deploy is live: this one is no longer served, and
+                // checking it would only report the newer version as wrong.
+                info!("superseded; not checked");
+                return Ok(CheckOutcome {
+                    verdict: None,
+                    published: 0,
+                });
+            }
+            let policy = match self.store.get_policy(&key.app_id, &key.branch_name).await? {
+                Some(stored) => stored.policy.health,
+                None => HealthPolicy::default(),
+            };
+            let url = self.site_url(&key, &policy).await?;
+            let checker =
+                Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+            let commit = record.details.commit_id.as_deref();
+            let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
+            let Ok(report) = checker.run_while(commit, still_live).await else {
+                info!("superseded during the check; no verdict");
+                return Ok(CheckOutcome {
+                    verdict: None,
+                    published: 0,
+                });
+            };
+            info!(verdict = ?report.verdict, reason = %report.reason, %url, "checked");
+            record = effects::update(self.store, &key, |d| Ok(decide(d, &report, &url))).await?;
+        }
+        let Some(health) = record.health.clone() else {
+            return Err(Error::DeadLetter("health vanished from the record".into()));
+        };
+        if health.verdict == Verdict::Healthy {
+            self.store
+                .advance_pointer(
+                    &key,
+                    record.details.commit_id.as_deref(),
+                    BranchPointer::LastKnownGood,
+                )
+                .await?;
+        }
+        let published = effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
+        Ok(CheckOutcome {
+            verdict: Some(health.verdict),
+            published,
+        })
+    }
+
+    /// Whether a newer job of the branch is live.
+    async fn superseded(&self, key: &DeploymentKey) -> Result<bool, Error> {
+        let state = self
+            .store
+            .get_branch_state(&key.app_id, &key.branch_name)
+            .await?;
+        Ok(state.live_job.is_some_and(|live| live > key.job_id))
+    }
+
+    /// The scheduled check: every branch of the environment with a live
+    /// deployment (found through the environment-and-time index, recent
+    /// deployments first) is checked, concurrently; a verdict is published
+    /// when it differs from that job's previous scheduled verdict.
+    pub async fn on_schedule(&self, environment: Environment) -> Result<ScheduleOutcome, Error> {
+        let recent = self
+            .store
+            .list_deployments(
+                environment,
+                &DeploymentFilter {
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut branches: Vec<(AppId, BranchName)> = recent
+            .into_iter()
+            .map(|d| (d.key.app_id, d.key.branch_name))
+            .collect();
+        branches.sort();
+        branches.dedup();
+        let checks = branches
+            .iter()
+            .map(|(app, branch)| self.check_live(app, branch));
+        let results = futures::future::join_all(checks).await;
+        let mut outcome = ScheduleOutcome::default();
+        for result in results {
+            if let Some(published) = result? {
+                outcome.checked += 1;
+                outcome.published += published;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Checks one branch's live job; `None` when the branch has none.
+    async fn check_live(&self, app: &AppId, branch: &BranchName) -> Result<Option<usize>, Error> {
+        let state = self.store.get_branch_state(app, branch).await?;
+        let Some(job_id) = state.live_job else {
+            return Ok(None);
+        };
+        let key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id,
+        };
+        let Some(record) = self.store.get_deployment(&key).await? else {
+            return Ok(None);
+        };
+        let policy = match self.store.get_policy(app, branch).await? {
+            Some(stored) => stored.policy.health,
+            None => HealthPolicy::default(),
+        };
+        let url = self.site_url(&key, &policy).await?;
+        let rollback_allowed = policy.rollback_on_live_failure;
+        let checker = Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+        let report = checker.run(record.details.commit_id.as_deref()).await;
+        info!(app = %app, branch = %branch, job = %job_id, verdict = ?report.verdict, "live check");
+        let record = effects::update(self.store, &key, |d| {
+            Ok(decide_live(d, &report, &url, rollback_allowed))
+        })
+        .await?;
+        Ok(Some(
+            effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?,
+        ))
+    }
+
+    /// The policy's URL, else the stack's template (with `{appId}`,
+    /// `{branch}`, `{displayName}` filled in), else Amplify's
+    /// `https://{displayName}.{defaultDomain}`.
+    async fn site_url(&self, key: &DeploymentKey, policy: &HealthPolicy) -> Result<String, Error> {
+        let display = key.branch_name.display_name();
+        if let Some(url) = policy.url.as_deref().or(self.site_url_template) {
+            return Ok(url
+                .replace("{appId}", key.app_id.as_str())
+                .replace("{branch}", key.branch_name.as_str())
+                .replace("{displayName}", &display));
+        }
+        let app = self.amplify.get_app(&key.app_id).await?;
+        let branch = self
+            .amplify
+            .get_branch(&key.app_id, &key.branch_name)
+            .await?;
+        Ok(format!(
+            "https://{}.{}/",
+            branch.display_name, app.default_domain
+        ))
+    }
+}
+
+/// What a scheduled run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleOutcome {
+    pub checked: usize,
+    pub published: usize,
+}
+
+/// Records a scheduled verdict; an event only when the verdict changed
+/// (the first scheduled check of a job compares with its deploy verdict).
+fn decide_live(
+    d: &mut Deployment,
+    report: &HealthReport,
+    url: &str,
+    rollback_on_live_failure: bool,
+) -> bool {
+    let previous = d
+        .live_check
+        .as_ref()
+        .map(|c| c.verdict)
+        .or_else(|| d.health.as_ref().map(|h| h.verdict));
+    let changes = d.live_check.as_ref().map_or(0, |c| c.changes);
+    let changed = previous != Some(report.verdict);
+    let changes = if changed { changes + 1 } else { changes };
+    d.live_check = Some(LiveCheck {
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        checked_at: Utc::now(),
+        changes,
+    });
+    if changed {
+        let allowed = rollback_on_live_failure && report.verdict == Verdict::Unhealthy;
+        queue_event(
+            d,
+            report,
+            url,
+            &format!("live/{changes}"),
+            true,
+            allowed,
+            300 + u64::from(changes),
+        );
+    }
+    true
+}
+
+fn decide(d: &mut Deployment, report: &HealthReport, url: &str) -> bool {
+    if d.health.is_some() {
+        return false;
+    }
+    d.health = Some(HealthRecord {
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        url: url.to_owned(),
+        checked_at: Utc::now(),
+        rounds: report.rounds,
+        endpoints: report.endpoints.clone(),
+    });
+    let allowed = report.verdict == Verdict::Unhealthy;
+    queue_event(d, report, url, "health", false, allowed, 200);
+    true
+}
+
+/// Puts the verdict's domain event in the record's outbox.
+fn queue_event(
+    d: &mut Deployment,
+    report: &HealthReport,
+    url: &str,
+    suffix: &str,
+    scheduled: bool,
+    rollback_allowed: bool,
+    seq_base: u64,
+) {
+    let event = HealthEvent {
+        event_id: format!(
+            "{}/{}/{}/{suffix}",
+            d.key.app_id,
+            d.key.branch_name,
+            d.key.job_id.padded()
+        ),
+        environment: d.environment,
+        app_id: d.key.app_id.clone(),
+        branch_name: d.key.branch_name.clone(),
+        job_id: d.key.job_id,
+        commit_id: d.details.commit_id.clone(),
+        verdict: report.verdict,
+        reason: report.reason.clone(),
+        url: url.to_owned(),
+        endpoints: report.endpoints.clone(),
+        is_rollback: d.is_rollback(),
+        rollback_of: d.rollback_of,
+        scheduled,
+        rollback_allowed,
+    };
+    if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + seq_base) {
+        d.outbox.insert(entry.id.clone(), entry);
+    }
+}

@@ -1,0 +1,318 @@
+//! Amplify's "Amplify Deployment Status Change" event, parsed strictly.
+//!
+//! This is the only place that knows Amplify's event format. Parsing reports
+//! the first problem with the field it concerns, so that a malformed delivery
+//! in the dead-letter queue explains itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::core::deployment::{DeploymentKey, Observation};
+use crate::core::error::MalformedEvent;
+use crate::core::model::{AppId, BranchName, BuildStatus, JobId, preview};
+
+pub const SOURCE: &str = "aws.amplify";
+pub const DETAIL_TYPE: &str = "Amplify Deployment Status Change";
+
+/// The largest event EventBridge accepts is 256 KiB; a bigger one is not an
+/// Amplify event and is not worth parsing.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+const MAX_ID_LEN: usize = 128;
+const MAX_STATUS_LEN: usize = 64;
+
+/// A parsed status change of one Amplify job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmplifyStatusEvent {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    pub status: BuildStatus,
+    pub job_step: Option<String>,
+}
+
+impl AmplifyStatusEvent {
+    pub fn key(&self) -> DeploymentKey {
+        DeploymentKey {
+            app_id: self.app_id.clone(),
+            branch_name: self.branch_name.clone(),
+            job_id: self.job_id,
+        }
+    }
+
+    pub fn observation(&self) -> Observation {
+        Observation {
+            event_id: self.id.clone(),
+            status: self.status.clone(),
+            at: self.time,
+        }
+    }
+
+    /// Parses raw bytes (an SQS body, a file).
+    pub fn parse_str(raw: &str) -> Result<Self, MalformedEvent> {
+        if raw.len() > MAX_EVENT_BYTES {
+            return Err(malformed(
+                "<unknown>",
+                format!(
+                    "event is {} bytes; EventBridge events are at most {MAX_EVENT_BYTES}",
+                    raw.len()
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_str(raw).map_err(|e| {
+            malformed(
+                "<unknown>",
+                format!("not JSON: {e} (body starts {})", preview(raw)),
+            )
+        })?;
+        Self::parse(&value)
+    }
+
+    /// Parses an EventBridge envelope carrying Amplify's detail.
+    pub fn parse(value: &Value) -> Result<Self, MalformedEvent> {
+        let obj = value.as_object().ok_or_else(|| {
+            malformed(
+                "<unknown>",
+                format!("expected a JSON object, got {}", kind(value)),
+            )
+        })?;
+        let id = match obj.get("id") {
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => s.clone(),
+            Some(Value::String(s)) => {
+                return Err(malformed(
+                    "<unknown>",
+                    format!("id must be 1-{MAX_ID_LEN} characters, got {}", s.len()),
+                ));
+            }
+            Some(other) => {
+                return Err(malformed(
+                    "<unknown>",
+                    format!("id must be a string, got {}", kind(other)),
+                ));
+            }
+            None => return Err(malformed("<unknown>", "id is missing")),
+        };
+        let field = |name: &str| -> Result<&str, MalformedEvent> { string_field(obj, name, &id) };
+
+        let source = field("source")?;
+        if source != SOURCE {
+            return Err(malformed(
+                &id,
+                format!("source is {}, expected {SOURCE:?}", preview(source)),
+            ));
+        }
+        let detail_type = field("detail-type")?;
+        if detail_type != DETAIL_TYPE {
+            return Err(malformed(
+                &id,
+                format!(
+                    "detail-type is {}, expected {DETAIL_TYPE:?}",
+                    preview(detail_type)
+                ),
+            ));
+        }
+        let time = field("time")?;
+        let time = DateTime::parse_from_rfc3339(time)
+            .map_err(|e| malformed(&id, format!("time {} is not RFC 3339: {e}", preview(time))))?
+            .with_timezone(&Utc);
+
+        let detail = match obj.get("detail") {
+            Some(Value::Object(d)) => d,
+            Some(other) => {
+                return Err(malformed(
+                    &id,
+                    format!("detail must be an object, got {}", kind(other)),
+                ));
+            }
+            None => return Err(malformed(&id, "detail is missing")),
+        };
+        let detail_field = |name: &str| -> Result<&str, MalformedEvent> {
+            string_field(detail, name, &id).map_err(|e| MalformedEvent {
+                reason: format!("detail.{}", e.reason),
+                ..e
+            })
+        };
+        let parse_err = |e: crate::core::model::ParseError| malformed(&id, format!("detail.{e}"));
+        let app_id: AppId = detail_field("appId")?.parse().map_err(parse_err)?;
+        let branch_name: BranchName = detail_field("branchName")?.parse().map_err(parse_err)?;
+        let job_id: JobId = detail_field("jobId")?.parse().map_err(parse_err)?;
+        let raw_status = detail_field("jobStatus")?;
+        let status_ok = !raw_status.is_empty()
+            && raw_status.len() <= MAX_STATUS_LEN
+            && raw_status
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !status_ok {
+            return Err(malformed(
+                &id,
+                format!(
+                    "detail.jobStatus {} is not a status (1-{MAX_STATUS_LEN} of A-Z, 0-9, _)",
+                    preview(raw_status)
+                ),
+            ));
+        }
+        let job_step = match detail.get("jobStep") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.len() <= MAX_STATUS_LEN => Some(s.clone()),
+            Some(_) => {
+                return Err(malformed(
+                    &id,
+                    format!("detail.jobStep must be a string of at most {MAX_STATUS_LEN} bytes"),
+                ));
+            }
+        };
+        Ok(Self {
+            id,
+            time,
+            app_id,
+            branch_name,
+            job_id,
+            status: BuildStatus::from_amplify(raw_status),
+            job_step,
+        })
+    }
+}
+
+fn string_field<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    name: &str,
+    id: &str,
+) -> Result<&'a str, MalformedEvent> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(malformed(
+            id,
+            format!("{name} must be a string, got {}", kind(other)),
+        )),
+        None => Err(malformed(id, format!("{name} is missing"))),
+    }
+}
+
+fn malformed(event_id: &str, reason: impl Into<String>) -> MalformedEvent {
+    MalformedEvent {
+        event_id: event_id.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Value {
+        json!({
+            "version": "0",
+            "id": "7f1c0c3e-0000-4000-8000-000000000001",
+            "detail-type": "Amplify Deployment Status Change",
+            "source": "aws.amplify",
+            "account": "123456789012",
+            "time": "2026-11-22T10:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:amplify:us-east-1:123456789012:apps/dsentinel0001/branches/main/jobs/0000000004"],
+            "detail": {"appId": "dsentinel0001", "branchName": "main", "jobId": "4", "jobStatus": "SUCCEED"}
+        })
+    }
+
+    fn reason_for(mutate: impl FnOnce(&mut Value)) -> String {
+        let mut v = event();
+        mutate(&mut v);
+        AmplifyStatusEvent::parse(&v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_the_real_shape() {
+        let e = AmplifyStatusEvent::parse(&event()).unwrap();
+        assert_eq!(e.job_id, JobId::new(4));
+        assert_eq!(e.status, BuildStatus::Succeeded);
+        assert_eq!(e.branch_name.as_str(), "main");
+    }
+
+    #[test]
+    fn each_malformation_is_named() {
+        type Mutation = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                Box::new(|v| v["detail"] = Value::Null),
+                "detail must be an object",
+            ),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("detail");
+                }),
+                "detail is missing",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobId"] = json!(4)),
+                "detail.jobId must be a string, got a number",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobId"] = json!("four")),
+                "detail.jobId",
+            ),
+            (
+                Box::new(|v| v["detail"]["appId"] = json!("not-an-app")),
+                "detail.appId",
+            ),
+            (
+                Box::new(|v| v["detail"]["branchName"] = json!("b".repeat(300))),
+                "detail.branchName: is 300 bytes",
+            ),
+            (
+                Box::new(|v| v["detail"]["jobStatus"] = json!("<script>")),
+                "detail.jobStatus",
+            ),
+            (Box::new(|v| v["source"] = json!("aws.s3")), "source is"),
+            (Box::new(|v| v["time"] = json!("yesterday")), "time"),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("id");
+                }),
+                "id is missing",
+            ),
+        ];
+        for (mutate, expected) in cases {
+            let reason = reason_for(mutate);
+            assert!(
+                reason.contains(expected),
+                "{reason:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_event_id() {
+        let reason = reason_for(|v| v["detail"]["jobId"] = json!(null));
+        assert!(
+            reason.contains("7f1c0c3e-0000-4000-8000-000000000001"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn not_json_is_malformed() {
+        let err = AmplifyStatusEvent::parse_str("hello {").unwrap_err();
+        assert!(err.reason.starts_with("not JSON"), "{err}");
+        assert_eq!(err.event_id, "<unknown>");
+    }
+
+    #[test]
+    fn unknown_status_is_accepted() {
+        let mut v = event();
+        v["detail"]["jobStatus"] = json!("PROVISIONING_V2");
+        let e = AmplifyStatusEvent::parse(&v).unwrap();
+        assert_eq!(e.status, BuildStatus::Unknown("PROVISIONING_V2".into()));
+    }
+}

@@ -1,0 +1,5 @@
+//! Ingest: Amplify's status events ([`amplify_event`], the parser) become
+//! recorded transitions and domain events ([`reaction`]).
+
+pub mod amplify_event;
+pub mod reaction;

@@ -1,0 +1,109 @@
+//! What every function's binary shares: the AWS ports built once from the
+//! configuration, and the dispatch of an invocation (an SQS batch from the
+//! function's queue, or one event invoked directly).
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+
+use crate::adapters::amplify::AmplifyClient;
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::eventbridge::EventBridgePublisher;
+use crate::adapters::sqs::SqsDeadLetter;
+use crate::core::error::Error;
+use crate::core::error::MalformedEvent;
+use crate::core::model::Environment;
+use crate::lambda::config::Config;
+use crate::lambda::sqs_batch;
+use crate::ports::DeadLetterSink;
+
+/// What a function's handler works with: the ports, and the stack's
+/// environment. Generic so that unit tests pass in-memory adapters.
+pub struct Ports<S, A, P, D> {
+    pub store: S,
+    pub amplify: A,
+    pub publisher: P,
+    pub dead_letter: Option<D>,
+    pub environment: Environment,
+    /// See [`Config::site_url_template`].
+    pub site_url_template: Option<String>,
+}
+
+/// The AWS adapters, built once per process.
+pub type AwsPorts = Ports<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
+
+impl AwsPorts {
+    pub async fn from_config(config: &Config) -> Self {
+        Self::from_sdk(config, &crate::lambda::aws::load().await)
+    }
+
+    /// From an SDK configuration the caller also uses for other clients.
+    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            environment: config.environment,
+            site_url_template: config.site_url_template.clone(),
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &config.table,
+                config.retention_days,
+            ),
+            amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(sdk)),
+            publisher: EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(sdk),
+                &config.event_bus,
+            ),
+            dead_letter: config
+                .dlq_url
+                .as_ref()
+                .map(|url| SqsDeadLetter::new(aws_sdk_sqs::Client::new(sdk), url)),
+        }
+    }
+}
+
+/// The entry point every function shares: runs `handle_one(request_id,
+/// raw event)` on each record of an SQS batch (answering with
+/// `batchItemFailures`), or on the payload itself when invoked directly
+/// (answering with its result or its error).
+pub async fn handle<D, F>(
+    event: LambdaEvent<Value>,
+    dead_letter: Option<&D>,
+    handle_one: F,
+) -> Result<Value, Error>
+where
+    D: DeadLetterSink,
+    F: AsyncFn(&str, String) -> Result<Value, Error>,
+{
+    let request_id = event.context.request_id;
+    let payload = event.payload;
+    if payload.get("Records").is_none() {
+        return handle_one(&request_id, payload.to_string()).await;
+    }
+    let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
+        Error::from(MalformedEvent {
+            event_id: "<sqs batch>".into(),
+            reason: format!("not an SQS batch: {e}"),
+        })
+    })?;
+    let request_id = request_id.as_str();
+    let response = sqs_batch::process(batch, dead_letter, |body| {
+        let one = &handle_one;
+        async move { one(request_id, body).await.map(|_| ()) }
+    })
+    .await;
+    Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))
+}
+
+/// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`),
+/// and the time it was scheduled for.
+pub fn scheduled_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    if v["source"] != "aws.events" || v["detail-type"] != "Scheduled Event" {
+        return None;
+    }
+    Some(
+        v["time"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(chrono::Utc::now),
+    )
+}

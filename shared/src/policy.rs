@@ -1,0 +1,231 @@
+//! The policy of an app or branch: which variables are required, which names
+//! are secrets, how severe each rule is, whether an error stops the build.
+//! YAML or JSON (JSON is YAML); `docs/policy.md` documents every field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::Environment;
+use crate::validate::{RULES, Severity};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchPolicy {
+    #[serde(default = "one")]
+    pub version: u32,
+    /// Required variables: under `all`, and per environment (`dev`,
+    /// `staging`, `prod`).
+    #[serde(default)]
+    pub required: BTreeMap<String, Vec<String>>,
+    /// Variables that may be absent, but are checked when present.
+    #[serde(default)]
+    pub optional: Vec<String>,
+    /// Extra variable names (or name fragments) that hold secrets.
+    #[serde(default)]
+    pub secret_names: Vec<String>,
+    /// Rule id → `error`, `warning` or `off`.
+    #[serde(default)]
+    pub severity: BTreeMap<String, Severity>,
+    /// Stop the build (StopJob) when validation finds an error.
+    #[serde(default = "yes")]
+    pub stop_on_error: bool,
+    /// How the site is checked after a deploy (`docs/policy.md`).
+    #[serde(default)]
+    pub health: crate::health::HealthPolicy,
+    /// How alerts group and repeat (`docs/policy.md`).
+    #[serde(default)]
+    pub alerts: crate::alert::AlertPolicy,
+    /// Automatic rollback and retries (`docs/policy.md`).
+    #[serde(default)]
+    pub rollback: crate::rollback::RollbackPolicy,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for BranchPolicy {
+    /// The built-in policy for Next.js on Amplify: every rule at its default
+    /// severity, no required variable beyond what the rules infer, builds
+    /// with errors stopped.
+    fn default() -> Self {
+        Self {
+            version: 1,
+            required: BTreeMap::new(),
+            optional: Vec::new(),
+            secret_names: Vec::new(),
+            severity: BTreeMap::new(),
+            stop_on_error: true,
+            health: crate::health::HealthPolicy::default(),
+            alerts: crate::alert::AlertPolicy::default(),
+            rollback: crate::rollback::RollbackPolicy::default(),
+        }
+    }
+}
+
+/// A policy that does not parse: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}:{column}: {reason}")]
+pub struct PolicyError {
+    pub source_name: String,
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+const SCOPES: &[&str] = &["all", "dev", "staging", "prod"];
+
+impl BranchPolicy {
+    /// Parses YAML or JSON. `source_name` names the file in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, PolicyError> {
+        let policy: BranchPolicy = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            PolicyError {
+                source_name: source_name.to_owned(),
+                line,
+                column,
+                reason: e
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        })?;
+        policy.check(text, source_name)?;
+        Ok(policy)
+    }
+
+    /// Semantic checks serde cannot do, located by searching the text for the
+    /// offending key.
+    fn check(&self, text: &str, source_name: &str) -> Result<(), PolicyError> {
+        let fail = |key: &str, reason: String| {
+            let line = text
+                .lines()
+                .position(|l| l.contains(key))
+                .map(|i| i + 1)
+                .unwrap_or(1);
+            Err(PolicyError {
+                source_name: source_name.to_owned(),
+                line,
+                column: 1,
+                reason,
+            })
+        };
+        if self.version != 1 {
+            return fail(
+                "version",
+                format!("version {} is not supported (use 1)", self.version),
+            );
+        }
+        for scope in self.required.keys() {
+            if !SCOPES.contains(&scope.as_str()) {
+                return fail(
+                    scope,
+                    format!("required.{scope}: expected one of {}", SCOPES.join(", ")),
+                );
+            }
+        }
+        for rule in self.severity.keys() {
+            if !RULES.iter().any(|(id, _, _)| id == rule) {
+                return fail(rule, format!("severity.{rule}: no such rule"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn severity_of(&self, rule: &str) -> Severity {
+        self.severity
+            .get(rule)
+            .copied()
+            .unwrap_or_else(|| crate::validate::default_severity(rule))
+    }
+
+    /// The variables required in `environment`.
+    pub fn required_in(&self, environment: Environment) -> Vec<&str> {
+        let mut names: Vec<&str> = ["all", environment.as_str()]
+            .iter()
+            .filter_map(|scope| self.required.get(*scope))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yaml_and_json_alike() {
+        let yaml = "required:\n  all: [DATABASE_URL]\n  prod: [NEXTAUTH_SECRET]\nseverity:\n  buildspec.node-memory: error\nstop_on_error: false\n";
+        let json = r#"{"required": {"all": ["DATABASE_URL"], "prod": ["NEXTAUTH_SECRET"]},
+                      "severity": {"buildspec.node-memory": "error"}, "stop_on_error": false}"#;
+        let a = BranchPolicy::parse(yaml, "policy.yaml").unwrap();
+        let b = BranchPolicy::parse(json, "policy.json").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            a.required_in(Environment::Prod),
+            vec!["DATABASE_URL", "NEXTAUTH_SECRET"]
+        );
+        assert_eq!(a.required_in(Environment::Dev), vec!["DATABASE_URL"]);
+        assert_eq!(a.severity_of("buildspec.node-memory"), Severity::Error);
+        assert_eq!(a.severity_of("env.secret-exposed"), Severity::Error);
+        assert!(!a.stop_on_error);
+    }
+
+    #[test]
+    fn a_health_section_overrides_defaults() {
+        let p = BranchPolicy::parse(
+            "health:\n  url: https://shop.example.com\n  healthy_after: 3\n  endpoints:\n    - path: /api/health\n      json_equals: [/status, ok]\n  version:\n    path: /api/health\n    json_pointer: /commit\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(p.health.healthy_after, 3);
+        assert_eq!(p.health.latency_limit_ms, 3_000);
+        assert_eq!(
+            p.health.endpoints[0].json_equals,
+            Some(("/status".into(), serde_json::json!("ok")))
+        );
+        let err =
+            BranchPolicy::parse("health:\n  endpoints:\n    - pth: /\n", "p.yaml").unwrap_err();
+        assert!(err.reason.contains("pth"), "{err}");
+    }
+
+    #[test]
+    fn a_policy_that_does_not_parse_names_the_line_and_reason() {
+        let err = BranchPolicy::parse("required:\n  all: [A]\nstop_on_eror: true\n", "p.yaml")
+            .unwrap_err();
+        assert_eq!((err.source_name.as_str(), err.line), ("p.yaml", 3));
+        assert!(err.reason.contains("stop_on_eror"), "{err}");
+
+        let err = BranchPolicy::parse("severity:\n  env.nope: error\n", "p.yaml").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.reason.contains("no such rule"), "{err}");
+
+        let err = BranchPolicy::parse("severity:\n  env.malformed: fatal\n", "p.yaml").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.to_string().starts_with("p.yaml:2:"), "{err}");
+
+        let err = BranchPolicy::parse("required:\n  production: [A]\n", "p.yaml").unwrap_err();
+        assert!(
+            err.reason
+                .contains("expected one of all, dev, staging, prod"),
+            "{err}"
+        );
+
+        let err = BranchPolicy::parse("required: [unclosed\n", "p.yaml").unwrap_err();
+        assert!(err.line >= 1 && !err.reason.is_empty(), "{err}");
+    }
+}

@@ -1,0 +1,442 @@
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+
+use super::*;
+use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
+use crate::core::deployment::JobDetails;
+use crate::ports::BranchPointer;
+
+const GOOD: &str = "1111111111111111111111111111111111111111";
+const BAD: &str = "2222222222222222222222222222222222222222";
+
+struct World {
+    store: MemoryStore,
+    amplify: MemoryAmplify,
+    publisher: MemoryPublisher,
+    environment: Environment,
+}
+
+fn key(n: u64) -> DeploymentKey {
+    DeploymentKey {
+        app_id: "d1abc".parse().unwrap(),
+        branch_name: "main".parse().unwrap(),
+        job_id: JobId::new(n),
+    }
+}
+
+impl World {
+    /// Job 1 (GOOD) verified healthy, job 2 (BAD) live.
+    async fn new(environment: Environment, known_good: bool) -> Self {
+        let w = Self {
+            store: MemoryStore::default(),
+            amplify: MemoryAmplify::default(),
+            publisher: MemoryPublisher::default(),
+            environment,
+        };
+        for (n, commit) in [(1, GOOD), (2, BAD)] {
+            let details = JobDetails {
+                commit_id: Some(commit.into()),
+                status: Some(BuildStatus::Succeeded),
+                job_type: Some("RELEASE".into()),
+                ..Default::default()
+            };
+            w.amplify
+                .jobs
+                .lock()
+                .unwrap()
+                .insert(("d1abc".into(), "main".into(), n), details);
+            w.store
+                .advance_pointer(&key(n), Some(commit), BranchPointer::Live)
+                .await
+                .unwrap();
+        }
+        if known_good {
+            w.store
+                .advance_pointer(&key(1), Some(GOOD), BranchPointer::LastKnownGood)
+                .await
+                .unwrap();
+        }
+        w
+    }
+
+    fn rollbacker(
+        &self,
+        holder: &str,
+    ) -> Rollbacker<'_, MemoryStore, MemoryAmplify, MemoryPublisher> {
+        Rollbacker {
+            store: &self.store,
+            amplify: &self.amplify,
+            publisher: &self.publisher,
+            environment: self.environment,
+            auto_rollback: AutoRollback::Auto,
+            holder: holder.into(),
+        }
+    }
+
+    fn starts(&self) -> Vec<(JobId, StartJob)> {
+        self.amplify
+            .started
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, j, s)| (*j, *s))
+            .collect()
+    }
+
+    fn auto_build(&self) -> Option<bool> {
+        self.amplify
+            .auto_build
+            .lock()
+            .unwrap()
+            .get(&("d1abc".to_string(), "main".to_string()))
+            .copied()
+    }
+}
+
+fn envelope(detail_type: &str, detail: serde_json::Value) -> String {
+    json!({"id": "eb-1", "source": "sentinel", "detail-type": detail_type, "detail": detail})
+        .to_string()
+}
+
+fn health(verdict: &str, job: u64, commit: &str, is_rollback: bool) -> String {
+    let detail_type = if verdict == "healthy" {
+        "Deployment Healthy"
+    } else {
+        "Deployment Unhealthy"
+    };
+    envelope(
+        detail_type,
+        json!({
+            "eventId": format!("d1abc/main/{job:010}/health"), "environment": "prod", "appId": "d1abc", "branchName": "main",
+            "jobId": job.to_string(), "commitId": commit, "verdict": verdict, "reason": "3 consecutive rounds failed: status 500",
+            "url": "http://127.0.0.1/", "endpoints": [], "isRollback": is_rollback, "rollbackOf": null,
+            "scheduled": false, "rollbackAllowed": verdict == "unhealthy"
+        }),
+    )
+}
+
+fn build(status: &str, job: u64, commit: &str) -> String {
+    let detail_type = match status {
+        "SUCCEED" => "Build Succeeded",
+        "FAILED" => "Build Failed",
+        _ => "Build Cancelled",
+    };
+    envelope(
+        detail_type,
+        json!({
+            "eventId": format!("d1abc/main/{job:010}/{status}"), "environment": "prod", "appId": "d1abc", "branchName": "main",
+            "jobId": job.to_string(), "status": status, "commitId": commit, "commitMessage": null, "commitTime": null,
+            "jobType": "RETRY", "startTime": null, "endTime": null, "durationSeconds": null, "isRollback": true, "rollbackOf": "2"
+        }),
+    )
+}
+
+fn diagnosed(job: u64, transient: bool) -> String {
+    envelope(
+        "Build Diagnosed",
+        json!({
+            "eventId": format!("d1abc/main/{job:010}/diagnosed"), "environment": "prod", "appId": "d1abc", "branchName": "main",
+            "jobId": job.to_string(), "commitId": BAD, "category": if transient { "network-transient" } else { "typescript-error" },
+            "title": "t", "transient": transient, "fix": "f", "isRollback": false, "rollbackOf": null
+        }),
+    )
+}
+
+#[tokio::test]
+async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
+    let w = World::new(Environment::Prod, true).await;
+    let action = w
+        .rollbacker("r1")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        action,
+        Action::Started {
+            rollback_job: JobId::new(3),
+            target_job: JobId::new(1)
+        }
+    );
+    assert_eq!(
+        w.starts(),
+        vec![(JobId::new(3), StartJob::Retry(JobId::new(1)))]
+    );
+    assert_eq!(w.auto_build(), Some(false));
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
+    let record = w.store.get_deployment(&key(3)).await.unwrap().unwrap();
+    assert_eq!(
+        record.rollback_of,
+        Some(JobId::new(2)),
+        "the rollback job is marked"
+    );
+
+    // The same event again: reported again, nothing started.
+    let again = w
+        .rollbacker("r2")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    assert!(matches!(again, Action::Started { .. }));
+    assert_eq!(w.starts().len(), 1);
+
+    // The rollback job builds the good commit and is verified healthy.
+    assert_eq!(
+        w.rollbacker("r3")
+            .on_raw(&build("SUCCEED", 3, GOOD))
+            .await
+            .unwrap(),
+        Action::Waiting
+    );
+    assert_eq!(
+        w.rollbacker("r4")
+            .on_raw(&health("healthy", 3, GOOD, true))
+            .await
+            .unwrap(),
+        Action::RollbackSucceeded
+    );
+    assert_eq!(
+        w.publisher.detail_types().last().unwrap(),
+        "Rollback Succeeded"
+    );
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(state.lock.is_some(), "the lock stays until released");
+    assert_eq!(w.auto_build(), Some(false));
+
+    let released = w
+        .rollbacker("alice")
+        .unlock(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert_eq!(released.unwrap().pinned_job, JobId::new(1));
+    assert_eq!(w.auto_build(), Some(true));
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(state.lock.is_none());
+    assert!(state.audit.last().unwrap().contains("unlocked by alice"));
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_start_one_job() {
+    let w = World::new(Environment::Prod, true).await;
+    let raw = health("unhealthy", 2, BAD, false);
+    let runs: Vec<_> = (0..10).map(|i| format!("r{i}")).collect();
+    let rollbackers: Vec<_> = runs.iter().map(|h| w.rollbacker(h)).collect();
+    let results = futures::future::join_all(rollbackers.iter().map(|r| r.on_raw(&raw))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(w.starts().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unhealthy_rollback_fails_and_is_never_rolled_back() {
+    let w = World::new(Environment::Prod, true).await;
+    w.rollbacker("r1")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    let failed = w
+        .rollbacker("r2")
+        .on_raw(&health("unhealthy", 3, GOOD, true))
+        .await
+        .unwrap();
+    assert!(matches!(failed, Action::RollbackFailed(_)), "{failed:?}");
+    assert_eq!(w.starts().len(), 1, "no second rollback");
+    assert_eq!(
+        w.publisher.detail_types(),
+        vec!["Rollback Started", "Rollback Failed"]
+    );
+}
+
+#[tokio::test]
+async fn another_commit_deployed_by_the_rollback_is_a_failure() {
+    let w = World::new(Environment::Prod, true).await;
+    w.rollbacker("r1")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    let failed = w
+        .rollbacker("r2")
+        .on_raw(&build("SUCCEED", 3, "3333333333333333"))
+        .await
+        .unwrap();
+    let Action::RollbackFailed(why) = failed else {
+        panic!("{failed:?}")
+    };
+    assert!(
+        why.contains("instead of the target's 111111111111"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_known_good_job_it_only_recommends() {
+    let w = World::new(Environment::Prod, false).await;
+    let action = w
+        .rollbacker("r1")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            action,
+            Action::Refused {
+                recommended: true,
+                ..
+            }
+        ),
+        "{action:?}"
+    );
+    assert!(w.starts().is_empty());
+    assert_eq!(w.auto_build(), None, "auto-build untouched");
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Recommended"]);
+}
+
+#[tokio::test]
+async fn in_dev_it_recommends_the_command_instead() {
+    let w = World::new(Environment::Dev, true).await;
+    w.rollbacker("r1")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    w.rollbacker("r2")
+        .on_raw(&health("unhealthy", 2, BAD, false))
+        .await
+        .unwrap();
+    assert!(w.starts().is_empty());
+    let published = w.publisher.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1, "recommended once");
+    assert!(
+        published[0]
+            .detail
+            .contains("sentinel rollback --app d1abc --branch main --to 1"),
+        "{}",
+        published[0].detail
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_once_per_lineage() {
+    let w = World::new(Environment::Prod, true).await;
+    let first = w
+        .rollbacker("r1")
+        .on_raw(&diagnosed(2, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Action::Retried {
+            retry_job: JobId::new(3)
+        }
+    );
+    assert_eq!(
+        w.rollbacker("r2")
+            .on_raw(&diagnosed(2, true))
+            .await
+            .unwrap(),
+        Action::Retried {
+            retry_job: JobId::new(3)
+        }
+    );
+    assert_eq!(w.starts().len(), 1, "a duplicate does not retry again");
+    let again = w
+        .rollbacker("r3")
+        .on_raw(&diagnosed(3, true))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Action::NotRetried(_)),
+        "the retry failed the same way: {again:?}"
+    );
+    let other = w
+        .rollbacker("r4")
+        .on_raw(&diagnosed(1, false))
+        .await
+        .unwrap();
+    assert!(matches!(other, Action::NotRetried(_)));
+    assert_eq!(w.starts().len(), 1);
+    assert_eq!(
+        w.publisher.detail_types(),
+        vec!["Build Retried", "Build Retried"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
+    let w = World::new(Environment::Prod, true).await;
+    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    let first = w.rollbacker("r1").on_raw(&raw).await;
+    assert!(
+        first.is_err(),
+        "the delivery fails, to come again: {first:?}"
+    );
+    assert!(w.starts().is_empty());
+    // The redelivery (another invocation) is not refused by r1's lease.
+    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    assert_eq!(
+        again,
+        Action::Started {
+            rollback_job: JobId::new(3),
+            target_job: JobId::new(1)
+        }
+    );
+    assert_eq!(w.starts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
+    let w = World::new(Environment::Prod, true).await;
+    w.amplify.lose_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    assert!(w.rollbacker("r1").on_raw(&raw).await.is_err());
+    assert_eq!(w.starts().len(), 1, "the lost call did start job 3");
+    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    assert_eq!(
+        again,
+        Action::Started {
+            rollback_job: JobId::new(3),
+            target_job: JobId::new(1)
+        }
+    );
+    assert_eq!(w.starts().len(), 1, "job 3 adopted, no second StartJob");
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
+}
+
+#[tokio::test]
+async fn a_transient_retry_survives_a_failed_or_lost_start_job() {
+    for lost in [false, true] {
+        let w = World::new(Environment::Prod, true).await;
+        let counter = if lost {
+            &w.amplify.lose_next_start
+        } else {
+            &w.amplify.fail_next_start
+        };
+        counter.store(1, Ordering::SeqCst);
+        assert!(
+            w.rollbacker("r1")
+                .on_raw(&diagnosed(2, true))
+                .await
+                .is_err()
+        );
+        let again = w
+            .rollbacker("r2")
+            .on_raw(&diagnosed(2, true))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Action::Retried {
+                retry_job: JobId::new(3)
+            },
+            "lost answer: {lost}"
+        );
+        assert_eq!(w.starts().len(), 1, "one RETRY (lost answer: {lost})");
+    }
+}

@@ -1,0 +1,210 @@
+//! The validator's reaction to "Build Started": validate the app's and
+//! branch's configuration against the policy, record the report on the
+//! deployment, publish "Validation Completed" (and "Validation Failed" on
+//! errors), and stop a build that cannot succeed.
+//!
+//! Idempotent: the report is decided once per job (the first delivery to
+//! write it wins); a redelivery only completes what is left — the StopJob
+//! and the publications.
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use crate::core::deployment::{Deployment, DeploymentKey, Observation, ValidationRecord};
+use crate::core::error::{AmplifyError, Error};
+use crate::core::events::{BuildEvent, OWNER_VALIDATOR, ValidationEvent, detail_type};
+use crate::core::model::{BuildStatus, Environment};
+use crate::effects;
+use crate::policy::BranchPolicy;
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, EventPublisher, PolicyStore};
+use crate::validate::{self, Platform, Report, SourceFile, ValidationInput};
+
+/// The validation input Amplify's configuration gives: variables of app and
+/// branch merged as Amplify merges them (branch wins), the branch's build
+/// spec over the app's, platform, framework and build instance.
+pub fn input_from_amplify(
+    environment: Environment,
+    app: &AppInfo,
+    branch: &BranchInfo,
+) -> ValidationInput {
+    let mut input = ValidationInput::new(environment);
+    input.variables = app.environment_variables.clone();
+    input.variables.extend(branch.environment_variables.clone());
+    input.declared = input.variables.keys().cloned().collect();
+    input.platform = app.platform.as_deref().and_then(Platform::parse);
+    input.framework = branch.framework.clone();
+    input.build_spec = branch
+        .build_spec
+        .clone()
+        .map(|text| SourceFile {
+            name: "build spec (branch)".into(),
+            text,
+        })
+        .or_else(|| {
+            app.build_spec.clone().map(|text| SourceFile {
+                name: "build spec (app)".into(),
+                text,
+            })
+        });
+    input.build_memory_gib =
+        ValidationInput::memory_for_compute_type(app.build_compute_type.as_deref().unwrap_or(""));
+    input
+}
+
+/// What the validator did with one "Build Started".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationOutcome {
+    pub passed: bool,
+    pub stopped: bool,
+    pub published: usize,
+}
+
+pub struct Validator<'a, S, A, P> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    pub environment: Environment,
+}
+
+impl<S, A, P> Validator<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    pub async fn on_build_started(&self, event: &BuildEvent) -> Result<ValidationOutcome, Error> {
+        let key = DeploymentKey {
+            app_id: event.app_id.clone(),
+            branch_name: event.branch_name.clone(),
+            job_id: event.job_id,
+        };
+        let mut record = match self.store.get_deployment(&key).await? {
+            Some(d) if d.validation.is_some() => d,
+            _ => {
+                let (report, scope, stop_on_error) = self.validate(&key).await?;
+                info!(passed = report.passed, errors = report.errors, warnings = report.warnings, policy = %scope, "validated");
+                effects::update(self.store, &key, |d| {
+                    Ok(decide(d, &report, &scope, stop_on_error))
+                })
+                .await?
+            }
+        };
+        let Some(validation) = record.validation.clone() else {
+            return Err(Error::DeadLetter(
+                "validation vanished from the record".into(),
+            ));
+        };
+        if validation.stop_requested && validation.stop_result.is_none() {
+            let result = match self.amplify.stop_job(&key).await {
+                Ok(_) => "stopped".to_owned(),
+                // Too late: the job ended (or is gone) before we could stop it.
+                Err(AmplifyError::Rejected(why) | AmplifyError::NotFound(why)) => {
+                    warn!(%why, "the build could not be stopped");
+                    format!("not stopped: {why}")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            record = effects::update(self.store, &key, |d| Ok(record_stop(d, &result))).await?;
+        }
+        let published =
+            effects::flush(self.store, self.publisher, &record, OWNER_VALIDATOR).await?;
+        let stopped = record
+            .validation
+            .as_ref()
+            .and_then(|v| v.stop_result.as_deref())
+            == Some("stopped");
+        Ok(ValidationOutcome {
+            passed: validation.report.passed,
+            stopped,
+            published,
+        })
+    }
+
+    async fn validate(&self, key: &DeploymentKey) -> Result<(Report, String, bool), Error> {
+        let app = self.amplify.get_app(&key.app_id).await?;
+        let branch = self
+            .amplify
+            .get_branch(&key.app_id, &key.branch_name)
+            .await?;
+        let (policy, scope) = match self.store.get_policy(&key.app_id, &key.branch_name).await? {
+            Some(stored) => (stored.policy, stored.scope),
+            None => (BranchPolicy::default(), "default".to_owned()),
+        };
+        let input = input_from_amplify(self.environment, &app, &branch);
+        // No package files in this input, so the engine cannot fail to read them.
+        let report = validate::validate(&input, &policy)
+            .map_err(|e| Error::DeadLetter(format!("validation input: {e}")))?;
+        Ok((report, scope, policy.stop_on_error))
+    }
+}
+
+/// Records the report and its events, once.
+fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool) -> bool {
+    if d.validation.is_some() {
+        return false;
+    }
+    let stop_requested = report.has_errors() && stop_on_error && !d.status.is_terminal();
+    d.validation = Some(ValidationRecord {
+        report: report.clone(),
+        policy: scope.to_owned(),
+        validated_at: Utc::now(),
+        stop_requested,
+        stop_result: None,
+    });
+    let base = format!(
+        "{}/{}/{}",
+        d.key.app_id,
+        d.key.branch_name,
+        d.key.job_id.padded()
+    );
+    let event = |suffix: &str| ValidationEvent {
+        event_id: format!("{base}/{suffix}"),
+        environment: d.environment,
+        app_id: d.key.app_id.clone(),
+        branch_name: d.key.branch_name.clone(),
+        job_id: d.key.job_id,
+        commit_id: d.details.commit_id.clone(),
+        passed: report.passed,
+        errors: report.errors,
+        warnings: report.warnings,
+        findings: report.findings.clone(),
+        policy: scope.to_owned(),
+        stop_requested,
+    };
+    let seq = d.event_ids.len() as u64 + 100;
+    let mut entries = vec![event("validation").to_outbox(detail_type::VALIDATION_COMPLETED, seq)];
+    if report.has_errors() {
+        entries.push(event("validation-failed").to_outbox(detail_type::VALIDATION_FAILED, seq + 1));
+    }
+    for entry in entries.into_iter().flatten() {
+        d.outbox.insert(entry.id.clone(), entry);
+    }
+    true
+}
+
+/// Records what StopJob did; a stopped job is also recorded as cancelled
+/// through the state machine (Amplify emits no event for a cancellation).
+fn record_stop(d: &mut Deployment, result: &str) -> bool {
+    let Some(v) = d.validation.as_mut() else {
+        return false;
+    };
+    if v.stop_result.is_some() {
+        return false;
+    }
+    v.stop_result = Some(result.to_owned());
+    if result == "stopped" {
+        let before: Vec<String> = d.outbox.keys().cloned().collect();
+        d.apply(Observation {
+            event_id: format!("sentinel-validator/{}", d.key.job_id.padded()),
+            status: BuildStatus::Cancelled,
+            at: Utc::now(),
+        });
+        // The cancellation this reaction caused is its own to publish.
+        for (id, entry) in d.outbox.iter_mut() {
+            if !before.contains(id) {
+                entry.owner = OWNER_VALIDATOR.to_owned();
+            }
+        }
+    }
+    true
+}
