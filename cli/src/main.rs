@@ -407,9 +407,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let action = rollbacker
                 .rollback(&app, &branch, to, None, &reason, false)
                 .await?;
-            use sentinel_shared::rollback::reaction::Action;
+            use sentinel_shared::rollback::reaction::RollbackAction;
             match action {
-                Action::Started {
+                RollbackAction::Started {
                     rollback_job,
                     target_job,
                 } => {
@@ -418,7 +418,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Action::Refused { why, .. } => {
+                RollbackAction::Refused { why, .. } => {
                     println!("no rollback: {why}");
                     Ok(ExitCode::from(1))
                 }

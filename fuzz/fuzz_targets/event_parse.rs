@@ -13,6 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sentinel_shared::ingest::amplify_event::{AmplifyStatusEvent, DETAIL_TYPE, SOURCE};
+use sentinel_shared::core::error::MalformedEvent;
 use sentinel_shared::core::events::{self, BuildEvent, Envelope, detail_type};
 use serde_json::{Value, json};
 
@@ -99,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The stack's own envelope (what validator and health-checker read).
-    match Envelope::parse::<BuildEvent>(raw, BUILD_TYPES) {
+    match Envelope::parse(raw, BUILD_TYPES).and_then(|e| e.detail::<BuildEvent>().map(|b| (e, b))) {
         Ok((envelope, build)) => {
             assert_eq!(envelope.source, events::SOURCE);
             assert!(BUILD_TYPES.contains(&envelope.detail_type.as_str()));

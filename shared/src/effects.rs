@@ -1,20 +1,127 @@
-//! The outbox kept in each deployment record, and the read-modify-write loop
-//! every reaction to an event uses.
+//! The two effects every reaction shares: the read-decide-write loop under
+//! optimistic concurrency, and the outbox flush.
 //!
-//! A reaction decides its domain events and writes them into the record in
-//! the same conditional write as the state change; only then does it publish
-//! them and remove them. A failure between the two leaves them in the record,
-//! and the retry of the same delivery publishes them — never twice in a clean
-//! run, at least once if a crash falls between publish and removal (consumers
-//! de-duplicate on the event id).
+//! **Read, decide, write.** Every item a reaction changes (a deployment
+//! record, a branch's alert or rollback state) carries a version; a write
+//! succeeds only if the stored version is still the one read. On a conflict
+//! the loop reads again and decides again — the decision is a pure function
+//! of what was read — at most [`MAX_WRITE_ATTEMPTS`] times, then fails the
+//! delivery (retryable: the queue brings it back).
+//!
+//! **The outbox.** A reaction decides its domain events and writes them into
+//! the record in the same conditional write as the state change; only then
+//! does it publish them and remove them. A failure between the two leaves
+//! them in the record, and the retry of the same delivery publishes them —
+//! never twice in a clean run, at least once if a crash falls between publish
+//! and removal (consumers de-duplicate on the event id).
+
+use tracing::warn;
 
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{Error, StoreError};
 use crate::ports::{DeploymentStore, EventPublisher};
 
 /// Optimistic-concurrency attempts before the delivery is failed (and
-/// retried later by the queue).
-pub const MAX_WRITE_ATTEMPTS: usize = 5;
+/// retried later by the queue). The same for every item.
+pub const MAX_WRITE_ATTEMPTS: usize = 10;
+
+/// An item written under a version condition: the store keeps `version`,
+/// and a successful write stores `version + 1`.
+pub trait Versioned {
+    /// Follows a successful write: the item now is what the store holds.
+    fn bump_version(&mut self);
+}
+
+impl Versioned for Deployment {
+    fn bump_version(&mut self) {
+        self.version += 1;
+    }
+}
+
+/// An item that may not exist yet (nothing to write, nothing to bump).
+impl<T: Versioned> Versioned for Option<T> {
+    fn bump_version(&mut self) {
+        if let Some(item) = self {
+            item.bump_version();
+        }
+    }
+}
+
+/// What a decision over the item read leads to, and what it concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided<O> {
+    /// Write the changed item (on the version read).
+    Write(O),
+    /// Nothing to write: the reaction already happened, or has nothing to do.
+    Keep(O),
+}
+
+/// Reads the item, lets `decide` change it, and writes it back on the
+/// condition that nobody wrote in between; on a conflict, reads and decides
+/// again. Returns the item as stored (its version bumped when written) and
+/// what `decide` concluded the last time.
+pub async fn read_decide_write<T, O>(
+    mut read: impl AsyncFnMut() -> Result<T, Error>,
+    mut decide: impl FnMut(&mut T) -> Result<Decided<O>, Error>,
+    mut write: impl AsyncFnMut(&T) -> Result<(), StoreError>,
+) -> Result<(T, O), Error>
+where
+    T: Versioned,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut item = read().await?;
+        let out = match decide(&mut item)? {
+            Decided::Keep(out) => return Ok((item, out)),
+            Decided::Write(out) => out,
+        };
+        match write(&item).await {
+            Ok(()) => {
+                item.bump_version();
+                return Ok((item, out));
+            }
+            Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
+                warn!(attempt, "write conflict, re-reading");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// [`read_decide_write`] on a deployment record that must exist: `change`
+/// answers whether there is anything to write. Returns the record as stored.
+pub async fn update<S, F>(
+    store: &S,
+    key: &DeploymentKey,
+    mut change: F,
+) -> Result<Deployment, Error>
+where
+    S: DeploymentStore,
+    F: FnMut(&mut Deployment) -> Result<bool, Error>,
+{
+    let (record, ()) = read_decide_write(
+        async || {
+            store.get_deployment(key).await?.ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "deployment {}/{}/{} is not recorded yet",
+                    key.app_id, key.branch_name, key.job_id
+                ))
+                .into()
+            })
+        },
+        |record| {
+            Ok(if change(record)? {
+                Decided::Write(())
+            } else {
+                Decided::Keep(())
+            })
+        },
+        async |record| store.save_deployment(record).await,
+    )
+    .await?;
+    Ok(record)
+}
 
 /// Publishes the entries of `owner` the record's outbox holds, in order,
 /// then removes them.
@@ -42,42 +149,4 @@ pub async fn flush<S: DeploymentStore, P: EventPublisher>(
         Ok(()) | Err(StoreError::Conflict) => Ok(entries.len()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Reads the record, lets `change` modify it, and writes it back on the
-/// condition that nobody wrote in between; on a conflict, reads again and
-/// re-applies. `change` returns `false` when there is nothing to write (the
-/// reaction already happened). Returns the record as stored.
-pub async fn update<S, F>(
-    store: &S,
-    key: &DeploymentKey,
-    mut change: F,
-) -> Result<Deployment, Error>
-where
-    S: DeploymentStore,
-    F: FnMut(&mut Deployment) -> Result<bool, Error>,
-{
-    for attempt in 1..=MAX_WRITE_ATTEMPTS {
-        let Some(mut record) = store.get_deployment(key).await? else {
-            return Err(StoreError::Unavailable(format!(
-                "deployment {}/{}/{} is not recorded yet",
-                key.app_id, key.branch_name, key.job_id
-            ))
-            .into());
-        };
-        if !change(&mut record)? {
-            return Ok(record);
-        }
-        match store.save_deployment(&record).await {
-            Ok(()) => {
-                record.version += 1;
-                return Ok(record);
-            }
-            Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
-                tracing::warn!(attempt, "write conflict, re-reading");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Conflict.into())
 }

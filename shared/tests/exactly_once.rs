@@ -22,6 +22,7 @@ use sentinel_shared::adapters::memory::{
 };
 use sentinel_shared::alert::reaction::Alerter;
 use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
+use sentinel_shared::core::events::Envelope;
 use sentinel_shared::core::model::{BuildStatus, Environment, JobId};
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::Ingest;
@@ -331,13 +332,15 @@ async fn run(plan: Option<&Delivery>) -> Outcome {
                 .collect()
         };
         let (for_alerter, for_rollback) = (
-            routed(sentinel_shared::alert::reaction::ALERTED),
-            routed(sentinel_shared::rollback::reaction::FOLLOWED),
+            routed(sentinel_shared::alert::reaction::ACCEPTED),
+            routed(sentinel_shared::rollback::reaction::ACCEPTED),
         );
         let alerter = w.alerter();
         deliver(for_alerter, plan, async |raw| {
+            let envelope = Envelope::parse(raw, sentinel_shared::alert::reaction::ACCEPTED)
+                .map_err(|e| e.to_string())?;
             alerter
-                .on_raw(raw)
+                .on_event(&envelope)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -345,8 +348,10 @@ async fn run(plan: Option<&Delivery>) -> Outcome {
         .await;
         let rollbacker = w.rollbacker();
         deliver(for_rollback, plan, async |raw| {
+            let envelope = Envelope::parse(raw, sentinel_shared::rollback::reaction::ACCEPTED)
+                .map_err(|e| e.to_string())?;
             rollbacker
-                .on_raw(raw)
+                .on_event(&envelope)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

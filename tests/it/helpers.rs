@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
-pub use build_event_handler::IngestExt;
-use build_event_handler::{AwsDeps, Deps};
+use build_event_handler::Deps;
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
 use sentinel_shared::adapters::sqs::SqsDeadLetter;
 use sentinel_shared::core::model::{AppId, Environment};
+use sentinel_shared::lambda::runtime::Clients;
 use serde_json::{Value, json};
 
 pub fn env(name: &str) -> String {
@@ -97,14 +97,19 @@ impl Stack {
 
     /// The handler's dependencies over the real SDK clients, publishing to
     /// `bus`.
-    pub fn deps(&self, bus: &str) -> AwsDeps {
+    pub fn deps(
+        &self,
+        bus: &str,
+    ) -> Deps<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter> {
         Deps {
-            store: self.store(),
-            amplify: self.amplify(),
-            publisher: EventBridgePublisher::new(self.events(), bus),
-            dead_letter: None::<SqsDeadLetter>,
-            environment: self.environment(),
-            site_url_template: None,
+            clients: Clients {
+                store: self.store(),
+                amplify: self.amplify(),
+                publisher: EventBridgePublisher::new(self.events(), bus),
+                dead_letter: None::<SqsDeadLetter>,
+                environment: self.environment(),
+                site_url_template: None,
+            },
         }
     }
 

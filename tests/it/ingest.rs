@@ -60,10 +60,7 @@ impl Case {
         &self,
         name: &str,
     ) -> Result<IngestOutcome, sentinel_shared::core::error::Error> {
-        self.stack
-            .deps(&self.bus)
-            .ingest_raw("test", &self.fixture(name))
-            .await
+        build_event_handler::on_raw(&self.stack.deps(&self.bus), "test", &self.fixture(name)).await
     }
 
     async fn capture(&self) -> Capture {
@@ -259,8 +256,10 @@ async fn a_publish_failure_after_the_write_is_published_exactly_once_on_retry() 
     let raw = case.fixture("amplify-status-change-succeed.json");
 
     let mut broken = case.stack.deps(&case.bus);
-    broken.publisher = EventBridgePublisher::new(case.stack.broken_events(), &case.bus);
-    let err = broken.ingest_raw("attempt-1", &raw).await.unwrap_err();
+    broken.clients.publisher = EventBridgePublisher::new(case.stack.broken_events(), &case.bus);
+    let err = build_event_handler::on_raw(&broken, "attempt-1", &raw)
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     let record = case
         .stack
@@ -276,9 +275,13 @@ async fn a_publish_failure_after_the_write_is_published_exactly_once_on_retry() 
     );
 
     let good = case.stack.deps(&case.bus);
-    let retry = good.ingest_raw("attempt-2", &raw).await.unwrap();
+    let retry = build_event_handler::on_raw(&good, "attempt-2", &raw)
+        .await
+        .unwrap();
     assert_eq!(retry, IngestOutcome::Duplicate { published: 1 });
-    let again = good.ingest_raw("attempt-3", &raw).await.unwrap();
+    let again = build_event_handler::on_raw(&good, "attempt-3", &raw)
+        .await
+        .unwrap();
     assert_eq!(again, IngestOutcome::Duplicate { published: 0 });
 
     let events = capture
@@ -300,11 +303,14 @@ async fn a_publish_failure_after_the_write_is_published_exactly_once_on_retry() 
 async fn a_transient_get_job_error_fails_retryable_and_writes_nothing() {
     let case = Case::new(&["RUNNING"]).await;
     let mut deps = case.stack.deps(&case.bus);
-    deps.amplify = AmplifyClient::new(case.stack.broken_amplify());
-    let err = deps
-        .ingest_raw("test", &case.fixture("amplify-status-change-started.json"))
-        .await
-        .unwrap_err();
+    deps.clients.amplify = AmplifyClient::new(case.stack.broken_amplify());
+    let err = build_event_handler::on_raw(
+        &deps,
+        "test",
+        &case.fixture("amplify-status-change-started.json"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.error_type(), "Retryable.Amplify", "{err}");
     assert!(
         case.stack
@@ -320,9 +326,7 @@ async fn a_transient_get_job_error_fails_retryable_and_writes_nothing() {
 async fn a_job_amplify_does_not_have_is_recorded_from_the_event() {
     let case = Case::new(&[]).await;
     let raw = fixture_for("amplify-status-change-failed.json", &case.app, "77");
-    case.stack
-        .deps(&case.bus)
-        .ingest_raw("test", &raw)
+    build_event_handler::on_raw(&case.stack.deps(&case.bus), "test", &raw)
         .await
         .unwrap();
     let key = DeploymentKey {
@@ -366,7 +370,9 @@ async fn the_live_job_only_moves_forward() {
     for job in [&second, &first] {
         let raw = fixture_for("amplify-status-change-succeed.json", &app, job)
             .replace("4c02", &format!("{job:0>4}"));
-        deps.ingest_raw("test", &raw).await.unwrap();
+        build_event_handler::on_raw(&deps, "test", &raw)
+            .await
+            .unwrap();
     }
     let state = stack
         .store()

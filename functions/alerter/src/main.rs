@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     })?;
     let sdk = sentinel_shared::lambda::aws::load().await;
     let deps = Deps {
-        ports: sentinel_shared::lambda::runtime::AwsPorts::from_sdk(&config, &sdk),
+        clients: sentinel_shared::lambda::runtime::AwsClients::from_sdk(&config, &sdk),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic),
         logs: HttpLogSource::new(),
         region: config.region.clone(),

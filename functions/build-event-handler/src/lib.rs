@@ -1,6 +1,6 @@
 //! The build-event handler: the only function that reads Amplify's events.
 //! It de-duplicates, enriches with `GetJob`, records the transition and
-//! publishes the domain event (see `sentinel_shared::ingest::reaction`).
+//! publishes the domain event (`sentinel_shared::ingest`).
 //!
 //! It is invoked by the SQS event source of its queue (an SQS batch), and
 //! also accepts a bare EventBridge event so that `cargo lambda invoke
@@ -11,66 +11,47 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome};
-use sentinel_shared::lambda::runtime::{self, AwsPorts, Ports};
+use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
 use serde_json::{Value, json};
-use std::future::Future;
 use tracing::Instrument;
 
-pub type Deps<S, A, P, D> = Ports<S, A, P, D>;
-pub type AwsDeps = AwsPorts;
-
-/// Ingest as a method of the handler's ports.
-pub trait IngestExt {
-    /// Ingests one Amplify event given as raw JSON text.
-    fn ingest_raw(
-        &self,
-        request_id: &str,
-        raw: &str,
-    ) -> impl Future<Output = Result<IngestOutcome, Error>>;
-    fn ingest_event(
-        &self,
-        request_id: &str,
-        event: &AmplifyStatusEvent,
-    ) -> impl Future<Output = Result<IngestOutcome, Error>>;
+/// What the handler works with: the stack's clients.
+pub struct Deps<S, A, P, D> {
+    pub clients: Clients<S, A, P, D>,
 }
 
-impl<S, A, P, D> IngestExt for Deps<S, A, P, D>
+/// Ingests one Amplify event given as JSON text.
+pub async fn on_raw<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    request_id: &str,
+    raw: &str,
+) -> Result<IngestOutcome, Error>
 where
     S: DeploymentStore,
     A: AmplifyApi,
     P: EventPublisher,
-    D: DeadLetterSink,
 {
-    async fn ingest_raw(&self, request_id: &str, raw: &str) -> Result<IngestOutcome, Error> {
-        let event = AmplifyStatusEvent::parse_str(raw)?;
-        self.ingest_event(request_id, &event).await
+    let event = AmplifyStatusEvent::parse_str(raw)?;
+    let span = tracing::info_span!(
+        "ingest",
+        request_id,
+        event_id = %event.id,
+        app = %event.app_id,
+        branch = %event.branch_name,
+        job = %event.job_id,
+        status = %event.status,
+    );
+    let c = &deps.clients;
+    Ingest {
+        store: &c.store,
+        amplify: &c.amplify,
+        publisher: &c.publisher,
+        environment: c.environment,
     }
-
-    async fn ingest_event(
-        &self,
-        request_id: &str,
-        event: &AmplifyStatusEvent,
-    ) -> Result<IngestOutcome, Error> {
-        let span = tracing::info_span!(
-            "ingest",
-            request_id,
-            event_id = %event.id,
-            app = %event.app_id,
-            branch = %event.branch_name,
-            job = %event.job_id,
-            status = %event.status,
-        );
-        Ingest {
-            store: &self.store,
-            amplify: &self.amplify,
-            publisher: &self.publisher,
-            environment: self.environment,
-        }
-        .ingest(event)
-        .instrument(span)
-        .await
-    }
+    .ingest(&event)
+    .instrument(span)
+    .await
 }
 
 /// Entry point for the Lambda runtime.
@@ -86,9 +67,9 @@ where
 {
     runtime::handle(
         event,
-        deps.dead_letter.as_ref(),
+        deps.clients.dead_letter.as_ref(),
         async |request_id: &str, raw: String| {
-            let outcome = deps.ingest_raw(request_id, &raw).await.inspect_err(|e| {
+            let outcome = on_raw(deps, request_id, &raw).await.inspect_err(|e| {
                 if !e.is_retryable() {
                     tracing::error!(request_id, error = %e, "malformed event");
                 }

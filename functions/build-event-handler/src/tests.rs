@@ -46,12 +46,14 @@ fn deps() -> MemDeps {
         ..Default::default()
     };
     Deps {
-        store: MemoryStore::default(),
-        amplify: MemoryAmplify::with_job(&key(), details),
-        publisher: MemoryPublisher::default(),
-        dead_letter: Some(MemoryDeadLetter::default()),
-        environment: Environment::Staging,
-        site_url_template: None,
+        clients: Clients {
+            store: MemoryStore::default(),
+            amplify: MemoryAmplify::with_job(&key(), details),
+            publisher: MemoryPublisher::default(),
+            dead_letter: Some(MemoryDeadLetter::default()),
+            environment: Environment::Staging,
+            site_url_template: None,
+        },
     }
 }
 
@@ -92,7 +94,7 @@ async fn each_status_fixture_is_recorded_with_enrichment() {
         let deps = deps();
         let out = invoke(&deps, &fixture(name)).await.unwrap();
         assert_eq!(out["outcome"], "recorded", "{name}");
-        let stored = deps.store.deployments();
+        let stored = deps.clients.store.deployments();
         assert_eq!(stored.len(), 1, "{name}");
         assert_eq!(stored[0].status.as_str(), *status, "{name}");
         assert_eq!(
@@ -115,8 +117,12 @@ async fn each_malformed_fixture_fails_without_retry_and_writes_nothing() {
             message.contains("1c0a4f3e-7b1d-4c55-9e1a"),
             "{name} names the event: {message}"
         );
-        assert!(deps.store.deployments().is_empty(), "{name}");
-        assert_eq!(deps.amplify.calls.load(Ordering::SeqCst), 0, "{name}");
+        assert!(deps.clients.store.deployments().is_empty(), "{name}");
+        assert_eq!(
+            deps.clients.amplify.calls.load(Ordering::SeqCst),
+            0,
+            "{name}"
+        );
     }
 }
 
@@ -130,6 +136,7 @@ async fn a_body_that_is_not_json_is_dead_lettered_from_a_batch() {
     let out = invoke(&deps, &batch.to_string()).await.unwrap();
     assert_eq!(out["batchItemFailures"], serde_json::json!([]));
     let dead = deps
+        .clients
         .dead_letter
         .as_ref()
         .unwrap()
@@ -139,7 +146,7 @@ async fn a_body_that_is_not_json_is_dead_lettered_from_a_batch() {
         .clone();
     assert_eq!(dead.len(), 1);
     assert!(dead[0].2.contains("not JSON"), "{}", dead[0].2);
-    assert_eq!(deps.store.deployments().len(), 1);
+    assert_eq!(deps.clients.store.deployments().len(), 1);
 }
 
 #[tokio::test]
@@ -149,10 +156,14 @@ async fn the_same_event_three_times_gives_one_transition_and_one_domain_event() 
     for _ in 0..3 {
         invoke(&deps, &raw).await.unwrap();
     }
-    let stored = deps.store.deployments();
+    let stored = deps.clients.store.deployments();
     assert_eq!(stored[0].transitions.len(), 1);
-    assert_eq!(deps.publisher.detail_types(), vec!["Build Succeeded"]);
+    assert_eq!(
+        deps.clients.publisher.detail_types(),
+        vec!["Build Succeeded"]
+    );
     let state = deps
+        .clients
         .store
         .get_branch_state(&key().app_id, &key().branch_name)
         .await
@@ -163,12 +174,12 @@ async fn the_same_event_three_times_gives_one_transition_and_one_domain_event() 
 #[tokio::test]
 async fn a_publish_failure_after_the_write_is_published_once_on_retry() {
     let deps = deps();
-    deps.publisher.fail_next.store(1, Ordering::SeqCst);
+    deps.clients.publisher.fail_next.store(1, Ordering::SeqCst);
     let raw = fixture("amplify-status-change-failed.json");
     let err = invoke(&deps, &raw).await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(
-        deps.store.deployments()[0].outbox.len(),
+        deps.clients.store.deployments()[0].outbox.len(),
         1,
         "kept for the retry"
     );
@@ -176,31 +187,29 @@ async fn a_publish_failure_after_the_write_is_published_once_on_retry() {
     assert_eq!(out["outcome"], "duplicate");
     assert_eq!(out["published"], 1);
     invoke(&deps, &raw).await.unwrap();
-    assert_eq!(deps.publisher.detail_types(), vec!["Build Failed"]);
-    assert!(deps.store.deployments()[0].outbox.is_empty());
+    assert_eq!(deps.clients.publisher.detail_types(), vec!["Build Failed"]);
+    assert!(deps.clients.store.deployments()[0].outbox.is_empty());
 }
 
 #[tokio::test]
 async fn a_transient_get_job_error_is_retried_and_writes_nothing() {
     let deps = deps();
-    deps.amplify.fail_next.store(1, Ordering::SeqCst);
+    deps.clients.amplify.fail_next.store(1, Ordering::SeqCst);
     let err = invoke(&deps, &fixture("amplify-status-change-started.json"))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "Retryable.Amplify");
-    assert!(deps.store.deployments().is_empty());
+    assert!(deps.clients.store.deployments().is_empty());
 }
 
 #[tokio::test]
 async fn a_job_amplify_no_longer_has_is_recorded_from_the_event() {
-    let deps = Deps {
-        amplify: MemoryAmplify::default(),
-        ..deps()
-    };
+    let mut deps = deps();
+    deps.clients.amplify = MemoryAmplify::default();
     invoke(&deps, &fixture("amplify-status-change-succeed.json"))
         .await
         .unwrap();
-    let stored = deps.store.deployments();
+    let stored = deps.clients.store.deployments();
     assert_eq!(stored[0].status, BuildStatus::Succeeded);
     assert_eq!(stored[0].details.commit_id, None);
 }
@@ -218,14 +227,14 @@ proptest! {
             for i in order.iter().chain([0usize, 1].iter()) {
                 invoke(&deps, &raws[*i]).await.unwrap();
             }
-            (deps.store.deployments().remove(0), deps.publisher.detail_types())
+            (deps.clients.store.deployments().remove(0), deps.clients.publisher.detail_types())
         });
         let clean = rt.block_on(async {
             let deps = deps();
             for raw in &raws {
                 invoke(&deps, raw).await.unwrap();
             }
-            deps.store.deployments().remove(0)
+            deps.clients.store.deployments().remove(0)
         });
         prop_assert!(got.same_state(&clean), "{got:?}\n!=\n{clean:?}");
         prop_assert_eq!(published.iter().filter(|t| *t == "Build Succeeded").count(), 1);

@@ -9,7 +9,7 @@ use sentinel_shared::cleanup::{Cleanup, Report, Retention};
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::error::MalformedEvent;
 use sentinel_shared::core::model::AppId;
-use sentinel_shared::lambda::runtime::{self, Ports};
+use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::{
     AmplifyApi, CleanupStore, DeadLetterSink, DeploymentStore, EventPublisher,
 };
@@ -17,7 +17,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub struct Deps<S, A, P, D> {
-    pub ports: Ports<S, A, P, D>,
+    pub clients: Clients<S, A, P, D>,
     pub namespace: String,
     pub watched_apps: Vec<AppId>,
     pub retention: Retention,
@@ -110,10 +110,10 @@ where
         only_apps,
     } = request(raw)?;
     let cleanup = Cleanup {
-        store: &deps.ports.store,
-        amplify: &deps.ports.amplify,
-        publisher: &deps.ports.publisher,
-        environment: deps.ports.environment,
+        store: &deps.clients.store,
+        amplify: &deps.clients.amplify,
+        publisher: &deps.clients.publisher,
+        environment: deps.clients.environment,
         retention: deps.retention,
         watched_apps: &deps.watched_apps,
         only_apps: &only_apps,
@@ -140,7 +140,7 @@ where
 {
     runtime::handle(
         event,
-        deps.ports.dead_letter.as_ref(),
+        deps.clients.dead_letter.as_ref(),
         async |request_id: &str, raw: String| {
             let report = on_raw(deps, request_id, &raw).await?;
             Ok(report.detailed_json())

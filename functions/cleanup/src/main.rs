@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     tracing::info!(?config, "cleanup starting");
     let deps = Deps {
-        ports: sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await,
+        clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
         namespace: config.metrics_namespace.clone(),
         watched_apps: config.watched_apps.clone(),
         retention: sentinel_shared::cleanup::Retention {

@@ -8,15 +8,15 @@ use std::io::Write;
 
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
-use sentinel_shared::lambda::runtime::{self, Ports};
-use sentinel_shared::metrics::reaction::Collector;
+use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
+use sentinel_shared::metrics::reaction::{ACCEPTED, Collector};
 use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, EventPublisher, MetricsStore};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// The shared ports, plus the CloudWatch namespace.
+/// The stack's clients, plus the CloudWatch namespace.
 pub struct Deps<S, A, P, D> {
-    pub ports: Ports<S, A, P, D>,
+    pub clients: Clients<S, A, P, D>,
     pub namespace: String,
 }
 
@@ -43,42 +43,57 @@ where
     P: EventPublisher,
 {
     let collector = Collector {
-        store: &deps.ports.store,
-        amplify: &deps.ports.amplify,
-        publisher: &deps.ports.publisher,
+        store: &deps.clients.store,
+        amplify: &deps.clients.amplify,
+        publisher: &deps.clients.publisher,
         namespace: &deps.namespace,
-        environment: deps.ports.environment,
+        environment: deps.clients.environment,
     };
-    if let Some(at) = runtime::scheduled_time(raw) {
-        let span = tracing::info_span!("metrics-run", request_id, %at);
-        let run = collector.on_schedule(at).instrument(span).await?;
-        emit(&run.lines);
-        let figures: Vec<Value> = run
-            .figures
-            .iter()
-            .map(|f| {
-                json!({
-                    "windowDays": f.window_days,
-                    "builds": f.builds,
-                    "deployments": f.deployments,
-                    "tiers": f.tiers,
-                })
-            })
-            .collect();
-        return Ok(json!({
-            "itemsRead": run.items_read,
-            "figures": figures,
-            "warningsPublished": run.warnings_published.iter().map(|w| w.condition).collect::<Vec<_>>(),
-            "warningsKnown": run.warnings_known,
-        }));
-    }
-    let span = tracing::info_span!("metrics-event", request_id);
+    let envelope = match Delivery::parse(raw, ACCEPTED)? {
+        Delivery::Event(envelope) => envelope,
+        Delivery::Scheduled(at) => return on_schedule(&collector, request_id, at).await,
+    };
+    let span = tracing::info_span!("metrics-event", request_id, event_id = %envelope.id);
     let outcome = collector
-        .on_event(raw, chrono::Utc::now())
+        .on_event(&envelope, chrono::Utc::now())
         .instrument(span)
         .await?;
     emit(&outcome.lines);
     Ok(json!({"lines": outcome.lines.len(), "duplicate": outcome.duplicate}))
+}
+
+/// The hourly run: the delivery figures, snapshots and early warnings.
+async fn on_schedule<S, A, P>(
+    collector: &Collector<'_, S, A, P>,
+    request_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, Error>
+where
+    S: MetricsStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    let span = tracing::info_span!("metrics-run", request_id, %at);
+    let run = collector.on_schedule(at).instrument(span).await?;
+    emit(&run.lines);
+    let figures: Vec<Value> = run
+        .figures
+        .iter()
+        .map(|f| {
+            json!({
+                "windowDays": f.window_days,
+                "builds": f.builds,
+                "deployments": f.deployments,
+                "tiers": f.tiers,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "itemsRead": run.items_read,
+        "figures": figures,
+        "warningsPublished": run.warnings_published.iter().map(|w| w.condition).collect::<Vec<_>>(),
+        "warningsKnown": run.warnings_known,
+    }))
 }
 
 pub async fn handle<S, A, P, D>(
@@ -93,7 +108,7 @@ where
 {
     runtime::handle(
         event,
-        deps.ports.dead_letter.as_ref(),
+        deps.clients.dead_letter.as_ref(),
         async |request_id: &str, raw: String| on_raw(deps, request_id, &raw).await,
     )
     .await

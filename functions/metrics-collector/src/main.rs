@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     tracing::info!(?config, "metrics-collector starting");
     let deps = Deps {
-        ports: sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await,
+        clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
         namespace: config.metrics_namespace.clone(),
     };
     run(service_fn(|event| handle(&deps, event))).await

@@ -1,70 +1,71 @@
 //! The rollback function: takes "Deployment Unhealthy" (roll back to the
 //! last known good job), the rollback job's own events (to conclude it) and
 //! "Build Diagnosed" (retry a transient failure) from its queue
-//! (`sentinel_shared::rollback::reaction`).
+//! (`sentinel_shared::rollback`).
 
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
-use sentinel_shared::lambda::runtime::{self, Ports};
+use sentinel_shared::core::events::Envelope;
+use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::{
     AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore, RollbackStore,
 };
 use sentinel_shared::rollback::AutoRollback;
-use sentinel_shared::rollback::reaction::{Action, Rollbacker};
+use sentinel_shared::rollback::reaction::{ACCEPTED, RollbackAction, Rollbacker};
 use serde_json::{Value, json};
-use std::future::Future;
 use tracing::Instrument;
 
-/// The shared ports, plus the stack's `AutoRollback` parameter.
+/// The stack's clients, plus the stack's `AutoRollback` parameter.
 pub struct Deps<S, A, P, D> {
-    pub ports: Ports<S, A, P, D>,
+    pub clients: Clients<S, A, P, D>,
     pub auto_rollback: AutoRollback,
 }
 
-/// The rollback reactions as a method of the function's ports.
-pub trait RollbackExt {
-    fn on_raw(&self, request_id: &str, raw: &str) -> impl Future<Output = Result<Action, Error>>;
-}
-
-impl<S, A, P, D> RollbackExt for Deps<S, A, P, D>
+/// Handles one domain event given as JSON text.
+pub async fn on_raw<S, A, P, D>(
+    deps: &Deps<S, A, P, D>,
+    request_id: &str,
+    raw: &str,
+) -> Result<RollbackAction, Error>
 where
     S: DeploymentStore + PolicyStore + RollbackStore,
     A: AmplifyApi,
     P: EventPublisher,
-    D: DeadLetterSink,
 {
-    async fn on_raw(&self, request_id: &str, raw: &str) -> Result<Action, Error> {
-        let rollbacker = Rollbacker {
-            store: &self.ports.store,
-            amplify: &self.ports.amplify,
-            publisher: &self.ports.publisher,
-            environment: self.ports.environment,
-            auto_rollback: self.auto_rollback,
-            holder: request_id.to_owned(),
-        };
-        let span = tracing::info_span!("rollback", request_id);
-        rollbacker.on_raw(raw).instrument(span).await
-    }
+    let envelope = Envelope::parse(raw, ACCEPTED)?;
+    let c = &deps.clients;
+    let rollbacker = Rollbacker {
+        store: &c.store,
+        amplify: &c.amplify,
+        publisher: &c.publisher,
+        environment: c.environment,
+        auto_rollback: deps.auto_rollback,
+        holder: request_id.to_owned(),
+    };
+    let span = tracing::info_span!("rollback", request_id, event_id = %envelope.id);
+    rollbacker.on_event(&envelope).instrument(span).await
 }
 
 /// The action as the invocation's answer.
-pub fn describe(action: &Action) -> Value {
+pub fn describe(action: &RollbackAction) -> Value {
     match action {
-        Action::Started {
+        RollbackAction::Started {
             rollback_job,
             target_job,
         } => {
             json!({"action": "started", "rollbackJob": rollback_job, "targetJob": target_job})
         }
-        Action::Refused { why, recommended } => {
+        RollbackAction::Refused { why, recommended } => {
             json!({"action": "refused", "why": why, "recommended": recommended})
         }
-        Action::RollbackSucceeded => json!({"action": "rollback-succeeded"}),
-        Action::RollbackFailed(why) => json!({"action": "rollback-failed", "why": why}),
-        Action::Waiting => json!({"action": "waiting"}),
-        Action::Retried { retry_job } => json!({"action": "retried", "retryJob": retry_job}),
-        Action::NotRetried(why) => json!({"action": "not-retried", "why": why}),
-        Action::Ignored(why) => json!({"action": "ignored", "why": why}),
+        RollbackAction::RollbackSucceeded => json!({"action": "rollback-succeeded"}),
+        RollbackAction::RollbackFailed(why) => json!({"action": "rollback-failed", "why": why}),
+        RollbackAction::Waiting => json!({"action": "waiting"}),
+        RollbackAction::Retried { retry_job } => {
+            json!({"action": "retried", "retryJob": retry_job})
+        }
+        RollbackAction::NotRetried(why) => json!({"action": "not-retried", "why": why}),
+        RollbackAction::Ignored(why) => json!({"action": "ignored", "why": why}),
     }
 }
 
@@ -80,8 +81,8 @@ where
 {
     runtime::handle(
         event,
-        deps.ports.dead_letter.as_ref(),
-        async |request_id: &str, raw: String| Ok(describe(&deps.on_raw(request_id, &raw).await?)),
+        deps.clients.dead_letter.as_ref(),
+        async |request_id: &str, raw: String| Ok(describe(&on_raw(deps, request_id, &raw).await?)),
     )
     .await
 }

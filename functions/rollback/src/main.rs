@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     tracing::info!(?config, "rollback starting");
     let deps = Deps {
-        ports: sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await,
+        clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
         auto_rollback: config.auto_rollback,
     };
     run(service_fn(|event| handle(&deps, event))).await

@@ -2,13 +2,15 @@
 
 use lambda_runtime::{run, service_fn};
 use sentinel_shared::lambda::{config::Config, telemetry};
-use validator::handle;
+use validator::{Deps, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     tracing::info!(?config, "validator starting");
-    let deps = sentinel_shared::lambda::runtime::AwsPorts::from_config(&config).await;
+    let deps = Deps {
+        clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
+    };
     run(service_fn(|event| handle(&deps, event))).await
 }

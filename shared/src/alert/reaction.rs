@@ -9,13 +9,11 @@
 //! event delivered twice (or concurrently) sends one message.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use crate::alert::message::{Content, Context, console_url, render};
 use crate::alert::{AlertPolicy, AlertState, Decision, Severity, Signal};
 use crate::core::deployment::{Deployment, DeploymentKey};
-use crate::core::error::MalformedEvent;
 use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{
     BuildEvent, DegradationEvent, DiagnosisEvent, Envelope, HealthEvent, OWNER_ALERTER,
@@ -23,13 +21,13 @@ use crate::core::events::{
 };
 use crate::core::model::{AppId, BranchName, Environment, JobId};
 use crate::diagnose::{Diagnoser, Diagnosis};
-use crate::effects;
+use crate::effects::{self, Decided, read_decide_write};
 use crate::ports::{
     AlertStore, AmplifyApi, DeploymentStore, EventPublisher, LogSource, Notifier, PolicyStore,
 };
 
 /// Every detail type the alerter takes.
-pub const ALERTED: &[&str] = &[
+pub const ACCEPTED: &[&str] = &[
     dt::BUILD_FAILED,
     dt::BUILD_SUCCEEDED,
     dt::VALIDATION_FAILED,
@@ -45,7 +43,6 @@ pub const ALERTED: &[&str] = &[
 /// How long an invocation owns a queued message before another delivery of
 /// the same event may send it.
 const CLAIM: Duration = Duration::seconds(60);
-const MAX_WRITE_ATTEMPTS: usize = 10;
 
 pub struct Alerter<'a, S, A, P, N, L> {
     pub store: &'a S,
@@ -70,15 +67,6 @@ pub struct AlertOutcome {
     pub category: Option<String>,
 }
 
-fn detail<T: DeserializeOwned>(envelope: &Envelope) -> Result<T, Error> {
-    serde_json::from_value(envelope.detail.clone()).map_err(|e| {
-        Error::from(MalformedEvent {
-            event_id: envelope.id.clone(),
-            reason: format!("{} detail: {e}", envelope.detail_type),
-        })
-    })
-}
-
 fn name(decision: &Decision) -> &'static str {
     match decision {
         Decision::Duplicate => "duplicate",
@@ -100,13 +88,12 @@ where
     N: Notifier,
     L: LogSource,
 {
-    /// Handles one domain event given as JSON text.
-    pub async fn on_raw(&self, raw: &str) -> Result<AlertOutcome, Error> {
-        let (envelope, _): (Envelope, serde_json::Value) = Envelope::parse(raw, ALERTED)?;
+    /// Handles one domain event of the [`ACCEPTED`] types.
+    pub async fn on_event(&self, envelope: &Envelope) -> Result<AlertOutcome, Error> {
         match envelope.detail_type.as_str() {
-            dt::BUILD_FAILED => self.on_build_failed(&detail(&envelope)?).await,
+            dt::BUILD_FAILED => self.on_build_failed(&envelope.detail()?).await,
             dt::BUILD_SUCCEEDED => {
-                let e: BuildEvent = detail(&envelope)?;
+                let e: BuildEvent = envelope.detail()?;
                 let ctx = self.context(
                     e.environment,
                     &e.app_id,
@@ -136,7 +123,7 @@ where
                 .await
             }
             dt::DEPLOYMENT_HEALTHY => {
-                let e: HealthEvent = detail(&envelope)?;
+                let e: HealthEvent = envelope.detail()?;
                 let ctx = self.context(
                     e.environment,
                     &e.app_id,
@@ -165,10 +152,10 @@ where
                 )
                 .await
             }
-            dt::DEPLOYMENT_UNHEALTHY => self.on_unhealthy(detail(&envelope)?).await,
-            dt::VALIDATION_FAILED => self.on_validation_failed(detail(&envelope)?).await,
+            dt::DEPLOYMENT_UNHEALTHY => self.on_unhealthy(envelope.detail()?).await,
+            dt::VALIDATION_FAILED => self.on_validation_failed(envelope.detail()?).await,
             dt::DEGRADATION_DETECTED => {
-                let e: DegradationEvent = detail(&envelope)?;
+                let e: DegradationEvent = envelope.detail()?;
                 let ctx = self.context(
                     e.environment,
                     &e.app_id,
@@ -193,7 +180,7 @@ where
                 };
                 self.alert(&e.event_id, ctx, content, signal, None).await
             }
-            rollback => self.on_rollback(rollback, detail(&envelope)?).await,
+            rollback => self.on_rollback(rollback, envelope.detail()?).await,
         }
     }
 
@@ -476,67 +463,69 @@ where
         let policy = self.policy(&ctx.app_id, &ctx.branch_name).await?;
         let now = Utc::now();
         let claimer = claimer_id();
-        let mut attempt = 0;
-        let (mut state, decision, to_send) = loop {
-            attempt += 1;
-            let mut state = self
-                .store
-                .get_alert_state(&ctx.app_id, &ctx.branch_name)
-                .await?
-                .unwrap_or_else(|| {
-                    AlertState::new(ctx.app_id.clone(), ctx.branch_name.clone(), ctx.environment)
-                });
-            let decision = state.decide(event_id, &signal, now, &policy);
-            let mut to_send = Vec::new();
-            let mut held_back = false;
-            if decision == Decision::Duplicate {
-                // An earlier delivery may have queued its message and died.
-                to_send = orphans(&state, event_id, now, &claimer);
-                if to_send.is_empty() {
-                    return Ok(AlertOutcome {
-                        decision: "duplicate".into(),
-                        sent: 0,
-                        category,
-                    });
-                }
-            } else if decision.sends() {
-                let severity = if matches!(decision, Decision::Resolved(_)) {
-                    Severity::Info
-                } else {
-                    content.severity
-                };
-                let resolved_muted =
-                    matches!(decision, Decision::Resolved(_)) && !policy.send_resolved;
-                if !resolved_muted {
-                    if state.admit(severity, now, &policy) {
-                        if let Some(n) =
-                            render(event_id, &ctx, &content, &decision, state.suppressed)
-                        {
-                            to_send.push(n.id.clone());
-                            state.enqueue(n, now + CLAIM, &claimer);
-                        }
+        let (mut state, decided) = read_decide_write(
+            async || {
+                Ok(self
+                    .store
+                    .get_alert_state(&ctx.app_id, &ctx.branch_name)
+                    .await?
+                    .unwrap_or_else(|| {
+                        AlertState::new(
+                            ctx.app_id.clone(),
+                            ctx.branch_name.clone(),
+                            ctx.environment,
+                        )
+                    }))
+            },
+            |state| {
+                let decision = state.decide(event_id, &signal, now, &policy);
+                let mut to_send = Vec::new();
+                let mut held_back = false;
+                if decision == Decision::Duplicate {
+                    // An earlier delivery may have queued its message and died.
+                    to_send = orphans(state, event_id, now, &claimer);
+                    if to_send.is_empty() {
+                        return Ok(Decided::Keep(None));
+                    }
+                } else if decision.sends() {
+                    let severity = if matches!(decision, Decision::Resolved(_)) {
+                        Severity::Info
                     } else {
-                        held_back = true;
+                        content.severity
+                    };
+                    let resolved_muted =
+                        matches!(decision, Decision::Resolved(_)) && !policy.send_resolved;
+                    if !resolved_muted {
+                        if state.admit(severity, now, &policy) {
+                            if let Some(n) =
+                                render(event_id, &ctx, &content, &decision, state.suppressed)
+                            {
+                                to_send.push(n.id.clone());
+                                state.enqueue(n, now + CLAIM, &claimer);
+                            }
+                        } else {
+                            held_back = true;
+                        }
                     }
                 }
-            }
-            for id in &to_send {
-                if let Some(p) = state.outbox.get_mut(id) {
-                    p.claimed_until = Some(now + CLAIM);
-                    p.claimed_by = Some(claimer.clone());
+                for id in &to_send {
+                    if let Some(p) = state.outbox.get_mut(id) {
+                        p.claimed_until = Some(now + CLAIM);
+                        p.claimed_by = Some(claimer.clone());
+                    }
                 }
-            }
-            match self.store.save_alert_state(&state).await {
-                Ok(()) => {
-                    state.version += 1;
-                    let decision = if held_back { None } else { Some(decision) };
-                    break (state, decision, to_send);
-                }
-                Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
-                    warn!(attempt, "alert state write conflict, re-reading");
-                }
-                Err(e) => return Err(e.into()),
-            }
+                let decision = if held_back { None } else { Some(decision) };
+                Ok(Decided::Write(Some((decision, to_send))))
+            },
+            async |state| self.store.save_alert_state(state).await,
+        )
+        .await?;
+        let Some((decision, to_send)) = decided else {
+            return Ok(AlertOutcome {
+                decision: "duplicate".into(),
+                sent: 0,
+                category,
+            });
         };
         let decision_name = decision.as_ref().map_or("held-back", name).to_owned();
         let mut sent = Vec::new();
@@ -574,28 +563,35 @@ where
         if sent.is_empty() && unclaim.is_empty() {
             return Ok(());
         }
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            for id in sent {
-                state.outbox.remove(id);
-            }
-            for id in unclaim {
-                if let Some(p) = state.outbox.get_mut(id) {
-                    p.claimed_until = None;
-                    p.claimed_by = None;
+        // The first attempt writes the state this delivery holds; a conflict
+        // re-reads it.
+        let mut held = Some(state.clone());
+        let (app, branch) = (state.app_id.clone(), state.branch_name.clone());
+        let (settled, ()) = read_decide_write(
+            async || match held.take() {
+                Some(state) => Ok(state),
+                None => Ok(self
+                    .store
+                    .get_alert_state(&app, &branch)
+                    .await?
+                    .ok_or_else(|| StoreError::Unavailable("alert state vanished".into()))?),
+            },
+            |state| {
+                for id in sent {
+                    state.outbox.remove(id);
                 }
-            }
-            match self.store.save_alert_state(state).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
-                    *state = self
-                        .store
-                        .get_alert_state(&state.app_id, &state.branch_name)
-                        .await?
-                        .ok_or_else(|| StoreError::Unavailable("alert state vanished".into()))?;
+                for id in unclaim {
+                    if let Some(p) = state.outbox.get_mut(id) {
+                        p.claimed_until = None;
+                        p.claimed_by = None;
+                    }
                 }
-                Err(e) => return Err(e.into()),
-            }
-        }
+                Ok(Decided::Write(()))
+            },
+            async |state| self.store.save_alert_state(state).await,
+        )
+        .await?;
+        *state = settled;
         Ok(())
     }
 }

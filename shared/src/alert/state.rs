@@ -335,5 +335,11 @@ impl AlertState {
     }
 }
 
+impl crate::effects::Versioned for AlertState {
+    fn bump_version(&mut self) {
+        self.version += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests;

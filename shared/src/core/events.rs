@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::Deployment;
+use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 
 pub const OWNER_INGEST: &str = "ingest";
@@ -248,29 +249,31 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Parses an envelope of `expected` detail type and its detail.
-    pub fn parse<T: serde::de::DeserializeOwned>(
-        raw: &str,
-        expected: &[&str],
-    ) -> Result<(Envelope, T), crate::core::error::MalformedEvent> {
-        let malformed = |id: &str, reason: String| crate::core::error::MalformedEvent {
-            event_id: id.to_owned(),
-            reason,
-        };
-        let envelope: Envelope = serde_json::from_str(raw)
-            .map_err(|e| malformed("<unknown>", format!("not a domain event: {e}")))?;
+    /// Parses an envelope from Sentinel's bus of one of the `expected`
+    /// detail types, leaving the detail for [`Envelope::detail`].
+    pub fn parse(raw: &str, expected: &[&str]) -> Result<Envelope, MalformedEvent> {
+        let envelope: Envelope = serde_json::from_str(raw).map_err(|e| MalformedEvent {
+            event_id: "<unknown>".into(),
+            reason: format!("not a domain event: {e}"),
+        })?;
         if envelope.source != SOURCE || !expected.contains(&envelope.detail_type.as_str()) {
-            return Err(malformed(
-                &envelope.id,
-                format!(
+            return Err(MalformedEvent {
+                event_id: envelope.id,
+                reason: format!(
                     "unexpected {:?} from {:?}; this function takes {expected:?} from {SOURCE:?}",
                     envelope.detail_type, envelope.source
                 ),
-            ));
+            });
         }
-        let detail = serde_json::from_value(envelope.detail.clone())
-            .map_err(|e| malformed(&envelope.id, format!("detail: {e}")))?;
-        Ok((envelope, detail))
+        Ok(envelope)
+    }
+
+    /// The detail, as the type its detail type carries.
+    pub fn detail<T: serde::de::DeserializeOwned>(&self) -> Result<T, MalformedEvent> {
+        T::deserialize(&self.detail).map_err(|e| MalformedEvent {
+            event_id: self.id.clone(),
+            reason: format!("{} detail: {e}", self.detail_type),
+        })
     }
 }
 

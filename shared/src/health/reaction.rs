@@ -8,13 +8,16 @@ use tracing::info;
 
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
 use crate::core::error::{Error, StoreError};
-use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH};
+use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::effects;
 use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
 use crate::ports::{
     AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, EventPublisher, PolicyStore,
 };
+
+/// The detail type the health checker takes (besides its schedule).
+pub const ACCEPTED: &[&str] = &[detail_type::BUILD_SUCCEEDED];
 
 pub struct HealthChecker<'a, S, A, P> {
     pub store: &'a S,
@@ -27,7 +30,7 @@ pub struct HealthChecker<'a, S, A, P> {
 
 /// What one "Build Succeeded" led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckOutcome {
+pub struct DeployCheckOutcome {
     /// `None` when the job was superseded before it could be checked.
     pub verdict: Option<Verdict>,
     pub published: usize,
@@ -39,7 +42,10 @@ where
     A: AmplifyApi,
     P: EventPublisher,
 {
-    pub async fn on_build_succeeded(&self, event: &BuildEvent) -> Result<CheckOutcome, Error> {
+    pub async fn on_build_succeeded(
+        &self,
+        event: &BuildEvent,
+    ) -> Result<DeployCheckOutcome, Error> {
         let key = DeploymentKey {
             app_id: event.app_id.clone(),
             branch_name: event.branch_name.clone(),
@@ -56,7 +62,7 @@ where
                 // A newer deploy is live: this one is no longer served, and
                 // checking it would only report the newer version as wrong.
                 info!("superseded; not checked");
-                return Ok(CheckOutcome {
+                return Ok(DeployCheckOutcome {
                     verdict: None,
                     published: 0,
                 });
@@ -72,7 +78,7 @@ where
             let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
             let Ok(report) = checker.run_while(commit, still_live).await else {
                 info!("superseded during the check; no verdict");
-                return Ok(CheckOutcome {
+                return Ok(DeployCheckOutcome {
                     verdict: None,
                     published: 0,
                 });
@@ -93,7 +99,7 @@ where
                 .await?;
         }
         let published = effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
-        Ok(CheckOutcome {
+        Ok(DeployCheckOutcome {
             verdict: Some(health.verdict),
             published,
         })

@@ -18,14 +18,12 @@
 use tracing::{info, warn};
 
 use crate::core::deployment::{Applied, Deployment, DeploymentKey, JobDetails};
-use crate::core::error::{AmplifyError, Error, StoreError};
+use crate::core::error::{AmplifyError, Error};
 use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
-use crate::effects;
+use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
 use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, EventPublisher};
-
-use crate::effects::MAX_WRITE_ATTEMPTS;
 
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,34 +61,34 @@ where
         }
 
         let details = self.enrich(&key).await?;
-        let mut current = stored;
-        let mut attempt = 0;
-        let (record, applied) = loop {
-            attempt += 1;
-            let mut record = current
-                .take()
-                .unwrap_or_else(|| Deployment::new(key.clone(), self.environment));
-            if let Some(d) = &details {
-                record.details.merge(d.clone());
-            }
-            let applied = record.apply(event.observation());
-            if applied == Applied::Duplicate {
-                // A concurrent delivery of the same event won the race.
-                let published = self.finish(&record).await?;
-                return Ok(IngestOutcome::Duplicate { published });
-            }
-            match self.store.save_deployment(&record).await {
-                Ok(()) => {
-                    record.version += 1;
-                    break (record, applied);
+        // The first attempt decides on the record read above; a conflict
+        // re-reads it (no second GetJob).
+        let mut first = Some(stored);
+        let (record, applied) = read_decide_write(
+            async || {
+                let current = match first.take() {
+                    Some(stored) => stored,
+                    None => self.store.get_deployment(&key).await?,
+                };
+                Ok(current.unwrap_or_else(|| Deployment::new(key.clone(), self.environment)))
+            },
+            |record| {
+                if let Some(d) = &details {
+                    record.details.merge(d.clone());
                 }
-                Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
-                    warn!(attempt, "write conflict, re-reading");
-                    current = self.store.get_deployment(&key).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                Ok(match record.apply(event.observation()) {
+                    Applied::Duplicate => Decided::Keep(Applied::Duplicate),
+                    applied => Decided::Write(applied),
+                })
+            },
+            async |record| self.store.save_deployment(record).await,
+        )
+        .await?;
+        if applied == Applied::Duplicate {
+            // A concurrent delivery of the same event won the race.
+            let published = self.finish(&record).await?;
+            return Ok(IngestOutcome::Duplicate { published });
+        }
 
         let published = self.finish(&record).await?;
         let status_changed = matches!(

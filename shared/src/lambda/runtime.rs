@@ -1,6 +1,7 @@
-//! What every function's binary shares: the AWS ports built once from the
-//! configuration, and the dispatch of an invocation (an SQS batch from the
-//! function's queue, or one event invoked directly).
+//! What every function's binary shares: the AWS clients built once from the
+//! configuration, the dispatch of an invocation (an SQS batch from the
+//! function's queue, or one event invoked directly), and the one parser of a
+//! delivery (a domain event's envelope, or the schedule).
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
@@ -12,14 +13,15 @@ use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::sqs::SqsDeadLetter;
 use crate::core::error::Error;
 use crate::core::error::MalformedEvent;
+use crate::core::events::Envelope;
 use crate::core::model::Environment;
 use crate::lambda::config::Config;
 use crate::lambda::sqs_batch;
 use crate::ports::DeadLetterSink;
 
-/// What a function's handler works with: the ports, and the stack's
-/// environment. Generic so that unit tests pass in-memory adapters.
-pub struct Ports<S, A, P, D> {
+/// The adapters every function's handler works with (one per port), and the
+/// stack's environment. Generic so that unit tests pass in-memory adapters.
+pub struct Clients<S, A, P, D> {
     pub store: S,
     pub amplify: A,
     pub publisher: P,
@@ -30,9 +32,9 @@ pub struct Ports<S, A, P, D> {
 }
 
 /// The AWS adapters, built once per process.
-pub type AwsPorts = Ports<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
+pub type AwsClients = Clients<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
 
-impl AwsPorts {
+impl AwsClients {
     pub async fn from_config(config: &Config) -> Self {
         Self::from_sdk(config, &crate::lambda::aws::load().await)
     }
@@ -106,4 +108,25 @@ pub fn scheduled_time(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(chrono::Utc::now),
     )
+}
+
+/// One delivery to a function that reacts to domain events: the stack's
+/// schedule, or a domain event from its bus.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Scheduled(chrono::DateTime<chrono::Utc>),
+    Event(Envelope),
+}
+
+impl Delivery {
+    /// The one place a domain event's envelope is parsed: a scheduled event,
+    /// or an envelope from Sentinel's bus whose detail type is one of
+    /// `accepted` (anything else is malformed: never retried). The detail is
+    /// left to the reaction ([`Envelope::detail`]).
+    pub fn parse(raw: &str, accepted: &[&str]) -> Result<Self, MalformedEvent> {
+        if let Some(at) = scheduled_time(raw) {
+            return Ok(Self::Scheduled(at));
+        }
+        Envelope::parse(raw, accepted).map(Self::Event)
+    }
 }

@@ -28,7 +28,7 @@ pub const OWNER_METRICS: &str = "metrics";
 pub const DEFAULT_NAMESPACE: &str = "DeploySentinel";
 
 /// The events the collector takes from its queue.
-pub const EVENTS: &[&str] = &[
+pub const ACCEPTED: &[&str] = &[
     detail_type::BUILD_SUCCEEDED,
     detail_type::BUILD_FAILED,
     detail_type::DEPLOYMENT_HEALTHY,
@@ -89,10 +89,14 @@ pub struct Collector<'a, S, A, P> {
 }
 
 impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
-    /// Emits the metrics of one domain event (an envelope as JSON text),
+    /// Emits the metrics of one domain event of the [`ACCEPTED`] types,
     /// once per event (the detail's `eventId`).
-    pub async fn on_event(&self, raw: &str, now: DateTime<Utc>) -> Result<EventOutcome, Error> {
-        let (envelope, detail): (Envelope, Value) = Envelope::parse(raw, EVENTS)?;
+    pub async fn on_event(
+        &self,
+        envelope: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<EventOutcome, Error> {
+        let detail = &envelope.detail;
         // The detail's own id: a domain event published twice (a PutEvents
         // retried after its answer was lost, a reaction repeating its
         // publish on a redelivery) has two EventBridge ids but one eventId.
@@ -101,7 +105,7 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
             .and_then(Value::as_str)
             .unwrap_or(&envelope.id)
             .to_owned();
-        let metrics = self.event_metrics(&envelope, detail)?;
+        let metrics = self.event_metrics(envelope)?;
         let key = format!("event#{id}");
         if !self
             .store
@@ -119,18 +123,12 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
         })
     }
 
-    fn event_metrics(&self, envelope: &Envelope, detail: Value) -> Result<EventMetrics, Error> {
+    fn event_metrics(&self, envelope: &Envelope) -> Result<EventMetrics, Error> {
         let kind = envelope.detail_type.as_str();
-        let malformed = |e: serde_json::Error| {
-            Error::from(crate::core::error::MalformedEvent {
-                event_id: envelope.id.clone(),
-                reason: format!("{kind} detail: {e}"),
-            })
-        };
         let mut m = EventMetrics::new(self.environment, &envelope.id);
         match kind {
             detail_type::BUILD_SUCCEEDED | detail_type::BUILD_FAILED => {
-                let e: BuildEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: BuildEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 let name = if kind == detail_type::BUILD_SUCCEEDED {
                     "BuildsSucceeded"
@@ -156,7 +154,7 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
             detail_type::DEPLOYMENT_HEALTHY
             | detail_type::DEPLOYMENT_UNHEALTHY
             | detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE => {
-                let e: HealthEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: HealthEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 m.count(match kind {
                     detail_type::DEPLOYMENT_HEALTHY => "DeploymentsHealthy",
@@ -168,7 +166,7 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
                 }
             }
             detail_type::BUILD_DIAGNOSED => {
-                let e: DiagnosisEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: DiagnosisEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 m.count("FailuresDiagnosed");
                 // Its own dimension set: failures per category (a bounded,
@@ -176,17 +174,17 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
                 m.category = Some(e.category);
             }
             detail_type::VALIDATION_FAILED => {
-                let e: ValidationEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: ValidationEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 m.count("ValidationFailures");
             }
             detail_type::BUILD_RETRIED => {
-                let e: RetryEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: RetryEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 m.count("BuildsRetried");
             }
             _ => {
-                let e: RollbackEvent = serde_json::from_value(detail).map_err(malformed)?;
+                let e: RollbackEvent = envelope.detail()?;
                 m.branch(&e.app_id, &e.branch_name);
                 m.count(match kind {
                     detail_type::ROLLBACK_STARTED => "RollbacksStarted",

@@ -16,17 +16,16 @@
 //!   job, at most `max_retries` per job lineage; "Build Retried".
 
 use chrono::{Duration, Utc};
-use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use crate::core::deployment::{Deployment, DeploymentKey};
-use crate::core::error::MalformedEvent;
-use crate::core::error::{Error, StoreError};
+use crate::core::error::Error;
 use crate::core::events::{
     BuildEvent, DiagnosisEvent, Envelope, HealthEvent, OWNER_ROLLBACK, RetryEvent, RollbackEvent,
     detail_type as dt, entry,
 };
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::effects::{Decided, read_decide_write};
 use crate::ports::{
     AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore, StartJob,
 };
@@ -36,7 +35,7 @@ use crate::rollback::{
 };
 
 /// Every detail type the rollback function takes.
-pub const FOLLOWED: &[&str] = &[
+pub const ACCEPTED: &[&str] = &[
     dt::DEPLOYMENT_UNHEALTHY,
     dt::DEPLOYMENT_HEALTHY,
     dt::BUILD_SUCCEEDED,
@@ -45,7 +44,6 @@ pub const FOLLOWED: &[&str] = &[
     dt::BUILD_DIAGNOSED,
 ];
 
-const MAX_WRITE_ATTEMPTS: usize = 10;
 /// A retry claimed but not yet started is someone else's for this long.
 const RETRY_CLAIM: Duration = Duration::seconds(60);
 
@@ -61,7 +59,7 @@ pub struct Rollbacker<'a, S, A, P> {
 
 /// What one delivery (or one command) led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum RollbackAction {
     /// A rollback job was started (or had been, and is reported again).
     Started {
         rollback_job: JobId,
@@ -84,15 +82,6 @@ pub enum Action {
     Ignored(String),
 }
 
-fn detail<T: DeserializeOwned>(envelope: &Envelope) -> Result<T, Error> {
-    serde_json::from_value(envelope.detail.clone()).map_err(|e| {
-        Error::from(MalformedEvent {
-            event_id: envelope.id.clone(),
-            reason: format!("{} detail: {e}", envelope.detail_type),
-        })
-    })
-}
-
 fn command(app: &AppId, branch: &BranchName, to: JobId) -> String {
     format!("sentinel rollback --app {app} --branch {branch} --to {to}")
 }
@@ -103,12 +92,11 @@ where
     A: AmplifyApi,
     P: EventPublisher,
 {
-    /// Handles one domain event given as JSON text.
-    pub async fn on_raw(&self, raw: &str) -> Result<Action, Error> {
-        let (envelope, _): (Envelope, serde_json::Value) = Envelope::parse(raw, FOLLOWED)?;
+    /// Handles one domain event of the [`ACCEPTED`] types.
+    pub async fn on_event(&self, envelope: &Envelope) -> Result<RollbackAction, Error> {
         match envelope.detail_type.as_str() {
             dt::DEPLOYMENT_UNHEALTHY => {
-                let e: HealthEvent = detail(&envelope)?;
+                let e: HealthEvent = envelope.detail()?;
                 let state = self.state(&e.app_id, &e.branch_name).await?;
                 if state.is_rollback_job(e.job_id) || e.is_rollback {
                     return self
@@ -124,7 +112,7 @@ where
                         .await;
                 }
                 if !e.rollback_allowed {
-                    return Ok(Action::Ignored(
+                    return Ok(RollbackAction::Ignored(
                         "the verdict does not allow a rollback (scheduled check, alert only)"
                             .into(),
                     ));
@@ -140,10 +128,10 @@ where
                 .await
             }
             dt::DEPLOYMENT_HEALTHY => {
-                let e: HealthEvent = detail(&envelope)?;
+                let e: HealthEvent = envelope.detail()?;
                 let state = self.state(&e.app_id, &e.branch_name).await?;
                 if !state.is_rollback_job(e.job_id) {
-                    return Ok(Action::Ignored("not a rollback job".into()));
+                    return Ok(RollbackAction::Ignored("not a rollback job".into()));
                 }
                 let verdict = self
                     .check_commit(&state, e.commit_id.as_deref())
@@ -152,15 +140,15 @@ where
                     .await
             }
             dt::BUILD_SUCCEEDED | dt::BUILD_FAILED | dt::BUILD_CANCELLED => {
-                let e: BuildEvent = detail(&envelope)?;
+                let e: BuildEvent = envelope.detail()?;
                 let state = self.state(&e.app_id, &e.branch_name).await?;
                 if !state.is_rollback_job(e.job_id) {
-                    return Ok(Action::Ignored("not a rollback job".into()));
+                    return Ok(RollbackAction::Ignored("not a rollback job".into()));
                 }
                 match e.status {
                     BuildStatus::Succeeded => {
                         match self.check_commit(&state, e.commit_id.as_deref()) {
-                            Ok(()) => Ok(Action::Waiting),
+                            Ok(()) => Ok(RollbackAction::Waiting),
                             Err(why) => {
                                 self.follow(&e.app_id, &e.branch_name, e.job_id, Err(why))
                                     .await
@@ -174,7 +162,7 @@ where
                     }
                 }
             }
-            _ => self.on_diagnosed(detail(&envelope)?).await,
+            _ => self.on_diagnosed(envelope.detail()?).await,
         }
     }
 
@@ -203,24 +191,17 @@ where
         branch: &BranchName,
         mut change: impl FnMut(&mut RollbackState) -> (bool, T),
     ) -> Result<(RollbackState, T), Error> {
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let mut state = self.state(app, branch).await?;
-            let (write, out) = change(&mut state);
-            if !write {
-                return Ok((state, out));
-            }
-            match self.store.save_rollback_state(&state).await {
-                Ok(()) => {
-                    state.version += 1;
-                    return Ok((state, out));
-                }
-                Err(StoreError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
-                    warn!(attempt, "rollback state write conflict, re-reading");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict.into())
+        read_decide_write(
+            async || self.state(app, branch).await,
+            |state| {
+                Ok(match change(state) {
+                    (true, out) => Decided::Write(out),
+                    (false, out) => Decided::Keep(out),
+                })
+            },
+            async |state| self.store.save_rollback_state(state).await,
+        )
+        .await
     }
 
     fn check_commit(&self, state: &RollbackState, deployed: Option<&str>) -> Result<(), String> {
@@ -248,7 +229,7 @@ where
         from: Option<(JobId, Option<String>)>,
         reason: &str,
         automatic: bool,
-    ) -> Result<Action, Error> {
+    ) -> Result<RollbackAction, Error> {
         let pointers = self.store.get_branch_state(app, branch).await?;
         let (from_job, from_commit) = match from {
             Some(f) => f,
@@ -351,7 +332,7 @@ where
                 {
                     self.publish_rollback(dt::ROLLBACK_STARTED, &state, active, "started")
                         .await?;
-                    return Ok(Action::Started {
+                    return Ok(RollbackAction::Started {
                         rollback_job: job,
                         target_job: active.target_job,
                     });
@@ -443,7 +424,7 @@ where
             self.publish_rollback(dt::ROLLBACK_STARTED, &state, active, "started")
                 .await?;
         }
-        Ok(Action::Started {
+        Ok(RollbackAction::Started {
             rollback_job,
             target_job,
         })
@@ -465,31 +446,34 @@ where
             branch_name: branch.clone(),
             job_id: job,
         };
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let mut record = match self.store.get_deployment(&key).await? {
-                Some(r) if r.rollback_of == Some(from) => return Ok(()),
-                Some(r) => r,
-                None => {
+        read_decide_write(
+            async || Ok(self.store.get_deployment(&key).await?),
+            |record: &mut Option<Deployment>| {
+                if record.as_ref().is_some_and(|r| r.rollback_of == Some(from)) {
+                    return Ok(Decided::Keep(()));
+                }
+                let record = record.get_or_insert_with(|| {
                     let mut r = Deployment::new(key.clone(), self.environment);
                     r.details.start_time = Some(Utc::now());
                     r.details.job_type = Some("RETRY".into());
                     r.details.commit_id = commit.clone();
                     r
-                }
-            };
-            record.rollback_of = Some(from);
-            match self.store.save_deployment(&record).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict.into())
+                });
+                record.rollback_of = Some(from);
+                Ok(Decided::Write(()))
+            },
+            async |record| match record {
+                Some(r) => self.store.save_deployment(r).await,
+                None => Ok(()),
+            },
+        )
+        .await?;
+        Ok(())
     }
 
-    fn refused(&self, refusal: Refusal, _target: Option<JobId>) -> Action {
+    fn refused(&self, refusal: Refusal, _target: Option<JobId>) -> RollbackAction {
         info!(why = %refusal.describe(), "no rollback");
-        Action::Refused {
+        RollbackAction::Refused {
             why: refusal.describe(),
             recommended: false,
         }
@@ -504,7 +488,7 @@ where
         refusal: Refusal,
         target: Option<JobId>,
         reason: &str,
-    ) -> Result<Action, Error> {
+    ) -> Result<RollbackAction, Error> {
         let id = format!("{app}/{branch}/{}/rollback-recommended", from_job.padded());
         let (_, fresh) = self
             .update(app, branch, |state| {
@@ -531,7 +515,7 @@ where
             };
             self.publish(&id, dt::ROLLBACK_RECOMMENDED, &event).await?;
         }
-        Ok(Action::Refused {
+        Ok(RollbackAction::Refused {
             why,
             recommended: true,
         })
@@ -544,7 +528,7 @@ where
         branch: &BranchName,
         job: JobId,
         verdict: Result<String, String>,
-    ) -> Result<Action, Error> {
+    ) -> Result<RollbackAction, Error> {
         let now = Utc::now();
         let (outcome, why) = match &verdict {
             Ok(why) => (Outcome::Succeeded, why.clone()),
@@ -567,20 +551,20 @@ where
                 .filter(|a| a.rollback_job == Some(job) && a.outcome == Some(outcome))
         });
         let Some(record) = record else {
-            return Ok(Action::Ignored("the rollback already ended".into()));
+            return Ok(RollbackAction::Ignored("the rollback already ended".into()));
         };
         match outcome {
             Outcome::Succeeded => {
                 info!(%job, "rollback succeeded");
                 self.publish_rollback(dt::ROLLBACK_SUCCEEDED, &state, &record, "succeeded")
                     .await?;
-                Ok(Action::RollbackSucceeded)
+                Ok(RollbackAction::RollbackSucceeded)
             }
             Outcome::Failed => {
                 warn!(%job, %why, "rollback failed; no further rollback");
                 self.publish_rollback(dt::ROLLBACK_FAILED, &state, &record, "failed")
                     .await?;
-                Ok(Action::RollbackFailed(why))
+                Ok(RollbackAction::RollbackFailed(why))
             }
         }
     }
@@ -634,15 +618,17 @@ where
     }
 
     /// A transient failure is retried once per lineage (policy `max_retries`).
-    async fn on_diagnosed(&self, e: DiagnosisEvent) -> Result<Action, Error> {
+    async fn on_diagnosed(&self, e: DiagnosisEvent) -> Result<RollbackAction, Error> {
         if !e.transient {
-            return Ok(Action::NotRetried(format!(
+            return Ok(RollbackAction::NotRetried(format!(
                 "{} is not transient",
                 e.category
             )));
         }
         if e.is_rollback {
-            return Ok(Action::NotRetried("a rollback job is never retried".into()));
+            return Ok(RollbackAction::NotRetried(
+                "a rollback job is never retried".into(),
+            ));
         }
         let policy = self.policy(&e.app_id, &e.branch_name).await?;
         let now = Utc::now();
@@ -675,7 +661,7 @@ where
         let root = match claim {
             RetryClaim::Mine(root) => root,
             RetryClaim::Limit(root, attempts) => {
-                return Ok(Action::NotRetried(format!(
+                return Ok(RollbackAction::NotRetried(format!(
                     "job {root}'s lineage has had {attempts} retr{} (max {})",
                     if attempts == 1 { "y" } else { "ies" },
                     policy.max_retries
@@ -685,10 +671,12 @@ where
                 let attempt = state.retries.get(&key).map_or(1, |r| r.attempt);
                 self.publish_retry(&e, retry_job, attempt, policy.max_retries)
                     .await?;
-                return Ok(Action::Retried { retry_job });
+                return Ok(RollbackAction::Retried { retry_job });
             }
             RetryClaim::Existing(None) => {
-                return Ok(Action::NotRetried("a retry is being started".into()));
+                return Ok(RollbackAction::NotRetried(
+                    "a retry is being started".into(),
+                ));
             }
         };
         // A RETRY that an earlier attempt started (its StartJob answer was
@@ -748,7 +736,7 @@ where
         let attempt = state.retries.get(&key).map_or(1, |r| r.attempt);
         self.publish_retry(&e, retry_job, attempt, policy.max_retries)
             .await?;
-        Ok(Action::Retried { retry_job })
+        Ok(RollbackAction::Retried { retry_job })
     }
 
     /// A RETRY of `commit` started after job `after` in the last 15 minutes

@@ -361,5 +361,11 @@ impl RollbackState {
     }
 }
 
+impl crate::effects::Versioned for RollbackState {
+    fn bump_version(&mut self) {
+        self.version += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,9 @@ pub struct ValidationOutcome {
     pub published: usize,
 }
 
+/// The detail type the validator takes.
+pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
+
 pub struct Validator<'a, S, A, P> {
     pub store: &'a S,
     pub amplify: &'a A,

@@ -73,7 +73,7 @@ async fn a_build_emits_its_metrics_once() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
     let c = collector(&store, &publisher);
     let raw = build_event(&job("main", 7, 2, 4, BuildStatus::Succeeded));
-    let first = c.on_event(&raw, now()).await.unwrap();
+    let first = deliver(&c, &raw, now()).await.unwrap();
     assert_eq!(first.lines.len(), 1);
     let line = parsed(&first.lines[0]);
     assert_eq!(line["BuildDuration"], 240.0);
@@ -85,7 +85,7 @@ async fn a_build_emits_its_metrics_once() {
         line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "Sentinel/Test"
     );
-    let again = c.on_event(&raw, now()).await.unwrap();
+    let again = deliver(&c, &raw, now()).await.unwrap();
     assert!(again.duplicate && again.lines.is_empty(), "{again:?}");
 }
 
@@ -98,13 +98,15 @@ async fn a_domain_event_published_twice_counts_once() {
     let d = job("main", 9, 2, 4, BuildStatus::Failed);
     let e = BuildEvent::from_deployment(&d).unwrap();
     let detail = serde_json::to_value(&e).unwrap();
-    let first = c
-        .on_event(&envelope(e.detail_type(), "eb-1", detail.clone()), now())
-        .await
-        .unwrap();
+    let first = deliver(
+        &c,
+        &envelope(e.detail_type(), "eb-1", detail.clone()),
+        now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.lines.len(), 1);
-    let second = c
-        .on_event(&envelope(e.detail_type(), "eb-2", detail), now())
+    let second = deliver(&c, &envelope(e.detail_type(), "eb-2", detail), now())
         .await
         .unwrap();
     assert!(second.duplicate && second.lines.is_empty(), "{second:?}");
@@ -114,13 +116,13 @@ async fn a_domain_event_published_twice_counts_once() {
 async fn failures_rollbacks_and_health_have_their_metrics() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
     let c = collector(&store, &publisher);
-    let failed = c
-        .on_event(
-            &build_event(&job("pr-42", 8, 1, 3, BuildStatus::Failed)),
-            now(),
-        )
-        .await
-        .unwrap();
+    let failed = deliver(
+        &c,
+        &build_event(&job("pr-42", 8, 1, 3, BuildStatus::Failed)),
+        now(),
+    )
+    .await
+    .unwrap();
     let line = parsed(&failed.lines[0]);
     assert_eq!(line["BuildsFailed"], 1.0);
     assert_eq!(
@@ -135,8 +137,7 @@ async fn failures_rollbacks_and_health_have_their_metrics() {
         "category": "node-heap-oom", "title": "t", "transient": false, "fix": "f",
         "isRollback": false, "rollbackOf": null,
     });
-    let out = c
-        .on_event(&envelope("Build Diagnosed", "x1", diagnosed), now())
+    let out = deliver(&c, &envelope("Build Diagnosed", "x1", diagnosed), now())
         .await
         .unwrap();
     assert_eq!(out.lines.len(), 2);
@@ -148,8 +149,7 @@ async fn failures_rollbacks_and_health_have_their_metrics() {
         "eventId": "r1", "environment": "prod", "appId": "d1abc", "branchName": "main",
         "reason": "healthy again", "timeToRestoreSeconds": 420,
     });
-    let out = c
-        .on_event(&envelope("Rollback Succeeded", "r1", restored), now())
+    let out = deliver(&c, &envelope("Rollback Succeeded", "r1", restored), now())
         .await
         .unwrap();
     let line = parsed(&out.lines[0]);
@@ -169,7 +169,7 @@ async fn bad_events_are_named_and_claim_nothing() {
             "Build Failed detail",
         ),
     ] {
-        let err = c.on_event(&raw, now()).await.unwrap_err().to_string();
+        let err = deliver(&c, &raw, now()).await.unwrap_err().to_string();
         assert!(err.contains(named), "{err} should name {named}");
     }
     // The malformed "Build Failed" did not take the id: a good one with it
@@ -177,7 +177,7 @@ async fn bad_events_are_named_and_claim_nothing() {
     let mut d = job("main", 3, 1, 3, BuildStatus::Failed);
     d.key.job_id = JobId::new(3);
     let good = build_event(&d).replace(&BuildEvent::from_deployment(&d).unwrap().event_id, "f1");
-    assert_eq!(c.on_event(&good, now()).await.unwrap().lines.len(), 1);
+    assert_eq!(deliver(&c, &good, now()).await.unwrap().lines.len(), 1);
 }
 
 async fn save(store: &MemoryStore, jobs: Vec<Deployment>) {
@@ -375,10 +375,10 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
     let mut emitted = std::collections::HashSet::new();
     let mut lines = Vec::new();
     let mut ok = job("main", 1, 3, 4, BuildStatus::Succeeded);
-    lines.extend(c.on_event(&build_event(&ok), now()).await.unwrap().lines);
+    lines.extend(deliver(&c, &build_event(&ok), now()).await.unwrap().lines);
     ok.key.job_id = JobId::new(2);
     ok.status = BuildStatus::Failed;
-    lines.extend(c.on_event(&build_event(&ok), now()).await.unwrap().lines);
+    lines.extend(deliver(&c, &build_event(&ok), now()).await.unwrap().lines);
     let branch = json!({"environment": "prod", "appId": "d1abc", "branchName": "main"});
     let with = |extra: Value| {
         let mut v = branch.clone();
@@ -425,8 +425,7 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
             ),
         ),
     ] {
-        let out = c
-            .on_event(&envelope(kind, &format!("e-{kind}"), detail), now())
+        let out = deliver(&c, &envelope(kind, &format!("e-{kind}"), detail), now())
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         lines.extend(out.lines);
@@ -476,4 +475,14 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
         }
     }
     assert!(graphed >= 15, "{graphed}");
+}
+
+/// A delivery as the function hands it over: the envelope parsed, then the
+/// reaction.
+async fn deliver(
+    c: &Collector<'_, MemoryStore, MemoryAmplify, MemoryPublisher>,
+    raw: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<EventOutcome, Error> {
+    c.on_event(&Envelope::parse(raw, ACCEPTED)?, now).await
 }

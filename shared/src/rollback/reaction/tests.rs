@@ -148,12 +148,12 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
     let w = World::new(Environment::Prod, true).await;
     let action = w
         .rollbacker("r1")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     assert_eq!(
         action,
-        Action::Started {
+        RollbackAction::Started {
             rollback_job: JobId::new(3),
             target_job: JobId::new(1)
         }
@@ -174,26 +174,26 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
     // The same event again: reported again, nothing started.
     let again = w
         .rollbacker("r2")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
-    assert!(matches!(again, Action::Started { .. }));
+    assert!(matches!(again, RollbackAction::Started { .. }));
     assert_eq!(w.starts().len(), 1);
 
     // The rollback job builds the good commit and is verified healthy.
     assert_eq!(
         w.rollbacker("r3")
-            .on_raw(&build("SUCCEED", 3, GOOD))
+            .on_event(&parsed(&build("SUCCEED", 3, GOOD)))
             .await
             .unwrap(),
-        Action::Waiting
+        RollbackAction::Waiting
     );
     assert_eq!(
         w.rollbacker("r4")
-            .on_raw(&health("healthy", 3, GOOD, true))
+            .on_event(&parsed(&health("healthy", 3, GOOD, true)))
             .await
             .unwrap(),
-        Action::RollbackSucceeded
+        RollbackAction::RollbackSucceeded
     );
     assert_eq!(
         w.publisher.detail_types().last().unwrap(),
@@ -226,10 +226,11 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
 #[tokio::test]
 async fn concurrent_deliveries_start_one_job() {
     let w = World::new(Environment::Prod, true).await;
-    let raw = health("unhealthy", 2, BAD, false);
+    let envelope = parsed(&health("unhealthy", 2, BAD, false));
     let runs: Vec<_> = (0..10).map(|i| format!("r{i}")).collect();
     let rollbackers: Vec<_> = runs.iter().map(|h| w.rollbacker(h)).collect();
-    let results = futures::future::join_all(rollbackers.iter().map(|r| r.on_raw(&raw))).await;
+    let results =
+        futures::future::join_all(rollbackers.iter().map(|r| r.on_event(&envelope))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(w.starts().len(), 1);
 }
@@ -238,15 +239,18 @@ async fn concurrent_deliveries_start_one_job() {
 async fn an_unhealthy_rollback_fails_and_is_never_rolled_back() {
     let w = World::new(Environment::Prod, true).await;
     w.rollbacker("r1")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     let failed = w
         .rollbacker("r2")
-        .on_raw(&health("unhealthy", 3, GOOD, true))
+        .on_event(&parsed(&health("unhealthy", 3, GOOD, true)))
         .await
         .unwrap();
-    assert!(matches!(failed, Action::RollbackFailed(_)), "{failed:?}");
+    assert!(
+        matches!(failed, RollbackAction::RollbackFailed(_)),
+        "{failed:?}"
+    );
     assert_eq!(w.starts().len(), 1, "no second rollback");
     assert_eq!(
         w.publisher.detail_types(),
@@ -258,15 +262,15 @@ async fn an_unhealthy_rollback_fails_and_is_never_rolled_back() {
 async fn another_commit_deployed_by_the_rollback_is_a_failure() {
     let w = World::new(Environment::Prod, true).await;
     w.rollbacker("r1")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     let failed = w
         .rollbacker("r2")
-        .on_raw(&build("SUCCEED", 3, "3333333333333333"))
+        .on_event(&parsed(&build("SUCCEED", 3, "3333333333333333")))
         .await
         .unwrap();
-    let Action::RollbackFailed(why) = failed else {
+    let RollbackAction::RollbackFailed(why) = failed else {
         panic!("{failed:?}")
     };
     assert!(
@@ -280,13 +284,13 @@ async fn without_a_known_good_job_it_only_recommends() {
     let w = World::new(Environment::Prod, false).await;
     let action = w
         .rollbacker("r1")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     assert!(
         matches!(
             action,
-            Action::Refused {
+            RollbackAction::Refused {
                 recommended: true,
                 ..
             }
@@ -302,11 +306,11 @@ async fn without_a_known_good_job_it_only_recommends() {
 async fn in_dev_it_recommends_the_command_instead() {
     let w = World::new(Environment::Dev, true).await;
     w.rollbacker("r1")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     w.rollbacker("r2")
-        .on_raw(&health("unhealthy", 2, BAD, false))
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
     assert!(w.starts().is_empty());
@@ -326,40 +330,40 @@ async fn a_transient_failure_is_retried_once_per_lineage() {
     let w = World::new(Environment::Prod, true).await;
     let first = w
         .rollbacker("r1")
-        .on_raw(&diagnosed(2, true))
+        .on_event(&parsed(&diagnosed(2, true)))
         .await
         .unwrap();
     assert_eq!(
         first,
-        Action::Retried {
+        RollbackAction::Retried {
             retry_job: JobId::new(3)
         }
     );
     assert_eq!(
         w.rollbacker("r2")
-            .on_raw(&diagnosed(2, true))
+            .on_event(&parsed(&diagnosed(2, true)))
             .await
             .unwrap(),
-        Action::Retried {
+        RollbackAction::Retried {
             retry_job: JobId::new(3)
         }
     );
     assert_eq!(w.starts().len(), 1, "a duplicate does not retry again");
     let again = w
         .rollbacker("r3")
-        .on_raw(&diagnosed(3, true))
+        .on_event(&parsed(&diagnosed(3, true)))
         .await
         .unwrap();
     assert!(
-        matches!(again, Action::NotRetried(_)),
+        matches!(again, RollbackAction::NotRetried(_)),
         "the retry failed the same way: {again:?}"
     );
     let other = w
         .rollbacker("r4")
-        .on_raw(&diagnosed(1, false))
+        .on_event(&parsed(&diagnosed(1, false)))
         .await
         .unwrap();
-    assert!(matches!(other, Action::NotRetried(_)));
+    assert!(matches!(other, RollbackAction::NotRetried(_)));
     assert_eq!(w.starts().len(), 1);
     assert_eq!(
         w.publisher.detail_types(),
@@ -372,17 +376,17 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     let w = World::new(Environment::Prod, true).await;
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
-    let first = w.rollbacker("r1").on_raw(&raw).await;
+    let first = w.rollbacker("r1").on_event(&parsed(&raw)).await;
     assert!(
         first.is_err(),
         "the delivery fails, to come again: {first:?}"
     );
     assert!(w.starts().is_empty());
     // The redelivery (another invocation) is not refused by r1's lease.
-    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    let again = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
     assert_eq!(
         again,
-        Action::Started {
+        RollbackAction::Started {
             rollback_job: JobId::new(3),
             target_job: JobId::new(1)
         }
@@ -395,12 +399,12 @@ async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
     let w = World::new(Environment::Prod, true).await;
     w.amplify.lose_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
-    assert!(w.rollbacker("r1").on_raw(&raw).await.is_err());
+    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
     assert_eq!(w.starts().len(), 1, "the lost call did start job 3");
-    let again = w.rollbacker("r2").on_raw(&raw).await.unwrap();
+    let again = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
     assert_eq!(
         again,
-        Action::Started {
+        RollbackAction::Started {
             rollback_job: JobId::new(3),
             target_job: JobId::new(1)
         }
@@ -421,22 +425,27 @@ async fn a_transient_retry_survives_a_failed_or_lost_start_job() {
         counter.store(1, Ordering::SeqCst);
         assert!(
             w.rollbacker("r1")
-                .on_raw(&diagnosed(2, true))
+                .on_event(&parsed(&diagnosed(2, true)))
                 .await
                 .is_err()
         );
         let again = w
             .rollbacker("r2")
-            .on_raw(&diagnosed(2, true))
+            .on_event(&parsed(&diagnosed(2, true)))
             .await
             .unwrap();
         assert_eq!(
             again,
-            Action::Retried {
+            RollbackAction::Retried {
                 retry_job: JobId::new(3)
             },
             "lost answer: {lost}"
         );
         assert_eq!(w.starts().len(), 1, "one RETRY (lost answer: {lost})");
     }
+}
+
+/// A delivery as the function parses it.
+fn parsed(raw: &str) -> Envelope {
+    Envelope::parse(raw, ACCEPTED).expect("an accepted domain event")
 }
