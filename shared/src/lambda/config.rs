@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::core::model::Environment;
 
+/// The default CloudWatch namespace (the stack's `MetricsNamespace`).
+pub const DEFAULT_NAMESPACE: &str = "DeploySentinel";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration variable {variable}: {reason}")]
 pub struct ConfigError {
@@ -102,7 +105,7 @@ impl Config {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
         {
-            None => crate::metrics::reaction::DEFAULT_NAMESPACE.to_owned(),
+            None => DEFAULT_NAMESPACE.to_owned(),
             // CloudWatch: 1–255 characters, no leading colon; EMF takes the
             // same.
             Some(ns) if ns.len() <= 255 && !ns.starts_with(':') && ns.is_ascii() => ns,

@@ -24,8 +24,6 @@ use crate::ports::{AmplifyApi, EventPublisher, MetricsStore};
 /// Who publishes "Degradation Detected".
 pub const OWNER_METRICS: &str = "metrics";
 
-/// The default CloudWatch namespace (the stack's `MetricsNamespace`).
-pub const DEFAULT_NAMESPACE: &str = "DeploySentinel";
 
 /// The events the collector takes from its queue.
 pub const ACCEPTED: &[&str] = &[

@@ -3,6 +3,7 @@
 //! reactions to domain events ([`reaction`]) and the operator's commands
 //! ([`operator`]: rollback, unlock, show).
 
+pub mod operator;
 pub mod policy;
 pub mod reaction;
 pub mod state;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::model::Environment;
 pub use crate::core::verdicts::{Finding, Report, Severity};
 use crate::policy::BranchPolicy;
-use rules::{buildspec, deps, env};
+use rules::{buildspec, deps, env, package};
 
 /// Every rule: id, default severity, what it checks.
 pub const RULES: &[(&str, Severity, &str)] = &[
@@ -196,7 +196,7 @@ pub fn validate(input: &ValidationInput, policy: &BranchPolicy) -> Result<Report
 
     findings.extend(env::check(input, policy));
     let spec = buildspec::BuildSpec::read(input.build_spec.as_ref());
-    let package = deps::Package::read(input.package_json.as_ref(), input.package_lock.as_ref())?;
+    let package = package::Package::read(input.package_json.as_ref(), input.package_lock.as_ref())?;
     findings.extend(buildspec::check(input, &spec, package.as_ref()));
     match &package {
         Some(package) => findings.extend(deps::check(input, &spec, package)),

@@ -6,6 +6,7 @@ use super::*;
 use crate::adapters::memory::{
     MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
+use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
 
 struct World {

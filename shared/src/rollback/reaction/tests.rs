@@ -3,6 +3,8 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::*;
+use crate::core::deployment::DeploymentKey;
+use crate::ports::StartJob;
 use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
 use crate::core::deployment::JobDetails;
 use crate::ports::BranchPointer;

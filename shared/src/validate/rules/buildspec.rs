@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml_ng::Value;
 
-use super::deps::Package;
+use super::package::Package;
 use crate::validate::{Finding, Platform, SourceFile, ValidationInput};
 
 /// Variables Amplify or Node read themselves: never exported to .env.

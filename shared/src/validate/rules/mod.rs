@@ -5,3 +5,4 @@
 pub mod buildspec;
 pub mod deps;
 pub mod env;
+pub mod package;

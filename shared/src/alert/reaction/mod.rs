@@ -1,0 +1,380 @@
+//! The alerter's reactions: diagnose a failed build (GetJob → the failed
+//! step's log → the diagnosis engine), record it, publish "Build Diagnosed",
+//! and alert; alert on validation failures, unhealthy deploys, rollbacks and
+//! degradation; send a resolve notice when a branch recovers.
+//!
+//! Every message goes through the branch's alert state (`crate::alert`):
+//! the conditional write that records the event also queues the message,
+//! claimed by this invocation, before anything is published — so the same
+//! event delivered twice (or concurrently) sends one message.
+
+mod delivery;
+mod diagnosis;
+
+use crate::alert::message::{Content, Context, console_url};
+use crate::alert::{AlertPolicy, Severity, Signal};
+use crate::core::error::Error;
+use crate::core::events::{
+    BuildEvent, DegradationEvent, Envelope, HealthEvent, RollbackEvent, ValidationEvent,
+    detail_type as dt,
+};
+use crate::core::model::{AppId, BranchName, Environment, JobId};
+use crate::ports::{
+    AlertStore, AmplifyApi, DeploymentStore, EventPublisher, LogSource, Notifier, PolicyStore,
+};
+
+/// Every detail type the alerter takes.
+pub const ACCEPTED: &[&str] = &[
+    dt::BUILD_FAILED,
+    dt::BUILD_SUCCEEDED,
+    dt::VALIDATION_FAILED,
+    dt::DEPLOYMENT_UNHEALTHY,
+    dt::DEPLOYMENT_HEALTHY,
+    dt::ROLLBACK_STARTED,
+    dt::ROLLBACK_SUCCEEDED,
+    dt::ROLLBACK_FAILED,
+    dt::ROLLBACK_RECOMMENDED,
+    dt::DEGRADATION_DETECTED,
+];
+
+pub struct Alerter<'a, S, A, P, N, L> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    pub notifier: &'a N,
+    pub logs: &'a L,
+    /// For links to the Amplify console.
+    pub region: &'a str,
+    /// See `Config::site_url_template`.
+    pub site_url_template: Option<&'a str>,
+}
+
+/// What one delivery led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertOutcome {
+    /// `opened`, `reminder`, `joined`, `resolved`, `notice`, `duplicate`,
+    /// `stale`, `nothing-open`, or `held-back` (over the hourly budget).
+    pub decision: String,
+    pub sent: usize,
+    /// The diagnosis category, for a failed build.
+    pub category: Option<String>,
+}
+
+impl<S, A, P, N, L> Alerter<'_, S, A, P, N, L>
+where
+    S: DeploymentStore + PolicyStore + AlertStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+    N: Notifier,
+    L: LogSource,
+{
+    /// Handles one domain event of the [`ACCEPTED`] types.
+    pub async fn on_event(&self, envelope: &Envelope) -> Result<AlertOutcome, Error> {
+        match envelope.detail_type.as_str() {
+            dt::BUILD_FAILED => self.on_build_failed(&envelope.detail()?).await,
+            dt::BUILD_SUCCEEDED => {
+                let e: BuildEvent = envelope.detail()?;
+                let ctx = self.context(
+                    e.environment,
+                    &e.app_id,
+                    &e.branch_name,
+                    Some(e.job_id),
+                    e.commit_id,
+                    e.commit_message,
+                    None,
+                );
+                let content = plain(
+                    dt::BUILD_SUCCEEDED,
+                    "Build succeeded",
+                    "resolved",
+                    Severity::Info,
+                    String::new(),
+                );
+                self.alert(
+                    &e.event_id,
+                    ctx,
+                    content,
+                    Signal::Recovery {
+                        job: e.job_id,
+                        healthy: false,
+                    },
+                    None,
+                )
+                .await
+            }
+            dt::DEPLOYMENT_HEALTHY => {
+                let e: HealthEvent = envelope.detail()?;
+                let ctx = self.context(
+                    e.environment,
+                    &e.app_id,
+                    &e.branch_name,
+                    Some(e.job_id),
+                    e.commit_id,
+                    None,
+                    Some(e.url),
+                );
+                let content = plain(
+                    dt::DEPLOYMENT_HEALTHY,
+                    "Deployment healthy",
+                    "resolved",
+                    Severity::Info,
+                    e.reason,
+                );
+                self.alert(
+                    &e.event_id,
+                    ctx,
+                    content,
+                    Signal::Recovery {
+                        job: e.job_id,
+                        healthy: true,
+                    },
+                    None,
+                )
+                .await
+            }
+            dt::DEPLOYMENT_UNHEALTHY => self.on_unhealthy(envelope.detail()?).await,
+            dt::VALIDATION_FAILED => self.on_validation_failed(envelope.detail()?).await,
+            dt::DEGRADATION_DETECTED => {
+                let e: DegradationEvent = envelope.detail()?;
+                let ctx = self.context(
+                    e.environment,
+                    &e.app_id,
+                    &e.branch_name,
+                    None,
+                    None,
+                    None,
+                    None,
+                );
+                let mut content = plain(
+                    dt::DEGRADATION_DETECTED,
+                    "Degradation detected",
+                    &e.condition,
+                    Severity::Warning,
+                    e.summary,
+                );
+                content.details = e.evidence;
+                let signal = Signal::Failure {
+                    key: format!("degradation:{}", e.condition),
+                    job: None,
+                    severity: Severity::Warning,
+                };
+                self.alert(&e.event_id, ctx, content, signal, None).await
+            }
+            rollback => self.on_rollback(rollback, envelope.detail()?).await,
+        }
+    }
+
+    async fn on_unhealthy(&self, e: HealthEvent) -> Result<AlertOutcome, Error> {
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            Some(e.job_id),
+            e.commit_id.clone(),
+            None,
+            Some(e.url.clone()),
+        );
+        let what = if e.scheduled {
+            "the scheduled check of the live deployment"
+        } else {
+            "the check after the deploy"
+        };
+        let mut content = plain(
+            dt::DEPLOYMENT_UNHEALTHY,
+            if e.is_rollback {
+                "Rollback deployment unhealthy"
+            } else {
+                "Deployment unhealthy"
+            },
+            "unhealthy",
+            Severity::Critical,
+            format!("Job {} at {} failed {what}: {}", e.job_id, e.url, e.reason),
+        );
+        content.details = e
+            .endpoints
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} -> {:?}{}{} after {} attempt(s), p95 {} ms",
+                    p.url,
+                    p.verdict,
+                    p.last_status
+                        .map_or(String::new(), |s| format!(" (HTTP {s})")),
+                    p.reason
+                        .as_deref()
+                        .map_or(String::new(), |r| format!(": {r}")),
+                    p.attempts,
+                    p.p95_ms
+                )
+            })
+            .collect();
+        if e.rollback_allowed {
+            content
+                .details
+                .push("An automatic rollback may follow, as the policy allows.".into());
+        }
+        let signal = Signal::Failure {
+            key: "unhealthy".into(),
+            job: Some(e.job_id),
+            severity: Severity::Critical,
+        };
+        self.alert(&e.event_id, ctx, content, signal, None).await
+    }
+
+    async fn on_validation_failed(&self, e: ValidationEvent) -> Result<AlertOutcome, Error> {
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            Some(e.job_id),
+            e.commit_id.clone(),
+            None,
+            None,
+        );
+        let stopped = if e.stop_requested {
+            " The build was stopped."
+        } else {
+            ""
+        };
+        let mut content = plain(
+            dt::VALIDATION_FAILED,
+            "Validation failed",
+            "validation",
+            Severity::Warning,
+            format!(
+                "Job {}: {} error(s), {} warning(s) in the build's configuration (policy: {}).{stopped}",
+                e.job_id, e.errors, e.warnings, e.policy
+            ),
+        );
+        content.details = e
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "[{:?}] {}{}: {} Fix: {}",
+                    f.severity,
+                    f.rule,
+                    f.location
+                        .as_deref()
+                        .map_or(String::new(), |l| format!(" ({l})")),
+                    f.message,
+                    f.fix
+                )
+            })
+            .collect();
+        content.fix = e.findings.first().map(|f| f.fix.clone());
+        let signal = Signal::Failure {
+            key: "validation".into(),
+            job: Some(e.job_id),
+            severity: Severity::Warning,
+        };
+        self.alert(&e.event_id, ctx, content, signal, None).await
+    }
+
+    async fn on_rollback(
+        &self,
+        detail_type: &str,
+        e: RollbackEvent,
+    ) -> Result<AlertOutcome, Error> {
+        let (headline, severity) = match detail_type {
+            dt::ROLLBACK_STARTED => ("Rollback started", Severity::Warning),
+            dt::ROLLBACK_SUCCEEDED => ("Rollback succeeded", Severity::Info),
+            dt::ROLLBACK_FAILED => ("Rollback failed", Severity::Critical),
+            _ => ("Rollback recommended", Severity::Warning),
+        };
+        let job = e.rollback_job_id.or(e.from_job_id);
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            job,
+            e.target_commit_id.clone(),
+            None,
+            None,
+        );
+        let target = match (e.target_job_id, e.target_commit_id.as_deref()) {
+            (Some(j), Some(c)) => format!(" to job {j} (commit {})", &c[..c.len().min(12)]),
+            (Some(j), None) => format!(" to job {j}"),
+            _ => String::new(),
+        };
+        let mut content = plain(
+            detail_type,
+            headline,
+            "rollback",
+            severity,
+            format!("{headline}{target}: {}", e.reason),
+        );
+        if let Some(by) = &e.requested_by {
+            content.details.push(format!("Requested by {by}."));
+        }
+        if let Some(secs) = e.time_to_restore_seconds {
+            content.details.push(format!("Time to restore: {secs} s."));
+        }
+        content.fix = e.command.clone().map(|c| format!("Run: {c}"));
+        self.alert(&e.event_id, ctx, content, Signal::Notice { severity }, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn context(
+        &self,
+        environment: Environment,
+        app_id: &AppId,
+        branch_name: &BranchName,
+        job_id: Option<JobId>,
+        commit_id: Option<String>,
+        commit_message: Option<String>,
+        site_url: Option<String>,
+    ) -> Context {
+        let site_url = site_url.or_else(|| {
+            let display = branch_name.display_name();
+            Some(match self.site_url_template {
+                Some(t) => t
+                    .replace("{appId}", app_id.as_str())
+                    .replace("{branch}", branch_name.as_str())
+                    .replace("{displayName}", &display),
+                None => format!("https://{display}.{app_id}.amplifyapp.com/"),
+            })
+        });
+        Context {
+            environment,
+            app_id: app_id.clone(),
+            branch_name: branch_name.clone(),
+            job_id,
+            commit_id,
+            commit_message,
+            console_url: job_id.map(|j| console_url(self.region, app_id, branch_name, j)),
+            site_url,
+        }
+    }
+
+    async fn policy(&self, app: &AppId, branch: &BranchName) -> Result<AlertPolicy, Error> {
+        Ok(match self.store.get_policy(app, branch).await? {
+            Some(stored) => stored.policy.alerts,
+            None => AlertPolicy::default(),
+        })
+    }
+}
+
+fn plain(
+    event_type: &str,
+    headline: &str,
+    category: &str,
+    severity: Severity,
+    summary: String,
+) -> Content {
+    Content {
+        event_type: event_type.into(),
+        headline: headline.into(),
+        category: category.into(),
+        severity,
+        summary,
+        diagnosis: None,
+        fix: None,
+        evidence: Vec::new(),
+        details: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

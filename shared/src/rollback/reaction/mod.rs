@@ -1,0 +1,314 @@
+//! The rollback function's reactions, and the operator's rollback and
+//! unlock (the CLI takes the same path):
+//!
+//! - "Deployment Unhealthy" of a branch's live job, where the policy allows:
+//!   the last known good job (verified healthy, another commit) is rebuilt
+//!   with StartJob RETRY, under a lease so that concurrent deliveries act
+//!   once; auto-build is switched off first (the branch is locked, pinned to
+//!   the good commit) so that the next push does not undo it.
+//! - The rollback job is followed: Build Succeeded / Deployment Healthy with
+//!   the target's commit → "Rollback Succeeded"; a failed build, another
+//!   commit or an unhealthy verdict → "Rollback Failed", and it stops.
+//! - Guards: never a rollback of a rollback, never a second target on its
+//!   own, no rollback without a known good job, at most `max_automatic` per
+//!   window; otherwise "Rollback Recommended" with the command to run.
+//! - "Build Diagnosed" with `transient: true`: StartJob RETRY of the same
+//!   job, at most `max_retries` per job lineage; "Build Retried".
+
+mod retry;
+mod start;
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use crate::core::error::Error;
+use crate::core::events::{
+    BuildEvent, Envelope, HealthEvent, OWNER_ROLLBACK, RollbackEvent, detail_type as dt, entry,
+};
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::effects::{Decided, read_decide_write};
+use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore};
+use crate::rollback::{
+    AutoRollback, BranchLock, Outcome, RollbackPolicy, RollbackRecord, RollbackState,
+};
+
+/// Every detail type the rollback function takes.
+pub const ACCEPTED: &[&str] = &[
+    dt::DEPLOYMENT_UNHEALTHY,
+    dt::DEPLOYMENT_HEALTHY,
+    dt::BUILD_SUCCEEDED,
+    dt::BUILD_FAILED,
+    dt::BUILD_CANCELLED,
+    dt::BUILD_DIAGNOSED,
+];
+
+pub struct Rollbacker<'a, S, A, P> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    pub environment: Environment,
+    pub auto_rollback: AutoRollback,
+    /// Who acts: the request id (a function) or the operator (the CLI).
+    pub holder: String,
+}
+
+/// What one delivery (or one command) led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackAction {
+    /// A rollback job was started (or had been, and is reported again).
+    Started {
+        rollback_job: JobId,
+        target_job: JobId,
+    },
+    /// No rollback: why (and whether "Rollback Recommended" went out).
+    Refused {
+        why: String,
+        recommended: bool,
+    },
+    RollbackSucceeded,
+    RollbackFailed(String),
+    /// The rollback job is on its way; nothing to decide yet.
+    Waiting,
+    Retried {
+        retry_job: JobId,
+    },
+    NotRetried(String),
+    /// Not about a rollback or a retry.
+    Ignored(String),
+}
+
+impl<S, A, P> Rollbacker<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore + RollbackStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    /// Handles one domain event of the [`ACCEPTED`] types.
+    pub async fn on_event(&self, envelope: &Envelope) -> Result<RollbackAction, Error> {
+        match envelope.detail_type.as_str() {
+            dt::DEPLOYMENT_UNHEALTHY => {
+                let e: HealthEvent = envelope.detail()?;
+                let state = self.state(&e.app_id, &e.branch_name).await?;
+                if state.is_rollback_job(e.job_id) || e.is_rollback {
+                    return self
+                        .follow(
+                            &e.app_id,
+                            &e.branch_name,
+                            e.job_id,
+                            Err(format!(
+                                "the rolled-back deployment is unhealthy too: {}",
+                                e.reason
+                            )),
+                        )
+                        .await;
+                }
+                if !e.rollback_allowed {
+                    return Ok(RollbackAction::Ignored(
+                        "the verdict does not allow a rollback (scheduled check, alert only)"
+                            .into(),
+                    ));
+                }
+                self.rollback(
+                    &e.app_id,
+                    &e.branch_name,
+                    None,
+                    Some((e.job_id, e.commit_id.clone())),
+                    &format!("Deployment Unhealthy: {}", e.reason),
+                    true,
+                )
+                .await
+            }
+            dt::DEPLOYMENT_HEALTHY => {
+                let e: HealthEvent = envelope.detail()?;
+                let state = self.state(&e.app_id, &e.branch_name).await?;
+                if !state.is_rollback_job(e.job_id) {
+                    return Ok(RollbackAction::Ignored("not a rollback job".into()));
+                }
+                let verdict = self
+                    .check_commit(&state, e.commit_id.as_deref())
+                    .map(|()| "verified healthy".to_owned());
+                self.follow(&e.app_id, &e.branch_name, e.job_id, verdict)
+                    .await
+            }
+            dt::BUILD_SUCCEEDED | dt::BUILD_FAILED | dt::BUILD_CANCELLED => {
+                let e: BuildEvent = envelope.detail()?;
+                let state = self.state(&e.app_id, &e.branch_name).await?;
+                if !state.is_rollback_job(e.job_id) {
+                    return Ok(RollbackAction::Ignored("not a rollback job".into()));
+                }
+                match e.status {
+                    BuildStatus::Succeeded => {
+                        match self.check_commit(&state, e.commit_id.as_deref()) {
+                            Ok(()) => Ok(RollbackAction::Waiting),
+                            Err(why) => {
+                                self.follow(&e.app_id, &e.branch_name, e.job_id, Err(why))
+                                    .await
+                            }
+                        }
+                    }
+                    status => {
+                        let why = format!("the rollback build ended {}", status.as_str());
+                        self.follow(&e.app_id, &e.branch_name, e.job_id, Err(why))
+                            .await
+                    }
+                }
+            }
+            _ => self.on_diagnosed(envelope.detail()?).await,
+        }
+    }
+
+    pub(super) async fn state(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+    ) -> Result<RollbackState, Error> {
+        Ok(self
+            .store
+            .get_rollback_state(app, branch)
+            .await?
+            .unwrap_or_else(|| RollbackState::new(app.clone(), branch.clone(), self.environment)))
+    }
+
+    async fn policy(&self, app: &AppId, branch: &BranchName) -> Result<RollbackPolicy, Error> {
+        Ok(self
+            .store
+            .get_policy(app, branch)
+            .await?
+            .map(|p| p.policy.rollback)
+            .unwrap_or_default())
+    }
+
+    /// Reads, changes and writes the branch's state under its version;
+    /// `change` answers whether to write, and what it decided.
+    pub(super) async fn update<T>(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        mut change: impl FnMut(&mut RollbackState) -> (bool, T),
+    ) -> Result<(RollbackState, T), Error> {
+        read_decide_write(
+            async || self.state(app, branch).await,
+            |state| {
+                Ok(match change(state) {
+                    (true, out) => Decided::Write(out),
+                    (false, out) => Decided::Keep(out),
+                })
+            },
+            async |state| self.store.save_rollback_state(state).await,
+        )
+        .await
+    }
+
+    fn check_commit(&self, state: &RollbackState, deployed: Option<&str>) -> Result<(), String> {
+        let Some(active) = state.in_progress() else {
+            return Err("no rollback in progress".into());
+        };
+        match (active.target_commit.as_deref(), deployed) {
+            (Some(want), Some(got)) if want != got => Err(format!(
+                "Amplify deployed commit {} instead of the target's {}",
+                &got[..got.len().min(12)],
+                &want[..want.len().min(12)]
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the rollback in progress whose job is `job`.
+    async fn follow(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+        verdict: Result<String, String>,
+    ) -> Result<RollbackAction, Error> {
+        let now = Utc::now();
+        let (outcome, why) = match &verdict {
+            Ok(why) => (Outcome::Succeeded, why.clone()),
+            Err(why) => (Outcome::Failed, why.clone()),
+        };
+        let (state, finished) = self
+            .update(app, branch, |state| {
+                if !state.is_rollback_job(job) {
+                    return (false, None);
+                }
+                let finished = state.finish(outcome, &why, now);
+                (finished.is_some(), finished)
+            })
+            .await?;
+        // Finished now, or before (a repeat delivery whose publication failed).
+        let record = finished.or_else(|| {
+            state
+                .active
+                .clone()
+                .filter(|a| a.rollback_job == Some(job) && a.outcome == Some(outcome))
+        });
+        let Some(record) = record else {
+            return Ok(RollbackAction::Ignored("the rollback already ended".into()));
+        };
+        match outcome {
+            Outcome::Succeeded => {
+                info!(%job, "rollback succeeded");
+                self.publish_rollback(dt::ROLLBACK_SUCCEEDED, &state, &record, "succeeded")
+                    .await?;
+                Ok(RollbackAction::RollbackSucceeded)
+            }
+            Outcome::Failed => {
+                warn!(%job, %why, "rollback failed; no further rollback");
+                self.publish_rollback(dt::ROLLBACK_FAILED, &state, &record, "failed")
+                    .await?;
+                Ok(RollbackAction::RollbackFailed(why))
+            }
+        }
+    }
+
+    async fn publish_rollback(
+        &self,
+        detail_type: &str,
+        state: &RollbackState,
+        record: &RollbackRecord,
+        suffix: &str,
+    ) -> Result<(), Error> {
+        let id = format!("{}/{suffix}", record.id);
+        let reason = match (detail_type, &record.outcome_reason) {
+            (dt::ROLLBACK_STARTED, _) | (_, None) => record.reason.clone(),
+            (_, Some(outcome)) => format!("{outcome} (rollback of job {})", record.from_job),
+        };
+        let lock = state.lock.as_ref().map(BranchLock::short);
+        let event = RollbackEvent {
+            event_id: id.clone(),
+            environment: state.environment,
+            app_id: state.app_id.clone(),
+            branch_name: state.branch_name.clone(),
+            from_job_id: Some(record.from_job),
+            rollback_job_id: record.rollback_job,
+            target_job_id: Some(record.target_job),
+            target_commit_id: record.target_commit.clone(),
+            reason: match lock {
+                Some(lock) => format!("{reason}. Branch: {lock}"),
+                _ => reason,
+            },
+            requested_by: Some(record.requested_by.clone()),
+            time_to_restore_seconds: record
+                .time_to_restore()
+                .map(|d| d.num_seconds().max(0) as u64),
+            command: None,
+        };
+        self.publish(&id, detail_type, &event).await
+    }
+
+    async fn publish<T: serde::Serialize>(
+        &self,
+        id: &str,
+        detail_type: &str,
+        detail: &T,
+    ) -> Result<(), Error> {
+        let Some(entry) = entry(id, OWNER_ROLLBACK, detail_type, detail) else {
+            return Err(Error::DeadLetter(format!("cannot encode {detail_type}")));
+        };
+        self.publisher.publish(&[entry]).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

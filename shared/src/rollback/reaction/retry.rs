@@ -1,0 +1,212 @@
+//! Retrying a transient failure: "Build Diagnosed" with `transient: true`
+//! starts StartJob RETRY of the same job, at most `max_retries` per job
+//! lineage, once whatever the deliveries (a claim in the branch's state).
+
+use chrono::{Duration, Utc};
+use tracing::info;
+
+use crate::core::error::Error;
+use crate::core::events::{DiagnosisEvent, RetryEvent, detail_type as dt};
+use crate::core::model::{AppId, BranchName, JobId};
+use crate::ports::{
+    AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore, StartJob,
+};
+use crate::rollback::RetryRecord;
+
+use super::{RollbackAction, Rollbacker};
+
+impl<S, A, P> Rollbacker<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore + RollbackStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    /// A transient failure is retried once per lineage (policy `max_retries`).
+    pub(super) async fn on_diagnosed(&self, e: DiagnosisEvent) -> Result<RollbackAction, Error> {
+        if !e.transient {
+            return Ok(RollbackAction::NotRetried(format!(
+                "{} is not transient",
+                e.category
+            )));
+        }
+        if e.is_rollback {
+            return Ok(RollbackAction::NotRetried(
+                "a rollback job is never retried".into(),
+            ));
+        }
+        let policy = self.policy(&e.app_id, &e.branch_name).await?;
+        let now = Utc::now();
+        let key = e.job_id.to_string();
+        let (state, claim) = self
+            .update(&e.app_id, &e.branch_name, |state| {
+                if let Some(existing) = state.retries.get(&key) {
+                    let abandoned = existing.retry_job.is_none() && now - existing.at > RETRY_CLAIM;
+                    if !abandoned {
+                        return (false, RetryClaim::Existing(existing.retry_job));
+                    }
+                }
+                let (root, attempts) = state.lineage(e.job_id);
+                if attempts >= policy.max_retries && !state.retries.contains_key(&key) {
+                    return (false, RetryClaim::Limit(root, attempts));
+                }
+                let attempt = state.retries.get(&key).map_or(attempts + 1, |r| r.attempt);
+                state.retries.insert(
+                    key.clone(),
+                    RetryRecord {
+                        root,
+                        attempt,
+                        retry_job: None,
+                        at: now,
+                    },
+                );
+                (true, RetryClaim::Mine(root))
+            })
+            .await?;
+        let root = match claim {
+            RetryClaim::Mine(root) => root,
+            RetryClaim::Limit(root, attempts) => {
+                return Ok(RollbackAction::NotRetried(format!(
+                    "job {root}'s lineage has had {attempts} retr{} (max {})",
+                    if attempts == 1 { "y" } else { "ies" },
+                    policy.max_retries
+                )));
+            }
+            RetryClaim::Existing(Some(retry_job)) => {
+                let attempt = state.retries.get(&key).map_or(1, |r| r.attempt);
+                self.publish_retry(&e, retry_job, attempt, policy.max_retries)
+                    .await?;
+                return Ok(RollbackAction::Retried { retry_job });
+            }
+            RetryClaim::Existing(None) => {
+                return Ok(RollbackAction::NotRetried(
+                    "a retry is being started".into(),
+                ));
+            }
+        };
+        // A RETRY that an earlier attempt started (its StartJob answer was
+        // lost) is adopted, not started again.
+        let taken: Vec<JobId> = state.retries.values().filter_map(|r| r.retry_job).collect();
+        let adopted = match e.commit_id.as_deref() {
+            Some(commit) => {
+                self.adoptable_retry(&e.app_id, &e.branch_name, e.job_id, Some(commit), &taken)
+                    .await?
+            }
+            None => None,
+        };
+        let started = match adopted {
+            Some(job) => Ok(job),
+            None => {
+                self.amplify
+                    .start_job(
+                        &e.app_id,
+                        &e.branch_name,
+                        StartJob::Retry(e.job_id),
+                        &format!("Deploy Sentinel retry of job {} ({})", e.job_id, e.category),
+                    )
+                    .await
+            }
+        };
+        let retry_job = match started {
+            Ok(job) => job,
+            Err(err) => {
+                // Release the claim: the redelivery tries again at once (and
+                // adopts the job if this call did start one).
+                self.update(&e.app_id, &e.branch_name, |state| {
+                    let mine = state
+                        .retries
+                        .get(&key)
+                        .is_some_and(|r| r.retry_job.is_none());
+                    if mine {
+                        state.retries.remove(&key);
+                    }
+                    (mine, ())
+                })
+                .await?;
+                return Err(err.into());
+            }
+        };
+        info!(job = %e.job_id, %retry_job, %root, "transient failure retried");
+        let (state, _) = self
+            .update(&e.app_id, &e.branch_name, |state| {
+                match state.retries.get_mut(&key) {
+                    Some(r) => {
+                        r.retry_job = Some(retry_job);
+                        (true, ())
+                    }
+                    None => (false, ()),
+                }
+            })
+            .await?;
+        let attempt = state.retries.get(&key).map_or(1, |r| r.attempt);
+        self.publish_retry(&e, retry_job, attempt, policy.max_retries)
+            .await?;
+        Ok(RollbackAction::Retried { retry_job })
+    }
+
+    /// A RETRY of `commit` started after job `after` in the last 15 minutes
+    /// (a redelivery comes within the queue's visibility timeout) that no
+    /// record has `taken`: the job a StartJob whose answer was lost started.
+    pub(super) async fn adoptable_retry(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        after: JobId,
+        commit: Option<&str>,
+        taken: &[JobId],
+    ) -> Result<Option<JobId>, Error> {
+        let since = Utc::now() - Duration::minutes(15);
+        Ok(self
+            .amplify
+            .list_jobs(app, branch, 10)
+            .await?
+            .into_iter()
+            .find(|j| {
+                j.job_type.as_deref() == Some("RETRY")
+                    && j.job_id > after
+                    && j.commit_id.as_deref() == commit
+                    && j.start_time.is_some_and(|t| t >= since)
+                    && !taken.contains(&j.job_id)
+            })
+            .map(|j| j.job_id))
+    }
+
+    async fn publish_retry(
+        &self,
+        e: &DiagnosisEvent,
+        retry_job: JobId,
+        attempt: u32,
+        max: u32,
+    ) -> Result<(), Error> {
+        let event = RetryEvent {
+            event_id: format!(
+                "{}/{}/{}/retried",
+                e.app_id,
+                e.branch_name,
+                e.job_id.padded()
+            ),
+            environment: e.environment,
+            app_id: e.app_id.clone(),
+            branch_name: e.branch_name.clone(),
+            job_id: e.job_id,
+            retry_job_id: retry_job,
+            category: e.category.clone(),
+            attempt,
+            max_retries: max,
+        };
+        self.publish(&event.event_id.clone(), dt::BUILD_RETRIED, &event)
+            .await
+    }
+}
+
+/// What a delivery of "Build Diagnosed" may do about a retry.
+enum RetryClaim {
+    /// This invocation starts the retry (of this lineage root).
+    Mine(JobId),
+    /// The lineage's retries are used up: (root, retries so far).
+    Limit(JobId, u32),
+    /// Another delivery claimed it (and started this job, if known).
+    Existing(Option<JobId>),
+}
+
+/// A retry claimed but not yet started is someone else's for this long.
+const RETRY_CLAIM: Duration = Duration::seconds(60);

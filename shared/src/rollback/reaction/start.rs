@@ -1,0 +1,389 @@
+//! Starting a rollback: choose the target, take the lease, lock the branch,
+//! start (or adopt) the rollback job, and record it; or refuse, and
+//! recommend the command to run.
+
+use chrono::Utc;
+use tracing::info;
+
+use crate::core::deployment::{Deployment, DeploymentKey};
+use crate::core::error::Error;
+use crate::core::events::{RollbackEvent, detail_type as dt};
+use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
+use crate::effects::{Decided, read_decide_write};
+use crate::ports::BranchState;
+use crate::ports::{
+    AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore, StartJob,
+};
+use crate::rollback::{BranchLock, Refusal, RollbackRecord, RollbackState};
+
+use super::{RollbackAction, Rollbacker};
+
+impl<S, A, P> Rollbacker<'_, S, A, P>
+where
+    S: DeploymentStore + PolicyStore + RollbackStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    /// Rolls a branch back: to `to`, or to its last known good job; from
+    /// `from` (the unhealthy job), or from its live job. The same path for
+    /// the automatic reaction and for `sentinel rollback`.
+    pub async fn rollback(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        to: Option<JobId>,
+        from: Option<(JobId, Option<String>)>,
+        reason: &str,
+        automatic: bool,
+    ) -> Result<RollbackAction, Error> {
+        let pointers = self.store.get_branch_state(app, branch).await?;
+        let (from_job, from_commit) = match from {
+            Some(f) => f,
+            None => match pointers.live_job {
+                Some(job) => (job, pointers.live_commit.clone()),
+                None => return Ok(self.refused(Refusal::NoKnownGood, None)),
+            },
+        };
+        if automatic {
+            if let Some(refusal) = self
+                .not_automatically(app, branch, &pointers, from_job)
+                .await?
+            {
+                return Ok(self.refused(refusal, None));
+            }
+        }
+        let target = match to {
+            Some(job) => Some(self.chosen_target(app, branch, job).await?),
+            None => pointers
+                .last_known_good_job
+                .filter(|good| *good < from_job)
+                .map(|good| (good, pointers.last_known_good_commit.clone()))
+                .filter(|(_, commit)| commit.is_none() || *commit != from_commit),
+        };
+        let policy = self.policy(app, branch).await?;
+        let Some((target_job, target_commit)) = target else {
+            return self
+                .recommend(app, branch, from_job, Refusal::NoKnownGood, None, reason)
+                .await;
+        };
+        if automatic && !policy.automatic_in(self.environment, self.auto_rollback) {
+            let refusal = Refusal::AutomaticOff;
+            return self
+                .recommend(app, branch, from_job, refusal, Some(target_job), reason)
+                .await;
+        }
+        let record = RollbackRecord {
+            id: String::new(),
+            from_job,
+            from_commit,
+            target_job,
+            target_commit,
+            rollback_job: None,
+            reason: reason.to_owned(),
+            requested_by: if automatic {
+                "automatic".to_owned()
+            } else {
+                self.holder.clone()
+            },
+            automatic,
+            started_at: Utc::now(),
+            outcome: None,
+            finished_at: None,
+            outcome_reason: None,
+        };
+        let now = record.started_at;
+        let (state, begun) = self
+            .update(app, branch, |state| {
+                let record = RollbackRecord {
+                    id: state.rollback_id(from_job),
+                    ..record.clone()
+                };
+                let begun = state.begin(record, &self.holder, now, &policy);
+                (begun.is_ok(), begun)
+            })
+            .await?;
+        match begun {
+            Ok(()) => {}
+            Err(Refusal::AlreadyHandled) => {
+                // A repeat delivery: report the rollback again if it started.
+                if let Some(active) = state.active.as_ref().filter(|a| a.from_job == from_job)
+                    && let Some(job) = active.rollback_job
+                {
+                    self.publish_rollback(dt::ROLLBACK_STARTED, &state, active, "started")
+                        .await?;
+                    return Ok(RollbackAction::Started {
+                        rollback_job: job,
+                        target_job: active.target_job,
+                    });
+                }
+                return Ok(self.refused(Refusal::AlreadyHandled, None));
+            }
+            Err(refusal) if refusal.recommends() => {
+                return self
+                    .recommend(app, branch, from_job, refusal, Some(target_job), reason)
+                    .await;
+            }
+            Err(refusal) => return Ok(self.refused(refusal, None)),
+        }
+        let rollback_job = self
+            .start_rollback_job(app, branch, &state, &record)
+            .await?;
+        info!(%from_job, %target_job, %rollback_job, automatic, "rollback started");
+        self.lock(app, branch, &record, rollback_job).await
+    }
+
+    /// The guards of an automatic rollback that need no policy: the
+    /// unhealthy job was already superseded, or is itself a rollback.
+    async fn not_automatically(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        pointers: &BranchState,
+        from_job: JobId,
+    ) -> Result<Option<Refusal>, Error> {
+        if pointers.live_job.is_some_and(|live| live > from_job) {
+            return Ok(Some(Refusal::Superseded));
+        }
+        // Never roll back a rollback.
+        let from_key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id: from_job,
+        };
+        let is_rollback = self
+            .store
+            .get_deployment(&from_key)
+            .await?
+            .is_some_and(|d| d.is_rollback());
+        Ok(is_rollback.then_some(Refusal::IsRollback))
+    }
+
+    /// The job an operator asked for, if it succeeded (else the command is
+    /// refused for good).
+    async fn chosen_target(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+    ) -> Result<(JobId, Option<String>), Error> {
+        let key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id: job,
+        };
+        let details = self.amplify.get_job(&key).await?;
+        if details.status != Some(BuildStatus::Succeeded) {
+            return Err(Error::DeadLetter(format!(
+                "job {job} did not succeed; it cannot be rolled back to"
+            )));
+        }
+        Ok((job, details.commit_id))
+    }
+
+    /// Under the lease: locks the branch (auto-build off) and starts the
+    /// rollback job, or adopts the one a StartJob whose answer was lost did
+    /// start. A failure releases the lease, so that the redelivery takes the
+    /// rollback over at once.
+    async fn start_rollback_job(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        state: &RollbackState,
+        record: &RollbackRecord,
+    ) -> Result<JobId, Error> {
+        let started: Result<JobId, Error> = async {
+            // Lock first: a push between the StartJob and the lock would build
+            // over the rollback.
+            self.amplify.set_auto_build(app, branch, false).await?;
+            let taken: Vec<JobId> = state
+                .history
+                .iter()
+                .filter_map(|h| h.rollback_job)
+                .collect();
+            let target_commit = record.target_commit.as_deref();
+            let adopted = self
+                .adoptable_retry(app, branch, record.from_job, target_commit, &taken)
+                .await?;
+            match adopted {
+                Some(job) => Ok(job),
+                None => Ok(self
+                    .amplify
+                    .start_job(
+                        app,
+                        branch,
+                        StartJob::Retry(record.target_job),
+                        &format!("Deploy Sentinel rollback of job {}", record.from_job),
+                    )
+                    .await?),
+            }
+        }
+        .await;
+        let Err(err) = started else {
+            return started;
+        };
+        let from_job = record.from_job;
+        self.update(app, branch, |state| {
+            let mine = state
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.holder == self.holder)
+                && state
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.from_job == from_job && a.rollback_job.is_none());
+            if mine {
+                state.lease = None;
+            }
+            (mine, ())
+        })
+        .await?;
+        Err(err)
+    }
+
+    /// Records the started job in the branch's state, pinned and locked
+    /// until a person unlocks it, marks its deployment as a rollback, and
+    /// publishes "Rollback Started".
+    async fn lock(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        record: &RollbackRecord,
+        rollback_job: JobId,
+    ) -> Result<RollbackAction, Error> {
+        let (from_job, target_job) = (record.from_job, record.target_job);
+        let now = record.started_at;
+        let by = &record.requested_by;
+        let (state, _) = self
+            .update(app, branch, |state| {
+                let Some(active) = state.active.as_mut().filter(|a| a.from_job == from_job) else {
+                    return (false, ());
+                };
+                active.rollback_job = Some(rollback_job);
+                state.lease = None;
+                state.lock = Some(BranchLock {
+                    pinned_job: target_job,
+                    pinned_commit: record.target_commit.clone(),
+                    since: now,
+                    by: by.clone(),
+                    reason: format!("rollback of job {from_job}: {}", record.reason),
+                });
+                state.audit(format!(
+                    "{} locked by {by} (rollback of job {from_job})",
+                    now.to_rfc3339()
+                ));
+                (true, ())
+            })
+            .await?;
+        self.mark_rollback_job(
+            app,
+            branch,
+            rollback_job,
+            from_job,
+            record.target_commit.clone(),
+        )
+        .await?;
+        if let Some(active) = &state.active {
+            self.publish_rollback(dt::ROLLBACK_STARTED, &state, active, "started")
+                .await?;
+        }
+        Ok(RollbackAction::Started {
+            rollback_job,
+            target_job,
+        })
+    }
+
+    /// Records the rollback job's deployment as a rollback before (or
+    /// while) ingest records its events, so that every later event of it
+    /// says `isRollback`.
+    async fn mark_rollback_job(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+        from: JobId,
+        commit: Option<String>,
+    ) -> Result<(), Error> {
+        let key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id: job,
+        };
+        read_decide_write(
+            async || Ok(self.store.get_deployment(&key).await?),
+            |record: &mut Option<Deployment>| {
+                if record.as_ref().is_some_and(|r| r.rollback_of == Some(from)) {
+                    return Ok(Decided::Keep(()));
+                }
+                let record = record.get_or_insert_with(|| {
+                    let mut r = Deployment::new(key.clone(), self.environment);
+                    r.details.start_time = Some(Utc::now());
+                    r.details.job_type = Some("RETRY".into());
+                    r.details.commit_id = commit.clone();
+                    r
+                });
+                record.rollback_of = Some(from);
+                Ok(Decided::Write(()))
+            },
+            async |record| match record {
+                Some(r) => self.store.save_deployment(r).await,
+                None => Ok(()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn refused(&self, refusal: Refusal, _target: Option<JobId>) -> RollbackAction {
+        info!(why = %refusal.describe(), "no rollback");
+        RollbackAction::Refused {
+            why: refusal.describe(),
+            recommended: false,
+        }
+    }
+
+    /// "Rollback Recommended", once per unhealthy job.
+    async fn recommend(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        from_job: JobId,
+        refusal: Refusal,
+        target: Option<JobId>,
+        reason: &str,
+    ) -> Result<RollbackAction, Error> {
+        let id = format!("{app}/{branch}/{}/rollback-recommended", from_job.padded());
+        let (_, fresh) = self
+            .update(app, branch, |state| {
+                let fresh = state.remember(&id);
+                (fresh, fresh)
+            })
+            .await?;
+        let why = refusal.describe();
+        info!(%why, %from_job, "rollback recommended, not started");
+        if fresh {
+            let event = RollbackEvent {
+                event_id: id.clone(),
+                environment: self.environment,
+                app_id: app.clone(),
+                branch_name: branch.clone(),
+                from_job_id: Some(from_job),
+                rollback_job_id: None,
+                target_job_id: target,
+                target_commit_id: None,
+                reason: format!("{reason} — not rolled back automatically: {why}"),
+                requested_by: None,
+                time_to_restore_seconds: None,
+                command: target.map(|t| command(app, branch, t)),
+            };
+            self.publish(&id, dt::ROLLBACK_RECOMMENDED, &event).await?;
+        }
+        Ok(RollbackAction::Refused {
+            why,
+            recommended: true,
+        })
+    }
+}
+
+fn command(app: &AppId, branch: &BranchName, to: JobId) -> String {
+    format!("sentinel rollback --app {app} --branch {branch} --to {to}")
+}
