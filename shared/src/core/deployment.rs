@@ -148,7 +148,7 @@ pub struct Deployment {
     pub live_check: Option<LiveCheck>,
     /// The alerter's diagnosis of a failed build (evidence masked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diagnosis: Option<crate::diagnose::Diagnosis>,
+    pub diagnosis: Option<crate::core::verdicts::Diagnosis>,
     /// Set by cleanup's reconciliation when the job stayed Started past the
     /// build timeout and Amplify has no such job: it will never end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,7 +167,7 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationRecord {
-    pub report: crate::validate::Report,
+    pub report: crate::core::verdicts::Report,
     /// Where the policy came from: `branch`, `app` or `default`.
     pub policy: String,
     pub validated_at: DateTime<Utc>,
@@ -182,12 +182,12 @@ pub struct ValidationRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthRecord {
-    pub verdict: crate::health::Verdict,
+    pub verdict: crate::core::verdicts::Verdict,
     pub reason: String,
     pub url: String,
     pub checked_at: DateTime<Utc>,
     pub rounds: usize,
-    pub endpoints: Vec<crate::health::EndpointReport>,
+    pub endpoints: Vec<crate::core::verdicts::EndpointReport>,
 }
 
 /// The last scheduled verdict on a live deployment; a verdict is published
@@ -196,7 +196,7 @@ pub struct HealthRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveCheck {
-    pub verdict: crate::health::Verdict,
+    pub verdict: crate::core::verdicts::Verdict,
     pub reason: String,
     pub checked_at: DateTime<Utc>,
     /// How many times this verdict has been published (for event ids).

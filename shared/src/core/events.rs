@@ -167,10 +167,10 @@ pub struct HealthEvent {
     pub branch_name: BranchName,
     pub job_id: JobId,
     pub commit_id: Option<String>,
-    pub verdict: crate::health::Verdict,
+    pub verdict: crate::core::verdicts::Verdict,
     pub reason: String,
     pub url: String,
-    pub endpoints: Vec<crate::health::EndpointReport>,
+    pub endpoints: Vec<crate::core::verdicts::EndpointReport>,
     pub is_rollback: bool,
     pub rollback_of: Option<JobId>,
     /// From the scheduled check of the live deployment, not a new deploy.
@@ -185,9 +185,9 @@ pub struct HealthEvent {
 impl HealthEvent {
     pub fn detail_type(&self) -> &'static str {
         match self.verdict {
-            crate::health::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
-            crate::health::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
-            crate::health::Verdict::Inconclusive => detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE,
+            crate::core::verdicts::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
+            crate::core::verdicts::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
+            crate::core::verdicts::Verdict::Inconclusive => detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE,
         }
     }
 
@@ -218,7 +218,7 @@ pub struct ValidationEvent {
     pub errors: usize,
     pub warnings: usize,
     /// The findings, secret values masked.
-    pub findings: Vec<crate::validate::Finding>,
+    pub findings: Vec<crate::core::verdicts::Finding>,
     /// Where the policy came from: `branch`, `app` or `default`.
     pub policy: String,
     /// The validator asked Amplify to stop the build.
