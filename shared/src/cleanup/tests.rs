@@ -1,8 +1,12 @@
-use chrono::TimeZone;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::*;
+use super::plan::{
+    AmplifyView, ChangeKind, Plan, Retention, epoch, plan, reconciliation_event, stuck,
+};
 use crate::alert::AlertState;
-use crate::ports::BranchState;
+use crate::core::deployment::{Deployment, DeploymentKey};
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::ports::{BranchState, ItemKey, StoredEntry, StoredItem};
 use crate::rollback::{BranchLock, RollbackState};
 
 fn now() -> DateTime<Utc> {
@@ -90,7 +94,7 @@ fn amplify(branches: &[&str]) -> AmplifyView {
 fn deleted_jobs(plan: &Plan) -> Vec<String> {
     plan.changes
         .iter()
-        .filter(|c| c.action == Action::DeleteExpiredDeployment)
+        .filter(|c| c.action == ChangeKind::DeleteExpiredDeployment)
         .map(|c| {
             c.sk.trim_start_matches("JOB#")
                 .trim_start_matches('0')
@@ -159,7 +163,7 @@ fn only_expired_unprotected_deployments_go() {
     let extended: Vec<&str> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::ExtendExpiry)
+        .filter(|c| c.action == ChangeKind::ExtendExpiry)
         .map(|c| c.sk.as_str())
         .collect();
     // The protected jobs' TTL (already past) and the alert and rollback
@@ -255,7 +259,7 @@ fn a_deleted_branch_loses_its_state_not_its_history() {
     let gone: Vec<(&str, &str)> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::DeleteDeletedBranchState)
+        .filter(|c| c.action == ChangeKind::DeleteDeletedBranchState)
         .map(|c| (c.pk.as_str(), c.sk.as_str()))
         .collect();
     assert_eq!(
@@ -331,7 +335,7 @@ fn claims_and_snapshots_expire_by_their_own_retention() {
         &amplify(&["main"]),
         now(),
     );
-    let actions: Vec<(Action, &str)> = plan
+    let actions: Vec<(ChangeKind, &str)> = plan
         .changes
         .iter()
         .map(|c| (c.action.clone(), c.sk.as_str()))
@@ -339,9 +343,9 @@ fn claims_and_snapshots_expire_by_their_own_retention() {
     assert_eq!(
         actions,
         [
-            (Action::DeleteExpiredClaim, "ONCE#event#old"),
-            (Action::ExtendExpiry, "ONCE#written-with-a-year"),
-            (Action::DeleteExpiredSnapshot, "SNAPSHOT#7d#2025-01-01"),
+            (ChangeKind::DeleteExpiredClaim, "ONCE#event#old"),
+            (ChangeKind::ExtendExpiry, "ONCE#written-with-a-year"),
+            (ChangeKind::DeleteExpiredSnapshot, "SNAPSHOT#7d#2025-01-01"),
         ]
     );
 }

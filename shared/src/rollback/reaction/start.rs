@@ -44,13 +44,12 @@ where
                 None => return Ok(self.refused(Refusal::NoKnownGood, None)),
             },
         };
-        if automatic {
-            if let Some(refusal) = self
+        if automatic
+            && let Some(refusal) = self
                 .not_automatically(app, branch, &pointers, from_job)
                 .await?
-            {
-                return Ok(self.refused(refusal, None));
-            }
+        {
+            return Ok(self.refused(refusal, None));
         }
         let target = match to {
             Some(job) => Some(self.chosen_target(app, branch, job).await?),

@@ -1,0 +1,305 @@
+//! The cleanup reaction: reads the inventory and Amplify, reconciles stuck
+//! and missed jobs through ingest, and applies the plan. The one file of the
+//! feature that talks to ports.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::plan::{AmplifyView, ChangeKind, Retention, plan, reconciliation_event, stuck};
+use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
+use crate::core::deployment::{Deployment, DeploymentKey};
+use crate::core::error::{AmplifyError, Error};
+use crate::core::events;
+use crate::core::model::{AppId, BuildStatus, Environment};
+use crate::effects::{Decided, read_decide_write};
+use crate::ingest::reaction::Ingest;
+use crate::ports::{
+    AmplifyApi, CleanupStore, DeploymentStore, EventPublisher, ItemKey, StoredEntry, StoredItem,
+};
+
+/// ListJobs looks at this many recent jobs per branch.
+pub const RECENT_JOBS: usize = 20;
+
+pub struct Cleanup<'a, S, A, P> {
+    pub store: &'a S,
+    pub amplify: &'a A,
+    pub publisher: &'a P,
+    pub environment: Environment,
+    pub retention: Retention,
+    /// The apps whose branches are reconciled (empty: every app).
+    pub watched_apps: &'a [AppId],
+    /// Limits the whole run to these apps' items and branches (empty: the
+    /// whole table). For an operator cleaning one app, and for tests that
+    /// share a table.
+    pub only_apps: &'a [AppId],
+    pub dry_run: bool,
+}
+
+/// The app an item belongs to, if it belongs to one.
+fn app_of(item: &StoredItem) -> Option<&AppId> {
+    match item {
+        StoredItem::Deployment(d) => Some(&d.key.app_id),
+        StoredItem::BranchState { app_id, .. } => Some(app_id),
+        StoredItem::Alerts(a) => Some(&a.app_id),
+        StoredItem::Rollback(r) => Some(&r.app_id),
+        StoredItem::Snapshot(_) | StoredItem::Claim | StoredItem::Other => None,
+    }
+}
+
+impl<S, A, P> Cleanup<'_, S, A, P>
+where
+    S: DeploymentStore + CleanupStore,
+    A: AmplifyApi,
+    P: EventPublisher,
+{
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<Report, Error> {
+        let mut report = Report {
+            event_id: format!(
+                "cleanup/{}/{}",
+                self.environment,
+                now.format("%Y-%m-%dT%H:%M")
+            ),
+            environment: Some(self.environment),
+            dry_run: self.dry_run,
+            ..Report::default()
+        };
+        let mut entries = self.store.inventory().await?;
+        report.items_scanned = entries.len();
+        if !self.only_apps.is_empty() {
+            entries.retain(|e| app_of(&e.item).is_some_and(|a| self.only_apps.contains(a)));
+        }
+        let view = self.amplify_view(&entries).await?;
+
+        let mut handled = HashSet::new();
+        for d in stuck(&entries, now) {
+            handled.insert(d.key.clone());
+            self.reconcile_stuck(d, now, &mut report).await?;
+        }
+        self.ingest_missed(&entries, &view, &handled, now, &mut report)
+            .await?;
+
+        let plan = plan(&entries, self.environment, self.retention, &view, now);
+        report.count(&plan);
+        if !self.dry_run {
+            for c in &plan.changes {
+                let key = ItemKey {
+                    pk: c.pk.clone(),
+                    sk: c.sk.clone(),
+                };
+                match (c.action.clone(), c.expires_at) {
+                    (ChangeKind::ExtendExpiry, Some(at)) => self.store.set_expiry(&key, at).await?,
+                    (ChangeKind::ExtendExpiry, None) => {}
+                    _ => self.store.delete_item(&key).await?,
+                }
+            }
+            if let Some(entry) =
+                events::entry(&report.event_id, OWNER_CLEANUP, CLEANUP_COMPLETED, &report)
+            {
+                self.publisher.publish(&[entry]).await?;
+            }
+        }
+        tracing::info!(
+            dry_run = self.dry_run,
+            scanned = report.items_scanned,
+            changes = report.changes.len(),
+            reconciled = report.stuck_reconciled + report.missed_ingested,
+            timed_out = report.timed_out,
+            "cleanup"
+        );
+        Ok(report)
+    }
+
+    /// ListApps, then ListBranches of the watched apps and of every listed
+    /// app the table holds state for.
+    async fn amplify_view(&self, entries: &[StoredEntry]) -> Result<AmplifyView, Error> {
+        let listed: BTreeSet<AppId> = self.amplify.list_apps().await?.into_iter().collect();
+        let mut wanted: BTreeSet<AppId> = self.watched().into_iter().collect();
+        let listed: BTreeSet<AppId> = if self.only_apps.is_empty() {
+            listed
+        } else {
+            listed
+                .into_iter()
+                .filter(|a| self.only_apps.contains(a))
+                .collect()
+        };
+        for e in entries {
+            if let StoredItem::BranchState { app_id, .. } = &e.item {
+                wanted.insert(app_id.clone());
+            }
+            if let StoredItem::Alerts(a) = &e.item {
+                wanted.insert(a.app_id.clone());
+            }
+            if let StoredItem::Rollback(r) = &e.item {
+                wanted.insert(r.app_id.clone());
+            }
+        }
+        let mut view = AmplifyView::default();
+        for app in &listed {
+            let branches = if wanted.contains(app) {
+                match self.amplify.list_branches(app).await {
+                    Ok(b) => b.into_iter().collect(),
+                    // Deleted between the two calls.
+                    Err(AmplifyError::NotFound(_)) => BTreeSet::new(),
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                BTreeSet::new()
+            };
+            view.apps.insert(app.clone(), branches);
+        }
+        Ok(view)
+    }
+
+    fn watched(&self) -> Vec<AppId> {
+        if self.only_apps.is_empty() {
+            self.watched_apps.to_vec()
+        } else {
+            self.only_apps.to_vec()
+        }
+    }
+
+    fn ingest(&self) -> Ingest<'_, S, A, P> {
+        Ingest {
+            store: self.store,
+            amplify: self.amplify,
+            publisher: self.publisher,
+            environment: self.environment,
+        }
+    }
+
+    async fn reconcile_stuck(
+        &self,
+        d: &Deployment,
+        now: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let key = &d.key;
+        let name = format!("{}/{}/{}", key.app_id, key.branch_name, key.job_id);
+        match self.amplify.get_job(key).await {
+            Ok(job) => match job.status {
+                Some(status) if status.is_terminal() => {
+                    report.stuck_reconciled += 1;
+                    report.reconciled.push(format!(
+                        "{name}: stuck in {}, Amplify says {status}",
+                        d.status
+                    ));
+                    if !self.dry_run {
+                        let at = job.end_time.unwrap_or(now);
+                        self.ingest()
+                            .ingest(&reconciliation_event(key, status, at))
+                            .await?;
+                    }
+                }
+                _ => report.stuck_still_running += 1,
+            },
+            Err(AmplifyError::NotFound(_)) => {
+                report.timed_out += 1;
+                report
+                    .reconciled
+                    .push(format!("{name}: Amplify has no such job; marked timed out"));
+                if !self.dry_run {
+                    self.mark_timed_out(key, now).await?;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    async fn mark_timed_out(&self, key: &DeploymentKey, now: DateTime<Utc>) -> Result<(), Error> {
+        read_decide_write(
+            async || Ok(self.store.get_deployment(key).await?),
+            |record: &mut Option<Deployment>| {
+                Ok(match record {
+                    // Absent (removed since the inventory), ended or already
+                    // marked: the job is no longer stuck.
+                    Some(d) if !d.status.is_terminal() && d.timed_out_at.is_none() => {
+                        d.timed_out_at = Some(now);
+                        Decided::Write(())
+                    }
+                    _ => Decided::Keep(()),
+                })
+            },
+            async |record| match record {
+                Some(d) => self.store.save_deployment(d).await,
+                // Unreachable: only a present record is decided `Write`.
+                None => Ok(()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn ingest_missed(
+        &self,
+        entries: &[StoredEntry],
+        view: &AmplifyView,
+        handled: &HashSet<DeploymentKey>,
+        now: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let recorded: HashMap<&DeploymentKey, &Deployment> = entries
+            .iter()
+            .filter_map(|e| match &e.item {
+                StoredItem::Deployment(d) => Some((&d.key, d.as_ref())),
+                _ => None,
+            })
+            .collect();
+        let oldest = now - Duration::days(i64::from(self.retention.deployment_days));
+        let watched = self.watched();
+        for (app, branches) in &view.apps {
+            if !watched.is_empty() && !watched.contains(app) {
+                continue;
+            }
+            for branch in branches {
+                let jobs = match self.amplify.list_jobs(app, branch, RECENT_JOBS).await {
+                    Ok(jobs) => jobs,
+                    Err(AmplifyError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                for job in jobs {
+                    let key = DeploymentKey {
+                        app_id: app.clone(),
+                        branch_name: branch.clone(),
+                        job_id: job.job_id,
+                    };
+                    // Never bring back what retention removed.
+                    if job.start_time.is_some_and(|t| t < oldest) || handled.contains(&key) {
+                        continue;
+                    }
+                    let known = recorded.get(&key).map(|d| &d.status);
+                    let missing = match known {
+                        None => true,
+                        Some(status) => job.status.is_terminal() && *status != job.status,
+                    };
+                    if !missing || matches!(job.status, BuildStatus::Unknown(_)) {
+                        continue;
+                    }
+                    report.missed_ingested += 1;
+                    report.reconciled.push(format!(
+                        "{app}/{branch}/{}: {} by Amplify, {} here",
+                        job.job_id,
+                        job.status,
+                        known.map_or("not recorded".to_owned(), |s| s.to_string())
+                    ));
+                    if !self.dry_run {
+                        let at = if job.status.is_terminal() {
+                            job.end_time
+                        } else {
+                            job.start_time
+                        };
+                        self.ingest()
+                            .ingest(&reconciliation_event(
+                                &key,
+                                job.status.clone(),
+                                at.unwrap_or(now),
+                            ))
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
