@@ -19,33 +19,12 @@ use tracing::warn;
 
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{Error, StoreError};
+pub use crate::core::version::Versioned;
 use crate::ports::{DeploymentStore, EventPublisher};
 
 /// Optimistic-concurrency attempts before the delivery is failed (and
 /// retried later by the queue). The same for every item.
 pub const MAX_WRITE_ATTEMPTS: usize = 10;
-
-/// An item written under a version condition: the store keeps `version`,
-/// and a successful write stores `version + 1`.
-pub trait Versioned {
-    /// Follows a successful write: the item now is what the store holds.
-    fn bump_version(&mut self);
-}
-
-impl Versioned for Deployment {
-    fn bump_version(&mut self) {
-        self.version += 1;
-    }
-}
-
-/// An item that may not exist yet (nothing to write, nothing to bump).
-impl<T: Versioned> Versioned for Option<T> {
-    fn bump_version(&mut self) {
-        if let Some(item) = self {
-            item.bump_version();
-        }
-    }
-}
 
 /// What a decision over the item read leads to, and what it concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

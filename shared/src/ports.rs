@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 use crate::core::error::{AmplifyError, PublishError, StoreError};
-use crate::core::events::OutboxEntry;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::outbox::OutboxEntry;
 
 /// Per-branch state: which job is live, and (later) the last known good job,
 /// open incident, rollback lease and auto-build lock.

@@ -5,7 +5,8 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::{Failure, classify};
 use crate::core::error::PublishError;
-use crate::core::events::{OutboxEntry, SOURCE};
+use crate::core::events::SOURCE;
+use crate::core::outbox::OutboxEntry;
 use crate::ports::EventPublisher;
 
 /// `PutEvents` takes at most ten entries per call.

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 use crate::core::error::{AmplifyError, PublishError, StoreError};
-use crate::core::events::OutboxEntry;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::outbox::OutboxEntry;
 use crate::ports::{
     AmplifyApi, AppInfo, BranchInfo, BranchPointer, BranchState, DeadLetterSink, DeploymentFilter,
     DeploymentStore, EventPublisher, JobSummary, StartJob,

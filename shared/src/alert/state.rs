@@ -335,11 +335,7 @@ impl AlertState {
     }
 }
 
-impl crate::effects::Versioned for AlertState {
-    fn bump_version(&mut self) {
-        self.version += 1;
-    }
-}
+crate::core::version::versioned!(AlertState);
 
 #[cfg(test)]
 mod tests;

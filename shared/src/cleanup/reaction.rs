@@ -10,7 +10,6 @@ use super::plan::{AmplifyView, ChangeKind, Retention, plan, reconciliation_event
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, Error};
-use crate::core::events;
 use crate::core::model::{AppId, BuildStatus, Environment};
 use crate::effects::{Decided, read_decide_write};
 use crate::ingest::reaction::Ingest;
@@ -93,9 +92,12 @@ where
                     _ => self.store.delete_item(&key).await?,
                 }
             }
-            if let Some(entry) =
-                events::entry(&report.event_id, OWNER_CLEANUP, CLEANUP_COMPLETED, &report)
-            {
+            if let Some(entry) = crate::core::outbox::entry(
+                &report.event_id,
+                OWNER_CLEANUP,
+                CLEANUP_COMPLETED,
+                &report,
+            ) {
                 self.publisher.publish(&[entry]).await?;
             }
         }

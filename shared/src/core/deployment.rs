@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::events::{BuildEvent, OutboxEntry};
+use crate::core::events::BuildEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::outbox::OutboxEntry;
 
 /// Identifies one job of one branch of one app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -212,6 +213,8 @@ pub enum Applied {
     /// changed because of it.
     Recorded { new_status: Option<BuildStatus> },
 }
+
+crate::core::version::versioned!(Deployment);
 
 impl Deployment {
     pub fn new(key: DeploymentKey, environment: Environment) -> Self {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::deployment::Deployment;
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::outbox::OutboxEntry;
 
 pub const OWNER_INGEST: &str = "ingest";
 pub const OWNER_VALIDATOR: &str = "validator";
@@ -57,22 +58,6 @@ pub struct RetryEvent {
     /// 1 for the first retry of the lineage.
     pub attempt: u32,
     pub max_retries: u32,
-}
-
-/// An event published directly (not through a record's outbox).
-pub fn entry<T: Serialize>(
-    id: &str,
-    owner: &str,
-    detail_type: &str,
-    detail: &T,
-) -> Option<OutboxEntry> {
-    Some(OutboxEntry {
-        id: id.to_owned(),
-        seq: 0,
-        owner: owner.to_owned(),
-        detail_type: detail_type.to_owned(),
-        detail: serde_json::to_string(detail).ok()?,
-    })
 }
 
 /// The detail of "Build Diagnosed": the alerter's diagnosis of a failed
@@ -187,7 +172,9 @@ impl HealthEvent {
         match self.verdict {
             crate::core::verdicts::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
             crate::core::verdicts::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
-            crate::core::verdicts::Verdict::Inconclusive => detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE,
+            crate::core::verdicts::Verdict::Inconclusive => {
+                detail_type::DEPLOYMENT_CHECK_INCONCLUSIVE
+            }
         }
     }
 
@@ -354,25 +341,6 @@ fn detail_type_for(status: &BuildStatus) -> Option<&'static str> {
         BuildStatus::Cancelled => Some(detail_type::BUILD_CANCELLED),
         BuildStatus::Unknown(_) => None,
     }
-}
-
-/// A domain event ready to publish: what `PutEvents` needs, kept generic so
-/// that later event kinds travel through the same outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxEntry {
-    pub id: String,
-    /// Publication order within one record (entries are published by `seq`).
-    #[serde(default)]
-    pub seq: u64,
-    /// The reaction that decided it and publishes it (`ingest`,
-    /// `validator`, …): each flushes only its own entries, so two reactions
-    /// to one job never publish each other's events.
-    #[serde(default)]
-    pub owner: String,
-    pub detail_type: String,
-    /// The detail as a JSON string, exactly as it will be published.
-    pub detail: String,
 }
 
 #[cfg(test)]

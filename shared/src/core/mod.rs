@@ -1,12 +1,16 @@
 //! The I/O-free kernel every feature builds on: ids and newtypes
 //! ([`model`]), the deployment record and its order-independent state
 //! machine ([`deployment`]), what a reaction concludes about a build
-//! ([`verdicts`]), the domain events and their envelope ([`events`]),
-//! errors ([`error`]) and secret masking ([`redact`]). It imports no feature.
+//! ([`verdicts`]), the domain events and their envelope ([`events`]), the
+//! outbox a record keeps until they are published ([`outbox`]), errors
+//! ([`error`]), secret masking ([`redact`]) and the version every stored
+//! item is written under ([`version`]). It imports no feature.
 
 pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod model;
+pub mod outbox;
 pub mod redact;
 pub mod verdicts;
+pub mod version;

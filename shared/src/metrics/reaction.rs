@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::core::error::Error;
 use crate::core::events::{
-    self, BuildEvent, DegradationEvent, DiagnosisEvent, Envelope, HealthEvent, RetryEvent,
-    RollbackEvent, ValidationEvent, detail_type,
+    BuildEvent, DegradationEvent, DiagnosisEvent, Envelope, HealthEvent, RetryEvent, RollbackEvent,
+    ValidationEvent, detail_type,
 };
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::metrics::dora::{self, Figures, Tier};
@@ -23,7 +23,6 @@ use crate::ports::{AmplifyApi, EventPublisher, MetricsStore};
 
 /// Who publishes "Degradation Detected".
 pub const OWNER_METRICS: &str = "metrics";
-
 
 /// The events the collector takes from its queue.
 pub const ACCEPTED: &[&str] = &[
@@ -316,7 +315,7 @@ impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
             summary: w.summary.clone(),
             evidence: w.evidence.clone(),
         };
-        let entry = events::entry(
+        let entry = crate::core::outbox::entry(
             &event.event_id,
             OWNER_METRICS,
             detail_type::DEGRADATION_DETECTED,

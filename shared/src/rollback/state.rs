@@ -361,11 +361,7 @@ impl RollbackState {
     }
 }
 
-impl crate::effects::Versioned for RollbackState {
-    fn bump_version(&mut self) {
-        self.version += 1;
-    }
-}
+crate::core::version::versioned!(RollbackState);
 
 #[cfg(test)]
 mod tests;

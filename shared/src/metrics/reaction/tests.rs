@@ -263,7 +263,7 @@ async fn a_failed_publish_is_published_by_the_next_run() {
     assert_eq!(ids.len(), events.len(), "each warning once: {ids:?}");
 }
 
-fn lock_published(p: &MemoryPublisher) -> Vec<crate::core::events::OutboxEntry> {
+fn lock_published(p: &MemoryPublisher) -> Vec<crate::core::outbox::OutboxEntry> {
     p.published.lock().unwrap().clone()
 }
 

@@ -23,9 +23,10 @@ use tracing::{info, warn};
 
 use crate::core::error::Error;
 use crate::core::events::{
-    BuildEvent, Envelope, HealthEvent, OWNER_ROLLBACK, RollbackEvent, detail_type as dt, entry,
+    BuildEvent, Envelope, HealthEvent, OWNER_ROLLBACK, RollbackEvent, detail_type as dt,
 };
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::outbox::entry;
 use crate::effects::{Decided, read_decide_write};
 use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore};
 use crate::rollback::{

@@ -3,11 +3,11 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::*;
-use crate::core::deployment::DeploymentKey;
-use crate::ports::StartJob;
 use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
+use crate::core::deployment::DeploymentKey;
 use crate::core::deployment::JobDetails;
 use crate::ports::BranchPointer;
+use crate::ports::StartJob;
 
 const GOOD: &str = "1111111111111111111111111111111111111111";
 const BAD: &str = "2222222222222222222222222222222222222222";
