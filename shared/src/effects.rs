@@ -129,3 +129,158 @@ pub async fn flush<S: DeploymentStore, P: EventPublisher>(
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+
+    use super::*;
+
+    /// A stored item: its value and the version it was read at.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Item {
+        value: u32,
+        version: u64,
+    }
+
+    crate::core::version::versioned!(Item);
+
+    /// A store of one item whose next `conflicts` writes lose the race to
+    /// another writer (which adds 100 each time).
+    struct Racy {
+        stored: RefCell<Item>,
+        conflicts: Cell<usize>,
+        writes: Cell<usize>,
+    }
+
+    impl Racy {
+        fn new(conflicts: usize) -> Self {
+            Self {
+                stored: RefCell::new(Item {
+                    value: 1,
+                    version: 3,
+                }),
+                conflicts: Cell::new(conflicts),
+                writes: Cell::new(0),
+            }
+        }
+
+        async fn read(&self) -> Result<Item, Error> {
+            Ok(self.stored.borrow().clone())
+        }
+
+        async fn write(&self, item: &Item) -> Result<(), StoreError> {
+            self.writes.set(self.writes.get() + 1);
+            if self.conflicts.get() > 0 {
+                self.conflicts.set(self.conflicts.get() - 1);
+                let mut s = self.stored.borrow_mut();
+                s.value += 100;
+                s.version += 1;
+                return Err(StoreError::Conflict);
+            }
+            let mut s = self.stored.borrow_mut();
+            if s.version != item.version {
+                return Err(StoreError::Conflict);
+            }
+            *s = Item {
+                value: item.value,
+                version: item.version + 1,
+            };
+            Ok(())
+        }
+    }
+
+    fn double(item: &mut Item) -> Result<Decided<u32>, Error> {
+        item.value *= 2;
+        Ok(Decided::Write(item.value))
+    }
+
+    #[tokio::test]
+    async fn a_conflict_reads_again_and_decides_on_what_won() {
+        let store = Racy::new(2);
+        let (item, decided) = read_decide_write(
+            async || store.read().await,
+            double,
+            async |i| store.write(i).await,
+        )
+        .await
+        .unwrap();
+        // 1 + 100 + 100, doubled: the decision is the last one, on the
+        // item the other writer left.
+        assert_eq!(decided, 402);
+        assert_eq!(item, *store.stored.borrow());
+        assert_eq!(item.version, 6);
+        assert_eq!(store.writes.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn nothing_to_write_writes_nothing() {
+        let store = Racy::new(0);
+        let (item, decided) = read_decide_write(
+            async || store.read().await,
+            |item: &mut Item| Ok(Decided::Keep(item.value)),
+            async |i| store.write(i).await,
+        )
+        .await
+        .unwrap();
+        assert_eq!((decided, item.version), (1, 3));
+        assert_eq!(store.writes.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn endless_conflicts_give_up_retryable_after_the_last_attempt() {
+        let store = Racy::new(usize::MAX);
+        let err = read_decide_write(
+            async || store.read().await,
+            double,
+            async |i| store.write(i).await,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Conflict)), "{err}");
+        assert!(err.is_retryable());
+        assert_eq!(store.writes.get(), MAX_WRITE_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn another_store_error_is_not_retried_here() {
+        let writes = Cell::new(0);
+        let err = read_decide_write(
+            async || {
+                Ok(Item {
+                    value: 1,
+                    version: 0,
+                })
+            },
+            double,
+            async |_| {
+                writes.set(writes.get() + 1);
+                Err(StoreError::Unavailable("throttled".into()))
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("throttled"), "{err}");
+        assert_eq!(writes.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_decision_that_refuses_ends_the_loop_with_its_error() {
+        let store = Racy::new(0);
+        let err = read_decide_write(
+            async || store.read().await,
+            |_: &mut Item| -> Result<Decided<()>, Error> {
+                Err(crate::core::error::MalformedEvent {
+                    event_id: "e".into(),
+                    reason: "cannot decide".into(),
+                }
+                .into())
+            },
+            async |i| store.write(i).await,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot decide"), "{err}");
+        assert_eq!(store.writes.get(), 0);
+    }
+}

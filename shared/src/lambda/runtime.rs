@@ -130,3 +130,68 @@ impl Delivery {
         Envelope::parse(raw, accepted).map(Self::Event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::core::events::{BuildEvent, detail_type};
+
+    const ACCEPTED: &[&str] = &[detail_type::BUILD_SUCCEEDED];
+
+    fn envelope(detail_type: &str, source: &str, detail: Value) -> String {
+        json!({"id": "eb-1", "source": source, "detail-type": detail_type, "detail": detail})
+            .to_string()
+    }
+
+    #[test]
+    fn the_schedule_is_a_delivery_at_its_time() {
+        let raw = json!({"id": "s", "source": "aws.events", "detail-type": "Scheduled Event",
+            "time": "2026-11-27T03:00:00Z", "detail": {}})
+        .to_string();
+        let Ok(Delivery::Scheduled(at)) = Delivery::parse(&raw, ACCEPTED) else {
+            panic!("not a scheduled delivery");
+        };
+        assert_eq!(at.to_rfc3339(), "2026-11-27T03:00:00+00:00");
+    }
+
+    #[test]
+    fn an_accepted_domain_event_is_delivered_with_its_detail_unread() {
+        let raw = envelope("Build Succeeded", "sentinel", json!({"anything": 1}));
+        let Ok(Delivery::Event(e)) = Delivery::parse(&raw, ACCEPTED) else {
+            panic!("not an event delivery");
+        };
+        assert_eq!(
+            (e.id.as_str(), e.detail_type.as_str()),
+            ("eb-1", "Build Succeeded")
+        );
+        // The detail is the reaction's to read, and a bad one is named.
+        let err = e.detail::<BuildEvent>().unwrap_err();
+        assert_eq!(err.event_id, "eb-1");
+        assert!(err.reason.starts_with("Build Succeeded detail: "), "{err}");
+    }
+
+    #[test]
+    fn anything_else_is_malformed_and_named() {
+        for (raw, named) in [
+            ("not json".to_owned(), "not a domain event"),
+            (
+                envelope("Build Started", "sentinel", json!({})),
+                "unexpected \"Build Started\"",
+            ),
+            (
+                envelope("Build Succeeded", "aws.amplify", json!({})),
+                "from \"aws.amplify\"",
+            ),
+            (
+                json!({"source": "aws.events", "detail-type": "Not Scheduled"}).to_string(),
+                "not a domain event",
+            ),
+        ] {
+            let err = Delivery::parse(&raw, ACCEPTED).unwrap_err();
+            assert!(err.reason.contains(named), "{raw}: {err}");
+            assert!(!Error::from(err).is_retryable());
+        }
+    }
+}
