@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use sentinel_shared::adapters::Aws;
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
@@ -394,7 +395,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             bus,
         } => {
             let (store, amplify, publisher) = operator(cli.table, &bus).await?;
-            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker {
+            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
                 store: &store,
                 amplify: &amplify,
                 publisher: &publisher,
@@ -435,7 +436,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             bus,
         } => {
             let (store, amplify, publisher) = operator(cli.table, &bus).await?;
-            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker {
+            let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
                 store: &store,
                 amplify: &amplify,
                 publisher: &publisher,
@@ -489,7 +490,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .environment
                 .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
             let (store, amplify, publisher) = operator(cli.table, &bus).await?;
-            let cleanup = sentinel_shared::cleanup::Cleanup {
+            let cleanup = sentinel_shared::cleanup::Cleanup::<Aws> {
                 store: &store,
                 amplify: &amplify,
                 publisher: &publisher,

@@ -442,3 +442,16 @@ pub trait CleanupStore: Send + Sync {
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// The adapters of one running stack, named once: the AWS ones in the
+/// functions and the CLI (`adapters::Aws`), the in-memory ones in unit
+/// tests (`adapters::memory::InMemory`). A reaction is generic over one
+/// `Stack` rather than over each port it uses.
+pub trait Stack: 'static {
+    type Store: DeploymentStore + PolicyStore + AlertStore + RollbackStore + MetricsStore;
+    type Amplify: AmplifyApi;
+    type Publisher: EventPublisher;
+    type DeadLetter: DeadLetterSink;
+    type Notifier: Notifier;
+    type Logs: LogSource;
+}

@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use sentinel_shared::adapters::memory::{
-    MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
 use sentinel_shared::alert::reaction::Alerter;
 use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
@@ -123,7 +123,7 @@ impl World {
         w
     }
 
-    fn ingest(&self) -> Ingest<'_, MemoryStore, MemoryAmplify, MemoryPublisher> {
+    fn ingest(&self) -> Ingest<'_, InMemory> {
         Ingest {
             store: &self.store,
             amplify: &self.amplify,
@@ -132,9 +132,7 @@ impl World {
         }
     }
 
-    fn alerter(
-        &self,
-    ) -> Alerter<'_, MemoryStore, MemoryAmplify, MemoryPublisher, MemoryNotifier, MemoryLogs> {
+    fn alerter(&self) -> Alerter<'_, InMemory> {
         Alerter {
             store: &self.store,
             amplify: &self.amplify,
@@ -146,7 +144,7 @@ impl World {
         }
     }
 
-    fn rollbacker(&self) -> Rollbacker<'_, MemoryStore, MemoryAmplify, MemoryPublisher> {
+    fn rollbacker(&self) -> Rollbacker<'_, InMemory> {
         Rollbacker {
             store: &self.store,
             amplify: &self.amplify,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use build_event_handler::Deps;
+use sentinel_shared::adapters::Aws;
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
@@ -97,10 +98,7 @@ impl Stack {
 
     /// The handler's dependencies over the real SDK clients, publishing to
     /// `bus`.
-    pub fn deps(
-        &self,
-        bus: &str,
-    ) -> Deps<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter> {
+    pub fn deps(&self, bus: &str) -> Deps<Aws> {
         Deps {
             clients: Clients {
                 store: self.store(),

@@ -8,38 +8,28 @@ use sentinel_shared::alert::reaction::{ACCEPTED, AlertOutcome, Alerter};
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::Envelope;
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{
-    AlertStore, AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, LogSource, Notifier,
-    PolicyStore,
-};
+use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// The stack's clients, plus where alerts go and how logs are read.
-pub struct Deps<S, A, P, D, N, L> {
-    pub clients: Clients<S, A, P, D>,
-    pub notifier: N,
-    pub logs: L,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
+    pub notifier: K::Notifier,
+    pub logs: K::Logs,
     /// For links to the Amplify console.
     pub region: String,
 }
 
 /// Handles one domain event given as JSON text.
-pub async fn on_raw<S, A, P, D, N, L>(
-    deps: &Deps<S, A, P, D, N, L>,
+pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
     request_id: &str,
     raw: &str,
-) -> Result<AlertOutcome, Error>
-where
-    S: DeploymentStore + PolicyStore + AlertStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    N: Notifier,
-    L: LogSource,
-{
+) -> Result<AlertOutcome, Error> {
     let envelope = Envelope::parse(raw, ACCEPTED)?;
     let c = &deps.clients;
-    let alerter = Alerter {
+    let alerter = Alerter::<K> {
         store: &c.store,
         amplify: &c.amplify,
         publisher: &c.publisher,
@@ -52,18 +42,7 @@ where
     alerter.on_event(&envelope).instrument(span).await
 }
 
-pub async fn handle<S, A, P, D, N, L>(
-    deps: &Deps<S, A, P, D, N, L>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: DeploymentStore + PolicyStore + AlertStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-    N: Notifier,
-    L: LogSource,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

@@ -12,26 +12,21 @@ use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome};
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher};
+use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// What the handler works with: the stack's clients.
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
 }
 
 /// Ingests one Amplify event given as JSON text.
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
+pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
     request_id: &str,
     raw: &str,
-) -> Result<IngestOutcome, Error>
-where
-    S: DeploymentStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+) -> Result<IngestOutcome, Error> {
     let event = AmplifyStatusEvent::parse_str(raw)?;
     let span = tracing::info_span!(
         "ingest",
@@ -43,7 +38,7 @@ where
         status = %event.status,
     );
     let c = &deps.clients;
-    Ingest {
+    Ingest::<K> {
         store: &c.store,
         amplify: &c.amplify,
         publisher: &c.publisher,
@@ -55,16 +50,7 @@ where
 }
 
 /// Entry point for the Lambda runtime.
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: DeploymentStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

@@ -8,15 +8,16 @@ use chrono::TimeZone;
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use sentinel_shared::adapters::memory::{
-    MemoryAmplify, MemoryDeadLetter, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryDeadLetter, MemoryPublisher, MemoryStore,
 };
 use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
 use sentinel_shared::core::model::{BuildStatus, Environment, JobId};
+use sentinel_shared::ports::DeploymentStore;
 use serde_json::Value;
 
 use super::*;
 
-type MemDeps = Deps<MemoryStore, MemoryAmplify, MemoryPublisher, MemoryDeadLetter>;
+type MemDeps = Deps<InMemory>;
 
 fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

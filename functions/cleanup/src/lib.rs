@@ -10,14 +10,12 @@ use sentinel_shared::core::error::Error;
 use sentinel_shared::core::error::MalformedEvent;
 use sentinel_shared::core::model::AppId;
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{
-    AmplifyApi, CleanupStore, DeadLetterSink, DeploymentStore, EventPublisher,
-};
+use sentinel_shared::ports::{CleanupStore, Stack};
 use serde_json::Value;
 use tracing::Instrument;
 
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
     pub namespace: String,
     pub watched_apps: Vec<AppId>,
     pub retention: Retention,
@@ -94,22 +92,16 @@ fn request(raw: &str) -> Result<Request, Error> {
     })
 }
 
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    request_id: &str,
-    raw: &str,
-) -> Result<Report, Error>
+pub async fn on_raw<K: Stack>(deps: &Deps<K>, request_id: &str, raw: &str) -> Result<Report, Error>
 where
-    S: DeploymentStore + CleanupStore,
-    A: AmplifyApi,
-    P: EventPublisher,
+    K::Store: CleanupStore,
 {
     let Request {
         dry_run,
         at,
         only_apps,
     } = request(raw)?;
-    let cleanup = Cleanup {
+    let cleanup = Cleanup::<K> {
         store: &deps.clients.store,
         amplify: &deps.clients.amplify,
         publisher: &deps.clients.publisher,
@@ -128,15 +120,9 @@ where
     Ok(report)
 }
 
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error>
 where
-    S: DeploymentStore + CleanupStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
+    K::Store: CleanupStore,
 {
     runtime::handle(
         event,

@@ -10,15 +10,13 @@ use sentinel_shared::health::reaction::{
     ACCEPTED, DeployCheckOutcome, HealthChecker, ScheduleOutcome,
 };
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
-use sentinel_shared::ports::{
-    AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
-};
+use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// What the health checker works with: the stack's clients.
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
 }
 
 /// What one delivery led to.
@@ -30,18 +28,13 @@ pub enum CheckOutcome {
 
 /// Handles one delivery given as JSON text: a "Build Succeeded" envelope,
 /// or the schedule.
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
+pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
     request_id: &str,
     raw: &str,
-) -> Result<CheckOutcome, Error>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+) -> Result<CheckOutcome, Error> {
     let c = &deps.clients;
-    let checker = HealthChecker {
+    let checker = HealthChecker::<K> {
         store: &c.store,
         amplify: &c.amplify,
         publisher: &c.publisher,
@@ -69,16 +62,7 @@ where
     }
 }
 
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

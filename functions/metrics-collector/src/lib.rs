@@ -10,13 +10,13 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
 use sentinel_shared::metrics::reaction::{ACCEPTED, Collector};
-use sentinel_shared::ports::{AmplifyApi, DeadLetterSink, EventPublisher, MetricsStore};
+use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// The stack's clients, plus the CloudWatch namespace.
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
     pub namespace: String,
 }
 
@@ -32,17 +32,8 @@ fn emit(lines: &[String]) {
     let _ = out.flush();
 }
 
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    request_id: &str,
-    raw: &str,
-) -> Result<Value, Error>
-where
-    S: MetricsStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
-    let collector = Collector {
+pub async fn on_raw<K: Stack>(deps: &Deps<K>, request_id: &str, raw: &str) -> Result<Value, Error> {
+    let collector = Collector::<K> {
         store: &deps.clients.store,
         amplify: &deps.clients.amplify,
         publisher: &deps.clients.publisher,
@@ -63,16 +54,11 @@ where
 }
 
 /// The hourly run: the delivery figures, snapshots and early warnings.
-async fn on_schedule<S, A, P>(
-    collector: &Collector<'_, S, A, P>,
+async fn on_schedule<K: Stack>(
+    collector: &Collector<'_, K>,
     request_id: &str,
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<Value, Error>
-where
-    S: MetricsStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+) -> Result<Value, Error> {
     let span = tracing::info_span!("metrics-run", request_id, %at);
     let run = collector.on_schedule(at).instrument(span).await?;
     emit(&run.lines);
@@ -96,16 +82,7 @@ where
     }))
 }
 
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: MetricsStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

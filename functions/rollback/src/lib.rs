@@ -7,34 +7,27 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::Envelope;
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{
-    AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore, RollbackStore,
-};
+use sentinel_shared::ports::Stack;
 use sentinel_shared::rollback::AutoRollback;
 use sentinel_shared::rollback::reaction::{ACCEPTED, RollbackAction, Rollbacker};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// The stack's clients, plus the stack's `AutoRollback` parameter.
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
     pub auto_rollback: AutoRollback,
 }
 
 /// Handles one domain event given as JSON text.
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
+pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
     request_id: &str,
     raw: &str,
-) -> Result<RollbackAction, Error>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+) -> Result<RollbackAction, Error> {
     let envelope = Envelope::parse(raw, ACCEPTED)?;
     let c = &deps.clients;
-    let rollbacker = Rollbacker {
+    let rollbacker = Rollbacker::<K> {
         store: &c.store,
         amplify: &c.amplify,
         publisher: &c.publisher,
@@ -69,16 +62,7 @@ pub fn describe(action: &RollbackAction) -> Value {
     }
 }
 
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

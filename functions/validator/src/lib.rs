@@ -6,29 +6,22 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::{BuildEvent, Envelope};
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{
-    AmplifyApi, DeadLetterSink, DeploymentStore, EventPublisher, PolicyStore,
-};
+use sentinel_shared::ports::Stack;
 use sentinel_shared::validate::reaction::{ACCEPTED, ValidationOutcome, Validator};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 /// What the validator works with: the stack's clients.
-pub struct Deps<S, A, P, D> {
-    pub clients: Clients<S, A, P, D>,
+pub struct Deps<K: Stack> {
+    pub clients: Clients<K>,
 }
 
 /// Handles one "Build Started" envelope given as JSON text.
-pub async fn on_raw<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
+pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
     request_id: &str,
     raw: &str,
-) -> Result<ValidationOutcome, Error>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+) -> Result<ValidationOutcome, Error> {
     let envelope = Envelope::parse(raw, ACCEPTED)?;
     let event: BuildEvent = envelope.detail()?;
     let span = tracing::info_span!(
@@ -40,7 +33,7 @@ where
         job = %event.job_id,
     );
     let c = &deps.clients;
-    Validator {
+    Validator::<K> {
         store: &c.store,
         amplify: &c.amplify,
         publisher: &c.publisher,
@@ -51,16 +44,7 @@ where
     .await
 }
 
-pub async fn handle<S, A, P, D>(
-    deps: &Deps<S, A, P, D>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    D: DeadLetterSink,
-{
+pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
         deps.clients.dead_letter.as_ref(),

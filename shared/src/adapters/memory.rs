@@ -21,6 +21,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The stack in memory, for unit tests.
+pub struct InMemory;
+
+impl crate::ports::Stack for InMemory {
+    type Store = MemoryStore;
+    type Amplify = MemoryAmplify;
+    type Publisher = MemoryPublisher;
+    type DeadLetter = MemoryDeadLetter;
+    type Notifier = MemoryNotifier;
+    type Logs = MemoryLogs;
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
     deployments: Mutex<BTreeMap<(String, String, u64), Deployment>>,

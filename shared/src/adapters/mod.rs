@@ -12,6 +12,18 @@ pub mod sqs;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+/// The stack as deployed: every port on AWS.
+pub struct Aws;
+
+impl crate::ports::Stack for Aws {
+    type Store = dynamodb::DynamoStore;
+    type Amplify = amplify::AmplifyClient;
+    type Publisher = eventbridge::EventBridgePublisher;
+    type DeadLetter = sqs::SqsDeadLetter;
+    type Notifier = sns::SnsNotifier;
+    type Logs = http_log::HttpLogSource;
+}
+
 /// How an SDK failure should be treated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {

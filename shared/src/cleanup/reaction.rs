@@ -14,16 +14,17 @@ use crate::core::model::{AppId, BuildStatus, Environment};
 use crate::effects::{Decided, read_decide_write};
 use crate::ingest::reaction::Ingest;
 use crate::ports::{
-    AmplifyApi, CleanupStore, DeploymentStore, EventPublisher, ItemKey, StoredEntry, StoredItem,
+    AmplifyApi, CleanupStore, DeploymentStore, EventPublisher, ItemKey, Stack, StoredEntry,
+    StoredItem,
 };
 
 /// ListJobs looks at this many recent jobs per branch.
 pub const RECENT_JOBS: usize = 20;
 
-pub struct Cleanup<'a, S, A, P> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+pub struct Cleanup<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     pub environment: Environment,
     pub retention: Retention,
     /// The apps whose branches are reconciled (empty: every app).
@@ -46,11 +47,9 @@ fn app_of(item: &StoredItem) -> Option<&AppId> {
     }
 }
 
-impl<S, A, P> Cleanup<'_, S, A, P>
+impl<K: Stack> Cleanup<'_, K>
 where
-    S: DeploymentStore + CleanupStore,
-    A: AmplifyApi,
-    P: EventPublisher,
+    K::Store: CleanupStore,
 {
     pub async fn run(&self, now: DateTime<Utc>) -> Result<Report, Error> {
         let mut report = Report {
@@ -161,7 +160,7 @@ where
         }
     }
 
-    fn ingest(&self) -> Ingest<'_, S, A, P> {
+    fn ingest(&self) -> Ingest<'_, K> {
         Ingest {
             store: self.store,
             amplify: self.amplify,

@@ -13,16 +13,16 @@ use crate::core::model::{AppId, BranchName, Environment};
 use crate::effects;
 use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
 use crate::ports::{
-    AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, EventPublisher, PolicyStore,
+    AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, PolicyStore, Stack,
 };
 
 /// The detail type the health checker takes (besides its schedule).
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_SUCCEEDED];
 
-pub struct HealthChecker<'a, S, A, P> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+pub struct HealthChecker<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     /// Where sites are when neither the policy nor Amplify's default applies
     /// (see `Config::site_url_template`).
     pub site_url_template: Option<&'a str>,
@@ -36,12 +36,7 @@ pub struct DeployCheckOutcome {
     pub published: usize,
 }
 
-impl<S, A, P> HealthChecker<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> HealthChecker<'_, K> {
     pub async fn on_build_succeeded(
         &self,
         event: &BuildEvent,

@@ -23,7 +23,7 @@ use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
-use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, EventPublisher};
+use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, Stack};
 
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,19 +38,14 @@ pub enum IngestOutcome {
     Duplicate { published: usize },
 }
 
-pub struct Ingest<'a, S, A, P> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+pub struct Ingest<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     pub environment: Environment,
 }
 
-impl<S, A, P> Ingest<'_, S, A, P>
-where
-    S: DeploymentStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Ingest<'_, K> {
     pub async fn ingest(&self, event: &AmplifyStatusEvent) -> Result<IngestOutcome, Error> {
         let key = event.key();
         let stored = self.store.get_deployment(&key).await?;

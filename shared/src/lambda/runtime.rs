@@ -7,6 +7,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
+use crate::adapters::Aws;
 use crate::adapters::amplify::AmplifyClient;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgePublisher;
@@ -17,22 +18,23 @@ use crate::core::events::Envelope;
 use crate::core::model::Environment;
 use crate::lambda::config::Config;
 use crate::lambda::sqs_batch;
-use crate::ports::DeadLetterSink;
+use crate::ports::{DeadLetterSink, Stack};
 
 /// The adapters every function's handler works with (one per port), and the
-/// stack's environment. Generic so that unit tests pass in-memory adapters.
-pub struct Clients<S, A, P, D> {
-    pub store: S,
-    pub amplify: A,
-    pub publisher: P,
-    pub dead_letter: Option<D>,
+/// stack's environment. Generic over the [`Stack`] so that unit tests pass
+/// in-memory adapters.
+pub struct Clients<K: Stack> {
+    pub store: K::Store,
+    pub amplify: K::Amplify,
+    pub publisher: K::Publisher,
+    pub dead_letter: Option<K::DeadLetter>,
     pub environment: Environment,
     /// See [`Config::site_url_template`].
     pub site_url_template: Option<String>,
 }
 
 /// The AWS adapters, built once per process.
-pub type AwsClients = Clients<DynamoStore, AmplifyClient, EventBridgePublisher, SqsDeadLetter>;
+pub type AwsClients = Clients<Aws>;
 
 impl AwsClients {
     pub async fn from_config(config: &Config) -> Self {

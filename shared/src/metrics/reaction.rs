@@ -19,7 +19,7 @@ use crate::core::model::{AppId, BranchName, Environment};
 use crate::metrics::dora::{self, Figures, Tier};
 use crate::metrics::emf::{self, Unit};
 use crate::metrics::warnings::{self, Warning};
-use crate::ports::{AmplifyApi, EventPublisher, MetricsStore};
+use crate::ports::{AmplifyApi, EventPublisher, MetricsStore, Stack};
 
 /// Who publishes "Degradation Detected".
 pub const OWNER_METRICS: &str = "metrics";
@@ -76,16 +76,16 @@ pub struct RunOutcome {
     pub warnings_known: usize,
 }
 
-pub struct Collector<'a, S, A, P> {
-    pub store: &'a S,
+pub struct Collector<'a, K: Stack> {
+    pub store: &'a K::Store,
     /// For the branches' `_BUILD_TIMEOUT` (GetBranch, GetApp).
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     pub namespace: &'a str,
     pub environment: Environment,
 }
 
-impl<S: MetricsStore, A: AmplifyApi, P: EventPublisher> Collector<'_, S, A, P> {
+impl<K: Stack> Collector<'_, K> {
     /// Emits the metrics of one domain event of the [`ACCEPTED`] types,
     /// once per event (the detail's `eventId`).
     pub async fn on_event(

@@ -6,16 +6,11 @@ use chrono::Utc;
 
 use crate::core::error::Error;
 use crate::core::model::{AppId, BranchName};
-use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore};
+use crate::ports::{AmplifyApi, Stack};
 use crate::rollback::reaction::Rollbacker;
 use crate::rollback::{BranchLock, RollbackState};
 
-impl<S, A, P> Rollbacker<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Rollbacker<'_, K> {
     /// Re-enables auto-build and releases the branch's lock, recording who.
     /// Returns the lock that was released, if there was one.
     pub async fn unlock(

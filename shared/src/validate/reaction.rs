@@ -16,7 +16,7 @@ use crate::core::events::{BuildEvent, OWNER_VALIDATOR, ValidationEvent, detail_t
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects;
 use crate::policy::BranchPolicy;
-use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, EventPublisher, PolicyStore};
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, Stack};
 use crate::validate::{self, Platform, Report, SourceFile, ValidationInput};
 
 /// The validation input Amplify's configuration gives: variables of app and
@@ -62,19 +62,14 @@ pub struct ValidationOutcome {
 /// The detail type the validator takes.
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
 
-pub struct Validator<'a, S, A, P> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+pub struct Validator<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     pub environment: Environment,
 }
 
-impl<S, A, P> Validator<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Validator<'_, K> {
     pub async fn on_build_started(&self, event: &BuildEvent) -> Result<ValidationOutcome, Error> {
         let key = DeploymentKey {
             app_id: event.app_id.clone(),

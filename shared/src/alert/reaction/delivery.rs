@@ -9,20 +9,11 @@ use crate::alert::message::{Content, Context, render};
 use crate::alert::{AlertState, Decision, Severity, Signal};
 use crate::core::error::{Error, StoreError};
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{
-    AlertStore, AmplifyApi, DeploymentStore, EventPublisher, LogSource, Notifier, PolicyStore,
-};
+use crate::ports::{AlertStore, Notifier, Stack};
 
 use super::{AlertOutcome, Alerter};
 
-impl<S, A, P, N, L> Alerter<'_, S, A, P, N, L>
-where
-    S: DeploymentStore + PolicyStore + AlertStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    N: Notifier,
-    L: LogSource,
-{
+impl<K: Stack> Alerter<'_, K> {
     /// Decides, queues (claimed) and publishes the message for one event.
     pub(super) async fn alert(
         &self,

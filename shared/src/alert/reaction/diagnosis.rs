@@ -11,20 +11,11 @@ use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, DiagnosisEvent, OWNER_ALERTER, detail_type as dt};
 use crate::diagnose::{Diagnoser, Diagnosis};
 use crate::effects::{self};
-use crate::ports::{
-    AlertStore, AmplifyApi, DeploymentStore, EventPublisher, LogSource, Notifier, PolicyStore,
-};
+use crate::ports::{AmplifyApi, DeploymentStore, LogSource, Stack};
 
 use super::{AlertOutcome, Alerter};
 
-impl<S, A, P, N, L> Alerter<'_, S, A, P, N, L>
-where
-    S: DeploymentStore + PolicyStore + AlertStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    N: Notifier,
-    L: LogSource,
-{
+impl<K: Stack> Alerter<'_, K> {
     pub(super) async fn on_build_failed(&self, event: &BuildEvent) -> Result<AlertOutcome, Error> {
         let key = DeploymentKey {
             app_id: event.app_id.clone(),

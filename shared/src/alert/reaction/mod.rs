@@ -19,9 +19,7 @@ use crate::core::events::{
     detail_type as dt,
 };
 use crate::core::model::{AppId, BranchName, Environment, JobId};
-use crate::ports::{
-    AlertStore, AmplifyApi, DeploymentStore, EventPublisher, LogSource, Notifier, PolicyStore,
-};
+use crate::ports::{PolicyStore, Stack};
 
 /// Every detail type the alerter takes.
 pub const ACCEPTED: &[&str] = &[
@@ -37,12 +35,12 @@ pub const ACCEPTED: &[&str] = &[
     dt::DEGRADATION_DETECTED,
 ];
 
-pub struct Alerter<'a, S, A, P, N, L> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
-    pub notifier: &'a N,
-    pub logs: &'a L,
+pub struct Alerter<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
+    pub notifier: &'a K::Notifier,
+    pub logs: &'a K::Logs,
     /// For links to the Amplify console.
     pub region: &'a str,
     /// See `Config::site_url_template`.
@@ -60,14 +58,7 @@ pub struct AlertOutcome {
     pub category: Option<String>,
 }
 
-impl<S, A, P, N, L> Alerter<'_, S, A, P, N, L>
-where
-    S: DeploymentStore + PolicyStore + AlertStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-    N: Notifier,
-    L: LogSource,
-{
+impl<K: Stack> Alerter<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
     pub async fn on_event(&self, envelope: &Envelope) -> Result<AlertOutcome, Error> {
         match envelope.detail_type.as_str() {

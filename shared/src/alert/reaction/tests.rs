@@ -4,10 +4,11 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{
-    MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
+use crate::ports::DeploymentStore;
 
 struct World {
     store: MemoryStore,
@@ -34,9 +35,7 @@ impl World {
         }
     }
 
-    fn alerter(
-        &self,
-    ) -> Alerter<'_, MemoryStore, MemoryAmplify, MemoryPublisher, MemoryNotifier, MemoryLogs> {
+    fn alerter(&self) -> Alerter<'_, InMemory> {
         Alerter {
             store: &self.store,
             amplify: &self.amplify,

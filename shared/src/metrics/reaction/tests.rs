@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
+use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::events::BuildEvent;
 use crate::core::model::{BuildStatus, JobId};
@@ -22,7 +22,7 @@ static NO_APPS: std::sync::LazyLock<MemoryAmplify> =
 fn collector<'a>(
     store: &'a MemoryStore,
     publisher: &'a MemoryPublisher,
-) -> Collector<'a, MemoryStore, MemoryAmplify, MemoryPublisher> {
+) -> Collector<'a, InMemory> {
     Collector {
         store,
         amplify: &NO_APPS,
@@ -312,7 +312,7 @@ async fn a_branch_build_timeout_is_read_from_amplify() {
         .lock()
         .unwrap()
         .insert(("d1abc".into(), "main".into()), branch);
-    let c = Collector {
+    let c = Collector::<InMemory> {
         store: &store,
         amplify: &amplify,
         publisher: &publisher,
@@ -480,7 +480,7 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
 /// A delivery as the function hands it over: the envelope parsed, then the
 /// reaction.
 async fn deliver(
-    c: &Collector<'_, MemoryStore, MemoryAmplify, MemoryPublisher>,
+    c: &Collector<'_, InMemory>,
     raw: &str,
     now: chrono::DateTime<Utc>,
 ) -> Result<EventOutcome, Error> {

@@ -28,7 +28,7 @@ use crate::core::events::{
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::entry;
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore};
+use crate::ports::{EventPublisher, PolicyStore, RollbackStore, Stack};
 use crate::rollback::{
     AutoRollback, BranchLock, Outcome, RollbackPolicy, RollbackRecord, RollbackState,
 };
@@ -43,10 +43,10 @@ pub const ACCEPTED: &[&str] = &[
     dt::BUILD_DIAGNOSED,
 ];
 
-pub struct Rollbacker<'a, S, A, P> {
-    pub store: &'a S,
-    pub amplify: &'a A,
-    pub publisher: &'a P,
+pub struct Rollbacker<'a, K: Stack> {
+    pub store: &'a K::Store,
+    pub amplify: &'a K::Amplify,
+    pub publisher: &'a K::Publisher,
     pub environment: Environment,
     pub auto_rollback: AutoRollback,
     /// Who acts: the request id (a function) or the operator (the CLI).
@@ -78,12 +78,7 @@ pub enum RollbackAction {
     Ignored(String),
 }
 
-impl<S, A, P> Rollbacker<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Rollbacker<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
     pub async fn on_event(&self, envelope: &Envelope) -> Result<RollbackAction, Error> {
         match envelope.detail_type.as_str() {

@@ -8,19 +8,12 @@ use tracing::info;
 use crate::core::error::Error;
 use crate::core::events::{DiagnosisEvent, RetryEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, JobId};
-use crate::ports::{
-    AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore, StartJob,
-};
+use crate::ports::{AmplifyApi, Stack, StartJob};
 use crate::rollback::RetryRecord;
 
 use super::{RollbackAction, Rollbacker};
 
-impl<S, A, P> Rollbacker<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Rollbacker<'_, K> {
     /// A transient failure is retried once per lineage (policy `max_retries`).
     pub(super) async fn on_diagnosed(&self, e: DiagnosisEvent) -> Result<RollbackAction, Error> {
         if !e.transient {

@@ -10,20 +10,12 @@ use crate::core::error::Error;
 use crate::core::events::{RollbackEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::BranchState;
-use crate::ports::{
-    AmplifyApi, DeploymentStore, EventPublisher, PolicyStore, RollbackStore, StartJob,
-};
+use crate::ports::{AmplifyApi, BranchState, DeploymentStore, Stack, StartJob};
 use crate::rollback::{BranchLock, Refusal, RollbackRecord, RollbackState};
 
 use super::{RollbackAction, Rollbacker};
 
-impl<S, A, P> Rollbacker<'_, S, A, P>
-where
-    S: DeploymentStore + PolicyStore + RollbackStore,
-    A: AmplifyApi,
-    P: EventPublisher,
-{
+impl<K: Stack> Rollbacker<'_, K> {
     /// Rolls a branch back: to `to`, or to its last known good job; from
     /// `from` (the unhealthy job), or from its live job. The same path for
     /// the automatic reaction and for `sentinel rollback`.

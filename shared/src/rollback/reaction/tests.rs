@@ -3,11 +3,10 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::*;
-use crate::adapters::memory::{MemoryAmplify, MemoryPublisher, MemoryStore};
+use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
 use crate::core::deployment::DeploymentKey;
 use crate::core::deployment::JobDetails;
-use crate::ports::BranchPointer;
-use crate::ports::StartJob;
+use crate::ports::{BranchPointer, DeploymentStore, StartJob};
 
 const GOOD: &str = "1111111111111111111111111111111111111111";
 const BAD: &str = "2222222222222222222222222222222222222222";
@@ -62,10 +61,7 @@ impl World {
         w
     }
 
-    fn rollbacker(
-        &self,
-        holder: &str,
-    ) -> Rollbacker<'_, MemoryStore, MemoryAmplify, MemoryPublisher> {
+    fn rollbacker(&self, holder: &str) -> Rollbacker<'_, InMemory> {
         Rollbacker {
             store: &self.store,
             amplify: &self.amplify,
