@@ -29,6 +29,20 @@ pub struct DeploymentKey {
     pub job_id: JobId,
 }
 
+impl DeploymentKey {
+    /// The deterministic id of a domain event about this job:
+    /// `{appId}/{branchName}/{jobId padded}/{what}`. Consumers de-duplicate
+    /// on it, because publication is at least once.
+    pub fn event_id(&self, what: &str) -> String {
+        format!(
+            "{}/{}/{}/{what}",
+            self.app_id,
+            self.branch_name,
+            self.job_id.padded()
+        )
+    }
+}
+
 /// One status observation: an Amplify event, or a status learnt by
 /// reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq)]

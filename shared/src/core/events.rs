@@ -294,13 +294,7 @@ impl BuildEvent {
     pub fn from_deployment(d: &Deployment) -> Option<Self> {
         detail_type_for(&d.status)?;
         Some(Self {
-            event_id: format!(
-                "{}/{}/{}/{}",
-                d.key.app_id,
-                d.key.branch_name,
-                d.key.job_id.padded(),
-                d.status
-            ),
+            event_id: d.key.event_id(d.status.as_str()),
             environment: d.environment,
             app_id: d.key.app_id.clone(),
             branch_name: d.key.branch_name.clone(),

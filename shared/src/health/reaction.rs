@@ -271,12 +271,7 @@ fn queue_event(
     seq_base: u64,
 ) {
     let event = HealthEvent {
-        event_id: format!(
-            "{}/{}/{}/{suffix}",
-            d.key.app_id,
-            d.key.branch_name,
-            d.key.job_id.padded()
-        ),
+        event_id: d.key.event_id(suffix),
         environment: d.environment,
         app_id: d.key.app_id.clone(),
         branch_name: d.key.branch_name.clone(),

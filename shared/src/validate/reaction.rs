@@ -149,14 +149,8 @@ fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool)
         stop_requested,
         stop_result: None,
     });
-    let base = format!(
-        "{}/{}/{}",
-        d.key.app_id,
-        d.key.branch_name,
-        d.key.job_id.padded()
-    );
     let event = |suffix: &str| ValidationEvent {
-        event_id: format!("{base}/{suffix}"),
+        event_id: d.key.event_id(suffix),
         environment: d.environment,
         app_id: d.key.app_id.clone(),
         branch_name: d.key.branch_name.clone(),

@@ -144,12 +144,7 @@ fn record_diagnosis(d: &mut Deployment, diagnosis: &Diagnosis) -> bool {
     }
     d.diagnosis = Some(diagnosis.clone());
     let event = DiagnosisEvent {
-        event_id: format!(
-            "{}/{}/{}/diagnosed",
-            d.key.app_id,
-            d.key.branch_name,
-            d.key.job_id.padded()
-        ),
+        event_id: d.key.event_id("diagnosed"),
         environment: d.environment,
         app_id: d.key.app_id.clone(),
         branch_name: d.key.branch_name.clone(),
