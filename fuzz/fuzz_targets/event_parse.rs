@@ -12,9 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_shared::ingest::amplify_event::{AmplifyStatusEvent, DETAIL_TYPE, SOURCE};
 use sentinel_shared::core::error::MalformedEvent;
 use sentinel_shared::core::events::{self, BuildEvent, Envelope, detail_type};
+use sentinel_shared::ingest::amplify_event::{AmplifyStatusEvent, DETAIL_TYPE, SOURCE};
 use serde_json::{Value, json};
 
 const BUILD_TYPES: &[&str] = &[

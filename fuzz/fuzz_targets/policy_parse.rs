@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_shared::policy::Policy;
+use sentinel_shared::policy::BranchPolicy;
 
 const NAME: &str = "fuzz/policy.yaml";
 
