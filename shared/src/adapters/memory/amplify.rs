@@ -1,0 +1,191 @@
+//! Amplify in memory: apps, branches and jobs a test sets up, and faults
+//! it asks for.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::core::deployment::{DeploymentKey, JobDetails};
+use crate::core::error::AmplifyError;
+use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob};
+
+use super::{dkey, lock, take_one};
+
+/// Jobs by key; a missing job answers NotFound. `fail_next` makes the next
+/// `get_job` calls fail as unavailable.
+#[derive(Default)]
+pub struct MemoryAmplify {
+    pub jobs: Mutex<HashMap<(String, String, u64), JobDetails>>,
+    /// GetApp and GetBranch answers; a missing one answers NotFound.
+    pub apps: Mutex<HashMap<String, AppInfo>>,
+    pub branches: Mutex<HashMap<(String, String), BranchInfo>>,
+    /// The failed step's log URL per job.
+    pub log_urls: Mutex<HashMap<(String, String, u64), String>>,
+    pub fail_next: AtomicUsize,
+    pub calls: AtomicUsize,
+    /// StartJob calls: (app, branch, job started, what was asked).
+    pub started: Mutex<Vec<(String, String, JobId, StartJob)>>,
+    /// UpdateBranch enableAutoBuild per (app, branch).
+    pub auto_build: Mutex<HashMap<(String, String), bool>>,
+    /// The next StartJob calls fail before starting anything.
+    pub fail_next_start: AtomicUsize,
+    /// The next StartJob calls start their job, then fail as if the answer
+    /// had been lost on the way back.
+    pub lose_next_start: AtomicUsize,
+}
+
+impl MemoryAmplify {
+    pub fn with_job(key: &DeploymentKey, details: JobDetails) -> Self {
+        let amplify = Self::default();
+        lock(&amplify.jobs).insert(dkey(key), details);
+        amplify
+    }
+}
+
+fn unsupported<T>(op: &str) -> Result<T, AmplifyError> {
+    Err(AmplifyError::Rejected(format!(
+        "{op} is not supported by the in-memory Amplify"
+    )))
+}
+
+impl AmplifyApi for MemoryAmplify {
+    async fn get_app(&self, app_id: &AppId) -> Result<AppInfo, AmplifyError> {
+        lock(&self.apps)
+            .get(app_id.as_str())
+            .cloned()
+            .ok_or_else(|| AmplifyError::NotFound(format!("app {app_id}")))
+    }
+    async fn get_branch(&self, a: &AppId, b: &BranchName) -> Result<BranchInfo, AmplifyError> {
+        lock(&self.branches)
+            .get(&(a.to_string(), b.to_string()))
+            .cloned()
+            .ok_or_else(|| AmplifyError::NotFound(format!("branch {a}/{b}")))
+    }
+    async fn list_apps(&self) -> Result<Vec<AppId>, AmplifyError> {
+        let mut apps: Vec<AppId> = lock(&self.apps)
+            .values()
+            .map(|a| a.app_id.clone())
+            .collect();
+        apps.sort();
+        Ok(apps)
+    }
+    async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
+        let mut branches: Vec<BranchName> = lock(&self.branches)
+            .iter()
+            .filter(|((a, _), _)| a == app_id.as_str())
+            .map(|(_, b)| b.branch_name.clone())
+            .collect();
+        branches.sort();
+        Ok(branches)
+    }
+    async fn get_job(&self, key: &DeploymentKey) -> Result<JobDetails, AmplifyError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(AmplifyError::Unavailable("injected failure".into()));
+        }
+        lock(&self.jobs)
+            .get(&dkey(key))
+            .cloned()
+            .ok_or_else(|| AmplifyError::NotFound(format!("job {}", key.job_id)))
+    }
+    async fn get_log_url(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<Option<crate::ports::StepLog>, AmplifyError> {
+        Ok(lock(&self.log_urls)
+            .get(&dkey(key))
+            .map(|url| crate::ports::StepLog {
+                step: "BUILD".into(),
+                status: BuildStatus::Failed,
+                url: url.clone(),
+            }))
+    }
+    async fn list_jobs(
+        &self,
+        a: &AppId,
+        b: &BranchName,
+        limit: usize,
+    ) -> Result<Vec<JobSummary>, AmplifyError> {
+        let mut found: Vec<JobSummary> = lock(&self.jobs)
+            .iter()
+            .filter(|((app, branch, _), _)| app == a.as_str() && branch == b.as_str())
+            .map(|((_, _, n), d)| JobSummary {
+                job_id: JobId::new(*n),
+                status: d.status.clone().unwrap_or(BuildStatus::Started),
+                commit_id: d.commit_id.clone(),
+                job_type: d.job_type.clone(),
+                start_time: d.start_time,
+                end_time: d.end_time,
+            })
+            .collect();
+        found.sort_by_key(|j| std::cmp::Reverse(j.job_id));
+        found.truncate(limit);
+        Ok(found)
+    }
+    async fn start_job(
+        &self,
+        a: &AppId,
+        b: &BranchName,
+        job: StartJob,
+        _reason: &str,
+    ) -> Result<JobId, AmplifyError> {
+        if take_one(&self.fail_next_start) {
+            return Err(AmplifyError::Unavailable(
+                "injected StartJob failure".into(),
+            ));
+        }
+        let mut jobs = lock(&self.jobs);
+        let next = jobs
+            .keys()
+            .filter(|(app, branch, _)| app == a.as_str() && branch == b.as_str())
+            .map(|(_, _, n)| *n)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let commit = match job {
+            StartJob::Retry(old) => jobs
+                .get(&(a.to_string(), b.to_string(), old.number()))
+                .and_then(|d| d.commit_id.clone()),
+            StartJob::Release => None,
+        };
+        let details = JobDetails {
+            commit_id: commit,
+            job_type: Some(
+                if matches!(job, StartJob::Retry(_)) {
+                    "RETRY"
+                } else {
+                    "RELEASE"
+                }
+                .into(),
+            ),
+            start_time: Some(chrono::Utc::now()),
+            status: Some(BuildStatus::Started),
+            ..Default::default()
+        };
+        jobs.insert((a.to_string(), b.to_string(), next), details);
+        lock(&self.started).push((a.to_string(), b.to_string(), JobId::new(next), job));
+        if take_one(&self.lose_next_start) {
+            return Err(AmplifyError::Unavailable(
+                "injected: the StartJob answer was lost".into(),
+            ));
+        }
+        Ok(JobId::new(next))
+    }
+    async fn stop_job(&self, _key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
+        unsupported("StopJob")
+    }
+    async fn set_auto_build(
+        &self,
+        a: &AppId,
+        b: &BranchName,
+        enabled: bool,
+    ) -> Result<(), AmplifyError> {
+        lock(&self.auto_build).insert((a.to_string(), b.to_string()), enabled);
+        Ok(())
+    }
+}
