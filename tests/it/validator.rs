@@ -150,3 +150,113 @@ async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
     assert!(!everything.contains("CANARYvalidator"), "the canary leaked");
     assert!(everything.contains("sk_l…"), "the masked form is shown");
 }
+
+/// A line of `tests/fixtures/public-values/public.tsv`: (name, value).
+fn public_sample(kind: &str) -> (String, String) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/public-values/public.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3 && f[0] == kind).then(|| (f[1].to_owned(), f[2].to_owned()))
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no {kind} in {}", path.display()))
+}
+
+#[tokio::test]
+async fn keys_made_to_be_public_never_stop_a_build_and_a_secret_name_alone_warns() {
+    let stack = Stack::new().await;
+    let app = watched_app();
+    let branch = format!("pub-{}", unique_app_id());
+    let commit = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+    ensure_watched_app(&stack, &branch, commit).await;
+    let mut update = stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        // Secret-sounding names, public values: what a Next.js app ships.
+        .environment_variables("NEXT_PUBLIC_SEARCH_TOKEN", "storefront-search");
+    for kind in [
+        "a Mapbox public token",
+        "a Supabase anon key",
+        "a Stripe publishable key",
+        "a Sentry DSN",
+    ] {
+        let (name, value) = public_sample(kind);
+        update = update.environment_variables(format!("NEXT_PUBLIC_{name}"), value);
+    }
+    update.send().await.unwrap();
+    let policy = BranchPolicy::parse("stop_on_error: true\n", "test").unwrap();
+    stack
+        .store()
+        .put_policy(&app, Some(&branch.parse().unwrap()), &policy)
+        .await
+        .unwrap();
+
+    let job = stack.manual_build(&app, &branch, commit).await.unwrap();
+    stack
+        .advance(&app, &branch, &job, "RUNNING", true)
+        .await
+        .unwrap();
+    let key = DeploymentKey {
+        app_id: app.clone(),
+        branch_name: branch.parse().unwrap(),
+        job_id: job.parse().unwrap(),
+    };
+    let store = stack.store();
+    let record = eventually(
+        Duration::from_secs(90),
+        "the build to be validated",
+        || async {
+            Ok(store
+                .get_deployment(&key)
+                .await?
+                .filter(|d| d.validation.is_some() && d.outbox.is_empty()))
+        },
+    )
+    .await
+    .unwrap();
+    let validation = record.validation.clone().unwrap();
+    let env_findings: Vec<(&str, &str)> = validation
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("env.secret"))
+        .map(|f| (f.rule.as_str(), f.location.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        env_findings,
+        vec![("env.secret-suspected", "NEXT_PUBLIC_SEARCH_TOKEN")],
+        "{:#?}",
+        validation.report.findings
+    );
+    let suspected = validation
+        .report
+        .findings
+        .iter()
+        .find(|f| f.rule == "env.secret-suspected")
+        .unwrap();
+    assert_eq!(
+        suspected.severity,
+        sentinel_shared::validate::Severity::Warning
+    );
+    assert!(!validation.stop_requested, "{:#?}", validation.report);
+    assert_eq!(validation.stop_result, None);
+    let emulated = stack
+        .amplify_sdk()
+        .get_job()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        .job_id(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        emulated.job().unwrap().summary().unwrap().status().as_str(),
+        "CANCELLED"
+    );
+}

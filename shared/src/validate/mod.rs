@@ -35,6 +35,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "a secret in a NEXT_PUBLIC_ variable, which is sent to every browser",
     ),
     (
+        "env.secret-suspected",
+        Severity::Warning,
+        "a NEXT_PUBLIC_ variable named like a secret, or holding a random key, of no known format",
+    ),
+    (
         "env.malformed",
         Severity::Error,
         "a URL, database URL or numeric setting that does not parse",

@@ -152,3 +152,45 @@ fn a_build_spec_that_is_not_yaml_is_a_finding_with_its_place() {
         .unwrap();
     assert!(f.message.starts_with("amplify.yml:"), "{}", f.message);
 }
+
+/// The `env.secret*` findings of one `NEXT_PUBLIC_` variable.
+fn exposure_findings(name: &str, value: &str, policy: &BranchPolicy) -> Vec<(String, Severity)> {
+    let mut input = ValidationInput::new(Environment::Prod);
+    input.variables.insert(name.into(), value.into());
+    input.declared.push(name.into());
+    validate(&input, policy)
+        .unwrap()
+        .findings
+        .into_iter()
+        .filter(|f| f.rule.starts_with("env.secret"))
+        .map(|f| (f.rule, f.severity))
+        .collect()
+}
+
+#[test]
+fn a_secret_name_alone_warns_and_the_policy_can_make_it_an_error() {
+    let default = BranchPolicy::default();
+    let warned = exposure_findings("NEXT_PUBLIC_API_TOKEN", "storefront-search", &default);
+    assert_eq!(
+        warned,
+        vec![("env.secret-suspected".to_owned(), Severity::Warning)]
+    );
+    // A name the team declares secret in its policy is its own word: an error.
+    let declared = BranchPolicy::parse("secret_names: [SEARCH]\n", "p").unwrap();
+    let refused = exposure_findings("NEXT_PUBLIC_SEARCH_ID", "storefront-search", &declared);
+    assert_eq!(
+        refused,
+        vec![("env.secret-exposed".to_owned(), Severity::Error)]
+    );
+    // A public format passes whatever the name; a secret fails whatever it.
+    let mapbox = "pk.eyJ1Ijoic3RvcmVmcm9udCIsImEiOiJjbHh5ejEyMzQwMDAwMmpwZzRrZzVhYmNkIn0.AbCdEfGhIjKlMnOpQrStUv";
+    assert!(exposure_findings("NEXT_PUBLIC_MAPBOX_SECRET_TOKEN", mapbox, &default).is_empty());
+    let stripe = "sk_live_51H8aBcDeFgHiJkLmNoPqRsTuVwXyZ";
+    assert_eq!(
+        exposure_findings("NEXT_PUBLIC_CHECKOUT", stripe, &default),
+        vec![("env.secret-exposed".to_owned(), Severity::Error)]
+    );
+    // A commit SHA is neither.
+    let sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+    assert!(exposure_findings("NEXT_PUBLIC_COMMIT", sha, &default).is_empty());
+}

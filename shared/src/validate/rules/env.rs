@@ -1,6 +1,7 @@
 //! Rules on environment variables: required, exposed secrets, malformed
 //! values.
 
+use super::public_values::{Exposure, classify};
 use crate::core::model::Environment;
 use crate::core::redact::{mask, secret_by_name, secret_by_value};
 use crate::policy::BranchPolicy;
@@ -54,33 +55,56 @@ fn required_missing(input: &ValidationInput, policy: &BranchPolicy, out: &mut Ve
     }
 }
 
+/// Judges a `NEXT_PUBLIC_` value by its format first: a key made to be
+/// public passes whatever its name; a secret fails whatever its name; only
+/// when the format says nothing does the name count, and then as a warning
+/// (a build is never stopped over a name) — unless the policy's
+/// `secret_names` says the team keeps secrets under it.
 fn secret_exposed(name: &str, value: &str, policy: &BranchPolicy, out: &mut Vec<Finding>) {
     let Some(server_name) = name.strip_prefix(PUBLIC_PREFIX) else {
         return;
     };
-    let by_name = secret_by_name(server_name, &policy.secret_names).map(|extra| {
-        if extra.is_empty() {
-            "its name marks a secret".to_owned()
-        } else {
-            format!("its name contains {extra:?}, a secret name in the policy")
-        }
-    });
-    let by_value =
-        secret_by_value(value).map(|what| format!("its value looks like {what} ({})", mask(value)));
-    let Some(reason) = by_value.or(by_name) else {
-        return;
-    };
-    out.push(
-        Finding::new(
-            "env.secret-exposed",
-            format!("{name} is inlined into the JavaScript sent to every browser, and {reason}"),
-            format!(
-                "rename it to {server_name} (without {PUBLIC_PREFIX}) and read it only on the server; \
-                 then rotate the secret, it has been public"
-            ),
-        )
-        .at(name),
+    let fix = format!(
+        "rename it to {server_name} (without {PUBLIC_PREFIX}) and read it only on the server; \
+         then rotate the secret, it has been public"
     );
+    let exposure = classify(server_name, value);
+    if let Exposure::Secret(what) = exposure {
+        let reason = format!("its value looks like {what} ({})", mask(value));
+        out.push(exposed("env.secret-exposed", name, &reason, fix));
+        return;
+    }
+    if matches!(exposure, Exposure::Public(_)) {
+        return;
+    }
+    let named = secret_by_name(server_name, &policy.secret_names);
+    if let Some(extra) = named.filter(|extra| !extra.is_empty()) {
+        let reason = format!("its name contains {extra:?}, a secret name in the policy");
+        out.push(exposed("env.secret-exposed", name, &reason, fix));
+        return;
+    }
+    let reason = match (exposure, named) {
+        (Exposure::Suspect, _) => format!(
+            "its value looks like a generated key of no known public format ({})",
+            mask(value)
+        ),
+        (_, Some(_)) => "its name marks a secret, and its value is no known public key".to_owned(),
+        _ => return,
+    };
+    let fix = format!(
+        "if it is a key meant for browsers, keep it (or set env.secret-suspected to off in the \
+         policy); if it is a secret, {fix}"
+    );
+    out.push(exposed("env.secret-suspected", name, &reason, fix));
+}
+
+fn exposed(rule: &str, name: &str, reason: &str, fix: String) -> Finding {
+    Finding::new(
+        rule,
+        format!("{name} is inlined into the JavaScript sent to every browser, and {reason}"),
+        fix,
+    )
+    .at(name)
 }
 
 fn malformed(name: &str, value: &str, environment: Environment, out: &mut Vec<Finding>) {
