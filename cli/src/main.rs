@@ -119,7 +119,8 @@ enum Command {
         #[arg(long, env = "SENTINEL_EVENT_BUS")]
         bus: String,
     },
-    /// Release a branch's lock: re-enable auto-build (recorded with who).
+    /// Release a branch's lock: auto-build as it was before the lock (a manual
+    /// branch stays manual), recorded with who. Without a lock, nothing changes.
     Unlock {
         #[arg(long)]
         app: AppId,
@@ -445,11 +446,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 holder: by.clone(),
             };
             match rollbacker.unlock(&app, &branch).await? {
+                Some(lock) if lock.auto_build_before == Some(false) => println!(
+                    "unlocked by {by}: auto-build stays off, as it was before the lock (was {})",
+                    lock.describe()
+                ),
                 Some(lock) => println!(
                     "unlocked by {by}: auto-build is on again (was {})",
                     lock.describe()
                 ),
-                None => println!("auto-build is on; {branch} had no lock"),
+                None => println!("{branch} has no lock; nothing changed"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -110,6 +110,7 @@ async fn only_expired_unprotected_items_go_and_a_second_run_does_nothing() {
         since: Utc::now(),
         by: "test".into(),
         reason: "test".into(),
+        auto_build_before: None,
     });
     store.save_rollback_state(&lock).await.unwrap();
     // A branch Amplify no longer has, with its state and a stale lease.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::DeploymentKey;
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+use sentinel_shared::ports::{DeploymentStore, PolicyStore, RollbackStore};
 use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};
@@ -607,4 +607,77 @@ async fn measure_rollback_latency() {
         samples[samples.len() - 1]
     );
     assert!(median > 0);
+}
+
+#[tokio::test]
+async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
+    let stack = Stack::new().await;
+    let branch = branch(&stack, "man").await;
+    site(&stack, &branch, &[V2]).await;
+    // The team builds this branch by hand (the console's "Run build").
+    stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(watched_app().as_str())
+        .branch_name(&branch)
+        .enable_auto_build(false)
+        .send()
+        .await
+        .unwrap();
+    let events = stack
+        .capture(
+            &stack.bus,
+            json!({"branchName": [branch.as_str()], "detail-type": ["Rollback Succeeded"]}),
+        )
+        .await
+        .unwrap();
+    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
+    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
+    let v2 = build(&stack, &branch, V2, "SUCCEED", None).await;
+    assert_eq!(verdict(&stack, &branch, v2).await, "unhealthy");
+    events
+        .collect(1, Duration::from_secs(90), Duration::from_secs(1))
+        .await
+        .unwrap();
+    let state = stack
+        .store()
+        .get_rollback_state(&watched_app(), &branch.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.lock.unwrap().auto_build_before, Some(false));
+
+    let out = sentinel(&[
+        "unlock",
+        "--app",
+        watched_app().as_str(),
+        "--branch",
+        &branch,
+        "--by",
+        "alice",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("auto-build stays off"), "{stdout}");
+    assert!(
+        !auto_build(&stack, &branch).await,
+        "the branch stays manual"
+    );
+
+    // A second unlock finds no lock and changes nothing.
+    let again = sentinel(&[
+        "unlock",
+        "--app",
+        watched_app().as_str(),
+        "--branch",
+        &branch,
+    ]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(stdout.contains("has no lock; nothing changed"), "{stdout}");
+    assert!(!auto_build(&stack, &branch).await);
 }

@@ -80,6 +80,7 @@ fn locked(b: &str, job: u64) -> RollbackState {
         since: now(),
         by: "automatic".into(),
         reason: "r".into(),
+        auto_build_before: None,
     });
     rollback
 }

@@ -35,6 +35,10 @@ pub struct BranchLock {
     pub since: DateTime<Utc>,
     pub by: String,
     pub reason: String,
+    /// Whether auto-build was on before the lock (absent: not known, as in
+    /// locks taken before this was recorded, which unlock switches on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_build_before: Option<bool>,
 }
 
 impl BranchLock {
@@ -93,6 +97,11 @@ pub struct RollbackRecord {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome_reason: Option<String>,
+    /// Whether the branch built on push before this rollback switched
+    /// auto-build off: read once, before the switch, so that an attempt
+    /// taking over a failed one (and finding it off) keeps the first answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_build_before: Option<bool>,
 }
 
 impl RollbackRecord {

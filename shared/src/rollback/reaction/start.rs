@@ -6,7 +6,7 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::core::deployment::{Deployment, DeploymentKey};
-use crate::core::error::Error;
+use crate::core::error::{AmplifyError, Error};
 use crate::core::events::{RollbackEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
 use crate::effects::{Decided, read_decide_write};
@@ -81,6 +81,7 @@ impl<K: Stack> Rollbacker<'_, K> {
             outcome: None,
             finished_at: None,
             outcome_reason: None,
+            auto_build_before: None,
         };
         let now = record.started_at;
         let (state, begun) = self
@@ -116,10 +117,14 @@ impl<K: Stack> Rollbacker<'_, K> {
             }
             Err(refusal) => return Ok(self.refused(refusal, None)),
         }
-        let rollback_job = self
+        let (rollback_job, auto_build_before) = self
             .start_rollback_job(app, branch, &state, &record)
             .await?;
         info!(%from_job, %target_job, %rollback_job, automatic, "rollback started");
+        let record = RollbackRecord {
+            auto_build_before,
+            ..record
+        };
         self.lock(app, branch, &record, rollback_job).await
     }
 
@@ -181,8 +186,11 @@ impl<K: Stack> Rollbacker<'_, K> {
         branch: &BranchName,
         state: &RollbackState,
         record: &RollbackRecord,
-    ) -> Result<JobId, Error> {
-        let started: Result<JobId, Error> = async {
+    ) -> Result<(JobId, Option<bool>), Error> {
+        let started: Result<(JobId, Option<bool>), Error> = async {
+            let before = self
+                .remember_auto_build(app, branch, state, record.from_job)
+                .await?;
             // Lock first: a push between the StartJob and the lock would build
             // over the rollback.
             self.amplify.set_auto_build(app, branch, false).await?;
@@ -195,18 +203,20 @@ impl<K: Stack> Rollbacker<'_, K> {
             let adopted = self
                 .adoptable_retry(app, branch, record.from_job, target_commit, &taken)
                 .await?;
-            match adopted {
-                Some(job) => Ok(job),
-                None => Ok(self
-                    .amplify
-                    .start_job(
-                        app,
-                        branch,
-                        StartJob::Retry(record.target_job),
-                        &format!("Deploy Sentinel rollback of job {}", record.from_job),
-                    )
-                    .await?),
-            }
+            let job = match adopted {
+                Some(job) => job,
+                None => {
+                    self.amplify
+                        .start_job(
+                            app,
+                            branch,
+                            StartJob::Retry(record.target_job),
+                            &format!("Deploy Sentinel rollback of job {}", record.from_job),
+                        )
+                        .await?
+                }
+            };
+            Ok((job, before))
         }
         .await;
         let Err(err) = started else {
@@ -229,6 +239,46 @@ impl<K: Stack> Rollbacker<'_, K> {
         })
         .await?;
         Err(err)
+    }
+
+    /// Whether auto-build was on before this rollback: as recorded by an
+    /// earlier attempt of it, else read from Amplify and recorded in the
+    /// rollback before anything is switched. A branch Amplify does not know
+    /// answers "not known" (unlock then switches auto-build on).
+    async fn remember_auto_build(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        state: &RollbackState,
+        from_job: JobId,
+    ) -> Result<Option<bool>, Error> {
+        let active = state.active.as_ref().filter(|a| a.from_job == from_job);
+        if let Some(known) = active.and_then(|a| a.auto_build_before) {
+            return Ok(Some(known));
+        }
+        let enabled = match self.amplify.get_branch(app, branch).await {
+            Ok(info) => info.enable_auto_build,
+            Err(AmplifyError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (state, ()) = self
+            .update(app, branch, |state| {
+                match state.active.as_mut().filter(|a| a.from_job == from_job) {
+                    Some(a) if a.auto_build_before.is_none() => {
+                        a.auto_build_before = Some(enabled);
+                        (true, ())
+                    }
+                    _ => (false, ()),
+                }
+            })
+            .await?;
+        // A concurrent attempt may have recorded it first: its answer stands.
+        Ok(state
+            .active
+            .as_ref()
+            .filter(|a| a.from_job == from_job)
+            .and_then(|a| a.auto_build_before)
+            .or(Some(enabled)))
     }
 
     /// Records the started job in the branch's state, pinned and locked
@@ -257,6 +307,7 @@ impl<K: Stack> Rollbacker<'_, K> {
                     since: now,
                     by: by.clone(),
                     reason: format!("rollback of job {from_job}: {}", record.reason),
+                    auto_build_before: record.auto_build_before,
                 });
                 state.audit(format!(
                     "{} locked by {by} (rollback of job {from_job})",

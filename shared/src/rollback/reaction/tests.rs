@@ -447,3 +447,103 @@ async fn a_transient_retry_survives_a_failed_or_lost_start_job() {
 fn parsed(raw: &str) -> Envelope {
     Envelope::parse(raw, ACCEPTED).expect("an accepted domain event")
 }
+
+/// Amplify's view of main: whether it builds on push.
+fn set_branch(w: &World, enable_auto_build: bool) {
+    w.amplify.branches.lock().unwrap().insert(
+        ("d1abc".into(), "main".into()),
+        crate::ports::BranchInfo {
+            branch_name: "main".parse().unwrap(),
+            display_name: "main".into(),
+            stage: Some("PRODUCTION".into()),
+            enable_auto_build,
+            active_job_id: None,
+            environment_variables: Default::default(),
+            build_spec: None,
+            framework: None,
+        },
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
+    let w = World::new(Environment::Prod, true).await;
+    set_branch(&w, true);
+    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    // The first attempt switched auto-build off before its StartJob failed;
+    // Amplify now says "off", which is Sentinel's doing, not the team's.
+    set_branch(&w, false);
+    let started = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
+    assert!(
+        matches!(started, RollbackAction::Started { .. }),
+        "{started:?}"
+    );
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert_eq!(state.lock.unwrap().auto_build_before, Some(true));
+    w.rollbacker("alice")
+        .unlock(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert_eq!(w.auto_build(), Some(true));
+}
+
+#[tokio::test]
+async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
+    let w = World::new(Environment::Prod, true).await;
+    // The team builds main by hand: auto-build is off before any rollback.
+    set_branch(&w, false);
+    let started = w
+        .rollbacker("r1")
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(started, RollbackAction::Started { .. }),
+        "{started:?}"
+    );
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert_eq!(state.lock.unwrap().auto_build_before, Some(false));
+    assert_eq!(w.auto_build(), Some(false));
+
+    let released = w
+        .rollbacker("alice")
+        .unlock(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap()
+        .expect("there was a lock");
+    assert_eq!(released.auto_build_before, Some(false));
+    // Auto-build was never switched back on: the branch stays manual.
+    assert_eq!(w.auto_build(), Some(false));
+    assert!(
+        !w.amplify.auto_build.lock().unwrap().values().any(|on| *on),
+        "auto-build was switched on"
+    );
+}
+
+#[tokio::test]
+async fn unlock_without_a_lock_changes_nothing() {
+    let w = World::new(Environment::Prod, true).await;
+    let released = w
+        .rollbacker("alice")
+        .unlock(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert_eq!(released, None);
+    assert_eq!(w.auto_build(), None, "Amplify was not touched");
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(state.audit.is_empty(), "{:?}", state.audit);
+}

@@ -29,6 +29,7 @@ fn record(s: &RollbackState, from: u64, automatic: bool, now: DateTime<Utc>) -> 
         outcome: None,
         finished_at: None,
         outcome_reason: None,
+        auto_build_before: None,
     }
 }
 
