@@ -128,8 +128,6 @@ enum Command {
         branch: BranchName,
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
-        #[arg(long, env = "SENTINEL_EVENT_BUS")]
-        bus: String,
     },
     /// Delivery figures of the environment (--env) over a window: build
     /// success rate and durations, and the four DORA keys with their tier.
@@ -159,12 +157,14 @@ enum Command {
         /// (none: every app).
         #[arg(long = "watched", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
         watched_apps: Vec<AppId>,
-        /// Days deployment records are kept.
-        #[arg(long, env = "SENTINEL_RETENTION_DAYS", default_value_t = 90)]
-        retention_days: u32,
-        /// The stack's event bus (for "Cleanup Completed" and reconciled events).
+        /// Days deployment records are kept: the stack's RetentionDays
+        /// (required: a command that deletes never guesses it).
+        #[arg(long, env = "SENTINEL_RETENTION_DAYS")]
+        retention_days: Option<u32>,
+        /// The stack's event bus (for "Cleanup Completed" and reconciled
+        /// events); a dry run publishes nothing and does not need it.
         #[arg(long, env = "SENTINEL_EVENT_BUS")]
-        bus: String,
+        bus: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -237,16 +237,23 @@ async fn store(cli_table: Option<String>) -> Result<DynamoStore> {
 
 /// What `rollback` and `unlock` act through: the stack's table, Amplify and
 /// the stack's bus.
+/// The clients a command that acts needs. Without a bus (a command that
+/// publishes nothing), the publisher refuses every event: nothing can go to
+/// a bus nobody named.
 async fn operator(
     table: Option<String>,
-    bus: &str,
+    bus: Option<&str>,
 ) -> Result<(DynamoStore, AmplifyClient, EventBridgePublisher)> {
     let store = store(table).await?;
     let sdk = aws::load().await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
     Ok((
         store,
         AmplifyClient::new(aws_sdk_amplify::Client::new(&sdk)),
-        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus),
+        match bus {
+            Some(bus) => EventBridgePublisher::new(events, bus),
+            None => EventBridgePublisher::unnamed(events),
+        },
     ))
 }
 
@@ -395,7 +402,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             by,
             bus,
         } => {
-            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+            let (store, amplify, publisher) = operator(cli.table, Some(&bus)).await?;
             let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
                 store: &store,
                 amplify: &amplify,
@@ -430,13 +437,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Unlock {
-            app,
-            branch,
-            by,
-            bus,
-        } => {
-            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+        Command::Unlock { app, branch, by } => {
+            // Unlock publishes nothing: it needs no bus.
+            let (store, amplify, publisher) = operator(cli.table, None).await?;
             let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
                 store: &store,
                 amplify: &amplify,
@@ -494,7 +497,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let environment = cli
                 .environment
                 .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
-            let (store, amplify, publisher) = operator(cli.table, &bus).await?;
+            let retention_days = retention_days.context(
+                "cleanup needs the stack's retention: pass --retention-days N or set \
+                 SENTINEL_RETENTION_DAYS (the stack's RetentionDays parameter); it never guesses",
+            )?;
+            let bus = match (bus, dry_run) {
+                (Some(bus), _) => Some(bus),
+                (None, true) => None,
+                (None, false) => anyhow::bail!(
+                    "cleanup publishes \"Cleanup Completed\" and reconciled events: pass --bus \
+                     or set SENTINEL_EVENT_BUS (a --dry-run needs neither)"
+                ),
+            };
+            let (store, amplify, publisher) = operator(cli.table, bus.as_deref()).await?;
             let cleanup = sentinel_shared::cleanup::Cleanup::<Aws> {
                 store: &store,
                 amplify: &amplify,

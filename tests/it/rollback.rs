@@ -647,15 +647,20 @@ async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
         .unwrap();
     assert_eq!(state.lock.unwrap().auto_build_before, Some(false));
 
-    let out = sentinel(&[
-        "unlock",
-        "--app",
-        watched_app().as_str(),
-        "--branch",
-        &branch,
-        "--by",
-        "alice",
-    ]);
+    // Unlock publishes nothing: it runs without the stack's bus.
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let out = std::process::Command::new(format!("{target}/debug/sentinel"))
+        .args([
+            "unlock",
+            "--app",
+            watched_app().as_str(),
+            "--branch",
+            &branch,
+        ])
+        .args(["--by", "alice"])
+        .env_remove("SENTINEL_EVENT_BUS")
+        .output()
+        .expect("run sentinel");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -14,26 +14,43 @@ const MAX_BATCH: usize = 10;
 
 pub struct EventBridgePublisher {
     client: Client,
-    bus: String,
+    /// `None` for an operator's command that publishes nothing.
+    bus: Option<String>,
 }
 
 impl EventBridgePublisher {
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
         Self {
             client,
-            bus: bus.into(),
+            bus: Some(bus.into()),
         }
+    }
+
+    /// A publisher for a command given no bus: every publication is
+    /// refused (never sent to a bus nobody named, nor to the default one).
+    pub fn unnamed(client: Client) -> Self {
+        Self { client, bus: None }
     }
 }
 
 impl EventPublisher for EventBridgePublisher {
     async fn publish(&self, entries: &[OutboxEntry]) -> Result<(), PublishError> {
+        let Some(bus) = self.bus.as_deref() else {
+            return match entries.first() {
+                None => Ok(()),
+                Some(e) => Err(PublishError::Rejected(format!(
+                    "no event bus was given, and {:?} must be published: pass --bus or set \
+                     SENTINEL_EVENT_BUS",
+                    e.detail_type
+                ))),
+            };
+        };
         for batch in entries.chunks(MAX_BATCH) {
             let request: Vec<PutEventsRequestEntry> = batch
                 .iter()
                 .map(|e| {
                     PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.bus)
+                        .event_bus_name(bus)
                         .source(SOURCE)
                         .detail_type(&e.detail_type)
                         .detail(&e.detail)
