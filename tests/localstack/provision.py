@@ -182,12 +182,24 @@ class Stack:
             "AWS::Events::Rule": self.rule,
             "AWS::KMS::Key": self.key,
             "AWS::KMS::Alias": self.alias,
+            "AWS::Events::Archive": self.archive,
         }.get(kind)
         # Placeholder first, so that a rule's own ARN can be referenced.
         self.attrs[logical] = {"Ref": f"{logical}-unprovisioned", "Arn": f"arn:aws:local:::{logical}"}
         if create:
             self.attrs[logical] = create(logical, props)
         return self.attrs[logical]
+
+    def archive(self, logical, props):
+        p = self.resolve(props)
+        name = p["ArchiveName"]
+        known = {a["ArchiveName"] for a in self.events.list_archives()["Archives"]}
+        if name not in known:
+            self.events.create_archive(
+                ArchiveName=name, EventSourceArn=p["SourceArn"], Description=p.get("Description", ""),
+                EventPattern=json.dumps(p["EventPattern"]), RetentionDays=int(p["RetentionDays"]))
+        arn = self.events.describe_archive(ArchiveName=name)["ArchiveArn"]
+        return {"Ref": name, "Arn": arn}
 
     def table(self, logical, props):
         p = self.resolve(props)
