@@ -115,6 +115,10 @@ pub struct AppInfo {
     pub build_spec: Option<String>,
     /// The build instance: STANDARD_8GB, LARGE_16GB or XLARGE_72GB.
     pub build_compute_type: Option<String>,
+    /// The app's basic auth, when it is on (it covers every branch without
+    /// its own).
+    #[serde(skip)]
+    pub basic_auth: Option<BasicAuth>,
 }
 
 /// An Amplify branch as the domain needs it.
@@ -129,6 +133,36 @@ pub struct BranchInfo {
     pub environment_variables: BTreeMap<String, String>,
     pub build_spec: Option<String>,
     pub framework: Option<String>,
+    /// The branch's own basic auth, when it is on.
+    #[serde(skip)]
+    pub basic_auth: Option<BasicAuth>,
+}
+
+/// Amplify's basic-auth credentials of a password-protected site
+/// (`basicAuthCredentials`: base64 of `user:password`). A secret: never
+/// printed, logged or serialized; only the health checker sends it, and only
+/// to the site's own origin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth(String);
+
+impl BasicAuth {
+    /// From `enableBasicAuth` and `basicAuthCredentials`: `None` when the
+    /// protection is off or has no credentials.
+    pub fn from_amplify(enabled: bool, credentials: Option<&str>) -> Option<Self> {
+        let credentials = credentials?.trim();
+        (enabled && !credentials.is_empty()).then(|| Self(credentials.to_owned()))
+    }
+
+    /// The `Authorization` header's value.
+    pub fn header_value(&self) -> String {
+        format!("Basic {}", self.0)
+    }
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BasicAuth(<secret>)")
+    }
 }
 
 /// One row of `ListJobs`.

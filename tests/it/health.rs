@@ -231,3 +231,41 @@ async fn the_scheduled_check_reports_a_live_site_that_breaks_once() {
         "alert only by default"
     );
 }
+
+#[tokio::test]
+async fn a_password_protected_branch_is_checked_with_its_own_credentials() {
+    let stack = Stack::new().await;
+    let branch = format!("pw-{}", unique_app_id());
+    let commit = "5eb25eb25eb25eb25eb25eb25eb25eb25eb25eb2";
+    ensure_watched_app(&stack, &branch, commit).await;
+    // base64 of `preview:CANARYbasicAuth42`: the site answers 401 without it.
+    let credentials = "cHJldmlldzpDQU5BUlliYXNpY0F1dGg0Mg==";
+    stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(watched_app().as_str())
+        .branch_name(&branch)
+        .enable_basic_auth(true)
+        .basic_auth_credentials(credentials)
+        .send()
+        .await
+        .unwrap();
+    let (key, _capture) = played_build(&stack, &branch, commit, false).await;
+    let record = verdict_of(&stack, &key).await;
+    let health = record.health.clone().unwrap();
+    assert_eq!(health.verdict, Verdict::Healthy, "{health:?}");
+    // The credentials are nowhere: not in the record, not in the logs.
+    let everything = format!(
+        "{}{}",
+        serde_json::to_string(&record).unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/lambda.log")
+        )
+        .unwrap_or_default()
+    );
+    assert!(!everything.contains(credentials), "the credentials leaked");
+    assert!(
+        !everything.contains("CANARYbasicAuth42"),
+        "the password leaked"
+    );
+}

@@ -315,7 +315,8 @@ class Store:
                "tags": p.get("tags", {}), "repositoryCloneMethod": "TOKEN",
                "jobConfig": p.get("jobConfig", {"buildComputeType": "STANDARD_8GB"}),
                "cacheConfig": p.get("cacheConfig", {"type": "AMPLIFY_MANAGED_NO_COOKIES"})}
-        for key in ("buildSpec", "customHeaders", "iamServiceRoleArn", "computeRoleArn", "autoBranchCreationConfig"):
+        for key in ("buildSpec", "customHeaders", "iamServiceRoleArn", "computeRoleArn", "autoBranchCreationConfig",
+                    "basicAuthCredentials"):
             if key in p:
                 app[key] = p[key]
         self.apps[app_id] = app
@@ -323,7 +324,7 @@ class Store:
 
     def update_app(self, app, p):
         for key, value in p.items():
-            if key != "appId" and key not in ("oauthToken", "accessToken", "basicAuthCredentials"):
+            if key != "appId" and key not in ("oauthToken", "accessToken"):
                 app[key] = value
         app["updateTime"] = now()
         return app
@@ -360,7 +361,8 @@ class Store:
                             "commitMessage": head.get("commitMessage", "Initial commit"),
                             "commitTime": head.get("commitTime", t)},
                   "_behaviour": dict(DEFAULT_BEHAVIOUR), "_deployed": None}
-        for key in ("buildSpec", "pullRequestEnvironmentName", "backendEnvironmentArn", "backend", "computeRoleArn"):
+        for key in ("buildSpec", "pullRequestEnvironmentName", "backendEnvironmentArn", "backend", "computeRoleArn",
+                    "basicAuthCredentials"):
             if key in p:
                 branch[key] = p[key]
         self.branches[(app_id, name)] = branch
@@ -369,9 +371,9 @@ class Store:
 
     def update_branch(self, branch, p):
         # Amplify replaces what is given (environmentVariables as a whole map)
-        # and keeps the rest; credentials are write-only.
+        # and keeps the rest; GetBranch returns basicAuthCredentials as given.
         for key, value in p.items():
-            if key not in ("appId", "branchName", "basicAuthCredentials"):
+            if key not in ("appId", "branchName"):
                 branch[key] = value
         if p.get("displayName") == "":
             branch["displayName"] = display_name(branch["branchName"])
@@ -808,7 +810,14 @@ class Handler(BaseHTTPRequestHandler):
         s = self.store
         with s.lock:
             override = dict(s.sites.get((app_id, name), {}))
-            deployed = s.branches[(app_id, name)]["_deployed"] or {}
+            branch, app = s.branches[(app_id, name)], s.apps[app_id]
+            deployed = branch["_deployed"] or {}
+            # A branch's own protection wins over the app's, as in Amplify.
+            owner = branch if branch.get("enableBasicAuth") else app if app.get("enableBasicAuth") else None
+            credentials = owner.get("basicAuthCredentials") if owner else None
+        if owner is not None and self.headers.get("Authorization") != f"Basic {credentials}":
+            return self.send(401, "Unauthorized", "text/plain",
+                             {"www-authenticate": 'Basic realm="Amplify"', "cache-control": "no-store"})
         if override.get("latencyMs"):
             time.sleep(override["latencyMs"] / 1000)
         commit = override.get("commitId") or deployed.get("commitId")

@@ -5,6 +5,7 @@ through the AWS CLI.
 This module starts its own emulator and its own moto server on free ports, so
 it can reset state freely and never disturbs a running local stack."""
 
+import base64
 import json
 import os
 import re
@@ -666,3 +667,25 @@ def test_timestamps_are_epoch_seconds_on_the_wire(emu_url, ctl):
     raw = requests.get(f"{emu_url}/apps/dwire0000000001/branches/main/jobs/1", timeout=5).json()
     start = raw["job"]["summary"]["startTime"]
     assert isinstance(start, (int, float)) and abs(start - datetime.now(timezone.utc).timestamp()) < 60
+
+
+def test_basic_auth_is_returned_as_given_and_guards_the_site(amp, ctl, emu_url):
+    ctl.app("dauth0000000001")
+    creds = base64.b64encode(b"team:s3cret-pass").decode()
+    got = amp.update_branch(appId="dauth0000000001", branchName="main", enableBasicAuth=True,
+                            basicAuthCredentials=creds)["branch"]
+    assert got["enableBasicAuth"] is True and got["basicAuthCredentials"] == creds
+    assert amp.get_branch(appId="dauth0000000001", branchName="main")["branch"]["basicAuthCredentials"] == creds
+    ctl("/apps/dauth0000000001/branches/main/builds", {"outcome": "SUCCEED", "stepDelayMs": 10, "emit": False, "wait": True})
+    site = f"{emu_url}/_sites/dauth0000000001/main/"
+    refused = requests.get(site, timeout=5)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    assert requests.get(site, auth=("team", "wrong"), timeout=5).status_code == 401
+    assert requests.get(site, auth=("team", "s3cret-pass"), timeout=5).status_code == 200
+    # The app's protection covers a branch without its own.
+    amp.update_branch(appId="dauth0000000001", branchName="main", enableBasicAuth=False)
+    assert requests.get(site, timeout=5).status_code == 200
+    app_creds = base64.b64encode(b"all:branches").decode()
+    amp.update_app(appId="dauth0000000001", enableBasicAuth=True, basicAuthCredentials=app_creds)
+    assert requests.get(site, timeout=5).status_code == 401
+    assert requests.get(site, auth=("all", "branches"), timeout=5).status_code == 200

@@ -9,7 +9,7 @@ use super::{Failure, classify, to_chrono};
 use crate::core::deployment::{DeploymentKey, JobDetails, JobStep};
 use crate::core::error::AmplifyError;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
-use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob, StepLog};
+use crate::ports::{AmplifyApi, AppInfo, BasicAuth, BranchInfo, JobSummary, StartJob, StepLog};
 
 pub struct AmplifyClient {
     client: Client,
@@ -86,6 +86,10 @@ impl AmplifyApi for AmplifyClient {
             build_compute_type: app
                 .job_config()
                 .map(|c| c.build_compute_type().as_str().to_owned()),
+            basic_auth: BasicAuth::from_amplify(
+                app.enable_basic_auth(),
+                app.basic_auth_credentials(),
+            ),
         })
     }
 
@@ -114,6 +118,7 @@ impl AmplifyApi for AmplifyClient {
             environment_variables: env_map(b.environment_variables()),
             build_spec: b.build_spec().map(str::to_owned),
             framework: non_empty(b.framework()),
+            basic_auth: BasicAuth::from_amplify(b.enable_basic_auth(), b.basic_auth_credentials()),
         })
     }
 

@@ -11,7 +11,8 @@
 //! * A wrong version is "not yet" during `version_grace` (the CDN can serve
 //!   the old deployment for a while), then a failure.
 //! * Requests go only to allowed hosts, follow at most 5 redirects within
-//!   them, read at most 1 MB of body, send no credentials, verify TLS.
+//!   them, read at most 1 MB of body, verify TLS, and send no credentials
+//!   but a protected site's own basic auth, to its own origin only.
 
 mod policy;
 pub mod reaction;
@@ -25,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
 pub use policy::{EndpointCheck, HealthPolicy, VersionCheck};
+
+use crate::ports::BasicAuth;
 
 /// One request of one round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +60,8 @@ pub struct Checker {
     policy: HealthPolicy,
     base: url::Url,
     allowed_hosts: Vec<String>,
+    /// The site's basic auth, sent to its own origin only.
+    basic_auth: Option<BasicAuth>,
 }
 
 const BODY_CAP: usize = 1024 * 1024;
@@ -85,7 +90,16 @@ impl Checker {
             policy,
             base,
             allowed_hosts,
+            basic_auth: None,
         })
+    }
+
+    /// Checks a password-protected site with its credentials. They go only
+    /// to the site's own origin (scheme, host and port of `base`): never to
+    /// another allowed host, nor to one a redirect names.
+    pub fn with_basic_auth(mut self, basic_auth: Option<BasicAuth>) -> Self {
+        self.basic_auth = basic_auth;
+        self
     }
 
     /// Runs rounds until a verdict or the deadline.
@@ -315,12 +329,21 @@ impl Checker {
                     ),
                 ));
             }
-            let mut resp = self
-                .client
-                .request(method.clone(), url.clone())
-                .send()
-                .await
-                .map_err(classify)?;
+            let mut request = self.client.request(method.clone(), url.clone());
+            if let Some(auth) = &self.basic_auth
+                && url.origin() == self.base.origin()
+            {
+                let mut value = reqwest::header::HeaderValue::from_str(&auth.header_value())
+                    .map_err(|_| {
+                        (
+                            Outcome::OurSide,
+                            "the basic-auth credentials are not a header value".to_owned(),
+                        )
+                    })?;
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            let mut resp = request.send().await.map_err(classify)?;
             let status = resp.status().as_u16();
             if resp.status().is_redirection() {
                 let location = resp

@@ -7,13 +7,13 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
-use crate::core::error::{Error, StoreError};
+use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::effects;
 use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
 use crate::ports::{
-    AmplifyApi, BranchPointer, DeploymentFilter, DeploymentStore, PolicyStore, Stack,
+    AmplifyApi, BasicAuth, BranchPointer, DeploymentFilter, DeploymentStore, PolicyStore, Stack,
 };
 
 /// The detail type the health checker takes (besides its schedule).
@@ -66,9 +66,10 @@ impl<K: Stack> HealthChecker<'_, K> {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
             };
-            let url = self.site_url(&key, &policy).await?;
-            let checker =
-                Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+            let (url, basic_auth) = self.site(&key, &policy).await?;
+            let checker = Checker::new(&url, policy)
+                .map_err(|e| Error::DeadLetter(e.to_string()))?
+                .with_basic_auth(basic_auth);
             let commit = record.details.commit_id.as_deref();
             let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
             let Ok(report) = checker.run_while(commit, still_live).await else {
@@ -162,9 +163,11 @@ impl<K: Stack> HealthChecker<'_, K> {
             Some(stored) => stored.policy.health,
             None => HealthPolicy::default(),
         };
-        let url = self.site_url(&key, &policy).await?;
+        let (url, basic_auth) = self.site(&key, &policy).await?;
         let rollback_allowed = policy.rollback_on_live_failure;
-        let checker = Checker::new(&url, policy).map_err(|e| Error::DeadLetter(e.to_string()))?;
+        let checker = Checker::new(&url, policy)
+            .map_err(|e| Error::DeadLetter(e.to_string()))?
+            .with_basic_auth(basic_auth);
         let report = checker.run(record.details.commit_id.as_deref()).await;
         info!(app = %app, branch = %branch, job = %job_id, verdict = ?report.verdict, "live check");
         let record = effects::update(self.store, &key, |d| {
@@ -176,26 +179,56 @@ impl<K: Stack> HealthChecker<'_, K> {
         ))
     }
 
-    /// The policy's URL, else the stack's template (with `{appId}`,
-    /// `{branch}`, `{displayName}` filled in), else Amplify's
-    /// `https://{displayName}.{defaultDomain}`.
-    async fn site_url(&self, key: &DeploymentKey, policy: &HealthPolicy) -> Result<String, Error> {
+    /// Where the site is, and the basic auth to check it with: the policy's
+    /// URL (a host the team names: no credentials go there), else the
+    /// stack's template (with `{appId}`, `{branch}`, `{displayName}` filled
+    /// in), else Amplify's `https://{displayName}.{defaultDomain}` — the
+    /// branch's own site, checked with the branch's (else the app's) basic
+    /// auth when it is password-protected.
+    async fn site(
+        &self,
+        key: &DeploymentKey,
+        policy: &HealthPolicy,
+    ) -> Result<(String, Option<BasicAuth>), Error> {
         let display = key.branch_name.display_name();
-        if let Some(url) = policy.url.as_deref().or(self.site_url_template) {
-            return Ok(url
-                .replace("{appId}", key.app_id.as_str())
+        let fill = |url: &str| {
+            url.replace("{appId}", key.app_id.as_str())
                 .replace("{branch}", key.branch_name.as_str())
-                .replace("{displayName}", &display));
+                .replace("{displayName}", &display)
+        };
+        if let Some(url) = policy.url.as_deref() {
+            return Ok((fill(url), None));
         }
-        let app = self.amplify.get_app(&key.app_id).await?;
-        let branch = self
-            .amplify
-            .get_branch(&key.app_id, &key.branch_name)
-            .await?;
-        Ok(format!(
-            "https://{}.{}/",
-            branch.display_name, app.default_domain
-        ))
+        let branch = match self.amplify.get_branch(&key.app_id, &key.branch_name).await {
+            Ok(branch) => Some(branch),
+            // Gone from Amplify: its site, if any, is not protected by it.
+            Err(AmplifyError::NotFound(_)) if self.site_url_template.is_some() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let own_auth = branch.as_ref().and_then(|b| b.basic_auth.clone());
+        let needs_app = own_auth.is_none() || self.site_url_template.is_none();
+        let app = match needs_app {
+            false => None,
+            true => match self.amplify.get_app(&key.app_id).await {
+                Ok(app) => Some(app),
+                Err(AmplifyError::NotFound(_)) if self.site_url_template.is_some() => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let basic_auth = own_auth.or_else(|| app.as_ref().and_then(|a| a.basic_auth.clone()));
+        let url = match (self.site_url_template, &branch, &app) {
+            (Some(template), _, _) => fill(template),
+            (None, Some(branch), Some(app)) => {
+                format!("https://{}.{}/", branch.display_name, app.default_domain)
+            }
+            _ => {
+                return Err(Error::DeadLetter(format!(
+                    "no site for {}/{}: Amplify has no such app or branch",
+                    key.app_id, key.branch_name
+                )));
+            }
+        };
+        Ok((url, basic_auth))
     }
 }
 

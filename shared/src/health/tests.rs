@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use crate::ports::BasicAuth;
 
 pub struct Reply {
     pub status: u16,
@@ -34,6 +35,18 @@ pub async fn serve<F>(handler: F) -> SocketAddr
 where
     F: Fn(&str, usize) -> Reply + Send + Sync + 'static,
 {
+    serve_head(move |head, hit| {
+        let path = head.split_whitespace().nth(1).unwrap_or("/");
+        handler(path, hit)
+    })
+    .await
+}
+
+/// Serves `handler(request head, hit number)`: the request line and headers.
+pub async fn serve_head<F>(handler: F) -> SocketAddr
+where
+    F: Fn(&str, usize) -> Reply + Send + Sync + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let handler = Arc::new(handler);
@@ -52,8 +65,7 @@ where
                     }
                 }
                 let text = String::from_utf8_lossy(&head);
-                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let reply = handler(&path, hit);
+                let reply = handler(&text, hit);
                 tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
                 let mut out = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", reply.status);
                 for (k, v) in &reply.headers {
@@ -374,4 +386,78 @@ async fn a_check_no_longer_wanted_stops_between_rounds() {
         .unwrap_err();
     assert_eq!(stopped.rounds, 1);
     assert!(stopped.reason.contains("superseded"), "{}", stopped.reason);
+}
+
+/// The `authorization` header of a request head, if any.
+fn authorization(head: &str) -> Option<String> {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        })
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+#[tokio::test]
+async fn a_protected_site_is_checked_with_its_basic_auth_sent_to_its_origin_only() {
+    // user:pass, as Amplify keeps it (base64 of `user:password`).
+    let creds = BasicAuth::from_amplify(true, Some("dXNlcjpwYXNz")).unwrap();
+    let seen_elsewhere = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let seen = seen_elsewhere.clone();
+    // Another allowed host (same server, another name) that the site
+    // redirects to: it must never see the credentials.
+    let other = serve_head(move |head, _| {
+        seen.lock().unwrap().push(authorization(head));
+        Reply::ok("<html>other</html>")
+    })
+    .await;
+    let site = serve_head(move |head, _| match authorization(head).as_deref() {
+        Some("Basic dXNlcjpwYXNz") if head.starts_with("GET /away") => Reply {
+            status: 302,
+            headers: vec![(
+                "location".into(),
+                format!("http://localhost:{}/", other.port()),
+            )],
+            ..Reply::ok("")
+        },
+        Some("Basic dXNlcjpwYXNz") => Reply::ok("<html>ok</html>"),
+        _ => Reply {
+            status: 401,
+            headers: vec![("www-authenticate".into(), "Basic realm=\"Amplify\"".into())],
+            ..Reply::ok("Unauthorized")
+        },
+    })
+    .await;
+    let base = format!("http://{site}/");
+
+    let without = Checker::new(&base, fast()).unwrap().run(None).await;
+    assert_eq!(without.verdict, Verdict::Unhealthy, "{without:?}");
+    assert_eq!(without.endpoints[0].last_status, Some(401));
+
+    let with = Checker::new(&base, fast())
+        .unwrap()
+        .with_basic_auth(Some(creds.clone()))
+        .run(None)
+        .await;
+    assert_eq!(with.verdict, Verdict::Healthy, "{with:?}");
+
+    let mut policy = fast();
+    policy.allowed_hosts = vec!["localhost".into()];
+    policy.endpoints = vec![EndpointCheck {
+        path: "/away".into(),
+        ..EndpointCheck::default()
+    }];
+    let redirected = Checker::new(&base, policy)
+        .unwrap()
+        .with_basic_auth(Some(creds))
+        .run(None)
+        .await;
+    assert_eq!(redirected.verdict, Verdict::Healthy, "{redirected:?}");
+    let elsewhere = seen_elsewhere.lock().unwrap().clone();
+    assert!(!elsewhere.is_empty(), "the redirect was followed");
+    assert!(elsewhere.iter().all(Option::is_none), "{elsewhere:?}");
+    assert_eq!(
+        format!("{:?}", BasicAuth::from_amplify(true, Some("dXNlcjpwYXNz"))),
+        "Some(BasicAuth(<secret>))"
+    );
 }

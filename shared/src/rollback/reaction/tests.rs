@@ -461,6 +461,7 @@ fn set_branch(w: &World, enable_auto_build: bool) {
             environment_variables: Default::default(),
             build_spec: None,
             framework: None,
+            basic_auth: None,
         },
     );
 }
