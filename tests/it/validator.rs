@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
 use sentinel_shared::core::model::BuildStatus;
 use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentStore, PolicyStore};
@@ -15,6 +15,58 @@ use crate::end_to_end::{ensure_watched_app, watched_app};
 use crate::helpers::*;
 
 const CANARY: &str = "sk_live_CANARYvalidatorE2E0123456789abc";
+
+/// The emulator's status of the job (what Amplify would answer).
+async fn emulated_status(stack: &Stack, branch: &str, job: &str) -> String {
+    let out = stack
+        .amplify_sdk()
+        .get_job()
+        .app_id(watched_app().as_str())
+        .branch_name(branch)
+        .job_id(job)
+        .send()
+        .await
+        .unwrap();
+    out.job()
+        .unwrap()
+        .summary()
+        .unwrap()
+        .status()
+        .as_str()
+        .to_owned()
+}
+
+/// Starts a build of `commit` on the watched app's `branch` and waits until
+/// its record is `done` with nothing left to publish: (job id, record).
+async fn validated_build(
+    stack: &Stack,
+    branch: &str,
+    commit: &str,
+    what: &str,
+    done: impl Fn(&Deployment) -> bool,
+) -> (String, Deployment) {
+    let app = watched_app();
+    let job = stack.manual_build(&app, branch, commit).await.unwrap();
+    stack
+        .advance(&app, branch, &job, "RUNNING", true)
+        .await
+        .unwrap();
+    let key = DeploymentKey {
+        app_id: app,
+        branch_name: branch.parse().unwrap(),
+        job_id: job.parse().unwrap(),
+    };
+    let store = stack.store();
+    let record = eventually(Duration::from_secs(90), what, || async {
+        Ok(store
+            .get_deployment(&key)
+            .await?
+            .filter(|d| done(d) && d.outbox.is_empty()))
+    })
+    .await
+    .unwrap();
+    (job, record)
+}
 
 #[tokio::test]
 async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
@@ -48,32 +100,12 @@ async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
         .await
         .unwrap();
 
-    let job = stack.manual_build(&app, &branch, commit).await.unwrap();
-    stack
-        .advance(&app, &branch, &job, "RUNNING", true)
-        .await
-        .unwrap();
-
-    let key = DeploymentKey {
-        app_id: app.clone(),
-        branch_name: branch.parse().unwrap(),
-        job_id: job.parse().unwrap(),
-    };
-    let store = stack.store();
-    let record = eventually(
-        Duration::from_secs(90),
-        "the build to be stopped by validation",
-        || async {
-            Ok(store.get_deployment(&key).await?.filter(|d| {
-                d.validation
-                    .as_ref()
-                    .is_some_and(|v| v.stop_result.is_some())
-                    && d.outbox.is_empty()
-            }))
-        },
-    )
-    .await
-    .unwrap();
+    let (job, record) = validated_build(&stack, &branch, commit, "stopped by validation", |d| {
+        d.validation
+            .as_ref()
+            .is_some_and(|v| v.stop_result.is_some())
+    })
+    .await;
     let validation = record.validation.clone().unwrap();
     assert_eq!(validation.stop_result.as_deref(), Some("stopped"));
     assert_eq!(validation.policy, "branch");
@@ -89,19 +121,7 @@ async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
     );
     assert_eq!(record.status, BuildStatus::Cancelled);
 
-    let emulated = stack
-        .amplify_sdk()
-        .get_job()
-        .app_id(app.as_str())
-        .branch_name(&branch)
-        .job_id(&job)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        emulated.job().unwrap().summary().unwrap().status().as_str(),
-        "CANCELLED"
-    );
+    assert_eq!(emulated_status(&stack, &branch, &job).await, "CANCELLED");
 
     let mut events = capture
         .collect(4, Duration::from_secs(30), Duration::from_secs(2))
@@ -197,29 +217,10 @@ async fn keys_made_to_be_public_never_stop_a_build_and_a_secret_name_alone_warns
         .await
         .unwrap();
 
-    let job = stack.manual_build(&app, &branch, commit).await.unwrap();
-    stack
-        .advance(&app, &branch, &job, "RUNNING", true)
-        .await
-        .unwrap();
-    let key = DeploymentKey {
-        app_id: app.clone(),
-        branch_name: branch.parse().unwrap(),
-        job_id: job.parse().unwrap(),
-    };
-    let store = stack.store();
-    let record = eventually(
-        Duration::from_secs(90),
-        "the build to be validated",
-        || async {
-            Ok(store
-                .get_deployment(&key)
-                .await?
-                .filter(|d| d.validation.is_some() && d.outbox.is_empty()))
-        },
-    )
-    .await
-    .unwrap();
+    let (job, record) = validated_build(&stack, &branch, commit, "validated", |d| {
+        d.validation.is_some()
+    })
+    .await;
     let validation = record.validation.clone().unwrap();
     let env_findings: Vec<(&str, &str)> = validation
         .report
@@ -246,17 +247,5 @@ async fn keys_made_to_be_public_never_stop_a_build_and_a_secret_name_alone_warns
     );
     assert!(!validation.stop_requested, "{:#?}", validation.report);
     assert_eq!(validation.stop_result, None);
-    let emulated = stack
-        .amplify_sdk()
-        .get_job()
-        .app_id(app.as_str())
-        .branch_name(&branch)
-        .job_id(&job)
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(
-        emulated.job().unwrap().summary().unwrap().status().as_str(),
-        "CANCELLED"
-    );
+    assert_ne!(emulated_status(&stack, &branch, &job).await, "CANCELLED");
 }

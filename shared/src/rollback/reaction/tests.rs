@@ -82,6 +82,35 @@ impl World {
             .collect()
     }
 
+    /// The branch's lock, as `sentinel rollback show` reads it.
+    async fn lock(&self) -> Option<crate::rollback::BranchLock> {
+        self.rollbacker("x")
+            .show(&key(1).app_id, &key(1).branch_name)
+            .await
+            .unwrap()
+            .lock
+    }
+
+    async fn unlock(&self, by: &str) -> Option<crate::rollback::BranchLock> {
+        self.rollbacker(by)
+            .unlock(&key(1).app_id, &key(1).branch_name)
+            .await
+            .unwrap()
+    }
+
+    /// Delivers `raw` and expects a rollback to start.
+    async fn started(&self, holder: &str, raw: &str) {
+        let action = self
+            .rollbacker(holder)
+            .on_event(&parsed(raw))
+            .await
+            .unwrap();
+        assert!(
+            matches!(action, RollbackAction::Started { .. }),
+            "{action:?}"
+        );
+    }
+
     fn auto_build(&self) -> Option<bool> {
         self.amplify
             .auto_build
@@ -476,21 +505,9 @@ async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
     // The first attempt switched auto-build off before its StartJob failed;
     // Amplify now says "off", which is Sentinel's doing, not the team's.
     set_branch(&w, false);
-    let started = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
-    assert!(
-        matches!(started, RollbackAction::Started { .. }),
-        "{started:?}"
-    );
-    let state = w
-        .rollbacker("x")
-        .show(&key(1).app_id, &key(1).branch_name)
-        .await
-        .unwrap();
-    assert_eq!(state.lock.unwrap().auto_build_before, Some(true));
-    w.rollbacker("alice")
-        .unlock(&key(1).app_id, &key(1).branch_name)
-        .await
-        .unwrap();
+    w.started("r2", &raw).await;
+    assert_eq!(w.lock().await.unwrap().auto_build_before, Some(true));
+    w.unlock("alice").await;
     assert_eq!(w.auto_build(), Some(true));
 }
 
@@ -499,32 +516,12 @@ async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
     let w = World::new(Environment::Prod, true).await;
     // The team builds main by hand: auto-build is off before any rollback.
     set_branch(&w, false);
-    let started = w
-        .rollbacker("r1")
-        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
-        .await
-        .unwrap();
-    assert!(
-        matches!(started, RollbackAction::Started { .. }),
-        "{started:?}"
-    );
-    let state = w
-        .rollbacker("x")
-        .show(&key(1).app_id, &key(1).branch_name)
-        .await
-        .unwrap();
-    assert_eq!(state.lock.unwrap().auto_build_before, Some(false));
+    w.started("r1", &health("unhealthy", 2, BAD, false)).await;
+    assert_eq!(w.lock().await.unwrap().auto_build_before, Some(false));
     assert_eq!(w.auto_build(), Some(false));
-
-    let released = w
-        .rollbacker("alice")
-        .unlock(&key(1).app_id, &key(1).branch_name)
-        .await
-        .unwrap()
-        .expect("there was a lock");
+    let released = w.unlock("alice").await.expect("there was a lock");
     assert_eq!(released.auto_build_before, Some(false));
     // Auto-build was never switched back on: the branch stays manual.
-    assert_eq!(w.auto_build(), Some(false));
     assert!(
         !w.amplify.auto_build.lock().unwrap().values().any(|on| *on),
         "auto-build was switched on"
@@ -534,12 +531,7 @@ async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
 #[tokio::test]
 async fn unlock_without_a_lock_changes_nothing() {
     let w = World::new(Environment::Prod, true).await;
-    let released = w
-        .rollbacker("alice")
-        .unlock(&key(1).app_id, &key(1).branch_name)
-        .await
-        .unwrap();
-    assert_eq!(released, None);
+    assert_eq!(w.unlock("alice").await, None);
     assert_eq!(w.auto_build(), None, "Amplify was not touched");
     let state = w
         .rollbacker("x")
