@@ -118,6 +118,13 @@ enum Command {
         /// The stack's event bus.
         #[arg(long, env = "SENTINEL_EVENT_BUS")]
         bus: String,
+        /// The stack's watched apps: a branch outside the watch scope is
+        /// never rolled back (none: every app).
+        #[arg(long = "watched", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
+        watched_apps: Vec<AppId>,
+        /// The stack's watched branch patterns (none: every branch).
+        #[arg(long = "branches", env = "SENTINEL_BRANCHES", default_value = "*")]
+        watched_branches: String,
     },
     /// Release a branch's lock: auto-build as it was before the lock (a manual
     /// branch stays manual), recorded with who. Without a lock, nothing changes.
@@ -157,6 +164,10 @@ enum Command {
         /// (none: every app).
         #[arg(long = "watched", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
         watched_apps: Vec<AppId>,
+        /// The watched branch patterns: the stack's WatchedBranches
+        /// (`main,release/*`, `!` excludes; none: every branch).
+        #[arg(long = "branches", env = "SENTINEL_BRANCHES", default_value = "*")]
+        watched_branches: String,
         /// Days deployment records are kept: the stack's RetentionDays
         /// (required: a command that deletes never guesses it).
         #[arg(long, env = "SENTINEL_RETENTION_DAYS")]
@@ -401,7 +412,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             reason,
             by,
             bus,
+            watched_apps,
+            watched_branches,
         } => {
+            let scope = sentinel_shared::core::scope::Scope::new(watched_apps, &watched_branches)
+                .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
+            anyhow::ensure!(
+                scope.covers(&app, &branch),
+                "{app}/{branch} is outside the stack's watch scope ({scope}): not rolled back"
+            );
             let (store, amplify, publisher) = operator(cli.table, Some(&bus)).await?;
             let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
                 store: &store,
@@ -490,6 +509,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             only_apps,
             watched_apps,
+            watched_branches,
             retention_days,
             bus,
             json,
@@ -509,6 +529,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                      or set SENTINEL_EVENT_BUS (a --dry-run needs neither)"
                 ),
             };
+            let scope = sentinel_shared::core::scope::Scope::new(watched_apps, &watched_branches)
+                .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
             let (store, amplify, publisher) = operator(cli.table, bus.as_deref()).await?;
             let cleanup = sentinel_shared::cleanup::Cleanup::<Aws> {
                 store: &store,
@@ -519,7 +541,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     deployment_days: retention_days,
                     ..Default::default()
                 },
-                watched_apps: &watched_apps,
+                scope: &scope,
                 only_apps: &only_apps,
                 dry_run,
             };

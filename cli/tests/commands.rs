@@ -72,3 +72,34 @@ fn unlock_does_not_ask_for_a_bus() {
     assert!(help.contains("--branch"), "{help}");
     assert!(!help.contains("--bus"), "{help}");
 }
+
+#[test]
+fn a_rollback_outside_the_watch_scope_is_refused_before_any_call() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args([
+            "--env",
+            "prod",
+            "rollback",
+            "--app",
+            "d1abc",
+            "--branch",
+            "preview/x",
+        ])
+        .args([
+            "--bus",
+            "b",
+            "--watched",
+            "d1abc",
+            "--branches",
+            "main,release/*",
+        ])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .expect("run sentinel");
+    let stderr = refused(&out);
+    assert!(
+        stderr.contains("outside the stack's watch scope"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("127.0.0.1"), "no call was made: {stderr}");
+}

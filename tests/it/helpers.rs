@@ -107,6 +107,7 @@ impl Stack {
                 dead_letter: None::<SqsDeadLetter>,
                 environment: self.environment(),
                 site_url_template: None,
+                scope: Default::default(),
             },
         }
     }

@@ -10,4 +10,5 @@ mod helpers;
 mod ingest;
 mod metrics;
 mod rollback;
+mod scope;
 mod validator;

@@ -23,10 +23,19 @@ import boto3
 import yaml
 
 ACCOUNT = "123456789012"
+# What the local functions run with besides the template's environment: they
+# watch every app, so that tests can make apps of their own (unique ids keep
+# them apart); the Amplify rule still takes only AmplifyAppIds' events
+# (test_provision.py), the functions' app scope is unit-tested
+# (shared/src/lambda/runtime.rs), and the branch scope — `unwatched/*` left
+# out below — is tested through the real binaries (tests/it/scope.rs).
+LOCAL_FUNCTION_ENV = {"SENTINEL_APP_IDS": ""}
+
 LOCAL_PARAMS = {
     "Environment": "dev",
     "AmplifyAppIds": "dsentinel0001,dsentinel0002",
-    "WatchedBranches": "*",
+    # Every branch but `unwatched/*`: the scope tests build such a branch.
+    "WatchedBranches": "*,!unwatched/*",
     "AlertEmail": "",
     "RetentionDays": "90",
     "LogRetentionDays": "30",
@@ -324,6 +333,7 @@ class Stack:
                     "batchSize": int(ep.get("BatchSize", 10)),
                     "reportBatchItemFailures": "ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
                 })
+        env.update(LOCAL_FUNCTION_ENV)
         return env, routes
 
 

@@ -216,14 +216,15 @@ def test_the_domain_events_are_archived_on_the_stacks_bus(stack):
     assert json.loads(archive["EventPattern"]) == {"source": ["sentinel"]}
 
 
-def test_a_branch_list_becomes_a_branch_filter():
-    stack = provision.Stack(template(), dict(provision.LOCAL_PARAMS, WatchedBranches="main,release/1"), "us-east-1", None)
+def test_the_rule_filters_apps_and_every_function_gets_the_branch_scope():
+    stack = provision.Stack(template(), dict(provision.LOCAL_PARAMS, WatchedBranches="main,release/*"), "us-east-1", None)
     rule = stack.resolve(stack.t["Resources"]["AmplifyStatusRule"]["Properties"]["EventPattern"])
-    assert rule["detail"]["branchName"] == ["main", "release/1"]
-    everything = provision.Stack(template(), dict(provision.LOCAL_PARAMS), "us-east-1", None)
-    rule = everything.resolve(everything.t["Resources"]["AmplifyStatusRule"]["Properties"]["EventPattern"])
-    assert "branchName" not in rule["detail"]
-
+    assert rule["detail"] == {"appId": ["dsentinel0001", "dsentinel0002"]}
+    # Only the two variables: the others name resources (resolving them would
+    # create them).
+    variables = stack.t["Globals"]["Function"]["Environment"]["Variables"]
+    assert stack.resolve(variables["SENTINEL_BRANCHES"]) == "main,release/*"
+    assert stack.resolve(variables["SENTINEL_APP_IDS"]) == "dsentinel0001,dsentinel0002"
 
 def test_routes_name_each_sqs_event_source_and_its_binary(stack):
     routes = {r["function"]: r for r in stack.routes()}

@@ -54,6 +54,7 @@ fn deps() -> MemDeps {
             dead_letter: Some(MemoryDeadLetter::default()),
             environment: Environment::Staging,
             site_url_template: None,
+            scope: Default::default(),
         },
     }
 }

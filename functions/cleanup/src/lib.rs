@@ -17,7 +17,6 @@ use tracing::Instrument;
 pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
     pub namespace: String,
-    pub watched_apps: Vec<AppId>,
     pub retention: Retention,
 }
 
@@ -107,7 +106,7 @@ where
         publisher: &deps.clients.publisher,
         environment: deps.clients.environment,
         retention: deps.retention,
-        watched_apps: &deps.watched_apps,
+        scope: &deps.clients.scope,
         only_apps: &only_apps,
         dry_run,
     };
@@ -126,7 +125,7 @@ where
 {
     runtime::handle(
         event,
-        deps.clients.dead_letter.as_ref(),
+        &deps.clients,
         async |request_id: &str, raw: String| {
             let report = on_raw(deps, request_id, &raw).await?;
             Ok(report.detailed_json())

@@ -12,7 +12,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
         namespace: config.metrics_namespace.clone(),
-        watched_apps: config.watched_apps.clone(),
         retention: sentinel_shared::cleanup::Retention {
             deployment_days: config.retention_days,
             ..Default::default()

@@ -43,7 +43,10 @@ pub async fn on_raw<K: Stack>(
     match Delivery::parse(raw, ACCEPTED)? {
         Delivery::Scheduled(_) => {
             let span = tracing::info_span!("live-check", request_id);
-            let outcome = checker.on_schedule(c.environment).instrument(span).await?;
+            let outcome = checker
+                .on_schedule(c.environment, &c.scope)
+                .instrument(span)
+                .await?;
             Ok(CheckOutcome::Scheduled(outcome))
         }
         Delivery::Event(envelope) => {
@@ -65,7 +68,7 @@ pub async fn on_raw<K: Stack>(
 pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
-        deps.clients.dead_letter.as_ref(),
+        &deps.clients,
         async |request_id: &str, raw: String| {
             Ok(match on_raw(deps, request_id, &raw).await? {
                 CheckOutcome::Deploy(o) => json!({"verdict": o.verdict, "published": o.published}),

@@ -85,7 +85,7 @@ async fn on_schedule<K: Stack>(
 pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
-        deps.clients.dead_letter.as_ref(),
+        &deps.clients,
         async |request_id: &str, raw: String| on_raw(deps, request_id, &raw).await,
     )
     .await

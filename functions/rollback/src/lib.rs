@@ -65,7 +65,7 @@ pub fn describe(action: &RollbackAction) -> Value {
 pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
-        deps.clients.dead_letter.as_ref(),
+        &deps.clients,
         async |request_id: &str, raw: String| Ok(describe(&on_raw(deps, request_id, &raw).await?)),
     )
     .await

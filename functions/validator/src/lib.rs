@@ -47,7 +47,7 @@ pub async fn on_raw<K: Stack>(
 pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     runtime::handle(
         event,
-        deps.clients.dead_letter.as_ref(),
+        &deps.clients,
         async |request_id: &str, raw: String| {
             let outcome = on_raw(deps, request_id, &raw).await?;
             Ok(json!({

@@ -11,6 +11,7 @@ use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, Error};
 use crate::core::model::{AppId, BuildStatus, Environment};
+use crate::core::scope::Scope;
 use crate::effects::{Decided, read_decide_write};
 use crate::ingest::reaction::Ingest;
 use crate::ports::{
@@ -28,7 +29,9 @@ pub struct Cleanup<'a, K: Stack> {
     pub environment: Environment,
     pub retention: Retention,
     /// The apps whose branches are reconciled (empty: every app).
-    pub watched_apps: &'a [AppId],
+    /// The stack's watch scope: only its apps' branches are reconciled,
+    /// and only its branches' jobs.
+    pub scope: &'a Scope,
     /// Limits the whole run to these apps' items and branches (empty: the
     /// whole table). For an operator cleaning one app, and for tests that
     /// share a table.
@@ -71,6 +74,9 @@ where
 
         let mut handled = HashSet::new();
         for d in stuck(&entries, now) {
+            if !self.scope.covers(&d.key.app_id, &d.key.branch_name) {
+                continue;
+            }
             handled.insert(d.key.clone());
             self.reconcile_stuck(d, now, &mut report).await?;
         }
@@ -154,7 +160,7 @@ where
 
     fn watched(&self) -> Vec<AppId> {
         if self.only_apps.is_empty() {
-            self.watched_apps.to_vec()
+            self.scope.apps().to_vec()
         } else {
             self.only_apps.to_vec()
         }
@@ -253,7 +259,7 @@ where
             if !watched.is_empty() && !watched.contains(app) {
                 continue;
             }
-            for branch in branches {
+            for branch in branches.iter().filter(|b| self.scope.covers(app, b)) {
                 let jobs = match self.amplify.list_jobs(app, branch, RECENT_JOBS).await {
                     Ok(jobs) => jobs,
                     Err(AmplifyError::NotFound(_)) => continue,

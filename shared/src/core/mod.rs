@@ -3,8 +3,8 @@
 //! machine ([`deployment`]), what a reaction concludes about a build
 //! ([`verdicts`]), the domain events and their envelope ([`events`]), the
 //! outbox a record keeps until they are published ([`outbox`]), errors
-//! ([`error`]), secret masking ([`redact`]) and the version every stored
-//! item is written under ([`version`]). It imports no feature.
+//! ([`error`]), secret masking ([`redact`]), the watch scope ([`scope`])
+//! and the version every stored item is written under ([`version`]). It imports no feature.
 
 pub mod deployment;
 pub mod error;
@@ -12,5 +12,6 @@ pub mod events;
 pub mod model;
 pub mod outbox;
 pub mod redact;
+pub mod scope;
 pub mod verdicts;
 pub mod version;

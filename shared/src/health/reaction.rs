@@ -10,6 +10,7 @@ use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck
 use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
 use crate::core::model::{AppId, BranchName, Environment};
+use crate::core::scope::Scope;
 use crate::effects;
 use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
 use crate::ports::{
@@ -114,7 +115,13 @@ impl<K: Stack> HealthChecker<'_, K> {
     /// deployment (found through the environment-and-time index, recent
     /// deployments first) is checked, concurrently; a verdict is published
     /// when it differs from that job's previous scheduled verdict.
-    pub async fn on_schedule(&self, environment: Environment) -> Result<ScheduleOutcome, Error> {
+    /// Only branches of `scope` are checked: a branch left out of the watch
+    /// scope keeps its records but is no longer checked.
+    pub async fn on_schedule(
+        &self,
+        environment: Environment,
+        scope: &Scope,
+    ) -> Result<ScheduleOutcome, Error> {
         let recent = self
             .store
             .list_deployments(
@@ -128,6 +135,7 @@ impl<K: Stack> HealthChecker<'_, K> {
         let mut branches: Vec<(AppId, BranchName)> = recent
             .into_iter()
             .map(|d| (d.key.app_id, d.key.branch_name))
+            .filter(|(app, branch)| scope.covers(app, branch))
             .collect();
         branches.sort();
         branches.dedup();

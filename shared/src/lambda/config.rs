@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::core::model::Environment;
+use crate::core::scope::Scope;
 
 /// The default CloudWatch namespace (the stack's `MetricsNamespace`).
 pub const DEFAULT_NAMESPACE: &str = "DeploySentinel";
@@ -40,9 +41,9 @@ pub struct Config {
     /// The CloudWatch namespace of the metrics (the `MetricsNamespace`
     /// parameter; `DeploySentinel` when unset).
     pub metrics_namespace: String,
-    /// The watched Amplify apps (the `AmplifyAppIds` parameter; cleanup
-    /// reconciles their branches). Empty: every app of the account.
-    pub watched_apps: Vec<crate::core::model::AppId>,
+    /// The watched apps and branches (the `AmplifyAppIds` and
+    /// `WatchedBranches` parameters), applied by every function.
+    pub scope: Scope,
 }
 
 impl Config {
@@ -56,6 +57,7 @@ impl Config {
     pub const AUTO_ROLLBACK: &'static str = "SENTINEL_AUTO_ROLLBACK";
     pub const METRICS_NAMESPACE: &'static str = "SENTINEL_METRICS_NAMESPACE";
     pub const APP_IDS: &'static str = "SENTINEL_APP_IDS";
+    pub const BRANCHES: &'static str = "SENTINEL_BRANCHES";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -131,8 +133,15 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let scope =
+            Scope::new(watched_apps, &lookup(Self::BRANCHES).unwrap_or_default()).map_err(|e| {
+                ConfigError {
+                    variable: Self::BRANCHES,
+                    reason: e.reason,
+                }
+            })?;
         Ok(Self {
-            watched_apps,
+            scope,
             metrics_namespace,
             auto_rollback,
             environment,
@@ -162,7 +171,7 @@ impl fmt::Debug for Config {
             .field("site_url_template", &self.site_url_template)
             .field("alert_topic_arn", &self.alert_topic_arn)
             .field("metrics_namespace", &self.metrics_namespace)
-            .field("watched_apps", &self.watched_apps)
+            .field("scope", &self.scope.to_string())
             .field("region", &self.region)
             .field("auto_rollback", &self.auto_rollback)
             .finish()
@@ -216,11 +225,25 @@ mod tests {
     }
 
     #[test]
-    fn watched_apps_are_a_checked_list() {
+    fn the_watch_scope_is_checked() {
         let mut pairs = FULL.to_vec();
         pairs.push(("SENTINEL_APP_IDS", "d1abc, d2def"));
+        pairs.push(("SENTINEL_BRANCHES", "main,release/*"));
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
-        assert_eq!(c.watched_apps.len(), 2);
+        assert_eq!(c.scope.apps().len(), 2);
+        assert!(
+            c.scope
+                .covers(&"d2def".parse().unwrap(), &"release/2".parse().unwrap())
+        );
+        assert!(
+            !c.scope
+                .covers(&"d2def".parse().unwrap(), &"develop".parse().unwrap())
+        );
+        pairs.pop();
+        pairs.push(("SENTINEL_BRANCHES", "main,!"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_BRANCHES");
+        pairs.pop();
         pairs.pop();
         pairs.push(("SENTINEL_APP_IDS", "d1abc,Not An App"));
         let err = Config::from_lookup(lookup(&pairs)).unwrap_err();

@@ -16,9 +16,10 @@ use crate::core::error::Error;
 use crate::core::error::MalformedEvent;
 use crate::core::events::Envelope;
 use crate::core::model::Environment;
+use crate::core::scope::Scope;
 use crate::lambda::config::Config;
 use crate::lambda::sqs_batch;
-use crate::ports::{DeadLetterSink, Stack};
+use crate::ports::Stack;
 
 /// The adapters every function's handler works with (one per port), and the
 /// stack's environment. Generic over the [`Stack`] so that unit tests pass
@@ -31,6 +32,8 @@ pub struct Clients<K: Stack> {
     pub environment: Environment,
     /// See [`Config::site_url_template`].
     pub site_url_template: Option<String>,
+    /// What the stack watches: every delivery outside it is skipped.
+    pub scope: Scope,
 }
 
 /// The AWS adapters, built once per process.
@@ -46,6 +49,7 @@ impl AwsClients {
         Self {
             environment: config.environment,
             site_url_template: config.site_url_template.clone(),
+            scope: config.scope.clone(),
             store: DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 &config.table,
@@ -67,20 +71,29 @@ impl AwsClients {
 /// The entry point every function shares: runs `handle_one(request_id,
 /// raw event)` on each record of an SQS batch (answering with
 /// `batchItemFailures`), or on the payload itself when invoked directly
-/// (answering with its result or its error).
-pub async fn handle<D, F>(
+/// (answering with its result or its error). An event about an app or
+/// branch outside the stack's watch scope is skipped here, for every
+/// function alike: it is never recorded, checked, alerted or rolled back.
+pub async fn handle<K, F>(
     event: LambdaEvent<Value>,
-    dead_letter: Option<&D>,
+    clients: &Clients<K>,
     handle_one: F,
 ) -> Result<Value, Error>
 where
-    D: DeadLetterSink,
+    K: Stack,
     F: AsyncFn(&str, String) -> Result<Value, Error>,
 {
+    let scoped = async |request_id: &str, raw: String| -> Result<Value, Error> {
+        if let Some(skipped) = outside(&raw, &clients.scope) {
+            tracing::info!(request_id, %skipped, "outside the watch scope; skipped");
+            return Ok(skipped);
+        }
+        handle_one(request_id, raw).await
+    };
     let request_id = event.context.request_id;
     let payload = event.payload;
     if payload.get("Records").is_none() {
-        return handle_one(&request_id, payload.to_string()).await;
+        return scoped(&request_id, payload.to_string()).await;
     }
     let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
         Error::from(MalformedEvent {
@@ -89,12 +102,27 @@ where
         })
     })?;
     let request_id = request_id.as_str();
-    let response = sqs_batch::process(batch, dead_letter, |body| {
-        let one = &handle_one;
+    let response = sqs_batch::process(batch, clients.dead_letter.as_ref(), |body| {
+        let one = &scoped;
         async move { one(request_id, body).await.map(|_| ()) }
     })
     .await;
     Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))
+}
+
+/// The answer for an event (Amplify's or a domain event: both carry
+/// `detail.appId` and `detail.branchName`) about an app or branch the scope
+/// does not cover; `None` for everything else, malformed events included
+/// (their parser names what is wrong).
+fn outside(raw: &str, scope: &Scope) -> Option<Value> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    let detail = v.get("detail")?;
+    let app = detail.get("appId").and_then(Value::as_str);
+    let branch = detail.get("branchName").and_then(Value::as_str);
+    let covered = app.is_none_or(|a| scope.covers_app_name(a))
+        && branch.is_none_or(|b| scope.covers_branch_name(b));
+    (!covered)
+        .then(|| json!({"skipped": "outside the watch scope", "appId": app, "branchName": branch}))
 }
 
 /// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`),
@@ -172,6 +200,38 @@ mod tests {
         let err = e.detail::<BuildEvent>().unwrap_err();
         assert_eq!(err.event_id, "eb-1");
         assert!(err.reason.starts_with("Build Succeeded detail: "), "{err}");
+    }
+
+    #[test]
+    fn events_outside_the_watch_scope_are_skipped_and_the_rest_pass() {
+        let scope = Scope::new(vec!["d1abc".parse().unwrap()], "main,release/*").unwrap();
+        let event = |app: &str, branch: &str| {
+            json!({"source": "aws.amplify", "detail": {"appId": app, "branchName": branch}})
+                .to_string()
+        };
+        for (raw, skipped) in [
+            (event("d1abc", "main"), false),
+            (event("d1abc", "release/2"), false),
+            (event("d1abc", "develop"), true),
+            (event("d2other", "main"), true),
+            (
+                envelope("Build Succeeded", "sentinel", json!({"appId": "d2other"})),
+                true,
+            ),
+            // No app or branch to judge by: the reaction decides (schedules,
+            // requests, malformed events).
+            (
+                json!({"source": "aws.events", "detail": {}}).to_string(),
+                false,
+            ),
+            ("not json".to_owned(), false),
+        ] {
+            let out = outside(&raw, &scope);
+            assert_eq!(out.is_some(), skipped, "{raw}: {out:?}");
+            if let Some(answer) = out {
+                assert_eq!(answer["skipped"], "outside the watch scope");
+            }
+        }
     }
 
     #[test]
