@@ -26,24 +26,7 @@ use crate::helpers::*;
 const COMMIT: &str = "c1eac1eac1eac1eac1eac1eac1eac1eac1eac1ea";
 
 async fn invoke(stack: &Stack, payload: Value) -> Value {
-    let endpoint = format!(
-        "{}/2015-03-31/functions/cleanup/invocations",
-        env("SENTINEL_LAMBDA_ENDPOINT")
-    );
-    let answer = stack
-        .http
-        .post(&endpoint)
-        .json(&payload)
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status();
-    let body: Value = answer.json().await.unwrap();
-    assert!(
-        status.is_success() && body.get("errorType").is_none(),
-        "{body}"
-    );
-    body
+    stack.invoke("cleanup", payload).await
 }
 
 fn key(app: &AppId, branch: &str, job: u64) -> DeploymentKey {

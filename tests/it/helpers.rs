@@ -262,6 +262,43 @@ impl Stack {
         Ok(Capture { sqs, url })
     }
 
+    /// The Amplify emulator's log of API calls (operation, params, time).
+    pub async fn amplify_calls(&self) -> Vec<Value> {
+        let calls: Value = self
+            .http
+            .get(format!("{}/_emulator/calls", self.amplify_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        calls["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Invokes a function directly (as `aws lambda invoke` would) and
+    /// expects an answer that is not an error.
+    pub async fn invoke(&self, function: &str, payload: Value) -> Value {
+        let endpoint = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            env("SENTINEL_LAMBDA_ENDPOINT")
+        );
+        let answer = self
+            .http
+            .post(&endpoint)
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap();
+        assert!(
+            status.is_success() && body.get("errorType").is_none(),
+            "{body}"
+        );
+        body
+    }
+
     /// Creates a bus of the test's own.
     pub async fn create_bus(&self) -> Result<String> {
         let name = format!("test-{}", unique_app_id());

@@ -99,19 +99,9 @@ async fn verdict(stack: &Stack, branch: &str, job: JobId) -> String {
 
 /// The emulator's StartJob calls for the branch: (jobType, jobId asked).
 async fn start_jobs(stack: &Stack, branch: &str) -> Vec<(String, Option<String>, f64)> {
-    let url = format!("{}/_emulator/calls", stack.amplify_url);
-    let calls: Value = stack
-        .http
-        .get(&url)
-        .send()
+    stack
+        .amplify_calls()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    calls["calls"]
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|c| c["operation"] == "StartJob" && c["params"]["branchName"] == branch)
         .map(|c| {

@@ -96,21 +96,9 @@ async fn an_unwatched_branch_is_never_recorded_reconciled_checked_alerted_or_rol
     .unwrap();
 
     // The daily reconciliation walks the app's branches: not this one.
-    let endpoint = format!(
-        "{}/2015-03-31/functions/cleanup/invocations",
-        env("SENTINEL_LAMBDA_ENDPOINT")
-    );
-    let run: Value = stack
-        .http
-        .post(&endpoint)
-        .json(&json!({"apps": [watched_app().as_str()]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(run.get("errorType").is_none(), "{run}");
+    stack
+        .invoke("cleanup", json!({"apps": [watched_app().as_str()]}))
+        .await;
 
     // Domain events about it, as if something had published them.
     for (queue, detail_type) in [
@@ -154,18 +142,8 @@ async fn an_unwatched_branch_is_never_recorded_reconciled_checked_alerted_or_rol
         .await
         .unwrap();
     assert!(sent.is_empty(), "{sent:#?}");
-    let calls: Value = stack
-        .http
-        .get(format!("{}/_emulator/calls", stack.amplify_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let touched: Vec<&Value> = calls["calls"]
-        .as_array()
-        .unwrap()
+    let calls = stack.amplify_calls().await;
+    let touched: Vec<&Value> = calls
         .iter()
         .filter(|c| c["params"]["branchName"] == unwatched.as_str())
         .filter(|c| c["operation"] != "GetBranch" && c["operation"] != "CreateBranch")
