@@ -121,8 +121,12 @@ fn outside(raw: &str, scope: &Scope) -> Option<Value> {
     let branch = detail.get("branchName").and_then(Value::as_str);
     let covered = app.is_none_or(|a| scope.covers_app_name(a))
         && branch.is_none_or(|b| scope.covers_branch_name(b));
-    (!covered)
-        .then(|| json!({"skipped": "outside the watch scope", "appId": app, "branchName": branch}))
+    // Names from the event go into the answer and a log line: bounded and
+    // masked like any other quoted value.
+    let shown = |v: Option<&str>| v.map(crate::core::model::preview);
+    (!covered).then(|| {
+        json!({"skipped": "outside the watch scope", "appId": shown(app), "branchName": shown(branch)})
+    })
 }
 
 /// EventBridge's scheduled event (`source aws.events`, `Scheduled Event`),
@@ -232,6 +236,13 @@ mod tests {
                 assert_eq!(answer["skipped"], "outside the watch scope");
             }
         }
+        // A name from the event is bounded before it reaches the log.
+        let long = event("d1abc", &"x".repeat(100_000));
+        let answer = outside(&long, &scope).unwrap();
+        assert!(
+            answer["branchName"].as_str().unwrap().len() < 100,
+            "{answer}"
+        );
     }
 
     #[test]
