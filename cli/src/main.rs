@@ -430,6 +430,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .environment
                     .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?,
                 auto_rollback: sentinel_shared::rollback::AutoRollback::Auto,
+                // The operator asked for it: it acts in either mode.
+                enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
                 holder: by,
             };
             let action = rollbacker
@@ -465,6 +467,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 publisher: &publisher,
                 environment: cli.environment.unwrap_or(Environment::Dev),
                 auto_rollback: sentinel_shared::rollback::AutoRollback::Auto,
+                enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
                 holder: by.clone(),
             };
             match rollbacker.unlock(&app, &branch).await? {

@@ -28,6 +28,7 @@ pub fn json(found: &[Deployment]) -> Value {
                     "health": d.health,
                     "diagnosis": d.diagnosis,
                     "rollbackOf": d.rollback_of,
+                    "observed": d.observed,
                     "deliveries": d.event_ids.len(),
                 })
             })
@@ -90,6 +91,9 @@ pub fn table(found: &[Deployment]) -> String {
         }
         if let Some(from) = d.rollback_of {
             let _ = writeln!(out, "{:>20} rollback of job {from}", "└");
+        }
+        for a in &d.observed {
+            let _ = writeln!(out, "{:>20} observe mode: {}", "└", a.summary);
         }
         if let Some(g) = &d.diagnosis {
             let at = g
@@ -322,6 +326,18 @@ pub fn metrics(f: &sentinel_shared::metrics::dora::Figures, items_read: usize) -
         ),
         ("Rollbacks", f.rollbacks.to_string(), String::new()),
     ];
+    let o = &f.observed;
+    let observed = (o.stop_build + o.rollback + o.retry > 0).then(|| {
+        (
+            "Observe mode",
+            format!(
+                "would have stopped {} build(s), rolled back {}, retried {}",
+                o.stop_build, o.rollback, o.retry
+            ),
+            String::new(),
+        )
+    });
+    let rows = rows.into_iter().chain(observed);
     for (name, value, tier) in rows {
         out.push_str(format!("  {name:<22} {value:<48} {tier}").trim_end());
         out.push('\n');

@@ -30,6 +30,10 @@ pub struct BranchPolicy {
     /// Stop the build (StopJob) when validation finds an error.
     #[serde(default = "yes")]
     pub stop_on_error: bool,
+    /// `observe` or `enforce`: overrides the stack's `Enforcement` for this
+    /// app or branch (absent: the stack's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::core::enforcement::Enforcement>,
     /// How the site is checked after a deploy (`docs/policy.md`).
     #[serde(default)]
     pub health: crate::health::HealthPolicy,
@@ -61,6 +65,7 @@ impl Default for BranchPolicy {
             secret_names: Vec::new(),
             severity: BTreeMap::new(),
             stop_on_error: true,
+            enforcement: None,
             health: crate::health::HealthPolicy::default(),
             alerts: crate::alert::AlertPolicy::default(),
             rollback: crate::rollback::RollbackPolicy::default(),
@@ -183,6 +188,20 @@ mod tests {
         assert_eq!(a.severity_of("buildspec.node-memory"), Severity::Error);
         assert_eq!(a.severity_of("env.secret-exposed"), Severity::Error);
         assert!(!a.stop_on_error);
+        assert_eq!(a.enforcement, None);
+    }
+
+    #[test]
+    fn enforcement_overrides_the_stack_and_rejects_other_words() {
+        use crate::core::enforcement::Enforcement;
+        let p = BranchPolicy::parse("enforcement: observe\n", "p.yaml").unwrap();
+        assert_eq!(p.enforcement, Some(Enforcement::Observe));
+        let p = BranchPolicy::parse("{\"enforcement\": \"enforce\"}", "p.json").unwrap();
+        assert_eq!(p.enforcement, Some(Enforcement::Enforce));
+        let err = BranchPolicy::parse("stop_on_error: true\nenforcement: dry-run\n", "p.yaml")
+            .unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.reason.contains("observe"), "{err}");
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl World {
             publisher: &self.publisher,
             environment: Environment::Prod,
             auto_rollback: AutoRollback::Auto,
+            enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
             holder: "exactly-once".into(),
         }
     }

@@ -108,6 +108,8 @@ impl Stack {
                 environment: self.environment(),
                 site_url_template: None,
                 scope: Default::default(),
+                // The tests of what the stack does: it acts.
+                enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
             },
         }
     }

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod metrics;
+mod observe;
 mod rollback;
 mod scope;
 mod validator;

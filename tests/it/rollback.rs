@@ -22,7 +22,7 @@ const V3: &str = "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c";
 
 /// A fresh branch whose policy turns automatic rollback on (the local stack
 /// is `dev`, where it is off by default) and checks quickly.
-async fn branch(stack: &Stack, prefix: &str) -> String {
+pub(crate) async fn branch(stack: &Stack, prefix: &str) -> String {
     let branch = format!("{prefix}-{}", unique_app_id());
     ensure_watched_app(stack, &branch, V1).await;
     let policy = BranchPolicy::parse(
@@ -38,7 +38,7 @@ async fn branch(stack: &Stack, prefix: &str) -> String {
     branch
 }
 
-async fn site(stack: &Stack, branch: &str, broken: &[&str]) {
+pub(crate) async fn site(stack: &Stack, branch: &str, broken: &[&str]) {
     stack
         .control(
             &format!("/apps/{}/branches/{}/site", watched_app(), encode(branch)),
@@ -48,7 +48,7 @@ async fn site(stack: &Stack, branch: &str, broken: &[&str]) {
         .unwrap();
 }
 
-async fn build(
+pub(crate) async fn build(
     stack: &Stack,
     branch: &str,
     commit: &str,
@@ -74,7 +74,7 @@ async fn build(
         .unwrap()
 }
 
-fn key(branch: &str, job: JobId) -> DeploymentKey {
+pub(crate) fn key(branch: &str, job: JobId) -> DeploymentKey {
     DeploymentKey {
         app_id: watched_app(),
         branch_name: branch.parse().unwrap(),
@@ -83,7 +83,7 @@ fn key(branch: &str, job: JobId) -> DeploymentKey {
 }
 
 /// Waits for the job's health verdict (`healthy`/`unhealthy`).
-async fn verdict(stack: &Stack, branch: &str, job: JobId) -> String {
+pub(crate) async fn verdict(stack: &Stack, branch: &str, job: JobId) -> String {
     let store = stack.store();
     let k = key(branch, job);
     eventually(Duration::from_secs(90), "a health verdict", || async {
@@ -98,7 +98,7 @@ async fn verdict(stack: &Stack, branch: &str, job: JobId) -> String {
 }
 
 /// The emulator's StartJob calls for the branch: (jobType, jobId asked).
-async fn start_jobs(stack: &Stack, branch: &str) -> Vec<(String, Option<String>, f64)> {
+pub(crate) async fn start_jobs(stack: &Stack, branch: &str) -> Vec<(String, Option<String>, f64)> {
     stack
         .amplify_calls()
         .await
@@ -117,7 +117,7 @@ async fn start_jobs(stack: &Stack, branch: &str) -> Vec<(String, Option<String>,
         .collect()
 }
 
-async fn auto_build(stack: &Stack, branch: &str) -> bool {
+pub(crate) async fn auto_build(stack: &Stack, branch: &str) -> bool {
     stack
         .amplify_sdk()
         .get_branch()
@@ -131,14 +131,14 @@ async fn auto_build(stack: &Stack, branch: &str) -> bool {
         .enable_auto_build
 }
 
-fn detail_types(events: &[Value]) -> Vec<String> {
+pub(crate) fn detail_types(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
 
-fn sentinel(args: &[&str]) -> std::process::Output {
+pub(crate) fn sentinel(args: &[&str]) -> std::process::Output {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     std::process::Command::new(format!("{target}/debug/sentinel"))
         .args(args)

@@ -40,6 +40,10 @@ LOCAL_PARAMS = {
     "RetentionDays": "90",
     "LogRetentionDays": "30",
     "AutoRollback": "auto",
+    # The tests of what the stack does need it to act; observe mode (the
+    # template's default) is tested with a policy's `enforcement: observe`
+    # (tests/it/observe.rs) and the default itself in test_provision.py.
+    "Enforcement": "enforce",
     # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com.
     "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{appId}/{displayName}/" % os.environ.get("AMPLIFY_PORT", "4520"),
 }

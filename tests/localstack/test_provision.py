@@ -226,6 +226,22 @@ def test_the_rule_filters_apps_and_every_function_gets_the_branch_scope():
     assert stack.resolve(variables["SENTINEL_BRANCHES"]) == "main,release/*"
     assert stack.resolve(variables["SENTINEL_APP_IDS"]) == "dsentinel0001,dsentinel0002"
 
+def test_a_first_install_observes_and_the_local_stack_enforces():
+    # The template's default acts on nothing (docs/rollout.md); every
+    # function reads the one parameter.
+    t = template()
+    assert t["Parameters"]["Enforcement"]["Default"] == "observe"
+    assert t["Parameters"]["Enforcement"]["AllowedValues"] == ["observe", "enforce"]
+    chosen = {k: v for k, v in provision.LOCAL_PARAMS.items() if k != "Enforcement"}
+    for params, want in [(chosen, "observe"), (provision.LOCAL_PARAMS, "enforce")]:
+        stack = provision.Stack(t, params, "us-east-1", None)
+        variables = stack.t["Globals"]["Function"]["Environment"]["Variables"]
+        assert stack.resolve(variables["SENTINEL_ENFORCEMENT"]) == want
+    # The alerter hears the would-haves.
+    alert = t["Resources"]["AlertRule"]["Properties"]["EventPattern"]
+    assert "Action Observed" in alert["detail-type"]
+
+
 def test_routes_name_each_sqs_event_source_and_its_binary(stack):
     routes = {r["function"]: r for r in stack.routes()}
     ingest = routes["build-event-handler"]

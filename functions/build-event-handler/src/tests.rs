@@ -55,6 +55,7 @@ fn deps() -> MemDeps {
             environment: Environment::Staging,
             site_url_template: None,
             scope: Default::default(),
+            enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
         },
     }
 }

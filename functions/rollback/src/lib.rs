@@ -33,6 +33,7 @@ pub async fn on_raw<K: Stack>(
         publisher: &c.publisher,
         environment: c.environment,
         auto_rollback: deps.auto_rollback,
+        enforcement: c.enforcement,
         holder: request_id.to_owned(),
     };
     let span = tracing::info_span!("rollback", request_id, event_id = %envelope.id);
@@ -58,6 +59,7 @@ pub fn describe(action: &RollbackAction) -> Value {
             json!({"action": "retried", "retryJob": retry_job})
         }
         RollbackAction::NotRetried(why) => json!({"action": "not-retried", "why": why}),
+        RollbackAction::Observed(would) => json!({"action": "observed", "wouldHave": would}),
         RollbackAction::Ignored(why) => json!({"action": "ignored", "why": why}),
     }
 }

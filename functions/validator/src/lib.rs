@@ -38,6 +38,7 @@ pub async fn on_raw<K: Stack>(
         amplify: &c.amplify,
         publisher: &c.publisher,
         environment: c.environment,
+        enforcement: c.enforcement,
     }
     .on_build_started(&event)
     .instrument(span)
@@ -53,6 +54,7 @@ pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Resu
             Ok(json!({
                 "passed": outcome.passed,
                 "stopped": outcome.stopped,
+                "wouldStop": outcome.would_stop,
                 "published": outcome.published,
             }))
         },

@@ -168,6 +168,10 @@ pub struct Deployment {
     /// build timeout and Amplify has no such job: it will never end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timed_out_at: Option<DateTime<Utc>>,
+    /// What Sentinel would have done to this job in enforce mode (observe
+    /// mode): a stop, a rollback from it, a retry of it. One per kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<crate::core::enforcement::ObservedAction>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -245,6 +249,7 @@ impl Deployment {
             live_check: None,
             diagnosis: None,
             timed_out_at: None,
+            observed: Vec::new(),
             outbox: BTreeMap::new(),
             version: 0,
         }

@@ -36,9 +36,67 @@ pub mod detail_type {
     pub const ROLLBACK_RECOMMENDED: &str = "Rollback Recommended";
     pub const DEGRADATION_DETECTED: &str = "Degradation Detected";
     pub const BUILD_RETRIED: &str = "Build Retried";
+    /// Observe mode: an action Sentinel would have taken, and did not.
+    pub const ACTION_OBSERVED: &str = "Action Observed";
 }
 
 pub const OWNER_ROLLBACK: &str = "rollback";
+
+/// The detail of "Action Observed": in observe mode, what Sentinel would
+/// have done to a job in enforce mode (`crate::core::enforcement`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedEvent {
+    /// `{appId}/{branchName}/{jobId padded}/observed-{action}`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job the action was about (stopped, rolled back from, retried).
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub action: crate::core::enforcement::ObservedKind,
+    /// "would have rolled back to job 41: …" (bounded, secrets masked).
+    pub summary: String,
+    /// The job a rollback would have rebuilt, or a retry would have retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_job_id: Option<JobId>,
+    /// The command that does it by hand, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+impl ObservedEvent {
+    /// The event of `action` as recorded on `d`, for `owner`'s outbox.
+    pub fn outbox_entry(
+        d: &Deployment,
+        action: &crate::core::enforcement::ObservedAction,
+        owner: &str,
+        seq: u64,
+    ) -> Option<OutboxEntry> {
+        let event = Self {
+            event_id: d
+                .key
+                .event_id(&format!("observed-{}", action.action.as_str())),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            commit_id: d.details.commit_id.clone(),
+            action: action.action,
+            summary: action.summary.clone(),
+            target_job_id: action.target_job,
+            command: action.command.clone(),
+        };
+        Some(OutboxEntry {
+            id: event.event_id.clone(),
+            seq,
+            owner: owner.to_owned(),
+            detail_type: detail_type::ACTION_OBSERVED.to_owned(),
+            detail: serde_json::to_string(&event).ok()?,
+        })
+    }
+}
 
 /// The detail of "Build Retried": a build that failed transiently was
 /// started again (StartJob RETRY) by the rollback function.
@@ -210,6 +268,9 @@ pub struct ValidationEvent {
     pub policy: String,
     /// The validator asked Amplify to stop the build.
     pub stop_requested: bool,
+    /// Observe mode: the build would have been stopped, and was not.
+    #[serde(default)]
+    pub would_stop: bool,
 }
 
 impl ValidationEvent {

@@ -7,6 +7,7 @@
 //! and the version every stored item is written under ([`version`]). It imports no feature.
 
 pub mod deployment;
+pub mod enforcement;
 pub mod error;
 pub mod events;
 pub mod model;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::core::enforcement::Enforcement;
 use crate::core::model::Environment;
 use crate::core::scope::Scope;
 
@@ -44,6 +45,9 @@ pub struct Config {
     /// The watched apps and branches (the `AmplifyAppIds` and
     /// `WatchedBranches` parameters), applied by every function.
     pub scope: Scope,
+    /// The stack's `Enforcement` parameter: whether automatic actions reach
+    /// Amplify (`observe` when unset; a policy may override it per branch).
+    pub enforcement: Enforcement,
 }
 
 impl Config {
@@ -58,6 +62,7 @@ impl Config {
     pub const METRICS_NAMESPACE: &'static str = "SENTINEL_METRICS_NAMESPACE";
     pub const APP_IDS: &'static str = "SENTINEL_APP_IDS";
     pub const BRANCHES: &'static str = "SENTINEL_BRANCHES";
+    pub const ENFORCEMENT: &'static str = "SENTINEL_ENFORCEMENT";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -140,8 +145,18 @@ impl Config {
                     reason: e.reason,
                 }
             })?;
+        let enforcement = match lookup(Self::ENFORCEMENT).filter(|v| !v.trim().is_empty()) {
+            None => Enforcement::Observe,
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: crate::core::model::ParseError| ConfigError {
+                    variable: Self::ENFORCEMENT,
+                    reason: e.reason,
+                })?,
+        };
         Ok(Self {
             scope,
+            enforcement,
             metrics_namespace,
             auto_rollback,
             environment,
@@ -174,6 +189,7 @@ impl fmt::Debug for Config {
             .field("scope", &self.scope.to_string())
             .field("region", &self.region)
             .field("auto_rollback", &self.auto_rollback)
+            .field("enforcement", &self.enforcement)
             .finish()
     }
 }
@@ -249,6 +265,21 @@ mod tests {
         let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
         assert_eq!(err.variable, "SENTINEL_APP_IDS");
         assert!(err.reason.contains("Not An App"), "{err}");
+    }
+
+    #[test]
+    fn enforcement_is_observe_unless_the_stack_chose_enforce() {
+        let c = Config::from_lookup(lookup(FULL)).unwrap();
+        assert_eq!(c.enforcement, Enforcement::Observe);
+        let mut pairs = FULL.to_vec();
+        pairs.push(("SENTINEL_ENFORCEMENT", "enforce"));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.enforcement, Enforcement::Enforce);
+        pairs.pop();
+        pairs.push(("SENTINEL_ENFORCEMENT", "yes"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_ENFORCEMENT");
+        assert!(err.reason.contains("observe, enforce"), "{err}");
     }
 
     #[test]

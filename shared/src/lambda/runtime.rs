@@ -34,6 +34,8 @@ pub struct Clients<K: Stack> {
     pub site_url_template: Option<String>,
     /// What the stack watches: every delivery outside it is skipped.
     pub scope: Scope,
+    /// The stack's default mode (`Config::enforcement`).
+    pub enforcement: crate::core::enforcement::Enforcement,
 }
 
 /// The AWS adapters, built once per process.
@@ -50,6 +52,7 @@ impl AwsClients {
             environment: config.environment,
             site_url_template: config.site_url_template.clone(),
             scope: config.scope.clone(),
+            enforcement: config.enforcement,
             store: DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 &config.table,

@@ -41,6 +41,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::Deployment;
+use crate::core::enforcement::ObservedKind;
 use crate::core::model::{BuildStatus, Environment};
 use crate::health::Verdict;
 
@@ -86,7 +87,36 @@ pub struct Figures {
     pub recoveries: u32,
     pub open_incidents: u32,
     pub rollbacks: u32,
+    /// Observe mode: the actions Sentinel would have taken on the window's
+    /// jobs (absent in snapshots written before observe mode: zero).
+    #[serde(default)]
+    pub observed: ObservedCounts,
     pub tiers: Tiers,
+}
+
+/// Jobs of a window with a "would have" of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedCounts {
+    pub stop_build: u32,
+    pub rollback: u32,
+    pub retry: u32,
+}
+
+impl ObservedCounts {
+    pub fn of(window: &[Deployment]) -> Self {
+        let count = |kind: ObservedKind| {
+            window
+                .iter()
+                .filter(|d| d.observed.iter().any(|a| a.action == kind))
+                .count() as u32
+        };
+        Self {
+            stop_build: count(ObservedKind::StopBuild),
+            rollback: count(ObservedKind::Rollback),
+            retry: count(ObservedKind::Retry),
+        }
+    }
 }
 
 /// The nearest-rank percentile of sorted values.
@@ -311,6 +341,7 @@ pub fn compute(
         recoveries: recoveries.len() as u32,
         open_incidents: open,
         rollbacks,
+        observed: ObservedCounts::of(window),
         tiers: Tiers {
             deployment_frequency: frequency_tier(frequency),
             lead_time: lead_median.map(lead_time_tier),

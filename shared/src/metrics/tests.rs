@@ -182,3 +182,44 @@ fn incidents_at_the_window_edges() {
     assert_eq!(f.change_failure_rate, Some(0.5));
     assert_eq!(f.tiers.deployment_frequency, Tier::Elite, "2 a day");
 }
+
+#[test]
+fn a_week_in_observe_mode_counts_the_would_haves_per_kind() {
+    use crate::core::enforcement::{ObservedAction, ObservedKind, record};
+    // Jobs 1–4; job 2 would have been stopped; job 3 would have been
+    // rolled back from (and its retry is not a thing), job 4 would have
+    // been retried: one of each, and job 2's second stop counts once.
+    let mut jobs: Vec<Deployment> = (1..=4)
+        .map(|n| Job::new("main", n, BuildStatus::Succeeded, t(n as i64, 10, 0), 5).record())
+        .collect();
+    let at = t(1, 10, 0);
+    record(
+        &mut jobs[1].observed,
+        ObservedAction::new(ObservedKind::StopBuild, "1 error", at),
+    );
+    record(
+        &mut jobs[1].observed,
+        ObservedAction::new(ObservedKind::StopBuild, "again", at),
+    );
+    record(
+        &mut jobs[2].observed,
+        ObservedAction::new(ObservedKind::Rollback, "to job 1", at),
+    );
+    record(
+        &mut jobs[3].observed,
+        ObservedAction::new(ObservedKind::Retry, "network", at),
+    );
+    let f = compute(Environment::Prod, t(0, 0, 0), t(7, 0, 0), &jobs);
+    assert_eq!(
+        (f.observed.stop_build, f.observed.rollback, f.observed.retry),
+        (1, 1, 1)
+    );
+    assert_eq!(f.rollbacks, 0, "a would-have is not a rollback");
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(json["observed"]["stopBuild"], 1);
+    // A snapshot written before observe mode reads as zero.
+    let mut old = json.clone();
+    old.as_object_mut().unwrap().remove("observed");
+    let back: super::dora::Figures = serde_json::from_value(old).unwrap();
+    assert_eq!(back.observed, Default::default());
+}

@@ -11,8 +11,11 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use crate::core::deployment::{Deployment, DeploymentKey, Observation, ValidationRecord};
+use crate::core::enforcement::{self, Enforcement, ObservedAction, ObservedKind};
 use crate::core::error::{AmplifyError, Error};
-use crate::core::events::{BuildEvent, OWNER_VALIDATOR, ValidationEvent, detail_type};
+use crate::core::events::{
+    BuildEvent, OWNER_VALIDATOR, ObservedEvent, ValidationEvent, detail_type,
+};
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects;
 use crate::policy::BranchPolicy;
@@ -56,6 +59,8 @@ pub fn input_from_amplify(
 pub struct ValidationOutcome {
     pub passed: bool,
     pub stopped: bool,
+    /// Observe mode: the build would have been stopped.
+    pub would_stop: bool,
     pub published: usize,
 }
 
@@ -67,6 +72,15 @@ pub struct Validator<'a, K: Stack> {
     pub amplify: &'a K::Amplify,
     pub publisher: &'a K::Publisher,
     pub environment: Environment,
+    /// The stack's mode; a policy may override it per app or branch.
+    pub enforcement: Enforcement,
+}
+
+/// What the policy says about one job, beside the report.
+struct Decision {
+    scope: String,
+    stop_on_error: bool,
+    enforcement: Enforcement,
 }
 
 impl<K: Stack> Validator<'_, K> {
@@ -79,12 +93,9 @@ impl<K: Stack> Validator<'_, K> {
         let mut record = match self.store.get_deployment(&key).await? {
             Some(d) if d.validation.is_some() => d,
             _ => {
-                let (report, scope, stop_on_error) = self.validate(&key).await?;
-                info!(passed = report.passed, errors = report.errors, warnings = report.warnings, policy = %scope, "validated");
-                effects::update(self.store, &key, |d| {
-                    Ok(decide(d, &report, &scope, stop_on_error))
-                })
-                .await?
+                let (report, decision) = self.validate(&key).await?;
+                info!(passed = report.passed, errors = report.errors, warnings = report.warnings, policy = %decision.scope, enforcement = %decision.enforcement, "validated");
+                effects::update(self.store, &key, |d| Ok(decide(d, &report, &decision))).await?
             }
         };
         let Some(validation) = record.validation.clone() else {
@@ -111,14 +122,19 @@ impl<K: Stack> Validator<'_, K> {
             .as_ref()
             .and_then(|v| v.stop_result.as_deref())
             == Some("stopped");
+        let would_stop = record
+            .observed
+            .iter()
+            .any(|a| a.action == ObservedKind::StopBuild);
         Ok(ValidationOutcome {
             passed: validation.report.passed,
             stopped,
+            would_stop,
             published,
         })
     }
 
-    async fn validate(&self, key: &DeploymentKey) -> Result<(Report, String, bool), Error> {
+    async fn validate(&self, key: &DeploymentKey) -> Result<(Report, Decision), Error> {
         let app = self.amplify.get_app(&key.app_id).await?;
         let branch = self
             .amplify
@@ -132,16 +148,25 @@ impl<K: Stack> Validator<'_, K> {
         // No package files in this input, so the engine cannot fail to read them.
         let report = validate::validate(&input, &policy)
             .map_err(|e| Error::DeadLetter(format!("validation input: {e}")))?;
-        Ok((report, scope, policy.stop_on_error))
+        let decision = Decision {
+            scope,
+            stop_on_error: policy.stop_on_error,
+            enforcement: Enforcement::for_branch(self.enforcement, policy.enforcement),
+        };
+        Ok((report, decision))
     }
 }
 
-/// Records the report and its events, once.
-fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool) -> bool {
+/// Records the report and its events, once. In observe mode a build that
+/// would be stopped is not: the "would have" is recorded and published.
+fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
     if d.validation.is_some() {
         return false;
     }
-    let stop_requested = report.has_errors() && stop_on_error && !d.status.is_terminal();
+    let scope = decision.scope.as_str();
+    let stop = report.has_errors() && decision.stop_on_error && !d.status.is_terminal();
+    let stop_requested = stop && decision.enforcement.acts();
+    let would_stop = stop && !stop_requested;
     d.validation = Some(ValidationRecord {
         report: report.clone(),
         policy: scope.to_owned(),
@@ -162,11 +187,32 @@ fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool)
         findings: report.findings.clone(),
         policy: scope.to_owned(),
         stop_requested,
+        would_stop,
     };
     let seq = d.event_ids.len() as u64 + 100;
     let mut entries = vec![event("validation").to_outbox(detail_type::VALIDATION_COMPLETED, seq)];
     if report.has_errors() {
         entries.push(event("validation-failed").to_outbox(detail_type::VALIDATION_FAILED, seq + 1));
+    }
+    if would_stop {
+        let first = report
+            .findings
+            .iter()
+            .find(|f| f.severity == crate::validate::Severity::Error)
+            .map(|f| format!(" — first: {} ({})", f.message, f.rule))
+            .unwrap_or_default();
+        let why = format!(
+            "{} error(s) in the build's configuration (policy: {scope}){first}",
+            report.errors
+        );
+        let action = ObservedAction::new(ObservedKind::StopBuild, &why, Utc::now());
+        entries.push(ObservedEvent::outbox_entry(
+            d,
+            &action,
+            OWNER_VALIDATOR,
+            seq + 2,
+        ));
+        enforcement::record(&mut d.observed, action);
     }
     for entry in entries.into_iter().flatten() {
         d.outbox.insert(entry.id.clone(), entry);
@@ -199,4 +245,176 @@ fn record_stop(d: &mut Deployment, result: &str) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
+    use crate::core::model::JobId;
+
+    struct World {
+        store: MemoryStore,
+        amplify: MemoryAmplify,
+        publisher: MemoryPublisher,
+    }
+
+    fn key() -> DeploymentKey {
+        DeploymentKey {
+            app_id: "d1abc".parse().unwrap(),
+            branch_name: "main".parse().unwrap(),
+            job_id: JobId::new(7),
+        }
+    }
+
+    /// A branch missing the DATABASE_URL its policy requires, a build started.
+    async fn world(policy: &str) -> World {
+        let w = World {
+            store: MemoryStore::default(),
+            amplify: MemoryAmplify::default(),
+            publisher: MemoryPublisher::default(),
+        };
+        let k = key();
+        w.amplify.apps.lock().unwrap().insert(
+            "d1abc".into(),
+            AppInfo {
+                app_id: k.app_id.clone(),
+                name: "shop".into(),
+                default_domain: "d1abc.amplifyapp.com".into(),
+                platform: Some("WEB_COMPUTE".into()),
+                environment_variables: BTreeMap::new(),
+                build_spec: None,
+                build_compute_type: None,
+                basic_auth: None,
+            },
+        );
+        w.amplify.branches.lock().unwrap().insert(
+            ("d1abc".into(), "main".into()),
+            BranchInfo {
+                branch_name: k.branch_name.clone(),
+                display_name: "main".into(),
+                stage: Some("PRODUCTION".into()),
+                enable_auto_build: true,
+                active_job_id: None,
+                environment_variables: BTreeMap::new(),
+                build_spec: None,
+                framework: Some("Next.js - SSR".into()),
+                basic_auth: None,
+            },
+        );
+        let policy = BranchPolicy::parse(policy, "p.yaml").unwrap();
+        w.store
+            .put_policy(&k.app_id, Some(&k.branch_name), &policy)
+            .await
+            .unwrap();
+        let mut d = Deployment::new(k.clone(), Environment::Prod);
+        d.apply(Observation {
+            event_id: "amplify-1".into(),
+            status: BuildStatus::Started,
+            at: Utc::now(),
+        });
+        d.outbox.clear();
+        w.store.save_deployment(&d).await.unwrap();
+        w
+    }
+
+    impl World {
+        async fn validate(&self, stack: Enforcement) -> ValidationOutcome {
+            let d = self.store.get_deployment(&key()).await.unwrap().unwrap();
+            let event = BuildEvent::from_deployment(&d).unwrap();
+            Validator::<InMemory> {
+                store: &self.store,
+                amplify: &self.amplify,
+                publisher: &self.publisher,
+                environment: Environment::Prod,
+                enforcement: stack,
+            }
+            .on_build_started(&event)
+            .await
+            .unwrap()
+        }
+    }
+
+    const MISSING: &str = "required:\n  all: [DATABASE_URL]\n";
+
+    #[tokio::test]
+    async fn in_enforce_mode_a_build_that_cannot_succeed_is_stopped() {
+        let w = world(MISSING).await;
+        let outcome = w.validate(Enforcement::Enforce).await;
+        assert!(outcome.stopped && !outcome.would_stop && !outcome.passed);
+        assert_eq!(w.amplify.stopped.lock().unwrap().as_slice(), &[key()]);
+        let d = w.store.get_deployment(&key()).await.unwrap().unwrap();
+        assert!(d.observed.is_empty());
+        assert!(
+            !w.publisher
+                .detail_types()
+                .contains(&"Action Observed".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn in_observe_mode_it_is_not_stopped_and_the_would_have_is_recorded_once() {
+        for (policy, stack) in [
+            (MISSING.to_owned(), Enforcement::Observe),
+            (
+                format!("{MISSING}enforcement: observe\n"),
+                Enforcement::Enforce,
+            ),
+        ] {
+            let w = world(&policy).await;
+            let first = w.validate(stack).await;
+            let again = w.validate(stack).await;
+            assert!(!first.stopped && first.would_stop, "{policy}");
+            assert_eq!(
+                again,
+                ValidationOutcome {
+                    published: 0,
+                    ..first.clone()
+                }
+            );
+            assert!(w.amplify.stopped.lock().unwrap().is_empty(), "no StopJob");
+            let d = w.store.get_deployment(&key()).await.unwrap().unwrap();
+            assert_eq!(d.status, BuildStatus::Started, "not cancelled");
+            assert_eq!(d.observed.len(), 1);
+            assert!(
+                d.observed[0]
+                    .summary
+                    .starts_with("would have stopped this build: 1 error(s)"),
+                "{}",
+                d.observed[0].summary
+            );
+            assert!(d.observed[0].summary.contains("DATABASE_URL"));
+            let validation = d.validation.unwrap();
+            assert!(!validation.stop_requested && validation.stop_result.is_none());
+            let published = w.publisher.published.lock().unwrap().clone();
+            let failed = published
+                .iter()
+                .find(|e| e.detail_type == "Validation Failed")
+                .unwrap();
+            let detail: serde_json::Value = serde_json::from_str(&failed.detail).unwrap();
+            assert_eq!(
+                (
+                    detail["wouldStop"].as_bool(),
+                    detail["stopRequested"].as_bool()
+                ),
+                (Some(true), Some(false))
+            );
+            let observed: Vec<_> = published
+                .iter()
+                .filter(|e| e.detail_type == "Action Observed")
+                .collect();
+            assert_eq!(observed.len(), 1, "published once");
+            assert_eq!(observed[0].id, "d1abc/main/0000000007/observed-stop-build");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_policy_of_enforce_stops_even_when_the_stack_observes() {
+        let w = world(&format!("{MISSING}enforcement: enforce\n")).await;
+        let outcome = w.validate(Enforcement::Observe).await;
+        assert!(outcome.stopped && !outcome.would_stop);
+        assert_eq!(w.amplify.stopped.lock().unwrap().len(), 1);
+    }
 }

@@ -33,6 +33,8 @@ pub struct MemoryAmplify {
     /// The next StartJob calls start their job, then fail as if the answer
     /// had been lost on the way back.
     pub lose_next_start: AtomicUsize,
+    /// StopJob calls, by job (the job is cancelled).
+    pub stopped: Mutex<Vec<DeploymentKey>>,
 }
 
 impl MemoryAmplify {
@@ -41,12 +43,6 @@ impl MemoryAmplify {
         lock(&amplify.jobs).insert(dkey(key), details);
         amplify
     }
-}
-
-fn unsupported<T>(op: &str) -> Result<T, AmplifyError> {
-    Err(AmplifyError::Rejected(format!(
-        "{op} is not supported by the in-memory Amplify"
-    )))
 }
 
 impl AmplifyApi for MemoryAmplify {
@@ -176,8 +172,12 @@ impl AmplifyApi for MemoryAmplify {
         }
         Ok(JobId::new(next))
     }
-    async fn stop_job(&self, _key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
-        unsupported("StopJob")
+    async fn stop_job(&self, key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
+        lock(&self.stopped).push(key.clone());
+        if let Some(job) = lock(&self.jobs).get_mut(&dkey(key)) {
+            job.status = Some(BuildStatus::Cancelled);
+        }
+        Ok(BuildStatus::Cancelled)
     }
     async fn set_auto_build(
         &self,

@@ -13,13 +13,17 @@ mod diagnosis;
 
 use crate::alert::message::{Content, Context, console_url};
 use crate::alert::{AlertPolicy, Severity, Signal};
+use crate::core::enforcement::ObservedKind;
 use crate::core::error::Error;
 use crate::core::events::{
-    BuildEvent, DegradationEvent, Envelope, HealthEvent, RollbackEvent, ValidationEvent,
-    detail_type as dt,
+    BuildEvent, DegradationEvent, Envelope, HealthEvent, ObservedEvent, RollbackEvent,
+    ValidationEvent, detail_type as dt,
 };
 use crate::core::model::{AppId, BranchName, Environment, JobId};
 use crate::ports::{PolicyStore, Stack};
+
+/// What every "would have" alert adds: how to let Sentinel act.
+const OBSERVE_NOTE: &str = "Nothing was changed on Amplify. To let Sentinel act, set `enforcement: enforce` in this app's or branch's policy (`sentinel policy push`), or the stack's Enforcement parameter.";
 
 /// Every detail type the alerter takes.
 pub const ACCEPTED: &[&str] = &[
@@ -33,6 +37,7 @@ pub const ACCEPTED: &[&str] = &[
     dt::ROLLBACK_FAILED,
     dt::ROLLBACK_RECOMMENDED,
     dt::DEGRADATION_DETECTED,
+    dt::ACTION_OBSERVED,
 ];
 
 pub struct Alerter<'a, K: Stack> {
@@ -151,8 +156,54 @@ impl<K: Stack> Alerter<'_, K> {
                 };
                 self.alert(&e.event_id, ctx, content, signal, None).await
             }
+            dt::ACTION_OBSERVED => self.on_observed(envelope.detail()?).await,
             rollback => self.on_rollback(rollback, envelope.detail()?).await,
         }
+    }
+
+    /// Observe mode: a rollback or retry that would have been started. A
+    /// stop that would have happened is told by its "Validation Failed"
+    /// alert, so that one failure makes one message.
+    async fn on_observed(&self, e: ObservedEvent) -> Result<AlertOutcome, Error> {
+        let headline = match e.action {
+            ObservedKind::StopBuild => {
+                return Ok(AlertOutcome {
+                    decision: "told-by-validation-failed".into(),
+                    sent: 0,
+                    category: None,
+                });
+            }
+            ObservedKind::Rollback => "Would have rolled back (observe mode)",
+            ObservedKind::Retry => "Would have retried (observe mode)",
+        };
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            Some(e.job_id),
+            e.commit_id.clone(),
+            None,
+            None,
+        );
+        let mut content = plain(
+            dt::ACTION_OBSERVED,
+            headline,
+            "observed",
+            Severity::Warning,
+            format!("Job {}: Sentinel {}.", e.job_id, e.summary),
+        );
+        content.details.push(OBSERVE_NOTE.into());
+        content.fix = e.command.clone().map(|c| format!("Run: {c}"));
+        self.alert(
+            &e.event_id,
+            ctx,
+            content,
+            Signal::Notice {
+                severity: Severity::Warning,
+            },
+            None,
+        )
+        .await
     }
 
     async fn on_unhealthy(&self, e: HealthEvent) -> Result<AlertOutcome, Error> {
@@ -224,6 +275,8 @@ impl<K: Stack> Alerter<'_, K> {
         );
         let stopped = if e.stop_requested {
             " The build was stopped."
+        } else if e.would_stop {
+            " Observe mode: Sentinel would have stopped this build; it was not stopped."
         } else {
             ""
         };
@@ -254,6 +307,9 @@ impl<K: Stack> Alerter<'_, K> {
             })
             .collect();
         content.fix = e.findings.first().map(|f| f.fix.clone());
+        if e.would_stop {
+            content.details.push(OBSERVE_NOTE.into());
+        }
         let signal = Signal::Failure {
             key: "validation".into(),
             job: Some(e.job_id),

@@ -247,6 +247,74 @@ async fn rollback_notices_are_sent_once_each() {
 }
 
 #[tokio::test]
+async fn observe_mode_alerts_say_would_have_and_one_failure_makes_one_message() {
+    let w = World::new();
+    let observed = |action: &str, summary: &str| {
+        json!({
+        "id": format!("o-{action}"), "source": "sentinel", "detail-type": "Action Observed",
+        "detail": {"eventId": format!("d1abc/main/0000000012/observed-{action}"), "environment": "prod", "appId": "d1abc",
+                   "branchName": "main", "jobId": "12", "commitId": "abc123", "action": action, "summary": summary,
+                   "targetJobId": "11", "command": "sentinel rollback --app d1abc --branch main --to 11"}
+    }).to_string()
+    };
+    let rollback = observed(
+        "rollback",
+        "would have rolled back to job 11: Deployment Unhealthy",
+    );
+    for _ in 0..2 {
+        w.alerter().on_event(&parsed(&rollback)).await.unwrap();
+    }
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1, "once");
+    assert!(
+        sent[0].subject.contains("Would have rolled back"),
+        "{}",
+        sent[0].subject
+    );
+    assert!(
+        sent[0]
+            .email
+            .contains("Sentinel would have rolled back to job 11")
+    );
+    assert!(
+        sent[0]
+            .email
+            .contains("Run: sentinel rollback --app d1abc --branch main --to 11")
+    );
+    assert!(sent[0].email.contains("enforcement: enforce"));
+    // A stop is told by its Validation Failed alert, not twice.
+    let stop = w
+        .alerter()
+        .on_event(&parsed(&observed(
+            "stop-build",
+            "would have stopped this build: 1 error(s)",
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stop.sent, stop.decision.as_str()),
+        (0, "told-by-validation-failed")
+    );
+    let failed = json!({
+        "id": "v", "source": "sentinel", "detail-type": "Validation Failed",
+        "detail": {"eventId": "d1abc/main/0000000013/validation-failed", "environment": "prod", "appId": "d1abc",
+                   "branchName": "main", "jobId": "13", "commitId": "abc", "passed": false, "errors": 1, "warnings": 0,
+                   "findings": [], "policy": "branch", "stopRequested": false, "wouldStop": true}
+    })
+    .to_string();
+    w.alerter().on_event(&parsed(&failed)).await.unwrap();
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[1]
+            .email
+            .contains("Observe mode: Sentinel would have stopped this build"),
+        "{}",
+        sent[1].email
+    );
+}
+
+#[tokio::test]
 async fn a_claim_whose_write_answer_was_lost_is_still_sent_once() {
     // The claiming write takes effect but its answer is lost: the SDK's
     // retry of the conditional write then conflicts with itself. The

@@ -15,12 +15,14 @@
 //! - "Build Diagnosed" with `transient: true`: StartJob RETRY of the same
 //!   job, at most `max_retries` per job lineage; "Build Retried".
 
+mod observe;
 mod retry;
 mod start;
 
 use chrono::Utc;
 use tracing::{info, warn};
 
+use crate::core::enforcement::Enforcement;
 use crate::core::error::Error;
 use crate::core::events::{
     BuildEvent, Envelope, HealthEvent, OWNER_ROLLBACK, RollbackEvent, detail_type as dt,
@@ -49,6 +51,9 @@ pub struct Rollbacker<'a, K: Stack> {
     pub publisher: &'a K::Publisher,
     pub environment: Environment,
     pub auto_rollback: AutoRollback,
+    /// The stack's mode for automatic actions; a policy may override it per
+    /// branch. The operator's own commands act in both.
+    pub enforcement: Enforcement,
     /// Who acts: the request id (a function) or the operator (the CLI).
     pub holder: String,
 }
@@ -74,6 +79,8 @@ pub enum RollbackAction {
         retry_job: JobId,
     },
     NotRetried(String),
+    /// Observe mode: what would have been done (nothing reached Amplify).
+    Observed(String),
     /// Not about a rollback or a retry.
     Ignored(String),
 }
@@ -165,13 +172,18 @@ impl<K: Stack> Rollbacker<'_, K> {
             .unwrap_or_else(|| RollbackState::new(app.clone(), branch.clone(), self.environment)))
     }
 
-    async fn policy(&self, app: &AppId, branch: &BranchName) -> Result<RollbackPolicy, Error> {
-        Ok(self
-            .store
-            .get_policy(app, branch)
-            .await?
-            .map(|p| p.policy.rollback)
-            .unwrap_or_default())
+    /// The branch's rollback policy, and whether its automatic actions act.
+    async fn policy(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+    ) -> Result<(RollbackPolicy, Enforcement), Error> {
+        let policy = self.store.get_policy(app, branch).await?.map(|p| p.policy);
+        let enforcement = Enforcement::for_branch(
+            self.enforcement,
+            policy.as_ref().and_then(|p| p.enforcement),
+        );
+        Ok((policy.map(|p| p.rollback).unwrap_or_default(), enforcement))
     }
 
     /// Reads, changes and writes the branch's state under its version;

@@ -27,8 +27,11 @@ impl<K: Stack> Rollbacker<'_, K> {
                 "a rollback job is never retried".into(),
             ));
         }
-        let policy = self.policy(&e.app_id, &e.branch_name).await?;
+        let (policy, enforcement) = self.policy(&e.app_id, &e.branch_name).await?;
         let now = Utc::now();
+        if !enforcement.acts() {
+            return self.observe_retry(&e, policy.max_retries, now).await;
+        }
         let key = e.job_id.to_string();
         let (state, claim) = self
             .update(&e.app_id, &e.branch_name, |state| {

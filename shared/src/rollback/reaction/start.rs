@@ -51,7 +51,7 @@ impl<K: Stack> Rollbacker<'_, K> {
                 .map(|good| (good, pointers.last_known_good_commit.clone()))
                 .filter(|(_, commit)| commit.is_none() || *commit != from_commit),
         };
-        let policy = self.policy(app, branch).await?;
+        let (policy, enforcement) = self.policy(app, branch).await?;
         let Some((target_job, target_commit)) = target else {
             return self
                 .recommend(app, branch, from_job, Refusal::NoKnownGood, None, reason)
@@ -83,6 +83,9 @@ impl<K: Stack> Rollbacker<'_, K> {
             outcome_reason: None,
             auto_build_before: None,
         };
+        if automatic && !enforcement.acts() {
+            return self.observe_rollback(app, branch, &record, &policy).await;
+        }
         let now = record.started_at;
         let (state, begun) = self
             .update(app, branch, |state| {
@@ -375,7 +378,7 @@ impl<K: Stack> Rollbacker<'_, K> {
         Ok(())
     }
 
-    fn refused(&self, refusal: Refusal, _target: Option<JobId>) -> RollbackAction {
+    pub(super) fn refused(&self, refusal: Refusal, _target: Option<JobId>) -> RollbackAction {
         info!(why = %refusal.describe(), "no rollback");
         RollbackAction::Refused {
             why: refusal.describe(),
@@ -384,7 +387,7 @@ impl<K: Stack> Rollbacker<'_, K> {
     }
 
     /// "Rollback Recommended", once per unhealthy job.
-    async fn recommend(
+    pub(super) async fn recommend(
         &self,
         app: &AppId,
         branch: &BranchName,
@@ -426,6 +429,6 @@ impl<K: Stack> Rollbacker<'_, K> {
     }
 }
 
-fn command(app: &AppId, branch: &BranchName, to: JobId) -> String {
+pub(super) fn command(app: &AppId, branch: &BranchName, to: JobId) -> String {
     format!("sentinel rollback --app {app} --branch {branch} --to {to}")
 }

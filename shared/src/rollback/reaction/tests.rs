@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
-use crate::core::deployment::DeploymentKey;
 use crate::core::deployment::JobDetails;
+use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::ports::{BranchPointer, DeploymentStore, StartJob};
 
 const GOOD: &str = "1111111111111111111111111111111111111111";
@@ -68,6 +68,7 @@ impl World {
             publisher: &self.publisher,
             environment: self.environment,
             auto_rollback: AutoRollback::Auto,
+            enforcement: crate::core::enforcement::Enforcement::Enforce,
             holder: holder.into(),
         }
     }
@@ -539,4 +540,137 @@ async fn unlock_without_a_lock_changes_nothing() {
         .await
         .unwrap();
     assert!(state.audit.is_empty(), "{:?}", state.audit);
+}
+
+/// A branch policy of `enforcement: observe` over the stack's enforce, with
+/// job 2's deployment recorded (the "would have" is kept on it).
+async fn observing(w: &World) {
+    let policy = crate::policy::BranchPolicy::parse("enforcement: observe\n", "p.yaml").unwrap();
+    w.store
+        .put_policy(&key(2).app_id, Some(&key(2).branch_name), &policy)
+        .await
+        .unwrap();
+    let mut d = Deployment::new(key(2), w.environment);
+    d.details.commit_id = Some(BAD.into());
+    w.store.save_deployment(&d).await.unwrap();
+}
+
+#[tokio::test]
+async fn in_observe_mode_a_rollback_is_recorded_published_and_never_started() {
+    let w = World::new(Environment::Prod, true).await;
+    observing(&w).await;
+    for holder in ["r1", "r2"] {
+        let action = w
+            .rollbacker(holder)
+            .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
+            .await
+            .unwrap();
+        let RollbackAction::Observed(summary) = action else {
+            panic!("{action:?}");
+        };
+        assert!(
+            summary.starts_with("would have rolled back to job 1 (commit 111111111111)"),
+            "{summary}"
+        );
+    }
+    assert!(w.starts().is_empty(), "no StartJob");
+    assert_eq!(w.auto_build(), None, "no UpdateBranch");
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(state.lock.is_none() && state.active.is_none() && state.history.is_empty());
+    let record = w.store.get_deployment(&key(2)).await.unwrap().unwrap();
+    assert_eq!(record.observed.len(), 1, "recorded once");
+    assert_eq!(record.observed[0].target_job, Some(JobId::new(1)));
+    assert_eq!(
+        record.observed[0].command.as_deref(),
+        Some("sentinel rollback --app d1abc --branch main --to 1")
+    );
+    assert!(record.outbox.is_empty(), "published and cleared");
+    let published = w.publisher.published.lock().unwrap().clone();
+    let ids: std::collections::BTreeSet<_> = published.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(
+        ids.into_iter().collect::<Vec<_>>(),
+        vec!["d1abc/main/0000000002/observed-rollback"]
+    );
+    assert!(published.iter().all(|e| e.detail_type == "Action Observed"));
+}
+
+#[tokio::test]
+async fn in_observe_mode_the_guards_still_decide_what_would_have_happened() {
+    // Without a known good job, observe mode recommends, as enforce would.
+    let w = World::new(Environment::Prod, false).await;
+    observing(&w).await;
+    let action = w
+        .rollbacker("r1")
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            action,
+            RollbackAction::Refused {
+                recommended: true,
+                ..
+            }
+        ),
+        "{action:?}"
+    );
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Recommended"]);
+    assert!(w.starts().is_empty());
+}
+
+#[tokio::test]
+async fn in_observe_mode_a_transient_failure_is_not_retried() {
+    let w = World::new(Environment::Prod, true).await;
+    observing(&w).await;
+    let action = w
+        .rollbacker("r1")
+        .on_event(&parsed(&diagnosed(2, true)))
+        .await
+        .unwrap();
+    let RollbackAction::Observed(summary) = action else {
+        panic!("{action:?}");
+    };
+    assert!(
+        summary.starts_with("would have retried this build: StartJob RETRY of job 2 (attempt 1 of"),
+        "{summary}"
+    );
+    assert!(w.starts().is_empty());
+    assert_eq!(w.publisher.detail_types(), vec!["Action Observed"]);
+    // The same branch under `enforcement: enforce` retries.
+    let policy = crate::policy::BranchPolicy::parse("enforcement: enforce\n", "p.yaml").unwrap();
+    w.store
+        .put_policy(&key(2).app_id, Some(&key(2).branch_name), &policy)
+        .await
+        .unwrap();
+    let action = w
+        .rollbacker("r2")
+        .on_event(&parsed(&diagnosed(2, true)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(action, RollbackAction::Retried { .. }),
+        "{action:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stack_in_observe_mode_acts_only_where_a_policy_says_enforce() {
+    let w = World::new(Environment::Prod, true).await;
+    let mut d = Deployment::new(key(2), w.environment);
+    d.details.commit_id = Some(BAD.into());
+    w.store.save_deployment(&d).await.unwrap();
+    let observer = Rollbacker::<InMemory> {
+        enforcement: crate::core::enforcement::Enforcement::Observe,
+        ..w.rollbacker("r1")
+    };
+    let action = observer
+        .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
+        .await
+        .unwrap();
+    assert!(matches!(action, RollbackAction::Observed(_)), "{action:?}");
+    assert!(w.starts().is_empty());
 }
