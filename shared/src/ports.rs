@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
+pub use crate::core::error::SecretsError;
 use crate::core::error::{AmplifyError, PublishError, StoreError};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::OutboxEntry;
@@ -263,6 +264,18 @@ pub trait AmplifyApi: Send + Sync {
     ) -> impl Future<Output = Result<(), AmplifyError>> + Send;
 }
 
+/// The names — never the values — of the parameters an Amplify build reads
+/// as secrets (`/amplify/{appId}/{branch}/NAME`, `/amplify/shared/{appId}/NAME`).
+pub trait SecretNames: Send + Sync {
+    /// The last segment of each parameter directly under `path` (one level,
+    /// as the build's own GetParametersByPath reads it): `/amplify/d1/main`
+    /// holding `/amplify/d1/main/DATABASE_URL` gives `DATABASE_URL`.
+    fn names_under(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<String>, SecretsError>> + Send;
+}
+
 pub trait EventPublisher: Send + Sync {
     /// Publishes the entries in order; succeeds only when every entry was
     /// accepted.
@@ -488,4 +501,5 @@ pub trait Stack: 'static {
     type DeadLetter: DeadLetterSink;
     type Notifier: Notifier;
     type Logs: LogSource;
+    type Secrets: SecretNames;
 }
