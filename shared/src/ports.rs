@@ -166,6 +166,29 @@ impl std::fmt::Debug for BasicAuth {
     }
 }
 
+/// A custom domain of an app (ListDomainAssociations), as the health
+/// checker needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainAssociation {
+    pub domain_name: String,
+    /// `AVAILABLE` once DNS and the certificate are in place; `CREATING`,
+    /// `PENDING_VERIFICATION`, `AWAITING_APP_CNAME`, `FAILED`, … before.
+    pub domain_status: String,
+    pub sub_domains: Vec<SubDomain>,
+}
+
+/// One sub-domain of a custom domain: `{prefix}.{domainName}` (the apex
+/// for an empty prefix) serves `branch_name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubDomain {
+    pub prefix: String,
+    pub branch_name: String,
+    /// Amplify verified its DNS record.
+    pub verified: bool,
+}
+
 /// One row of `ListJobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -228,6 +251,12 @@ pub trait AmplifyApi: Send + Sync {
 
     /// Every app of the account and region (ListApps, all pages).
     fn list_apps(&self) -> impl Future<Output = Result<Vec<AppId>, AmplifyError>> + Send;
+
+    /// The app's custom domains (ListDomainAssociations, all pages).
+    fn list_domain_associations(
+        &self,
+        app_id: &AppId,
+    ) -> impl Future<Output = Result<Vec<DomainAssociation>, AmplifyError>> + Send;
 
     /// Every branch of the app (ListBranches, all pages).
     fn list_branches(
