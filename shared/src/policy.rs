@@ -223,6 +223,28 @@ mod tests {
     }
 
     #[test]
+    fn the_site_to_check_is_the_custom_domain_unless_the_policy_says_amplify_s() {
+        use crate::health::SiteChoice;
+        assert_eq!(
+            BranchPolicy::default().health.site,
+            SiteChoice::CustomDomain
+        );
+        let p = BranchPolicy::parse("health:\n  site: amplify_domain\n", "p.yaml").unwrap();
+        assert_eq!(p.health.site, SiteChoice::AmplifyDomain);
+        let p =
+            BranchPolicy::parse("{\"health\": {\"site\": \"custom_domain\"}}", "p.json").unwrap();
+        assert_eq!(p.health.site, SiteChoice::CustomDomain);
+        let err = BranchPolicy::parse("health:\n  site: cdn\n", "p.yaml").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(
+            err.reason.contains("cdn")
+                && err.reason.contains("custom_domain")
+                && err.reason.contains("amplify_domain"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_policy_that_does_not_parse_names_the_line_and_reason() {
         let err = BranchPolicy::parse("required:\n  all: [A]\nstop_on_eror: true\n", "p.yaml")
             .unwrap_err();

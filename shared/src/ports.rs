@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
+pub use crate::core::error::SecretsError;
 use crate::core::error::{AmplifyError, PublishError, StoreError};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::OutboxEntry;
@@ -165,6 +166,29 @@ impl std::fmt::Debug for BasicAuth {
     }
 }
 
+/// A custom domain of an app (ListDomainAssociations), as the health
+/// checker needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainAssociation {
+    pub domain_name: String,
+    /// `AVAILABLE` once DNS and the certificate are in place; `CREATING`,
+    /// `PENDING_VERIFICATION`, `AWAITING_APP_CNAME`, `FAILED`, … before.
+    pub domain_status: String,
+    pub sub_domains: Vec<SubDomain>,
+}
+
+/// One sub-domain of a custom domain: `{prefix}.{domainName}` (the apex
+/// for an empty prefix) serves `branch_name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubDomain {
+    pub prefix: String,
+    pub branch_name: String,
+    /// Amplify verified its DNS record.
+    pub verified: bool,
+}
+
 /// One row of `ListJobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -228,6 +252,12 @@ pub trait AmplifyApi: Send + Sync {
     /// Every app of the account and region (ListApps, all pages).
     fn list_apps(&self) -> impl Future<Output = Result<Vec<AppId>, AmplifyError>> + Send;
 
+    /// The app's custom domains (ListDomainAssociations, all pages).
+    fn list_domain_associations(
+        &self,
+        app_id: &AppId,
+    ) -> impl Future<Output = Result<Vec<DomainAssociation>, AmplifyError>> + Send;
+
     /// Every branch of the app (ListBranches, all pages).
     fn list_branches(
         &self,
@@ -261,6 +291,18 @@ pub trait AmplifyApi: Send + Sync {
         branch_name: &BranchName,
         enabled: bool,
     ) -> impl Future<Output = Result<(), AmplifyError>> + Send;
+}
+
+/// The names — never the values — of the parameters an Amplify build reads
+/// as secrets (`/amplify/{appId}/{branch}/NAME`, `/amplify/shared/{appId}/NAME`).
+pub trait SecretNames: Send + Sync {
+    /// The last segment of each parameter directly under `path` (one level,
+    /// as the build's own GetParametersByPath reads it): `/amplify/d1/main`
+    /// holding `/amplify/d1/main/DATABASE_URL` gives `DATABASE_URL`.
+    fn names_under(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<String>, SecretsError>> + Send;
 }
 
 pub trait EventPublisher: Send + Sync {
@@ -488,4 +530,5 @@ pub trait Stack: 'static {
     type DeadLetter: DeadLetterSink;
     type Notifier: Notifier;
     type Logs: LogSource;
+    type Secrets: SecretNames;
 }

@@ -269,3 +269,76 @@ async fn a_password_protected_branch_is_checked_with_its_own_credentials() {
         "the password leaked"
     );
 }
+
+#[tokio::test]
+async fn a_branch_on_a_custom_domain_is_checked_there_once_amplify_serves_it() {
+    let stack = Stack::new().await;
+    let app = watched_app();
+    let branch = format!("cd-{}", unique_app_id());
+    let domain = format!("{}.example.test", unique_app_id());
+    let commit = "c0de0c0de0c0de0c0de0c0de0c0de0c0de0c0de";
+    ensure_watched_app(&stack, &branch, commit).await;
+    let created = stack
+        .amplify_sdk()
+        .create_domain_association()
+        .app_id(app.as_str())
+        .domain_name(&domain)
+        .sub_domain_settings(
+            aws_sdk_amplify::types::SubDomainSetting::builder()
+                .prefix("www")
+                .branch_name(&branch)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created
+            .domain_association()
+            .unwrap()
+            .domain_status()
+            .as_str(),
+        "CREATING"
+    );
+
+    // Being set up: checked where Amplify serves it.
+    let (key, _capture) = played_build(&stack, &branch, commit, false).await;
+    let health = verdict_of(&stack, &key).await.health.unwrap();
+    assert_eq!(health.verdict, Verdict::Healthy, "{health:?}");
+    let amplify_host = format!("{}.{}.amplifyapp.com", key.branch_name.display_name(), app);
+    assert!(
+        health.url.ends_with(&format!("/_sites/{amplify_host}/")),
+        "{}",
+        health.url
+    );
+
+    // DNS and certificate done, and the branch password-protected: the next
+    // deploy is checked at its custom domain, with its own credentials.
+    stack
+        .control(
+            &format!("/apps/{app}/domains/{domain}"),
+            json!({"domainStatus": "AVAILABLE", "verified": true}),
+        )
+        .await
+        .unwrap();
+    stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        .enable_basic_auth(true)
+        .basic_auth_credentials("Y3VzdG9tOmRvbWFpbi1wYXNz") // custom:domain-pass
+        .send()
+        .await
+        .unwrap();
+    let next = "c0de1c0de1c0de1c0de1c0de1c0de1c0de1c0de1";
+    let (key, _capture) = played_build(&stack, &branch, next, false).await;
+    let health = verdict_of(&stack, &key).await.health.unwrap();
+    assert_eq!(health.verdict, Verdict::Healthy, "{health:?}");
+    assert!(
+        health.url.ends_with(&format!("/_sites/www.{domain}/")),
+        "{}",
+        health.url
+    );
+}

@@ -88,6 +88,11 @@ impl Stack {
         aws_sdk_amplify::Client::new(&self.sdk)
     }
 
+    /// SSM Parameter Store (moto): where Amplify keeps secrets.
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk)
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }

@@ -249,3 +249,96 @@ async fn keys_made_to_be_public_never_stop_a_build_and_a_secret_name_alone_warns
     assert_eq!(validation.stop_result, None);
     assert_ne!(emulated_status(&stack, &branch, &job).await, "CANCELLED");
 }
+
+#[tokio::test]
+async fn a_required_variable_kept_only_as_an_amplify_secret_passes_and_one_in_neither_place_fails()
+{
+    const SSM_CANARY: &str = "postgres://app:CANARYssmSecret42@db.internal/shop";
+    let stack = Stack::new().await;
+    let app = watched_app();
+    let kept = format!("ssm-{}", unique_app_id());
+    let neither = format!("nossm-{}", unique_app_id());
+    let commit = "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3";
+    let policy = BranchPolicy::parse(
+        "required:\n  all: [DATABASE_URL]\nstop_on_error: false\n",
+        "test",
+    )
+    .unwrap();
+    for branch in [&kept, &neither] {
+        ensure_watched_app(&stack, branch, commit).await;
+        stack
+            .store()
+            .put_policy(&app, Some(&branch.parse().unwrap()), &policy)
+            .await
+            .unwrap();
+    }
+    // Where Amplify's build reads the branch's secrets ("Setting Up SSM
+    // Secrets"); another branch's secret of the same name must not count.
+    for (name, branch) in [
+        (format!("/amplify/{app}/{kept}/DATABASE_URL"), &kept),
+        (
+            format!("/amplify/{app}/{neither}-other/DATABASE_URL"),
+            &neither,
+        ),
+    ] {
+        stack
+            .ssm()
+            .put_parameter()
+            .name(name)
+            .value(SSM_CANARY)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{branch}: {e:?}"));
+    }
+
+    let (_, record) = validated_build(&stack, &kept, commit, "validated", |d| {
+        d.validation.is_some()
+    })
+    .await;
+    let report = record.validation.clone().unwrap().report;
+    assert!(report.passed, "{report:#?}");
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.rule == "env.required-missing"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.notes,
+        vec![format!(
+            "DATABASE_URL: present as an SSM secret (/amplify/{app}/{kept}/DATABASE_URL)"
+        )]
+    );
+
+    let (_, other) = validated_build(&stack, &neither, commit, "validated", |d| {
+        d.validation.is_some()
+    })
+    .await;
+    let report = other.validation.clone().unwrap().report;
+    assert!(!report.passed, "{report:#?}");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "env.required-missing" && f.message.contains("DATABASE_URL")),
+        "{report:#?}"
+    );
+
+    // Only names were read: the value is nowhere.
+    let everything = format!(
+        "{}{}{}",
+        serde_json::to_string(&record).unwrap(),
+        serde_json::to_string(&other).unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/lambda.log")
+        )
+        .unwrap_or_default()
+    );
+    assert!(
+        !everything.contains("CANARYssmSecret42"),
+        "the secret leaked"
+    );
+}

@@ -38,7 +38,8 @@ from botocore.loaders import Loader
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SERVED = ["CreateApp", "GetApp", "ListApps", "UpdateApp", "DeleteApp", "CreateBranch", "GetBranch",
-          "ListBranches", "UpdateBranch", "DeleteBranch", "StartJob", "StopJob", "GetJob", "ListJobs"]
+          "ListBranches", "UpdateBranch", "DeleteBranch", "StartJob", "StopJob", "GetJob", "ListJobs",
+          "CreateDomainAssociation", "GetDomainAssociation", "ListDomainAssociations"]
 TERMINAL = {"SUCCEED", "FAILED", "CANCELLED"}
 # Amplify emits only these three statuses; CANCELLED emits nothing.
 EVENT_STATUS = {"RUNNING": "STARTED", "SUCCEED": "SUCCEED", "FAILED": "FAILED"}
@@ -272,6 +273,7 @@ class Store:
     def reset(self):
         with self.lock:
             self.apps, self.branches, self.jobs, self.sites, self.calls, self.faults = {}, {}, {}, {}, [], []
+            self.domains = {}  # (appId, domainName) -> DomainAssociation
             self.config = dict(DEFAULT_CONFIG, eventsEndpoint=self.startup_endpoint)
             self._events_client = None
 
@@ -333,6 +335,8 @@ class Store:
         self.app(app_id)
         for key in [k for k in self.branches if k[0] == app_id]:
             self.drop_branch(key)
+        for key in [k for k in self.domains if k[0] == app_id]:
+            self.domains.pop(key)
         return self.apps.pop(app_id)
 
     def create_branch(self, app_id, p, head=None, quota=True):
@@ -384,6 +388,60 @@ class Store:
         self.sites.pop(key, None)
         self.jobs.pop(key, None)
         return self.branches.pop(key)
+
+    # ----- custom domains -----
+    def domain(self, app_id, name):
+        self.app(app_id)
+        if (app_id, name) not in self.domains:
+            raise ApiError("NotFoundException", f"Domain {name} not found for app {app_id}.")
+        return self.domains[(app_id, name)]
+
+    def create_domain(self, app_id, p):
+        """As Amplify answers CreateDomainAssociation: the domain is being
+        set up (CREATING, sub-domains unverified) until DNS and the
+        certificate are in place; the control API's `domains/{name}` plays
+        that part."""
+        self.app(app_id)
+        name = p["domainName"]
+        if (app_id, name) in self.domains:
+            raise bad(f"Domain {name} is already associated with app {app_id}.")
+        for setting in p["subDomainSettings"]:
+            self.branch(app_id, setting["branchName"])
+        cdn = "d" + hashlib.sha1(f"{app_id}/{name}".encode()).hexdigest()[:13] + ".cloudfront.net"
+        domain = {"domainAssociationArn": f"{arn(app_id)}/domains/{name}", "domainName": name,
+                  "enableAutoSubDomain": p.get("enableAutoSubDomain", False),
+                  "autoSubDomainCreationPatterns": p.get("autoSubDomainCreationPatterns", []),
+                  "domainStatus": "CREATING", "statusReason": "",
+                  "certificateVerificationDNSRecord": f"_{hashlib.md5(name.encode()).hexdigest()}.{name}. CNAME "
+                                                      f"_{hashlib.md5(app_id.encode()).hexdigest()}.acm-validations.aws.",
+                  "subDomains": [{"subDomainSetting": {"prefix": s["prefix"], "branchName": s["branchName"]},
+                                  "verified": False, "dnsRecord": f"{s['prefix']} CNAME {cdn}"}
+                                 for s in p["subDomainSettings"]],
+                  "certificate": {"type": p.get("certificateSettings", {}).get("type", "AMPLIFY_MANAGED")}}
+        if "autoSubDomainIAMRole" in p:
+            domain["autoSubDomainIAMRole"] = p["autoSubDomainIAMRole"]
+        self.domains[(app_id, name)] = domain
+        return domain
+
+    def branch_by_host(self, host):
+        """(appId, branchName) served at `host`: a branch's Amplify host, or a
+        verified sub-domain of an AVAILABLE custom domain (as Amplify serves
+        only those)."""
+        host = host.lower().rstrip(".")
+        for (app_id, name), branch in self.branches.items():
+            if host == f"{branch['displayName']}.{self.apps[app_id]['defaultDomain']}".lower():
+                return app_id, name
+        for (app_id, _), domain in self.domains.items():
+            if domain["domainStatus"] != "AVAILABLE":
+                continue
+            apex = domain["domainName"].lower().rstrip(".")
+            for sub in domain["subDomains"]:
+                prefix = sub["subDomainSetting"]["prefix"].lower()
+                name = sub["subDomainSetting"]["branchName"]
+                if sub["verified"] and host == (f"{prefix}.{apex}" if prefix else apex) \
+                        and (app_id, name) in self.branches:
+                    return app_id, name
+        return None
 
     # ----- jobs -----
     def new_job(self, app_id, branch_name, job_type, commit, reason=""):
@@ -657,6 +715,18 @@ class Api:
         job = self.s.job(p["appId"], p["branchName"], p["jobId"])
         return {"job": {"summary": self.s.summary(job), "steps": self.s.steps(job)}}
 
+    def CreateDomainAssociation(self, p):
+        return {"domainAssociation": self.s.create_domain(p["appId"], p)}
+
+    def GetDomainAssociation(self, p):
+        return {"domainAssociation": self.s.domain(p["appId"], p["domainName"])}
+
+    def ListDomainAssociations(self, p):
+        self.s.app(p["appId"])
+        mine = [d for (a, _), d in self.s.domains.items() if a == p["appId"]]
+        chunk, token = page(mine, lambda d: d["domainName"], p.get("nextToken"), p.get("maxResults"), 50)
+        return {"domainAssociations": chunk, **({"nextToken": token} if token else {})}
+
     def ListJobs(self, p):
         self.s.branch(p["appId"], p["branchName"])
         newest_first = list(reversed(self.s.jobs[(p["appId"], p["branchName"])]))
@@ -789,13 +859,20 @@ class Handler(BaseHTTPRequestHandler):
     # ----- sites -----
     def site_by_host(self, host):
         with self.store.lock:
-            for (app_id, name), branch in self.store.branches.items():
-                if host == f"{branch['displayName']}.{self.store.apps[app_id]['defaultDomain']}":
-                    return app_id, name, urlsplit(self.path).path
-        return None
+            found = self.store.branch_by_host(host)
+        return (*found, urlsplit(self.path).path) if found else None
 
     def serve_site_path(self, path):
-        parts = path.split("/")  # ['', '_sites', app, displayName, ...]
+        # ['', '_sites', app, displayName, ...] or ['', '_sites', host, ...]:
+        # a host (it has dots; app ids have none) stands for the Host header
+        # a real request to that name would carry.
+        parts = path.split("/")
+        if len(parts) >= 3 and "." in parts[2]:
+            with self.store.lock:
+                found = self.store.branch_by_host(unquote(parts[2]))
+            if found is None:
+                return self.send(404, "no such site", "text/plain")
+            return self.serve_site(*found, "/" + "/".join(parts[3:]))
         if len(parts) < 4:
             return self.send(404, "no such site", "text/plain")
         app_id, shown = unquote(parts[2]), unquote(parts[3])
@@ -880,6 +957,8 @@ class Control:
             return {"branch": s.public(s.create_branch(p[1], params, body.get("headCommit"), quota=False))}
         if len(p) == 5 and p[0] == "apps" and p[2] == "branches" and method in ("POST", "GET"):
             return self.branch_call(method, p[1], p[3], p[4], body)
+        if len(p) == 4 and p[0] == "apps" and p[2] == "domains" and method == "POST":
+            return self.domain_call(s.domain(p[1], p[3]), body)
         if len(p) == 7 and p[0] == "apps" and p[2] == "branches" and p[4] == "jobs":
             return self.job_call(method, s.job(p[1], p[3], p[5]), p[6], body)
         raise ApiError("UnknownOperationException", f"Unknown control call {method} /_emulator/{'/'.join(p)}")
@@ -912,6 +991,22 @@ class Control:
         self.s.config.update(body)
         self.s._events_client = None
         return {"config": self.s.config}
+
+    def domain_call(self, domain, body):
+        """Plays DNS and the certificate: sets `domainStatus` (the model's
+        enum) and, with `verified`, the sub-domains' verification."""
+        errors = []
+        if "domainStatus" in body:
+            self.s.model.check("DomainStatus", body["domainStatus"], "domainStatus", errors)
+        if "verified" in body and not isinstance(body["verified"], bool):
+            errors.append("verified must be a boolean")
+        if set(body) - {"domainStatus", "verified", "statusReason"} or errors:
+            raise bad("; ".join(errors) or "known members: domainStatus, verified, statusReason")
+        domain["domainStatus"] = body.get("domainStatus", domain["domainStatus"])
+        domain["statusReason"] = body.get("statusReason", domain["statusReason"])
+        for sub in domain["subDomains"]:
+            sub["verified"] = body.get("verified", sub["verified"])
+        return {"domainAssociation": domain}
 
     def branch_call(self, method, app_id, name, action, body):
         s = self.s

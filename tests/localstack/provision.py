@@ -44,8 +44,10 @@ LOCAL_PARAMS = {
     # template's default) is tested with a policy's `enforcement: observe`
     # (tests/it/observe.rs) and the default itself in test_provision.py.
     "Enforcement": "enforce",
-    # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com.
-    "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{appId}/{displayName}/" % os.environ.get("AMPLIFY_PORT", "4520"),
+    # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com
+    # or custom domain: {host} (where users reach the branch) becomes a path
+    # the emulator serves as that host would be served.
+    "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{host}/" % os.environ.get("AMPLIFY_PORT", "4520"),
 }
 
 

@@ -689,3 +689,68 @@ def test_basic_auth_is_returned_as_given_and_guards_the_site(amp, ctl, emu_url):
     amp.update_app(appId="dauth0000000001", enableBasicAuth=True, basicAuthCredentials=app_creds)
     assert requests.get(site, timeout=5).status_code == 401
     assert requests.get(site, auth=("all", "branches"), timeout=5).status_code == 200
+
+
+def test_custom_domains_in_amplify_s_wire_format_and_their_sites(amp, ctl, emu_url):
+    ctl.app("ddomain00000001")
+    ctl("/apps/ddomain00000001/branches", {"branchName": "develop", "stage": "DEVELOPMENT"})
+    for branch in ("main", "develop"):
+        ctl(f"/apps/ddomain00000001/branches/{branch}/builds",
+            {"outcome": "SUCCEED", "stepDelayMs": 10, "emit": False, "wait": True})
+    created = amp.create_domain_association(
+        appId="ddomain00000001", domainName="shop.example.test",
+        subDomainSettings=[{"prefix": "www", "branchName": "main"}, {"prefix": "", "branchName": "main"},
+                           {"prefix": "beta", "branchName": "develop"}])["domainAssociation"]
+    assert created["domainStatus"] == "CREATING" and created["domainName"] == "shop.example.test"
+    assert [s["verified"] for s in created["subDomains"]] == [False, False, False]
+    assert created["subDomains"][0]["subDomainSetting"] == {"prefix": "www", "branchName": "main"}
+    assert "CNAME" in created["subDomains"][0]["dnsRecord"]
+    assert created["domainAssociationArn"].endswith(":apps/ddomain00000001/domains/shop.example.test")
+
+    # The raw wire: GetDomainAssociation's path and shape.
+    raw = requests.get(f"{emu_url}/apps/ddomain00000001/domains/shop.example.test", timeout=5)
+    assert raw.status_code == 200 and raw.json()["domainAssociation"]["domainStatus"] == "CREATING"
+    got = amp.get_domain_association(appId="ddomain00000001", domainName="shop.example.test")
+    assert got["domainAssociation"] == created
+
+    # Not served while being set up.
+    site = f"{emu_url}/_sites/www.shop.example.test/"
+    assert requests.get(site, timeout=5).status_code == 404
+    ctl("/apps/ddomain00000001/domains/shop.example.test", {"domainStatus": "AVAILABLE", "verified": True})
+    listed = amp.list_domain_associations(appId="ddomain00000001")["domainAssociations"]
+    assert [d["domainStatus"] for d in listed] == ["AVAILABLE"]
+    assert all(s["verified"] for s in listed[0]["subDomains"])
+    for host, branch in [("www.shop.example.test", "main"), ("shop.example.test", "main"),
+                         ("beta.shop.example.test", "develop")]:
+        by_path = requests.get(f"{emu_url}/_sites/{host}/", timeout=5)
+        by_host = requests.get(f"{emu_url}/", headers={"Host": host}, timeout=5)
+        assert by_path.status_code == by_host.status_code == 200, host
+        assert f"<h1>{branch}</h1>" in by_path.text and f"<h1>{branch}</h1>" in by_host.text, host
+    # Amplify's own host still serves, in the same path form.
+    assert requests.get(f"{emu_url}/_sites/main.ddomain00000001.amplifyapp.com/", timeout=5).status_code == 200
+    assert requests.get(f"{emu_url}/_sites/www.unknown.example.test/", timeout=5).status_code == 404
+
+    # Paging, errors as Amplify names them, the model's validation.
+    for i in range(3):
+        amp.create_domain_association(appId="ddomain00000001", domainName=f"extra{i}.example.test",
+                                      subDomainSettings=[{"prefix": "", "branchName": "develop"}])
+    first = amp.list_domain_associations(appId="ddomain00000001", maxResults=2)
+    assert len(first["domainAssociations"]) == 2 and first["nextToken"]
+    rest = amp.list_domain_associations(appId="ddomain00000001", maxResults=2, nextToken=first["nextToken"])
+    assert len(rest["domainAssociations"]) == 2 and "nextToken" not in rest
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.get_domain_association(appId="ddomain00000001", domainName="nope.example.test")
+    with pytest.raises(amp.exceptions.NotFoundException):
+        amp.create_domain_association(appId="ddomain00000001", domainName="x.example.test",
+                                      subDomainSettings=[{"prefix": "", "branchName": "no-such-branch"}])
+    with pytest.raises(amp.exceptions.BadRequestException):
+        amp.create_domain_association(appId="ddomain00000001", domainName="shop.example.test",
+                                      subDomainSettings=[{"prefix": "", "branchName": "main"}])
+    with pytest.raises(amp.exceptions.BadRequestException):
+        amp.create_domain_association(appId="ddomain00000001", domainName="not a domain",
+                                      subDomainSettings=[{"prefix": "", "branchName": "main"}])
+    ctl("/apps/ddomain00000001/domains/shop.example.test", {"domainStatus": "SOON"}, status=400)
+    ctl("/apps/ddomain00000001/domains/shop.example.test", {"verified": "yes"}, status=400)
+    # Unverified again: no longer served.
+    ctl("/apps/ddomain00000001/domains/shop.example.test", {"verified": False})
+    assert requests.get(site, timeout=5).status_code == 404

@@ -214,7 +214,10 @@ def test_each_function_has_its_own_least_privilege_role(deployed, aws):
     resources = expanded["Resources"]
     roles = {n: r for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     assert len(roles) == len(functions) == 7
-    allowed_star = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "amplify:ListApps"}
+    # Actions AWS grants on "*" only; ssm:DescribeParameters (names of
+    # Amplify's secrets, never values) to the validator alone.
+    allowed_star = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "amplify:ListApps",
+                    "ssm:DescribeParameters"}
     for name, role in roles.items():
         props = role["Properties"]
         assert "ManagedPolicyArns" not in props, f"{name}: managed policies grant on '*'"
@@ -224,6 +227,8 @@ def test_each_function_has_its_own_least_privilege_role(deployed, aws):
                 assert all(a != "*" and not a.endswith(":*") for a in actions), (name, st)
                 if st["Resource"] == "*":
                     assert set(actions) <= allowed_star, (name, st["Sid"])
+                if any(a.startswith("ssm:") for a in actions):
+                    assert name == "ValidatorRole" and actions == ["ssm:DescribeParameters"], (name, st)
     # Each function runs with its own role, created on moto too.
     for fn in functions:
         role_ref = resources[fn]["Properties"]["Role"]

@@ -57,7 +57,7 @@ class Environment:
         aws = dict(localservers.DUMMY_AWS, AWS_ENDPOINT_URL=moto_url, AWS_ENDPOINT_URL_AMPLIFY=amplify_url,
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         params = [f"Environment={name}", f"AmplifyAppIds={APP}", f"WatchedBranches={branch}",
-                  "Enforcement=enforce", f"SiteUrlTemplate={amplify_url}/_sites/{{appId}}/{{displayName}}/"]
+                  "Enforcement=enforce", f"SiteUrlTemplate={amplify_url}/_sites/{{host}}/"]
         subprocess.run([sys.executable, os.path.join(localservers.HERE, "provision.py"), "--out", out,
                         "--visibility-timeout", "2", "--template", os.path.join(ROOT, "template.yaml")]
                        + [a for p in params for a in ("--param", p)],

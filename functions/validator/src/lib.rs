@@ -11,9 +11,11 @@ use sentinel_shared::validate::reaction::{ACCEPTED, ValidationOutcome, Validator
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// What the validator works with: the stack's clients.
+/// What the validator works with: the stack's clients, and the names of
+/// Amplify's secrets (SSM) for required variables kept there.
 pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
+    pub secrets: K::Secrets,
 }
 
 /// Handles one "Build Started" envelope given as JSON text.
@@ -36,6 +38,7 @@ pub async fn on_raw<K: Stack>(
     Validator::<K> {
         store: &c.store,
         amplify: &c.amplify,
+        secrets: &deps.secrets,
         publisher: &c.publisher,
         environment: c.environment,
         enforcement: c.enforcement,

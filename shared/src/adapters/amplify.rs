@@ -9,7 +9,10 @@ use super::{Failure, classify, to_chrono};
 use crate::core::deployment::{DeploymentKey, JobDetails, JobStep};
 use crate::core::error::AmplifyError;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
-use crate::ports::{AmplifyApi, AppInfo, BasicAuth, BranchInfo, JobSummary, StartJob, StepLog};
+use crate::ports::{
+    AmplifyApi, AppInfo, BasicAuth, BranchInfo, DomainAssociation, JobSummary, StartJob, StepLog,
+    SubDomain,
+};
 
 pub struct AmplifyClient {
     client: Client,
@@ -203,6 +206,42 @@ impl AmplifyApi for AmplifyClient {
         apps.iter()
             .map(|app| parse_listed("ListApps", app.app_id()))
             .collect()
+    }
+
+    async fn list_domain_associations(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Vec<DomainAssociation>, AmplifyError> {
+        let domains = self
+            .client
+            .list_domain_associations()
+            .app_id(app_id.as_str())
+            .into_paginator()
+            .page_size(50)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| amplify_error(classify(&e)))?;
+        Ok(domains
+            .iter()
+            .map(|d| DomainAssociation {
+                domain_name: d.domain_name().to_owned(),
+                domain_status: d.domain_status().as_str().to_owned(),
+                sub_domains: d
+                    .sub_domains()
+                    .iter()
+                    .filter_map(|sub| {
+                        let setting = sub.sub_domain_setting()?;
+                        Some(SubDomain {
+                            prefix: setting.prefix().to_owned(),
+                            branch_name: setting.branch_name().to_owned(),
+                            verified: sub.verified(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {

@@ -8,6 +8,7 @@ pub mod http_log;
 pub mod memory;
 pub mod sns;
 pub mod sqs;
+pub mod ssm;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -22,6 +23,7 @@ impl crate::ports::Stack for Aws {
     type DeadLetter = sqs::SqsDeadLetter;
     type Notifier = sns::SnsNotifier;
     type Logs = http_log::HttpLogSource;
+    type Secrets = ssm::SsmSecretNames;
 }
 
 /// How an SDK failure should be treated.

@@ -44,6 +44,17 @@ pub enum AmplifyError {
     Rejected(String),
 }
 
+/// Why Amplify's secrets (SSM Parameter Store) could not be listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretsError {
+    /// Throttling, a timeout, a 5xx: worth retrying.
+    #[error("SSM unavailable: {0}")]
+    Unavailable(String),
+    /// Refused (access denied, validation): retrying will not help.
+    #[error("SSM refused the request: {0}")]
+    Rejected(String),
+}
+
 /// A failure to publish domain events.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -70,6 +81,9 @@ pub enum Error {
     Amplify(#[from] AmplifyError),
     #[error("publish: {0}")]
     Publish(#[from] PublishError),
+    /// Listing Amplify's secrets (SSM Parameter Store) failed.
+    #[error("secrets: {0}")]
+    Secrets(#[from] SecretsError),
     #[error("dead-letter queue: {0}")]
     DeadLetter(String),
 }
@@ -81,6 +95,7 @@ impl Error {
             Error::Store(e) => matches!(e, StoreError::Conflict | StoreError::Unavailable(_)),
             Error::Amplify(e) => matches!(e, AmplifyError::Unavailable(_)),
             Error::Publish(e) => !matches!(e, PublishError::Rejected(_)),
+            Error::Secrets(e) => matches!(e, SecretsError::Unavailable(_)),
             Error::DeadLetter(_) => true,
         }
     }
@@ -98,6 +113,8 @@ impl Error {
             (Error::Amplify(_), false) => "NonRetryable.Amplify",
             (Error::Publish(_), true) => "Retryable.Publish",
             (Error::Publish(_), false) => "NonRetryable.Publish",
+            (Error::Secrets(_), true) => "Retryable.Secrets",
+            (Error::Secrets(_), false) => "NonRetryable.Secrets",
             (Error::DeadLetter(_), _) => "Retryable.DeadLetter",
         }
     }
@@ -142,5 +159,9 @@ mod tests {
             "Retryable.Publish"
         );
         assert!(!Error::from(AmplifyError::Rejected("bad".into())).is_retryable());
+        let throttled = Error::from(SecretsError::Unavailable("Throttling".into()));
+        assert_eq!(throttled.error_type(), "Retryable.Secrets");
+        let denied = Error::from(SecretsError::Rejected("AccessDenied".into()));
+        assert_eq!(denied.error_type(), "NonRetryable.Secrets");
     }
 }

@@ -89,6 +89,11 @@ pub struct Report {
     /// validator function, which sees configuration, not the repository).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// What the validation established besides findings, e.g. that a
+    /// required variable is present as an Amplify secret (a name and where
+    /// it was found, never a value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {

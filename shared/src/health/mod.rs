@@ -16,6 +16,7 @@
 
 mod policy;
 pub mod reaction;
+pub mod site;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +26,7 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
 pub use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
-pub use policy::{EndpointCheck, HealthPolicy, VersionCheck};
+pub use policy::{EndpointCheck, HealthPolicy, SiteChoice, VersionCheck};
 
 use crate::ports::BasicAuth;
 

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct HealthPolicy {
     /// The site's URL when not `https://{displayName}.{defaultDomain}` (a
-    /// custom domain; the emulator's site locally).
+    /// custom domain; the emulator's site locally). Wins over `site`.
     pub url: Option<String>,
+    /// Which of the branch's addresses is checked when `url` is not set.
+    pub site: SiteChoice,
     pub endpoints: Vec<EndpointCheck>,
     /// Where the site reports its deployed commit.
     pub version: Option<VersionCheck>,
@@ -38,6 +40,7 @@ impl Default for HealthPolicy {
     fn default() -> Self {
         Self {
             url: None,
+            site: SiteChoice::default(),
             endpoints: vec![EndpointCheck::default()],
             version: None,
             latency_limit_ms: 3_000,
@@ -51,6 +54,18 @@ impl Default for HealthPolicy {
             rollback_on_live_failure: false,
         }
     }
+}
+
+/// Where a branch's site is checked (`health.site`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteChoice {
+    /// Where its users reach it: the branch's sub-domain of a custom domain
+    /// Amplify reports AVAILABLE and verified; else Amplify's domain.
+    #[default]
+    CustomDomain,
+    /// Always `https://{displayName}.{defaultDomain}` (amplifyapp.com).
+    AmplifyDomain,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! once per job, whatever the number of deliveries.
 
 use chrono::Utc;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
 use crate::core::error::{AmplifyError, Error, StoreError};
@@ -12,7 +12,7 @@ use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::core::scope::Scope;
 use crate::effects;
-use crate::health::{Checker, HealthPolicy, HealthReport, Verdict};
+use crate::health::{Checker, HealthPolicy, HealthReport, SiteChoice, Verdict, site};
 use crate::ports::{
     AmplifyApi, BasicAuth, BranchPointer, DeploymentFilter, DeploymentStore, PolicyStore, Stack,
 };
@@ -189,23 +189,20 @@ impl<K: Stack> HealthChecker<'_, K> {
 
     /// Where the site is, and the basic auth to check it with: the policy's
     /// URL (a host the team names: no credentials go there), else the
-    /// stack's template (with `{appId}`, `{branch}`, `{displayName}` filled
-    /// in), else Amplify's `https://{displayName}.{defaultDomain}` — the
-    /// branch's own site, checked with the branch's (else the app's) basic
-    /// auth when it is password-protected.
+    /// stack's template (with `{appId}`, `{branch}`, `{displayName}` and
+    /// `{host}` filled in), else where the branch's users reach it — its
+    /// custom domain when Amplify serves one for it and the policy's `site`
+    /// allows, else Amplify's `https://{displayName}.{defaultDomain}` (see
+    /// [`crate::health::site`]). The branch's own site, on either host, is
+    /// checked with the branch's (else the app's) basic auth when it is
+    /// password-protected.
     async fn site(
         &self,
         key: &DeploymentKey,
         policy: &HealthPolicy,
     ) -> Result<(String, Option<BasicAuth>), Error> {
-        let display = key.branch_name.display_name();
-        let fill = |url: &str| {
-            url.replace("{appId}", key.app_id.as_str())
-                .replace("{branch}", key.branch_name.as_str())
-                .replace("{displayName}", &display)
-        };
         if let Some(url) = policy.url.as_deref() {
-            return Ok((fill(url), None));
+            return Ok((site::fill(url, &key.app_id, &key.branch_name, None), None));
         }
         let branch = match self.amplify.get_branch(&key.app_id, &key.branch_name).await {
             Ok(branch) => Some(branch),
@@ -224,10 +221,28 @@ impl<K: Stack> HealthChecker<'_, K> {
             },
         };
         let basic_auth = own_auth.or_else(|| app.as_ref().and_then(|a| a.basic_auth.clone()));
-        let url = match (self.site_url_template, &branch, &app) {
-            (Some(template), _, _) => fill(template),
-            (None, Some(branch), Some(app)) => {
-                format!("https://{}.{}/", branch.display_name, app.default_domain)
+        let custom = match &branch {
+            Some(_) => self.custom_domain(key, policy).await?,
+            None => None,
+        };
+        let amplify_host = |display: &str| {
+            site::amplify_host(
+                &key.app_id,
+                display,
+                app.as_ref().map(|a| a.default_domain.as_str()),
+            )
+        };
+        let url = match (self.site_url_template, &branch, &custom) {
+            (Some(template), _, _) => {
+                let host = custom.clone().unwrap_or_else(|| match &branch {
+                    Some(b) => amplify_host(&b.display_name),
+                    None => amplify_host(&key.branch_name.display_name()),
+                });
+                site::fill(template, &key.app_id, &key.branch_name, Some(&host))
+            }
+            (None, Some(_), Some(host)) => format!("https://{host}/"),
+            (None, Some(branch), None) if app.is_some() => {
+                format!("https://{}/", amplify_host(&branch.display_name))
             }
             _ => {
                 return Err(Error::DeadLetter(format!(
@@ -237,6 +252,31 @@ impl<K: Stack> HealthChecker<'_, K> {
             }
         };
         Ok((url, basic_auth))
+    }
+
+    /// The branch's custom-domain host, when the policy wants it checked
+    /// there (and a template, if any, has a `{host}` to put it in). Custom
+    /// domains Amplify refuses to list (e.g. a role without
+    /// `amplify:ListDomainAssociations`) leave Amplify's domain, with a
+    /// warning; an unavailable Amplify is retried.
+    async fn custom_domain(
+        &self,
+        key: &DeploymentKey,
+        policy: &HealthPolicy,
+    ) -> Result<Option<String>, Error> {
+        let wanted = policy.site == SiteChoice::CustomDomain
+            && self.site_url_template.is_none_or(|t| t.contains("{host}"));
+        if !wanted {
+            return Ok(None);
+        }
+        match self.amplify.list_domain_associations(&key.app_id).await {
+            Ok(domains) => Ok(site::custom_domain_host(&domains, &key.branch_name)),
+            Err(e @ AmplifyError::Unavailable(_)) => Err(e.into()),
+            Err(e) => {
+                warn!(error = %e, "custom domains not listed; checking Amplify's domain");
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -31,7 +31,9 @@ pub struct Config {
     pub retention_days: u32,
     /// Where a branch's site is, when not Amplify's
     /// `https://{displayName}.{defaultDomain}` and the policy names none:
-    /// `{appId}`, `{branch}` and `{displayName}` are filled in.
+    /// `{appId}`, `{branch}`, `{displayName}` and `{host}` (where users
+    /// reach the branch: its custom domain, else Amplify's host) are filled
+    /// in.
     pub site_url_template: Option<String>,
     /// The SNS topic alerts go to (the alerter).
     pub alert_topic_arn: Option<String>,

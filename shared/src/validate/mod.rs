@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::Environment;
+use crate::core::model::{AppId, BranchName, Environment};
 pub use crate::core::verdicts::{Finding, Report, Severity};
 use crate::policy::BranchPolicy;
 use rules::{buildspec, deps, env, package};
@@ -28,6 +28,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "env.required-missing",
         Severity::Error,
         "a required variable is absent or empty",
+    ),
+    (
+        "env.secrets-unchecked",
+        Severity::Warning,
+        "Amplify secrets (SSM Parameter Store) could not be listed: required variables absent from Amplify's variables are not reported missing",
     ),
     (
         "env.secret-exposed",
@@ -137,6 +142,41 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// What is known of the branch's Amplify secrets (SSM Parameter Store,
+/// `/amplify/{appId}/{branch}/` and `/amplify/shared/{appId}/`): names and
+/// where each was found, never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Secrets {
+    /// Not looked up: `sentinel validate` (a checkout has no Amplify
+    /// secrets), or every required variable is among the variables.
+    #[default]
+    NotLooked,
+    /// Name → the path it was found under (the branch's wins).
+    Found(BTreeMap<String, String>),
+    /// The lookup failed (access denied, …): why, in SSM's words.
+    Unchecked(String),
+}
+
+impl Secrets {
+    /// Where `name` was found, if it was.
+    pub fn location(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Found(names) => names.get(name).map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// Where an Amplify build reads its secrets (SSM Parameter Store): the
+/// branch's path, then the app's shared one (Amplify's documentation:
+/// `/amplify/{appId}/{branch}/NAME` and `/amplify/shared/{appId}/NAME`).
+pub fn secret_paths(app_id: &AppId, branch: &BranchName) -> [String; 2] {
+    [
+        format!("/amplify/{app_id}/{branch}/"),
+        format!("/amplify/shared/{app_id}/"),
+    ]
+}
+
 /// Everything a validation looks at. Absent parts skip the rules that need
 /// them (listed in the report's `skipped`).
 #[derive(Debug, Clone)]
@@ -156,6 +196,8 @@ pub struct ValidationInput {
     pub package_lock: Option<SourceFile>,
     /// Memory of the build instance in GiB: 8 (standard), 16 (large), 72 (xlarge).
     pub build_memory_gib: u32,
+    /// The names of the branch's Amplify secrets, when they were looked up.
+    pub secrets: Secrets,
 }
 
 impl ValidationInput {
@@ -170,6 +212,7 @@ impl ValidationInput {
             package_json: None,
             package_lock: None,
             build_memory_gib: 8,
+            secrets: Secrets::NotLooked,
         }
     }
 
@@ -249,6 +292,7 @@ pub fn validate(input: &ValidationInput, policy: &BranchPolicy) -> Result<Report
         warnings,
         findings,
         skipped,
+        notes: env::notes(input, policy),
     })
 }
 

@@ -7,6 +7,8 @@
 //! write it wins); a redelivery only completes what is left — the StopJob
 //! and the publications.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use tracing::{info, warn};
 
@@ -19,8 +21,10 @@ use crate::core::events::{
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects;
 use crate::policy::BranchPolicy;
-use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, Stack};
-use crate::validate::{self, Platform, Report, SourceFile, ValidationInput};
+use crate::ports::{
+    AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, SecretNames, SecretsError, Stack,
+};
+use crate::validate::{self, Platform, Report, Secrets, SourceFile, ValidationInput};
 
 /// The validation input Amplify's configuration gives: variables of app and
 /// branch merged as Amplify merges them (branch wins), the branch's build
@@ -70,6 +74,8 @@ pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
 pub struct Validator<'a, K: Stack> {
     pub store: &'a K::Store,
     pub amplify: &'a K::Amplify,
+    /// The names of Amplify's secrets (SSM), for required variables kept there.
+    pub secrets: &'a K::Secrets,
     pub publisher: &'a K::Publisher,
     pub environment: Environment,
     /// The stack's mode; a policy may override it per app or branch.
@@ -144,7 +150,8 @@ impl<K: Stack> Validator<'_, K> {
             Some(stored) => (stored.policy, stored.scope),
             None => (BranchPolicy::default(), "default".to_owned()),
         };
-        let input = input_from_amplify(self.environment, &app, &branch);
+        let mut input = input_from_amplify(self.environment, &app, &branch);
+        input.secrets = self.secrets_of(key, &policy, &input).await?;
         // No package files in this input, so the engine cannot fail to read them.
         let report = validate::validate(&input, &policy)
             .map_err(|e| Error::DeadLetter(format!("validation input: {e}")))?;
@@ -157,9 +164,64 @@ impl<K: Stack> Validator<'_, K> {
     }
 }
 
+<<<<<<< HEAD
 /// Records the report and its events, once. In observe mode a build that
 /// would be stopped is not: the "would have" is recorded and published.
 fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
+=======
+impl<K: Stack> Validator<'_, K> {
+    /// The names of the branch's Amplify secrets, looked up only when a
+    /// required variable is not among Amplify's variables. A refusal (access
+    /// denied) is reported in the report, never taken for a missing
+    /// variable; unavailability that outlasts the SDK's own retries fails
+    /// the delivery, which is retried (`core::error`).
+    async fn secrets_of(
+        &self,
+        key: &DeploymentKey,
+        policy: &BranchPolicy,
+        input: &ValidationInput,
+    ) -> Result<Secrets, Error> {
+        let lacking = policy
+            .required_in(self.environment)
+            .into_iter()
+            .any(|name| {
+                input
+                    .variables
+                    .get(name)
+                    .is_none_or(|v| v.trim().is_empty())
+            });
+        if !lacking {
+            return Ok(Secrets::NotLooked);
+        }
+        let [branch_path, shared_path] = validate::secret_paths(&key.app_id, &key.branch_name);
+        let listed = futures::future::try_join(
+            self.secrets.names_under(&branch_path),
+            self.secrets.names_under(&shared_path),
+        )
+        .await;
+        match listed {
+            Ok((branch, shared)) => {
+                let mut found = BTreeMap::new();
+                // The branch's own secret wins over the app's.
+                for (names, path) in [(shared, &shared_path), (branch, &branch_path)] {
+                    for name in names {
+                        found.insert(name, path.clone());
+                    }
+                }
+                Ok(Secrets::Found(found))
+            }
+            Err(SecretsError::Rejected(why)) => {
+                warn!(%why, "could not list Amplify's secrets");
+                Ok(Secrets::Unchecked(why))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Records the report and its events, once.
+fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool) -> bool {
+>>>>>>> sites
     if d.validation.is_some() {
         return false;
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::core::deployment::{DeploymentKey, JobDetails};
 use crate::core::error::AmplifyError;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
-use crate::ports::{AmplifyApi, AppInfo, BranchInfo, JobSummary, StartJob};
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DomainAssociation, JobSummary, StartJob};
 
 use super::{dkey, lock, take_one};
 
@@ -28,6 +28,10 @@ pub struct MemoryAmplify {
     pub started: Mutex<Vec<(String, String, JobId, StartJob)>>,
     /// UpdateBranch enableAutoBuild per (app, branch).
     pub auto_build: Mutex<HashMap<(String, String), bool>>,
+    /// ListDomainAssociations answers per app (none: no custom domain).
+    pub domains: Mutex<HashMap<String, Vec<DomainAssociation>>>,
+    /// The next ListDomainAssociations calls fail with this error.
+    pub fail_domains: Mutex<Option<AmplifyError>>,
     /// The next StartJob calls fail before starting anything.
     pub fail_next_start: AtomicUsize,
     /// The next StartJob calls start their job, then fail as if the answer
@@ -65,6 +69,18 @@ impl AmplifyApi for MemoryAmplify {
             .collect();
         apps.sort();
         Ok(apps)
+    }
+    async fn list_domain_associations(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Vec<DomainAssociation>, AmplifyError> {
+        if let Some(e) = lock(&self.fail_domains).take() {
+            return Err(e);
+        }
+        Ok(lock(&self.domains)
+            .get(app_id.as_str())
+            .cloned()
+            .unwrap_or_default())
     }
     async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
         let mut branches: Vec<BranchName> = lock(&self.branches)

@@ -3,11 +3,12 @@
 //! to fail, so domain logic is tested without a server.
 //!
 //! One file per kind: the table's stores (`store.rs`), Amplify
-//! (`amplify.rs`), and what leaves the stack: events, alerts, logs, dead
-//! letters (`outbound.rs`).
+//! (`amplify.rs`), Amplify's secrets' names (`secrets.rs`), and what leaves
+//! the stack: events, alerts, logs, dead letters (`outbound.rs`).
 
 mod amplify;
 mod outbound;
+mod secrets;
 mod store;
 
 use std::sync::Mutex;
@@ -17,6 +18,7 @@ use crate::core::deployment::DeploymentKey;
 
 pub use amplify::MemoryAmplify;
 pub use outbound::{MemoryDeadLetter, MemoryLogs, MemoryNotifier, MemoryPublisher};
+pub use secrets::MemorySecrets;
 pub use store::{MemoryPolicies, MemoryStore};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -35,6 +37,7 @@ impl crate::ports::Stack for InMemory {
     type DeadLetter = MemoryDeadLetter;
     type Notifier = MemoryNotifier;
     type Logs = MemoryLogs;
+    type Secrets = MemorySecrets;
 }
 
 fn take_one(counter: &AtomicUsize) -> bool {

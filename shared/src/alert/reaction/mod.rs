@@ -379,7 +379,8 @@ impl<K: Stack> Alerter<'_, K> {
                 Some(t) => t
                     .replace("{appId}", app_id.as_str())
                     .replace("{branch}", branch_name.as_str())
-                    .replace("{displayName}", &display),
+                    .replace("{displayName}", &display)
+                    .replace("{host}", &format!("{display}.{app_id}.amplifyapp.com")),
                 None => format!("https://{display}.{app_id}.amplifyapp.com/"),
             })
         });

@@ -5,7 +5,7 @@ use super::public_values::{Exposure, classify};
 use crate::core::model::Environment;
 use crate::core::redact::{mask, secret_by_name, secret_by_value};
 use crate::policy::BranchPolicy;
-use crate::validate::{Finding, ValidationInput};
+use crate::validate::{Finding, Secrets, ValidationInput};
 
 pub const PUBLIC_PREFIX: &str = "NEXT_PUBLIC_";
 
@@ -32,12 +32,19 @@ pub fn check(input: &ValidationInput, policy: &BranchPolicy) -> Vec<Finding> {
 }
 
 fn required_missing(input: &ValidationInput, policy: &BranchPolicy, out: &mut Vec<Finding>) {
+    let mut unverified = Vec::new();
     for name in policy.required_in(input.environment) {
         let state = match input.variables.get(name) {
+            _ if input.secrets.location(name).is_some() => continue,
             None => "is not set",
             Some(v) if v.trim().is_empty() => "is empty",
             Some(_) => continue,
         };
+        if matches!(input.secrets, Secrets::Unchecked(_)) {
+            // It may be a secret we could not see: no error on a guess.
+            unverified.push(name);
+            continue;
+        }
         out.push(
             Finding::new(
                 "env.required-missing",
@@ -47,12 +54,58 @@ fn required_missing(input: &ValidationInput, policy: &BranchPolicy, out: &mut Ve
                 ),
                 format!(
                     "set {name} in Amplify (App settings → Environment variables) for this branch, \
+                     or as an Amplify secret (SSM parameter /amplify/{{appId}}/{{branch}}/{name}), \
                      or remove it from the policy's required list"
                 ),
             )
             .at(name),
         );
     }
+    if let (Secrets::Unchecked(why), false) = (&input.secrets, unverified.is_empty()) {
+        out.push(
+            Finding::new(
+                "env.secrets-unchecked",
+                format!(
+                    "could not check SSM Parameter Store for Amplify secrets ({}); {} not among \
+                     Amplify's environment variables and may be secrets there: not reported missing",
+                    bounded(why),
+                    unverified.join(", ")
+                ),
+                "let the validator list parameter names (ssm:DescribeParameters in its role, as \
+                 template.yaml grants), or set these variables in Amplify's environment variables",
+            )
+            .at("SSM Parameter Store"),
+        );
+    }
+}
+
+/// SSM's own words, masked and cut: they go into the report and alerts.
+fn bounded(why: &str) -> String {
+    const MAX: usize = 300;
+    let masked = crate::core::redact::mask_in_text(why);
+    match masked.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &masked[..at]),
+        None => masked,
+    }
+}
+
+/// Required variables found only as Amplify secrets, and where: the
+/// report's notes (names and paths, never values).
+pub fn notes(input: &ValidationInput, policy: &BranchPolicy) -> Vec<String> {
+    policy
+        .required_in(input.environment)
+        .into_iter()
+        .filter(|name| {
+            input
+                .variables
+                .get(*name)
+                .is_none_or(|v| v.trim().is_empty())
+        })
+        .filter_map(|name| {
+            let path = input.secrets.location(name)?;
+            Some(format!("{name}: present as an SSM secret ({path}{name})"))
+        })
+        .collect()
 }
 
 /// Judges a `NEXT_PUBLIC_` value by its format first: a key made to be

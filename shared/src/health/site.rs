@@ -1,0 +1,246 @@
+//! Where a branch's site is: the pure rules the health checker's reaction
+//! applies to what Amplify answers (GetBranch, GetApp,
+//! ListDomainAssociations).
+//!
+//! A branch served on a custom domain is checked where its users reach it:
+//! `https://{prefix}.{domainName}/` (the apex for an empty prefix) when the
+//! domain is `AVAILABLE` and the branch's sub-domain verified; otherwise —
+//! a domain still being set up, failed, or none — Amplify's own
+//! `https://{displayName}.{defaultDomain}/`.
+
+use crate::core::model::{AppId, BranchName};
+use crate::ports::DomainAssociation;
+
+/// The domain status in which Amplify serves a custom domain.
+pub const AVAILABLE: &str = "AVAILABLE";
+
+/// The host where users reach `branch` on a custom domain, if any: its
+/// verified sub-domain of an `AVAILABLE` domain. Several (an apex and a
+/// `www`, two domains): the first by domain name, the apex before a prefix,
+/// then by prefix — the same answer whatever order Amplify lists them in.
+/// A name that is not a valid DNS host (Amplify's model allows any prefix)
+/// is never used: credentials may go to this host.
+pub fn custom_domain_host(domains: &[DomainAssociation], branch: &BranchName) -> Option<String> {
+    domains
+        .iter()
+        .filter(|d| d.domain_status == AVAILABLE)
+        .flat_map(|d| {
+            d.sub_domains
+                .iter()
+                .filter(|s| s.verified && s.branch_name == branch.as_str())
+                .map(move |s| (d.domain_name.trim_end_matches('.'), s.prefix.as_str()))
+        })
+        .map(|(domain, prefix)| {
+            let host = match prefix {
+                "" => domain.to_ascii_lowercase(),
+                p => format!("{p}.{domain}").to_ascii_lowercase(),
+            };
+            ((domain.to_ascii_lowercase(), prefix.to_owned()), host)
+        })
+        .filter(|(_, host)| valid_host(host))
+        .min()
+        .map(|(_, host)| host)
+}
+
+/// Amplify's own host of a branch: `{displayName}.{defaultDomain}`; the
+/// default domain is `{appId}.amplifyapp.com` when GetApp was not needed.
+pub fn amplify_host(app_id: &AppId, display_name: &str, default_domain: Option<&str>) -> String {
+    match default_domain {
+        Some(domain) => format!("{display_name}.{domain}"),
+        None => format!("{display_name}.{app_id}.amplifyapp.com"),
+    }
+}
+
+/// A URL template (the policy's `url`, the stack's `SiteUrlTemplate`) with
+/// `{appId}`, `{branch}`, `{displayName}` and — given a host — `{host}`
+/// filled in.
+pub fn fill(template: &str, app_id: &AppId, branch: &BranchName, host: Option<&str>) -> String {
+    let filled = template
+        .replace("{appId}", app_id.as_str())
+        .replace("{branch}", branch.as_str())
+        .replace("{displayName}", &branch.display_name());
+    match host {
+        Some(host) => filled.replace("{host}", host),
+        None => filled,
+    }
+}
+
+/// Letters, digits and hyphens in dot-separated labels of 1 to 63
+/// characters, at most 253 in all, at least two labels.
+fn valid_host(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').count() >= 2
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::SubDomain;
+
+    fn domain(name: &str, status: &str, subs: &[(&str, &str, bool)]) -> DomainAssociation {
+        DomainAssociation {
+            domain_name: name.into(),
+            domain_status: status.into(),
+            sub_domains: subs
+                .iter()
+                .map(|(prefix, branch, verified)| SubDomain {
+                    prefix: (*prefix).into(),
+                    branch_name: (*branch).into(),
+                    verified: *verified,
+                })
+                .collect(),
+        }
+    }
+
+    fn branch(name: &str) -> BranchName {
+        name.parse().unwrap()
+    }
+
+    #[test]
+    fn a_verified_sub_domain_of_an_available_domain_is_where_the_branch_is() {
+        let domains = [domain(
+            "shop.example.com",
+            "AVAILABLE",
+            &[("www", "main", true), ("beta", "develop", true)],
+        )];
+        assert_eq!(
+            custom_domain_host(&domains, &branch("main")).as_deref(),
+            Some("www.shop.example.com")
+        );
+        assert_eq!(
+            custom_domain_host(&domains, &branch("develop")).as_deref(),
+            Some("beta.shop.example.com")
+        );
+        assert_eq!(custom_domain_host(&domains, &branch("feature/x")), None);
+    }
+
+    #[test]
+    fn an_empty_prefix_is_the_apex_and_comes_first() {
+        let domains = [domain(
+            "Shop.Example.com.",
+            "AVAILABLE",
+            &[("www", "main", true), ("", "main", true)],
+        )];
+        assert_eq!(
+            custom_domain_host(&domains, &branch("main")).as_deref(),
+            Some("shop.example.com")
+        );
+    }
+
+    #[test]
+    fn a_domain_being_set_up_or_an_unverified_sub_domain_is_not_used() {
+        for status in [
+            "CREATING",
+            "PENDING_VERIFICATION",
+            "AWAITING_APP_CNAME",
+            "PENDING_DEPLOYMENT",
+            "REQUESTING_CERTIFICATE",
+            "IN_PROGRESS",
+            "UPDATING",
+            "FAILED",
+        ] {
+            let domains = [domain("shop.example.com", status, &[("www", "main", true)])];
+            assert_eq!(
+                custom_domain_host(&domains, &branch("main")),
+                None,
+                "{status}"
+            );
+        }
+        let unverified = [domain(
+            "shop.example.com",
+            "AVAILABLE",
+            &[("www", "main", false)],
+        )];
+        assert_eq!(custom_domain_host(&unverified, &branch("main")), None);
+        // A second domain that is ready wins over one that is not.
+        let mixed = [
+            domain(
+                "a.example.com",
+                "PENDING_VERIFICATION",
+                &[("", "main", false)],
+            ),
+            domain("b.example.com", "AVAILABLE", &[("www", "main", true)]),
+        ];
+        assert_eq!(
+            custom_domain_host(&mixed, &branch("main")).as_deref(),
+            Some("www.b.example.com")
+        );
+    }
+
+    #[test]
+    fn the_choice_does_not_depend_on_amplify_s_order() {
+        let one = domain("b.example.com", "AVAILABLE", &[("www", "main", true)]);
+        let two = domain("a.example.com", "AVAILABLE", &[("app", "main", true)]);
+        let forward = [one.clone(), two.clone()];
+        let backward = [two, one];
+        assert_eq!(
+            custom_domain_host(&forward, &branch("main")),
+            custom_domain_host(&backward, &branch("main"))
+        );
+        assert_eq!(
+            custom_domain_host(&forward, &branch("main")).as_deref(),
+            Some("app.a.example.com")
+        );
+    }
+
+    #[test]
+    fn a_prefix_that_would_make_another_host_is_never_used() {
+        for prefix in [
+            "evil.test/x",
+            "user@evil.test#",
+            "a b",
+            "-www",
+            "www:8443",
+            &"x".repeat(64),
+        ] {
+            let domains = [domain(
+                "shop.example.com",
+                "AVAILABLE",
+                &[(prefix, "main", true)],
+            )];
+            assert_eq!(
+                custom_domain_host(&domains, &branch("main")),
+                None,
+                "{prefix}"
+            );
+        }
+    }
+
+    #[test]
+    fn templates_are_filled_and_amplify_s_host_is_known_without_get_app() {
+        let app: AppId = "d1abc".parse().unwrap();
+        let b = branch("feature/new.ui");
+        assert_eq!(
+            fill(
+                "http://127.0.0.1:1/_sites/{host}/",
+                &app,
+                &b,
+                Some("www.shop.example.com")
+            ),
+            "http://127.0.0.1:1/_sites/www.shop.example.com/"
+        );
+        assert_eq!(
+            fill(
+                "https://{displayName}.{appId}.example/{branch}",
+                &app,
+                &b,
+                None
+            ),
+            "https://feature-new-ui.d1abc.example/feature/new.ui"
+        );
+        assert_eq!(
+            amplify_host(&app, "feature-new-ui", None),
+            "feature-new-ui.d1abc.amplifyapp.com"
+        );
+        assert_eq!(
+            amplify_host(&app, "main", Some("d1abc.amplifyapp.com")),
+            "main.d1abc.amplifyapp.com"
+        );
+    }
+}
