@@ -138,7 +138,8 @@ enum Command {
     },
     /// Delivery figures of the environment (--env) over a window: build
     /// success rate and durations, and the four DORA keys with their tier.
-    /// Computed from the table like the metrics collector does.
+    /// Computed from the table like the metrics collector does; --app and
+    /// --branch narrow it to an app's or a branch's deployments.
     Metrics {
         /// 1d, 7d or 30d.
         #[arg(long, default_value = "7d", value_parser = parse_window)]
@@ -146,7 +147,15 @@ enum Command {
         /// The end of the window (RFC 3339); default now.
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
-        /// The figures as JSON (the collector's snapshot shape).
+        /// Only this app's deployments.
+        #[arg(long)]
+        app: Option<AppId>,
+        /// Only this branch's deployments (of every app, or of --app);
+        /// `previews` stands for the pull-request previews (`pr-N`).
+        #[arg(long)]
+        branch: Option<BranchName>,
+        /// The figures as JSON (the collector's snapshot shape, with `app`
+        /// and `branch` when given).
         #[arg(long)]
         json: bool,
     },
@@ -556,7 +565,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Metrics { window, at, json } => {
+        Command::Metrics {
+            window,
+            at,
+            app,
+            branch,
+            json,
+        } => {
+            use sentinel_shared::metrics::reaction::branch_dimension;
             use sentinel_shared::ports::MetricsStore;
             let environment = cli
                 .environment
@@ -568,12 +584,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .deployments_between(environment, from, to)
                 .await
                 .context("reading the window")?;
-            let figures =
-                sentinel_shared::metrics::dora::compute(environment, from, to, &read.deployments);
+            // The same read; the figures of the matching deployments (each
+            // key's incidents and recoveries are per branch anyway).
+            let matching: Vec<_> = read
+                .deployments
+                .into_iter()
+                .filter(|d| app.as_ref().is_none_or(|a| d.key.app_id == *a))
+                .filter(|d| {
+                    branch.as_ref().is_none_or(|b| {
+                        d.key.branch_name == *b
+                            || branch_dimension(&d.key.branch_name) == b.as_str()
+                    })
+                })
+                .collect();
+            let figures = sentinel_shared::metrics::dora::compute(environment, from, to, &matching);
+            let scope = match (&app, &branch) {
+                (None, None) => None,
+                (Some(a), None) => Some(format!("app {a}")),
+                (None, Some(b)) => Some(format!("branch {b} of every app")),
+                (Some(a), Some(b)) => Some(format!("{a}/{b}")),
+            };
             if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
+                let mut v = serde_json::to_value(&figures)?;
+                if let Some(a) = &app {
+                    v["app"] = serde_json::json!(a.as_str());
+                }
+                if let Some(b) = &branch {
+                    v["branch"] = serde_json::json!(b.as_str());
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print!("{}", render::metrics(&figures, read.items_read));
+                print!(
+                    "{}",
+                    render::metrics(&figures, read.items_read, scope.as_deref())
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -244,7 +244,11 @@ pub fn diagnosis(d: &sentinel_shared::diagnose::Diagnosis) -> String {
 }
 
 /// A window's delivery figures as a short report.
-pub fn metrics(f: &sentinel_shared::metrics::dora::Figures, items_read: usize) -> String {
+pub fn metrics(
+    f: &sentinel_shared::metrics::dora::Figures,
+    items_read: usize,
+    scope: Option<&str>,
+) -> String {
     use sentinel_shared::alert::message::human;
     use sentinel_shared::metrics::dora::Tier;
     let secs = |s: f64| human(chrono::Duration::seconds(s.round() as i64));
@@ -258,8 +262,9 @@ pub fn metrics(f: &sentinel_shared::metrics::dora::Figures, items_read: usize) -
     let pct = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.1} %", r * 100.0));
     let opt = |s: Option<f64>| s.map_or("-".into(), secs);
     let mut out = format!(
-        "Delivery metrics: {}, {} day{} ({} to {}), {items_read} records read\n\n",
+        "Delivery metrics: {}{}, {} day{} ({} to {}), {items_read} records read\n\n",
         f.environment,
+        scope.map(|s| format!(" ({s})")).unwrap_or_default(),
         f.window_days,
         if f.window_days == 1 { "" } else { "s" },
         f.from.format("%Y-%m-%d %H:%M"),

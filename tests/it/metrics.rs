@@ -257,6 +257,45 @@ async fn the_scheduled_run_stores_figures_and_warns_once() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Change failure rate"), "{text}");
     assert!(text.contains("3 failed"), "{text}");
+
+    // Per branch, from the same table: another branch's failed build counts
+    // for the app, not for main.
+    let mut other = record(&stack, &app, 8, h(3), 6, BuildStatus::Failed);
+    other.key.branch_name = "develop".parse().unwrap();
+    save_all(&store, &[other]).await;
+    let figures = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(format!("{target}/debug/sentinel"))
+            .args([
+                "metrics",
+                "--window",
+                "30d",
+                "--json",
+                "--at",
+                &now.to_rfc3339(),
+            ])
+            .args(args)
+            .output()
+            .expect("run sentinel");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let main = figures(&["--app", app.as_str(), "--branch", "main"]);
+    assert_eq!(main["branch"], "main");
+    assert_eq!(
+        (&main["buildsSucceeded"], &main["buildsFailed"]),
+        (&json!(4), &json!(3))
+    );
+    let whole_app = figures(&["--app", app.as_str()]);
+    assert_eq!(whole_app["buildsFailed"], 4, "{whole_app}");
+    let develop = figures(&["--app", app.as_str(), "--branch", "develop"]);
+    assert_eq!(
+        (&develop["builds"], &develop["deployments"]),
+        (&json!(1), &json!(0))
+    );
 }
 
 #[tokio::test]

@@ -9,15 +9,18 @@ use std::io::Write;
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
+use sentinel_shared::metrics::event_metrics::EventMetrics;
 use sentinel_shared::metrics::reaction::{ACCEPTED, Collector};
 use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// The stack's clients, plus the CloudWatch namespace.
+/// The stack's clients, plus the CloudWatch namespace and the metrics'
+/// dimensions.
 pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
     pub namespace: String,
+    pub dimensions: EventMetrics,
 }
 
 /// Writes EMF lines to standard output, one per line, as the
@@ -39,6 +42,7 @@ pub async fn on_raw<K: Stack>(deps: &Deps<K>, request_id: &str, raw: &str) -> Re
         publisher: &deps.clients.publisher,
         namespace: &deps.namespace,
         environment: deps.clients.environment,
+        dimensions: deps.dimensions,
     };
     let envelope = match Delivery::parse(raw, ACCEPTED)? {
         Delivery::Event(envelope) => envelope,
@@ -76,6 +80,7 @@ async fn on_schedule<K: Stack>(
         .collect();
     Ok(json!({
         "itemsRead": run.items_read,
+        "dailyMetrics": run.daily_metrics,
         "figures": figures,
         "warningsPublished": run.warnings_published.iter().map(|w| w.condition).collect::<Vec<_>>(),
         "warningsKnown": run.warnings_known,

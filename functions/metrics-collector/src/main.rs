@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         clients: sentinel_shared::lambda::runtime::AwsClients::from_config(&config).await,
         namespace: config.metrics_namespace.clone(),
+        dimensions: config.event_metrics,
     };
     run(service_fn(|event| handle(&deps, event))).await
 }

@@ -44,6 +44,9 @@ pub struct Config {
     /// The CloudWatch namespace of the metrics (the `MetricsNamespace`
     /// parameter; `DeploySentinel` when unset).
     pub metrics_namespace: String,
+    /// The per-event metrics' dimension sets (the `EventMetrics`
+    /// parameter; the environment only when unset).
+    pub event_metrics: crate::metrics::event_metrics::EventMetrics,
     /// The watched apps and branches (the `AmplifyAppIds` and
     /// `WatchedBranches` parameters), applied by every function.
     pub scope: Scope,
@@ -62,6 +65,7 @@ impl Config {
     pub const ALERT_TOPIC_ARN: &'static str = "SENTINEL_ALERT_TOPIC_ARN";
     pub const AUTO_ROLLBACK: &'static str = "SENTINEL_AUTO_ROLLBACK";
     pub const METRICS_NAMESPACE: &'static str = "SENTINEL_METRICS_NAMESPACE";
+    pub const EVENT_METRICS: &'static str = "SENTINEL_EVENT_METRICS";
     pub const APP_IDS: &'static str = "SENTINEL_APP_IDS";
     pub const BRANCHES: &'static str = "SENTINEL_BRANCHES";
     pub const ENFORCEMENT: &'static str = "SENTINEL_ENFORCEMENT";
@@ -127,6 +131,12 @@ impl Config {
                 });
             }
         };
+        let raw_dimensions = lookup(Self::EVENT_METRICS).unwrap_or_default();
+        let event_metrics = crate::metrics::event_metrics::EventMetrics::parse(&raw_dimensions)
+            .ok_or_else(|| ConfigError {
+                variable: Self::EVENT_METRICS,
+                reason: format!("{raw_dimensions:?} is not off, environment, app or branch"),
+            })?;
         let watched_apps = lookup(Self::APP_IDS)
             .unwrap_or_default()
             .split(',')
@@ -160,6 +170,7 @@ impl Config {
             scope,
             enforcement,
             metrics_namespace,
+            event_metrics,
             auto_rollback,
             environment,
             table: required(Self::TABLE)?,
@@ -188,6 +199,7 @@ impl fmt::Debug for Config {
             .field("site_url_template", &self.site_url_template)
             .field("alert_topic_arn", &self.alert_topic_arn)
             .field("metrics_namespace", &self.metrics_namespace)
+            .field("event_metrics", &self.event_metrics)
             .field("scope", &self.scope.to_string())
             .field("region", &self.region)
             .field("auto_rollback", &self.auto_rollback)
@@ -296,6 +308,22 @@ mod tests {
         pairs.push(("SENTINEL_METRICS_NAMESPACE", "Team/Site"));
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(c.metrics_namespace, "Team/Site");
+    }
+
+    #[test]
+    fn event_metrics_are_off_unless_asked() {
+        use crate::metrics::event_metrics::EventMetrics;
+        let c = Config::from_lookup(lookup(FULL)).unwrap();
+        assert_eq!(c.event_metrics, EventMetrics::Off);
+        let mut pairs = FULL.to_vec();
+        pairs.push(("SENTINEL_EVENT_METRICS", "branch"));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.event_metrics, EventMetrics::Branch);
+        pairs.pop();
+        pairs.push(("SENTINEL_EVENT_METRICS", "per-branch"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.variable, "SENTINEL_EVENT_METRICS");
+        assert!(err.reason.contains("per-branch"), "{err}");
     }
 
     #[test]

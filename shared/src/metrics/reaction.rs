@@ -1,7 +1,9 @@
 //! The metrics collector: per domain event, CloudWatch Embedded Metric
-//! Format lines (no API call); per schedule (hourly), the delivery figures
-//! of 1, 7 and 30 days stored as snapshots and emitted as metrics, the
-//! day's roll-up, and early warnings published as "Degradation Detected".
+//! Format lines (no API call) with the dimensions `EventMetrics` asks
+//! for; per schedule (hourly), the delivery figures of 1, 7 and 30 days
+//! stored as snapshots and printed as log lines, the day's roll-up stored
+//! and — once a day — emitted as metrics, and early warnings published as
+//! "Degradation Detected".
 //!
 //! Everything it does is idempotent: an event's metrics are emitted once
 //! (a claim on its id), snapshots are overwritten with the same figures,
@@ -18,6 +20,7 @@ use crate::core::events::{
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::metrics::dora::{self, Figures, Tier};
 use crate::metrics::emf::{self, Unit};
+use crate::metrics::event_metrics::EventMetrics;
 use crate::metrics::warnings::{self, Warning};
 use crate::ports::{AmplifyApi, EventPublisher, MetricsStore, Stack};
 
@@ -41,6 +44,11 @@ pub const ACCEPTED: &[&str] = &[
 
 /// Days a per-event claim is kept (redeliveries come within minutes).
 const EVENT_CLAIM_DAYS: u32 = 2;
+
+/// The windows whose daily roll-up becomes metrics (once a day: a metric
+/// is billed for each hour it receives data, so 17 figures a window cost
+/// 1/24 of what hourly points would).
+pub const METRIC_WINDOWS: [u32; 3] = [1, 7, 30];
 
 /// The branch as a metric dimension. Amplify's pull-request previews
 /// (`pr-123`) would make a new metric per pull request, so they share one
@@ -66,8 +74,11 @@ pub struct EventOutcome {
 pub struct RunOutcome {
     /// The rolling windows' figures (1, 7 and 30 days up to now).
     pub figures: Vec<Figures>,
-    /// The EMF lines to print.
+    /// The lines to print: the rolling figures as log lines (no metric),
+    /// and the first run of a day also the day's roll-up as EMF.
     pub lines: Vec<String>,
+    /// Whether this run emitted the day's roll-up as metrics.
+    pub daily_metrics: bool,
     /// Items read from the table (the one window read).
     pub items_read: usize,
     /// Warnings published now (each once per condition, branch and day).
@@ -83,6 +94,8 @@ pub struct Collector<'a, K: Stack> {
     pub publisher: &'a K::Publisher,
     pub namespace: &'a str,
     pub environment: Environment,
+    /// The per-event metrics' dimension sets.
+    pub dimensions: EventMetrics,
 }
 
 impl<K: Stack> Collector<'_, K> {
@@ -115,14 +128,14 @@ impl<K: Stack> Collector<'_, K> {
             });
         }
         Ok(EventOutcome {
-            lines: metrics.into_lines(self.namespace, now),
+            lines: metrics.into_lines(self.namespace, self.dimensions, now),
             duplicate: false,
         })
     }
 
-    fn event_metrics(&self, envelope: &Envelope) -> Result<EventMetrics, Error> {
+    fn event_metrics(&self, envelope: &Envelope) -> Result<EventValues, Error> {
         let kind = envelope.detail_type.as_str();
-        let mut m = EventMetrics::new(self.environment, &envelope.id);
+        let mut m = EventValues::new(self.environment, &envelope.id, kind);
         match kind {
             detail_type::BUILD_SUCCEEDED | detail_type::BUILD_FAILED => {
                 let e: BuildEvent = envelope.detail()?;
@@ -198,8 +211,9 @@ impl<K: Stack> Collector<'_, K> {
 
     /// The scheduled run at `now`: one window read (30 days back from the
     /// start of today, so the day's roll-up is covered too), the rolling
-    /// figures stored and emitted, yesterday's roll-up stored dated, and
-    /// the early warnings published once.
+    /// figures stored and printed, yesterday's roll-up stored dated (and
+    /// emitted as metrics by the day's first run), and the early warnings
+    /// published once.
     pub async fn on_schedule(&self, now: DateTime<Utc>) -> Result<RunOutcome, Error> {
         let midnight = now.duration_trunc(Duration::days(1)).unwrap_or(now);
         let longest = i64::from(*dora::WINDOWS.iter().max().unwrap_or(&30));
@@ -212,17 +226,19 @@ impl<K: Stack> Collector<'_, K> {
         all.sort_by_key(crate::core::deployment::Deployment::started_at);
         let mut figures = Vec::new();
         let mut lines = Vec::new();
+        let mut rollups = Vec::new();
         for days in dora::WINDOWS {
             let (from, to) = dora::window(now, days);
             let f = dora::compute(self.environment, from, to, started_between(&all, from, to));
             self.store.put_snapshot(&f, false).await?;
-            lines.push(figures_line(self.namespace, &f, now));
+            lines.push(figures_record(&f));
             figures.push(f);
             // The day's roll-up: the window ending at midnight, stored
             // under its date (overwritten with the same figures each hour).
             let (from, to) = dora::window(midnight, days);
             let rollup = dora::compute(self.environment, from, to, started_between(&all, from, to));
             self.store.put_snapshot(&rollup, true).await?;
+            rollups.push(rollup);
         }
         let recent = started_between(&all, now - Duration::days(8), now);
         let mut published = Vec::new();
@@ -241,9 +257,25 @@ impl<K: Stack> Collector<'_, K> {
                 known += 1;
             }
         }
+        // Last, so that a run failing above leaves the day's metrics to the
+        // next run: the roll-up as metrics, once a day (a claim on the date).
+        let day = midnight.format("%Y-%m-%d");
+        let daily_metrics = self
+            .store
+            .claim_once(self.environment, &format!("figures#{day}"), 2)
+            .await?;
+        if daily_metrics {
+            lines.extend(
+                rollups
+                    .iter()
+                    .filter(|f| METRIC_WINDOWS.contains(&f.window_days))
+                    .map(|f| figures_line(self.namespace, f, f.to)),
+            );
+        }
         Ok(RunOutcome {
             figures,
             lines,
+            daily_metrics,
             items_read: read.items_read,
             warnings_published: published,
             warnings_known: known,
@@ -360,11 +392,48 @@ fn tier_value(t: Option<Tier>) -> Option<f64> {
     })
 }
 
-/// One EMF line with a window's figures (dimensions Environment, Window).
-pub fn figures_line(namespace: &str, f: &Figures, now: DateTime<Utc>) -> String {
+/// One EMF line with a window's figures (dimensions Environment, Window),
+/// at `at` (the daily roll-up's: its midnight).
+pub fn figures_line(namespace: &str, f: &Figures, at: DateTime<Utc>) -> String {
     let window = format!("{}d", f.window_days);
+    emf::line(
+        namespace,
+        &[("Environment", f.environment.as_str()), ("Window", &window)],
+        &[&["Environment", "Window"]],
+        &figure_values(f),
+        &[
+            ("record", json!("daily-figures")),
+            ("from", json!(f.from)),
+            ("to", json!(f.to)),
+        ],
+        at,
+    )
+}
+
+/// A window's rolling figures as a log line without metrics (the
+/// dashboard's Logs Insights widgets read the latest): the same names as
+/// [`figures_line`], `record` = `figures`.
+pub fn figures_record(f: &Figures) -> String {
+    let window = format!("{}d", f.window_days);
+    let values: Vec<(&str, f64)> = figure_values(f)
+        .into_iter()
+        .map(|(name, value, _)| (name, value))
+        .collect();
+    emf::record(
+        &[("Environment", f.environment.as_str()), ("Window", &window)],
+        &values,
+        &[
+            ("record", json!("figures")),
+            ("from", json!(f.from)),
+            ("to", json!(f.to)),
+        ],
+    )
+}
+
+/// A window's figures by metric name; a figure without data is left out.
+fn figure_values(f: &Figures) -> Vec<(&'static str, f64, Unit)> {
     let percent = |r: Option<f64>| r.map(|r| r * 100.0);
-    let values: Vec<(&str, Option<f64>, Unit)> = vec![
+    let values: Vec<(&'static str, Option<f64>, Unit)> = vec![
         ("Builds", Some(f64::from(f.builds)), Unit::Count),
         (
             "BuildSuccessRate",
@@ -427,35 +496,30 @@ pub fn figures_line(namespace: &str, f: &Figures, now: DateTime<Utc>) -> String 
             Unit::None,
         ),
     ];
-    let metrics: Vec<(&str, f64, Unit)> = values
+    values
         .into_iter()
         .filter_map(|(n, v, u)| Some((n, v?, u)))
-        .collect();
-    emf::line(
-        namespace,
-        &[("Environment", f.environment.as_str()), ("Window", &window)],
-        &[&["Environment", "Window"]],
-        &metrics,
-        &[("from", json!(f.from)), ("to", json!(f.to))],
-        now,
-    )
+        .collect()
 }
 
 /// The metrics of one event, before they become EMF lines.
-struct EventMetrics {
+struct EventValues {
     environment: Environment,
     event_id: String,
+    /// The event's detail-type, for Logs Insights (`event`).
+    kind: String,
     app: Option<String>,
     branch: Option<String>,
     category: Option<String>,
     values: Vec<(&'static str, f64, Unit)>,
 }
 
-impl EventMetrics {
-    fn new(environment: Environment, event_id: &str) -> Self {
+impl EventValues {
+    fn new(environment: Environment, event_id: &str, kind: &str) -> Self {
         Self {
             environment,
             event_id: event_id.to_owned(),
+            kind: kind.to_owned(),
             app: None,
             branch: None,
             category: None,
@@ -476,20 +540,48 @@ impl EventMetrics {
         self.values.push((name, value, unit));
     }
 
-    fn into_lines(self, namespace: &str, now: DateTime<Utc>) -> Vec<String> {
+    /// The event's line: metrics with `dimensions`' sets (none: a log line
+    /// without metrics); `App`, `Branch` (and `Category`) are always on it,
+    /// as dimensions or as properties that Logs Insights groups by.
+    fn into_lines(
+        self,
+        namespace: &str,
+        dimensions: EventMetrics,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
         let env = self.environment.as_str();
         let app = self.app.unwrap_or_default();
         let branch = self.branch.unwrap_or_default();
-        let properties = [("eventId", json!(self.event_id))];
-        let mut lines = vec![emf::line(
-            namespace,
-            &[("Environment", env), ("App", &app), ("Branch", &branch)],
-            &[&["Environment"], &["Environment", "App", "Branch"]],
-            &self.values,
-            &properties,
-            now,
-        )];
+        let properties = [
+            ("eventId", json!(self.event_id)),
+            ("event", json!(self.kind)),
+        ];
+        let mut root = vec![
+            ("Environment", env),
+            ("App", app.as_str()),
+            ("Branch", branch.as_str()),
+        ];
         if let Some(category) = &self.category {
+            root.push(("Category", category.as_str()));
+        }
+        let mut lines = vec![if dimensions.event_sets().is_empty() {
+            let values: Vec<(&str, f64)> = self.values.iter().map(|(n, v, _)| (*n, *v)).collect();
+            emf::record(&root, &values, &properties)
+        } else {
+            emf::line(
+                namespace,
+                &root,
+                dimensions.event_sets(),
+                &self.values,
+                &properties,
+                now,
+            )
+        }];
+        if let Some(category) = self
+            .category
+            .as_ref()
+            .filter(|_| dimensions.failures_by_category())
+        {
             lines.push(emf::line(
                 namespace,
                 &[("Environment", env), ("Category", category)],

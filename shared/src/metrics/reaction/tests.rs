@@ -23,13 +23,27 @@ fn collector<'a>(
     store: &'a MemoryStore,
     publisher: &'a MemoryPublisher,
 ) -> Collector<'a, InMemory> {
+    collector_with(store, publisher, EventMetrics::default())
+}
+
+fn collector_with<'a>(
+    store: &'a MemoryStore,
+    publisher: &'a MemoryPublisher,
+    dimensions: EventMetrics,
+) -> Collector<'a, InMemory> {
     Collector {
         store,
         amplify: &NO_APPS,
         publisher,
         namespace: "Sentinel/Test",
         environment: Environment::Prod,
+        dimensions,
     }
+}
+
+/// A line's dimension sets.
+fn sets(line: &Value) -> Vec<Vec<String>> {
+    serde_json::from_value(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone()).unwrap()
 }
 
 fn job(branch: &str, n: u64, hours_ago: i64, minutes: i64, status: BuildStatus) -> Deployment {
@@ -71,7 +85,7 @@ fn parsed(line: &str) -> Value {
 #[tokio::test]
 async fn a_build_emits_its_metrics_once() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
-    let c = collector(&store, &publisher);
+    let c = collector_with(&store, &publisher, EventMetrics::Environment);
     let raw = build_event(&job("main", 7, 2, 4, BuildStatus::Succeeded));
     let first = deliver(&c, &raw, now()).await.unwrap();
     assert_eq!(first.lines.len(), 1);
@@ -80,13 +94,38 @@ async fn a_build_emits_its_metrics_once() {
     assert_eq!(line["BuildsSucceeded"], 1.0);
     assert_eq!(line["LeadTime"], 34.0 * 60.0, "end − commit time");
     assert_eq!(line["Environment"], "prod");
-    assert_eq!(line["Branch"], "main");
+    assert_eq!(line["Branch"], "main", "a property Logs Insights groups by");
+    assert_eq!(line["App"], "d1abc");
+    assert_eq!(line["event"], "Build Succeeded");
+    assert_eq!(
+        sets(&line),
+        [["Environment"]],
+        "no metric per app or branch"
+    );
     assert_eq!(
         line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "Sentinel/Test"
     );
     let again = deliver(&c, &raw, now()).await.unwrap();
     assert!(again.duplicate && again.lines.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn by_default_an_event_is_a_log_line_without_metrics() {
+    let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
+    let c = collector(&store, &publisher);
+    let raw = build_event(&job("pr-7", 7, 2, 4, BuildStatus::Failed));
+    let out = deliver(&c, &raw, now()).await.unwrap();
+    assert_eq!(out.lines.len(), 1);
+    let line: Value = serde_json::from_str(&out.lines[0]).unwrap();
+    assert!(line.get("_aws").is_none(), "no metric: {line}");
+    assert_eq!(line["BuildsFailed"], 1.0);
+    assert_eq!(line["BuildDuration"], 240.0);
+    assert_eq!(
+        (&line["App"], &line["Branch"], &line["event"]),
+        (&json!("d1abc"), &json!("previews"), &json!("Build Failed")),
+        "what Logs Insights groups by"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +154,7 @@ async fn a_domain_event_published_twice_counts_once() {
 #[tokio::test]
 async fn failures_rollbacks_and_health_have_their_metrics() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
-    let c = collector(&store, &publisher);
+    let c = collector_with(&store, &publisher, EventMetrics::Environment);
     let failed = deliver(
         &c,
         &build_event(&job("pr-42", 8, 1, 3, BuildStatus::Failed)),
@@ -137,13 +176,31 @@ async fn failures_rollbacks_and_health_have_their_metrics() {
         "category": "node-heap-oom", "title": "t", "transient": false, "fix": "f",
         "isRollback": false, "rollbackOf": null,
     });
-    let out = deliver(&c, &envelope("Build Diagnosed", "x1", diagnosed), now())
-        .await
-        .unwrap();
+    let out = deliver(
+        &c,
+        &envelope("Build Diagnosed", "x1", diagnosed.clone()),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.lines.len(), 1, "no metric per category per environment");
+    let line = parsed(&out.lines[0]);
+    assert_eq!(line["FailuresDiagnosed"], 1.0);
+    assert_eq!(line["Category"], "node-heap-oom", "for Logs Insights");
+
+    let detailed = MemoryStore::default();
+    let out = deliver(
+        &collector_with(&detailed, &publisher, EventMetrics::App),
+        &envelope("Build Diagnosed", "x1", diagnosed),
+        now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.lines.len(), 2);
     let by_category = parsed(&out.lines[1]);
     assert_eq!(by_category["Category"], "node-heap-oom");
     assert_eq!(by_category["FailuresByCategory"], 1.0);
+    assert_eq!(sets(&by_category), [["Environment", "Category"]]);
 
     let restored = json!({
         "eventId": "r1", "environment": "prod", "appId": "d1abc", "branchName": "main",
@@ -211,12 +268,27 @@ async fn the_schedule_stores_emits_and_warns_once() {
     assert_eq!(run.figures[2].deployments, 4);
     let stored = store.latest_snapshot(Environment::Prod, 30).await.unwrap();
     assert_eq!(stored.as_ref(), Some(&run.figures[2]));
-    for l in &run.lines {
-        parsed(l);
-    }
-    let week = parsed(&run.lines[1]);
+    // The rolling figures: log lines, no metric.
+    let week: Value = serde_json::from_str(&run.lines[1]).unwrap();
+    assert_eq!(week["record"], "figures");
     assert_eq!(week["Window"], "7d");
     assert_eq!(week["BuildSuccessRate"], 4.0 / 7.0 * 100.0);
+    assert!(week.get("_aws").is_none(), "{week}");
+    // The day's first run: the roll-up (windows ending at midnight) as
+    // metrics, stamped at midnight.
+    assert!(run.daily_metrics);
+    assert_eq!(run.lines.len(), 3 + METRIC_WINDOWS.len());
+    let midnight = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+    for l in &run.lines[3..] {
+        let daily = parsed(l);
+        assert_eq!(daily["record"], "daily-figures");
+        assert_eq!(daily["to"], json!(midnight));
+        assert_eq!(
+            daily["_aws"]["Timestamp"].as_i64(),
+            Some(midnight.timestamp_millis())
+        );
+        assert_eq!(sets(&daily), [["Environment", "Window"]]);
+    }
 
     let conditions: Vec<&str> = run.warnings_published.iter().map(|w| w.condition).collect();
     assert!(
@@ -235,8 +307,11 @@ async fn the_schedule_stores_emits_and_warns_once() {
             .all(|t| t == "Degradation Detected")
     );
 
-    // An hour later: the same conditions hold, nothing is published again.
+    // An hour later: the same conditions hold, nothing is published again,
+    // and the day's metrics are not emitted twice.
     let later = c.on_schedule(now() + Duration::hours(1)).await.unwrap();
+    assert!(!later.daily_metrics);
+    assert_eq!(later.lines.len(), 3);
     assert!(later.warnings_published.is_empty());
     assert_eq!(later.warnings_known, conditions.len());
     assert_eq!(publisher.detail_types().len(), conditions.len());
@@ -318,6 +393,7 @@ async fn a_branch_build_timeout_is_read_from_amplify() {
         publisher: &publisher,
         namespace: "Sentinel/Test",
         environment: Environment::Prod,
+        dimensions: EventMetrics::default(),
     };
     // A 9-minute build: near the branch's 10-minute timeout (the app is
     // unknown to Amplify: that lookup fails and is not fatal).
@@ -366,13 +442,11 @@ fn dashboard() -> Value {
     serde_json::from_str(&filled).expect("the dashboard body is JSON")
 }
 
-#[tokio::test]
-async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
+/// Every line the collector prints: every kind of event it takes, and a
+/// day's first scheduled run with figures in every field.
+async fn every_line(dimensions: EventMetrics) -> Vec<String> {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
-    let c = collector(&store, &publisher);
-    // Every kind of event the collector takes, and a scheduled run with
-    // figures in every field.
-    let mut emitted = std::collections::HashSet::new();
+    let c = collector_with(&store, &publisher, dimensions);
     let mut lines = Vec::new();
     let mut ok = job("main", 1, 3, 4, BuildStatus::Succeeded);
     lines.extend(deliver(&c, &build_event(&ok), now()).await.unwrap().lines);
@@ -395,11 +469,14 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
                     "p50Ms": 5, "p95Ms": 9}], "isRollback": false, "rollbackOf": null}),
         )
     };
-    let rollback =
-        |id: &str| with(json!({"eventId": id, "reason": "r", "timeToRestoreSeconds": 60}));
+    let rollback = |id: &str| {
+        let restored = (id == "rok").then_some(60);
+        with(json!({"eventId": id, "reason": "r", "timeToRestoreSeconds": restored}))
+    };
     for (kind, detail) in [
         ("Deployment Healthy", health("healthy")),
         ("Deployment Unhealthy", health("unhealthy")),
+        ("Deployment Check Inconclusive", health("inconclusive")),
         ("Rollback Started", rollback("rs")),
         ("Rollback Succeeded", rollback("rok")),
         ("Rollback Failed", rollback("rf")),
@@ -430,7 +507,8 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         lines.extend(out.lines);
     }
-    // A deploy found unhealthy, then a healthy one: a recovery.
+    // A deploy found unhealthy, then a healthy one: a recovery. Yesterday's,
+    // so that the day's roll-up has every figure too.
     let mut bad = job("main", 10, 30, 5, BuildStatus::Succeeded);
     let mut good = job("main", 11, 20, 5, BuildStatus::Succeeded);
     for (d, verdict) in [
@@ -447,16 +525,58 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
         });
     }
     save(&store, vec![bad, good]).await;
-    lines.extend(c.on_schedule(now()).await.unwrap().lines);
-    for line in &lines {
-        let v = parsed(line);
-        for m in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap()
-        {
-            emitted.insert(m["Name"].as_str().unwrap().to_owned());
+    let run = c.on_schedule(now()).await.unwrap();
+    assert!(run.daily_metrics);
+    lines.extend(run.lines);
+    lines
+}
+
+/// What makes a metric: (where it comes from, its name, its dimension set).
+/// A dimension whose value is fixed by the line's kind (`Window`) is written
+/// with its value; the others (`Environment`, `App`, `Branch`, `Category`)
+/// by name, each of their values being a metric of its own.
+type Emitted = std::collections::BTreeSet<(String, String, Vec<String>)>;
+
+fn emitted(lines: &[String]) -> Emitted {
+    const PER_VALUE: [&str; 4] = ["Environment", "App", "Branch", "Category"];
+    let mut out = Emitted::new();
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let Some(directive) = v["_aws"]["CloudWatchMetrics"].get(0) else {
+            continue;
+        };
+        parsed(line);
+        let source = v["event"]
+            .as_str()
+            .or(v["record"].as_str())
+            .unwrap_or("cleanup run")
+            .to_owned();
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let set: Vec<String> = set
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let d = d.as_str().unwrap();
+                    if PER_VALUE.contains(&d) {
+                        d.to_owned()
+                    } else {
+                        format!("{d}={}", v[d].as_str().unwrap())
+                    }
+                })
+                .collect();
+            for m in directive["Metrics"].as_array().unwrap() {
+                let name = m["Name"].as_str().unwrap().to_owned();
+                out.insert((source.clone(), name, set.clone()));
+            }
         }
     }
+    out
+}
+
+#[tokio::test]
+async fn the_dashboard_graphs_only_metrics_emitted_by_default() {
+    let default = emitted(&every_line(EventMetrics::default()).await);
     let mut graphed = 0;
     for widget in dashboard()["widgets"].as_array().unwrap() {
         for metric in widget["properties"]["metrics"]
@@ -464,17 +584,95 @@ async fn the_dashboard_graphs_only_metrics_the_collector_emits() {
             .into_iter()
             .flatten()
         {
-            if metric[0] == "x" {
-                let name = metric[1].as_str().unwrap();
-                assert!(
-                    emitted.contains(name),
-                    "the dashboard graphs {name}, never emitted: {emitted:?}"
-                );
-                graphed += 1;
+            if metric[0] != "x" {
+                continue;
             }
+            // [namespace, name, dim, value, dim, value, …, {options}?]
+            let name = metric[1].as_str().unwrap();
+            let parts: Vec<&str> = metric
+                .as_array()
+                .unwrap()
+                .iter()
+                .skip(2)
+                .filter_map(Value::as_str)
+                .collect();
+            let set: Vec<String> = parts
+                .chunks(2)
+                .map(|p| match p {
+                    [d, v] if *v != "x" => format!("{d}={v}"),
+                    [d, ..] => (*d).to_owned(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            assert!(
+                default.iter().any(|(_, n, s)| n == name && *s == set),
+                "the dashboard graphs {name} {set:?}, which is not emitted by default: {default:?}"
+            );
+            graphed += 1;
         }
     }
-    assert!(graphed >= 15, "{graphed}");
+    assert!(graphed >= 10, "{graphed}");
+}
+
+#[tokio::test]
+async fn per_branch_metrics_are_opt_in() {
+    let default = emitted(&every_line(EventMetrics::default()).await);
+    let branch = emitted(&every_line(EventMetrics::Branch).await);
+    let per_branch = |e: &Emitted| {
+        e.iter()
+            .filter(|(_, _, set)| set.iter().any(|d| d == "Branch"))
+            .count()
+    };
+    assert_eq!(per_branch(&default), 0);
+    assert!(
+        default
+            .iter()
+            .all(|(_, _, set)| !set.contains(&"App".to_owned())),
+        "{default:?}"
+    );
+    assert!(per_branch(&branch) >= 15, "{branch:?}");
+    assert!(default.is_subset(&branch), "a level keeps the coarser sets");
+}
+
+/// `docs/metrics-emitted.json`: every (source, metric, dimension set) the
+/// collector and cleanup emit, per `EventMetrics` level. `scripts/cost.py`
+/// prices it; this test keeps it true. After changing what is emitted:
+/// `SENTINEL_WRITE_METRICS_MANIFEST=1 cargo test -p sentinel-shared metrics_manifest`.
+#[tokio::test]
+async fn the_metrics_manifest_is_what_is_emitted() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics-emitted.json");
+    let mut levels = serde_json::Map::new();
+    for level in EventMetrics::ALL {
+        let mut lines = every_line(level).await;
+        lines.push(crate::cleanup::Report::default().emf_line("Sentinel/Test", now()));
+        let entries: Vec<Value> = emitted(&lines)
+            .into_iter()
+            .map(|(source, metric, dimensions)| {
+                json!({"source": source, "metric": metric, "dimensions": dimensions})
+            })
+            .collect();
+        levels.insert(level.as_str().to_owned(), Value::Array(entries));
+    }
+    let manifest = json!({
+        "about": "Every custom metric (source, name, dimension set) Deploy Sentinel emits, per EventMetrics level. Written by the_metrics_manifest_is_what_is_emitted (shared/src/metrics/reaction/tests.rs); read by scripts/cost.py.",
+        "defaultLevel": EventMetrics::default().as_str(),
+        "dailyFigureWindows": METRIC_WINDOWS.iter().map(|d| format!("{d}d")).collect::<Vec<_>>(),
+        "categories": crate::diagnose::catalogue::ids().len(),
+        "levels": levels,
+    });
+    let text = serde_json::to_string_pretty(&manifest).unwrap() + "\n";
+    if std::env::var_os("SENTINEL_WRITE_METRICS_MANIFEST").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        stored == text,
+        "{} is not what the code emits; rewrite it with \
+         SENTINEL_WRITE_METRICS_MANIFEST=1 cargo test -p sentinel-shared metrics_manifest, \
+         then run scripts/cost.py --write (docs/cost.md). Expected:\n{text}",
+        path.display()
+    );
 }
 
 /// A delivery as the function hands it over: the envelope parsed, then the

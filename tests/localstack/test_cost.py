@@ -1,0 +1,69 @@
+"""docs/cost.md's tables are what scripts/cost.py computes from template.yaml
+and docs/metrics-emitted.json (the metrics the code emits, kept true by a
+Rust test), and the default fixed cost per environment stays within $5 a
+month. No stack needed."""
+
+import copy
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "cost.py"
+
+
+@pytest.fixture(scope="module")
+def cost():
+    spec = importlib.util.spec_from_file_location("cost", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def inputs(cost):
+    return cost.load_template(), json.loads(cost.MANIFEST.read_text())
+
+
+def test_the_doc_has_the_scripts_tables():
+    run = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_default_fixed_cost_per_environment_is_at_most_5_dollars(cost, inputs):
+    _, figures = cost.report(*inputs)
+    assert figures["level"] == "off"
+    assert 0 < figures["fixed_per_environment"] <= 5.0, figures
+
+
+def test_the_template_refers_only_to_metrics_emitted_by_default(cost, inputs):
+    template, manifest = inputs
+    assert cost.check_consistency(template, manifest) == []
+    # An alarm on a per-branch metric would never fire by default: named.
+    broken = copy.deepcopy(template)
+    broken["Resources"]["BranchFailuresAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Namespace": "${MetricsNamespace}",
+            "MetricName": "BuildsFailed",
+            "Dimensions": [{"Name": "Environment"}, {"Name": "App"}, {"Name": "Branch"}],
+        },
+    }
+    problems = cost.check_consistency(broken, manifest)
+    assert any("BranchFailuresAlarm" in p for p in problems), problems
+
+
+def test_metrics_are_priced_from_the_manifest(cost, inputs):
+    template, manifest = inputs
+    levels = [cost.metric_months(template, manifest, lvl) for lvl in cost.LEVELS]
+    # Each level adds dimension sets: more metrics, a higher bill.
+    assert [m for m, _ in levels] == sorted(m for m, _ in levels)
+    assert [n for _, n in levels] == sorted(n for _, n in levels)
+    # One more metric per event at the default level costs: the manifest drives the bill.
+    more = copy.deepcopy(manifest)
+    more["levels"]["off"].append({"source": "Build Succeeded", "metric": "X", "dimensions": ["Environment"]})
+    assert cost.metric_months(template, more, "off")[0] > levels[0][0] + 0.9
