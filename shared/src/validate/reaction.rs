@@ -164,11 +164,6 @@ impl<K: Stack> Validator<'_, K> {
     }
 }
 
-<<<<<<< HEAD
-/// Records the report and its events, once. In observe mode a build that
-/// would be stopped is not: the "would have" is recorded and published.
-fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
-=======
 impl<K: Stack> Validator<'_, K> {
     /// The names of the branch's Amplify secrets, looked up only when a
     /// required variable is not among Amplify's variables. A refusal (access
@@ -219,9 +214,9 @@ impl<K: Stack> Validator<'_, K> {
     }
 }
 
-/// Records the report and its events, once.
-fn decide(d: &mut Deployment, report: &Report, scope: &str, stop_on_error: bool) -> bool {
->>>>>>> sites
+/// Records the report and its events, once. In observe mode a build that
+/// would be stopped is not: the "would have" is recorded and published.
+fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
     if d.validation.is_some() {
         return false;
     }
@@ -314,13 +309,16 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
+    use crate::adapters::memory::{
+        InMemory, MemoryAmplify, MemoryPublisher, MemorySecrets, MemoryStore,
+    };
     use crate::core::model::JobId;
 
     struct World {
         store: MemoryStore,
         amplify: MemoryAmplify,
         publisher: MemoryPublisher,
+        secrets: MemorySecrets,
     }
 
     fn key() -> DeploymentKey {
@@ -337,6 +335,7 @@ mod tests {
             store: MemoryStore::default(),
             amplify: MemoryAmplify::default(),
             publisher: MemoryPublisher::default(),
+            secrets: MemorySecrets::default(),
         };
         let k = key();
         w.amplify.apps.lock().unwrap().insert(
@@ -389,6 +388,7 @@ mod tests {
             Validator::<InMemory> {
                 store: &self.store,
                 amplify: &self.amplify,
+                secrets: &self.secrets,
                 publisher: &self.publisher,
                 environment: Environment::Prod,
                 enforcement: stack,

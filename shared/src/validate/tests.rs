@@ -405,6 +405,7 @@ mod amplify_secrets {
                 secrets: &self.secrets,
                 publisher: &self.publisher,
                 environment: Environment::Prod,
+                enforcement: crate::core::enforcement::Enforcement::Enforce,
             };
             let event = BuildEvent {
                 event_id: "d1abc/x/7/STARTED".into(),
