@@ -88,6 +88,11 @@ EVENTS_PER_BUILD = {
     "Rollback Failed": 0.001,
 }
 
+# Observe mode (`Enforcement=observe`, the default of a first install): what
+# would have been stopped, rolled back or retried is published as "Action
+# Observed" instead (the same share of builds as the actions it replaces).
+OBSERVED_PER_BUILD = EVENTS_PER_BUILD["Validation Failed"] + EVENTS_PER_BUILD["Rollback Started"] + EVENTS_PER_BUILD["Build Retried"]
+
 # Measured by `make reliability`'s calls phase (run of 2026-11-23, see the
 # text of docs/cost.md): the work of one build through the release binaries.
 MEASURED_PER_BUILD = {
@@ -351,6 +356,18 @@ def per_build(template: dict) -> list[tuple[str, float, str]]:
     logs = m["log_kb"] / GB * (p["logs_gb_ingested"] + p["logs_gb_month"] * log_retention / DAYS_PER_MONTH)
     rows.append(("CloudWatch Logs", logs, f"{m['log_kb']} KB ingested, kept {log_retention} days"))
     rows.append(("KMS requests and event archive", m["sns_publishes"] * 2 * p["kms_request"] + e["archived_kb_per_build"] / GB * p["archive_gb"], "2 requests an encrypted publish"))
+    # Each would-have: one event on the bus, the record written again with
+    # its outbox, the alerter's queue (send, receive, delete) and invocation.
+    observed = OBSERVED_PER_BUILD * (
+        p["events_published"] + 2 * math.ceil(e["record_kb"]) * p["ddb_wru"] + 3 * p["sqs_request"] + p["lambda_request"] + p["xray_trace"]
+    )
+    rows.append(
+        (
+            "observe mode (default): \"Action Observed\"",
+            observed,
+            f"{OBSERVED_PER_BUILD:.2f} would-haves a build; Amplify's ListDomainAssociations and SSM's DescribeParameters (custom domains, secrets) are free API calls",
+        )
+    )
     own = sum(r[1] for r in rows)
     skip_events = m["amplify_events"]
     skip = skip_events * (

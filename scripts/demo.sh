@@ -3,6 +3,7 @@
 # build that succeeds, one that fails (and the alert that explains it),
 # duplicate and out-of-order deliveries, a build stopped by validation (and
 # its alert), a bad deploy rolled back on its own (and the branch locked),
+# the same two in observe mode (recorded and alerted as "would have"),
 # a malformed event, the hourly delivery figures, the daily cleanup (dry) —
 # then the functions' peak memory and the recorded timeline.
 set -euo pipefail
@@ -157,7 +158,49 @@ echo "auto-build on release: $(awsa amplify get-branch --app-id "$APP" --branch-
 alerts 90 "Rollback succeeded"
 "$SENTINEL" unlock --app "$APP" --branch release --by demo
 
-say "6. A malformed event goes to the dead-letter queue with its reason"
+say "6. Observe mode (a first install's default): the same two stories, nothing changed on Amplify"
+# Branch 'observe' has the same policy as above, under \`enforcement: observe\`.
+# Sentinel still validates, checks and alerts. It records, publishes and
+# alerts what it would have done, and never calls StopJob, UpdateBranch or
+# StartJob.
+OGOOD=6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d
+OBAD=7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e
+ctl "/apps/$APP/branches" "{\"branchName\":\"observe\",\"stage\":\"PRODUCTION\",\"headCommit\":{\"commitId\":\"$OGOOD\",\"commitMessage\":\"release 2.0\"}}" >/dev/null
+printf 'enforcement: observe\nrequired:\n  all: [DATABASE_URL]\nrollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n' > .local/demo-observe.yaml
+"$SENTINEL" policy push .local/demo-observe.yaml --app "$APP" --branch observe
+ctl "/apps/$APP/branches/observe/site" "{\"brokenCommits\":[\"$OBAD\"]}" >/dev/null
+observed() {
+  for _ in $(seq 1 360); do
+    if "$SENTINEL" deployments --app "$APP" --branch observe --json | python3 -c "
+import json, sys
+rows = json.load(sys.stdin)
+sys.exit(0 if ($1) else 1)"; then return 0; fi
+    sleep 0.25
+  done
+  echo "timed out waiting for: $1" >&2
+  "$SENTINEL" deployments --app "$APP" --branch observe >&2
+  return 1
+}
+J8=$(ctl "/apps/$APP/branches/observe/builds" "{\"commitId\":\"$OGOOD\",\"commitMessage\":\"release 2.0\",\"mode\":\"manual\",\"emit\":false,\"durationSeconds\":190}" | job_of)
+ctl "/apps/$APP/branches/observe/jobs/$J8/advance" '{"to":"RUNNING","emit":true}' >/dev/null
+observed "any(r['jobId'] == '$J8' and any(o['action'] == 'stop-build' for o in r.get('observed') or []) for r in rows)"
+echo "job $J8 lacks DATABASE_URL: it would have been stopped, and runs on (Amplify: $(awsa amplify get-job --app-id "$APP" --branch-name observe --job-id "$J8" --query job.summary.status --output text))"
+alerts 60 "Validation failed"
+ctl "/apps/$APP/branches/observe/jobs/$J8/advance" '{"to":"SUCCEED","emit":true}' >/dev/null
+observed "any(r['jobId'] == '$J8' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+J9=$(ctl "/apps/$APP/branches/observe/builds" "{\"commitId\":\"$OBAD\",\"commitMessage\":\"release 2.1\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":175}" | job_of)
+observed "any(r['jobId'] == '$J9' and any(o['action'] == 'rollback' for o in r.get('observed') or []) for r in rows)"
+echo "job $J9 (release 2.1) is unhealthy: it would have been rolled back to job $J8, and stays live"
+ACTED=$(curl -fsS "$AWS_ENDPOINT_URL_AMPLIFY/_emulator/calls" | python3 -c '
+import json, sys
+calls = json.load(sys.stdin)["calls"]
+print(sum(1 for c in calls if c["operation"] in ("StopJob", "UpdateBranch", "StartJob") and c["params"].get("branchName") == "observe"))')
+echo "auto-build on observe: $(awsa amplify get-branch --app-id "$APP" --branch-name observe --query branch.enableAutoBuild --output text); StopJob, UpdateBranch, StartJob calls for it: $ACTED"
+[ "$ACTED" = 0 ] || { echo "observe mode acted on Amplify" >&2; exit 1; }
+alerts 90 "Would have rolled back"
+"$SENTINEL" deployments --app "$APP" --branch observe | grep -E "observe mode" | sed 's/^ */  /'
+
+say "7. A malformed event goes to the dead-letter queue with its reason"
 awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
   --message-body "$(cat events/amplify-malformed-job-id-number.json)" >/dev/null
 for _ in $(seq 1 120); do
@@ -174,7 +217,7 @@ done
 echo "dead-lettered: ${reason:-<nothing arrived>}"
 [ -n "$reason" ]
 
-say "7. The hourly metrics run: delivery figures stored and emitted, then sentinel metrics"
+say "8. The hourly metrics run: delivery figures stored and emitted, then sentinel metrics"
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 run=$(curl -fsS -X POST "$SENTINEL_LAMBDA_ENDPOINT/2015-03-31/functions/metrics-collector/invocations" \
   -d "{\"version\":\"0\",\"id\":\"demo-metrics\",\"detail-type\":\"Scheduled Event\",\"source\":\"aws.events\",\"time\":\"$NOW\",\"detail\":{}}")
@@ -187,7 +230,7 @@ print("collector: %d records read through the index; last day: %d builds, %d dep
 sys.exit(0 if day["builds"] >= 4 else 1)'
 "$SENTINEL" metrics --window 1d --at "$NOW"
 
-say "8. The daily cleanup, as a dry run: what it would reconcile and delete"
+say "9. The daily cleanup, as a dry run: what it would reconcile and delete"
 curl -fsS -X POST "$SENTINEL_LAMBDA_ENDPOINT/2015-03-31/functions/cleanup/invocations" \
   -d '{"dryRun": true}' | python3 -c '
 import json, sys
