@@ -16,7 +16,9 @@ use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
 use sentinel_shared::validate::{self, Platform, local};
 
+mod dlq;
 mod render;
+mod stack;
 
 #[derive(Parser)]
 #[command(name = "sentinel", version, about = "Deploy Sentinel operator CLI")]
@@ -27,6 +29,11 @@ struct Cli {
     /// Environment (dev, staging, prod): the stack's, or the build's for `validate`.
     #[arg(long = "env", env = "SENTINEL_ENVIRONMENT", global = true)]
     environment: Option<Environment>,
+    /// The deployed stack (`deploy-sentinel-prod`): its table, bus,
+    /// environment, retention and watch scope are read from CloudFormation
+    /// (outputs and parameters); a flag that disagrees is refused.
+    #[arg(long, env = "SENTINEL_STACK", global = true)]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,16 +122,16 @@ enum Command {
         /// Who asks (recorded; default: $USER).
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
-        /// The stack's event bus.
+        /// The stack's event bus (or --stack).
         #[arg(long, env = "SENTINEL_EVENT_BUS")]
-        bus: String,
+        bus: Option<String>,
         /// The stack's watched apps: a branch outside the watch scope is
         /// never rolled back (none: every app).
         #[arg(long = "watched", env = "SENTINEL_APP_IDS", value_delimiter = ',')]
         watched_apps: Vec<AppId>,
         /// The stack's watched branch patterns (none: every branch).
-        #[arg(long = "branches", env = "SENTINEL_BRANCHES", default_value = "*")]
-        watched_branches: String,
+        #[arg(long = "branches", env = "SENTINEL_BRANCHES")]
+        watched_branches: Option<String>,
     },
     /// Release a branch's lock: auto-build as it was before the lock (a manual
     /// branch stays manual), recorded with who. Without a lock, nothing changes.
@@ -175,8 +182,8 @@ enum Command {
         watched_apps: Vec<AppId>,
         /// The watched branch patterns: the stack's WatchedBranches
         /// (`main,release/*`, `!` excludes; none: every branch).
-        #[arg(long = "branches", env = "SENTINEL_BRANCHES", default_value = "*")]
-        watched_branches: String,
+        #[arg(long = "branches", env = "SENTINEL_BRANCHES")]
+        watched_branches: Option<String>,
         /// Days deployment records are kept: the stack's RetentionDays
         /// (required: a command that deletes never guesses it).
         #[arg(long, env = "SENTINEL_RETENTION_DAYS")]
@@ -189,6 +196,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The dead-letter queue: what is in it and why (`show`), and the
+    /// redrive that sends each message back to its own source queue.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+        /// The stack's dead-letter queue URL (or --stack).
+        #[arg(long, env = "SENTINEL_DLQ_URL", global = true)]
+        dlq: Option<String>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Explain a failed build's log: the root cause, the fix, the evidence.
     Diagnose {
         /// The log file, or `-` for standard input. Streamed: any size.
@@ -199,6 +217,18 @@ enum Command {
         /// Print the catalogue's trigger literals as `grep -E -f` patterns.
         #[arg(long, hide = true)]
         print_patterns: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Every message with its error, source queue and what a redrive does.
+    Show,
+    /// Each message back to the queue it came from; malformed ones and
+    /// those of unknown source are kept. --dry-run only says what it would do.
+    Redrive {
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -231,6 +261,45 @@ fn parse_window(raw: &str) -> Result<u32, String> {
 
 fn parse_platform(raw: &str) -> Result<Platform, String> {
     Platform::parse(raw).ok_or_else(|| format!("{raw:?} is not WEB or WEB_COMPUTE"))
+}
+
+/// The watch scope a command applies: the flags (or their variables), the
+/// stack's, or both when they agree; `None` when neither says.
+fn watch_scope(
+    from_stack: Option<&stack::StackSettings>,
+    apps: Vec<AppId>,
+    branches: Option<String>,
+) -> Result<Option<sentinel_shared::core::scope::Scope>> {
+    let apps = if apps.is_empty() { None } else { Some(apps) };
+    let joined = |ids: &[AppId]| {
+        let mut ids: Vec<String> = ids.iter().map(AppId::to_string).collect();
+        ids.sort();
+        ids.join(",")
+    };
+    let apps = stack::settle(
+        apps.map(|a| joined(&a)),
+        from_stack.map(|s| joined(&s.watched_apps)),
+        "--watched (SENTINEL_APP_IDS)",
+        "AmplifyAppIds",
+    )?;
+    let branches = stack::settle(
+        branches,
+        from_stack.map(|s| s.watched_branches.clone()),
+        "--branches (SENTINEL_BRANCHES)",
+        "WatchedBranches",
+    )?;
+    let Some(branches) = branches else {
+        return Ok(None);
+    };
+    let apps = apps
+        .unwrap_or_default()
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--watched: {e}")))
+        .collect::<Result<Vec<AppId>>>()?;
+    sentinel_shared::core::scope::Scope::new(apps, &branches)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))
 }
 
 #[tokio::main]
@@ -277,7 +346,24 @@ async fn operator(
     ))
 }
 
-async fn run(cli: Cli) -> Result<ExitCode> {
+async fn run(mut cli: Cli) -> Result<ExitCode> {
+    let stack = match cli.stack.as_deref() {
+        Some(name) => Some(stack::read(&aws::load().await, name).await?),
+        None => None,
+    };
+    let from_stack = stack.as_ref();
+    cli.table = stack::settle(
+        cli.table.take(),
+        from_stack.map(|s| s.table.clone()),
+        "--table (SENTINEL_TABLE)",
+        "TableName",
+    )?;
+    cli.environment = stack::settle(
+        cli.environment.take(),
+        from_stack.map(|s| s.environment),
+        "--env (SENTINEL_ENVIRONMENT)",
+        "Environment",
+    )?;
     match cli.command {
         Command::Deployments {
             app,
@@ -424,8 +510,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             watched_apps,
             watched_branches,
         } => {
-            let scope = sentinel_shared::core::scope::Scope::new(watched_apps, &watched_branches)
-                .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
+            let bus = stack::settle(
+                bus,
+                from_stack.map(|s| s.bus.clone()),
+                "--bus (SENTINEL_EVENT_BUS)",
+                "EventBusName",
+            )?
+            .context("rollback publishes \"Rollback Started\": pass --stack, or --bus (SENTINEL_EVENT_BUS)")?;
+            let scope =
+                watch_scope(from_stack, watched_apps, watched_branches)?.unwrap_or_default();
             anyhow::ensure!(
                 scope.covers(&app, &branch),
                 "{app}/{branch} is outside the stack's watch scope ({scope}): not rolled back"
@@ -529,9 +622,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let environment = cli
                 .environment
                 .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
-            let retention_days = retention_days.context(
-                "cleanup needs the stack's retention: pass --retention-days N or set \
-                 SENTINEL_RETENTION_DAYS (the stack's RetentionDays parameter); it never guesses",
+            let retention_days = stack::settle(
+                retention_days,
+                from_stack.map(|s| s.retention_days),
+                "--retention-days (SENTINEL_RETENTION_DAYS)",
+                "RetentionDays",
+            )?
+            .context(
+                "cleanup needs the stack's retention: pass --stack, or --retention-days N \
+                 (SENTINEL_RETENTION_DAYS, the stack's RetentionDays parameter); it never guesses",
+            )?;
+            let bus = stack::settle(
+                bus,
+                from_stack.map(|s| s.bus.clone()),
+                "--bus (SENTINEL_EVENT_BUS)",
+                "EventBusName",
             )?;
             let bus = match (bus, dry_run) {
                 (Some(bus), _) => Some(bus),
@@ -541,8 +646,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                      or set SENTINEL_EVENT_BUS (a --dry-run needs neither)"
                 ),
             };
-            let scope = sentinel_shared::core::scope::Scope::new(watched_apps, &watched_branches)
-                .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
+            let scope = match watch_scope(from_stack, watched_apps, watched_branches)? {
+                Some(scope) => scope,
+                // A dry run changes nothing: it may look at every branch.
+                None if dry_run => sentinel_shared::core::scope::Scope::default(),
+                None => anyhow::bail!(
+                    "cleanup acts only on the stack's watch scope: pass --stack, or --branches \
+                     (SENTINEL_BRANCHES, the stack's WatchedBranches) and --watched; it never guesses"
+                ),
+            };
             let (store, amplify, publisher) = operator(cli.table, bus.as_deref()).await?;
             let cleanup = sentinel_shared::cleanup::Cleanup::<Aws> {
                 store: &store,
@@ -562,6 +674,45 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report.detailed_json())?);
             } else {
                 print!("{}", render::cleanup(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq { action, dlq, json } => {
+            let dlq = stack::settle(
+                dlq,
+                from_stack.and_then(|s| s.dlq_url.clone()),
+                "--dlq (SENTINEL_DLQ_URL)",
+                "DeadLetterQueueUrl",
+            )?
+            .context("no dead-letter queue: pass --stack, or --dlq (SENTINEL_DLQ_URL)")?;
+            let sqs = aws_sdk_sqs::Client::new(&aws::load().await);
+            match action {
+                DlqAction::Show => {
+                    let held = dlq::show(&sqs, &dlq).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&dlq::held_json(&held))?);
+                    } else {
+                        print!("{}", dlq::render_held(&held));
+                        if let Some(n) = dlq::depth(&sqs, &dlq).await? {
+                            println!("({n} message(s) in the queue by SQS's count)");
+                        }
+                    }
+                }
+                DlqAction::Redrive { dry_run } => {
+                    let outcome = dlq::redrive(&sqs, &dlq, dry_run).await?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&serde_json::json!({
+                                "dryRun": outcome.dry_run,
+                                "moved": outcome.moved,
+                                "kept": dlq::held_json(&outcome.kept),
+                            }))?
+                        );
+                    } else {
+                        print!("{}", dlq::render_outcome(&outcome));
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -342,11 +342,14 @@ pub trait PolicyStore: Send + Sync {
 
 /// Where a record that can never succeed goes, with its reason.
 pub trait DeadLetterSink: Send + Sync {
+    /// `source` is the queue the record came from (its ARN), so that a
+    /// redrive can send it back where it belongs.
     fn send(
         &self,
         body: &str,
         error_type: &str,
         reason: &str,
+        source: Option<&str>,
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
 

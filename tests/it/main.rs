@@ -10,6 +10,7 @@ mod helpers;
 mod ingest;
 mod metrics;
 mod observe;
+mod operator;
 mod rollback;
 mod scope;
 mod validator;

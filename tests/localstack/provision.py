@@ -343,6 +343,37 @@ class Stack:
         return env, routes
 
 
+def register(stack, template):
+    """Makes the stack known to CloudFormation as `sam deploy` would:
+    `deploy-sentinel-{Environment}` with the parameters it was provisioned
+    with and the template's outputs, so that `sentinel --stack` reads its
+    settings (DescribeStacks) here as it does on AWS. The resources
+    themselves were created above; the registered stack holds none of them
+    (a WaitConditionHandle, which creates nothing)."""
+    cfn = boto3.client("cloudformation", region_name=stack.region)
+    name = stack.pseudo("AWS::StackName")
+    outputs = {}
+    for key, spec in template.get("Outputs", {}).items():
+        if "Condition" in spec and not stack.condition(spec["Condition"]):
+            continue
+        value = stack.resolve(spec["Value"])
+        if isinstance(value, (str, int, float)):
+            outputs[key] = {"Value": str(value)}
+    body = {
+        "Parameters": {k: {"Type": "String"} for k in stack.params},
+        "Resources": {"Settings": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs,
+    }
+    params = [{"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else v}
+              for k, v in stack.params.items()]
+    try:
+        cfn.delete_stack(StackName=name)
+    except Exception:  # noqa: BLE001 - a first provisioning has none
+        pass
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body), Parameters=params)
+    return name
+
+
 def snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
@@ -365,6 +396,7 @@ def main():
     for logical in template["Resources"]:
         stack.ensure(logical)
     env, routes = stack.functions()
+    register(stack, template)
 
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "routes.json"), "w") as f:

@@ -29,7 +29,13 @@ fn attribute(value: &str) -> Option<MessageAttributeValue> {
 }
 
 impl DeadLetterSink for SqsDeadLetter {
-    async fn send(&self, body: &str, error_type: &str, reason: &str) -> Result<(), String> {
+    async fn send(
+        &self,
+        body: &str,
+        error_type: &str,
+        reason: &str,
+        source: Option<&str>,
+    ) -> Result<(), String> {
         // SQS attribute values are limited in size; the reason is short by
         // construction, but cap it anyway.
         let reason: String = reason.chars().take(1024).collect();
@@ -40,6 +46,7 @@ impl DeadLetterSink for SqsDeadLetter {
             .set_message_attributes(Some(
                 [("errorType", error_type), ("errorMessage", reason.as_str())]
                     .into_iter()
+                    .chain(source.map(|arn| ("sourceQueue", arn)))
                     .filter_map(|(k, v)| Some((k.to_owned(), attribute(v)?)))
                     .collect(),
             ))

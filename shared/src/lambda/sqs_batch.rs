@@ -30,6 +30,7 @@ where
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let message_id = record.message_id.unwrap_or_default();
+        let source = record.event_source_arn;
         let body = record.body.unwrap_or_default();
         let Err(e) = handle(body.clone()).await else {
             continue;
@@ -47,7 +48,10 @@ where
                     } else {
                         body.as_str()
                     };
-                    match dlq.send(kept, e.error_type(), &e.to_string()).await {
+                    match dlq
+                        .send(kept, e.error_type(), &e.to_string(), source.as_deref())
+                        .await
+                    {
                         Ok(()) => false,
                         Err(send_error) => {
                             error!(%message_id, %send_error, "dead-letter queue unavailable; will retry");

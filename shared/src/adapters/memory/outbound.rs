@@ -101,7 +101,13 @@ pub struct MemoryDeadLetter {
 }
 
 impl DeadLetterSink for MemoryDeadLetter {
-    async fn send(&self, body: &str, error_type: &str, reason: &str) -> Result<(), String> {
+    async fn send(
+        &self,
+        body: &str,
+        error_type: &str,
+        reason: &str,
+        _source: Option<&str>,
+    ) -> Result<(), String> {
         lock(&self.messages).push((body.into(), error_type.into(), reason.into()));
         Ok(())
     }

@@ -1,0 +1,360 @@
+//! The stack's dead-letter queue, for people: what is in it and why
+//! (`sentinel dlq show`), and the redrive that sends each message back to
+//! the queue it came from (`sentinel dlq redrive`). One DLQ serves every
+//! function's queue, so a redrive into one destination would hand the
+//! alerter's events to the rollback function: each message's source is the
+//! `DeadLetterQueueSourceArn` SQS sets when its redrive policy moves a
+//! message, or the `sourceQueue` attribute a function sets when it
+//! dead-letters a record itself. A message that is malformed
+//! (`NonRetryable.*`: it would fail the same way) or whose source is not
+//! known is kept, and said so.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+
+/// What happens to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Back to this queue (ARN).
+    Redrive(String),
+    /// Kept in the DLQ, for this reason.
+    Keep(String),
+}
+
+/// The decision for one message (pure).
+pub fn plan(error_type: Option<&str>, source: Option<&str>) -> Plan {
+    if let Some(t) = error_type.filter(|t| t.starts_with("NonRetryable")) {
+        return Plan::Keep(format!(
+            "{t}: it would fail the same way; read it, then delete it (the reconciliation recovers Amplify's jobs)"
+        ));
+    }
+    match source {
+        Some(arn) if queue_name(arn).is_some() => Plan::Redrive(arn.to_owned()),
+        _ => Plan::Keep("its source queue is not known: move it by hand".into()),
+    }
+}
+
+/// `arn:aws:sqs:{region}:{account}:{name}` → (account, name).
+fn queue_name(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':');
+    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (!account.is_empty() && !name.is_empty()).then_some((account, name))
+}
+
+/// One message as shown.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub message_id: String,
+    pub error_type: Option<String>,
+    pub reason: Option<String>,
+    pub source: Option<String>,
+    pub plan: Plan,
+    /// The body's start, secrets masked.
+    pub preview: String,
+    pub receipt: String,
+    pub body: String,
+}
+
+/// Reads every message of the DLQ once (hidden for `hold_seconds` while
+/// this runs), and decides each.
+async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Result<Vec<Held>> {
+    let mut held = Vec::new();
+    let mut seen = BTreeSet::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(dlq)
+            .max_number_of_messages(10)
+            .visibility_timeout(hold_seconds)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::DeadLetterQueueSourceArn)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading {dlq}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })?;
+        let messages = out.messages.unwrap_or_default();
+        let fresh: Vec<_> = messages
+            .into_iter()
+            .filter(|m| seen.insert(m.message_id.clone().unwrap_or_default()))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(held);
+        }
+        for m in fresh {
+            let attribute = |name: &str| {
+                m.message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value.clone())
+            };
+            let source = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
+                .cloned()
+                .or_else(|| attribute("sourceQueue"));
+            let error_type = attribute("errorType");
+            let body = m.body.clone().unwrap_or_default();
+            let masked = sentinel_shared::core::redact::mask_in_text(&body);
+            held.push(Held {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                plan: plan(error_type.as_deref(), source.as_deref()),
+                reason: attribute("errorMessage")
+                    .map(|r| sentinel_shared::core::redact::mask_in_text(&r)),
+                error_type,
+                source,
+                preview: masked.chars().take(200).collect(),
+                receipt: m.receipt_handle.clone().unwrap_or_default(),
+                body,
+            });
+        }
+    }
+}
+
+/// What a redrive did (or, dry, would do): messages per destination queue,
+/// and the ones kept.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub moved: BTreeMap<String, usize>,
+    pub kept: Vec<Held>,
+    pub dry_run: bool,
+}
+
+/// Shows the DLQ (nothing changes: every message is visible again after).
+pub async fn show(sqs: &aws_sdk_sqs::Client, dlq: &str) -> Result<Vec<Held>> {
+    let held = read_all(sqs, dlq, 30).await?;
+    release(sqs, dlq, &held).await?;
+    Ok(held)
+}
+
+/// Sends each message back to its own source queue, then deletes it from
+/// the DLQ; keeps the others (visible again at once).
+pub async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, dry_run: bool) -> Result<Outcome> {
+    let held = read_all(sqs, dlq, 120).await?;
+    let mut outcome = Outcome {
+        dry_run,
+        ..Default::default()
+    };
+    let mut urls: BTreeMap<String, String> = BTreeMap::new();
+    let mut keep = Vec::new();
+    for message in held {
+        let Plan::Redrive(arn) = &message.plan else {
+            keep.push(message);
+            continue;
+        };
+        if dry_run {
+            *outcome.moved.entry(arn.clone()).or_default() += 1;
+            keep.push(message);
+            continue;
+        }
+        let url = match urls.get(arn) {
+            Some(url) => url.clone(),
+            None => {
+                let url = queue_url(sqs, arn).await?;
+                urls.insert(arn.clone(), url.clone());
+                url
+            }
+        };
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(&message.body)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "sending back to {arn}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })?;
+        // Deleted only once it is back in its queue: a failure in between
+        // leaves it in both (every reaction is idempotent), never in none.
+        sqs.delete_message()
+            .queue_url(dlq)
+            .receipt_handle(&message.receipt)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "deleting from the DLQ: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })?;
+        *outcome.moved.entry(arn.clone()).or_default() += 1;
+    }
+    release(sqs, dlq, &keep).await?;
+    outcome.kept = keep;
+    Ok(outcome)
+}
+
+async fn queue_url(sqs: &aws_sdk_sqs::Client, arn: &str) -> Result<String> {
+    let (account, name) = queue_name(arn).context("not a queue ARN")?;
+    sqs.get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(account)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "finding {arn}: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })?
+        .queue_url
+        .context("no queue URL")
+}
+
+/// Makes the messages read but not moved visible again at once.
+async fn release(sqs: &aws_sdk_sqs::Client, dlq: &str, held: &[Held]) -> Result<()> {
+    for m in held {
+        sqs.change_message_visibility()
+            .queue_url(dlq)
+            .receipt_handle(&m.receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "releasing a message: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// How many messages the DLQ holds, as SQS counts them.
+pub async fn depth(sqs: &aws_sdk_sqs::Client, dlq: &str) -> Result<Option<String>> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(dlq)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading {dlq}: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(out.attributes.and_then(|a| {
+        a.get(&QueueAttributeName::ApproximateNumberOfMessages)
+            .cloned()
+    }))
+}
+
+pub fn held_json(held: &[Held]) -> Value {
+    Value::Array(
+        held.iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id,
+                    "errorType": m.error_type,
+                    "reason": m.reason,
+                    "source": m.source,
+                    "plan": match &m.plan {
+                        Plan::Redrive(arn) => json!({"redriveTo": arn}),
+                        Plan::Keep(why) => json!({"keep": why}),
+                    },
+                    "body": m.preview,
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn render_held(held: &[Held]) -> String {
+    if held.is_empty() {
+        return "the dead-letter queue is empty\n".into();
+    }
+    let mut out = String::new();
+    for m in held {
+        out.push_str(&format!(
+            "{}  {}\n  reason: {}\n  from:   {}\n  {}\n  body:   {}\n",
+            m.message_id,
+            m.error_type
+                .as_deref()
+                .unwrap_or("(moved by the redrive policy)"),
+            m.reason.as_deref().unwrap_or("-"),
+            m.source.as_deref().unwrap_or("unknown"),
+            match &m.plan {
+                Plan::Redrive(arn) => format!("redrive: back to {arn}"),
+                Plan::Keep(why) => format!("keep:   {why}"),
+            },
+            m.preview
+        ));
+    }
+    out
+}
+
+pub fn render_outcome(o: &Outcome) -> String {
+    let verb = if o.dry_run { "would move" } else { "moved" };
+    let mut out = String::new();
+    for (arn, n) in &o.moved {
+        out.push_str(&format!("{verb} {n} message(s) back to {arn}\n"));
+    }
+    if o.moved.is_empty() {
+        out.push_str(&format!("{verb} nothing\n"));
+    }
+    if !o.kept.is_empty() && !o.dry_run {
+        out.push_str(&format!("kept {} message(s):\n", o.kept.len()));
+        out.push_str(&render_held(&o.kept));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INGEST: &str = "arn:aws:sqs:us-east-1:123456789012:deploy-sentinel-prod-ingest";
+
+    #[test]
+    fn each_message_goes_back_to_its_own_queue_or_is_kept_with_the_reason() {
+        assert_eq!(
+            plan(Some("Retryable.Store"), Some(INGEST)),
+            Plan::Redrive(INGEST.into())
+        );
+        assert_eq!(plan(None, Some(INGEST)), Plan::Redrive(INGEST.into()));
+        let Plan::Keep(why) = plan(Some("NonRetryable.Event"), Some(INGEST)) else {
+            panic!("a malformed event is never redriven");
+        };
+        assert!(why.contains("NonRetryable.Event"), "{why}");
+        assert!(matches!(plan(None, None), Plan::Keep(_)));
+        assert!(matches!(
+            plan(None, Some("arn:aws:sns:us-east-1:1:topic")),
+            Plan::Keep(_)
+        ));
+        assert!(matches!(
+            plan(None, Some("arn:aws:sqs:us-east-1:1:a:b")),
+            Plan::Keep(_)
+        ));
+    }
+
+    #[test]
+    fn a_queue_arn_names_its_account_and_queue() {
+        assert_eq!(
+            queue_name(INGEST),
+            Some(("123456789012", "deploy-sentinel-prod-ingest"))
+        );
+        assert_eq!(queue_name("arn:aws:sqs:us-east-1::q"), None);
+        assert_eq!(queue_name("https://sqs.us-east-1.amazonaws.com/1/q"), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! A deployed stack's own settings, read from CloudFormation (`--stack`):
+//! its outputs (`TableName`, `EventBusName`) and the parameters it was
+//! deployed with (`Environment`, `RetentionDays`, `AmplifyAppIds`,
+//! `WatchedBranches`). A command that deletes or changes takes them from
+//! there rather than from defaults; a flag that says otherwise is refused,
+//! never silently preferred.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use anyhow::{Context, Result, bail};
+use sentinel_shared::core::model::{AppId, Environment};
+
+/// What the CLI needs of one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSettings {
+    pub name: String,
+    pub table: String,
+    pub bus: String,
+    pub environment: Environment,
+    pub retention_days: u32,
+    pub watched_apps: Vec<AppId>,
+    pub watched_branches: String,
+    /// The `DeadLetterQueueUrl` output.
+    pub dlq_url: Option<String>,
+}
+
+impl StackSettings {
+    /// From DescribeStacks' outputs and parameters (key → value).
+    pub fn from_parts(
+        name: &str,
+        outputs: &BTreeMap<String, String>,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let output = |key: &str| {
+            outputs.get(key).cloned().with_context(|| {
+                format!("stack {name} has no output {key}: is it a Deploy Sentinel stack?")
+            })
+        };
+        let parameter = |key: &str| {
+            parameters.get(key).cloned().with_context(|| {
+                format!("stack {name} has no parameter {key}: is it a Deploy Sentinel stack?")
+            })
+        };
+        let environment = parameter("Environment")?
+            .parse()
+            .map_err(|e| anyhow::anyhow!("stack {name}'s Environment: {e}"))?;
+        let retention = parameter("RetentionDays")?;
+        let retention_days = retention
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .with_context(|| {
+                format!("stack {name}'s RetentionDays {retention:?} is not a number of days")
+            })?;
+        let watched_apps = parameter("AmplifyAppIds")?
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && *id != "*")
+            .map(|id| {
+                id.parse()
+                    .map_err(|e| anyhow::anyhow!("stack {name}'s AmplifyAppIds: {e}"))
+            })
+            .collect::<Result<Vec<AppId>>>()?;
+        Ok(Self {
+            name: name.to_owned(),
+            table: output("TableName")?,
+            bus: output("EventBusName")?,
+            environment,
+            retention_days,
+            watched_apps,
+            watched_branches: parameter("WatchedBranches")?,
+            dlq_url: outputs.get("DeadLetterQueueUrl").cloned(),
+        })
+    }
+}
+
+/// Reads `name`'s settings with CloudFormation's DescribeStacks.
+pub async fn read(sdk: &aws_config::SdkConfig, name: &str) -> Result<StackSettings> {
+    let described = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading stack {name} (cloudformation:DescribeStacks): {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+            )
+        })?;
+    let Some(stack) = described.stacks().first() else {
+        bail!("no stack {name}");
+    };
+    let outputs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect();
+    let parameters = stack
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            let value = p.resolved_value().or(p.parameter_value())?;
+            Some((p.parameter_key()?.to_owned(), value.to_owned()))
+        })
+        .collect();
+    StackSettings::from_parts(name, &outputs, &parameters)
+}
+
+/// A setting given both by a flag (or its variable) and by the stack: the
+/// same value, or a refusal naming both; either one alone stands.
+pub fn settle<T: PartialEq + Display>(
+    flag: Option<T>,
+    from_stack: Option<T>,
+    flag_name: &str,
+    stack_key: &str,
+) -> Result<Option<T>> {
+    match (flag, from_stack) {
+        (Some(f), Some(s)) if f != s => bail!(
+            "{flag_name} is {f} but the stack's {stack_key} is {s}: drop one of them \
+             (a command that acts never chooses between two settings)"
+        ),
+        (Some(f), _) => Ok(Some(f)),
+        (None, s) => Ok(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const OUTPUTS: &[(&str, &str)] = &[
+        ("TableName", "deploy-sentinel-prod"),
+        ("EventBusName", "sentinel-prod"),
+    ];
+    const PARAMETERS: &[(&str, &str)] = &[
+        ("Environment", "prod"),
+        ("RetentionDays", "30"),
+        ("AmplifyAppIds", "d1shop,d2blog"),
+        ("WatchedBranches", "main,release/*"),
+    ];
+
+    #[test]
+    fn a_stack_gives_its_table_bus_retention_and_scope() {
+        let s = StackSettings::from_parts("deploy-sentinel-prod", &map(OUTPUTS), &map(PARAMETERS))
+            .unwrap();
+        assert_eq!(s.table, "deploy-sentinel-prod");
+        assert_eq!(s.bus, "sentinel-prod");
+        assert_eq!(s.environment, Environment::Prod);
+        assert_eq!(s.retention_days, 30);
+        assert_eq!(s.watched_apps.len(), 2);
+        assert_eq!(s.watched_branches, "main,release/*");
+    }
+
+    #[test]
+    fn a_stack_that_is_not_sentinels_or_is_malformed_is_named() {
+        let err = StackSettings::from_parts("other", &map(&OUTPUTS[..1]), &map(PARAMETERS))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no output EventBusName"), "{err}");
+        let mut bad = map(PARAMETERS);
+        bad.insert("RetentionDays".into(), "ninety".into());
+        let err = StackSettings::from_parts("s", &map(OUTPUTS), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RetentionDays \"ninety\""), "{err}");
+        let mut bad = map(PARAMETERS);
+        bad.insert("AmplifyAppIds".into(), "Not An App".into());
+        assert!(StackSettings::from_parts("s", &map(OUTPUTS), &bad).is_err());
+    }
+
+    #[test]
+    fn a_flag_and_the_stack_must_agree() {
+        assert_eq!(
+            settle(Some(30), Some(30), "--retention-days", "RetentionDays").unwrap(),
+            Some(30)
+        );
+        assert_eq!(
+            settle(None, Some(30), "--retention-days", "RetentionDays").unwrap(),
+            Some(30)
+        );
+        assert_eq!(
+            settle(Some(7), None, "--retention-days", "RetentionDays").unwrap(),
+            Some(7)
+        );
+        assert_eq!(
+            settle::<u32>(None, None, "--retention-days", "RetentionDays").unwrap(),
+            None
+        );
+        let err = settle(Some(7), Some(30), "--retention-days", "RetentionDays")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--retention-days is 7 but the stack's RetentionDays is 30"),
+            "{err}"
+        );
+    }
+}

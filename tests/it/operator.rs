@@ -1,0 +1,230 @@
+//! The operator's commands against the local stack: settings read from the
+//! stack itself (`--stack`: CloudFormation's outputs and parameters, as
+//! provision.py registers them like `sam deploy` would), a flag that
+//! disagrees refused; and the dead-letter queue shown and redriven, each
+//! message back to its own source queue.
+
+use std::collections::BTreeSet;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// `sentinel ARGS` with none of the stack's variables: only what `--stack`
+/// reads (and the endpoints and credentials) is known.
+fn bare_sentinel(args: &[&str]) -> Output {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let mut command = std::process::Command::new(format!("{target}/debug/sentinel"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SENTINEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).output().expect("run sentinel")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stack_name() -> String {
+    format!("deploy-sentinel-{}", env("SENTINEL_ENVIRONMENT"))
+}
+
+#[tokio::test]
+async fn cleanup_reads_retention_bus_and_scope_from_the_stack_and_refuses_a_disagreeing_flag() {
+    let _stack = Stack::new().await;
+    let name = stack_name();
+    // Without the stack nor the flags, a cleanup that acts refuses.
+    let out = bare_sentinel(&["cleanup", "--env", "dev", "--table", &env("SENTINEL_TABLE")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("retention"), "{}", stderr(&out));
+    let out = bare_sentinel(&[
+        "cleanup",
+        "--env",
+        "dev",
+        "--table",
+        &env("SENTINEL_TABLE"),
+        "--retention-days",
+        "90",
+        "--bus",
+        &env("SENTINEL_EVENT_BUS"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("watch scope"), "{}", stderr(&out));
+
+    // With --stack: the table, environment, retention, bus and scope are the
+    // stack's; a dry run shows it (and changes nothing).
+    let out = bare_sentinel(&["--stack", &name, "cleanup", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["environment"], "dev", "{report}");
+    assert_eq!(report["dryRun"], true, "{report}");
+
+    // A flag that says otherwise is refused, naming both.
+    let out = bare_sentinel(&[
+        "--stack",
+        &name,
+        "cleanup",
+        "--dry-run",
+        "--retention-days",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "--retention-days (SENTINEL_RETENTION_DAYS) is 7 but the stack's RetentionDays is 90"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = bare_sentinel(&["--stack", &name, "--env", "prod", "deployments"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("Environment is dev"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bare_sentinel(&["--stack", "deploy-sentinel-nope", "deployments"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("deploy-sentinel-nope"),
+        "{}",
+        stderr(&out)
+    );
+    // The other commands read the same: deployments from the stack's table.
+    let out = bare_sentinel(&["--stack", &name, "deployments", "--limit", "1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .is_array()
+    );
+}
+
+#[tokio::test]
+async fn a_dead_letter_names_its_source_queue() {
+    let stack = Stack::new().await;
+    let marker = format!("operator-{}", unique_app_id());
+    // Not an event at all: the ingest function dead-letters it itself.
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(env("SENTINEL_QUEUE_INGEST_QUEUE"))
+        .message_body(format!("{{\"not\": \"{marker}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    let message = dead_letter_with(&stack, &marker).await;
+    let attrs = message.message_attributes.unwrap_or_default();
+    let source = attrs
+        .get("sourceQueue")
+        .and_then(|a| a.string_value.clone())
+        .unwrap_or_default();
+    assert!(source.ends_with(":deploy-sentinel-dev-ingest"), "{source}");
+    assert!(source.starts_with("arn:aws:sqs:"), "{source}");
+}
+
+#[tokio::test]
+async fn a_redrive_sends_each_message_back_to_its_own_queue_and_keeps_the_rest() {
+    let stack = Stack::new().await;
+    let sqs = stack.sqs();
+    let id = unique_app_id();
+    let mut urls = Vec::new();
+    for name in ["dlq", "alerts", "rollbacks"] {
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("redrive-{name}-{id}"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        urls.push(url);
+    }
+    let arn = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:redrive-{name}-{id}");
+    let attribute = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    let messages = [
+        ("for-alerts", Some("Retryable.Store"), Some(arn("alerts"))),
+        (
+            "for-rollbacks",
+            Some("Retryable.Amplify"),
+            Some(arn("rollbacks")),
+        ),
+        ("malformed", Some("NonRetryable.Event"), Some(arn("alerts"))),
+        ("no-source", None, None),
+    ];
+    for (body, error_type, source) in &messages {
+        let mut send = sqs.send_message().queue_url(&urls[0]).message_body(*body);
+        if let Some(t) = error_type {
+            send = send.message_attributes("errorType", attribute(t));
+        }
+        if let Some(s) = source {
+            send = send.message_attributes("sourceQueue", attribute(s));
+        }
+        send.send().await.unwrap();
+    }
+
+    let dry = bare_sentinel(&["dlq", "--dlq", &urls[0], "redrive", "--dry-run", "--json"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let planned: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(planned["moved"][arn("alerts")], 1, "{planned}");
+    assert_eq!(planned["moved"][arn("rollbacks")], 1, "{planned}");
+
+    let out = bare_sentinel(&["dlq", "--dlq", &urls[0], "redrive", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kept: BTreeSet<&str> = done["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert_eq!(kept, BTreeSet::from(["malformed", "no-source"]), "{done}");
+
+    let bodies = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let mut got = BTreeSet::new();
+            for _ in 0..3 {
+                let out = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .unwrap();
+                got.extend(
+                    out.messages
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|m| m.body),
+                );
+            }
+            got
+        }
+    };
+    assert_eq!(
+        bodies(urls[1].clone()).await,
+        BTreeSet::from(["for-alerts".to_owned()])
+    );
+    assert_eq!(
+        bodies(urls[2].clone()).await,
+        BTreeSet::from(["for-rollbacks".to_owned()])
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        bodies(urls[0].clone()).await,
+        BTreeSet::from(["malformed".to_owned(), "no-source".to_owned()]),
+        "the rest stays in the DLQ, visible"
+    );
+}
