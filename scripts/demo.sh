@@ -133,20 +133,21 @@ ctl "/apps/$APP/branches" "{\"branchName\":\"release\",\"stage\":\"PRODUCTION\",
 printf 'rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n' > .local/demo-rollback.yaml
 "$SENTINEL" policy push .local/demo-rollback.yaml --app "$APP" --branch release
 ctl "/apps/$APP/branches/release/site" "{\"brokenCommits\":[\"$BAD\"]}" >/dev/null
-# Waits (at most 90 s) until the release branch's deployments satisfy the
-# Python expression $1 over `rows` (sentinel deployments --json).
-wait_release() {
+# Waits (at most 90 s) until branch $1's deployments satisfy the Python
+# expression $2 over `rows` (sentinel deployments --json).
+wait_rows() {
   for _ in $(seq 1 360); do
-    if "$SENTINEL" deployments --app "$APP" --branch release --json | python3 -c "
+    if "$SENTINEL" deployments --app "$APP" --branch "$1" --json | python3 -c "
 import json, sys
 rows = json.load(sys.stdin)
-sys.exit(0 if ($1) else 1)"; then return 0; fi
+sys.exit(0 if ($2) else 1)"; then return 0; fi
     sleep 0.25
   done
-  echo "timed out waiting for: $1" >&2
-  "$SENTINEL" deployments --app "$APP" --branch release >&2
+  echo "timed out waiting for: $2" >&2
+  "$SENTINEL" deployments --app "$APP" --branch "$1" >&2
   return 1
 }
+wait_release() { wait_rows release "$1"; }
 J5=$(ctl "/apps/$APP/branches/release/builds" "{\"commitId\":\"$GOOD\",\"commitMessage\":\"release 1.4\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":201}" | job_of)
 wait_release "any(r['jobId'] == '$J5' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
 echo "job $J5 (release 1.4) is healthy: the last known good"
@@ -169,18 +170,7 @@ ctl "/apps/$APP/branches" "{\"branchName\":\"observe\",\"stage\":\"PRODUCTION\",
 printf 'enforcement: observe\nrequired:\n  all: [DATABASE_URL]\nrollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n' > .local/demo-observe.yaml
 "$SENTINEL" policy push .local/demo-observe.yaml --app "$APP" --branch observe
 ctl "/apps/$APP/branches/observe/site" "{\"brokenCommits\":[\"$OBAD\"]}" >/dev/null
-observed() {
-  for _ in $(seq 1 360); do
-    if "$SENTINEL" deployments --app "$APP" --branch observe --json | python3 -c "
-import json, sys
-rows = json.load(sys.stdin)
-sys.exit(0 if ($1) else 1)"; then return 0; fi
-    sleep 0.25
-  done
-  echo "timed out waiting for: $1" >&2
-  "$SENTINEL" deployments --app "$APP" --branch observe >&2
-  return 1
-}
+observed() { wait_rows observe "$1"; }
 J8=$(ctl "/apps/$APP/branches/observe/builds" "{\"commitId\":\"$OGOOD\",\"commitMessage\":\"release 2.0\",\"mode\":\"manual\",\"emit\":false,\"durationSeconds\":190}" | job_of)
 ctl "/apps/$APP/branches/observe/jobs/$J8/advance" '{"to":"RUNNING","emit":true}' >/dev/null
 observed "any(r['jobId'] == '$J8' and any(o['action'] == 'stop-build' for o in r.get('observed') or []) for r in rows)"

@@ -37,6 +37,13 @@ pub fn plan(error_type: Option<&str>, source: Option<&str>) -> Plan {
     }
 }
 
+/// An SQS call's error, with what was being done and the whole cause.
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    what: impl std::fmt::Display,
+) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+}
+
 /// `arn:aws:sqs:{region}:{account}:{name}` → (account, name).
 fn queue_name(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.split(':');
@@ -84,12 +91,7 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Re
             .message_system_attribute_names(MessageSystemAttributeName::DeadLetterQueueSourceArn)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading {dlq}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed(format!("reading {dlq}")))?;
         let messages = out.messages.unwrap_or_default();
         let fresh: Vec<_> = messages
             .into_iter()
@@ -178,12 +180,7 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, dry_run: bool) -> Res
             .message_body(&message.body)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "sending back to {arn}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed(format!("sending back to {arn}")))?;
         // Deleted only once it is back in its queue: a failure in between
         // leaves it in both (every reaction is idempotent), never in none.
         sqs.delete_message()
@@ -191,12 +188,7 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, dry_run: bool) -> Res
             .receipt_handle(&message.receipt)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "deleting from the DLQ: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("deleting from the DLQ"))?;
         *outcome.moved.entry(arn.clone()).or_default() += 1;
     }
     release(sqs, dlq, &keep).await?;
@@ -211,12 +203,7 @@ async fn queue_url(sqs: &aws_sdk_sqs::Client, arn: &str) -> Result<String> {
         .queue_owner_aws_account_id(account)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "finding {arn}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?
+        .map_err(failed(format!("finding {arn}")))?
         .queue_url
         .context("no queue URL")
 }
@@ -230,12 +217,7 @@ async fn release(sqs: &aws_sdk_sqs::Client, dlq: &str, held: &[Held]) -> Result<
             .visibility_timeout(0)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "releasing a message: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("releasing a message"))?;
     }
     Ok(())
 }
@@ -248,12 +230,7 @@ pub async fn depth(sqs: &aws_sdk_sqs::Client, dlq: &str) -> Result<Option<String
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading {dlq}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(failed(format!("reading {dlq}")))?;
     Ok(out.attributes.and_then(|a| {
         a.get(&QueueAttributeName::ApproximateNumberOfMessages)
             .cloned()

@@ -467,7 +467,6 @@ async fn a_protected_site_is_checked_with_its_basic_auth_sent_to_its_origin_only
 /// the policy's choice and URL. The stack's template `/_sites/{host}/`
 /// points every host at a local server, as on the local stack.
 mod site_resolution {
-    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
     use super::*;
@@ -478,9 +477,7 @@ mod site_resolution {
     use crate::core::model::{BuildStatus, Environment, JobId};
     use crate::health::reaction::HealthChecker;
     use crate::policy::BranchPolicy;
-    use crate::ports::{
-        AppInfo, BranchInfo, DeploymentStore, DomainAssociation, PolicyStore, SubDomain,
-    };
+    use crate::ports::{DeploymentStore, DomainAssociation, PolicyStore, SubDomain};
 
     /// (path, Authorization) of every request the site got.
     type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
@@ -509,34 +506,9 @@ mod site_resolution {
                 branch_name: "main".parse().unwrap(),
                 job_id: JobId::new(3),
             };
-            let amplify = MemoryAmplify::default();
-            amplify.apps.lock().unwrap().insert(
-                "d1abc".into(),
-                AppInfo {
-                    app_id: key.app_id.clone(),
-                    name: "shop".into(),
-                    default_domain: "d1abc.amplifyapp.com".into(),
-                    platform: Some("WEB_COMPUTE".into()),
-                    environment_variables: BTreeMap::new(),
-                    build_spec: None,
-                    build_compute_type: None,
-                    basic_auth: None,
-                },
-            );
-            amplify.branches.lock().unwrap().insert(
-                ("d1abc".into(), "main".into()),
-                BranchInfo {
-                    branch_name: key.branch_name.clone(),
-                    display_name: "main".into(),
-                    stage: None,
-                    enable_auto_build: true,
-                    active_job_id: None,
-                    environment_variables: BTreeMap::new(),
-                    build_spec: None,
-                    framework: None,
-                    basic_auth: BasicAuth::from_amplify(true, Some("dXNlcjpwYXNz")),
-                },
-            );
+            let amplify = MemoryAmplify::with_branch(&key, |b| {
+                b.basic_auth = BasicAuth::from_amplify(true, Some("dXNlcjpwYXNz"));
+            });
             amplify
                 .domains
                 .lock()

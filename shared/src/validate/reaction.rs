@@ -306,8 +306,6 @@ fn record_stop(d: &mut Deployment, result: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::adapters::memory::{
         InMemory, MemoryAmplify, MemoryPublisher, MemorySecrets, MemoryStore,
@@ -331,40 +329,16 @@ mod tests {
 
     /// A branch missing the DATABASE_URL its policy requires, a build started.
     async fn world(policy: &str) -> World {
+        let k = key();
         let w = World {
             store: MemoryStore::default(),
-            amplify: MemoryAmplify::default(),
+            amplify: MemoryAmplify::with_branch(&k, |b| {
+                b.stage = Some("PRODUCTION".into());
+                b.framework = Some("Next.js - SSR".into());
+            }),
             publisher: MemoryPublisher::default(),
             secrets: MemorySecrets::default(),
         };
-        let k = key();
-        w.amplify.apps.lock().unwrap().insert(
-            "d1abc".into(),
-            AppInfo {
-                app_id: k.app_id.clone(),
-                name: "shop".into(),
-                default_domain: "d1abc.amplifyapp.com".into(),
-                platform: Some("WEB_COMPUTE".into()),
-                environment_variables: BTreeMap::new(),
-                build_spec: None,
-                build_compute_type: None,
-                basic_auth: None,
-            },
-        );
-        w.amplify.branches.lock().unwrap().insert(
-            ("d1abc".into(), "main".into()),
-            BranchInfo {
-                branch_name: k.branch_name.clone(),
-                display_name: "main".into(),
-                stage: Some("PRODUCTION".into()),
-                enable_auto_build: true,
-                active_job_id: None,
-                environment_variables: BTreeMap::new(),
-                build_spec: None,
-                framework: Some("Next.js - SSR".into()),
-                basic_auth: None,
-            },
-        );
         let policy = BranchPolicy::parse(policy, "p.yaml").unwrap();
         w.store
             .put_policy(&k.app_id, Some(&k.branch_name), &policy)

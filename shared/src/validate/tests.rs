@@ -217,7 +217,6 @@ fn a_secret_name_alone_warns_and_the_policy_can_make_it_an_error() {
 /// Required variables kept as Amplify secrets (SSM Parameter Store): the
 /// engine's rule, and the reaction's lookup through the in-memory ports.
 mod amplify_secrets {
-    use std::collections::BTreeMap;
     use std::sync::atomic::Ordering;
 
     use super::*;
@@ -228,7 +227,7 @@ mod amplify_secrets {
     use crate::core::error::{Error, SecretsError};
     use crate::core::events::BuildEvent;
     use crate::core::model::{BuildStatus, JobId};
-    use crate::ports::{AppInfo, BranchInfo, DeploymentStore, PolicyStore};
+    use crate::ports::{DeploymentStore, PolicyStore};
     use crate::validate::reaction::Validator;
 
     fn policy() -> BranchPolicy {
@@ -350,37 +349,12 @@ mod amplify_secrets {
                 branch_name: branch.parse().unwrap(),
                 job_id: JobId::new(7),
             };
-            let amplify = MemoryAmplify::default();
-            amplify.apps.lock().unwrap().insert(
-                "d1abc".into(),
-                AppInfo {
-                    app_id: key.app_id.clone(),
-                    name: "shop".into(),
-                    default_domain: "d1abc.amplifyapp.com".into(),
-                    platform: Some("WEB_COMPUTE".into()),
-                    environment_variables: BTreeMap::new(),
-                    build_spec: None,
-                    build_compute_type: None,
-                    basic_auth: None,
-                },
-            );
-            amplify.branches.lock().unwrap().insert(
-                ("d1abc".into(), branch.into()),
-                BranchInfo {
-                    branch_name: key.branch_name.clone(),
-                    display_name: key.branch_name.display_name(),
-                    stage: None,
-                    enable_auto_build: true,
-                    active_job_id: None,
-                    environment_variables: variables
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                    build_spec: None,
-                    framework: None,
-                    basic_auth: None,
-                },
-            );
+            let amplify = MemoryAmplify::with_branch(&key, |b| {
+                b.environment_variables = variables
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+            });
             let store = MemoryStore::default();
             let mut record = Deployment::new(key.clone(), Environment::Prod);
             record.status = BuildStatus::Started;

@@ -47,6 +47,40 @@ impl MemoryAmplify {
         lock(&amplify.jobs).insert(dkey(key), details);
         amplify
     }
+
+    /// A Next.js SSR app (`WEB_COMPUTE`, "shop", no variables) with the
+    /// branch of `key`; `branch` adjusts the branch as a test needs it.
+    pub fn with_branch(key: &DeploymentKey, branch: impl FnOnce(&mut BranchInfo)) -> Self {
+        let amplify = Self::default();
+        let app = key.app_id.clone();
+        lock(&amplify.apps).insert(
+            app.to_string(),
+            AppInfo {
+                name: "shop".into(),
+                default_domain: format!("{app}.amplifyapp.com"),
+                platform: Some("WEB_COMPUTE".into()),
+                environment_variables: Default::default(),
+                build_spec: None,
+                build_compute_type: None,
+                basic_auth: None,
+                app_id: app,
+            },
+        );
+        let mut info = BranchInfo {
+            branch_name: key.branch_name.clone(),
+            display_name: key.branch_name.display_name(),
+            stage: None,
+            enable_auto_build: true,
+            active_job_id: None,
+            environment_variables: Default::default(),
+            build_spec: None,
+            framework: None,
+            basic_auth: None,
+        };
+        branch(&mut info);
+        lock(&amplify.branches).insert((key.app_id.to_string(), key.branch_name.to_string()), info);
+        amplify
+    }
 }
 
 impl AmplifyApi for MemoryAmplify {
