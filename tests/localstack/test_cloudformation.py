@@ -5,8 +5,13 @@ translator (the library `sam` itself uses) — then created with CloudFormation
 on moto, and the stack's resources are looked up.
 
 What moto does not do is listed in MOTO_GAPS and checked, so that a moto
-upgrade that closes a gap shows up here."""
+upgrade that closes a gap shows up here; what it gets wrong is worked around
+(MOTO_WORKAROUNDS) or asserted as it does it (MOTO_DIFFERENCES).
 
+A redeploy after `sam delete` is tested too: the table the deleted stack
+kept, adopted by the new stack (AdoptTable=true)."""
+
+import ast
 import io
 import os
 import json
@@ -14,6 +19,8 @@ import time
 import uuid
 import zipfile
 
+import botocore.exceptions
+import botocore.parsers
 import pytest
 import yaml
 
@@ -48,8 +55,23 @@ MOTO_WORKAROUNDS = {
                                          "(the API's string) where CloudFormation gives an object, "
                                          "and answers 500; the test drops it (an archive of every "
                                          "event), and test_provision.py checks the patterns",
-    "DeleteStack": "moto leaves the DynamoDB table behind; the test removes it before creating "
-                   "the stack again on a long-lived local stack",
+    "DeleteStack": "moto keeps the DynamoDB table, as AWS does (DeletionPolicy: Retain); the "
+                   "tests remove it before creating their stack on a long-lived local stack, where "
+                   "an earlier run left it",
+    "IAM inline policies": "moto keeps the inline policy CloudFormation gives a role as Python's "
+                           "repr of the document, not JSON (botocore hands it back as a string); "
+                           "the test reads it with ast.literal_eval",
+}
+
+# What moto does otherwise than AWS, asserted as moto does it (and as AWS
+# does it), so that a moto upgrade that changes it shows up here.
+MOTO_DIFFERENCES = {
+    "CreateStack onto a kept table": "AWS accepts CreateStack, fails DeploymentsTable (the name "
+                                     "exists) and rolls the stack back (ROLLBACK_COMPLETE); moto "
+                                     "answers the CreateStack call itself with DynamoDB's "
+                                     "ResourceInUseException (a JSON body botocore cannot parse "
+                                     "as CloudFormation's XML) and leaves the stack "
+                                     "CREATE_IN_PROGRESS",
 }
 
 
@@ -107,37 +129,62 @@ def bootstrap_zip():
     return buf.getvalue()
 
 
-def deploy(aws):
-    """Packages, expands and creates the stack; returns it when CloudFormation
-    is done (or after two minutes)."""
-    s3, cfn = aws("s3"), aws("cloudformation")
-    try:
-        aws("dynamodb").delete_table(TableName="deploy-sentinel-staging")
-    except aws("dynamodb").exceptions.ResourceNotFoundException:
-        pass
+def package(aws):
+    """What `sam package` does: each function's zip in S3; the expanded
+    template as moto takes it, and the functions' logical ids."""
+    s3 = aws("s3")
     bucket = f"sam-artifacts-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     expanded, functions = expanded_template(bucket)
     for name in functions:
         s3.put_object(Bucket=bucket, Key=f"{name}.zip", Body=bootstrap_zip())
-    stack_name = f"deploy-sentinel-cfn-{uuid.uuid4().hex[:6]}"
-    # `staging`: the names differ from the local stack's `dev` resources.
+    return expanded, functions
+
+
+def create_stack(aws, stack_name, expanded, parameters):
+    """Creates the stack; returns it when CloudFormation is done (or after
+    two minutes)."""
+    cfn = aws("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(for_moto(expanded)),
-        Parameters=[
-            {"ParameterKey": "Environment", "ParameterValue": "staging"},
-            {"ParameterKey": "AmplifyAppIds", "ParameterValue": "d1example00stg,d2example00stg"},
-            {"ParameterKey": "AlertEmail", "ParameterValue": "team@example.com"},
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
+    return wait(cfn, stack_name)
+
+
+def wait(cfn, stack_name):
     deadline = time.time() + 120
     while True:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if not stack["StackStatus"].endswith("IN_PROGRESS") or time.time() > deadline:
-            break
+            return stack
         time.sleep(0.5)
+
+
+def drop_table(ddb, name):
+    """What docs/deployment.md says to delete a kept table for good: deletion
+    protection off (prod has it on), then DeleteTable."""
+    try:
+        ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+        ddb.delete_table(TableName=name)
+    except ddb.exceptions.ResourceNotFoundException:
+        pass
+
+
+def deploy(aws):
+    """Packages, expands and creates the stack; returns it when CloudFormation
+    is done (or after two minutes)."""
+    drop_table(aws("dynamodb"), "deploy-sentinel-staging")
+    expanded, functions = package(aws)
+    stack_name = f"deploy-sentinel-cfn-{uuid.uuid4().hex[:6]}"
+    # `staging`: the names differ from the local stack's `dev` resources.
+    stack = create_stack(aws, stack_name, expanded, {
+        "Environment": "staging",
+        "AmplifyAppIds": "d1example00stg,d2example00stg",
+        "AlertEmail": "team@example.com",
+    })
     return stack, expanded, functions
 
 
@@ -235,3 +282,87 @@ def test_each_function_has_its_own_least_privilege_role(deployed, aws):
         assert role_ref == {"Fn::GetAtt": [fn.replace("Function", "Role"), "Arn"]}, fn
     names = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
     assert len([n for n in names if "Role" in n]) >= 7
+
+
+def role_policy(iam, role):
+    doc = iam.get_role_policy(RoleName=role, PolicyName="least-privilege")["PolicyDocument"]
+    if isinstance(doc, str):  # MOTO_WORKAROUNDS["IAM inline policies"]
+        doc = ast.literal_eval(doc)
+    return doc
+
+
+def test_a_redeploy_after_sam_delete_adopts_the_kept_table(aws):
+    """`sam delete` keeps the table (DeletionPolicy: Retain; deletion
+    protection in prod) with its records. Deployed again with the defaults,
+    the stack collides with the table's fixed name; with AdoptTable=true it
+    uses the kept table: its records are there, and every function names it
+    and may use it."""
+    ddb, cfn, iam, lam = aws("dynamodb"), aws("cloudformation"), aws("iam"), aws("lambda")
+    # prod: the module's stack (still up) is staging, the local stack dev;
+    # prod's table has deletion protection, as the real one.
+    table = "deploy-sentinel-prod"
+    params = {"Environment": "prod", "AmplifyAppIds": "d1example0prod"}
+    record = {"PK": {"S": "POLICY#d1example0prod#main"}, "SK": {"S": "POLICY"}, "kept": {"S": "yes"}}
+    run = uuid.uuid4().hex[:6]
+    stacks = []
+    drop_table(ddb, table)
+    expanded, functions = package(aws)
+    try:
+        stacks.append(f"deploy-sentinel-first-{run}")
+        first = create_stack(aws, stacks[-1], expanded, params)
+        assert first["StackStatus"] == "CREATE_COMPLETE", first.get("StackStatusReason")
+        ddb.put_item(TableName=table, Item=record)
+        cfn.delete_stack(StackName=first["StackName"])
+        assert wait(cfn, first["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+        # What `sam delete` keeps: the table, protected, with its records;
+        # the functions are gone.
+        kept = ddb.describe_table(TableName=table)["Table"]
+        assert kept["DeletionProtectionEnabled"] is True
+        names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+        assert not [n for n in names if n.startswith("deploy-sentinel-prod-")], names
+
+        # Deployed again with the defaults: the table's name is taken.
+        stacks.append(f"deploy-sentinel-again-{run}")
+        try:
+            again = create_stack(aws, stacks[-1], expanded, params)
+        except (botocore.exceptions.ClientError, botocore.parsers.ResponseParserError) as e:
+            # MOTO_DIFFERENCES["CreateStack onto a kept table"]
+            assert "ResourceInUseException" in str(e) and f"Table already exists: {table}" in str(e), e
+        else:  # as AWS does it
+            assert again["StackStatus"] == "ROLLBACK_COMPLETE", again["StackStatus"]
+            events = cfn.describe_stack_events(StackName=again["StackId"])["StackEvents"]
+            assert [e for e in events if e["LogicalResourceId"] == "DeploymentsTable"
+                    and e["ResourceStatus"] == "CREATE_FAILED"
+                    and "already exists" in e.get("ResourceStatusReason", "")], events
+
+        # Deployed again adopting the kept table.
+        stacks.append(f"deploy-sentinel-adopts-{run}")
+        adopts = create_stack(aws, stacks[-1], expanded, dict(params, AdoptTable="true"))
+        assert adopts["StackStatus"] == "CREATE_COMPLETE", adopts.get("StackStatusReason")
+        resources = cfn.list_stack_resources(StackName=adopts["StackId"])["StackResourceSummaries"]
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+        assert "DeploymentsTable" not in physical  # not the stack's: never changed nor deleted by it
+        assert outputs(adopts)["TableName"] == table
+        assert ddb.get_item(TableName=table, Key={k: record[k] for k in ["PK", "SK"]})["Item"] == record
+        assert ddb.describe_table(TableName=table)["Table"]["TableArn"] == kept["TableArn"]
+        assert len(functions) == 7
+        for fn in functions:
+            config = lam.get_function_configuration(FunctionName=physical[fn])
+            assert config["Environment"]["Variables"]["SENTINEL_TABLE"] == table, fn
+            # The function's role grants the kept table (and its index).
+            statements = role_policy(iam, physical[fn.replace("Function", "Role")])["Statement"]
+            granted = [st for st in statements
+                       if any(a.startswith("dynamodb:") for a in (st["Action"] if isinstance(st["Action"], list)
+                                                                  else [st["Action"]]))]
+            assert granted, fn
+            for st in granted:
+                arns = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                assert set(arns) <= {kept["TableArn"], kept["TableArn"] + "/index/*"}, (fn, arns)
+                assert kept["TableArn"] in arns, (fn, arns)
+    finally:
+        for name in stacks:
+            try:
+                cfn.delete_stack(StackName=name)
+            except botocore.exceptions.ClientError:
+                pass
+        drop_table(ddb, table)
