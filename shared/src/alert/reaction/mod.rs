@@ -253,7 +253,7 @@ impl<K: Stack> Alerter<'_, K> {
         if e.rollback_allowed {
             content
                 .details
-                .push("An automatic rollback may follow, as the policy allows.".into());
+                .push("An automatic rollback may follow, as the policy allows (in observe mode, a message says what it would have been).".into());
         }
         let signal = Signal::Failure {
             key: "unhealthy".into(),
