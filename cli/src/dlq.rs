@@ -12,6 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
+
+use crate::exit::AwsFailure;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::{Value, json};
 
@@ -35,13 +37,6 @@ pub fn plan(error_type: Option<&str>, source: Option<&str>) -> Plan {
         Some(arn) if queue_name(arn).is_some() => Plan::Redrive(arn.to_owned()),
         _ => Plan::Keep("its source queue is not known: move it by hand".into()),
     }
-}
-
-/// An SQS call's error, with what was being done and the whole cause.
-fn failed<E: std::error::Error + Send + Sync + 'static>(
-    what: impl std::fmt::Display,
-) -> impl FnOnce(E) -> anyhow::Error {
-    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
 }
 
 /// `arn:aws:sqs:{region}:{account}:{name}` → (account, name).
@@ -91,7 +86,8 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Re
             .message_system_attribute_names(MessageSystemAttributeName::DeadLetterQueueSourceArn)
             .send()
             .await
-            .map_err(failed(format!("reading {dlq}")))?;
+            .map_err(AwsFailure::of("SQS", "ReceiveMessage"))
+            .with_context(|| format!("reading {dlq}"))?;
         let messages = out.messages.unwrap_or_default();
         let fresh: Vec<_> = messages
             .into_iter()
@@ -180,7 +176,8 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, dry_run: bool) -> Res
             .message_body(&message.body)
             .send()
             .await
-            .map_err(failed(format!("sending back to {arn}")))?;
+            .map_err(AwsFailure::of("SQS", "SendMessage"))
+            .with_context(|| format!("sending back to {arn}"))?;
         // Deleted only once it is back in its queue: a failure in between
         // leaves it in both (every reaction is idempotent), never in none.
         sqs.delete_message()
@@ -188,7 +185,8 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, dry_run: bool) -> Res
             .receipt_handle(&message.receipt)
             .send()
             .await
-            .map_err(failed("deleting from the DLQ"))?;
+            .map_err(AwsFailure::of("SQS", "DeleteMessage"))
+            .context("deleting from the DLQ")?;
         *outcome.moved.entry(arn.clone()).or_default() += 1;
     }
     release(sqs, dlq, &keep).await?;
@@ -203,7 +201,8 @@ async fn queue_url(sqs: &aws_sdk_sqs::Client, arn: &str) -> Result<String> {
         .queue_owner_aws_account_id(account)
         .send()
         .await
-        .map_err(failed(format!("finding {arn}")))?
+        .map_err(AwsFailure::of("SQS", "GetQueueUrl"))
+        .with_context(|| format!("finding {arn}"))?
         .queue_url
         .context("no queue URL")
 }
@@ -217,7 +216,8 @@ async fn release(sqs: &aws_sdk_sqs::Client, dlq: &str, held: &[Held]) -> Result<
             .visibility_timeout(0)
             .send()
             .await
-            .map_err(failed("releasing a message"))?;
+            .map_err(AwsFailure::of("SQS", "ChangeMessageVisibility"))
+            .context("releasing a message")?;
     }
     Ok(())
 }
@@ -230,7 +230,8 @@ pub async fn depth(sqs: &aws_sdk_sqs::Client, dlq: &str) -> Result<Option<String
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .send()
         .await
-        .map_err(failed(format!("reading {dlq}")))?;
+        .map_err(AwsFailure::of("SQS", "GetQueueAttributes"))
+        .with_context(|| format!("reading {dlq}"))?;
     Ok(out.attributes.and_then(|a| {
         a.get(&QueueAttributeName::ApproximateNumberOfMessages)
             .cloned()

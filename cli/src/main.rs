@@ -17,11 +17,18 @@ use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
 use sentinel_shared::validate::{self, Platform, local};
 
 mod dlq;
+mod exit;
 mod render;
 mod stack;
+mod term;
 
 #[derive(Parser)]
-#[command(name = "sentinel", version, about = "Deploy Sentinel operator CLI")]
+#[command(
+    name = "sentinel",
+    version,
+    about = "Deploy Sentinel operator CLI",
+    after_help = exit::HELP
+)]
 struct Cli {
     /// DynamoDB table of the stack.
     #[arg(long, env = "SENTINEL_TABLE", global = true)]
@@ -34,6 +41,9 @@ struct Cli {
     /// (outputs and parameters); a flag that disagrees is refused.
     #[arg(long, env = "SENTINEL_STACK", global = true)]
     stack: Option<String>,
+    /// Show times in this machine's time zone instead of UTC.
+    #[arg(long, global = true)]
+    local: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,8 +52,10 @@ struct Cli {
 enum Command {
     /// List recorded deployments, newest first.
     Deployments {
+        /// Only this app's deployments.
         #[arg(long)]
         app: Option<AppId>,
+        /// Only this branch's deployments.
         #[arg(long)]
         branch: Option<BranchName>,
         /// At most this many.
@@ -99,6 +111,7 @@ enum Command {
         /// A policy file whose `health` section to use.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// The report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -110,13 +123,16 @@ enum Command {
     /// Roll a branch back to its last known good job (or --to JOB): the same
     /// path and guards as the automatic rollback; locks the branch.
     Rollback {
+        /// The app whose branch to roll back.
         #[arg(long)]
         app: AppId,
+        /// The branch to roll back.
         #[arg(long)]
         branch: BranchName,
         /// The job to go back to (default: the branch's last known good).
         #[arg(long)]
         to: Option<sentinel_shared::core::model::JobId>,
+        /// Why (recorded with the rollback and told in its alert).
         #[arg(long, default_value = "requested by an operator")]
         reason: String,
         /// Who asks (recorded; default: $USER).
@@ -132,16 +148,25 @@ enum Command {
         /// The stack's watched branch patterns (none: every branch).
         #[arg(long = "branches", env = "SENTINEL_BRANCHES")]
         watched_branches: Option<String>,
+        /// What happened as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Release a branch's lock: auto-build as it was before the lock (a manual
     /// branch stays manual), recorded with who. Without a lock, nothing changes.
     Unlock {
+        /// The app whose branch to unlock.
         #[arg(long)]
         app: AppId,
+        /// The branch to unlock.
         #[arg(long)]
         branch: BranchName,
+        /// Who releases it (recorded; default: $USER).
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+        /// What happened as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Delivery figures of the environment (--env) over a window: build
     /// success rate and durations, and the four DORA keys with their tier.
@@ -170,6 +195,7 @@ enum Command {
     /// deleted branches, stuck and missed jobs. --dry-run prints what would be
     /// done and changes nothing.
     Cleanup {
+        /// Say what it would do, and change nothing.
         #[arg(long)]
         dry_run: bool,
         /// Limit the run to this app's items and branches (repeatable;
@@ -204,14 +230,22 @@ enum Command {
         /// The stack's dead-letter queue URL (or --stack).
         #[arg(long, env = "SENTINEL_DLQ_URL", global = true)]
         dlq: Option<String>,
+        /// The messages, or what the redrive did, as JSON.
         #[arg(long, global = true)]
         json: bool,
+    },
+    /// Print a shell completion script: `sentinel completions bash >
+    /// /etc/bash_completion.d/sentinel` (zsh: into a directory of
+    /// `$fpath` as `_sentinel`; fish: `~/.config/fish/completions/`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Explain a failed build's log: the root cause, the fix, the evidence.
     Diagnose {
         /// The log file, or `-` for standard input. Streamed: any size.
         file: String,
-        /// Print JSON: {"category","title","transient","fix","evidence":[{"line","text"}],"secondary":[…]}.
+        /// Print JSON: {"category","title","transient","fix","evidence":[{"line","text"}],"secondary":[…],"exitCode",…}.
         #[arg(long)]
         json: bool,
         /// Print the catalogue's trigger literals as `grep -E -f` patterns.
@@ -227,6 +261,7 @@ enum DlqAction {
     /// Each message back to the queue it came from; malformed ones and
     /// those of unknown source are kept. --dry-run only says what it would do.
     Redrive {
+        /// Say where each message would go, and move nothing.
         #[arg(long)]
         dry_run: bool,
     },
@@ -236,18 +271,29 @@ enum DlqAction {
 enum PolicyAction {
     /// Store FILE as the policy of --app (and --branch, if given).
     Push {
+        /// The policy file (YAML or JSON, `docs/policy.md`).
         file: PathBuf,
+        /// The app it applies to.
         #[arg(long)]
         app: AppId,
+        /// The branch it applies to (none: the whole app).
         #[arg(long)]
         branch: Option<BranchName>,
+        /// What was stored, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the policy that applies to --app/--branch, and where it comes from.
     Show {
+        /// The app.
         #[arg(long)]
         app: AppId,
+        /// The branch (its policy, else the app's, else the built-in one).
         #[arg(long, default_value = "main")]
         branch: BranchName,
+        /// One JSON document: app, branch, where it comes from, the policy.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -304,12 +350,18 @@ fn watch_scope(
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    term::default_sigpipe();
     let cli = Cli::parse();
+    term::use_local_time(cli.local);
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
+            let (code, hint) = exit::classify(&e);
             eprintln!("sentinel: {e:#}");
-            ExitCode::from(2)
+            if let Some(hint) = hint {
+                eprintln!("sentinel: {hint}");
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -379,11 +431,13 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 branch_name: branch,
                 limit,
             };
+            let progress = term::Progress::start("reading deployments");
             let found = store(cli.table)
                 .await?
                 .list_deployments(environment, &filter)
                 .await
                 .context("reading deployments")?;
+            drop(progress);
             if json {
                 println!("{}", serde_json::to_string_pretty(&render::json(&found))?);
             } else {
@@ -434,11 +488,11 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", render::report(&report));
             }
-            Ok(if report.has_errors() {
-                ExitCode::from(1)
+            Ok(ExitCode::from(if report.has_errors() {
+                exit::FINDING
             } else {
-                ExitCode::SUCCESS
-            })
+                exit::SUCCESS
+            }))
         }
         Command::Check {
             url,
@@ -471,20 +525,28 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             health.version_grace_ms = grace * 1000;
             health.allowed_hosts.extend(allow_hosts);
             let checker = sentinel_shared::health::Checker::new(&url, health)?;
+            let progress = term::Progress::start(&format!("checking {url}"));
             let report = checker.run(expect_commit.as_deref()).await;
+            drop(progress);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", render::health(&report));
             }
             Ok(ExitCode::from(match report.verdict {
-                sentinel_shared::health::Verdict::Healthy => 0,
-                sentinel_shared::health::Verdict::Unhealthy => 1,
-                sentinel_shared::health::Verdict::Inconclusive => 3,
+                sentinel_shared::health::Verdict::Healthy => exit::SUCCESS,
+                sentinel_shared::health::Verdict::Unhealthy => exit::FINDING,
+                sentinel_shared::health::Verdict::Inconclusive => exit::INCONCLUSIVE,
             }))
         }
         Command::Policy {
-            action: PolicyAction::Push { file, app, branch },
+            action:
+                PolicyAction::Push {
+                    file,
+                    app,
+                    branch,
+                    json,
+                },
         } => {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
@@ -493,11 +555,23 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 .await?
                 .put_policy(&app, branch.as_ref(), &policy)
                 .await?;
-            let scope = branch.map_or_else(
-                || format!("app {app}"),
-                |b| format!("branch {b} of app {app}"),
-            );
-            println!("policy stored for {scope}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "stored": true,
+                        "app": app.as_str(),
+                        "branch": branch.as_ref().map(|b| b.as_str()),
+                        "policy": policy,
+                    }))?
+                );
+            } else {
+                let scope = branch.map_or_else(
+                    || format!("app {app}"),
+                    |b| format!("branch {b} of app {app}"),
+                );
+                println!("policy stored for {scope}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Rollback {
@@ -509,6 +583,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             bus,
             watched_apps,
             watched_branches,
+            json,
         } => {
             let bus = stack::settle(
                 bus,
@@ -540,27 +615,47 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 .rollback(&app, &branch, to, None, &reason, false)
                 .await?;
             use sentinel_shared::rollback::reaction::RollbackAction;
-            match action {
+            let (code, text, value) = match action {
                 RollbackAction::Started {
                     rollback_job,
                     target_job,
-                } => {
-                    println!(
+                } => (
+                    exit::SUCCESS,
+                    format!(
                         "rollback started: job {rollback_job} rebuilds job {target_job}; auto-build is off for {branch} until `sentinel unlock --app {app} --branch {branch}`"
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                RollbackAction::Refused { why, .. } => {
-                    println!("no rollback: {why}");
-                    Ok(ExitCode::from(1))
-                }
+                    ),
+                    serde_json::json!({"started": true, "rollbackJobId": rollback_job, "targetJobId": target_job}),
+                ),
+                RollbackAction::Refused { why, recommended } => (
+                    exit::FINDING,
+                    format!("no rollback: {why}"),
+                    serde_json::json!({"started": false, "refused": why, "recommended": recommended}),
+                ),
                 other => {
-                    println!("{other:?}");
-                    Ok(ExitCode::from(1))
+                    let why = format!("{other:?}");
+                    (
+                        exit::FINDING,
+                        format!("no rollback: {why}"),
+                        serde_json::json!({"started": false, "refused": why}),
+                    )
                 }
+            };
+            if json {
+                let mut value = value;
+                value["app"] = serde_json::json!(app.as_str());
+                value["branch"] = serde_json::json!(branch.as_str());
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("{text}");
             }
+            Ok(ExitCode::from(code))
         }
-        Command::Unlock { app, branch, by } => {
+        Command::Unlock {
+            app,
+            branch,
+            by,
+            json,
+        } => {
             // Unlock publishes nothing: it needs no bus.
             let (store, amplify, publisher) = operator(cli.table, None).await?;
             let rollbacker = sentinel_shared::rollback::reaction::Rollbacker::<Aws> {
@@ -572,7 +667,20 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 enforcement: sentinel_shared::core::enforcement::Enforcement::Enforce,
                 holder: by.clone(),
             };
-            match rollbacker.unlock(&app, &branch).await? {
+            let released = rollbacker.unlock(&app, &branch).await?;
+            if json {
+                let value = serde_json::json!({
+                    "app": app.as_str(),
+                    "branch": branch.as_str(),
+                    "unlocked": released.is_some(),
+                    "by": by,
+                    "autoBuild": released.as_ref().map(|l| l.auto_build_before != Some(false)),
+                    "lock": released,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            match released {
                 Some(lock) if lock.auto_build_before == Some(false) => println!(
                     "unlocked by {by}: auto-build stays off, as it was before the lock (was {})",
                     lock.describe()
@@ -596,6 +704,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
+            let progress = term::Progress::start(&format!("reading {file}"));
             let diagnosis = if file == "-" {
                 sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
                     .context("reading standard input")?
@@ -603,6 +712,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 let f = std::fs::File::open(&file).with_context(|| file.clone())?;
                 sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.clone())?
             };
+            drop(progress);
             if json {
                 println!("{}", serde_json::to_string_pretty(&diagnosis)?);
             } else {
@@ -669,7 +779,13 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 only_apps: &only_apps,
                 dry_run,
             };
+            let progress = term::Progress::start(if dry_run {
+                "planning the cleanup: reading the table and Amplify"
+            } else {
+                "cleaning up: reading the table and Amplify, then changing"
+            });
             let report = cleanup.run(chrono::Utc::now()).await?;
+            drop(progress);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.detailed_json())?);
             } else {
@@ -730,11 +846,13 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
             let (from, to) =
                 sentinel_shared::metrics::dora::window(at.unwrap_or_else(chrono::Utc::now), window);
+            let progress = term::Progress::start("reading the window's deployments");
             let read = store(cli.table)
                 .await?
                 .deployments_between(environment, from, to)
                 .await
                 .context("reading the window")?;
+            drop(progress);
             // The same read; the figures of the matching deployments (each
             // key's incidents and recoveries are per branch anyway).
             let matching: Vec<_> = read
@@ -773,15 +891,35 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy {
-            action: PolicyAction::Show { app, branch },
+            action: PolicyAction::Show { app, branch, json },
         } => {
             let found = store(cli.table).await?.get_policy(&app, &branch).await?;
             let (policy, scope) = found.map_or_else(
                 || (BranchPolicy::default(), "default".to_owned()),
                 |s| (s.policy, s.scope),
             );
-            println!("# policy for {app}/{branch} (from: {scope})");
-            println!("{}", serde_json::to_string_pretty(&policy)?);
+            if json {
+                let value = serde_json::json!({
+                    "app": app.as_str(),
+                    "branch": branch.as_str(),
+                    "from": scope,
+                    "policy": policy,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("# policy for {app}/{branch} (from: {scope})");
+                println!("{}", serde_json::to_string_pretty(&policy)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sentinel",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

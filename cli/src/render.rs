@@ -43,13 +43,13 @@ pub fn table(found: &[Deployment]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  TRANSITIONS",
+        "{:<24} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  TRANSITIONS",
         "STARTED", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION"
     );
     for d in found {
         let started = d
             .started_at()
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .map(|t| crate::term::time(t, "%Y-%m-%d %H:%M:%S"))
             .unwrap_or_else(|| "-".into());
         let commit: String = d
             .details
@@ -66,7 +66,7 @@ pub fn table(found: &[Deployment]) -> String {
         let transitions = d
             .transitions
             .iter()
-            .map(|t| format!("{} {}", t.status, t.at.format("%H:%M:%S")))
+            .map(|t| format!("{} {}", t.status, crate::term::time(t.at, "%H:%M:%S")))
             .collect::<Vec<_>>()
             .join(" → ");
         let deliveries = d.event_ids.len();
@@ -77,7 +77,7 @@ pub fn table(found: &[Deployment]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<20} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {transitions}{repeats}",
+            "{:<24} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {transitions}{repeats}",
             started,
             truncate(d.key.app_id.as_str(), 14),
             truncate(d.key.branch_name.as_str(), 16),
@@ -87,13 +87,13 @@ pub fn table(found: &[Deployment]) -> String {
             duration,
         );
         if let Some(h) = &d.health {
-            let _ = writeln!(out, "{:>20} health: {:?}: {}", "└", h.verdict, h.reason);
+            let _ = writeln!(out, "{:>24} health: {:?}: {}", "└", h.verdict, h.reason);
         }
         if let Some(from) = d.rollback_of {
-            let _ = writeln!(out, "{:>20} rollback of job {from}", "└");
+            let _ = writeln!(out, "{:>24} rollback of job {from}", "└");
         }
         for a in &d.observed {
-            let _ = writeln!(out, "{:>20} observe mode: {}", "└", a.summary);
+            let _ = writeln!(out, "{:>24} observe mode: {}", "└", a.summary);
         }
         if let Some(g) = &d.diagnosis {
             let at = g
@@ -102,7 +102,7 @@ pub fn table(found: &[Deployment]) -> String {
                 .map_or(String::new(), |e| format!(" (log line {})", e.line));
             let _ = writeln!(
                 out,
-                "{:>20} diagnosis: {}: {}{at}",
+                "{:>24} diagnosis: {}: {}{at}",
                 "└", g.category, g.title
             );
         }
@@ -118,7 +118,7 @@ pub fn table(found: &[Deployment]) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:>20} validation: {} error(s), {} warning(s){stopped}: {}",
+                "{:>24} validation: {} error(s), {} warning(s){stopped}: {}",
                 "└",
                 v.report.errors,
                 v.report.warnings,
@@ -145,9 +145,9 @@ pub fn report(report: &sentinel_shared::validate::Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
         let mark = if f.severity == Severity::Error {
-            "✗ error  "
+            crate::term::paint("✗ error  ", false)
         } else {
-            "! warning"
+            "! warning".to_owned()
         };
         let _ = writeln!(
             out,
@@ -161,7 +161,10 @@ pub fn report(report: &sentinel_shared::validate::Report) -> String {
     let _ = writeln!(
         out,
         "{} — {} error(s), {} warning(s){}",
-        if report.passed { "passed" } else { "FAILED" },
+        crate::term::paint(
+            if report.passed { "passed" } else { "FAILED" },
+            report.passed
+        ),
         report.errors,
         report.warnings,
         if report.skipped.is_empty() {
@@ -267,8 +270,8 @@ pub fn metrics(
         scope.map(|s| format!(" ({s})")).unwrap_or_default(),
         f.window_days,
         if f.window_days == 1 { "" } else { "s" },
-        f.from.format("%Y-%m-%d %H:%M"),
-        f.to.format("%Y-%m-%d %H:%M UTC"),
+        crate::term::time(f.from, "%Y-%m-%d %H:%M"),
+        crate::term::time(f.to, "%Y-%m-%d %H:%M"),
     );
     let rows = [
         (

@@ -11,6 +11,8 @@ use std::fmt::Display;
 use anyhow::{Context, Result, bail};
 use sentinel_shared::core::model::{AppId, Environment};
 
+use crate::exit::AwsFailure;
+
 /// What the CLI needs of one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackSettings {
@@ -82,13 +84,26 @@ pub async fn read(sdk: &aws_config::SdkConfig, name: &str) -> Result<StackSettin
         .describe_stacks()
         .stack_name(name)
         .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading stack {name} (cloudformation:DescribeStacks): {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        })?;
+        .await;
+    let described = match described {
+        Ok(d) => d,
+        // CloudFormation answered: no such stack here (a bad setting, not a
+        // failure to reach AWS).
+        Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("ValidationError") => {
+            let why = e
+                .as_service_error()
+                .and_then(|s| s.meta().message())
+                .unwrap_or_default()
+                .to_owned();
+            bail!(
+                "no stack {name} in this account and region ({why}): check --stack and AWS_REGION"
+            );
+        }
+        Err(e) => {
+            return Err(AwsFailure::of("CloudFormation", "DescribeStacks")(e))
+                .with_context(|| format!("reading stack {name}"));
+        }
+    };
     let Some(stack) = described.stacks().first() else {
         bail!("no stack {name}");
     };

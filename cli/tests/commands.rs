@@ -46,8 +46,8 @@ fn a_cleanup_that_changes_things_needs_the_bus_a_dry_run_does_not() {
     ]));
     assert!(stderr.contains("--bus"), "{stderr}");
     // The dry run goes further: it fails only at the (refused) table read,
-    // never for want of a bus.
-    let stderr = refused(&sentinel(&[
+    // a failure talking to AWS (4), never for want of a bus.
+    let out = sentinel(&[
         "--env",
         "prod",
         "--table",
@@ -56,7 +56,9 @@ fn a_cleanup_that_changes_things_needs_the_bus_a_dry_run_does_not() {
         "--dry-run",
         "--retention-days",
         "30",
-    ]));
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("--bus"), "{stderr}");
     assert!(
         stderr.contains("store") && stderr.contains("127.0.0.1:9"),

@@ -228,3 +228,134 @@ async fn a_redrive_sends_each_message_back_to_its_own_queue_and_keeps_the_rest()
         "the rest stays in the DLQ, visible"
     );
 }
+
+/// Keys with an underscore, outside the policy (which keeps its file
+/// format, `docs/policy.md`).
+fn snake_keys(v: &Value, path: &str, found: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| *k != "policy")
+            .for_each(|(k, child)| {
+                if k.contains('_') {
+                    found.push(format!("{path}/{k}"));
+                }
+                snake_keys(child, &format!("{path}/{k}"), found);
+            }),
+        Value::Array(items) => items.iter().for_each(|i| snake_keys(i, path, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_command_that_reads_or_acts_prints_one_camel_case_json_document() {
+    let stack = Stack::new().await;
+    let app = crate::end_to_end::watched_app();
+    let branch = format!("json-{}", unique_app_id());
+    crate::end_to_end::ensure_watched_app(&stack, &branch, &"c".repeat(40)).await;
+    let policy = std::env::temp_dir().join(format!("{branch}.yaml"));
+    std::fs::write(&policy, "stop_on_error: false\n").unwrap();
+    let dlq = stack
+        .sqs()
+        .create_queue()
+        .queue_name(format!("json-dlq-{}", unique_app_id()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let name = stack_name();
+    let (app, policy) = (app.as_str(), policy.to_str().unwrap());
+    // (arguments, exit code); the DLQ commands name their own queue, so
+    // they go without --stack (whose DLQ would disagree).
+    let commands: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["deployments", "--limit", "3"], 0),
+        (vec!["metrics", "--window", "1d"], 0),
+        (
+            vec!["policy", "push", policy, "--app", app, "--branch", &branch],
+            0,
+        ),
+        (vec!["policy", "show", "--app", app, "--branch", &branch], 0),
+        (
+            vec!["unlock", "--app", app, "--branch", &branch, "--by", "json"],
+            0,
+        ),
+        // No known good job: refused, a finding.
+        (
+            vec![
+                "rollback", "--app", app, "--branch", &branch, "--by", "json",
+            ],
+            1,
+        ),
+        (vec!["cleanup", "--dry-run", "--app", app], 0),
+        (vec!["dlq", "--dlq", &dlq, "show"], 0),
+        (vec!["dlq", "--dlq", &dlq, "redrive", "--dry-run"], 0),
+    ];
+    for (args, code) in commands {
+        let mut full = if args[0] == "dlq" {
+            vec![]
+        } else {
+            vec!["--stack", name.as_str()]
+        };
+        full.extend(&args);
+        full.push("--json");
+        let out = bare_sentinel(&full);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not one JSON document ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        let mut found = Vec::new();
+        snake_keys(&v, "", &mut found);
+        assert!(found.is_empty(), "{args:?}: snake_case keys {found:?}");
+    }
+    let _ = std::fs::remove_file(policy);
+}
+
+#[tokio::test]
+async fn times_are_shown_with_their_zone() {
+    use sentinel_shared::core::deployment::{Deployment, DeploymentKey, Observation};
+    use sentinel_shared::ports::DeploymentStore;
+    let stack = Stack::new().await;
+    let app = unique_app_id();
+    let mut d = Deployment::new(
+        DeploymentKey {
+            app_id: app.clone(),
+            branch_name: "main".parse().unwrap(),
+            job_id: sentinel_shared::core::model::JobId::new(1),
+        },
+        stack.environment(),
+    );
+    d.apply(Observation {
+        event_id: "e1".into(),
+        status: sentinel_shared::core::model::BuildStatus::Started,
+        at: chrono::Utc::now(),
+    });
+    d.outbox.clear();
+    stack.store().save_deployment(&d).await.unwrap();
+    let name = stack_name();
+    let utc = bare_sentinel(&["--stack", &name, "deployments", "--app", app.as_str()]);
+    assert!(utc.status.success(), "{}", stderr(&utc));
+    let text = String::from_utf8_lossy(&utc.stdout);
+    assert!(text.contains(" UTC "), "{text}");
+    let mut local = std::process::Command::new(format!(
+        "{}/debug/sentinel",
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())
+    ));
+    let out = local
+        .env("TZ", "Asia/Kolkata")
+        .args([
+            "--stack",
+            &name,
+            "--local",
+            "deployments",
+            "--app",
+            app.as_str(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("+05:30"), "{text}");
+}

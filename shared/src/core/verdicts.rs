@@ -137,11 +137,33 @@ pub struct Diagnosis {
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `exitCode` (records written before it was camelCase say `exit_code`).
+    #[serde(
+        default,
+        rename = "exitCode",
+        alias = "exit_code",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exit_code: Option<i32>,
     /// Lines and bytes read.
     #[serde(default)]
     pub lines: u64,
     #[serde(default)]
     pub bytes: u64,
+}
+
+#[cfg(test)]
+mod naming {
+    use super::*;
+
+    #[test]
+    fn a_diagnosis_is_camel_case_and_reads_what_was_stored_before() {
+        let old = r#"{"category":"node-heap-oom","title":"t","transient":false,"fix":"f",
+                      "evidence":[],"exit_code":134}"#;
+        let d: Diagnosis = serde_json::from_str(old).unwrap();
+        assert_eq!(d.exit_code, Some(134));
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["exitCode"], 134);
+        assert!(json.get("exit_code").is_none());
+    }
 }
