@@ -95,6 +95,12 @@ fn each_outcome_has_its_exit_code() {
     let args = failing_validation();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(sentinel(&refs).status.code(), Some(1), "a finding");
+    let refused = sentinel(&["check", "http://127.0.0.1:9/", "--deadline", "1"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "a site that does not answer: inconclusive"
+    );
     let usage = sentinel(&["--env", "prod", "cleanup"]);
     assert_eq!(usage.status.code(), Some(2), "bad usage");
     // AWS unreachable: 4, with the service and what to check.
