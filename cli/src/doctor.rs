@@ -390,7 +390,7 @@ pub fn assess(seen: &Seen) -> Report {
             );
             continue;
         }
-        if r.targets.iter().any(|t| *t == r.queue_arn) {
+        if r.targets.contains(&r.queue_arn) {
             checks.push(check(
                 "rule",
                 &name,
