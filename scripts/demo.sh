@@ -4,8 +4,10 @@
 # duplicate and out-of-order deliveries, a build stopped by validation (and
 # its alert), a bad deploy rolled back on its own (and the branch locked),
 # the same two in observe mode (recorded and alerted as "would have"),
-# a malformed event, the hourly delivery figures, the daily cleanup (dry) —
-# then the functions' peak memory and the recorded timeline.
+# a malformed event, the hourly delivery figures, the daily cleanup (dry),
+# the functions' peak memory and the recorded timeline — then `sentinel
+# doctor` (the malformed event in the DLQ caught, then every check passing)
+# and a test alert arriving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,7 +79,8 @@ for m in (json.loads(raw) if raw else {}).get("Messages", []):
 }
 
 say "An Amplify app 'storefront' ($APP) with branch $BRANCH, watched by the stack"
-ctl /apps "{\"appId\":\"$APP\",\"name\":\"storefront\",\"platform\":\"WEB_COMPUTE\"}" >/dev/null
+# local-up made the stack's watched apps (sentinel doctor checks them).
+awsa amplify update-app --app-id "$APP" --name storefront >/dev/null
 ctl "/apps/$APP/branches" '{"branchName":"main","stage":"PRODUCTION","headCommit":{"commitId":"3f9a1c2e5b7d4a6c8e0f1a2b3c4d5e6f7a8b9c0d","commitMessage":"chore: initial"}}' >/dev/null
 
 say "1. A build starts and succeeds (Amplify emits STARTED, then SUCCEED)"
@@ -267,3 +270,24 @@ PY
 
 say "The recorded timeline: sentinel deployments --app $APP"
 "$SENTINEL" deployments --app "$APP"
+
+say "10. sentinel doctor: the stack checked end to end, each piece ✓ or ✗ with its fix"
+# Step 7's malformed event is still in the dead-letter queue: the doctor
+# must say so (exit 1), with its reason and the fix.
+STACK="deploy-sentinel-$SENTINEL_ENVIRONMENT"
+if "$SENTINEL" --stack "$STACK" doctor > .local/doctor.txt; then
+  cat .local/doctor.txt; echo "the doctor missed the malformed event in the DLQ" >&2; exit 1
+fi
+grep -E "^✗|fix:" .local/doctor.txt | sed 's/^/  /'
+grep -q "^✗ dead-letter queue: .*NonRetryable" .local/doctor.txt \
+  || { cat .local/doctor.txt; echo "the doctor did not name the DLQ's reason" >&2; exit 1; }
+[ "$(grep -c '^✗' .local/doctor.txt)" = 1 ] \
+  || { cat .local/doctor.txt; echo "the doctor failed more than the DLQ" >&2; exit 1; }
+echo "read (sentinel dlq show), the malformed event is deleted; the doctor again:"
+awsl sqs purge-queue --queue-url "$SENTINEL_DLQ_URL"
+"$SENTINEL" --stack "$STACK" doctor | sed 's/^/  /'
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "the doctor still fails" >&2; exit 1; }
+
+say "11. sentinel alert test: a test alert through the real path, marked [test]"
+"$SENTINEL" --stack "$STACK" alert test --app "$APP" --branch "$BRANCH" --by demo
+alerts 60 "[test] Test alert"

@@ -79,6 +79,14 @@ else
 fi
 
 python tests/localstack/provision.py --out .local --visibility-timeout 2
+# The stack's watched apps (AmplifyAppIds), as on AWS they exist before the
+# stack: `sentinel doctor` checks that each answers GetApp.
+if [ -f tests/localstack/amplify_emulator.py ]; then
+  for app in $(python -c 'import sys; sys.path.insert(0, "tests/localstack"); import provision; print(provision.LOCAL_PARAMS["AmplifyAppIds"].replace(",", " "))'); do
+    curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.1:$AMPLIFY_PORT/_emulator/apps" \
+      -d "{\"appId\":\"$app\",\"name\":\"watched-$app\",\"platform\":\"WEB_COMPUTE\"}" >/dev/null
+  done
+fi
 cat .local/stack.env >> .local/env
 # shellcheck disable=SC1091
 . .local/env

@@ -16,7 +16,9 @@ use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
 use sentinel_shared::validate::{self, Platform, local};
 
+mod alert_test;
 mod dlq;
+mod doctor;
 mod exit;
 mod render;
 mod stack;
@@ -251,6 +253,38 @@ enum Command {
         /// Print the catalogue's trigger literals as `grep -E -f` patterns.
         #[arg(long, hide = true)]
         print_patterns: bool,
+    },
+    /// Check the deployed stack (--stack) end to end: ✓ or ✗ with the fix
+    /// for each piece; exit 0 when every check passes, 1 otherwise.
+    Doctor {
+        /// The checklist as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alerts of the stack (--stack).
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// Send a test alert through the real path (bus, alerter, SNS, e-mail
+    /// and Chatbot), marked [test]: it opens no incident, no metric counts it.
+    Test {
+        /// The app it is about (routes it; default: the stack's first watched app).
+        #[arg(long)]
+        app: Option<AppId>,
+        /// The branch it is about (routes it; must be watched).
+        #[arg(long, default_value = "main")]
+        branch: BranchName,
+        /// Who sends it (shown in the alert; default: $USER).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        /// What was sent, as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -887,6 +921,44 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                     "{}",
                     render::metrics(&figures, read.items_read, scope.as_deref())
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { json } => {
+            let stack = from_stack.context("doctor checks a deployed stack: pass --stack NAME")?;
+            let sdk = aws::load().await;
+            let progress = term::Progress::start(&format!("checking {}", stack.name));
+            let report = doctor::assess(&doctor::gather(&sdk, stack).await?);
+            drop(progress);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", doctor::render(&report));
+            }
+            Ok(ExitCode::from(if report.passed {
+                exit::SUCCESS
+            } else {
+                exit::FINDING
+            }))
+        }
+        Command::Alert {
+            action:
+                AlertAction::Test {
+                    app,
+                    branch,
+                    by,
+                    json,
+                },
+        } => {
+            let stack = from_stack
+                .context("alert test goes through a deployed stack: pass --stack NAME")?;
+            let app = alert_test::choose_app(app, stack)?;
+            let test = alert_test::event(stack, app, branch, &by, chrono::Utc::now())?;
+            let sent = alert_test::send(&aws::load().await, stack, test).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sent)?);
+            } else {
+                print!("{}", alert_test::render(&sent));
             }
             Ok(ExitCode::SUCCESS)
         }

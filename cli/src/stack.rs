@@ -25,6 +25,10 @@ pub struct StackSettings {
     pub watched_branches: String,
     /// The `DeadLetterQueueUrl` output.
     pub dlq_url: Option<String>,
+    /// Every output and parameter, for the commands that check the stack
+    /// as a whole (`sentinel doctor`, `sentinel alert test`).
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl StackSettings {
@@ -74,6 +78,8 @@ impl StackSettings {
             watched_apps,
             watched_branches: parameter("WatchedBranches")?,
             dlq_url: outputs.get("DeadLetterQueueUrl").cloned(),
+            outputs: outputs.clone(),
+            parameters: parameters.clone(),
         })
     }
 }

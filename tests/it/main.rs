@@ -4,6 +4,7 @@ mod alert;
 mod amplify_emulator;
 mod check;
 mod cleanup;
+mod doctor;
 mod end_to_end;
 mod health;
 mod helpers;

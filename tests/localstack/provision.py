@@ -343,7 +343,7 @@ class Stack:
         return env, routes
 
 
-def register(stack, template):
+def register(stack, template, routes):
     """Makes the stack known to CloudFormation as `sam deploy` would:
     `deploy-sentinel-{Environment}` with the parameters it was provisioned
     with and the template's outputs, so that `sentinel --stack` reads its
@@ -364,6 +364,10 @@ def register(stack, template):
         "Resources": {"Settings": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
         "Outputs": outputs,
     }
+    # The local stack only (never on AWS): the dispatcher's routes, which
+    # play the Lambda event source mappings here, for `sentinel doctor`.
+    outputs["LocalDispatcherRoutes"] = {"Value": json.dumps(
+        [{"function": r["function"], "queueArn": r["queueArn"]} for r in routes])}
     params = [{"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else v}
               for k, v in stack.params.items()]
     try:
@@ -372,6 +376,19 @@ def register(stack, template):
         pass
     cfn.create_stack(StackName=name, TemplateBody=json.dumps(body), Parameters=params)
     return name
+
+
+def local_inbox(stack):
+    """The local stand-in for a team's inbox and chat channel: a queue
+    subscribed to the alert topic (SQS subscriptions need no confirmation),
+    where `sentinel alert test` is seen to arrive (`make demo`). Messages
+    are kept an hour: the tests' alerts land here too."""
+    topic = stack.attrs["AlertTopic"]["Ref"]
+    name = f"{stack.pseudo('AWS::StackName')}-local-inbox"
+    url = stack.sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "3600"})["QueueUrl"]
+    arn = f"arn:aws:sqs:{stack.region}:{ACCOUNT}:{name}"
+    stack.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url
 
 
 def snake(name):
@@ -396,7 +413,8 @@ def main():
     for logical in template["Resources"]:
         stack.ensure(logical)
     env, routes = stack.functions()
-    register(stack, template)
+    register(stack, template, routes)
+    inbox = local_inbox(stack)
 
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "routes.json"), "w") as f:
@@ -407,6 +425,7 @@ def main():
             lines.append(f"export SENTINEL_QUEUE_{snake(logical)}={json.dumps(attrs['QueueUrl'])}")
         if logical in template["Resources"] and template["Resources"][logical]["Type"] == "AWS::SNS::Topic":
             lines.append(f"export SENTINEL_TOPIC_{snake(logical)}={json.dumps(attrs['Ref'])}")
+    lines.append(f"export SENTINEL_LOCAL_INBOX_URL={json.dumps(inbox)}")
     with open(os.path.join(args.out, "stack.env"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"provisioned {len(stack.attrs)} resources, {len(routes)} routes")

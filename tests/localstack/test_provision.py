@@ -271,8 +271,12 @@ def test_provisioning_twice_changes_nothing_but_what_was_asked(stack):
     attrs = stack.client("sqs").get_queue_attributes(QueueUrl=stack.queue_url("deploy-sentinel-dev-ingest"),
                                                      AttributeNames=["VisibilityTimeout"])["Attributes"]
     assert attrs["VisibilityTimeout"] == "2"
-    assert len(stack.client("sqs").list_queues()["QueueUrls"]) == len(
+    # The template's queues, and the local inbox subscribed to the alert topic.
+    assert len(stack.client("sqs").list_queues()["QueueUrls"]) == 1 + len(
         [r for r in template()["Resources"].values() if r["Type"] == "AWS::SQS::Queue"])
+    topic = stack.stack_env()["SENTINEL_TOPIC_ALERT_TOPIC"]
+    subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"].rsplit(":", 1)[1] for s in subscriptions] == ["deploy-sentinel-dev-local-inbox"]
 
 
 # ----- dispatcher -----

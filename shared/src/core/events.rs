@@ -38,6 +38,30 @@ pub mod detail_type {
     pub const BUILD_RETRIED: &str = "Build Retried";
     /// Observe mode: an action Sentinel would have taken, and did not.
     pub const ACTION_OBSERVED: &str = "Action Observed";
+    /// `sentinel alert test`: a message through the real alert path, marked
+    /// as a test; it never opens an incident and no metric counts it.
+    pub const ALERT_TEST: &str = "Alert Test";
+}
+
+/// Who publishes "Alert Test" (the operator CLI).
+pub const OWNER_OPERATOR: &str = "operator";
+
+/// The detail of "Alert Test": what `sentinel alert test` asks the alerter
+/// to send, so that a team sees a message arrive in its inbox and chat
+/// channel. The app and branch route it (SNS filter policies on `app` and
+/// `branch`), and must be in the stack's watch scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertTestEvent {
+    /// `alert-test/{appId}/{branchName}/{unique}`: each test is new (never
+    /// a duplicate of the last one).
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// Who asked (recorded in the message).
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
 }
 
 pub const OWNER_ROLLBACK: &str = "rollback";

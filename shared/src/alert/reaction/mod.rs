@@ -16,8 +16,8 @@ use crate::alert::{AlertPolicy, Severity, Signal};
 use crate::core::enforcement::ObservedKind;
 use crate::core::error::Error;
 use crate::core::events::{
-    BuildEvent, DegradationEvent, Envelope, HealthEvent, ObservedEvent, RollbackEvent,
-    ValidationEvent, detail_type as dt,
+    AlertTestEvent, BuildEvent, DegradationEvent, Envelope, HealthEvent, ObservedEvent,
+    RollbackEvent, ValidationEvent, detail_type as dt,
 };
 use crate::core::model::{AppId, BranchName, Environment, JobId};
 use crate::ports::{PolicyStore, Stack};
@@ -38,7 +38,13 @@ pub const ACCEPTED: &[&str] = &[
     dt::ROLLBACK_RECOMMENDED,
     dt::DEGRADATION_DETECTED,
     dt::ACTION_OBSERVED,
+    dt::ALERT_TEST,
 ];
+
+/// The category (and SNS `category` attribute) of a test alert; its
+/// headline starts with this marker, so the subject says it too.
+pub const TEST_CATEGORY: &str = "test";
+pub const TEST_MARKER: &str = "[test]";
 
 pub struct Alerter<'a, K: Stack> {
     pub store: &'a K::Store,
@@ -157,6 +163,7 @@ impl<K: Stack> Alerter<'_, K> {
                 self.alert(&e.event_id, ctx, content, signal, None).await
             }
             dt::ACTION_OBSERVED => self.on_observed(envelope.detail()?).await,
+            dt::ALERT_TEST => self.on_test(envelope.detail()?).await,
             rollback => self.on_rollback(rollback, envelope.detail()?).await,
         }
     }
@@ -202,6 +209,49 @@ impl<K: Stack> Alerter<'_, K> {
                 severity: Severity::Warning,
             },
             None,
+        )
+        .await
+    }
+
+    /// `sentinel alert test`: one notice through the real path (the branch's
+    /// alert state, SNS, e-mail and Chatbot), marked as a test. A notice
+    /// never opens, joins or resolves an incident.
+    async fn on_test(&self, e: AlertTestEvent) -> Result<AlertOutcome, Error> {
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            None,
+            None,
+            None,
+            None,
+        );
+        let mut content = plain(
+            dt::ALERT_TEST,
+            &format!("{TEST_MARKER} Test alert"),
+            TEST_CATEGORY,
+            Severity::Info,
+            format!(
+                "A test alert, sent by {} at {} with `sentinel alert test`: if you read this, \
+                 Deploy Sentinel's alerts of {}/{} reach you here.",
+                e.requested_by,
+                e.requested_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                e.app_id,
+                e.branch_name
+            ),
+        );
+        content.details.push(
+            "Nothing happened to this app or branch: a test opens no incident and no metric counts it."
+                .into(),
+        );
+        self.alert(
+            &e.event_id,
+            ctx,
+            content,
+            Signal::Notice {
+                severity: Severity::Info,
+            },
+            Some(TEST_CATEGORY.into()),
         )
         .await
     }
