@@ -21,7 +21,7 @@ mod render;
 mod stack;
 
 #[derive(Parser)]
-#[command(name = "sentinel", version, about = "Deploy Sentinel operator CLI")]
+#[command(name = "sentinel", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SENTINEL_COMMIT"), ")"), about = "Deploy Sentinel operator CLI")]
 struct Cli {
     /// DynamoDB table of the stack.
     #[arg(long, env = "SENTINEL_TABLE", global = true)]
