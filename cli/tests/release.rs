@@ -1,5 +1,6 @@
 //! What a released binary promises: `--version` names the version and the
-//! commit it was built from.
+//! commit it was built from, and every command that calls AWS has its
+//! permissions in docs/iam/operator.json.
 
 use std::path::Path;
 use std::process::Command;
@@ -43,4 +44,74 @@ fn version_names_the_package_version_and_the_commit() {
     {
         assert_eq!(rest, String::from_utf8_lossy(&out.stdout).trim());
     }
+}
+
+/// The names under "Commands:" in a help text.
+fn commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+fn camel(words: &[&str]) -> String {
+    words
+        .iter()
+        .flat_map(|w| w.split('-'))
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Commands that never call AWS (they read files or a site).
+const LOCAL: &[&str] = &["validate", "check", "diagnose"];
+
+#[test]
+fn every_command_that_calls_aws_has_a_statement_in_the_operator_policy() {
+    let policy: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("docs/iam/operator.json"))
+            .expect("docs/iam/operator.json"),
+    )
+    .expect("JSON");
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .expect("Statement")
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    let top = commands(&sentinel(&["--help"]));
+    assert!(top.iter().any(|c| c == "rollback"), "{top:?}");
+    let mut missing = Vec::new();
+    for command in top.iter().filter(|c| !LOCAL.contains(&c.as_str())) {
+        let subs = commands(&sentinel(&[command, "--help"]));
+        let names: Vec<String> = if subs.is_empty() {
+            vec![camel(&[command])]
+        } else {
+            subs.iter().map(|s| camel(&[command, s])).collect()
+        };
+        for name in names {
+            let covered = sids.iter().any(|sid| {
+                sid.strip_prefix("ReadOnly")
+                    .or_else(|| sid.strip_prefix("Acting"))
+                    .is_some_and(|rest| rest.starts_with(&name))
+            });
+            if !covered {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no ReadOnly<Command>/Acting<Command> statement in docs/iam/operator.json for {missing:?}"
+    );
+    // --stack reads the stack whatever the command.
+    assert!(sids.contains(&"ReadOnlyStack"), "{sids:?}");
 }
