@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/deploy-sentinel/target
 ENV ?= dev
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: demo test test-py bootstrap local-up local-down lint lint-template unit integration bench bench-coldstart reliability fuzz audit build deploy
+.PHONY: demo test test-py dist bootstrap local-up local-down lint lint-template unit integration bench bench-coldstart reliability fuzz audit build deploy
 
 demo: bootstrap
 	cargo build --quiet --workspace --bins
@@ -15,6 +15,12 @@ test:
 
 bootstrap:
 	scripts/bootstrap.sh
+
+# The operator CLI as a static x86_64 Linux binary and its .sha256 in dist/,
+# checked static and for its --version (a release build: minutes). The
+# release workflow builds the musl and macOS assets (README, "Installing the CLI").
+dist:
+	scripts/dist.sh
 
 local-up:
 	scripts/local-up.sh

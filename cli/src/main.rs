@@ -27,7 +27,7 @@ mod term;
 #[derive(Parser)]
 #[command(
     name = "sentinel",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SENTINEL_COMMIT"), ")"),
     about = "Deploy Sentinel operator CLI",
     after_help = exit::HELP
 )]
