@@ -29,7 +29,13 @@ ACCOUNT = "123456789012"
 # (test_provision.py), the functions' app scope is unit-tested
 # (shared/src/lambda/runtime.rs), and the branch scope — `unwatched/*` left
 # out below — is tested through the real binaries (tests/it/scope.rs).
-LOCAL_FUNCTION_ENV = {"SENTINEL_APP_IDS": ""}
+LOCAL_FUNCTION_ENV = {
+    "SENTINEL_APP_IDS": "",
+    # The emulator serves build logs over http on 127.0.0.1; a deployed
+    # stack reads them only from S3 over https (shared/src/adapters/http_log.rs).
+    "SENTINEL_LOG_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
+    or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
+}
 
 LOCAL_PARAMS = {
     "Environment": "dev",

@@ -20,7 +20,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         clients: sentinel_shared::lambda::runtime::AwsClients::from_sdk(&config, &sdk),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic),
-        logs: HttpLogSource::new(),
+        logs: HttpLogSource::from_env().map_err(|reason| ConfigError {
+            variable: HttpLogSource::ORIGINS,
+            reason,
+        })?,
         region: config.region.clone(),
     };
     run(service_fn(|event| handle(&deps, event))).await

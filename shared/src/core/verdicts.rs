@@ -145,6 +145,10 @@ pub struct Diagnosis {
         skip_serializing_if = "Option::is_none"
     )]
     pub exit_code: Option<i32>,
+    /// Why the log was not read to its end (its size or time budget):
+    /// the diagnosis is of what was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
     /// Lines and bytes read.
     #[serde(default)]
     pub lines: u64,

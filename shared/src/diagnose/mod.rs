@@ -56,6 +56,7 @@ impl Diagnosis {
             command: None,
             phase: None,
             exit_code: None,
+            cut: None,
             lines: 0,
             bytes: 0,
         }
@@ -144,6 +145,8 @@ pub struct Diagnoser {
     survived: u32,
     /// Reused for a coloured line's text.
     scratch: Vec<u8>,
+    /// Why the reader stopped before the log's end, if it did.
+    cut: Option<String>,
 }
 
 impl Default for Diagnoser {
@@ -172,7 +175,19 @@ impl Diagnoser {
             candidates: Vec::new(),
             survived: 0,
             scratch: Vec::new(),
+            cut: None,
         }
+    }
+
+    /// The reader stopped before the end of the log (`why`: its budget):
+    /// the diagnosis says so.
+    pub fn cut(&mut self, why: String) {
+        self.cut = Some(why);
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
     }
 
     /// Takes the next bytes of the log.
@@ -518,6 +533,7 @@ impl Diagnoser {
             command,
             phase: state.phase,
             exit_code: state.exit_code,
+            cut: self.cut,
             lines,
             bytes: self.bytes,
         }

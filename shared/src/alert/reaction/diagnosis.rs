@@ -108,6 +108,9 @@ fn failure_content(event: &BuildEvent, d: &Diagnosis) -> Content {
         summary.push_str(&format!(", after {secs} s"));
     }
     summary.push('.');
+    if let Some(cut) = &d.cut {
+        summary.push_str(&format!(" Note: {cut}."));
+    }
     if event.is_rollback {
         summary.push_str(" This job was a rollback.");
     }
