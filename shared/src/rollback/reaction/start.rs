@@ -205,8 +205,7 @@ impl<K: Stack> Rollbacker<'_, K> {
     /// left it: locked, with what auto-build was before recorded (should
     /// the queue give up, `sentinel unlock` gives it back). A failure for
     /// good (Amplify refuses, or no longer knows the job) keeps the lease
-    /// for [`Self::not_started`], and says whether auto-build may have been
-    /// switched.
+    /// for [`Self::not_started`], and says whether auto-build was switched.
     async fn start_rollback_job(
         &self,
         app: &AppId,
@@ -223,8 +222,9 @@ impl<K: Stack> Rollbacker<'_, K> {
             // over the rollback. The lock is recorded before auto-build is
             // switched off, so that a branch is never left off by nobody.
             self.record_lock(app, branch, record, before).await?;
-            switched = true;
+            // Refused for good, the switch changed nothing.
             self.amplify.set_auto_build(app, branch, false).await?;
+            switched = true;
             let taken: Vec<JobId> = state
                 .history
                 .iter()
@@ -553,7 +553,7 @@ impl<K: Stack> Rollbacker<'_, K> {
 enum NotStarted {
     /// Worth retrying: the redelivery takes the rollback over.
     ForNow(Error),
-    /// Amplify refused it for good; `switched`: auto-build may be off.
+    /// Amplify refused it for good; `switched`: auto-build was switched off.
     ForGood { err: Error, switched: bool },
 }
 
