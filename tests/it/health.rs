@@ -152,11 +152,13 @@ async fn a_broken_site_is_unhealthy_and_not_the_last_known_good() {
     assert_eq!(unhealthy, 1, "{events:#?}");
 }
 
+/// A round of the schedule, fired now: each is a new round (a redelivery
+/// of one carries its time, and skips what that round checked already).
 fn scheduled_event() -> String {
     json!({
         "version": "0", "id": format!("sched-{}", unique_app_id()),
         "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": "us-east-1",
+        "account": "123456789012", "time": chrono::Utc::now().to_rfc3339(), "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/deploy-sentinel-dev-LiveHealthScheduleRule"],
         "detail": {}
     })

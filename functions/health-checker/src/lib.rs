@@ -41,10 +41,10 @@ pub async fn on_raw<K: Stack>(
         site_url_template: c.site_url_template.as_deref(),
     };
     match Delivery::parse(raw, ACCEPTED)? {
-        Delivery::Scheduled(_) => {
+        Delivery::Scheduled(round) => {
             let span = tracing::info_span!("live-check", request_id);
             let outcome = checker
-                .on_schedule(c.environment, &c.scope)
+                .on_schedule(c.environment, &c.scope, round)
                 .instrument(span)
                 .await?;
             Ok(CheckOutcome::Scheduled(outcome))

@@ -3,8 +3,9 @@
 //! move the branch's last known good on Healthy, and publish the verdict —
 //! once per job, whatever the number of deliveries.
 
-use chrono::Utc;
-use tracing::{info, warn};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::{error, info, warn};
 
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
 use crate::core::error::{AmplifyError, Error, StoreError};
@@ -111,16 +112,31 @@ impl<K: Stack> HealthChecker<'_, K> {
         Ok(state.live_job.is_some_and(|live| live > key.job_id))
     }
 
-    /// The scheduled check: every branch of the environment with a live
-    /// deployment (found through the environment-and-time index, recent
-    /// deployments first) is checked, concurrently; a verdict is published
+    /// The scheduled check of round `round` (the time the schedule fired;
+    /// a redelivery of the round carries the same): every branch of the
+    /// environment with a live deployment (found through the
+    /// environment-and-time index, recent deployments first) is checked on
+    /// its own, [`LIVE_CHECKS_AT_ONCE`] at a time; a verdict is published
     /// when it differs from that job's previous scheduled verdict.
     /// Only branches of `scope` are checked: a branch left out of the watch
     /// scope keeps its records but is no longer checked.
+    ///
+    /// One branch never stops the others:
+    /// - a branch Amplify no longer knows (GetBranch or GetApp NotFound) is
+    ///   skipped (the daily cleanup removes its records);
+    /// - a branch whose check fails for good (e.g. a policy URL that is no
+    ///   URL) is logged as an error and counted, and the run goes on: the
+    ///   schedule's message is not dead-lettered for it every round;
+    /// - a branch whose check fails for now (throttled, unavailable) fails
+    ///   the run once every branch has had its turn, so that the queue
+    ///   redelivers it; the redelivery skips the branches whose live job
+    ///   was checked in this round already (their `live_check` is newer
+    ///   than `round`), so only what failed is checked again.
     pub async fn on_schedule(
         &self,
         environment: Environment,
         scope: &Scope,
+        round: DateTime<Utc>,
     ) -> Result<ScheduleOutcome, Error> {
         let recent = self
             .store
@@ -139,25 +155,56 @@ impl<K: Stack> HealthChecker<'_, K> {
             .collect();
         branches.sort();
         branches.dedup();
-        let checks = branches
-            .iter()
-            .map(|(app, branch)| self.check_live(app, branch));
-        let results = futures::future::join_all(checks).await;
+        let results: Vec<_> =
+            futures::stream::iter(&branches)
+                .map(|(app, branch)| async move {
+                    (app, branch, self.check_live(app, branch, round).await)
+                })
+                .buffer_unordered(LIVE_CHECKS_AT_ONCE)
+                .collect()
+                .await;
         let mut outcome = ScheduleOutcome::default();
-        for result in results {
-            if let Some(published) = result? {
-                outcome.checked += 1;
-                outcome.published += published;
+        let mut retry = None;
+        for (app, branch, result) in results {
+            match result {
+                Ok(Live::Checked(published)) => {
+                    outcome.checked += 1;
+                    outcome.published += published;
+                }
+                Ok(Live::NoLiveJob) => {}
+                Ok(Live::AlreadyChecked) => outcome.already_checked += 1,
+                Ok(Live::Gone) => outcome.gone += 1,
+                // A dead letter is retried by the queue, then kept: here, a
+                // branch that cannot be checked (no site, no URL) for good.
+                Err(e) if e.is_retryable() && !matches!(e, Error::DeadLetter(_)) => {
+                    warn!(app = %app, branch = %branch, error = %e, "live check failed; retried");
+                    outcome.failed += 1;
+                    retry.get_or_insert(e);
+                }
+                Err(e) => {
+                    error!(app = %app, branch = %branch, error = %e, "live check failed; not retried");
+                    outcome.failed += 1;
+                }
             }
         }
-        Ok(outcome)
+        info!(?outcome, "live checks");
+        match retry {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
     }
 
-    /// Checks one branch's live job; `None` when the branch has none.
-    async fn check_live(&self, app: &AppId, branch: &BranchName) -> Result<Option<usize>, Error> {
+    /// Checks one branch's live job, unless it was checked in `round`
+    /// already or Amplify no longer knows the branch.
+    async fn check_live(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        round: DateTime<Utc>,
+    ) -> Result<Live, Error> {
         let state = self.store.get_branch_state(app, branch).await?;
         let Some(job_id) = state.live_job else {
-            return Ok(None);
+            return Ok(Live::NoLiveJob);
         };
         let key = DeploymentKey {
             app_id: app.clone(),
@@ -165,13 +212,27 @@ impl<K: Stack> HealthChecker<'_, K> {
             job_id,
         };
         let Some(record) = self.store.get_deployment(&key).await? else {
-            return Ok(None);
+            return Ok(Live::NoLiveJob);
         };
+        if record
+            .live_check
+            .as_ref()
+            .is_some_and(|c| c.checked_at >= round)
+        {
+            return Ok(Live::AlreadyChecked);
+        }
         let policy = match self.store.get_policy(app, branch).await? {
             Some(stored) => stored.policy.health,
             None => HealthPolicy::default(),
         };
-        let (url, basic_auth) = self.site(&key, &policy).await?;
+        let (url, basic_auth) = match self.site(&key, &policy).await {
+            Ok(site) => site,
+            Err(Error::Amplify(AmplifyError::NotFound(what))) => {
+                info!(app = %app, branch = %branch, %what, "gone from Amplify; not checked");
+                return Ok(Live::Gone);
+            }
+            Err(e) => return Err(e),
+        };
         let rollback_allowed = policy.rollback_on_live_failure;
         let checker = Checker::new(&url, policy)
             .map_err(|e| Error::DeadLetter(e.to_string()))?
@@ -182,7 +243,7 @@ impl<K: Stack> HealthChecker<'_, K> {
             Ok(decide_live(d, &report, &url, rollback_allowed))
         })
         .await?;
-        Ok(Some(
+        Ok(Live::Checked(
             effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?,
         ))
     }
@@ -280,11 +341,33 @@ impl<K: Stack> HealthChecker<'_, K> {
     }
 }
 
+/// How many branches a scheduled run checks at once: enough to check a few
+/// hundred branches well within a round, few enough not to burst Amplify's
+/// API (GetBranch, GetApp) or the function's connections.
+pub const LIVE_CHECKS_AT_ONCE: usize = 8;
+
 /// What a scheduled run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleOutcome {
+    /// Branches whose live job was checked.
     pub checked: usize,
     pub published: usize,
+    /// Branches already checked in this round (by an earlier delivery).
+    pub already_checked: usize,
+    /// Branches Amplify no longer knows: skipped.
+    pub gone: usize,
+    /// Branches whose check failed (logged).
+    pub failed: usize,
+}
+
+/// What became of one branch in a scheduled run.
+enum Live {
+    /// Checked; how many events were published.
+    Checked(usize),
+    /// No live job (or none recorded).
+    NoLiveJob,
+    AlreadyChecked,
+    Gone,
 }
 
 /// Records a scheduled verdict; an event only when the verdict changed

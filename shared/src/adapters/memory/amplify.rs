@@ -37,6 +37,12 @@ pub struct MemoryAmplify {
     /// The next StartJob calls start their job, then fail as if the answer
     /// had been lost on the way back.
     pub lose_next_start: AtomicUsize,
+    /// The next StartJob calls are refused for good (e.g. the job to
+    /// rebuild was deleted), starting nothing.
+    pub reject_next_start: AtomicUsize,
+    /// The next UpdateBranch calls switching auto-build on fail (as
+    /// unavailable), changing nothing.
+    pub fail_next_enable: AtomicUsize,
     /// StopJob calls, by job (the job is cancelled).
     pub stopped: Mutex<Vec<DeploymentKey>>,
 }
@@ -180,6 +186,11 @@ impl AmplifyApi for MemoryAmplify {
         job: StartJob,
         _reason: &str,
     ) -> Result<JobId, AmplifyError> {
+        if take_one(&self.reject_next_start) {
+            return Err(AmplifyError::Rejected(
+                "injected: StartJob refused (job not found)".into(),
+            ));
+        }
         if take_one(&self.fail_next_start) {
             return Err(AmplifyError::Unavailable(
                 "injected StartJob failure".into(),
@@ -235,6 +246,11 @@ impl AmplifyApi for MemoryAmplify {
         b: &BranchName,
         enabled: bool,
     ) -> Result<(), AmplifyError> {
+        if enabled && take_one(&self.fail_next_enable) {
+            return Err(AmplifyError::Unavailable(
+                "injected UpdateBranch failure".into(),
+            ));
+        }
         lock(&self.auto_build).insert((a.to_string(), b.to_string()), enabled);
         Ok(())
     }
