@@ -660,6 +660,11 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                     ),
                     serde_json::json!({"started": true, "rollbackJobId": rollback_job, "targetJobId": target_job}),
                 ),
+                RollbackAction::RollbackFailed(why) => (
+                    exit::FINDING,
+                    format!("rollback failed: {why}"),
+                    serde_json::json!({"started": false, "failed": why}),
+                ),
                 RollbackAction::Refused { why, recommended } => (
                     exit::FINDING,
                     format!("no rollback: {why}"),
