@@ -671,3 +671,20 @@ mod site_resolution {
         assert!(record.health.is_none(), "no verdict on a guess");
     }
 }
+
+#[test]
+fn a_secret_in_a_reason_is_masked_where_the_reason_is_built() {
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let a = attempt(
+        "https://x.example/".into(),
+        Some(500),
+        3,
+        Outcome::SiteFailed,
+        Some(format!(
+            "body does not contain \"ok\": {{\"error\":\"bad TOKEN={token}\"}}"
+        )),
+    );
+    let why = a.reason.unwrap();
+    assert!(!why.contains(token), "{why}");
+    assert!(why.contains("ghp_…(40 chars)"), "{why}");
+}
