@@ -38,12 +38,7 @@ fn request(raw: &str) -> Result<Request, Error> {
             only_apps: vec![],
         });
     }
-    let malformed = |reason: String| {
-        Error::from(MalformedEvent {
-            event_id: "<cleanup request>".into(),
-            reason,
-        })
-    };
+    let malformed = |reason: String| Error::from(MalformedEvent::new("<cleanup request>", reason));
     let v: Value = serde_json::from_str(raw).map_err(|e| malformed(format!("not JSON: {e}")))?;
     let dry_run = match v.get("dryRun") {
         None => false,

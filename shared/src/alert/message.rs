@@ -10,6 +10,7 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::escape::{chat_code, chat_link, chat_text, untrusted};
 use super::{Decision, Incident, Severity};
 use crate::core::model::{AppId, BranchName, Environment, JobId};
 use crate::diagnose::Evidence;
@@ -64,6 +65,67 @@ pub struct Content {
     pub details: Vec<String>,
 }
 
+/// Every text field of an alert, through [`untrusted`] (secrets masked,
+/// no control or bidi characters): what [`render`] reads, so that no
+/// field reaches a target unescaped. Each target escapes further
+/// ([`super::escape`]).
+struct Safe {
+    app: String,
+    branch: String,
+    commit: Option<String>,
+    console_url: Option<String>,
+    site_url: Option<String>,
+    headline: String,
+    category: String,
+    event_type: String,
+    severity: Severity,
+    summary: String,
+    diagnosis: Option<(String, bool)>,
+    fix: Option<String>,
+    evidence: Vec<(u64, String)>,
+    details: Vec<String>,
+}
+
+impl Safe {
+    fn new(ctx: &Context, content: &Content) -> Self {
+        let opt = |s: &Option<String>| s.as_deref().map(untrusted);
+        let commit = ctx.commit_id.as_deref().map(|id| {
+            let id = untrusted(id);
+            let short: String = id.chars().take(12).collect();
+            match ctx.commit_message.as_deref() {
+                Some(m) => format!(
+                    "{short} \"{}\"",
+                    untrusted(m.lines().next().unwrap_or_default())
+                ),
+                None => short,
+            }
+        });
+        Self {
+            app: untrusted(ctx.app_id.as_str()),
+            branch: untrusted(ctx.branch_name.as_str()),
+            commit,
+            console_url: opt(&ctx.console_url),
+            site_url: opt(&ctx.site_url),
+            headline: untrusted(&content.headline),
+            category: untrusted(&content.category),
+            event_type: untrusted(&content.event_type),
+            severity: content.severity,
+            summary: untrusted(&content.summary),
+            diagnosis: content
+                .diagnosis
+                .as_ref()
+                .map(|(t, transient)| (untrusted(t), *transient)),
+            fix: opt(&content.fix),
+            evidence: content
+                .evidence
+                .iter()
+                .map(|e| (e.line, untrusted(&e.text)))
+                .collect(),
+            details: content.details.iter().map(|d| untrusted(d)).collect(),
+        }
+    }
+}
+
 /// The Amplify console's page of a job.
 pub fn console_url(region: &str, app: &AppId, branch: &BranchName, job: JobId) -> String {
     format!(
@@ -107,10 +169,10 @@ pub fn subject(text: &str) -> String {
 
 /// `[env] app/branch: what`, the branch shortened in the middle when the
 /// whole would pass SNS's limit, so that what happened always shows.
-fn subject_for(ctx: &Context, what: &str) -> String {
+fn subject_for(env: Environment, safe: &Safe, what: &str) -> String {
     let what = subject(what);
-    let head = format!("[{}] {}/", ctx.environment, ctx.app_id);
-    let branch = subject(ctx.branch_name.as_str());
+    let head = format!("[{env}] {}/", subject(&safe.app));
+    let branch = subject(&safe.branch);
     let room = SUBJECT_MAX.saturating_sub(head.len() + 2 + what.len());
     let branch = if branch.len() <= room {
         branch
@@ -136,6 +198,8 @@ pub fn render(
     suppressed: u32,
 ) -> Option<Notification> {
     let env = ctx.environment;
+    let safe = Safe::new(ctx, content);
+    let content = &safe;
     let (subject_text, severity, incident_line, id) = match decision {
         Decision::Opened(i) => (
             format!("{} ({})", content.headline, content.category),
@@ -202,13 +266,13 @@ pub fn render(
         }
     };
     let resolved = matches!(decision, Decision::Resolved(_));
-    let subject = subject_for(ctx, &subject_text);
+    let subject = subject_for(env, &safe, &untrusted(&subject_text));
     let held_back = (suppressed > 0).then(|| {
         format!("{suppressed} message(s) about this branch were held back in the last hour (too many alerts; it may be flapping).")
     });
     let email = email_body(
         ctx,
-        content,
+        &safe,
         resolved,
         incident_line.as_deref(),
         held_back.as_deref(),
@@ -216,7 +280,7 @@ pub fn render(
     let chat = chat_json(
         &id,
         ctx,
-        content,
+        &safe,
         &subject,
         resolved,
         incident_line.as_deref(),
@@ -233,8 +297,8 @@ pub fn render(
             content.category.clone()
         },
     );
-    attributes.insert("app".into(), ctx.app_id.to_string());
-    attributes.insert("branch".into(), ctx.branch_name.to_string());
+    attributes.insert("app".into(), safe.app.clone());
+    attributes.insert("branch".into(), safe.branch.clone());
     attributes.insert(
         "event".into(),
         if resolved {
@@ -267,18 +331,9 @@ fn incident_summary(i: &Incident) -> String {
     )
 }
 
-fn commit_line(ctx: &Context) -> Option<String> {
-    let id = ctx.commit_id.as_deref()?;
-    let short = &id[..id.len().min(12)];
-    Some(match ctx.commit_message.as_deref() {
-        Some(m) => format!("{short} \"{}\"", m.lines().next().unwrap_or_default()),
-        None => short.to_owned(),
-    })
-}
-
 fn email_body(
     ctx: &Context,
-    content: &Content,
+    content: &Safe,
     resolved: bool,
     incident: Option<&str>,
     held_back: Option<&str>,
@@ -291,14 +346,16 @@ fn email_body(
     };
     out.push_str(&format!(
         "{title}: app {} / branch {} ({})\n\n",
-        ctx.app_id, ctx.branch_name, ctx.environment
+        content.app, content.branch, ctx.environment
     ));
     if let Some(line) = held_back {
         out.push_str(&format!("NOTE: {line}\n\n"));
     }
     if resolved {
-        out.push_str(incident.unwrap_or_default());
-        out.push('\n');
+        for line in incident.unwrap_or_default().lines() {
+            out.push_str(&untrusted(line));
+            out.push('\n');
+        }
     } else {
         out.push_str("WHAT HAPPENED\n");
         out.push_str(&content.summary);
@@ -316,8 +373,8 @@ fn email_body(
         }
         if !content.evidence.is_empty() {
             out.push_str("\nEVIDENCE (from the build log)\n");
-            for e in &content.evidence {
-                out.push_str(&format!("{:>6}: {}\n", e.line, e.text));
+            for (line, text) in &content.evidence {
+                out.push_str(&format!("{line:>6}: {text}\n"));
             }
         }
         if !content.details.is_empty() {
@@ -327,20 +384,20 @@ fn email_body(
             }
         }
         if let Some(line) = incident {
-            out.push_str(&format!("\n{line}\n"));
+            out.push_str(&format!("\n{}\n", untrusted(line)));
         }
     }
     out.push_str("\nWHERE\n");
     if let Some(job) = ctx.job_id {
         out.push_str(&format!("Job:    {job}\n"));
     }
-    if let Some(commit) = commit_line(ctx) {
+    if let Some(commit) = &content.commit {
         out.push_str(&format!("Commit: {commit}\n"));
     }
-    if let Some(url) = &ctx.console_url {
+    if let Some(url) = &content.console_url {
         out.push_str(&format!("Amplify console: {url}\n"));
     }
-    if let Some(url) = &ctx.site_url {
+    if let Some(url) = &content.site_url {
         out.push_str(&format!("Site: {url}\n"));
     }
     out.push_str(&format!("\n-- Deploy Sentinel ({})\n", ctx.environment));
@@ -350,7 +407,7 @@ fn email_body(
 fn chat_json(
     id: &str,
     ctx: &Context,
-    content: &Content,
+    content: &Safe,
     subject: &str,
     resolved: bool,
     incident: Option<&str>,
@@ -364,45 +421,56 @@ fn chat_json(
         (_, Severity::Info) => ":information_source:",
     };
     let headline = if resolved {
-        "Resolved"
+        "Resolved".to_owned()
     } else {
-        content.headline.as_str()
+        chat_text(&content.headline)
     };
+    let (app, branch) = (chat_text(&content.app), chat_text(&content.branch));
     let mut description = String::new();
     if let Some(line) = held_back {
-        description.push_str(&format!("_{line}_\n"));
+        description.push_str(&format!("_{}_\n", chat_text(line)));
     }
     if resolved {
-        description.push_str(incident.unwrap_or_default());
+        let lines: Vec<String> = incident
+            .unwrap_or_default()
+            .lines()
+            .map(chat_text)
+            .collect();
+        description.push_str(&lines.join("\n"));
     } else {
-        description.push_str(&content.summary);
+        description.push_str(&chat_text(&content.summary));
         if let Some((title, transient)) = &content.diagnosis {
             description.push_str(&format!(
-                "\n*{title}* (`{}`{})",
-                content.category,
+                "\n*{}* (`{}`{})",
+                chat_text(title),
+                chat_code(&content.category),
                 if *transient { ", transient" } else { "" }
             ));
         }
         if !content.evidence.is_empty() {
             description.push_str("\n```\n");
-            for e in content.evidence.iter().take(4) {
-                description.push_str(&format!("{}: {}\n", e.line, e.text));
+            for (line, text) in content.evidence.iter().take(4) {
+                description.push_str(&format!("{line}: {}\n", chat_code(text)));
             }
             description.push_str("```");
         }
     }
-    if let Some(commit) = commit_line(ctx) {
-        description.push_str(&format!("\nCommit {commit}"));
+    if let Some(commit) = &content.commit {
+        description.push_str(&format!("\nCommit {}", chat_text(commit)));
     }
     let mut next_steps: Vec<String> = Vec::new();
     if !resolved && let Some(fix) = &content.fix {
-        next_steps.push(fix.clone());
+        next_steps.push(chat_text(fix));
     }
-    if let Some(url) = &ctx.console_url {
-        next_steps.push(format!("<{url}|Open the job in the Amplify console>"));
-    }
-    if let Some(url) = &ctx.site_url {
-        next_steps.push(format!("<{url}|Open the site>"));
+    for (url, text) in [
+        (&content.console_url, "Open the job in the Amplify console"),
+        (&content.site_url, "Open the site"),
+    ] {
+        let Some(url) = url else { continue };
+        next_steps.push(match chat_link(url) {
+            Some(target) => format!("<{target}|{text}>"),
+            None => format!("{text}: {}", chat_text(url)),
+        });
     }
     let mut additional = serde_json::Map::new();
     additional.insert("category".into(), json!(content.category));
@@ -410,7 +478,7 @@ fn chat_json(
         additional.insert("jobId".into(), json!(job.to_string()));
     }
     if let Some(commit) = &ctx.commit_id {
-        additional.insert("commitId".into(), json!(commit));
+        additional.insert("commitId".into(), json!(untrusted(commit)));
     }
     json!({
         "version": "1.0",
@@ -418,16 +486,16 @@ fn chat_json(
         "id": id,
         "content": {
             "textType": "client-markdown",
-            "title": format!("{icon} {headline}: {}/{} ({})", ctx.app_id, ctx.branch_name, ctx.environment),
+            "title": format!("{icon} {headline}: {app}/{branch} ({})", ctx.environment),
             "description": description,
             "nextSteps": next_steps,
-            "keywords": [ctx.environment.to_string(), ctx.app_id.to_string(), ctx.branch_name.to_string(), content.category.clone()],
+            "keywords": [ctx.environment.to_string(), app, branch, chat_text(&content.category)],
         },
         "metadata": {
-            "threadId": format!("{}/{}", ctx.app_id, ctx.branch_name),
+            "threadId": format!("{}/{}", content.app, content.branch),
             "summary": subject,
             "eventType": if resolved { "Incident Resolved" } else { content.event_type.as_str() },
-            "relatedResources": ctx.console_url.iter().chain(ctx.site_url.iter()).collect::<Vec<_>>(),
+            "relatedResources": content.console_url.iter().chain(content.site_url.iter()).collect::<Vec<_>>(),
             "additionalContext": additional,
         }
     })

@@ -4,6 +4,7 @@
 //! policy section ([`policy`]), and the alerter's reaction to domain events
 //! ([`reaction`]: diagnose, record, publish, notify).
 
+pub mod escape;
 pub mod message;
 pub mod policy;
 pub mod reaction;

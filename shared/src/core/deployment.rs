@@ -128,9 +128,11 @@ impl JobDetails {
     }
 }
 
+/// The first line, secrets masked (a committer can paste a token into a
+/// commit message; the record, events and alerts carry it), bounded.
 fn truncate_message(message: String) -> String {
     let first_line = message.lines().next().unwrap_or_default();
-    first_line
+    crate::core::redact::mask_in_text(first_line)
         .chars()
         .take(JobDetails::MAX_COMMIT_MESSAGE)
         .collect()

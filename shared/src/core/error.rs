@@ -4,9 +4,12 @@
 //! invocation (or the SQS record) so that it is delivered again; a
 //! non-retryable one goes to the dead-letter queue with its reason.
 
-/// A failure of the deployment store.
 /// A delivery that cannot be understood. Never retried: the same bytes would
 /// fail the same way.
+///
+/// Its text reaches logs and the dead-letter queue's `errorMessage`, and a
+/// parse error (serde's above all) quotes the offending value: build it
+/// with [`MalformedEvent::new`], which masks secrets in both fields.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed event {event_id}: {reason}")]
 pub struct MalformedEvent {
@@ -14,6 +17,20 @@ pub struct MalformedEvent {
     pub event_id: String,
     pub reason: String,
 }
+
+impl MalformedEvent {
+    /// The error, with every secret in the id and the reason masked
+    /// ([`crate::core::redact::mask_in_text`]).
+    pub fn new(event_id: impl AsRef<str>, reason: impl AsRef<str>) -> Self {
+        use crate::core::redact::mask_in_text;
+        Self {
+            event_id: mask_in_text(event_id.as_ref()),
+            reason: mask_in_text(reason.as_ref()),
+        }
+    }
+}
+
+/// A failure of the deployment store.
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -143,6 +160,22 @@ mod tests {
         assert_eq!(e.error_type(), "NonRetryable.Event");
         let d = lambda_runtime::Diagnostic::from(e);
         assert!(d.error_message.contains("detail is missing"));
+    }
+
+    #[test]
+    fn a_malformed_event_masks_the_secrets_it_quotes() {
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let e = MalformedEvent::new(
+            "evt-1",
+            format!("invalid type: string \"{token}\", expected u64"),
+        );
+        let d = lambda_runtime::Diagnostic::from(Error::from(e));
+        assert!(!d.error_message.contains(token), "{}", d.error_message);
+        assert!(
+            d.error_message.contains("ghp_…(40 chars)"),
+            "{}",
+            d.error_message
+        );
     }
 
     #[test]

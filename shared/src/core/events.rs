@@ -324,28 +324,24 @@ impl Envelope {
     /// Parses an envelope from Sentinel's bus of one of the `expected`
     /// detail types, leaving the detail for [`Envelope::detail`].
     pub fn parse(raw: &str, expected: &[&str]) -> Result<Envelope, MalformedEvent> {
-        let envelope: Envelope = serde_json::from_str(raw).map_err(|e| MalformedEvent {
-            event_id: "<unknown>".into(),
-            reason: format!("not a domain event: {e}"),
-        })?;
+        let envelope: Envelope = serde_json::from_str(raw)
+            .map_err(|e| MalformedEvent::new("<unknown>", format!("not a domain event: {e}")))?;
         if envelope.source != SOURCE || !expected.contains(&envelope.detail_type.as_str()) {
-            return Err(MalformedEvent {
-                event_id: envelope.id,
-                reason: format!(
+            return Err(MalformedEvent::new(
+                &envelope.id,
+                format!(
                     "unexpected {:?} from {:?}; this function takes {expected:?} from {SOURCE:?}",
                     envelope.detail_type, envelope.source
                 ),
-            });
+            ));
         }
         Ok(envelope)
     }
 
     /// The detail, as the type its detail type carries.
     pub fn detail<T: serde::de::DeserializeOwned>(&self) -> Result<T, MalformedEvent> {
-        T::deserialize(&self.detail).map_err(|e| MalformedEvent {
-            event_id: self.id.clone(),
-            reason: format!("{} detail: {e}", self.detail_type),
-        })
+        T::deserialize(&self.detail)
+            .map_err(|e| MalformedEvent::new(&self.id, format!("{} detail: {e}", self.detail_type)))
     }
 }
 
@@ -451,5 +447,48 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
         assert_eq!(json["jobId"], "12");
         assert_eq!(json["isRollback"], false);
+    }
+
+    #[test]
+    fn a_secret_in_a_bad_detail_field_is_masked_in_the_error() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Detail {
+            seconds: u64,
+        }
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let raw = serde_json::json!({
+            "id": "evt-1",
+            "source": SOURCE,
+            "detail-type": "Build Failed",
+            "detail": {"seconds": token},
+        })
+        .to_string();
+        let envelope = Envelope::parse(&raw, &["Build Failed"]).unwrap();
+        let err = envelope.detail::<Detail>().unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains(token), "{text}");
+        assert!(!err.reason.contains(token), "{}", err.reason);
+        assert!(text.contains("ghp_…(40 chars)"), "{text}");
+        let err = Envelope::parse(
+            &raw.replace("Build Failed", "Build Failed "),
+            &["Build Failed"],
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(err.reason.contains("unexpected"), "{err}");
+    }
+
+    #[test]
+    fn a_token_in_a_commit_message_is_masked_when_details_are_kept() {
+        use crate::core::deployment::JobDetails;
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let mut details = JobDetails::default();
+        details.merge(JobDetails {
+            commit_message: Some(format!("deploy with {token}\nbody")),
+            ..JobDetails::default()
+        });
+        let kept = details.commit_message.unwrap();
+        assert_eq!(kept, "deploy with ghp_…(40 chars)");
     }
 }

@@ -18,7 +18,15 @@ pub const SECRET_NAME_PARTS: &[&str] = &[
     "SERVICE_ROLE",
     "SIGNING_KEY",
     "WEBHOOK_SECRET",
+    "APIKEY",
+    "ACCESSKEY",
 ];
+
+/// Name words that mark a variable as secret only as a whole word of the
+/// name (split on `_`, `-`, `.`): `API_KEY`, `MAPBOX_KEY`, `AUTH_HEADER`
+/// and `BASIC_AUTH` are secret-looking names; `KEYBOARD_LAYOUT`,
+/// `MONKEY_MODE`, `AUTHOR_NAME` and `NEXTAUTH_URL` are not.
+pub const SECRET_NAME_WORDS: &[&str] = &["KEY", "KEYS", "AUTH"];
 
 /// Value shapes of known secrets: (what it is, pattern).
 static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
@@ -56,7 +64,12 @@ pub fn secret_by_name<'a>(name: &str, extra: &'a [String]) -> Option<&'a str> {
     let builtin = SECRET_NAME_PARTS
         .iter()
         .find(|p| upper.contains(*p))
-        .copied();
+        .copied()
+        .or_else(|| {
+            upper
+                .split(['_', '-', '.'])
+                .find_map(|w| SECRET_NAME_WORDS.iter().find(|k| **k == w).copied())
+        });
     match builtin {
         Some(_) => Some(""),
         None => extra
@@ -141,6 +154,11 @@ static CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("credential regex compiles")
 });
 
+/// A value [`mask`] produced: masking text twice changes nothing.
+fn already_masked(value: &str) -> bool {
+    value.contains('…')
+}
+
 /// Free text (a log line, an error) with every secret value masked:
 /// values assigned to secret-looking names, credentials in headers and
 /// URLs, and values shaped like known secrets.
@@ -149,12 +167,15 @@ pub fn mask_in_text(text: &str) -> String {
     for c in ASSIGNMENT.captures_iter(text) {
         if let (Some(name), Some(value)) = (c.get(1), c.get(2))
             && secret_by_name(name.as_str(), &[]).is_some()
+            && !already_masked(value.as_str())
         {
             spans.push((value.start(), value.end()));
         }
     }
     for c in CREDENTIAL.captures_iter(text) {
-        if let Some(value) = c.get(1).or_else(|| c.get(2)) {
+        if let Some(value) = c.get(1).or_else(|| c.get(2))
+            && !already_masked(value.as_str())
+        {
             spans.push((value.start(), value.end()));
         }
     }
@@ -259,6 +280,45 @@ mod tests {
         assert!(secret_by_name("NEXT_PUBLIC_STRIPE_SECRET", &[]).is_some());
         assert!(secret_by_name("NEXT_PUBLIC_SITE_NAME", &[]).is_none());
         assert!(secret_by_name("NEXT_PUBLIC_MAPBOX_KEY", &["mapbox".into()]).is_some());
+    }
+
+    #[test]
+    fn key_and_auth_are_secret_words_not_substrings() {
+        for name in [
+            "API_KEY",
+            "NEXT_PUBLIC_MAPBOX_KEY",
+            "STRIPE_KEYS",
+            "AUTH",
+            "BASIC_AUTH",
+            "AUTH_HEADER",
+            "OPENAI_APIKEY",
+            "AWS_SECRET_ACCESS_KEY",
+            "my-service.key",
+        ] {
+            assert!(secret_by_name(name, &[]).is_some(), "{name}");
+        }
+        for name in [
+            "KEYBOARD_LAYOUT",
+            "MONKEY_MODE",
+            "AUTHOR_NAME",
+            "NEXTAUTH_URL",
+            "OAUTH_CALLBACK_PATH",
+        ] {
+            assert!(secret_by_name(name, &[]).is_none(), "{name}");
+        }
+        let masked = mask_in_text("API_KEY=abcd1234 AUTH: hunter22 KEYBOARD_LAYOUT=dvorak");
+        assert!(
+            !masked.contains("abcd1234") && !masked.contains("hunter22"),
+            "{masked}"
+        );
+        assert!(masked.contains("KEYBOARD_LAYOUT=dvorak"), "{masked}");
+    }
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        let line = "TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345 Bearer abcdefgh12345678 API_KEY=abcd1234";
+        let once = mask_in_text(line);
+        assert_eq!(mask_in_text(&once), once);
     }
 
     #[test]

@@ -424,12 +424,14 @@ fn attempt(
     outcome: Outcome,
     reason: Option<String>,
 ) -> Attempt {
+    // Every reason is built here (and the verdict's from these): a site's
+    // answer or error can quote a secret, masked before it is kept.
     Attempt {
         url,
         status,
         latency_ms,
         outcome,
-        reason,
+        reason: reason.map(|r| crate::core::redact::mask_in_text(&r)),
     }
 }
 

@@ -930,3 +930,20 @@ mod scheduled {
         assert!(most > 1, "checked concurrently, not one by one");
     }
 }
+
+#[test]
+fn a_secret_in_a_reason_is_masked_where_the_reason_is_built() {
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let a = attempt(
+        "https://x.example/".into(),
+        Some(500),
+        3,
+        Outcome::SiteFailed,
+        Some(format!(
+            "body does not contain \"ok\": {{\"error\":\"bad TOKEN={token}\"}}"
+        )),
+    );
+    let why = a.reason.unwrap();
+    assert!(!why.contains(token), "{why}");
+    assert!(why.contains("ghp_…(40 chars)"), "{why}");
+}

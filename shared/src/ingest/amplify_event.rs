@@ -128,10 +128,8 @@ impl AmplifyStatusEvent {
             None => return Err(malformed(&id, "detail is missing")),
         };
         let detail_field = |name: &str| -> Result<&str, MalformedEvent> {
-            string_field(detail, name, &id).map_err(|e| MalformedEvent {
-                reason: format!("detail.{}", e.reason),
-                ..e
-            })
+            string_field(detail, name, &id)
+                .map_err(|e| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason)))
         };
         let parse_err = |e: crate::core::model::ParseError| malformed(&id, format!("detail.{e}"));
         let app_id: AppId = detail_field("appId")?.parse().map_err(parse_err)?;
@@ -189,11 +187,8 @@ fn string_field<'a>(
     }
 }
 
-fn malformed(event_id: &str, reason: impl Into<String>) -> MalformedEvent {
-    MalformedEvent {
-        event_id: event_id.to_owned(),
-        reason: reason.into(),
-    }
+fn malformed(event_id: &str, reason: impl AsRef<str>) -> MalformedEvent {
+    MalformedEvent::new(event_id, reason)
 }
 
 fn kind(v: &Value) -> &'static str {

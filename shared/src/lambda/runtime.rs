@@ -99,10 +99,10 @@ where
         return scoped(&request_id, payload.to_string()).await;
     }
     let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
-        Error::from(MalformedEvent {
-            event_id: "<sqs batch>".into(),
-            reason: format!("not an SQS batch: {e}"),
-        })
+        Error::from(MalformedEvent::new(
+            "<sqs batch>",
+            format!("not an SQS batch: {e}"),
+        ))
     })?;
     let request_id = request_id.as_str();
     let response = sqs_batch::process(batch, clients.dead_letter.as_ref(), |body| {

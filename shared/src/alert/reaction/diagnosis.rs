@@ -99,7 +99,7 @@ fn failure_content(event: &BuildEvent, d: &Diagnosis) -> Content {
         summary.push_str(&format!(" in phase {phase}"));
     }
     if let Some(command) = &d.command {
-        summary.push_str(&format!(", command `{command}`"));
+        summary.push_str(&format!(", command \"{command}\""));
     }
     if let Some(code) = d.exit_code {
         summary.push_str(&format!(", exit code {code}"));

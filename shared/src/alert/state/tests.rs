@@ -276,3 +276,77 @@ fn a_resolve_notice_names_the_time_to_restore() {
         .is_none()
     );
 }
+
+/// Text a committer, a build log or a site controls, through the real
+/// renderer: no mention, link, closed fence, secret or bidi override
+/// reaches Chatbot or the e-mail.
+#[test]
+fn hostile_text_is_escaped_for_each_target() {
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let mut ctx = ctx();
+    ctx.branch_name = "<!channel>".parse::<BranchName>().unwrap();
+    ctx.commit_message = Some(format!(
+        "fix \u{202E}txt.exe\u{202C} *urgent* push {token}\nsecond line"
+    ));
+    ctx.site_url = Some("https://evil.example/a|Open the console>x?a=1&b=2".into());
+    let mut content = content();
+    content.summary = "Job 42 failed, command \"npm run `x` <@U123>\".".into();
+    content.evidence = vec![crate::diagnose::Evidence {
+        line: 7,
+        text: "``` <!channel> pwned <https://evil.example|click> ~gone~".into(),
+    }];
+    content.details = vec!["GET /health: body says <!here> & *bold*".into()];
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let decision = s.decide("e1", &failure("node-heap-oom", 42), at(0), &policy);
+    let n = render("e1", &ctx, &content, &decision, 0).unwrap();
+
+    let chat: serde_json::Value = serde_json::from_str(&n.chat).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    let title = chat["content"]["title"].as_str().unwrap();
+    let steps = chat["content"]["nextSteps"].to_string();
+    let keywords = chat["content"]["keywords"].to_string();
+    for text in [description, title, &steps, &keywords] {
+        for bad in [
+            "<!channel>",
+            "<!here>",
+            "<@U123>",
+            "<https://evil.example|click>",
+            "\u{202E}",
+            token,
+        ] {
+            assert!(!text.contains(bad), "{bad:?} in {text}");
+        }
+    }
+    // One code block, opened and closed by the renderer only.
+    assert_eq!(description.matches("```").count(), 2, "{description}");
+    assert!(
+        description
+            .contains("7: ˋˋˋ &lt;!channel&gt; pwned &lt;https://evil.example|click&gt; ~gone~"),
+        "{description}"
+    );
+    assert!(description.contains("∗urgent∗"), "{description}");
+    assert!(
+        description.contains("&lt;@U123&gt;") && description.contains("ˋxˋ"),
+        "{description}"
+    );
+    assert!(title.contains("d1abc/&lt;!channel&gt;"), "{title}");
+    assert!(
+        steps.contains(
+            "<https://evil.example/a%7COpen%20the%20console%3Ex?a=1&amp;b=2|Open the site>"
+        ),
+        "{steps}"
+    );
+
+    for bad in ["\u{202E}", "\u{202C}", token] {
+        assert!(!n.email.contains(bad), "{bad:?} in {}", n.email);
+    }
+    assert!(
+        n.email
+            .contains("Commit: 4f2a9c1e0b7d \"fix txt.exe *urgent* push ghp_…(40 chars)\""),
+        "{}",
+        n.email
+    );
+    assert!(n.email.contains("branch <!channel> (prod)"), "{}", n.email);
+    assert!(n.subject.is_ascii(), "{}", n.subject);
+}
