@@ -91,6 +91,7 @@ where
         },
         |record| {
             Ok(if change(record)? {
+                record.fit_budget();
                 Decided::Write(())
             } else {
                 Decided::Keep(())

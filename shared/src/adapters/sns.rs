@@ -12,6 +12,15 @@ use crate::alert::Notification;
 use crate::core::error::PublishError;
 use crate::ports::Notifier;
 
+/// The SNS message of `n` (`MessageStructure: json`): a body per protocol.
+pub fn message(n: &Notification) -> String {
+    json!({
+        "default": n.chat,
+        "email": n.email,
+    })
+    .to_string()
+}
+
 pub struct SnsNotifier {
     client: Client,
     topic_arn: String,
@@ -28,18 +37,13 @@ impl SnsNotifier {
 
 impl Notifier for SnsNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), PublishError> {
-        let message = json!({
-            "default": n.chat,
-            "email": n.email,
-        })
-        .to_string();
         let mut request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&n.subject)
             .message_structure("json")
-            .message(message);
+            .message(message(n));
         for (name, value) in &n.attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")

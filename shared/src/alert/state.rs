@@ -324,6 +324,7 @@ impl AlertState {
         claimed_by: &str,
     ) {
         self.suppressed = 0;
+        let notification = notification.within_budget();
         self.outbox.insert(
             notification.id.clone(),
             Pending {
@@ -332,6 +333,34 @@ impl AlertState {
                 claimed_by: Some(claimed_by.to_owned()),
             },
         );
+    }
+}
+
+impl Notification {
+    /// The last guard before a message is stored and sent: each body (as
+    /// the JSON text SNS receives) within
+    /// [`budget::MESSAGE_BODY`](crate::core::budget::MESSAGE_BODY), the chat
+    /// body still JSON, so that the message stays well under SNS's 256 KB
+    /// and the alert state under DynamoDB's 400 KB.
+    pub fn within_budget(mut self) -> Self {
+        use crate::core::budget;
+        if budget::json_len(&self.email) > budget::MESSAGE_BODY {
+            self.email = budget::truncate_json_text(&self.email, budget::MESSAGE_BODY);
+        }
+        if budget::json_len(&self.chat) > budget::MESSAGE_BODY {
+            // The chat body is JSON text inside the JSON message: shrink
+            // the value so that its text, once escaped, fits.
+            let mut room = budget::MESSAGE_BODY;
+            for _ in 0..8 {
+                let chat = budget::fit_json_text(&self.chat, room);
+                if budget::json_len(&chat) <= budget::MESSAGE_BODY {
+                    self.chat = chat;
+                    break;
+                }
+                room /= 2;
+            }
+        }
+        self
     }
 }
 

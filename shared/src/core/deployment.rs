@@ -237,6 +237,41 @@ pub enum Applied {
 crate::core::version::versioned!(Deployment);
 
 impl Deployment {
+    /// The last guard before the record is written: its outbox within
+    /// [`budget::OUTBOX`](crate::core::budget::OUTBOX) (each event's detail
+    /// still JSON), the rest within
+    /// [`budget::RECORD`](crate::core::budget::RECORD), so that the item stays
+    /// well under DynamoDB's 400 KB, whatever a field held. Answers whether
+    /// anything was cut.
+    pub fn fit_budget(&mut self) -> bool {
+        use crate::core::budget;
+        let mut changed = false;
+        // Measured as JSON text (escapes included), the larger measure.
+        let total: usize = self
+            .outbox
+            .values()
+            .map(|e| budget::json_len(&e.detail))
+            .sum();
+        if total > budget::OUTBOX {
+            let each = budget::OUTBOX / self.outbox.len().max(1);
+            for e in self.outbox.values_mut() {
+                let mut room = each;
+                while budget::json_len(&e.detail) > each && room > 64 {
+                    e.detail = budget::fit_json_text(&e.detail, room);
+                    room /= 2;
+                    changed = true;
+                }
+            }
+        }
+        let outbox = std::mem::take(&mut self.outbox);
+        if let Some(fitted) = budget::fit(self, budget::RECORD) {
+            *self = fitted;
+            changed = true;
+        }
+        self.outbox = outbox;
+        changed
+    }
+
     pub fn new(key: DeploymentKey, environment: Environment) -> Self {
         Self {
             key,
@@ -568,5 +603,72 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(d.commit_message.as_deref(), Some("fix: heap"));
+    }
+
+    /// The last guard: a record holding a huge verdict and a huge event in
+    /// its outbox (as a check before the field budgets made them) is cut to
+    /// well under DynamoDB's 400 KB, and every event's detail stays JSON
+    /// within EventBridge's 256 KB.
+    #[test]
+    fn an_oversized_record_is_shrunk_not_refused() {
+        use crate::core::budget;
+        use crate::core::events::HealthEvent;
+        use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
+        let huge = "\"x\" ".repeat(300_000);
+        let endpoint = EndpointReport {
+            url: "https://example.com/api".into(),
+            last_status: Some(200),
+            last_latency_ms: 1,
+            verdict: Outcome::SiteFailed,
+            reason: Some(huge.clone()),
+            attempts: 3,
+            p50_ms: 1,
+            p95_ms: 1,
+        };
+        let mut d = Deployment::new(key(), Environment::Prod);
+        d.health = Some(HealthRecord {
+            verdict: Verdict::Unhealthy,
+            reason: huge.clone(),
+            url: "https://example.com/".into(),
+            checked_at: Utc::now(),
+            rounds: 3,
+            endpoints: vec![endpoint.clone(); 3],
+        });
+        let event = HealthEvent {
+            event_id: d.key.event_id("health"),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            commit_id: None,
+            verdict: Verdict::Unhealthy,
+            reason: huge.clone(),
+            url: "https://example.com/".into(),
+            endpoints: vec![endpoint; 3],
+            is_rollback: false,
+            rollback_of: None,
+            scheduled: false,
+            rollback_allowed: true,
+        };
+        let entry = event.to_outbox(1).unwrap();
+        assert!(entry.detail.len() <= budget::EVENT_DETAIL);
+        for i in 0..5 {
+            let mut e = entry.clone();
+            e.id = format!("{}/{i}", e.id);
+            e.detail = serde_json::json!({"reason": huge}).to_string();
+            d.outbox.insert(e.id.clone(), e);
+        }
+        assert!(serde_json::to_string(&d).unwrap().len() > budget::DYNAMODB_ITEM_LIMIT);
+        assert!(d.fit_budget());
+        let size = serde_json::to_string(&d).unwrap().len();
+        assert!(size < budget::DYNAMODB_ITEM_LIMIT * 3 / 4, "{size}");
+        for e in d.outbox.values() {
+            assert!(e.detail.len() < budget::EVENTBRIDGE_ENTRY_LIMIT / 4);
+            let _: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        }
+        let health = d.health.as_ref().unwrap();
+        assert_eq!(health.verdict, Verdict::Unhealthy, "the verdict survives");
+        assert!(health.reason.contains("…(cut, "));
+        assert!(!d.fit_budget(), "fitted once, left alone");
     }
 }

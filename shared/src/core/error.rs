@@ -101,6 +101,10 @@ pub enum Error {
     /// Listing Amplify's secrets (SSM Parameter Store) failed.
     #[error("secrets: {0}")]
     Secrets(#[from] SecretsError),
+    /// A permanent failure of this delivery (the job cannot be rolled back
+    /// to, the record lost what the reaction just wrote, no site to check):
+    /// the same delivery would fail the same way, so it goes to the
+    /// dead-letter queue at once, not after the queue's retries.
     #[error("dead-letter queue: {0}")]
     DeadLetter(String),
 }
@@ -113,7 +117,7 @@ impl Error {
             Error::Amplify(e) => matches!(e, AmplifyError::Unavailable(_)),
             Error::Publish(e) => !matches!(e, PublishError::Rejected(_)),
             Error::Secrets(e) => matches!(e, SecretsError::Unavailable(_)),
-            Error::DeadLetter(_) => true,
+            Error::DeadLetter(_) => false,
         }
     }
 
@@ -132,7 +136,7 @@ impl Error {
             (Error::Publish(_), false) => "NonRetryable.Publish",
             (Error::Secrets(_), true) => "Retryable.Secrets",
             (Error::Secrets(_), false) => "NonRetryable.Secrets",
-            (Error::DeadLetter(_), _) => "Retryable.DeadLetter",
+            (Error::DeadLetter(_), _) => "NonRetryable.DeadLetter",
         }
     }
 }
@@ -160,6 +164,15 @@ mod tests {
         assert_eq!(e.error_type(), "NonRetryable.Event");
         let d = lambda_runtime::Diagnostic::from(e);
         assert!(d.error_message.contains("detail is missing"));
+    }
+
+    /// Issue #18 item 9: a permanent failure goes to the DLQ at once, not
+    /// after the queue's retries (about 2.4 hours to the alarm).
+    #[test]
+    fn dead_letters_are_not_retried() {
+        let e = Error::DeadLetter("job 3 did not succeed".into());
+        assert!(!e.is_retryable());
+        assert_eq!(e.error_type(), "NonRetryable.DeadLetter");
     }
 
     #[test]

@@ -170,7 +170,7 @@ impl DiagnosisEvent {
             seq,
             owner: OWNER_ALERTER.to_owned(),
             detail_type: detail_type::BUILD_DIAGNOSED.to_owned(),
-            detail: serde_json::to_string(self).ok()?,
+            detail: crate::core::budget::json_detail(self, crate::core::budget::EVENT_DETAIL)?,
         })
     }
 }
@@ -266,7 +266,7 @@ impl HealthEvent {
             seq,
             owner: OWNER_HEALTH.to_owned(),
             detail_type: self.detail_type().to_owned(),
-            detail: serde_json::to_string(self).ok()?,
+            detail: crate::core::budget::json_detail(self, crate::core::budget::EVENT_DETAIL)?,
         })
     }
 }
@@ -304,7 +304,7 @@ impl ValidationEvent {
             seq,
             owner: OWNER_VALIDATOR.to_owned(),
             detail_type: detail_type.to_owned(),
-            detail: serde_json::to_string(self).ok()?,
+            detail: crate::core::budget::json_detail(self, crate::core::budget::EVENT_DETAIL)?,
         })
     }
 }
@@ -403,7 +403,7 @@ impl BuildEvent {
             seq,
             owner: OWNER_INGEST.to_owned(),
             detail_type: detail_type_for(&self.status)?.to_owned(),
-            detail: serde_json::to_string(self).ok()?,
+            detail: crate::core::budget::json_detail(self, crate::core::budget::EVENT_DETAIL)?,
         })
     }
 }

@@ -36,6 +36,6 @@ pub fn entry<T: Serialize>(
         seq: 0,
         owner: owner.to_owned(),
         detail_type: detail_type.to_owned(),
-        detail: serde_json::to_string(detail).ok()?,
+        detail: crate::core::budget::json_detail(detail, crate::core::budget::EVENT_DETAIL)?,
     })
 }

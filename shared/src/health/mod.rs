@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
 pub use policy::{EndpointCheck, HealthPolicy, SiteChoice, VersionCheck};
 
+use crate::core::budget;
 use crate::ports::BasicAuth;
 
 /// One request of one round.
@@ -183,7 +184,7 @@ impl Checker {
         };
         Ok(HealthReport {
             verdict: verdict.0,
-            reason: verdict.1,
+            reason: budget::truncate_to(&verdict.1, budget::REASON),
             rounds: history.len(),
             elapsed_ms: start.elapsed().as_millis() as u64,
             endpoints: summarise(&history),
@@ -258,16 +259,26 @@ impl Checker {
         if let Some(needle) = &endpoint.body_contains
             && !body.contains(needle.as_str())
         {
-            return fail(format!("body does not contain {needle:?}"));
+            return fail(format!(
+                "body does not contain {}",
+                budget::truncate_to(&format!("{needle:?}"), budget::QUOTED_VALUE)
+            ));
         }
         if let Some((pointer, want)) = &endpoint.json_equals {
             let got = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.pointer(pointer).cloned());
             if got.as_ref() != Some(want) {
+                // The value is the site's: up to the body cap, so it is
+                // quoted within its budget.
+                let quote = |v: &serde_json::Value| {
+                    budget::truncate_to(&v.to_string(), budget::QUOTED_VALUE)
+                };
                 return fail(format!(
-                    "JSON {pointer} is {}, expected {want}",
-                    got.map_or("absent".into(), |g| g.to_string())
+                    "JSON {} is {}, expected {}",
+                    budget::truncate_to(pointer, budget::QUOTED_VALUE),
+                    got.as_ref().map_or("absent".into(), quote),
+                    quote(want)
                 ));
             }
         }
@@ -427,11 +438,12 @@ fn attempt(
     // Every reason is built here (and the verdict's from these): a site's
     // answer or error can quote a secret, masked before it is kept.
     Attempt {
-        url,
+        url: budget::truncate_to(&url, budget::QUOTED_VALUE * 2),
         status,
         latency_ms,
         outcome,
-        reason: reason.map(|r| crate::core::redact::mask_in_text(&r)),
+        reason: reason
+            .map(|r| budget::truncate_to(&crate::core::redact::mask_in_text(&r), budget::REASON)),
     }
 }
 
@@ -497,6 +509,7 @@ fn summarise(history: &[Vec<Attempt>]) -> Vec<EndpointReport> {
         return Vec::new();
     };
     last.iter()
+        .take(budget::ENDPOINTS)
         .enumerate()
         .map(|(i, a)| {
             let mut latencies: Vec<u64> = history

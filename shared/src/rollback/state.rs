@@ -16,6 +16,10 @@ use crate::core::model::{AppId, BranchName, Environment, JobId};
 
 const HISTORY_KEPT: usize = 20;
 const EVENTS_KEPT: usize = 256;
+/// Retries kept per branch (the newest), and how long one is kept: a
+/// lineage is judged within days, so older retries only grow the item.
+pub const RETRIES_KEPT: usize = 100;
+pub const RETRIES_KEPT_DAYS: i64 = 14;
 
 /// Who holds the branch for a while (a rollback being started).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,6 +365,27 @@ impl RollbackState {
             .map_or(job, |r| r.root);
         let attempts = self.retries.values().filter(|r| r.root == root).count() as u32;
         (root, attempts)
+    }
+
+    /// Forgets retries older than [`RETRIES_KEPT_DAYS`], then all but the
+    /// newest [`RETRIES_KEPT`] - 1 (room for the one being recorded), so
+    /// that the item stays small however long the branch lives.
+    pub fn prune_retries(&mut self, now: DateTime<Utc>) {
+        let since = now - Duration::days(RETRIES_KEPT_DAYS);
+        self.retries.retain(|_, r| r.at > since);
+        let keep = RETRIES_KEPT.saturating_sub(1);
+        if self.retries.len() > keep {
+            let mut ages: Vec<(DateTime<Utc>, String)> = self
+                .retries
+                .iter()
+                .map(|(k, r)| (r.at, k.clone()))
+                .collect();
+            ages.sort();
+            let excess = ages.len() - keep;
+            for (_, k) in ages.into_iter().take(excess) {
+                self.retries.remove(&k);
+            }
+        }
     }
 
     pub fn audit(&mut self, line: String) {

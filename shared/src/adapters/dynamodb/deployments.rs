@@ -51,6 +51,9 @@ impl DeploymentStore for DynamoStore {
     }
 
     async fn save_deployment(&self, d: &Deployment) -> Result<(), StoreError> {
+        // The last guard: an oversized record is shrunk, never refused.
+        let mut fitted = d.clone();
+        let d = if fitted.fit_budget() { &fitted } else { d };
         self.save_versioned(d, "deployment", self.deployment_attributes(d))
             .await
     }

@@ -7,6 +7,7 @@ use tracing::info;
 
 use crate::alert::message::{Content, Context, render};
 use crate::alert::{AlertState, Decision, Severity, Signal};
+use crate::core::budget;
 use crate::core::error::{Error, StoreError};
 use crate::effects::{Decided, read_decide_write};
 use crate::ports::{AlertStore, Notifier, Stack};
@@ -23,6 +24,7 @@ impl<K: Stack> Alerter<'_, K> {
         signal: Signal,
         category: Option<String>,
     ) -> Result<AlertOutcome, Error> {
+        let content = within_budget(content);
         let policy = self.policy(&ctx.app_id, &ctx.branch_name).await?;
         let now = Utc::now();
         let claimer = claimer_id();
@@ -203,4 +205,23 @@ fn name(decision: &Decision) -> &'static str {
         Decision::NothingOpen => "nothing-open",
         Decision::Notice => "notice",
     }
+}
+
+/// What an alert says, within the budgets of its free text (the event's
+/// reason, a site's answer, evidence), before the message is rendered.
+fn within_budget(mut content: Content) -> Content {
+    budget::truncate_in_place(&mut content.summary, budget::PARAGRAPH);
+    if let Some(fix) = &mut content.fix {
+        budget::truncate_in_place(fix, budget::PARAGRAPH);
+    }
+    budget::lines(
+        &mut content.details,
+        budget::DETAIL_LINES,
+        budget::DETAIL_LINE,
+    );
+    content.evidence.truncate(budget::EVIDENCE_LINES);
+    for e in &mut content.evidence {
+        budget::truncate_in_place(&mut e.text, budget::EVIDENCE_LINE);
+    }
+    content
 }

@@ -422,3 +422,52 @@ fn the_test_alert_reaches_the_alerter_and_no_metric() {
     assert!(metrics_rule.contains("Build Succeeded"), "{metrics_rule}");
     assert!(!metrics_rule.contains("Alert Test"), "{metrics_rule}");
 }
+
+/// Issue #18 item 2: an unhealthy verdict whose reasons are huge (a site's
+/// 1 MB JSON value) still makes an SNS message well under SNS's 256 KB, and
+/// an alert state item well under DynamoDB's 400 KB.
+#[tokio::test]
+async fn a_huge_unhealthy_reason_makes_a_message_within_sns_s_limit() {
+    let w = World::new();
+    let huge = "\"d\u{e9}grad\u{e9}\" ".repeat(1_000_000 / 14);
+    let endpoint = json!({
+        "url": "https://main.d1abc.amplifyapp.com/api/health", "lastStatus": 200,
+        "lastLatencyMs": 12, "verdict": "siteFailed",
+        "reason": format!("JSON /status is {huge}, expected \"ok\""),
+        "attempts": 3, "p50Ms": 10, "p95Ms": 12
+    });
+    let raw = json!({
+        "id": "eb-unhealthy", "source": "sentinel", "detail-type": "Deployment Unhealthy",
+        "detail": {
+            "eventId": "d1abc/main/0000000007/health", "environment": "prod",
+            "appId": "d1abc", "branchName": "main", "jobId": "7", "commitId": "c0ffee07",
+            "verdict": "unhealthy", "reason": format!("3 consecutive rounds failed: {huge}"),
+            "url": "https://main.d1abc.amplifyapp.com/",
+            "endpoints": vec![endpoint; 60],
+            "isRollback": false, "rollbackOf": null
+        }
+    })
+    .to_string();
+    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(outcome.decision, "opened");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    let message = crate::adapters::sns::message(&sent[0]);
+    assert!(
+        message.len() < crate::core::budget::SNS_MESSAGE_LIMIT,
+        "{} bytes",
+        message.len()
+    );
+    let chat: serde_json::Value = serde_json::from_str(&sent[0].chat).unwrap();
+    assert!(chat.is_object(), "the chat body stays JSON");
+    assert!(sent[0].email.contains("…(cut, "));
+    let state = w
+        .store
+        .get_alert_state(&"d1abc".parse().unwrap(), &"main".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        serde_json::to_string(&state).unwrap().len() < crate::core::budget::DYNAMODB_ITEM_LIMIT / 2
+    );
+}

@@ -46,6 +46,7 @@ impl<K: Stack> Rollbacker<'_, K> {
                     return (false, RetryClaim::Limit(root, attempts));
                 }
                 let attempt = state.retries.get(&key).map_or(attempts + 1, |r| r.attempt);
+                state.prune_retries(now);
                 state.retries.insert(
                     key.clone(),
                     RetryRecord {
@@ -204,5 +205,47 @@ enum RetryClaim {
     Existing(Option<JobId>),
 }
 
-/// A retry claimed but not yet started is someone else's for this long.
-const RETRY_CLAIM: Duration = Duration::seconds(60);
+/// The rollback function's `Timeout` (template.yaml; a test holds them equal).
+const ROLLBACK_TIMEOUT_SECONDS: i64 = 60;
+
+/// A retry claimed but not yet started is someone else's for this long:
+/// twice the function's timeout, so that the invocation holding it has
+/// surely ended (and cannot still be calling StartJob) when another takes
+/// it over. Shorter than the queue's visibility timeout (360 s), so the
+/// redelivery of a crashed invocation takes it over.
+const RETRY_CLAIM: Duration = Duration::seconds(ROLLBACK_TIMEOUT_SECONDS * 2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rollback function's `Timeout` in template.yaml, in seconds.
+    fn rollback_timeout() -> i64 {
+        let template = include_str!("../../../../template.yaml");
+        let from = template
+            .find("\n  RollbackFunction:")
+            .expect("RollbackFunction in template.yaml");
+        template[from + 1..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("  ") || l.starts_with("   "))
+            .find_map(|l| l.trim().strip_prefix("Timeout:"))
+            .expect("a Timeout on RollbackFunction")
+            .trim()
+            .parse()
+            .expect("a number of seconds")
+    }
+
+    /// Issue #18 item 9: a claim must outlive the invocation that holds
+    /// it, with a margin, or a second delivery takes an unfinished claim
+    /// over and StartJob runs twice.
+    #[test]
+    fn a_retry_claim_outlives_the_rollback_function() {
+        let timeout = rollback_timeout();
+        assert_eq!(timeout, ROLLBACK_TIMEOUT_SECONDS, "template.yaml changed");
+        assert!(
+            RETRY_CLAIM >= Duration::seconds(timeout) * 2,
+            "claim {RETRY_CLAIM} vs timeout {timeout} s"
+        );
+    }
+}

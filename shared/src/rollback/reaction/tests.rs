@@ -781,3 +781,49 @@ async fn a_failed_start_whose_alert_was_not_published_is_published_by_the_redeli
     assert_eq!(w.publisher.detail_types(), vec!["Rollback Failed"]);
     assert!(w.starts().is_empty());
 }
+
+/// Issue #18 item 9: the per-branch `retries` map is pruned as retries are
+/// recorded, so a branch that fails transiently for years stays far under
+/// DynamoDB's 400 KB item.
+#[tokio::test]
+async fn the_retries_of_a_branch_stay_bounded() {
+    use crate::ports::RollbackStore;
+    let w = World::new(Environment::Prod, true).await;
+    let (app, branch) = (key(1).app_id, key(1).branch_name);
+    let mut state = RollbackState::new(app.clone(), branch.clone(), Environment::Prod);
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(60);
+    for n in 1_000..3_000u64 {
+        state.retries.insert(
+            n.to_string(),
+            crate::rollback::RetryRecord {
+                root: JobId::new(n),
+                attempt: 1,
+                retry_job: Some(JobId::new(n + 100_000)),
+                at: long_ago + chrono::Duration::minutes(n as i64),
+            },
+        );
+    }
+    w.store.save_rollback_state(&state).await.unwrap();
+    let action = w
+        .rollbacker("r1")
+        .on_event(&parsed(&diagnosed(2, true)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(action, RollbackAction::Retried { .. }),
+        "{action:?}"
+    );
+    let state = w
+        .store
+        .get_rollback_state(&app, &branch)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.retries.len() <= crate::rollback::state::RETRIES_KEPT,
+        "{}",
+        state.retries.len()
+    );
+    assert!(state.retries.contains_key("2"), "the new retry is kept");
+    assert!(serde_json::to_string(&state).unwrap().len() < 64 * 1024);
+}

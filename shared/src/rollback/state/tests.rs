@@ -140,3 +140,24 @@ fn automatic_rollback_follows_the_environment_unless_the_policy_says() {
     assert!(forced.automatic_in(Environment::Dev, AutoRollback::Off));
     assert_eq!(AutoRollback::parse("sometimes"), None);
 }
+
+#[test]
+fn retries_are_pruned_by_age_then_by_count() {
+    let mut s = state();
+    for n in 0..500u64 {
+        s.retries.insert(
+            n.to_string(),
+            RetryRecord {
+                root: JobId::new(n),
+                attempt: 1,
+                retry_job: None,
+                at: at(n as i64),
+            },
+        );
+    }
+    s.prune_retries(at(500));
+    assert_eq!(s.retries.len(), RETRIES_KEPT - 1);
+    assert!(s.retries.contains_key("499") && !s.retries.contains_key("0"));
+    s.prune_retries(at(450) + Duration::days(RETRIES_KEPT_DAYS));
+    assert!(s.retries.len() < 50 && s.retries.contains_key("499"));
+}
