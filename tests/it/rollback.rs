@@ -299,7 +299,11 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     stack
         .control(
             "/faults",
-            json!({"operation": "StartJob", "error": "BadRequestException", "count": 1}),
+            // A server error: a transient failure (the SDK does not repeat a
+            // StartJob; a refusal, 4xx, ends the rollback as failed:
+            // unit-tested). Only this branch's call takes it.
+            json!({"operation": "StartJob", "error": "InternalFailureException", "count": 1,
+                   "branchName": branch}),
         )
         .await
         .unwrap();

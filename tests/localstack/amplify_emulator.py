@@ -810,7 +810,7 @@ class Handler(BaseHTTPRequestHandler):
             if op not in SERVED:
                 raise bad(f"{op} is not emulated (served: {', '.join(SERVED)}).")
             with s.lock:
-                self.injected_fault(op)
+                self.injected_fault(op, call["params"])
                 params = s.model.request(op, labels, query, body)
                 out = s.model.answer(op, getattr(Api(s), op)(params))
             call["status"] = 200
@@ -822,8 +822,13 @@ class Handler(BaseHTTPRequestHandler):
                 s.calls.append(call)
         self.send(200, out)
 
-    def injected_fault(self, op):
+    def injected_fault(self, op, params=None):
         for fault in self.store.faults:
+            # A fault may name a branch: only calls about it are failed, so
+            # tests running side by side do not take each other's faults.
+            branch = fault.get("branchName")
+            if branch is not None and (params or {}).get("branchName") != branch:
+                continue
             if fault["operation"] in (op, "*") and fault["count"] > 0:
                 fault["count"] -= 1
                 raise ApiError(fault["error"], fault.get("message") or f"Injected {fault['error']} for {op}.")
@@ -978,7 +983,8 @@ class Control:
         if body.get("error") not in ApiError.STATUS:
             raise bad(f"error must be one of {sorted(ApiError.STATUS)}")
         self.s.faults.append({"operation": body.get("operation", "*"), "error": body["error"],
-                              "count": int(body.get("count", 1)), "message": body.get("message")})
+                              "count": int(body.get("count", 1)), "message": body.get("message"),
+                              "branchName": body.get("branchName")})
         return {"faults": self.s.faults}
 
     def set_config(self, body):

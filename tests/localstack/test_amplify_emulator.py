@@ -314,6 +314,20 @@ def test_injected_faults_answer_the_modelled_errors(amp, ctl):
     ctl("/faults", {"error": "NoSuchError"}, status=400)
 
 
+def test_a_fault_naming_a_branch_fails_only_calls_about_it(amp, ctl):
+    ctl.app("dfaults00000002")
+    # More failures than the client's retries: a call that takes it fails.
+    ctl("/faults", {"operation": "GetBranch", "error": "InternalFailureException", "count": 20,
+                    "branchName": "other"})
+    # A call about another branch does not take the fault.
+    assert amp.get_branch(appId="dfaults00000002", branchName="main")["branch"]["branchName"] == "main"
+    ctl("/apps/dfaults00000002/branches", {"branchName": "other"})
+    with pytest.raises(amp.exceptions.InternalFailureException):
+        amp.get_branch(appId="dfaults00000002", branchName="other")
+    requests.delete(f"{amp.meta.endpoint_url}/_emulator/faults", timeout=5)
+    assert amp.get_branch(appId="dfaults00000002", branchName="other")["branch"]["branchName"] == "other"
+
+
 # ----- jobs -----
 
 def test_start_job_release_retry_and_manual(amp, ctl):

@@ -47,6 +47,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "InternalServerException",
     "InternalFailure",
+    // Amplify's own 5xx: an internal failure, a service it depends on.
+    "InternalFailureException",
+    "DependentServiceFailureException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "TransactionConflictException",
@@ -72,7 +75,7 @@ where
                 Failure::ConditionFailed
             } else if code == "NotFoundException" || code == "ResourceNotFoundException" {
                 Failure::NotFound(text)
-            } else if TRANSIENT_CODES.contains(&code) {
+            } else if TRANSIENT_CODES.contains(&code) || service.raw().status().is_server_error() {
                 Failure::Transient(text)
             } else {
                 Failure::Rejected(text)
