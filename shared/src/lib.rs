@@ -20,6 +20,8 @@ pub mod lambda;
 pub mod measure;
 pub mod policy;
 pub mod ports;
+#[doc(hidden)]
+pub mod template_text;
 
 pub mod alert;
 pub mod cleanup;

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use sentinel_shared::core::enforcement::ObservedKind;
 use sentinel_shared::core::model::JobId;
-use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
 use crate::end_to_end::watched_app;
@@ -56,18 +55,14 @@ async fn acting_calls(stack: &Stack, branch: &str) -> Vec<String> {
 #[tokio::test]
 async fn observe_mode_records_publishes_and_alerts_what_it_would_have_done_and_acts_on_nothing() {
     let stack = Stack::new().await;
-    // rollback.rs's branch: automatic rollback on, quick checks.
-    let branch = crate::rollback::branch(&stack, "obs").await;
-    let policy = BranchPolicy::parse(
-        "enforcement: observe\nrequired:\n  all: [DATABASE_URL]\nrollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n",
-        "test",
+    // rollback.rs's branch (automatic rollback on, quick checks), observing
+    // and requiring a variable the builds lack.
+    let branch = crate::rollback::branch_with(
+        &stack,
+        "obs",
+        "enforcement: observe\nrequired:\n  all: [DATABASE_URL]\n",
     )
-    .unwrap();
-    stack
-        .store()
-        .put_policy(&watched_app(), Some(&branch.parse().unwrap()), &policy)
-        .await
-        .unwrap();
+    .await;
     site(&stack, &branch, &[V2]).await;
     let observed = stack
         .capture(

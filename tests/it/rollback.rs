@@ -23,10 +23,15 @@ const V3: &str = "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c";
 /// A fresh branch whose policy turns automatic rollback on (the local stack
 /// is `dev`, where it is off by default) and checks quickly.
 pub(crate) async fn branch(stack: &Stack, prefix: &str) -> String {
+    branch_with(stack, prefix, "").await
+}
+
+/// [`branch`], its policy beginning with `more` (YAML lines).
+pub(crate) async fn branch_with(stack: &Stack, prefix: &str, more: &str) -> String {
     let branch = format!("{prefix}-{}", unique_app_id());
     ensure_watched_app(stack, &branch, V1).await;
     let policy = BranchPolicy::parse(
-        "rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n",
+        &format!("{more}rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n"),
         "test",
     )
     .unwrap();

@@ -359,19 +359,7 @@ fn the_local_stack_says_what_it_cannot_check_and_still_passes() {
 
 /// template.yaml's resource `name` (its lines up to the next resource).
 fn resource(name: &str) -> String {
-    let template = include_str!("../../../template.yaml");
-    let head = format!("  {name}:");
-    template
-        .lines()
-        .skip_while(|l| *l != head)
-        .enumerate()
-        .take_while(|(i, l)| {
-            *i == 0
-                || !(l.starts_with("  ")
-                    && l.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic))
-        })
-        .map(|(_, l)| format!("{l}\n"))
-        .collect()
+    sentinel_shared::template_text::resource(include_str!("../../../template.yaml"), name)
 }
 
 #[test]

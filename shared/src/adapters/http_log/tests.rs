@@ -235,25 +235,15 @@ fn an_origin_is_scheme_host_and_port() {
 
 #[test]
 fn the_alerters_timeout_covers_a_batch_of_log_budgets() {
-    let template = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
-    )
-    .unwrap();
-    let alerter = template
-        .split("\n  AlerterFunction:")
-        .nth(1)
-        .expect("AlerterFunction")
-        .split("\n  # -----")
-        .next()
-        .unwrap();
-    let number = |key: &str| -> u64 {
-        alerter
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .and_then(|v| v.trim().parse().ok())
+    let alerter = crate::template_text::resource(
+        include_str!("../../../../template.yaml"),
+        "AlerterFunction",
+    );
+    let number = |key: &str| {
+        crate::template_text::number(&alerter, key)
             .unwrap_or_else(|| panic!("{key} in AlerterFunction"))
     };
-    let (timeout, batch) = (number("Timeout:"), number("BatchSize:"));
+    let (timeout, batch) = (number("Timeout"), number("BatchSize"));
     let needed = batch * LogBudget::DEFAULT.max_time.as_secs() + 10;
     assert!(
         timeout >= needed,

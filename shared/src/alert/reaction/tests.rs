@@ -395,21 +395,9 @@ async fn a_test_alert_is_sent_once_marked_as_a_test_and_touches_no_incident() {
     assert!(quiet.open.is_empty() && quiet.resolved.is_empty());
 }
 
-/// The resource `name`'s lines in template.yaml (up to the next resource).
+/// The resource `name`'s lines in template.yaml.
 fn resource(name: &str) -> String {
-    let template = include_str!("../../../../template.yaml");
-    let head = format!("  {name}:");
-    template
-        .lines()
-        .skip_while(|l| *l != head)
-        .enumerate()
-        .take_while(|(i, l)| {
-            *i == 0
-                || !(l.starts_with("  ")
-                    && l.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic))
-        })
-        .map(|(_, l)| format!("{l}\n"))
-        .collect()
+    crate::template_text::resource(include_str!("../../../../template.yaml"), name)
 }
 
 #[test]

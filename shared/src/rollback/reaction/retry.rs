@@ -221,19 +221,12 @@ mod tests {
 
     /// The rollback function's `Timeout` in template.yaml, in seconds.
     fn rollback_timeout() -> i64 {
-        let template = include_str!("../../../../template.yaml");
-        let from = template
-            .find("\n  RollbackFunction:")
-            .expect("RollbackFunction in template.yaml");
-        template[from + 1..]
-            .lines()
-            .skip(1)
-            .take_while(|l| !l.starts_with("  ") || l.starts_with("   "))
-            .find_map(|l| l.trim().strip_prefix("Timeout:"))
-            .expect("a Timeout on RollbackFunction")
-            .trim()
-            .parse()
-            .expect("a number of seconds")
+        let function = crate::template_text::resource(
+            include_str!("../../../../template.yaml"),
+            "RollbackFunction",
+        );
+        crate::template_text::number(&function, "Timeout").expect("a Timeout on RollbackFunction")
+            as i64
     }
 
     /// Issue #18 item 9: a claim must outlive the invocation that holds
