@@ -558,7 +558,11 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             health.deadline_ms = deadline * 1000;
             health.version_grace_ms = grace * 1000;
             health.allowed_hosts.extend(allow_hosts);
-            let checker = sentinel_shared::health::Checker::new(&url, health)?;
+            // The user named this URL: its origin may be a dev server on
+            // 127.0.0.1 or plain http. Every other host, and every redirect
+            // (scheme and port pinned), is held to the functions' rules.
+            let rules = sentinel_shared::outbound::Outbound::named_by_a_person(&url);
+            let checker = sentinel_shared::health::Checker::new(&url, health, &rules)?;
             let progress = term::Progress::start(&format!("checking {url}"));
             let report = checker.run(expect_commit.as_deref()).await;
             drop(progress);

@@ -52,7 +52,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let addr = rt.block_on(slow_server());
     let base = format!("http://{addr}/");
-    let checker = Checker::new(&base, policy()).unwrap();
+    let rules = sentinel_shared::outbound::Outbound::parse_list(&format!("http://{addr}")).unwrap();
+    let checker = Checker::new(&base, policy(), &rules).unwrap();
     let client = reqwest::Client::new();
 
     let mut group = c.benchmark_group("health round, 20 endpoints at 100 ms");

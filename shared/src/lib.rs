@@ -8,7 +8,8 @@
 //!   and the outbox flush every reaction shares.
 //! - [`policy`]: the branch policy, one section per feature.
 //! - [`lambda`]: process plumbing (entry point, SQS batches, clients,
-//!   configuration, logs).
+//!   configuration, logs); [`outbound`]: the rules every outbound HTTP
+//!   request is held to (https, public addresses, pinned redirects).
 //! - the features, each with its pure files and one `reaction.rs`:
 //!   [`ingest`], [`validate`], [`health`], [`diagnose`], [`alert`],
 //!   [`rollback`], [`metrics`], [`cleanup`].
@@ -18,6 +19,7 @@ pub mod core;
 pub mod effects;
 pub mod lambda;
 pub mod measure;
+pub mod outbound;
 pub mod policy;
 pub mod ports;
 #[doc(hidden)]

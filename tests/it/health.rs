@@ -8,7 +8,7 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::DeploymentKey;
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::health::Verdict;
-use sentinel_shared::ports::DeploymentStore;
+use sentinel_shared::ports::{DeploymentStore, PolicyStore};
 use serde_json::json;
 
 use crate::end_to_end::{ensure_watched_app, watched_app};
@@ -342,5 +342,51 @@ async fn a_branch_on_a_custom_domain_is_checked_there_once_amplify_serves_it() {
         health.url.ends_with(&format!("/_sites/www.{domain}/")),
         "{}",
         health.url
+    );
+}
+
+#[tokio::test]
+async fn a_site_url_on_the_metadata_service_is_never_requested_and_the_verdict_says_why() {
+    let stack = Stack::new().await;
+    let branch = format!("ssrf-{}", unique_app_id());
+    let commit = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    ensure_watched_app(&stack, &branch, commit).await;
+    // https, as a deployed checker requires: only the address refuses it.
+    let policy = sentinel_shared::policy::BranchPolicy::parse(
+        "rollback:\n  automatic: true\nhealth:\n  url: https://169.254.169.254/latest/meta-data/iam/\n  healthy_after: 1\n",
+        "test",
+    )
+    .unwrap();
+    stack
+        .store()
+        .put_policy(&watched_app(), Some(&branch.parse().unwrap()), &policy)
+        .await
+        .unwrap();
+    let (key, capture) = played_build(&stack, &branch, commit, false).await;
+
+    let record = verdict_of(&stack, &key).await;
+    let health = record.health.clone().unwrap();
+    assert_eq!(health.verdict, Verdict::Inconclusive, "{health:?}");
+    assert!(
+        health.reason.starts_with("not checked: refused")
+            && health.reason.contains("169.254.169.254 is not a public address"),
+        "{}",
+        health.reason
+    );
+    let events = capture
+        .collect(4, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail-type"] == "Deployment Check Inconclusive"),
+        "the refusal is published (and so alerted): {events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["detail-type"] == "Rollback Started"),
+        "an inconclusive check never rolls back"
     );
 }

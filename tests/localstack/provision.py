@@ -35,6 +35,10 @@ LOCAL_FUNCTION_ENV = {
     # stack reads them only from S3 over https (shared/src/adapters/http_log.rs).
     "SENTINEL_LOG_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
     or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
+    # Sites too are the emulator's; a deployed health checker requests
+    # https on public addresses only (shared/src/outbound).
+    "SENTINEL_SITE_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
+    or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
 }
 
 LOCAL_PARAMS = {

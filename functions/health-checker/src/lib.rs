@@ -10,14 +10,24 @@ use sentinel_shared::health::reaction::{
     ACCEPTED, DeployCheckOutcome, HealthChecker, ScheduleOutcome,
 };
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
+use sentinel_shared::outbound::Outbound;
 use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// What the health checker works with: the stack's clients.
+/// What the health checker works with: the stack's clients, and the rules
+/// its requests are held to.
 pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
+    /// [`Outbound::public`] in a deployed stack; a local stack names its
+    /// sites' origin in [`SITE_ORIGINS`].
+    pub outbound: Outbound,
 }
+
+/// The variable naming a local stack's site origins (comma-separated
+/// `scheme://host:port`), exempt from https and public-address rules.
+/// Never set by the template.
+pub const SITE_ORIGINS: &str = "SENTINEL_SITE_ORIGINS";
 
 /// What one delivery led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +49,7 @@ pub async fn on_raw<K: Stack>(
         amplify: &c.amplify,
         publisher: &c.publisher,
         site_url_template: c.site_url_template.as_deref(),
+        outbound: &deps.outbound,
     };
     match Delivery::parse(raw, ACCEPTED)? {
         Delivery::Scheduled(round) => {

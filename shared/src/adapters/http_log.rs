@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::diagnose::Diagnoser;
+use crate::outbound::Outbound;
 use crate::ports::{LogError, LogSource};
 
 /// How much of one log is read: enough for any real build log (Amplify's
@@ -34,39 +35,6 @@ impl LogBudget {
         max_bytes: 64 * 1024 * 1024,
         max_time: Duration::from_secs(15),
     };
-}
-
-/// An origin (scheme, host, port) logs may also come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
-}
-
-impl Origin {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = url::Url::parse(raw.trim()).map_err(|e| format!("{raw:?}: {e}"))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| format!("{raw:?} has no host"))?;
-        if url.path() != "/" || url.query().is_some() {
-            return Err(format!("{raw:?}: an origin has no path or query"));
-        }
-        Ok(Self {
-            scheme: url.scheme().to_owned(),
-            host: host.to_owned(),
-            port: url.port_or_known_default(),
-        })
-    }
-
-    fn of(url: &url::Url) -> Option<Self> {
-        Some(Self {
-            scheme: url.scheme().to_owned(),
-            host: url.host_str()?.to_owned(),
-            port: url.port_or_known_default(),
-        })
-    }
 }
 
 /// An S3 host of the AWS partitions, where Amplify's pre-signed logs are:
@@ -94,20 +62,20 @@ pub struct HttpLogSource {
     /// building it loads the system's root certificates (about 5 ms of a
     /// cold start). An error (no certificates at all) fails that read.
     client: OnceLock<Result<reqwest::Client, String>>,
-    /// Origins allowed besides S3's (a local stack's).
-    extra: Vec<Origin>,
+    /// The outbound rules, with a local stack's log origins exempt.
+    outbound: Outbound,
     budget: LogBudget,
 }
 
 impl HttpLogSource {
     pub fn new() -> Self {
-        Self::with(Vec::new(), LogBudget::DEFAULT)
+        Self::with(Outbound::public(), LogBudget::DEFAULT)
     }
 
-    pub fn with(extra: Vec<Origin>, budget: LogBudget) -> Self {
+    pub fn with(outbound: Outbound, budget: LogBudget) -> Self {
         Self {
             client: OnceLock::new(),
-            extra,
+            outbound,
             budget,
         }
     }
@@ -117,29 +85,27 @@ impl HttpLogSource {
 
     /// From `SENTINEL_LOG_ORIGINS` (unset in a deployed stack).
     pub fn from_env() -> Result<Self, String> {
-        let extra = std::env::var(Self::ORIGINS)
-            .unwrap_or_default()
-            .split(',')
-            .filter(|o| !o.trim().is_empty())
-            .map(Origin::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::with(extra, LogBudget::DEFAULT))
+        Ok(Self::with(
+            Outbound::from_env(Self::ORIGINS)?,
+            LogBudget::DEFAULT,
+        ))
     }
 
+    /// A local origin, or https on S3's default port (and, as for every
+    /// request, a public address: [`Outbound`]).
     fn allowed(&self, url: &url::Url) -> bool {
-        let Some(origin) = Origin::of(url) else {
-            return false;
-        };
-        self.extra.contains(&origin)
-            || (origin.scheme == "https"
-                && origin.port == Some(443)
-                && is_amplify_log_host(&origin.host))
+        self.outbound.is_local(url)
+            || (url.scheme() == "https"
+                && url.port_or_known_default() == Some(443)
+                && url.host_str().is_some_and(is_amplify_log_host)
+                && self.outbound.check(url).is_ok())
     }
 
     fn client(&self) -> Result<&reqwest::Client, LogError> {
         self.client
             .get_or_init(|| {
-                reqwest::Client::builder()
+                self.outbound
+                    .client()
                     .connect_timeout(Duration::from_secs(5))
                     .read_timeout(Duration::from_secs(10))
                     // A redirect may stay on its origin, nothing else.
@@ -147,7 +113,7 @@ impl HttpLogSource {
                         let same = attempt
                             .previous()
                             .first()
-                            .is_some_and(|first| Origin::of(first) == Origin::of(attempt.url()));
+                            .is_some_and(|first| first.origin() == attempt.url().origin());
                         if same && attempt.previous().len() < 5 {
                             attempt.follow()
                         } else {

@@ -13,6 +13,9 @@
 //! * Requests go only to allowed hosts, follow at most 5 redirects within
 //!   them, read at most 1 MB of body, verify TLS, and send no credentials
 //!   but a protected site's own basic auth, to its own origin only.
+//! * Every request, every redirect hop, is held to [`crate::outbound`]:
+//!   https, public addresses only (checked where the connection is made),
+//!   and the site URL's scheme and port pinned across redirects.
 
 mod policy;
 pub mod reaction;
@@ -29,6 +32,7 @@ pub use crate::core::verdicts::{EndpointReport, Outcome, Verdict};
 pub use policy::{EndpointCheck, HealthPolicy, SiteChoice, VersionCheck};
 
 use crate::core::budget;
+use crate::outbound::{self, Outbound};
 use crate::ports::BasicAuth;
 
 /// One request of one round.
@@ -52,6 +56,20 @@ pub struct HealthReport {
     pub endpoints: Vec<EndpointReport>,
 }
 
+impl HealthReport {
+    /// The verdict of a check that could not start (a URL refused, a bad
+    /// policy): Inconclusive, never a rollback, and said in the alert.
+    pub fn not_started(reason: &CheckError) -> Self {
+        Self {
+            verdict: Verdict::Inconclusive,
+            reason: budget::truncate_to(&format!("not checked: {}", reason.0), budget::REASON),
+            rounds: 0,
+            elapsed_ms: 0,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
 /// A check that cannot start: a bad URL or policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -62,6 +80,7 @@ pub struct Checker {
     policy: HealthPolicy,
     base: url::Url,
     allowed_hosts: Vec<String>,
+    outbound: Outbound,
     /// The site's basic auth, sent to its own origin only.
     basic_auth: Option<BasicAuth>,
 }
@@ -70,8 +89,10 @@ const BODY_CAP: usize = 1024 * 1024;
 const MAX_REDIRECTS: usize = 5;
 
 impl Checker {
-    /// `base` is the site's root; its own host is always allowed.
-    pub fn new(base: &str, policy: HealthPolicy) -> Result<Self, CheckError> {
+    /// `base` is the site's root; its own host is always allowed. Every
+    /// request is held to `outbound` ([`Outbound::public`] in a deployed
+    /// function); the base's scheme and port hold for every redirect.
+    pub fn new(base: &str, policy: HealthPolicy, outbound: &Outbound) -> Result<Self, CheckError> {
         let base =
             url::Url::parse(base).map_err(|e| CheckError(format!("{base:?} is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
@@ -79,9 +100,11 @@ impl Checker {
                 "{base} is not an http(s) URL with a host"
             )));
         }
+        outbound.check(&base).map_err(|e| CheckError(e.0))?;
         let mut allowed_hosts = policy.allowed_hosts.clone();
         allowed_hosts.extend(base.host_str().map(str::to_owned));
-        let client = reqwest::Client::builder()
+        let client = outbound
+            .client()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(policy.timeout_ms))
             .user_agent("deploy-sentinel-health/1")
@@ -92,6 +115,7 @@ impl Checker {
             policy,
             base,
             allowed_hosts,
+            outbound: outbound.clone(),
             basic_auth: None,
         })
     }
@@ -378,6 +402,9 @@ impl Checker {
                         ),
                     ));
                 }
+                self.outbound
+                    .check_hop(&self.base, &url)
+                    .map_err(|e| (Outcome::SiteFailed, e.0))?;
                 continue;
             }
             let headers: Vec<(String, String)> = resp
@@ -413,6 +440,10 @@ impl Checker {
 }
 
 fn classify(e: reqwest::Error) -> (Outcome, String) {
+    if let Some(refused) = outbound::refusal(&e) {
+        // The name resolves where no request may go: not requested.
+        return (Outcome::OurSide, refused.0.clone());
+    }
     if e.is_timeout() {
         return (
             Outcome::SiteFailed,

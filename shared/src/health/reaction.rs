@@ -13,13 +13,17 @@ use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
 use crate::core::model::{AppId, BranchName, Environment};
 use crate::core::scope::Scope;
 use crate::effects;
-use crate::health::{Checker, HealthPolicy, HealthReport, SiteChoice, Verdict, site};
+use crate::health::{CheckError, Checker, HealthPolicy, HealthReport, SiteChoice, Verdict, site};
+use crate::outbound::Outbound;
 use crate::ports::{
     AmplifyApi, BasicAuth, BranchPointer, DeploymentFilter, DeploymentStore, PolicyStore, Stack,
 };
 
 /// The detail type the health checker takes (besides its schedule).
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_SUCCEEDED];
+
+/// The URL recorded when the branch has no site URL that may be requested.
+pub const NO_URL: &str = "(no valid site URL)";
 
 pub struct HealthChecker<'a, K: Stack> {
     pub store: &'a K::Store,
@@ -28,6 +32,8 @@ pub struct HealthChecker<'a, K: Stack> {
     /// Where sites are when neither the policy nor Amplify's default applies
     /// (see `Config::site_url_template`).
     pub site_url_template: Option<&'a str>,
+    /// What every request is held to ([`Outbound::public`] when deployed).
+    pub outbound: &'a Outbound,
 }
 
 /// What one "Build Succeeded" led to.
@@ -68,18 +74,24 @@ impl<K: Stack> HealthChecker<'_, K> {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
             };
-            let (url, basic_auth) = self.site(&key, &policy).await?;
-            let checker = Checker::new(&url, policy)
-                .map_err(|e| Error::DeadLetter(e.to_string()))?
-                .with_basic_auth(basic_auth);
-            let commit = record.details.commit_id.as_deref();
-            let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
-            let Ok(report) = checker.run_while(commit, still_live).await else {
-                info!("superseded during the check; no verdict");
-                return Ok(DeployCheckOutcome {
-                    verdict: None,
-                    published: 0,
-                });
+            let (url, checker) = self.checker(&key, policy).await?;
+            let report = match checker {
+                Ok(checker) => {
+                    let commit = record.details.commit_id.as_deref();
+                    let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
+                    let Ok(report) = checker.run_while(commit, still_live).await else {
+                        info!("superseded during the check; no verdict");
+                        return Ok(DeployCheckOutcome {
+                            verdict: None,
+                            published: 0,
+                        });
+                    };
+                    report
+                }
+                Err(refused) => {
+                    warn!(reason = %refused, "the check cannot start");
+                    HealthReport::not_started(&refused)
+                }
             };
             info!(verdict = ?report.verdict, reason = %report.reason, %url, "checked");
             record = effects::update(self.store, &key, |d| Ok(decide(d, &report, &url))).await?;
@@ -225,7 +237,8 @@ impl<K: Stack> HealthChecker<'_, K> {
             Some(stored) => stored.policy.health,
             None => HealthPolicy::default(),
         };
-        let (url, basic_auth) = match self.site(&key, &policy).await {
+        let rollback_allowed = policy.rollback_on_live_failure;
+        let (url, checker) = match self.checker(&key, policy).await {
             Ok(site) => site,
             Err(Error::Amplify(AmplifyError::NotFound(what))) => {
                 info!(app = %app, branch = %branch, %what, "gone from Amplify; not checked");
@@ -233,11 +246,10 @@ impl<K: Stack> HealthChecker<'_, K> {
             }
             Err(e) => return Err(e),
         };
-        let rollback_allowed = policy.rollback_on_live_failure;
-        let checker = Checker::new(&url, policy)
-            .map_err(|e| Error::DeadLetter(e.to_string()))?
-            .with_basic_auth(basic_auth);
-        let report = checker.run(record.details.commit_id.as_deref()).await;
+        let report = match checker {
+            Ok(checker) => checker.run(record.details.commit_id.as_deref()).await,
+            Err(refused) => HealthReport::not_started(&refused),
+        };
         info!(app = %app, branch = %branch, job = %job_id, verdict = ?report.verdict, "live check");
         let record = effects::update(self.store, &key, |d| {
             Ok(decide_live(d, &report, &url, rollback_allowed))
@@ -246,6 +258,25 @@ impl<K: Stack> HealthChecker<'_, K> {
         Ok(Live::Checked(
             effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?,
         ))
+    }
+
+    /// The site's URL (as recorded) and its checker, or why no check can
+    /// start there (a URL the outbound rules refuse, a branch name that
+    /// makes no host): that is recorded as an Inconclusive verdict and
+    /// alerted, not dead-lettered.
+    async fn checker(
+        &self,
+        key: &DeploymentKey,
+        policy: HealthPolicy,
+    ) -> Result<(String, Result<Checker, CheckError>), Error> {
+        Ok(match self.site(key, &policy).await? {
+            Ok((url, basic_auth)) => {
+                let checker = Checker::new(&url, policy, self.outbound)
+                    .map(|c| c.with_basic_auth(basic_auth));
+                (url, checker)
+            }
+            Err(refused) => (NO_URL.to_owned(), Err(refused)),
+        })
     }
 
     /// Where the site is, and the basic auth to check it with: the policy's
@@ -261,9 +292,12 @@ impl<K: Stack> HealthChecker<'_, K> {
         &self,
         key: &DeploymentKey,
         policy: &HealthPolicy,
-    ) -> Result<(String, Option<BasicAuth>), Error> {
+    ) -> Result<Result<(String, Option<BasicAuth>), CheckError>, Error> {
         if let Some(url) = policy.url.as_deref() {
-            return Ok((site::fill(url, &key.app_id, &key.branch_name, None), None));
+            return Ok(Ok((
+                site::fill(url, &key.app_id, &key.branch_name, None),
+                None,
+            )));
         }
         let branch = match self.amplify.get_branch(&key.app_id, &key.branch_name).await {
             Ok(branch) => Some(branch),
@@ -293,18 +327,29 @@ impl<K: Stack> HealthChecker<'_, K> {
                 app.as_ref().map(|a| a.default_domain.as_str()),
             )
         };
+        let display = branch.as_ref().map_or_else(
+            || key.branch_name.display_name(),
+            |b| b.display_name.clone(),
+        );
+        let no_host = || {
+            CheckError(format!(
+                "{display:?} (the branch's display name) makes no valid host name"
+            ))
+        };
         let url = match (self.site_url_template, &branch, &custom) {
             (Some(template), _, _) => {
-                let host = custom.clone().unwrap_or_else(|| match &branch {
-                    Some(b) => amplify_host(&b.display_name),
-                    None => amplify_host(&key.branch_name.display_name()),
-                });
+                let host = match custom.clone().or_else(|| amplify_host(&display)) {
+                    Some(host) => host,
+                    None if !template.contains("{host}") => String::new(),
+                    None => return Ok(Err(no_host())),
+                };
                 site::fill(template, &key.app_id, &key.branch_name, Some(&host))
             }
             (None, Some(_), Some(host)) => format!("https://{host}/"),
-            (None, Some(branch), None) if app.is_some() => {
-                format!("https://{}/", amplify_host(&branch.display_name))
-            }
+            (None, Some(_), None) if app.is_some() => match amplify_host(&display) {
+                Some(host) => format!("https://{host}/"),
+                None => return Ok(Err(no_host())),
+            },
             _ => {
                 return Err(Error::DeadLetter(format!(
                     "no site for {}/{}: Amplify has no such app or branch",
@@ -312,7 +357,7 @@ impl<K: Stack> HealthChecker<'_, K> {
                 )));
             }
         };
-        Ok((url, basic_auth))
+        Ok(Ok((url, basic_auth)))
     }
 
     /// The branch's custom-domain host, when the policy wants it checked

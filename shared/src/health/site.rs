@@ -44,21 +44,40 @@ pub fn custom_domain_host(domains: &[DomainAssociation], branch: &BranchName) ->
 
 /// Amplify's own host of a branch: `{displayName}.{defaultDomain}`; the
 /// default domain is `{appId}.amplifyapp.com` when GetApp was not needed.
-pub fn amplify_host(app_id: &AppId, display_name: &str, default_domain: Option<&str>) -> String {
-    match default_domain {
+/// `None` when that is not a valid DNS host: a display name comes from a
+/// branch name, which git lets hold `@`, `#`, `:` — characters that would
+/// move a URL's host (`x@evil.example#`).
+pub fn amplify_host(
+    app_id: &AppId,
+    display_name: &str,
+    default_domain: Option<&str>,
+) -> Option<String> {
+    let host = match default_domain {
         Some(domain) => format!("{display_name}.{domain}"),
         None => format!("{display_name}.{app_id}.amplifyapp.com"),
-    }
+    };
+    valid_host(&host).then_some(host)
 }
+
+/// What may stand unencoded in a URL: RFC 3986's unreserved characters.
+const ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A URL template (the policy's `url`, the stack's `SiteUrlTemplate`) with
 /// `{appId}`, `{branch}`, `{displayName}` and — given a host — `{host}`
-/// filled in.
+/// filled in. A branch name is the committer's: it and its display name
+/// are percent-encoded, so that no character of theirs (`@`, `#`, `/`,
+/// `:`, `?`) changes the URL's host, port or path; `{host}` must be a
+/// host this module checked ([`custom_domain_host`], [`amplify_host`]).
 pub fn fill(template: &str, app_id: &AppId, branch: &BranchName, host: Option<&str>) -> String {
+    let encode = |text: &str| percent_encoding::utf8_percent_encode(text, ENCODED).to_string();
     let filled = template
-        .replace("{appId}", app_id.as_str())
-        .replace("{branch}", branch.as_str())
-        .replace("{displayName}", &branch.display_name());
+        .replace("{appId}", &encode(app_id.as_str()))
+        .replace("{branch}", &encode(branch.as_str()))
+        .replace("{displayName}", &encode(&branch.display_name()));
     match host {
         Some(host) => filled.replace("{host}", host),
         None => filled,
@@ -232,15 +251,76 @@ mod tests {
                 &b,
                 None
             ),
-            "https://feature-new-ui.d1abc.example/feature/new.ui"
+            "https://feature-new-ui.d1abc.example/feature%2Fnew.ui"
         );
         assert_eq!(
-            amplify_host(&app, "feature-new-ui", None),
-            "feature-new-ui.d1abc.amplifyapp.com"
+            amplify_host(&app, "feature-new-ui", None).as_deref(),
+            Some("feature-new-ui.d1abc.amplifyapp.com")
         );
         assert_eq!(
-            amplify_host(&app, "main", Some("d1abc.amplifyapp.com")),
-            "main.d1abc.amplifyapp.com"
+            amplify_host(&app, "main", Some("d1abc.amplifyapp.com")).as_deref(),
+            Some("main.d1abc.amplifyapp.com")
         );
+    }
+
+    const HOSTILE: &[&str] = &[
+        "x@evil.example#",
+        "a:b@evil.example",
+        "x/../../admin",
+        "x?host=evil.example",
+        "x:8443",
+        "x\\evil.example",
+        "x%2F..%2F",
+        "<!channel>",
+    ];
+
+    #[test]
+    fn a_branch_name_cannot_move_the_host_port_or_path_of_a_template() {
+        let app: AppId = "d1abc".parse().unwrap();
+        for name in HOSTILE {
+            let template = "https://preview.example.com/sites/{branch}/{displayName}";
+            let filled = fill(template, &app, &branch(name), None);
+            let url = url::Url::parse(&filled).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                url.host_str(),
+                Some("preview.example.com"),
+                "{name}: {filled}"
+            );
+            assert_eq!(url.port(), None, "{name}: {filled}");
+            assert_eq!(url.username(), "", "{name}: {filled}");
+            assert_eq!(url.query(), None, "{name}: {filled}");
+            assert_eq!(url.fragment(), None, "{name}: {filled}");
+            assert_eq!(
+                url.path_segments().map(|s| s.count()),
+                Some(3),
+                "{name} changed the path's segments: {filled}"
+            );
+            // In the host, it is no host at all, or a sub-domain of the
+            // template's.
+            let template = "https://{displayName}.preview.example.com/";
+            let filled = fill(template, &app, &branch(name), None);
+            if let Ok(url) = url::Url::parse(&filled) {
+                assert!(
+                    url.host_str()
+                        .is_some_and(|h| h.ends_with(".preview.example.com")),
+                    "{name} moved the host: {filled}"
+                );
+                assert_eq!(url.username(), "", "{name}: {filled}");
+                assert_eq!(url.port(), None, "{name}: {filled}");
+            }
+        }
+    }
+
+    #[test]
+    fn amplify_s_host_is_refused_for_a_display_name_that_is_no_dns_label() {
+        let app: AppId = "d1abc".parse().unwrap();
+        for display in ["x@evil.example#", "a:b", "x y", "-x", ""] {
+            assert_eq!(amplify_host(&app, display, None), None, "{display}");
+            assert_eq!(
+                amplify_host(&app, display, Some("d1abc.amplifyapp.com")),
+                None,
+                "{display}"
+            );
+        }
     }
 }

@@ -106,8 +106,14 @@ fn fast() -> HealthPolicy {
     }
 }
 
+/// The outbound rules with a test server's origins exempt (by address and
+/// as `localhost`): everything else is held to the deployed rules.
+pub fn local(addr: SocketAddr) -> Outbound {
+    Outbound::parse_list(&format!("http://{addr},http://localhost:{}", addr.port())).unwrap()
+}
+
 async fn check(addr: SocketAddr, policy: HealthPolicy, commit: Option<&str>) -> HealthReport {
-    Checker::new(&format!("http://{addr}/"), policy)
+    Checker::new(&format!("http://{addr}/"), policy, &local(addr))
         .unwrap()
         .run(commit)
         .await
@@ -335,6 +341,117 @@ async fn a_redirect_to_a_foreign_host_is_refused() {
     );
 }
 
+/// A server that counts its requests and answers 200.
+async fn counted() -> (SocketAddr, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let count = hits.clone();
+    let addr = serve(move |_, _| {
+        count.fetch_add(1, Ordering::SeqCst);
+        Reply::ok("<html>elsewhere</html>")
+    })
+    .await;
+    (addr, hits)
+}
+
+/// Where a test site redirects, given its own port.
+type Location = fn(u16) -> String;
+
+/// A site on a local origin that redirects to `location(its own port)`.
+async fn redirecting(location: Location) -> SocketAddr {
+    let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let own = port.clone();
+    let addr = serve(move |_, _| Reply {
+        status: 302,
+        headers: vec![("location".into(), location(own.load(Ordering::SeqCst)))],
+        ..Reply::ok("")
+    })
+    .await;
+    port.store(addr.port(), Ordering::SeqCst);
+    addr
+}
+
+#[tokio::test]
+async fn a_redirect_may_not_switch_port_or_scheme() {
+    let cases: [(Location, &str); 2] = [
+        (|port| format!("https://127.0.0.1:{port}/"), "scheme"),
+        (|port| format!("http://127.0.0.1:{}/", port + 1), "port"),
+    ];
+    for (location, what) in cases {
+        let addr = redirecting(location).await;
+        // The next port, too, is a local origin: only the pinning refuses.
+        let rules = Outbound::parse_list(&format!(
+            "http://{addr},https://{addr},http://127.0.0.1:{}",
+            addr.port() + 1
+        ))
+        .unwrap();
+        let report = Checker::new(&format!("http://{addr}/"), fast(), &rules)
+            .unwrap()
+            .run(None)
+            .await;
+        assert_eq!(report.verdict, Verdict::Unhealthy, "{what}: {report:?}");
+        assert!(
+            report.reason.contains("pinned"),
+            "{what}: {}",
+            report.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_the_metadata_service_is_refused() {
+    let addr = redirecting(|port| format!("http://169.254.169.254:{port}/latest/meta-data/")).await;
+    let mut policy = fast();
+    policy.allowed_hosts = vec!["169.254.169.254".into()];
+    let report = check(addr, policy, None).await;
+    assert_eq!(report.verdict, Verdict::Unhealthy, "{report:?}");
+    assert!(
+        report.reason.contains("refused") && report.reason.contains("169.254.169.254"),
+        "{}",
+        report.reason
+    );
+}
+
+#[tokio::test]
+async fn a_site_whose_name_resolves_to_loopback_is_not_requested() {
+    let (addr, hits) = counted().await;
+    // https on a name: the URL passes, the resolver (asked for every
+    // connection) refuses `localhost`'s 127.0.0.1 before any byte is sent.
+    let report = Checker::new(
+        &format!("https://localhost:{}/", addr.port()),
+        fast(),
+        &Outbound::public(),
+    )
+    .unwrap()
+    .run(None)
+    .await;
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{report:?}");
+    assert!(
+        report.reason.contains("not a public address"),
+        "{}",
+        report.reason
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_deployed_checker_refuses_http_and_private_addresses_at_once() {
+    let rules = Outbound::public();
+    for url in [
+        "http://shop.example.com/",
+        "https://127.0.0.1/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://10.0.0.8:8443/",
+        "https://user:secret@shop.example.com/",
+    ] {
+        let refused = Checker::new(url, HealthPolicy::default(), &rules)
+            .err()
+            .unwrap_or_else(|| panic!("{url} accepted"));
+        assert!(refused.0.starts_with("refused"), "{url}: {refused}");
+        assert!(!refused.0.contains("secret"), "{refused}");
+    }
+    assert!(Checker::new("https://shop.example.com/", HealthPolicy::default(), &rules).is_ok());
+}
+
 #[tokio::test]
 async fn an_endless_body_is_capped() {
     let addr = serve(|_, _| Reply {
@@ -368,8 +485,9 @@ fn commits_match_by_prefix_of_at_least_seven() {
 
 #[test]
 fn a_bad_url_is_refused_at_once() {
-    assert!(Checker::new("not a url", HealthPolicy::default()).is_err());
-    assert!(Checker::new("ftp://example.com", HealthPolicy::default()).is_err());
+    let rules = Outbound::public();
+    assert!(Checker::new("not a url", HealthPolicy::default(), &rules).is_err());
+    assert!(Checker::new("ftp://example.com", HealthPolicy::default(), &rules).is_err());
 }
 
 #[tokio::test]
@@ -379,7 +497,7 @@ async fn a_check_no_longer_wanted_stops_between_rounds() {
         ..Reply::ok("down")
     })
     .await;
-    let checker = Checker::new(&format!("http://{addr}/"), fast()).unwrap();
+    let checker = Checker::new(&format!("http://{addr}/"), fast(), &local(addr)).unwrap();
     let stopped = checker
         .run_while(None, || async { false })
         .await
@@ -404,37 +522,46 @@ async fn a_protected_site_is_checked_with_its_basic_auth_sent_to_its_origin_only
     let creds = BasicAuth::from_amplify(true, Some("dXNlcjpwYXNz")).unwrap();
     let seen_elsewhere = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
     let seen = seen_elsewhere.clone();
-    // Another allowed host (same server, another name) that the site
-    // redirects to: it must never see the credentials.
-    let other = serve_head(move |head, _| {
-        seen.lock().unwrap().push(authorization(head));
-        Reply::ok("<html>other</html>")
+    // Another allowed host (the same server named `localhost`: a redirect
+    // keeps scheme and port) that the site redirects to: it must never see
+    // the credentials.
+    let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let own_port = port.clone();
+    let site = serve_head(move |head, _| {
+        let to_localhost = head
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("host: localhost"));
+        if to_localhost {
+            seen.lock().unwrap().push(authorization(head));
+            return Reply::ok("<html>other</html>");
+        }
+        match authorization(head).as_deref() {
+            Some("Basic dXNlcjpwYXNz") if head.starts_with("GET /away") => Reply {
+                status: 302,
+                headers: vec![(
+                    "location".into(),
+                    format!("http://localhost:{}/", own_port.load(Ordering::SeqCst)),
+                )],
+                ..Reply::ok("")
+            },
+            Some("Basic dXNlcjpwYXNz") => Reply::ok("<html>ok</html>"),
+            _ => Reply {
+                status: 401,
+                headers: vec![("www-authenticate".into(), "Basic realm=\"Amplify\"".into())],
+                ..Reply::ok("Unauthorized")
+            },
+        }
     })
     .await;
-    let site = serve_head(move |head, _| match authorization(head).as_deref() {
-        Some("Basic dXNlcjpwYXNz") if head.starts_with("GET /away") => Reply {
-            status: 302,
-            headers: vec![(
-                "location".into(),
-                format!("http://localhost:{}/", other.port()),
-            )],
-            ..Reply::ok("")
-        },
-        Some("Basic dXNlcjpwYXNz") => Reply::ok("<html>ok</html>"),
-        _ => Reply {
-            status: 401,
-            headers: vec![("www-authenticate".into(), "Basic realm=\"Amplify\"".into())],
-            ..Reply::ok("Unauthorized")
-        },
-    })
-    .await;
+    port.store(site.port(), Ordering::SeqCst);
     let base = format!("http://{site}/");
 
-    let without = Checker::new(&base, fast()).unwrap().run(None).await;
+    let rules = local(site);
+    let without = Checker::new(&base, fast(), &rules).unwrap().run(None).await;
     assert_eq!(without.verdict, Verdict::Unhealthy, "{without:?}");
     assert_eq!(without.endpoints[0].last_status, Some(401));
 
-    let with = Checker::new(&base, fast())
+    let with = Checker::new(&base, fast(), &rules)
         .unwrap()
         .with_basic_auth(Some(creds.clone()))
         .run(None)
@@ -447,7 +574,7 @@ async fn a_protected_site_is_checked_with_its_basic_auth_sent_to_its_origin_only
         path: "/away".into(),
         ..EndpointCheck::default()
     }];
-    let redirected = Checker::new(&base, policy)
+    let redirected = Checker::new(&base, policy, &rules)
         .unwrap()
         .with_basic_auth(Some(creds))
         .run(None)
@@ -487,6 +614,7 @@ mod site_resolution {
         amplify: MemoryAmplify,
         publisher: MemoryPublisher,
         template: String,
+        outbound: Outbound,
         seen: Seen,
         key: DeploymentKey,
     }
@@ -528,6 +656,7 @@ mod site_resolution {
                 amplify,
                 publisher: MemoryPublisher::default(),
                 template: format!("http://{addr}/_sites/{{host}}/"),
+                outbound: local(addr),
                 seen,
                 key,
             }
@@ -540,6 +669,7 @@ mod site_resolution {
                 amplify: &self.amplify,
                 publisher: &self.publisher,
                 site_url_template: Some(&self.template),
+                outbound: &self.outbound,
             };
             let event = BuildEvent {
                 event_id: "d1abc/main/3/SUCCEED".into(),
@@ -642,7 +772,8 @@ mod site_resolution {
             url: Some(format!("http://{addr}/explicit/{{branch}}/")),
             ..fast()
         };
-        let world = World::new(vec![shop("AVAILABLE", true)], policy).await;
+        let mut world = World::new(vec![shop("AVAILABLE", true)], policy).await;
+        world.outbound = local(addr);
         let url = world.checked_url().await.unwrap();
         assert_eq!(url, format!("http://{addr}/explicit/main/"));
     }
@@ -749,6 +880,7 @@ mod scheduled {
         site: Site,
         /// Sites at the local server (`{host}`); none: where Amplify says.
         template: Option<String>,
+        outbound: Outbound,
     }
 
     fn key(branch: &str) -> DeploymentKey {
@@ -774,6 +906,7 @@ mod scheduled {
                 publisher: MemoryPublisher::default(),
                 site,
                 template: Some(format!("http://{addr}/_sites/{{host}}/")),
+                outbound: local(addr),
             };
             for branch in branches {
                 let name: BranchName = branch.parse().unwrap();
@@ -815,6 +948,7 @@ mod scheduled {
                 amplify: &self.amplify,
                 publisher: &self.publisher,
                 site_url_template: self.template.as_deref(),
+                outbound: &self.outbound,
             };
             checker
                 .on_schedule(Environment::Prod, &Scope::default(), round)
@@ -899,7 +1033,7 @@ mod scheduled {
     }
 
     #[tokio::test]
-    async fn a_branch_that_cannot_be_checked_for_good_is_logged_not_dead_lettered() {
+    async fn a_branch_whose_url_is_refused_gets_an_inconclusive_verdict_not_a_dead_letter() {
         let branches = named(3);
         let w = World::new(&branches, 0).await;
         let name: BranchName = "b01".parse().unwrap();
@@ -914,9 +1048,18 @@ mod scheduled {
             .await
             .unwrap();
         let outcome = w.run(Utc::now()).await.expect("the run succeeds");
-        assert_eq!(outcome.checked, 2, "{outcome:?}");
-        assert_eq!(outcome.failed, 1, "{outcome:?}");
+        assert_eq!(outcome.checked, 3, "{outcome:?}");
+        assert_eq!(outcome.failed, 0, "{outcome:?}");
         assert!(w.live_checked("b00").await && w.live_checked("b02").await);
+        let refused = w.store.get_deployment(&key("b01")).await.unwrap().unwrap();
+        let live = refused.live_check.expect("a verdict is recorded");
+        assert_eq!(live.verdict, Verdict::Inconclusive);
+        assert!(
+            live.reason.starts_with("not checked: ") && live.reason.contains("ftp://example.com"),
+            "{}",
+            live.reason
+        );
+        assert_eq!(w.site.hits("b01"), 0, "nothing was requested for b01");
     }
 
     #[tokio::test]
@@ -997,6 +1140,7 @@ mod budgets {
             amplify: &amplify,
             publisher: &publisher,
             site_url_template: None,
+            outbound: &local(addr),
         };
         let event = BuildEvent {
             event_id: "d1abc/main/3/SUCCEED".into(),
