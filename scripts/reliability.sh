@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make reliability`: the reliability suite (docs/reliability.md).
-#   1. property tests: exactly-once effects under any delivery; malformed input
+#   1. property tests: exactly-once effects under any delivery; malformed and
+#      untrusted input (shared/tests/untrusted.rs)
 #   2. fuzzing: each cargo-fuzz target for FUZZ_SECONDS (60)
 #   3. dependency audit (what works offline)
 #   4. the local stack with the functions behind a fault proxy and given
@@ -19,8 +20,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "set-up"
 scripts/bootstrap.sh
 
-step "property tests: exactly-once effects under any delivery, malformed input"
-cargo test --quiet -p sentinel-shared --test exactly_once --test malformed
+step "property tests: exactly-once effects under any delivery, malformed and untrusted input"
+cargo test --quiet -p sentinel-shared --test exactly_once --test malformed --test untrusted
 
 if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
   step "fuzzing: ${FUZZ_SECONDS:-60} s per target"

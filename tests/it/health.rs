@@ -369,7 +369,9 @@ async fn a_site_url_on_the_metadata_service_is_never_requested_and_the_verdict_s
     assert_eq!(health.verdict, Verdict::Inconclusive, "{health:?}");
     assert!(
         health.reason.starts_with("not checked: refused")
-            && health.reason.contains("169.254.169.254 is not a public address"),
+            && health
+                .reason
+                .contains("169.254.169.254 is not a public address"),
         "{}",
         health.reason
     );

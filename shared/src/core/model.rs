@@ -96,7 +96,8 @@ impl FromStr for AppId {
 }
 string_newtype_serde!(AppId);
 
-/// A git branch name as Amplify knows it: 1-255 characters, no control characters.
+/// A git branch name as Amplify knows it: 1-255 characters, no control
+/// characters, no `.` or `..` component (git's rules too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BranchName(String);
 
@@ -127,6 +128,14 @@ impl FromStr for BranchName {
             return Err(ParseError::new(
                 "branchName",
                 format!("{} contains control characters", preview(s)),
+            ));
+        }
+        // git refuses these too; in a URL they would be dot segments that
+        // move the path (`/sites/../admin`), encoded or not.
+        if s.split('/').any(|part| part == "." || part == "..") {
+            return Err(ParseError::new(
+                "branchName",
+                format!("{} has a `.` or `..` component", preview(s)),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -324,6 +333,14 @@ mod tests {
         let long = "x".repeat(256);
         let err = long.parse::<BranchName>().unwrap_err();
         assert!(err.reason.contains("256"), "{err}");
+        for dots in [".", "..", "a/../b", "./a", "a/."] {
+            let err = dots.parse::<BranchName>().unwrap_err();
+            assert!(err.reason.contains("component"), "{dots}: {err}");
+        }
+        assert!(
+            "a..b/.c/d.".parse::<BranchName>().is_ok(),
+            "dots inside names"
+        );
     }
 
     #[test]

@@ -41,16 +41,18 @@ static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
             "a connection string with a password",
             r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:[^@/\s]+@",
         ),
+        // Prefixes distinctive enough to be found glued to other text
+        // (`Aghp_…`, `x=ghp_…` in a URL path): no word boundary needed.
         (
             "a Stripe secret key",
-            r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{16,}",
+            r"(sk|rk)_(live|test)_[0-9A-Za-z]{16,}",
         ),
         (
             "a GitHub token",
-            r"\b(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|\bgithub_pat_[0-9A-Za-z_]{40,}",
+            r"(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{40,}",
         ),
-        ("a Slack token", r"\bxox[abposr]-[0-9A-Za-z-]{10,}"),
-        ("a GitLab token", r"\bglpat-[0-9A-Za-z_-]{20,}"),
+        ("a Slack token", r"xox[abposr]-[0-9A-Za-z-]{10,}"),
+        ("a GitLab token", r"glpat-[0-9A-Za-z_-]{20,}"),
         ("an OpenAI key", r"\bsk-(proj-)?[A-Za-z0-9_-]{32,}"),
     ]
     .into_iter()
