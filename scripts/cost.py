@@ -151,6 +151,43 @@ def default(template: dict, name: str):
     return template["Parameters"][name].get("Default")
 
 
+def enabled(template: dict, resource: dict) -> bool:
+    """Whether a resource exists at the parameters' defaults. The template's
+    conditions on a resource are `!Equals [!Ref Parameter, value]`, which
+    `load_template` reads as [Parameter, value]; any other form is refused
+    rather than priced wrong."""
+    name = resource.get("Condition")
+    if name is None:
+        return True
+    condition = template["Conditions"][name]
+    if not (isinstance(condition, list) and len(condition) == 2 and condition[0] in template["Parameters"]):
+        raise ValueError(f"cannot price a resource under the condition {name}: {condition!r}")
+    parameter, value = condition
+    return str(default(template, parameter)) == str(value)
+
+
+def alarm_metrics(alarm: dict) -> int:
+    """Metrics an alarm is billed for: its metric, or each metric a
+    metric-math alarm reads (MetricStat); its expressions are free."""
+    queries = alarm["Properties"].get("Metrics")
+    if queries is None:
+        return 1
+    return sum(1 for q in queries if "MetricStat" in q)
+
+
+def alarms(template: dict) -> tuple[dict[str, int], dict[str, tuple[str, int]]]:
+    """The alarms at the defaults, {name: metrics}, and the opt-in ones,
+    {name: (the condition that creates it, metrics)}."""
+    on, opt_in = {}, {}
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        if enabled(template, alarm):
+            on[name] = alarm_metrics(alarm)
+        else:
+            parameter, value = template["Conditions"][alarm["Condition"]]
+            opt_in[name] = (f"{parameter}={value}", alarm_metrics(alarm))
+    return on, opt_in
+
+
 def runs_per_month(expression: str) -> float:
     """Runs a month of a schedule expression: rate(N unit) or a daily cron."""
     m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
@@ -291,9 +328,10 @@ def fixed_per_environment(template: dict, manifest: dict, level: str) -> list[tu
             f"{count} metrics, {months:.2f} metric-months billed",
         )
     )
-    alarms = resources(template, "AWS::CloudWatch::Alarm")
-    alarm_metrics = sum(max(1, len(x["Properties"].get("Metrics", []))) for x in alarms.values())
-    rows.append(("alarms", alarm_metrics * p["alarm_metric_month"], f"{alarm_metrics} alarm metrics"))
+    on, _ = alarms(template)
+    count = sum(on.values())
+    each = ", ".join(f"{name} {n}" for name, n in on.items())
+    rows.append(("alarms", count * p["alarm_metric_month"], f"{count} alarm metrics ({each})"))
     dashboards = len(resources(template, "AWS::CloudWatch::Dashboard"))
     per_account = dashboards * a["environments"]
     billed = max(0, per_account - p["free_dashboards"]) / a["environments"]
@@ -417,6 +455,18 @@ def report(template: dict, manifest: dict) -> tuple[str, dict]:
     ]
     lines += [f"| {name} | {money(cost)} | {how} |" for name, cost, how in fixed]
     lines += [f"| **fixed per environment** | **{money(fixed_total)}** | |", ""]
+    _, opt_in = alarms(template)
+    if opt_in:
+        lines += [
+            "### Opt-in alarms, per environment and month",
+            "",
+            "| alarm | parameter | alarm metrics | cost | fixed per environment |",
+            "|---|---|---|---|---|",
+        ]
+        for name, (parameter, n) in opt_in.items():
+            extra = n * PRICE["alarm_metric_month"]
+            lines.append(f"| {name} | `{parameter}` | {n} | {money(extra)} | {money(fixed_total + extra)} |")
+        lines.append("")
     lines += [
         "### Opting in to per-event metrics (`EventMetrics`), per environment and month",
         "",

@@ -37,7 +37,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 MOTO_GAPS = {
     "AWS::SNS::Subscription": "the e-mail subscription of AlertEmail",
     "AWS::SQS::QueuePolicy": "the policy letting the rules deliver to the queues",
-    "AWS::CloudWatch::Alarm": "the DLQ-depth and function-error alarms",
+    "AWS::CloudWatch::Alarm": "the DLQ-depth, records-retrying, alert-delivery and (opt-in) "
+                              "table-throttle alarms (test_alarms.py checks them)",
 }
 
 # What moto gets wrong that the test works around, stated so it can be
@@ -246,7 +247,10 @@ def test_what_moto_skips_is_right_in_the_template(deployed):
     _, expanded, _ = deployed
     resources = expanded["Resources"]
     alarms = {n: r for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert len(alarms) == 8  # the DLQ and seven functions
+    # The DLQ's depth, the queues' ages, the alert topic's deliveries, the
+    # table's throttles (opt-in): test_alarms.py checks what each reads.
+    assert set(alarms) == {"DeadLetterAlarm", "RecordsRetryingAlarm", "AlertDeliveriesFailingAlarm",
+                           "TableThrottledAlarm"}
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}], name
     [policy] = [r for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
@@ -254,6 +258,25 @@ def test_what_moto_skips_is_right_in_the_template(deployed):
     assert queues == {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
     [subscription] = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
     assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_the_schedules_targets_retry_then_dead_letter_as_created(deployed, aws):
+    """The three schedule rules' targets as CloudFormation created them (on
+    the default bus): each retries for one period of its default schedule,
+    then dead-letters to the stack's DLQ."""
+    stack, _, _ = deployed
+    resources = aws("cloudformation").list_stack_resources(StackName=stack["StackName"])["StackResourceSummaries"]
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+    dlq = aws("sqs").get_queue_attributes(QueueUrl=outputs(stack)["DeadLetterQueueUrl"],
+                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ages = {"LiveHealthScheduleRule": 300, "MetricsScheduleRule": 3600, "CleanupScheduleRule": 86400}
+    for logical, age in ages.items():
+        rule = aws("events").describe_rule(Name=physical[logical])
+        assert rule.get("ScheduleExpression"), logical
+        (target,) = aws("events").list_targets_by_rule(Rule=physical[logical])["Targets"]
+        assert target["Arn"].startswith("arn:aws:sqs:") and target["Arn"] != dlq, logical
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": age}, logical
+        assert target["DeadLetterConfig"] == {"Arn": dlq}, logical
 
 
 def test_each_function_has_its_own_least_privilege_role(deployed, aws):

@@ -67,3 +67,23 @@ def test_metrics_are_priced_from_the_manifest(cost, inputs):
     more = copy.deepcopy(manifest)
     more["levels"]["off"].append({"source": "Build Succeeded", "metric": "X", "dimensions": ["Environment"]})
     assert cost.metric_months(template, more, "off")[0] > levels[0][0] + 0.9
+
+
+def test_alarms_are_priced_per_metric_they_read_at_the_default_parameters(cost, inputs):
+    template, _ = inputs
+    on, opt_in = cost.alarms(template)
+    # A metric-math alarm pays for each metric it reads, not its expressions.
+    assert on["RecordsRetryingAlarm"] == 7
+    assert sum(1 for q in template["Resources"]["RecordsRetryingAlarm"]["Properties"]["Metrics"]
+               if "Expression" in q) == 8
+    # An alarm a parameter adds is priced apart, and counts once switched on.
+    assert opt_in == {"TableThrottledAlarm": ("TableThrottleAlarm=on", 4)}
+    switched = copy.deepcopy(template)
+    switched["Parameters"]["TableThrottleAlarm"]["Default"] = "on"
+    on_too, none = cost.alarms(switched)
+    assert none == {} and sum(on_too.values()) == sum(on.values()) + 4
+    # A condition it cannot evaluate is refused, never priced as free.
+    odd = copy.deepcopy(template)
+    odd["Conditions"]["HasTableThrottleAlarm"] = [["TableThrottleAlarm", "on"]]
+    with pytest.raises(ValueError, match="HasTableThrottleAlarm"):
+        cost.alarms(odd)

@@ -162,9 +162,15 @@ def test_every_rule_of_the_template_exists_on_its_bus(stack):
         assert events.describe_rule(Name=name, EventBusName=bus)["State"] == "ENABLED", logical
         targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
         # Schedules are not fired locally, and moto would match every event
-        # against a rule without a pattern: they get no targets here.
+        # against a rule without a pattern: they get no targets here (their
+        # targets as CloudFormation creates them: test_cloudformation.py).
         expected = 0 if "ScheduleExpression" in res["Properties"] else len(res["Properties"]["Targets"])
         assert len(targets) == expected, logical
+        # Each target retries as the template says, then dead-letters to the DLQ.
+        declared = {t["Id"]: t for t in res["Properties"]["Targets"]}
+        for target in targets:
+            assert target["RetryPolicy"] == declared[target["Id"]]["RetryPolicy"], logical
+            assert target["DeadLetterConfig"] == {"Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-dlq"}
 
 
 def test_a_watched_apps_event_reaches_the_ingest_queue_and_an_unwatched_one_does_not(stack):
