@@ -4,8 +4,10 @@
 //! function's queue, so a redrive into one destination would hand the
 //! alerter's events to the rollback function: each message's source is the
 //! `DeadLetterQueueSourceArn` SQS sets when its redrive policy moves a
-//! message, or the `sourceQueue` attribute a function sets when it
-//! dead-letters a record itself. A message that is malformed
+//! message, the `sourceQueue` attribute a function sets when it
+//! dead-letters a record itself, or the `TARGET_ARN` EventBridge sets when
+//! a rule could not deliver to its target (every target is a function's
+//! queue; `ERROR_CODE` and `ERROR_MESSAGE` say why). A message that is malformed
 //! (`NonRetryable.*`: it would fail the same way) or whose source is not
 //! known is kept, and said so.
 
@@ -108,14 +110,17 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Re
                 .as_ref()
                 .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
                 .cloned()
-                .or_else(|| attribute("sourceQueue"));
-            let error_type = attribute("errorType");
+                .or_else(|| attribute("sourceQueue"))
+                .or_else(|| attribute("TARGET_ARN"));
+            let error_type = attribute("errorType")
+                .or_else(|| attribute("ERROR_CODE").map(|c| format!("EventBridge.{c}")));
             let body = m.body.clone().unwrap_or_default();
             let masked = sentinel_shared::core::redact::mask_in_text(&body);
             held.push(Held {
                 message_id: m.message_id.clone().unwrap_or_default(),
                 plan: plan(error_type.as_deref(), source.as_deref()),
                 reason: attribute("errorMessage")
+                    .or_else(|| attribute("ERROR_MESSAGE"))
                     .map(|r| sentinel_shared::core::redact::mask_in_text(&r)),
                 error_type,
                 source,

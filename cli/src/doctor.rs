@@ -100,8 +100,12 @@ pub const WIRING: &[Wire] = &[
 /// The table's index (template.yaml) the metrics' window reads use.
 pub const INDEX: &str = "by-environment-time";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// A message older than this in a function's queue is not being consumed
-/// (five deliveries of the longest visibility timeout stay well below it).
+/// A message older than this in a function's queue is not being consumed,
+/// or keeps failing: an hour is past the whole retry window (visibility
+/// timeout × 5 receives) of every queue but the health checker's (3 h) and
+/// cleanup's (2.5 h), whose records may still be retrying. The stack's
+/// `records-retrying` alarm watches each queue at 1.5 × its visibility
+/// timeout.
 pub const STUCK_AGE_SECONDS: f64 = 3600.0;
 /// The output the local stack's provisioning adds (never on AWS): the
 /// dispatcher's routes, which play the event source mappings there.
@@ -468,7 +472,8 @@ pub fn assess(seen: &Seen) -> Report {
                 };
                 if d.oldest_age.is_some_and(|a| a >= STUCK_AGE_SECONDS) {
                     check("queue", &name, Status::Fail, detail).fix(format!(
-                        "{} is not consuming it: check its event source mapping (below) and its logs \
+                        "{} is not consuming it, or its records keep failing: check its event source \
+                         mapping (below) and its logs \
                          (sam logs -n deploy-sentinel-{}-{} --stack-name {stack})",
                         q.function, seen.environment, q.function
                     ))

@@ -172,12 +172,45 @@ async fn a_redrive_sends_each_message_back_to_its_own_queue_and_keeps_the_rest()
         }
         send.send().await.unwrap();
     }
+    // What EventBridge dead-letters when a rule cannot deliver to its
+    // target (a function's queue): its own attributes, no errorType.
+    sqs.send_message()
+        .queue_url(&urls[0])
+        .message_body("from-eventbridge")
+        .message_attributes(
+            "RULE_ARN",
+            attribute("arn:aws:events:us-east-1:123456789012:rule/r"),
+        )
+        .message_attributes("TARGET_ARN", attribute(&arn("rollbacks")))
+        .message_attributes("ERROR_CODE", attribute("SDK_CLIENT_ERROR"))
+        .message_attributes("ERROR_MESSAGE", attribute("the queue did not answer"))
+        .send()
+        .await
+        .unwrap();
+
+    let shown = bare_sentinel(&["dlq", "--dlq", &urls[0], "show", "--json"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let from_rule = shown
+        .as_array()
+        .or_else(|| shown["messages"].as_array())
+        .and_then(|all| all.iter().find(|m| m["body"] == "from-eventbridge"))
+        .cloned()
+        .unwrap_or_else(|| panic!("not shown: {shown}"));
+    assert_eq!(
+        from_rule["errorType"], "EventBridge.SDK_CLIENT_ERROR",
+        "{from_rule}"
+    );
+    assert_eq!(
+        from_rule["reason"], "the queue did not answer",
+        "{from_rule}"
+    );
 
     let dry = bare_sentinel(&["dlq", "--dlq", &urls[0], "redrive", "--dry-run", "--json"]);
     assert!(dry.status.success(), "{}", stderr(&dry));
     let planned: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(planned["moved"][arn("alerts")], 1, "{planned}");
-    assert_eq!(planned["moved"][arn("rollbacks")], 1, "{planned}");
+    assert_eq!(planned["moved"][arn("rollbacks")], 2, "{planned}");
 
     let out = bare_sentinel(&["dlq", "--dlq", &urls[0], "redrive", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -219,7 +252,7 @@ async fn a_redrive_sends_each_message_back_to_its_own_queue_and_keeps_the_rest()
     );
     assert_eq!(
         bodies(urls[2].clone()).await,
-        BTreeSet::from(["for-rollbacks".to_owned()])
+        BTreeSet::from(["for-rollbacks".to_owned(), "from-eventbridge".to_owned()])
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
