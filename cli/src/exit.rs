@@ -93,6 +93,11 @@ fn aws_service(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str
             Error::Amplify(a) => amplify(a),
             Error::Publish(p) => publish(p),
             Error::Secrets(s) => secrets(s),
+            Error::Metrics(m) => matches!(
+                m,
+                sentinel_shared::core::error::MetricsError::Unavailable(_)
+            )
+            .then_some("CloudWatch"),
             Error::Malformed(_) | Error::DeadLetter(_) => None,
         };
     }

@@ -26,6 +26,7 @@ pub fn json(found: &[Deployment]) -> Value {
                     "transitions": d.transitions,
                     "validation": d.validation,
                     "health": d.health,
+                    "bake": d.bake,
                     "diagnosis": d.diagnosis,
                     "rollbackOf": d.rollback_of,
                     "observed": d.observed,
@@ -89,6 +90,9 @@ pub fn table(found: &[Deployment]) -> String {
         if let Some(h) = &d.health {
             let _ = writeln!(out, "{:>24} health: {:?}: {}", "└", h.verdict, h.reason);
         }
+        if let Some(b) = &d.bake {
+            let _ = writeln!(out, "{:>24} bake: {}", "└", bake_line(b));
+        }
         if let Some(from) = d.rollback_of {
             let _ = writeln!(out, "{:>24} rollback of job {from}", "└");
         }
@@ -127,6 +131,23 @@ pub fn table(found: &[Deployment]) -> String {
         }
     }
     out
+}
+
+/// A bake's outcome, or how far it got, in one line.
+fn bake_line(b: &sentinel_shared::core::bake::BakeRecord) -> String {
+    use sentinel_shared::core::bake::BakeOutcome;
+    let judged = format!("{} of {} intervals judged", b.steps.len(), b.steps_total);
+    let outcome = match b.outcome {
+        None => return format!("baking, {judged}"),
+        Some(BakeOutcome::Passed) => "passed",
+        Some(BakeOutcome::Failed) => "failed",
+        Some(BakeOutcome::Inconclusive) => "inconclusive",
+        Some(BakeOutcome::Superseded) => "superseded",
+    };
+    match &b.reason {
+        Some(reason) => format!("{outcome} ({judged}): {reason}"),
+        None => format!("{outcome} ({judged})"),
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 pub use crate::core::error::SecretsError;
-use crate::core::error::{AmplifyError, PublishError, StoreError};
+use crate::core::error::{AmplifyError, MetricsError, PublishError, StoreError};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::OutboxEntry;
 
@@ -520,6 +520,37 @@ pub trait CleanupStore: Send + Sync {
         key: &ItemKey,
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Amplify Hosting's metrics and the team's alarms, in CloudWatch (a bake).
+pub trait HostingMetrics: Send + Sync {
+    /// The app's `AWS/AmplifyHosting` figures over `[from, to)` (whole
+    /// minutes): every metric in one GetMetricData call, one datapoint per
+    /// metric for the window.
+    fn window(
+        &self,
+        app_id: &AppId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<crate::core::bake::Figures, MetricsError>> + Send;
+
+    /// The state of each named alarm (DescribeAlarms), in the order given;
+    /// a name CloudWatch does not know is `Missing`.
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, crate::core::bake::AlarmState)>, MetricsError>> + Send;
+}
+
+/// The health checker's own queue, for the next step of a bake: a message
+/// delivered after `delay_seconds` (at most 900, SQS's limit), so that no
+/// invocation waits through a bake.
+pub trait BakeSteps: Send + Sync {
+    fn schedule(
+        &self,
+        body: &str,
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
 /// The adapters of one running stack, named once: the AWS ones in the

@@ -2,6 +2,7 @@
 
 mod alert;
 mod amplify_emulator;
+mod bake;
 mod check;
 mod cleanup;
 mod doctor;

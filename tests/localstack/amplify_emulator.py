@@ -261,6 +261,91 @@ class Job:
         self.events, self.deliveries = [], []
 
 
+class Traffic:
+    """What the branch sites served, per app and minute, as Amplify Hosting
+    reports it to CloudWatch (`AWS/AmplifyHosting`, dimension `App` only):
+    Requests, 4xxErrors, 5xxErrors and Latency (seconds). A thread publishes
+    each minute once it has ended (and `POST /_emulator/metrics/flush`
+    publishes what is counted so far); only what was not published yet is
+    sent, so a minute flushed early and again later is not counted twice."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.minutes = {}    # (appId, minute epoch) -> counts
+        self.published = {}  # (appId, minute epoch) -> counts already sent
+        self.hits = {}       # (appId, branch, path) -> requests served, for failing shares
+
+    def record(self, app_id, status, seconds):
+        minute = int(time.time()) // 60 * 60
+        with self.lock:
+            c = self.minutes.setdefault((app_id, minute), {"requests": 0, "4xx": 0, "5xx": 0, "latency": 0.0})
+            c["requests"] += 1
+            c["4xx"] += 400 <= status < 500
+            c["5xx"] += status >= 500
+            c["latency"] += seconds
+
+    def fails(self, app_id, branch, path, share):
+        """Whether this request is one of the `share` that fail: every
+        request where the running count of failures steps up (20 %: every
+        fifth), so a test knows exactly how many failed."""
+        with self.lock:
+            n = self.hits.get((app_id, branch, path), 0)
+            self.hits[(app_id, branch, path)] = n + 1
+        return int((n + 1) * share) > int(n * share)
+
+    def pending(self, everything=False):
+        """The unpublished part of each ended minute (or of every minute)."""
+        now_minute = int(time.time()) // 60 * 60
+        out = []
+        with self.lock:
+            for key, c in self.minutes.items():
+                if not everything and key[1] >= now_minute:
+                    continue
+                done = self.published.get(key, {"requests": 0, "4xx": 0, "5xx": 0, "latency": 0.0})
+                delta = {k: c[k] - done[k] for k in c}
+                if delta["requests"] > 0:
+                    out.append((key, delta))
+                    self.published[key] = dict(c)
+        return out
+
+    def summary(self):
+        with self.lock:
+            return [{"appId": a, "minute": iso(datetime.fromtimestamp(m, timezone.utc)), **c}
+                    for (a, m), c in sorted(self.minutes.items())]
+
+
+def publish_traffic(store, everything=False):
+    """PutMetricData of the pending minutes to CloudWatch (moto's, at the
+    events endpoint: one server serves every service)."""
+    pending = store.traffic.pending(everything)
+    if not pending or not store.config.get("eventsEndpoint"):
+        return 0
+    import boto3
+    cw = boto3.client("cloudwatch", region_name=REGION, endpoint_url=store.config["eventsEndpoint"],
+                      aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                      aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
+    for (app_id, minute), d in pending:
+        at = datetime.fromtimestamp(minute, timezone.utc)
+        dims = [{"Name": "App", "Value": app_id}]
+        data = [{"MetricName": name, "Dimensions": dims, "Timestamp": at, "Value": float(value), "Unit": unit}
+                for name, value, unit in (("Requests", d["requests"], "Count"), ("4xxErrors", d["4xx"], "Count"),
+                                          ("5xxErrors", d["5xx"], "Count"))]
+        data.append({"MetricName": "Latency", "Dimensions": dims, "Timestamp": at, "Unit": "Seconds",
+                     "StatisticValues": {"SampleCount": float(d["requests"]), "Sum": d["latency"],
+                                         "Minimum": 0.0, "Maximum": d["latency"]}})
+        cw.put_metric_data(Namespace="AWS/AmplifyHosting", MetricData=data)
+    return len(pending)
+
+
+def publish_every_minute(store):
+    while True:
+        time.sleep(10)
+        try:
+            publish_traffic(store)
+        except Exception as e:  # moto not up yet, or gone: the next round tries again
+            print(f"amplify emulator: metrics not published: {e!r}", flush=True)
+
+
 class Store:
     def __init__(self, model, host, port, events_endpoint):
         self.model, self.host, self.port = model, host, port
@@ -274,6 +359,7 @@ class Store:
         with self.lock:
             self.apps, self.branches, self.jobs, self.sites, self.calls, self.faults = {}, {}, {}, {}, [], []
             self.domains = {}  # (appId, domainName) -> DomainAssociation
+            self.traffic = Traffic()
             self.config = dict(DEFAULT_CONFIG, eventsEndpoint=self.startup_endpoint)
             self._events_client = None
 
@@ -761,6 +847,9 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def send(self, status, payload, content_type="application/json", headers=None):
+        site_app, self._site_app = getattr(self, "_site_app", None), None
+        if site_app is not None:
+            self.store.traffic.record(site_app, status, time.time() - self._site_started)
         data = payload if isinstance(payload, bytes) else (
             payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
         self.send_response(status)
@@ -890,6 +979,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def serve_site(self, app_id, name, path):
         s = self.store
+        self._site_app, self._site_started = app_id, time.time()
         with s.lock:
             override = dict(s.sites.get((app_id, name), {}))
             branch, app = s.branches[(app_id, name)], s.apps[app_id]
@@ -909,6 +999,12 @@ class Handler(BaseHTTPRequestHandler):
         status = int(override.get("status", 200))
         if "brokenCommits" in override:  # only these deployed commits answer `status` (default 500)
             status = int(override.get("status", 500)) if commit in override["brokenCommits"] else 200
+        # {"failPaths": {"/checkout": 0.2}}: that share of requests to the path
+        # answer 500 (with `brokenCommits`, only while one of them is deployed),
+        # while every other path, the probes' included, stays healthy.
+        share = (override.get("failPaths") or {}).get(path.rstrip("/") or "/")
+        if share and commit in override.get("brokenCommits", [commit]):
+            status = 500 if s.traffic.fails(app_id, name, path, float(share)) else 200
         if override.get("body") is not None:
             return self.send(status, override["body"], "text/html; charset=utf-8", headers)
         if path.rstrip("/") == "/api/health":
@@ -949,10 +1045,13 @@ class Control:
                   ("GET", "faults"): lambda: {"faults": s.faults},
                   ("POST", "faults"): lambda: self.add_fault(body),
                   ("DELETE", "faults"): lambda: s.faults.clear() or {"faults": []},
+                  ("GET", "metrics"): lambda: {"minutes": s.traffic.summary()},
                   ("GET", "config"): lambda: {"config": s.config},
                   ("POST", "config"): lambda: self.set_config(body)}
         if len(p) == 1 and (method, p[0]) in simple:
             return simple[(method, p[0])]()
+        if p == ["metrics", "flush"] and method == "POST":
+            return lambda: {"published": publish_traffic(s, everything=True)}
         if p == ["apps"] and method == "POST":
             # The project's apps are Next.js SSR: WEB_COMPUTE unless told otherwise.
             params = self.valid("CreateApp", dict({"platform": "WEB_COMPUTE"}, **body))
@@ -1089,6 +1188,7 @@ def main():
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     Handler.store = Store(Model(), args.host, server.server_address[1], events_endpoint)
+    threading.Thread(target=publish_every_minute, args=(Handler.store,), daemon=True).start()
     print(f"amplify emulator on http://{args.host}:{server.server_address[1]} "
           f"(events to {events_endpoint or 'nowhere: no EventBridge endpoint configured'})", flush=True)
     server.serve_forever()

@@ -2,6 +2,7 @@
 //! tests. No SDK type leaves this module.
 
 pub mod amplify;
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http_log;

@@ -1,10 +1,11 @@
-//! [`DeadLetterSink`] over SQS `SendMessage`.
+//! [`DeadLetterSink`] and [`BakeSteps`] over SQS `SendMessage`.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::ports::DeadLetterSink;
+use crate::core::error::PublishError;
+use crate::ports::{BakeSteps, DeadLetterSink};
 
 pub struct SqsDeadLetter {
     client: Client,
@@ -54,5 +55,40 @@ impl DeadLetterSink for SqsDeadLetter {
             .await
             .map(|_| ())
             .map_err(|e| DisplayErrorContext(e).to_string())
+    }
+}
+
+/// The health checker's own queue: a bake's next step, delayed.
+pub struct SqsBakeSteps {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsBakeSteps {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl BakeSteps for SqsBakeSteps {
+    async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay_seconds.min(900) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match super::classify(&e) {
+                super::Failure::Transient(t) => PublishError::Unavailable(t),
+                super::Failure::Rejected(t) | super::Failure::NotFound(t) => {
+                    PublishError::Rejected(t)
+                }
+                super::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
+            })
     }
 }

@@ -160,6 +160,10 @@ pub struct Deployment {
     /// The health checker's verdict on this deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthRecord>,
+    /// The bake: this deploy's real traffic watched after its probes
+    /// passed (`health.bake`). Rollback reads `bake.outcome` (Failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<crate::core::bake::BakeRecord>,
     /// The last scheduled check of this job while it was live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_check: Option<LiveCheck>,
@@ -284,6 +288,7 @@ impl Deployment {
             validation: None,
             health: None,
             live_check: None,
+            bake: None,
             diagnosis: None,
             timed_out_at: None,
             observed: Vec::new(),
@@ -649,6 +654,7 @@ mod tests {
             rollback_of: None,
             scheduled: false,
             rollback_allowed: true,
+            bake: None,
         };
         let entry = event.to_outbox(1).unwrap();
         assert!(entry.detail.len() <= budget::EVENT_DETAIL);

@@ -72,6 +72,18 @@ pub enum SecretsError {
     Rejected(String),
 }
 
+/// Why CloudWatch (Amplify Hosting's metrics, the team's alarms) could not
+/// be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    /// Throttling, a timeout, a 5xx: worth retrying.
+    #[error("CloudWatch unavailable: {0}")]
+    Unavailable(String),
+    /// Refused (access denied, validation): retrying will not help.
+    #[error("CloudWatch refused the request: {0}")]
+    Rejected(String),
+}
+
 /// A failure to publish domain events.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -101,6 +113,9 @@ pub enum Error {
     /// Listing Amplify's secrets (SSM Parameter Store) failed.
     #[error("secrets: {0}")]
     Secrets(#[from] SecretsError),
+    /// Reading CloudWatch (a bake's metrics and alarms) failed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] MetricsError),
     /// A permanent failure of this delivery (the job cannot be rolled back
     /// to, the record lost what the reaction just wrote, no site to check):
     /// the same delivery would fail the same way, so it goes to the
@@ -117,6 +132,7 @@ impl Error {
             Error::Amplify(e) => matches!(e, AmplifyError::Unavailable(_)),
             Error::Publish(e) => !matches!(e, PublishError::Rejected(_)),
             Error::Secrets(e) => matches!(e, SecretsError::Unavailable(_)),
+            Error::Metrics(e) => matches!(e, MetricsError::Unavailable(_)),
             Error::DeadLetter(_) => false,
         }
     }
@@ -136,6 +152,8 @@ impl Error {
             (Error::Publish(_), false) => "NonRetryable.Publish",
             (Error::Secrets(_), true) => "Retryable.Secrets",
             (Error::Secrets(_), false) => "NonRetryable.Secrets",
+            (Error::Metrics(_), true) => "Retryable.Metrics",
+            (Error::Metrics(_), false) => "NonRetryable.Metrics",
             (Error::DeadLetter(_), _) => "NonRetryable.DeadLetter",
         }
     }

@@ -29,6 +29,11 @@ pub mod detail_type {
     pub const DEPLOYMENT_HEALTHY: &str = "Deployment Healthy";
     pub const DEPLOYMENT_UNHEALTHY: &str = "Deployment Unhealthy";
     pub const DEPLOYMENT_CHECK_INCONCLUSIVE: &str = "Deployment Check Inconclusive";
+    /// A bake ended within its thresholds (`health.bake`).
+    pub const BAKE_PASSED: &str = "Bake Passed";
+    /// The health checker's own delayed message: judge the next interval of
+    /// a bake. Sent to its queue only, never on the bus.
+    pub const BAKE_STEP: &str = "Bake Step";
     pub const BUILD_DIAGNOSED: &str = "Build Diagnosed";
     pub const ROLLBACK_STARTED: &str = "Rollback Started";
     pub const ROLLBACK_SUCCEEDED: &str = "Rollback Succeeded";
@@ -247,11 +252,17 @@ pub struct HealthEvent {
     /// deploy's Unhealthy; for a scheduled one, as the policy says.
     #[serde(default)]
     pub rollback_allowed: bool,
+    /// Set when the verdict is a bake's (its figures before and after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<crate::core::bake::BakeEvidence>,
 }
 
 impl HealthEvent {
     pub fn detail_type(&self) -> &'static str {
         match self.verdict {
+            crate::core::verdicts::Verdict::Healthy if self.bake.is_some() => {
+                detail_type::BAKE_PASSED
+            }
             crate::core::verdicts::Verdict::Healthy => detail_type::DEPLOYMENT_HEALTHY,
             crate::core::verdicts::Verdict::Unhealthy => detail_type::DEPLOYMENT_UNHEALTHY,
             crate::core::verdicts::Verdict::Inconclusive => {

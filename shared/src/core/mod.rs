@@ -6,6 +6,7 @@
 //! ([`error`]), secret masking ([`redact`]), the watch scope ([`scope`])
 //! and the version every stored item is written under ([`version`]). It imports no feature.
 
+pub mod bake;
 pub mod budget;
 pub mod deployment;
 pub mod enforcement;

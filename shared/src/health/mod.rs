@@ -17,6 +17,7 @@
 //!   https, public addresses only (checked where the connection is made),
 //!   and the site URL's scheme and port pinned across redirects.
 
+pub mod bake;
 mod policy;
 pub mod reaction;
 pub mod site;

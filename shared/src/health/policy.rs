@@ -34,6 +34,9 @@ pub struct HealthPolicy {
     /// Whether an Unhealthy verdict of the scheduled check of a live
     /// deployment may lead to a rollback (default: alert only).
     pub rollback_on_live_failure: bool,
+    /// The bake: the real traffic watched after the probes passed (off by
+    /// default; `docs/health.md`).
+    pub bake: super::bake::BakePolicy,
 }
 
 impl Default for HealthPolicy {
@@ -52,6 +55,7 @@ impl Default for HealthPolicy {
             round_interval_ms: 2_000,
             allowed_hosts: Vec::new(),
             rollback_on_live_failure: false,
+            bake: super::bake::BakePolicy::default(),
         }
     }
 }

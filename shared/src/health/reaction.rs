@@ -74,6 +74,7 @@ impl<K: Stack> HealthChecker<'_, K> {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
             };
+            let bake = self.bake_plan(&key, &policy.bake).await?;
             let (url, checker) = self.checker(&key, policy).await?;
             let report = match checker {
                 Ok(checker) => {
@@ -94,12 +95,21 @@ impl<K: Stack> HealthChecker<'_, K> {
                 }
             };
             info!(verdict = ?report.verdict, reason = %report.reason, %url, "checked");
-            record = effects::update(self.store, &key, |d| Ok(decide(d, &report, &url))).await?;
+            record = effects::update(self.store, &key, |d| {
+                let changed = decide(d, &report, &url);
+                if changed && report.verdict == Verdict::Healthy {
+                    d.bake.clone_from(&bake);
+                }
+                Ok(changed)
+            })
+            .await?;
         }
         let Some(health) = record.health.clone() else {
             return Err(Error::DeadLetter("health vanished from the record".into()));
         };
-        if health.verdict == Verdict::Healthy {
+        // A baking deploy becomes the last known good when its bake passes:
+        // a rollback during the bake must not target the deploy itself.
+        if health.verdict == Verdict::Healthy && record.bake.is_none() {
             self.store
                 .advance_pointer(
                     &key,
@@ -113,6 +123,41 @@ impl<K: Stack> HealthChecker<'_, K> {
             verdict: Some(health.verdict),
             published,
         })
+    }
+
+    /// The bake this deploy gets if its probes pass: when the policy's
+    /// `health.bake` is on, valid, and covers the branch (by default the
+    /// app's production branch: Amplify's metrics are per app).
+    async fn bake_plan(
+        &self,
+        key: &DeploymentKey,
+        policy: &crate::health::bake::BakePolicy,
+    ) -> Result<Option<crate::core::bake::BakeRecord>, Error> {
+        if !policy.enabled {
+            return Ok(None);
+        }
+        let problems = policy.problems();
+        if !problems.is_empty() {
+            warn!(?problems, "health.bake is on but unusable; no bake");
+            return Ok(None);
+        }
+        let stage = if policy.branches.is_empty() {
+            match self.amplify.get_branch(&key.app_id, &key.branch_name).await {
+                Ok(b) => b.stage,
+                Err(AmplifyError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        if !policy.covers(key.branch_name.as_str(), stage.as_deref()) {
+            info!(stage = ?stage, "not baked: not the production branch (Amplify's metrics are per app)");
+            return Ok(None);
+        }
+        Ok(Some(crate::health::bake::reaction::plan(
+            policy,
+            Utc::now(),
+        )))
     }
 
     /// Whether a newer job of the branch is live.
@@ -494,6 +539,7 @@ fn queue_event(
         rollback_of: d.rollback_of,
         scheduled,
         rollback_allowed,
+        bake: None,
     };
     if let Some(entry) = event.to_outbox(d.event_ids.len() as u64 + seq_base) {
         d.outbox.insert(entry.id.clone(), entry);

@@ -7,6 +7,7 @@
 //! the stack: events, alerts, logs, dead letters (`outbound.rs`).
 
 mod amplify;
+mod metrics;
 mod outbound;
 mod secrets;
 mod store;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::core::deployment::DeploymentKey;
 
 pub use amplify::MemoryAmplify;
+pub use metrics::{MemoryMetrics, MemorySteps};
 pub use outbound::{MemoryDeadLetter, MemoryLogs, MemoryNotifier, MemoryPublisher};
 pub use secrets::MemorySecrets;
 pub use store::{MemoryPolicies, MemoryStore};
