@@ -997,7 +997,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, "no deployment", "text/plain", {"cache-control": "no-store"})
         headers = {"x-deployed-commit": commit, "cache-control": "no-store"}
         status = int(override.get("status", 200))
-        if "brokenCommits" in override:  # only these deployed commits answer `status` (default 500)
+        if "brokenCommits" in override and not override.get("failPaths"):  # only these commits answer `status` (default 500)
             status = int(override.get("status", 500)) if commit in override["brokenCommits"] else 200
         # {"failPaths": {"/checkout": 0.2}}: that share of requests to the path
         # answer 500 (with `brokenCommits`, only while one of them is deployed),

@@ -11,16 +11,18 @@ use crate::core::error::{MetricsError, PublishError};
 use crate::core::model::AppId;
 use crate::ports::{BakeSteps, HostingMetrics};
 
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
 /// Figures per window: a window given no figures reads as one without
 /// datapoints (as CloudWatch answers for a quiet or unknown app).
 #[derive(Default)]
 pub struct MemoryMetrics {
-    windows: Mutex<BTreeMap<(DateTime<Utc>, DateTime<Utc>), Figures>>,
+    windows: Mutex<BTreeMap<Window, Figures>>,
     /// Any window not set: these figures (`None`: no datapoints).
     pub default: Mutex<Option<Figures>>,
     alarms: Mutex<BTreeMap<String, AlarmState>>,
     /// Every window read, in order (one GetMetricData each).
-    pub reads: Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub reads: Mutex<Vec<Window>>,
     pub alarm_reads: Mutex<usize>,
     /// The next window reads fail with this.
     pub fail_next: Mutex<Option<MetricsError>>,
@@ -39,7 +41,7 @@ impl MemoryMetrics {
         lock(&self.alarms).insert(name.to_owned(), state);
     }
 
-    pub fn reads(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    pub fn reads(&self) -> Vec<Window> {
         lock(&self.reads).clone()
     }
 }

@@ -32,6 +32,7 @@ pub const ACCEPTED: &[&str] = &[
     dt::VALIDATION_FAILED,
     dt::DEPLOYMENT_UNHEALTHY,
     dt::DEPLOYMENT_HEALTHY,
+    dt::DEPLOYMENT_CHECK_INCONCLUSIVE,
     dt::ROLLBACK_STARTED,
     dt::ROLLBACK_SUCCEEDED,
     dt::ROLLBACK_FAILED,
@@ -135,6 +136,7 @@ impl<K: Stack> Alerter<'_, K> {
                 .await
             }
             dt::DEPLOYMENT_UNHEALTHY => self.on_unhealthy(envelope.detail()?).await,
+            dt::DEPLOYMENT_CHECK_INCONCLUSIVE => self.on_inconclusive(envelope.detail()?).await,
             dt::VALIDATION_FAILED => self.on_validation_failed(envelope.detail()?).await,
             dt::DEGRADATION_DETECTED => {
                 let e: DegradationEvent = envelope.detail()?;
@@ -300,6 +302,9 @@ impl<K: Stack> Alerter<'_, K> {
                 )
             })
             .collect();
+        if let Some(bake) = &e.bake {
+            content.details.extend(bake_details(bake));
+        }
         if e.rollback_allowed {
             content
                 .details
@@ -309,6 +314,45 @@ impl<K: Stack> Alerter<'_, K> {
             key: "unhealthy".into(),
             job: Some(e.job_id),
             severity: Severity::Critical,
+        };
+        self.alert(&e.event_id, ctx, content, signal, None).await
+    }
+
+    /// An inconclusive bake (too little traffic, missing datapoints, an
+    /// alarm without data): a person is told; nothing is rolled back. An
+    /// inconclusive probe verdict is not alerted (as before the bake).
+    async fn on_inconclusive(&self, e: HealthEvent) -> Result<AlertOutcome, Error> {
+        let Some(bake) = &e.bake else {
+            return Ok(AlertOutcome {
+                decision: "probe-inconclusive-not-alerted".into(),
+                sent: 0,
+                category: None,
+            });
+        };
+        let ctx = self.context(
+            e.environment,
+            &e.app_id,
+            &e.branch_name,
+            Some(e.job_id),
+            e.commit_id.clone(),
+            None,
+            Some(e.url.clone()),
+        );
+        let mut content = plain(
+            dt::DEPLOYMENT_CHECK_INCONCLUSIVE,
+            "Bake inconclusive: look at the deploy's traffic",
+            "inconclusive",
+            Severity::Warning,
+            format!(
+                "Job {} could not be judged by its traffic, so it was not rolled back: {}",
+                e.job_id, e.reason
+            ),
+        );
+        content.details = bake_details(bake);
+        let signal = Signal::Failure {
+            key: "bake-inconclusive".into(),
+            job: Some(e.job_id),
+            severity: Severity::Warning,
         };
         self.alert(&e.event_id, ctx, content, signal, None).await
     }
@@ -476,3 +520,21 @@ fn plain(
 
 #[cfg(test)]
 mod tests;
+
+/// The alert's lines of a bake: the figures before and after, the failed
+/// intervals, and the metrics in the console.
+fn bake_details(b: &crate::core::bake::BakeEvidence) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Bake: {} of {} intervals judged; {}",
+        b.steps_judged,
+        b.steps_total,
+        crate::health::bake::reaction::figures_text(b)
+    )];
+    lines.extend(
+        b.failed_intervals
+            .iter()
+            .map(|i| format!("Failed interval {i}")),
+    );
+    lines.push(format!("Metrics: {}", b.console_url));
+    lines
+}

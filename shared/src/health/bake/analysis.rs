@@ -195,7 +195,7 @@ pub fn evidence(policy: &BakePolicy, bake: &BakeRecord) -> BakeEvidence {
         .iter()
         .filter(|s| s.outcome == StepOutcome::Failed)
         .take(10)
-        .map(|s| interval_line(s))
+        .map(interval_line)
         .collect();
     BakeEvidence {
         outcome: bake.outcome.unwrap_or(BakeOutcome::Inconclusive),
