@@ -162,6 +162,56 @@ echo "auto-build on release: $(awsa amplify get-branch --app-id "$APP" --branch-
 alerts 90 "Rollback succeeded"
 "$SENTINEL" unlock --app "$APP" --branch release --by demo
 
+say "5b. What probes cannot see: /api/health stays green while 20 % of checkout fails; the bake catches it"
+# App $SHOP's production branch 'shop': probes on /api/health only. Its
+# shoppers' traffic reaches CloudWatch as Amplify Hosting's metrics (the
+# emulator publishes each minute); after a deploy passes its probes, the bake
+# (health.bake) judges that traffic minute by minute against the minutes
+# before the deploy, and a bad one is rolled back through the usual path.
+SHOP=dsentinel0002
+SGOOD=1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c
+SBAD=2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d
+ctl "/apps/$SHOP/branches" "{\"branchName\":\"shop\",\"stage\":\"PRODUCTION\",\"headCommit\":{\"commitId\":\"$SGOOD\",\"commitMessage\":\"shop 2.0\"}}" >/dev/null
+printf 'rollback:\n  automatic: true\nhealth:\n  endpoints:\n    - path: /api/health\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n' > .local/demo-shop.yaml
+"$SENTINEL" policy push .local/demo-shop.yaml --app "$SHOP" --branch shop
+# Commit $SBAD fails one checkout request in five; every other path is fine.
+ctl "/apps/$SHOP/branches/shop/site" "{\"brokenCommits\":[\"$SBAD\"],\"failPaths\":{\"/checkout\":0.2}}" >/dev/null
+shop_rows() { "$SENTINEL" deployments --app "$SHOP" --branch shop --json | python3 -c "
+import json, sys
+rows = json.load(sys.stdin)
+sys.exit(0 if ($1) else 1)"; }
+wait_shop() {
+  for _ in $(seq 1 "$1"); do shop_rows "$2" && return 0; sleep 1; done
+  echo "timed out waiting for: $2" >&2
+  "$SENTINEL" deployments --app "$SHOP" --branch shop >&2
+  return 1
+}
+S1=$(ctl "/apps/$SHOP/branches/shop/builds" "{\"commitId\":\"$SGOOD\",\"commitMessage\":\"shop 2.0\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":190}" | job_of)
+wait_shop 90 "any(r['jobId'] == '$S1' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+echo "job $S1 (shop 2.0) is healthy: the last known good"
+# Shoppers: 10 requests a second, mostly checkout (bounded: at most 8 minutes).
+( for _ in $(seq 1 4800); do
+    curl -s -o /dev/null "$AWS_ENDPOINT_URL_AMPLIFY/_sites/$SHOP/shop/checkout" &
+    curl -s -o /dev/null "$AWS_ENDPOINT_URL_AMPLIFY/_sites/$SHOP/shop/" ; sleep 0.1
+  done ) >/dev/null 2>&1 &
+SHOPPERS=$!
+# Bake from now on (a policy changes without a redeploy): one-minute
+# intervals for two minutes, a single failed interval fails it.
+printf 'rollback:\n  automatic: true\nhealth:\n  endpoints:\n    - path: /api/health\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  bake:\n    enabled: true\n    duration_minutes: 2\n    interval_minutes: 1\n    min_requests: 30\n    failure_limit: 1\n' > .local/demo-shop.yaml
+"$SENTINEL" policy push .local/demo-shop.yaml --app "$SHOP" --branch shop
+sleep 65  # a minute of the good deploy's traffic: the baseline
+S2=$(ctl "/apps/$SHOP/branches/shop/builds" "{\"commitId\":\"$SBAD\",\"commitMessage\":\"shop 2.1: new checkout\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":201}" | job_of)
+wait_shop 90 "any(r['jobId'] == '$S2' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+echo "job $S2 (shop 2.1) passed its probes: /api/health answers 200; now baking (the site's own metrics, minute by minute)"
+wait_shop 300 "any(r.get('rollbackOf') == '$S2' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
+kill "$SHOPPERS" 2>/dev/null || true
+"$SENTINEL" deployments --app "$SHOP" --branch shop | grep -E "bake|health" | head -4
+alerts 60 "Rollback succeeded"
+# The rollback's own bake stops: the policy no longer bakes.
+printf 'rollback:\n  automatic: true\nhealth:\n  endpoints:\n    - path: /api/health\n' > .local/demo-shop.yaml
+"$SENTINEL" policy push .local/demo-shop.yaml --app "$SHOP" --branch shop
+"$SENTINEL" unlock --app "$SHOP" --branch shop --by demo
+
 say "6. Observe mode (a first install's default): the same two stories, nothing changed on Amplify"
 # Branch 'observe' has the same policy as above, under \`enforcement: observe\`.
 # Sentinel still validates, checks and alerts. It records, publishes and

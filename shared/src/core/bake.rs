@@ -98,7 +98,8 @@ pub enum BakeOutcome {
     /// Too little traffic, missing datapoints, INSUFFICIENT_DATA: a human
     /// is told; never a rollback on its own.
     Inconclusive,
-    /// A newer deploy went live during the bake: nothing to judge any more.
+    /// Stopped without a verdict: a newer deploy went live, or the bake was
+    /// turned off in the policy (the reason says which).
     Superseded,
 }
 

@@ -153,7 +153,12 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
             .await?;
         if state.live_job.is_some_and(|live| live > key.job_id) {
             let record = effects::update(self.store, &key, |d| {
-                Ok(finish_superseded(d, event.step, now))
+                Ok(stop(
+                    d,
+                    event.step,
+                    now,
+                    "a newer deploy went live during the bake",
+                ))
             })
             .await?;
             info!(job = %key.job_id, "bake stopped: a newer deploy is live");
@@ -164,6 +169,20 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
             Some(stored) => stored.policy.health.bake,
             None => BakePolicy::default(),
         };
+        if !policy.enabled {
+            let record = effects::update(self.store, &key, |d| {
+                Ok(stop(
+                    d,
+                    event.step,
+                    now,
+                    "the bake was turned off in the policy",
+                ))
+            })
+            .await?;
+            info!(job = %key.job_id, "bake stopped: turned off in the policy");
+            effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
+            return Ok(StepResult::Finished(BakeOutcome::Superseded));
+        }
         let baseline = match &bake.baseline {
             Some(b) => b.clone(),
             None => self.baseline(&key.app_id, &bake).await?,
@@ -325,7 +344,8 @@ fn record_step(
     true
 }
 
-fn finish_superseded(d: &mut Deployment, step: u32, now: DateTime<Utc>) -> bool {
+/// Ends a bake without a verdict (no event: nothing was judged).
+fn stop(d: &mut Deployment, step: u32, now: DateTime<Utc>, why: &str) -> bool {
     let Some(bake) = d.bake.as_mut() else {
         return false;
     };
@@ -333,7 +353,7 @@ fn finish_superseded(d: &mut Deployment, step: u32, now: DateTime<Utc>) -> bool 
         return false;
     }
     bake.outcome = Some(BakeOutcome::Superseded);
-    bake.reason = Some("a newer deploy went live during the bake".into());
+    bake.reason = Some(why.to_owned());
     bake.decided_at = Some(now);
     true
 }

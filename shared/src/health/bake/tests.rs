@@ -596,3 +596,24 @@ async fn cloudwatch_unavailable_retries_the_step() {
     assert!(err.is_retryable());
     assert!(w.record().await.bake.unwrap().steps.is_empty());
 }
+
+#[tokio::test]
+async fn a_bake_turned_off_in_the_policy_stops_without_a_verdict() {
+    let w = World::new(on()).await;
+    let mut off = crate::policy::BranchPolicy::default();
+    off.health.bake = BakePolicy::default();
+    w.store
+        .put_policy(&key(2).app_id, Some(&key(2).branch_name), &off)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.step(1).await,
+        StepResult::Finished(BakeOutcome::Superseded)
+    );
+    assert!(w.publisher.detail_types().is_empty());
+    let bake = w.record().await.bake.unwrap();
+    assert_eq!(
+        bake.reason.as_deref(),
+        Some("the bake was turned off in the policy")
+    );
+}
