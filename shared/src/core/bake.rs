@@ -109,6 +109,10 @@ pub enum BakeOutcome {
 pub struct BakeRecord {
     /// The first interval starts here (the minute after the probes' verdict).
     pub started_at: DateTime<Utc>,
+    /// When the deploy went live (the job's end): the baseline ends here,
+    /// so no minute of the new deploy's traffic is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<DateTime<Utc>>,
     pub interval_minutes: u32,
     pub steps_total: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +135,16 @@ impl BakeRecord {
         let len = chrono::Duration::minutes(i64::from(self.interval_minutes));
         let from = self.started_at + len * (step as i32 - 1);
         (from, from + len)
+    }
+
+    /// Where the baseline windows end: the whole minute the deploy went
+    /// live in (else the bake's start).
+    pub fn baseline_until(&self) -> DateTime<Utc> {
+        let at = self
+            .deployed_at
+            .unwrap_or(self.started_at)
+            .min(self.started_at);
+        DateTime::from_timestamp(at.timestamp().div_euclid(60) * 60, 0).unwrap_or(at)
     }
 
     /// Whether the bake still runs.

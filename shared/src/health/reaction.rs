@@ -74,7 +74,7 @@ impl<K: Stack> HealthChecker<'_, K> {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
             };
-            let bake = self.bake_plan(&key, &policy.bake).await?;
+            let bake = self.bake_policy(&key, &policy.bake).await?;
             let (url, checker) = self.checker(&key, policy).await?;
             let report = match checker {
                 Ok(checker) => {
@@ -98,7 +98,11 @@ impl<K: Stack> HealthChecker<'_, K> {
             record = effects::update(self.store, &key, |d| {
                 let changed = decide(d, &report, &url);
                 if changed && report.verdict == Verdict::Healthy {
-                    d.bake.clone_from(&bake);
+                    // Planned at the verdict: the first interval is the
+                    // first whole minute after it.
+                    d.bake = bake
+                        .as_ref()
+                        .map(|p| crate::health::bake::reaction::plan(p, d.ended_at(), Utc::now()));
                 }
                 Ok(changed)
             })
@@ -125,14 +129,14 @@ impl<K: Stack> HealthChecker<'_, K> {
         })
     }
 
-    /// The bake this deploy gets if its probes pass: when the policy's
+    /// The bake policy this deploy is baked under if its probes pass: when the policy's
     /// `health.bake` is on, valid, and covers the branch (by default the
     /// app's production branch: Amplify's metrics are per app).
-    async fn bake_plan(
+    async fn bake_policy(
         &self,
         key: &DeploymentKey,
         policy: &crate::health::bake::BakePolicy,
-    ) -> Result<Option<crate::core::bake::BakeRecord>, Error> {
+    ) -> Result<Option<crate::health::bake::BakePolicy>, Error> {
         if !policy.enabled {
             return Ok(None);
         }
@@ -154,10 +158,7 @@ impl<K: Stack> HealthChecker<'_, K> {
             info!(stage = ?stage, "not baked: not the production branch (Amplify's metrics are per app)");
             return Ok(None);
         }
-        Ok(Some(crate::health::bake::reaction::plan(
-            policy,
-            Utc::now(),
-        )))
+        Ok(Some(policy.clone()))
     }
 
     /// Whether a newer job of the branch is live.

@@ -61,10 +61,15 @@ impl BakeStepEvent {
 
 /// The bake a deploy found Healthy by its probes starts, if its policy
 /// bakes its branch: the first interval starts at the next whole minute.
-pub fn plan(policy: &BakePolicy, now: DateTime<Utc>) -> BakeRecord {
+pub fn plan(
+    policy: &BakePolicy,
+    deployed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> BakeRecord {
     let minute = now.timestamp().div_euclid(60) * 60 + 60;
     BakeRecord {
         started_at: DateTime::from_timestamp(minute, 0).unwrap_or(now),
+        deployed_at,
         interval_minutes: policy.interval_minutes,
         steps_total: policy.steps(),
         baseline: None,
@@ -270,6 +275,7 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
     /// counts as one without data.
     async fn baseline(&self, app: &AppId, bake: &BakeRecord) -> Result<Baseline, Error> {
         let length = Duration::minutes(i64::from(bake.interval_minutes * bake.steps_total));
+        let until = bake.baseline_until();
         let week = Duration::days(7);
         let read = async |from: DateTime<Utc>, to: DateTime<Utc>| -> Result<Figures, Error> {
             match self.metrics.window(app, from, to).await {
@@ -279,7 +285,7 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
             }
         };
         Ok(Baseline {
-            before_deploy: read(bake.started_at - length, bake.started_at).await?,
+            before_deploy: read(until - length, until).await?,
             week_ago: read(bake.started_at - week, bake.started_at - week + length).await?,
         })
     }

@@ -194,7 +194,11 @@ fn insufficient_data_or_a_missing_alarm_is_inconclusive() {
 }
 
 fn bake_with(outcomes: &[StepOutcome], total: u32) -> BakeRecord {
-    let mut b = plan(&on(), Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap());
+    let mut b = plan(
+        &on(),
+        None,
+        Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
+    );
     b.steps_total = total;
     b.steps = outcomes
         .iter()
@@ -313,7 +317,8 @@ impl World {
             .advance_pointer(&key(1), Some("c0ffee0"), BranchPointer::LastKnownGood)
             .await
             .unwrap();
-        let bake = plan(&policy, t0());
+        // Deployed 20 s before the probes' verdict.
+        let bake = plan(&policy, Some(t0() - Duration::seconds(20)), t0());
         let mut d = Deployment::new(key(2), Environment::Prod);
         d.health = Some(HealthRecord {
             verdict: Verdict::Healthy,
@@ -386,10 +391,12 @@ async fn each_step_reads_only_its_window_in_one_call() {
     let reads = w.metrics.reads();
     let start = w.bake.started_at;
     // The first step reads the two baselines once, then its own window.
+    // The baseline ends with the minute the deploy went live in (10:00).
+    let live = start - Duration::minutes(1);
     assert_eq!(
         reads,
         vec![
-            (start - Duration::minutes(15), start),
+            (live - Duration::minutes(15), live),
             (
                 start - Duration::days(7),
                 start - Duration::days(7) + Duration::minutes(15)
@@ -462,11 +469,9 @@ async fn failing_checkout_traffic_fails_the_bake_and_asks_for_a_rollback() {
         w.bake.window(2).1,
         figures(1_100, 220, 130),
     );
-    w.metrics.set_window(
-        w.bake.started_at - Duration::minutes(15),
-        w.bake.started_at,
-        figures(3_000, 3, 120),
-    );
+    let live = w.bake.baseline_until();
+    w.metrics
+        .set_window(live - Duration::minutes(15), live, figures(3_000, 3, 120));
     assert_eq!(w.step(1).await, StepResult::Judged(StepOutcome::Failed));
     assert!(w.publisher.detail_types().is_empty());
     assert_eq!(w.step(2).await, StepResult::Finished(BakeOutcome::Failed));
