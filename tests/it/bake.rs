@@ -141,13 +141,18 @@ async fn the_teams_alarms_are_read_by_name_and_a_missing_one_says_so() {
             .await
             .expect("PutMetricAlarm");
     }
-    cw.set_alarm_state()
-        .alarm_name(&firing)
-        .state_value(StateValue::Alarm)
-        .state_reason("test")
-        .send()
-        .await
-        .expect("SetAlarmState");
+    for (name, state) in [
+        (&firing, StateValue::Alarm),
+        (&quiet, StateValue::InsufficientData),
+    ] {
+        cw.set_alarm_state()
+            .alarm_name(name)
+            .state_value(state)
+            .state_reason("test")
+            .send()
+            .await
+            .expect("SetAlarmState");
+    }
     let names = vec![firing.clone(), quiet.clone(), format!("{prefix}-nope")];
     let states = CloudWatchMetrics::new(cw)
         .alarm_states(&names)
@@ -210,4 +215,168 @@ async fn the_emulators_sites_publish_their_traffic_to_cloudwatch() {
         .expect("GetMetricData");
     assert_eq!(figures.requests, 100, "{figures:?}");
     assert_eq!(figures.errors_5xx, 10);
+}
+
+/// A bake's steps on the real adapters (DynamoDB, CloudWatch, SQS,
+/// EventBridge on moto), over windows already past: failing checkout
+/// traffic fails the bake with its figures, and a step delivered twice is
+/// decided once.
+#[tokio::test]
+async fn a_bake_on_the_real_adapters_fails_on_failing_traffic_and_decides_each_step_once() {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
+    use sentinel_shared::adapters::sqs::SqsBakeSteps;
+    use sentinel_shared::core::bake::{BakeOutcome, StepOutcome};
+    use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
+    use sentinel_shared::core::model::JobId;
+    use sentinel_shared::health::Verdict;
+    use sentinel_shared::health::bake::BakePolicy;
+    use sentinel_shared::health::bake::reaction::{BakeStepEvent, Baker, StepResult, plan};
+    use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+
+    let stack = Stack::new().await;
+    let store = stack.store();
+    let app = unique_app_id();
+    let key = DeploymentKey {
+        app_id: app.clone(),
+        branch_name: "main".parse().unwrap(),
+        job_id: JobId::new(2),
+    };
+    let bake_policy = BakePolicy {
+        enabled: true,
+        duration_minutes: 2,
+        interval_minutes: 1,
+        min_requests: 30,
+        ..BakePolicy::default()
+    };
+    let mut policy = sentinel_shared::policy::BranchPolicy::default();
+    policy.health.bake = bake_policy.clone();
+    store
+        .put_policy(&key.app_id, Some(&key.branch_name), &policy)
+        .await
+        .unwrap();
+    // Promoted 10 minutes ago: every window of the bake has ended.
+    let verdict_at = Utc::now() - chrono::Duration::minutes(10);
+    let bake = plan(
+        &bake_policy,
+        Some(verdict_at - chrono::Duration::seconds(30)),
+        verdict_at,
+    );
+    let mut d = Deployment::new(key.clone(), stack.environment());
+    d.health = Some(HealthRecord {
+        verdict: Verdict::Healthy,
+        reason: "probes passed".into(),
+        url: "http://127.0.0.1/".into(),
+        checked_at: verdict_at,
+        rounds: 1,
+        endpoints: Vec::new(),
+    });
+    d.bake = Some(bake.clone());
+    store.save_deployment(&d).await.unwrap();
+    // Before the deploy: 100 requests a minute, none failing; during the
+    // bake: one in five fails.
+    let cw = cloudwatch(&stack);
+    let datum = |name: &str, at: chrono::DateTime<Utc>, value: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name("App").value(app.as_str()).build())
+            .timestamp(DateTime::from_secs(at.timestamp() + 5))
+            .value(value)
+            .build()
+    };
+    let mut data = Vec::new();
+    let until = bake.baseline_until();
+    for m in 1..=2 {
+        data.push(datum(
+            "Requests",
+            until - chrono::Duration::minutes(m),
+            100.0,
+        ));
+        data.push(datum(
+            "5xxErrors",
+            until - chrono::Duration::minutes(m),
+            0.0,
+        ));
+    }
+    for step in 1..=2 {
+        let (from, _) = bake.window(step);
+        data.push(datum("Requests", from, 100.0));
+        data.push(datum("5xxErrors", from, 20.0));
+    }
+    cw.put_metric_data()
+        .namespace(NAMESPACE)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .unwrap();
+    let queue = stack
+        .sqs()
+        .create_queue()
+        .queue_name(format!("bake-steps-{app}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let publisher = EventBridgePublisher::new(stack.events(), &stack.bus);
+    let metrics = CloudWatchMetrics::new(cw);
+    let steps = SqsBakeSteps::new(stack.sqs(), &queue);
+    let baker: Baker<'_, sentinel_shared::adapters::Aws, _, _> = Baker {
+        store: &store,
+        publisher: &publisher,
+        metrics: &metrics,
+        steps: &steps,
+        region: "us-east-1",
+    };
+    let step = |n| BakeStepEvent {
+        app_id: key.app_id.clone(),
+        branch_name: key.branch_name.clone(),
+        job_id: key.job_id,
+        step: n,
+    };
+    let now = Utc::now();
+    assert_eq!(
+        baker.on_step(&step(1), now).await.unwrap(),
+        StepResult::Judged(StepOutcome::Failed)
+    );
+    assert_eq!(
+        baker.on_step(&step(1), now).await.unwrap(),
+        StepResult::AlreadyDecided
+    );
+    assert_eq!(
+        baker.on_step(&step(2), now).await.unwrap(),
+        StepResult::Finished(BakeOutcome::Failed)
+    );
+    let record = store.get_deployment(&key).await.unwrap().unwrap();
+    let bake = record.bake.unwrap();
+    assert_eq!(bake.outcome, Some(BakeOutcome::Failed));
+    assert_eq!(bake.steps.len(), 2, "each step recorded once");
+    assert_eq!(bake.steps[0].figures.requests, 100);
+    assert_eq!(bake.steps[0].figures.errors_5xx, 20);
+    let baseline = bake.baseline.unwrap();
+    assert_eq!(baseline.before_deploy.requests, 200);
+    assert!(record.outbox.is_empty(), "the verdict was published");
+    assert!(
+        bake.reason
+            .unwrap()
+            .starts_with("bake: 2 of 2 intervals failed"),
+        "the reason names the failed intervals"
+    );
+    // Step 2 was sent once, by step 1's first delivery and again by its
+    // redelivery (in case the first send was lost): both are in the queue.
+    let attrs = stack
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let waiting: usize = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert_eq!(waiting, 2);
 }
