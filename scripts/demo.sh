@@ -189,7 +189,9 @@ wait_shop() {
 S1=$(ctl "/apps/$SHOP/branches/shop/builds" "{\"commitId\":\"$SGOOD\",\"commitMessage\":\"shop 2.0\",\"outcome\":\"SUCCEED\",\"stepDelayMs\":200,\"durationSeconds\":190}" | job_of)
 wait_shop 90 "any(r['jobId'] == '$S1' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
 echo "job $S1 (shop 2.0) is healthy: the last known good"
-# Shoppers: 10 requests a second, mostly checkout (bounded: at most 8 minutes).
+# Shoppers: 10 requests a second, half of them checkout (bounded: at most
+# 8 minutes). Amplify's metrics are per app: 20 % of checkout is 10 % of
+# the app's requests, which is what the bake sees and the alert shows.
 ( for _ in $(seq 1 4800); do
     curl -s -o /dev/null "$AWS_ENDPOINT_URL_AMPLIFY/_sites/$SHOP/shop/checkout" &
     curl -s -o /dev/null "$AWS_ENDPOINT_URL_AMPLIFY/_sites/$SHOP/shop/" ; sleep 0.1
@@ -206,7 +208,7 @@ echo "job $S2 (shop 2.1) passed its probes: /api/health answers 200; now baking 
 wait_shop 300 "any(r.get('rollbackOf') == '$S2' and (r.get('health') or {}).get('verdict') == 'healthy' for r in rows)"
 kill "$SHOPPERS" 2>/dev/null || true
 "$SENTINEL" deployments --app "$SHOP" --branch shop | grep -E "bake|health" | head -4
-alerts 60 "Rollback succeeded"
+alerts 60 "shop: Rollback succeeded"
 # The rollback's own bake stops: the policy no longer bakes.
 printf 'rollback:\n  automatic: true\nhealth:\n  endpoints:\n    - path: /api/health\n' > .local/demo-shop.yaml
 "$SENTINEL" policy push .local/demo-shop.yaml --app "$SHOP" --branch shop

@@ -145,7 +145,10 @@ fn bake_line(b: &sentinel_shared::core::bake::BakeRecord) -> String {
         Some(BakeOutcome::Superseded) => "superseded",
     };
     match &b.reason {
-        Some(reason) => format!("{outcome} ({judged}): {reason}"),
+        Some(reason) => format!(
+            "{outcome} ({judged}): {}",
+            reason.strip_prefix("bake: ").unwrap_or(reason)
+        ),
         None => format!("{outcome} ({judged})"),
     }
 }

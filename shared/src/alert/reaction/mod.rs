@@ -268,7 +268,9 @@ impl<K: Stack> Alerter<'_, K> {
             None,
             Some(e.url.clone()),
         );
-        let what = if e.scheduled {
+        let what = if e.bake.is_some() {
+            "its bake (the site's real traffic, after its probes passed)"
+        } else if e.scheduled {
             "the scheduled check of the live deployment"
         } else {
             "the check after the deploy"

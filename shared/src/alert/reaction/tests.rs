@@ -459,3 +459,66 @@ async fn a_huge_unhealthy_reason_makes_a_message_within_sns_s_limit() {
         serde_json::to_string(&state).unwrap().len() < crate::core::budget::DYNAMODB_ITEM_LIMIT / 2
     );
 }
+
+fn bake_event(detail_type: &str, verdict: &str, id: &str) -> String {
+    json!({
+        "id": id, "source": "sentinel", "detail-type": detail_type,
+        "detail": {
+            "eventId": "d1abc/main/0000000008/bake", "environment": "prod",
+            "appId": "d1abc", "branchName": "main", "jobId": "8", "commitId": "c0ffee08",
+            "verdict": verdict,
+            "reason": "bake: 2 of 2 intervals failed; last: 5xx rate 20.00 % (200 of 1000) above 1.00 % — before: 0.10 % 5xx, p90 120 ms, 3000 requests; after: 20.00 % 5xx, p90 130 ms, 2000 requests",
+            "url": "https://main.d1abc.amplifyapp.com/", "endpoints": [],
+            "isRollback": false, "rollbackOf": null, "rollbackAllowed": verdict == "unhealthy",
+            "bake": {
+                "outcome": if verdict == "unhealthy" { "failed" } else { "inconclusive" },
+                "before": {"requests": 3000, "errors5xx": 3, "errors4xx": 0, "p90LatencyMs": 120, "datapoints": 15},
+                "after": {"requests": 2000, "errors5xx": 400, "errors4xx": 0, "p90LatencyMs": 130, "datapoints": 10},
+                "failedIntervals": ["step 1 [10:01–10:06]: 5xx rate 20.00 % (200 of 1000) above 1.00 %"],
+                "stepsJudged": 2, "stepsTotal": 6,
+                "consoleUrl": "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#metricsV2:graph=x"
+            }
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_link() {
+    let w = World::new();
+    let raw = bake_event("Deployment Unhealthy", "unhealthy", "eb-bake-8");
+    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(outcome.decision, "opened");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    let email = &sent[0].email;
+    for expected in [
+        "failed its bake",
+        "before: 0.10 % 5xx, p90 120 ms, 3000 requests",
+        "after: 20.00 % 5xx, p90 130 ms, 2000 requests",
+        "Failed interval step 1 [10:01–10:06]",
+        "cloudwatch/home?region=eu-west-1",
+    ] {
+        assert!(email.contains(expected), "{expected:?} not in {email}");
+    }
+}
+
+#[tokio::test]
+async fn an_inconclusive_bake_alerts_a_person_and_a_probe_inconclusive_does_not() {
+    let w = World::new();
+    let raw = bake_event("Deployment Check Inconclusive", "inconclusive", "eb-bake-9");
+    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(outcome.decision, "opened");
+    assert!(w.notifier.sent()[0].email.contains("Bake inconclusive"));
+    let mut probe: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    probe["id"] = json!("eb-probe-9");
+    probe["detail"]["eventId"] = json!("d1abc/main/0000000009/health");
+    probe["detail"].as_object_mut().unwrap().remove("bake");
+    let outcome = w
+        .alerter()
+        .on_event(&parsed(&probe.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(outcome.sent, 0);
+    assert_eq!(w.notifier.sent().len(), 1);
+}
