@@ -131,7 +131,7 @@ def grants(policy, action):
     return any(fnmatch.fnmatchcase(action, pattern) for pattern in allowed(policy))
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json"])
+@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
 def test_each_file_is_an_iam_policy(name):
     policy = load(name)
     assert set(policy) == {"Version", "Statement"}, name
@@ -157,7 +157,7 @@ def test_each_file_is_an_iam_policy(name):
     assert len(re.sub(r"\s", "", json.dumps(policy))) <= 6144, f"{name} is too long for a managed policy"
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json"])
+@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
 def test_every_action_exists(name):
     missing = [a for a in allowed(load(name)) if not action_exists(a)]
     assert not missing, f"{name}: no such action in botocore's models: {missing}"
