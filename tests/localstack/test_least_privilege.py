@@ -337,3 +337,40 @@ def test_the_bus_takes_only_the_stacks_source_and_event_types():
             pattern = r["Properties"]["EventPattern"]
             assert pattern["source"] == [source], name
             assert set(pattern.get("detail-type", [])) <= types, f"{name}: {pattern.get('detail-type')}"
+
+
+# ----- the docs -----------------------------------------------------------
+
+def docs_table():
+    """docs/security.md's table of each function's table and Amplify
+    grants: {function: (table accesses, Amplify actions)}."""
+    with open(os.path.join(lp.ROOT, "docs", "security.md")) as f:
+        text = f.read()
+    section = text[text.index("## Least privilege"):text.index("### The event bus")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] not in FUNCTIONS:
+            continue
+        table = set()
+        for part in filter(None, (p.strip() for p in cells[1].split(";"))):
+            actions, _, where = part.partition(" on ")
+            names = re.findall(r"`(\w+)`", actions)
+            if where == "the index":
+                targets = [("index/by-environment-time", None)]
+            else:
+                targets = [("table", p) for p in re.findall(r"`([A-Z]+#)…`", where)] or [("table", None)]
+            table |= {lp.Access(f"dynamodb:{n}", t, p) for n in names for t, p in targets}
+        amplify = {f"amplify:{n}" for n in re.findall(r"`(\w+)`", cells[2])}
+        rows[cells[0]] = (table, amplify)
+    return rows
+
+
+def test_the_security_docs_list_what_each_role_grants():
+    rows = docs_table()
+    assert set(rows) == set(FUNCTIONS), f"docs/security.md's table has rows for {sorted(rows)}"
+    for f, (table, amplify) in rows.items():
+        assert table == lp.code_table_accesses(f), (
+            f"docs/security.md, {f}: the table row says {sorted(table)}, the code {sorted(lp.code_table_accesses(f))}")
+        code = {a for a in lp.code_actions(f) if a.startswith("amplify:")}
+        assert amplify == code, f"docs/security.md, {f}: Amplify {sorted(amplify)}, the code {sorted(code)}"
