@@ -59,6 +59,7 @@ class Proxy:
             "fates": dict(self.fates),
             "total": sum(self.calls.values()),
             "faults": sum(self.fates.values()),
+            "table_key": self.table_key,
             "seen": {caller: {op: sorted(d) for op, d in ops.items()} for caller, ops in self.seen.items()},
         }
 

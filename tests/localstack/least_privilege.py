@@ -190,7 +190,7 @@ class Source:
 
 
 @functools.lru_cache(maxsize=None)
-def crate(src_dir, name):
+def crate(src_dir):
     """The crate's files that a non-test build compiles, by module path
     (`("alert", "reaction")`), from its root (`lib.rs`, else `main.rs`)."""
     files = {}
@@ -280,17 +280,21 @@ def uses(code):
     """(kind, qualifier, name) of each function a body can call: `self`
     (`self.name(`), `method` (`x.name(`), `path` (`Type::name`, qualifier
     the type or module), `free` (`name(` or `name` passed as a value)."""
+    def an_argument(at):
+        while at > 0 and code[at - 1].isspace():
+            at -= 1
+        return at > 0 and code[at - 1] in "(,"
+
     out = set()
     for m in USE.finditer(code):
         name = m.group("name")
-        if name in RUST_KEYWORDS or (not m.group("call") and not m.group("path")
-                                     and not re.search(r"[(,]\s*$", code[:m.start()])):
+        if name in RUST_KEYWORDS:
             continue
-        if m.group("recv"):
+        if m.group("recv") and m.group("call"):
             out.add(("self" if m.group("recv").startswith("self") else "method", None, name))
-        elif m.group("path"):
+        elif m.group("path") and not m.group("recv"):
             out.add(("path", m.group("path").rstrip(": \t\n"), name))
-        elif m.group("call") or re.search(r"[(,]\s*$", code[:m.start()]):
+        elif not m.group("recv") and (m.group("call") or an_argument(m.start())):
             out.add(("free", None, name))
     return out
 
@@ -369,7 +373,7 @@ def iam_action(sdk_crate, operation):
 
 class Access:
     """One kind of AWS request: an IAM action, and for DynamoDB where
-    (`table` or `index`) and under which partition-key prefix (`None`:
+    (`table` or `index/NAME`) and under which partition-key prefix (`None`:
     any key, or no key: a scan, an index query)."""
 
     __slots__ = ("action", "target", "prefix")
@@ -402,19 +406,16 @@ def template():
         return yaml.load(f, Loader=cfn_loader())
 
 
-def hash_keys():
-    """The table's partition key, and its indexes' (template.yaml)."""
+def table_key():
+    """The table's partition key (template.yaml): what LeadingKeys sees."""
     table = next(r for r in template()["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table")
-    props = table["Properties"]
-    hash_of = lambda schema: next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")  # noqa: E731
-    return hash_of(props["KeySchema"]), {i["IndexName"]: hash_of(i["KeySchema"])
-                                         for i in props.get("GlobalSecondaryIndexes", [])}
+    return next(k["AttributeName"] for k in table["Properties"]["KeySchema"] if k["KeyType"] == "HASH")
 
 
 @functools.lru_cache(maxsize=None)
 def port_methods():
     """Every port trait's methods (shared/src/ports.rs), by name."""
-    ports = crate(SHARED, "shared")[("ports",)]
+    ports = crate(SHARED)[("ports",)]
     methods = {}
     for m in re.finditer(r"pub trait (\w+)[^{]*\{", ports.code):
         end = match_brace(ports.code, m.end() - 1)
@@ -431,7 +432,7 @@ def in_dir(path, folder):
 
 @functools.lru_cache(maxsize=None)
 def adapter_fns():
-    files = crate(SHARED, "shared")
+    files = crate(SHARED)
     return [f for s in files.values()
             if in_dir(s.path, ADAPTERS) and not in_dir(s.path, IN_MEMORY)
             for f in functions(s)]
@@ -443,7 +444,7 @@ def sdk_clients():
     `pub struct DynamoStore { client: Client, .. }` beside
     `use aws_sdk_dynamodb::Client;`."""
     out = {}
-    for s in crate(SHARED, "shared").values():
+    for s in crate(SHARED).values():
         if not in_dir(s.path, ADAPTERS) or in_dir(s.path, IN_MEMORY):
             continue
         imported = re.search(r"\buse\s+(aws_sdk_\w+)::Client\s*;", s.code)
@@ -500,7 +501,7 @@ def reach(start, candidates_for):
 def adapter_accesses():
     """Each port method's AWS requests (a set of Access), from its AWS
     adapter's code."""
-    table_key, _ = hash_keys()
+    partition_key = table_key()
     fns = adapter_fns()
     by_name = {}
     for f in fns:
@@ -533,7 +534,7 @@ def adapter_accesses():
                 if op in ("query", "scan"):
                     for index in re.findall(r"\.index_name\(\s*(\w+)\s*\)", code):
                         accesses.add(Access(action, f"index/{adapter_constants().get(index, index)}"))
-                    table = re.search(r'key_condition_expression\(\s*"\s*%s\b' % table_key, full)
+                    table = re.search(r'key_condition_expression\(\s*"\s*%s\b' % partition_key, full)
                     if op == "scan":
                         accesses.add(Access(action, "table"))
                     elif table:
@@ -548,7 +549,7 @@ def adapter_accesses():
 def adapter_constants():
     """The adapters' string constants (`GSI_ENV_TIME` -> its index's name)."""
     out = {}
-    for s in crate(SHARED, "shared").values():
+    for s in crate(SHARED).values():
         if in_dir(s.path, ADAPTERS):
             out.update(re.findall(r'\bconst\s+(\w+)\s*:\s*&str\s*=\s*"([^"]*)"', s.full))
     return out
@@ -579,8 +580,8 @@ def scopes(function):
     there can be: those of the file's feature (its top-level module of the
     shared crate, or the function's own crate) and of every module it
     imports (`crate::…`, `super::…`, `sentinel_shared::…`)."""
-    shared = crate(SHARED, "shared")
-    own = crate(os.path.join(FUNCTIONS, function, "src"), function)
+    shared = crate(SHARED)
+    own = crate(os.path.join(FUNCTIONS, function, "src"))
     fns = {}
     for files in (shared, own):
         for s in files.values():
@@ -656,7 +657,7 @@ def scopes(function):
 def reached(function):
     """The shared crate's and the function's own code a function can run."""
     scope, fns = scopes(function)
-    own = crate(os.path.join(FUNCTIONS, function, "src"), function)
+    own = crate(os.path.join(FUNCTIONS, function, "src"))
     start = [f for s in own.values() for f in fns[s.path]]
     return list(reach(start, lambda caller, name: scope[caller.source.path].get(name, [])))
 

@@ -655,7 +655,10 @@ def phase_roles(args):
         check(False, "the functions' calls went through the proxies (FAULT_PROXY_URL, FAULT_PROXY_AMPLIFY_URL)")
         return
     seen = {}
-    for proxy in proxies("stats").values():
+    stats = proxies("stats")
+    key = stats["aws"].get("table_key")
+    check(key == lp.table_key(), f"the proxy reads the table's partition key ({key}, template: {lp.table_key()})")
+    for proxy in stats.values():
         for caller, ops in proxy.get("seen", {}).items():
             for op, details in ops.items():
                 seen.setdefault(caller, {}).setdefault(op, set()).update(details)

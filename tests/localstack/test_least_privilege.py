@@ -269,9 +269,9 @@ def published_detail_types():
     body = events.full[module.end():lp.match_brace(events.code, module.end() - 1)]
     types = set(re.findall(r'const\s+\w+\s*:\s*&str\s*=\s*"([^"]*)"', body))
     constants = {}
-    for s in lp.crate(lp.SHARED, "shared").values():
+    for s in lp.crate(lp.SHARED).values():
         constants.update(re.findall(r'\bconst\s+(\w+)\s*:\s*&str\s*=\s*"([^"]*)"', s.full))
-    for s in lp.crate(lp.SHARED, "shared").values():
+    for s in lp.crate(lp.SHARED).values():
         for m in re.finditer(r"\boutbox::entry\s*\(", s.code):
             end = m.end()
             depth, k = 1, end
