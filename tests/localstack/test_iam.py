@@ -37,7 +37,9 @@ NEEDS = {
     "AWS::DynamoDB::Table": ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
                              "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups",
                              "dynamodb:TagResource"],
-    "AWS::Events::EventBus": ["events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus"],
+    # PutPermission/RemovePermission: the bus's Policy (who may publish).
+    "AWS::Events::EventBus": ["events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus",
+                              "events:PutPermission", "events:RemovePermission"],
     "AWS::Events::Rule": ["events:PutRule", "events:DescribeRule", "events:PutTargets",
                           "events:RemoveTargets", "events:DeleteRule"],
     "AWS::Events::Archive": ["events:CreateArchive", "events:DescribeArchive", "events:UpdateArchive",
