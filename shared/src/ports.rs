@@ -527,7 +527,7 @@ pub trait HostingMetrics: Send + Sync {
     /// The app's `AWS/AmplifyHosting` figures over `[from, to)` (whole
     /// minutes): every metric in one GetMetricData call, one datapoint per
     /// metric for the window.
-    fn window(
+    fn hosting_figures(
         &self,
         app_id: &AppId,
         from: DateTime<Utc>,

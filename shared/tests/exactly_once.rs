@@ -21,9 +21,10 @@ use sentinel_shared::adapters::memory::{
     InMemory, MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
 use sentinel_shared::alert::reaction::Alerter;
-use sentinel_shared::core::deployment::{DeploymentKey, JobDetails};
+use sentinel_shared::core::deployment::{DeploymentKey, HealthRecord, JobDetails};
 use sentinel_shared::core::events::Envelope;
 use sentinel_shared::core::model::{BuildStatus, Environment, JobId};
+use sentinel_shared::core::verdicts::Verdict;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::Ingest;
 use sentinel_shared::ports::{BranchPointer, DeploymentStore};
@@ -82,6 +83,18 @@ fn unhealthy() -> (String, String) {
         "rollbackAllowed": true
     });
     ("Deployment Unhealthy".into(), detail.to_string())
+}
+
+/// The health checker's record of that verdict.
+fn unhealthy_verdict() -> HealthRecord {
+    HealthRecord {
+        verdict: Verdict::Unhealthy,
+        reason: "3 consecutive rounds failed: status 500".into(),
+        url: "http://127.0.0.1/".into(),
+        checked_at: "2026-11-22T10:05:00Z".parse().unwrap(),
+        rounds: 3,
+        endpoints: Vec::new(),
+    }
 }
 
 impl World {
@@ -296,6 +309,15 @@ async fn run(plan: Option<&Delivery>) -> Outcome {
             .map_err(|e| e.to_string())
     })
     .await;
+
+    // The health checker's verdict on job 2, recorded before it publishes
+    // it (the rollback acts on the record, not on the event).
+    sentinel_shared::effects::update(&w.store, &key("main", 2), |d| {
+        d.health = Some(unhealthy_verdict());
+        Ok(true)
+    })
+    .await
+    .expect("job 2 is recorded");
 
     // 2. The domain events, to the alerter and to rollback, round after
     // round: what one round publishes (Rollback Started, Build Diagnosed…)

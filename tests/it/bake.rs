@@ -96,7 +96,7 @@ async fn a_window_reads_every_amplify_metric_of_the_app_in_one_call() {
         .await
         .expect("PutMetricData");
     let figures = CloudWatchMetrics::new(cw.clone())
-        .window(&app, from, to)
+        .hosting_figures(&app, from, to)
         .await
         .expect("GetMetricData");
     assert_eq!(figures.requests, 500, "{figures:?}");
@@ -111,7 +111,7 @@ async fn a_quiet_app_reads_as_no_datapoints() {
     let stack = Stack::new().await;
     let (from, to) = last_minutes(5);
     let figures = CloudWatchMetrics::new(cloudwatch(&stack))
-        .window(&unique_app_id(), from, to)
+        .hosting_figures(&unique_app_id(), from, to)
         .await
         .expect("GetMetricData");
     assert_eq!((figures.requests, figures.datapoints), (0, 0));
@@ -210,7 +210,7 @@ async fn the_emulators_sites_publish_their_traffic_to_cloudwatch() {
         Utc.timestamp_opt(now + 60, 0).unwrap(),
     );
     let figures = CloudWatchMetrics::new(cloudwatch(&stack))
-        .window(&app, from, to)
+        .hosting_figures(&app, from, to)
         .await
         .expect("GetMetricData");
     assert_eq!(figures.requests, 100, "{figures:?}");

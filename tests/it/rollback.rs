@@ -3,12 +3,14 @@
 //! "Rollback Succeeded", the lock kept until `sentinel unlock`; concurrent
 //! deliveries start one job; a rollback that is unhealthy or deploys another
 //! commit fails and stops; no known good job → only a recommendation;
-//! transient failures are retried once, others never.
+//! transient failures are retried once, others never; a "Deployment
+//! Unhealthy" its job's record does not bear out starts nothing.
 
 use std::time::Duration;
 
-use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
 use sentinel_shared::core::model::JobId;
+use sentinel_shared::core::verdicts::Verdict;
 use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentStore, PolicyStore, RollbackStore};
 use serde_json::{Value, json};
@@ -100,6 +102,72 @@ pub(crate) async fn verdict(stack: &Stack, branch: &str, job: JobId) -> String {
     })
     .await
     .unwrap()
+}
+
+/// A "Deployment Unhealthy" of `job` sent by the test, not the health
+/// checker: it says what the checker would (rollback allowed), and the
+/// rollback acts only on what the job's record says.
+pub(crate) fn unhealthy_event(
+    stack: &Stack,
+    id: &str,
+    branch: &str,
+    job: JobId,
+    commit: &str,
+) -> Value {
+    json!({
+        "version": "0", "id": id, "source": "sentinel", "detail-type": "Deployment Unhealthy",
+        "detail": {"eventId": format!("{}/{branch}/{}/health", watched_app(), job.padded()), "environment": stack.environment().to_string(),
+                   "appId": watched_app().as_str(), "branchName": branch, "jobId": job.to_string(), "commitId": commit,
+                   "verdict": "unhealthy", "reason": "status 500", "url": "http://127.0.0.1/", "endpoints": [],
+                   "isRollback": false, "rollbackOf": null, "scheduled": false, "rollbackAllowed": true}
+    })
+}
+
+/// Records the health checker's verdict on `job`'s deploy through the real
+/// store, as the checker does before it publishes: for a job built with
+/// `emit: false` (that no function recorded) whose "Deployment Unhealthy"
+/// the test sends itself.
+pub(crate) async fn record_verdict(
+    stack: &Stack,
+    branch: &str,
+    job: JobId,
+    commit: &str,
+    verdict: Verdict,
+) {
+    let store = stack.store();
+    let k = key(branch, job);
+    let mut d = store
+        .get_deployment(&k)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| Deployment::new(k.clone(), stack.environment()));
+    d.details.commit_id = Some(commit.into());
+    d.health = Some(HealthRecord {
+        verdict,
+        reason: format!("recorded by the test: {verdict:?}"),
+        url: "http://127.0.0.1/".into(),
+        checked_at: chrono::Utc::now(),
+        rounds: 2,
+        endpoints: Vec::new(),
+    });
+    store.save_deployment(&d).await.unwrap();
+}
+
+/// Job `commit` built on `branch` with its events not emitted: Amplify
+/// knows it, no function heard of it.
+pub(crate) async fn silent_build(stack: &Stack, branch: &str, commit: &str) -> JobId {
+    let out = stack
+        .control(
+            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
+            json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
+        )
+        .await
+        .unwrap();
+    out["jobSummary"]["jobId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// The emulator's StartJob calls for the branch: (jobType, jobId asked).
@@ -234,27 +302,11 @@ async fn ten_concurrent_deliveries_start_one_job() {
     let branch = branch(&stack, "rc").await;
     let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
     assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-    // v2 exists in Amplify but its events are not emitted: only the ten
-    // deliveries below speak of it.
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(&branch)),
-            json!({"commitId": V2, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
-        )
-        .await
-        .unwrap();
-    let v2: JobId = out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let event = json!({
-        "version": "0", "id": format!("unhealthy-{branch}"), "source": "sentinel", "detail-type": "Deployment Unhealthy",
-        "detail": {"eventId": format!("{}/{branch}/{}/health", watched_app(), v2.padded()), "environment": stack.environment().to_string(),
-                   "appId": watched_app().as_str(), "branchName": branch, "jobId": v2.to_string(), "commitId": V2,
-                   "verdict": "unhealthy", "reason": "status 500", "url": "http://127.0.0.1/", "endpoints": [],
-                   "isRollback": false, "rollbackOf": null, "scheduled": false, "rollbackAllowed": true}
-    });
+    // v2 exists in Amplify but its events are not emitted: only its
+    // recorded verdict and the ten deliveries below speak of it.
+    let v2 = silent_build(&stack, &branch, V2).await;
+    record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
+    let event = unhealthy_event(&stack, &format!("unhealthy-{branch}"), &branch, v2, V2);
     let endpoint = format!(
         "{}/2015-03-31/functions/rollback/invocations",
         env("SENTINEL_LAMBDA_ENDPOINT")
@@ -273,6 +325,60 @@ async fn ten_concurrent_deliveries_start_one_job() {
     assert_eq!(starts.len(), 1, "{starts:?}");
 }
 
+/// Issue #18 item 10: a "Deployment Unhealthy" saying `rollbackAllowed`
+/// that the job's record does not bear out (its verdict is healthy) is
+/// refused by the real function: no StartJob, auto-build untouched,
+/// nothing published.
+#[tokio::test]
+async fn a_forged_unhealthy_event_starts_nothing() {
+    let stack = Stack::new().await;
+    let branch = branch(&stack, "rx").await;
+    let events = stack
+        .capture(
+            &stack.bus,
+            json!({"branchName": [branch.as_str()], "fromJobId": [{"exists": true}]}),
+        )
+        .await
+        .unwrap();
+    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
+    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
+    // v2 was found healthy (v1 stays the last known good: a rollback to it
+    // would start, were the event believed).
+    let v2 = silent_build(&stack, &branch, V2).await;
+    record_verdict(&stack, &branch, v2, V2, Verdict::Healthy).await;
+    let forged = unhealthy_event(&stack, &format!("forged-{branch}"), &branch, v2, V2);
+    let answer: Value = stack
+        .http
+        .post(format!(
+            "{}/2015-03-31/functions/rollback/invocations",
+            env("SENTINEL_LAMBDA_ENDPOINT")
+        ))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["action"], "refused", "{answer}");
+    assert_eq!(answer["recommended"], false, "{answer}");
+    assert!(
+        answer["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no unhealthy verdict"),
+        "{answer}"
+    );
+    let starts = start_jobs(&stack, &branch).await;
+    assert!(starts.is_empty(), "{starts:?}");
+    assert!(auto_build(&stack, &branch).await, "auto-build untouched");
+    let published = events
+        .collect(0, Duration::from_secs(1), Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(published.is_empty(), "{published:#?}");
+}
+
 /// A StartJob that fails is not retried by the SDK (it is not idempotent)
 /// and fails the delivery; the redelivery takes the rollback over (the failed
 /// attempt released its lease) and starts exactly one job.
@@ -282,25 +388,9 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     let branch = branch(&stack, "rf").await;
     let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
     assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(&branch)),
-            json!({"commitId": V2, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
-        )
-        .await
-        .unwrap();
-    let v2: JobId = out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let event = json!({
-        "version": "0", "id": format!("unhealthy-{branch}"), "source": "sentinel", "detail-type": "Deployment Unhealthy",
-        "detail": {"eventId": format!("{}/{branch}/{}/health", watched_app(), v2.padded()), "environment": stack.environment().to_string(),
-                   "appId": watched_app().as_str(), "branchName": branch, "jobId": v2.to_string(), "commitId": V2,
-                   "verdict": "unhealthy", "reason": "status 500", "url": "http://127.0.0.1/", "endpoints": [],
-                   "isRollback": false, "rollbackOf": null, "scheduled": false, "rollbackAllowed": true}
-    });
+    let v2 = silent_build(&stack, &branch, V2).await;
+    record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
+    let event = unhealthy_event(&stack, &format!("unhealthy-{branch}"), &branch, v2, V2);
     stack
         .control(
             "/faults",
@@ -559,25 +649,9 @@ async fn measure_rollback_latency() {
         let branch = branch(&stack, "rm").await;
         let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
         assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-        let out = stack
-            .control(
-                &format!("/apps/{}/branches/{}/builds", watched_app(), encode(&branch)),
-                json!({"commitId": V2, "outcome": "SUCCEED", "emit": false, "stepDelayMs": 10, "wait": true}),
-            )
-            .await
-            .unwrap();
-        let v2: JobId = out["jobSummary"]["jobId"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let event = json!({
-            "version": "0", "id": format!("m-{branch}"), "source": "sentinel", "detail-type": "Deployment Unhealthy",
-            "detail": {"eventId": format!("{}/{branch}/{}/health", watched_app(), v2.padded()), "environment": stack.environment().to_string(),
-                       "appId": watched_app().as_str(), "branchName": branch, "jobId": v2.to_string(), "commitId": V2,
-                       "verdict": "unhealthy", "reason": "status 500", "url": "http://127.0.0.1/", "endpoints": [],
-                       "isRollback": false, "rollbackOf": null, "scheduled": false, "rollbackAllowed": true}
-        });
+        let v2 = silent_build(&stack, &branch, V2).await;
+        record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
+        let event = unhealthy_event(&stack, &format!("m-{branch}"), &branch, v2, V2);
         let sent = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

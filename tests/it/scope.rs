@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use sentinel_shared::core::deployment::DeploymentKey;
+use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
 use sentinel_shared::core::model::BuildStatus;
+use sentinel_shared::core::verdicts::Verdict;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore};
 use serde_json::{Value, json};
 
@@ -46,6 +47,22 @@ async fn deliver(stack: &Stack, queue: &str, detail_type: &str, branch: &str, jo
         .send()
         .await
         .unwrap();
+}
+
+/// The health checker's unhealthy verdict on the job, through the real
+/// store, as it writes it before it publishes.
+async fn record_unhealthy(stack: &Stack, key: &DeploymentKey) {
+    let mut d = Deployment::new(key.clone(), stack.environment());
+    d.details.commit_id = Some(COMMIT.into());
+    d.health = Some(HealthRecord {
+        verdict: Verdict::Unhealthy,
+        reason: "status 500".into(),
+        url: "http://127.0.0.1:9/".into(),
+        checked_at: chrono::Utc::now(),
+        rounds: 2,
+        endpoints: Vec::new(),
+    });
+    stack.store().save_deployment(&d).await.unwrap();
 }
 
 fn skips_of(branch: &str) -> usize {
@@ -99,23 +116,13 @@ async fn an_unwatched_branch_is_never_recorded_reconciled_checked_alerted_or_rol
     stack
         .invoke("cleanup", json!({"apps": [watched_app().as_str()]}))
         .await;
-
-    // Domain events about it, as if something had published them.
-    for (queue, detail_type) in [
-        ("SENTINEL_QUEUE_ALERTER_QUEUE", "Deployment Unhealthy"),
-        ("SENTINEL_QUEUE_ROLLBACK_QUEUE", "Deployment Unhealthy"),
-        ("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE", "Build Succeeded"),
-    ] {
-        deliver(&stack, queue, detail_type, &unwatched, &job).await;
-    }
-    // Each function said why it did nothing: ingest twice (STARTED,
-    // FAILED), then the alerter, the rollback and the health checker.
-    eventually(Duration::from_secs(60), "five skips in the log", || async {
-        Ok((skips_of(&unwatched) >= 5).then_some(()))
+    // Ingest said twice why it did nothing (STARTED, FAILED); the
+    // reconciliation recorded nothing either.
+    eventually(Duration::from_secs(60), "ingest's two skips", || async {
+        Ok((skips_of(&unwatched) >= 2).then_some(()))
     })
     .await
     .unwrap();
-
     assert_eq!(
         store.get_deployment(&key(&unwatched, &job)).await.unwrap(),
         None
@@ -132,6 +139,35 @@ async fn an_unwatched_branch_is_never_recorded_reconciled_checked_alerted_or_rol
         .await
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
+
+    // Domain events about it, as if something had published them, with
+    // the unhealthy verdict recorded as the health checker would (the
+    // rollback acts on the record, not on the event): only the watch
+    // scope keeps them from being acted on.
+    record_unhealthy(&stack, &key(&unwatched, &job)).await;
+    for (queue, detail_type) in [
+        ("SENTINEL_QUEUE_ALERTER_QUEUE", "Deployment Unhealthy"),
+        ("SENTINEL_QUEUE_ROLLBACK_QUEUE", "Deployment Unhealthy"),
+        ("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE", "Build Succeeded"),
+    ] {
+        deliver(&stack, queue, detail_type, &unwatched, &job).await;
+    }
+    // Each function said why it did nothing: ingest twice, then the
+    // alerter, the rollback and the health checker.
+    eventually(Duration::from_secs(60), "five skips in the log", || async {
+        Ok((skips_of(&unwatched) >= 5).then_some(()))
+    })
+    .await
+    .unwrap();
+    let record = store
+        .get_deployment(&key(&unwatched, &job))
+        .await
+        .unwrap()
+        .expect("the record the test wrote");
+    assert!(
+        record.outbox.is_empty() && record.observed.is_empty(),
+        "{record:?}"
+    );
     let published = events
         .collect(0, Duration::from_secs(1), Duration::from_secs(3))
         .await

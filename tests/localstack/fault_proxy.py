@@ -18,11 +18,19 @@ agent: the function's name), service and operation, with its fate.
 GET /_proxy/stats answers the counts as JSON; POST /_proxy/config
 {"rate": R, "seed": S} changes the rate; POST /_proxy/reset zeroes counts.
 
+Beside the counts, `seen` (never reset) holds what each caller asked, as IAM
+sees it, for the reliability suite's check of the functions' roles: the
+operation's name (a REST call's from botocore's model: GetJob, not
+`GET /apps/{}/…`), and for DynamoDB the table or index and the partition
+key's prefix (`table BRANCH#`), for PutEvents each entry's source and
+detail type.
+
     fault_proxy.py --listen 4530 --upstream http://127.0.0.1:4510 --rate 0.2
 """
 
 import argparse
 import asyncio
+import functools
 import json
 import random
 import re
@@ -34,13 +42,15 @@ FATES = ["drop", "delay", "error500", "throttle", "lost"]
 
 
 class Proxy:
-    def __init__(self, upstream, rate, seed):
+    def __init__(self, upstream, rate, seed, table_key="PK"):
         u = urllib.parse.urlparse(upstream)
         self.host, self.port = u.hostname, u.port or 80
         self.rate = rate
+        self.table_key = table_key
         self.random = random.Random(seed)
         self.calls = Counter()  # "caller service operation" -> n
         self.fates = Counter()  # "caller service operation fate" -> n
+        self.seen = {}  # caller -> "service:Operation" -> set of details
 
     def stats(self):
         return {
@@ -49,7 +59,12 @@ class Proxy:
             "fates": dict(self.fates),
             "total": sum(self.calls.values()),
             "faults": sum(self.fates.values()),
+            "table_key": self.table_key,
+            "seen": {caller: {op: sorted(d) for op, d in ops.items()} for caller, ops in self.seen.items()},
         }
+
+    def see(self, caller, service, operation, details):
+        self.seen.setdefault(caller, {}).setdefault(f"{service}:{operation}", set()).update(details)
 
     def fate(self, service, operation):
         if self.rate <= 0 or self.random.random() >= self.rate:
@@ -97,6 +112,53 @@ def identify(method, target, headers, body):
     path = urllib.parse.urlparse(target).path
     shape = re.sub(r"/[^/]+", lambda p: "/" + ("{}" if re.search(r"\d", p.group(0)) or len(p.group(0)) > 12 else p.group(0)[1:]), path)
     return service, f"{method} {shape}"
+
+
+@functools.lru_cache(maxsize=None)
+def rest_routes(service):
+    """A REST service's operations by method and path (botocore's model)."""
+    try:
+        from botocore.loaders import Loader
+        model = Loader().load_service_model(service, "service-2")
+    except Exception:  # noqa: BLE001 - no model: the shape stands
+        return []
+    routes = []
+    for name, op in model["operations"].items():
+        uri = op["http"]["requestUri"].split("?")[0]
+        pattern = re.sub(r"\{\w+\+\}", ".+", re.sub(r"\{\w+\}", "[^/]+", uri))
+        routes.append((op["http"]["method"], re.compile(f"^{pattern}$"), name, len(re.sub(r"\{[^}]+\}", "", uri))))
+    # The most literal route first (`/jobs/{jobId}/stop` before `/jobs/{jobId}`).
+    return sorted(routes, key=lambda r: -r[3])
+
+
+def iam_view(service, operation, method, target, body, table_key):
+    """(operation, details): the call as IAM names it. A REST operation's
+    name from its route; DynamoDB's table or index and partition-key
+    prefix; PutEvents' sources and detail types."""
+    if " " in operation:
+        path = urllib.parse.urlparse(target).path
+        for verb, regex, name, _ in rest_routes(service):
+            if verb == method and regex.match(path):
+                operation = name
+                break
+    details = set()
+    try:
+        payload = json.loads(body) if body[:1] == b"{" else {}
+    except ValueError:
+        payload = {}
+    if service == "dynamodb" and payload:
+        where = f"index/{payload['IndexName']}" if payload.get("IndexName") else "table"
+        key = (payload.get("Key") or payload.get("Item") or {}).get(table_key, {}).get("S")
+        condition = payload.get("KeyConditionExpression", "")
+        m = re.search(r"(?:^|\(|\s)%s\s*=\s*(:\w+)" % re.escape(table_key), condition)
+        if m and not payload.get("IndexName"):
+            key = payload.get("ExpressionAttributeValues", {}).get(m.group(1), {}).get("S")
+        prefix = re.match(r"[A-Za-z0-9_]*#", key) if key else None
+        details.add(f"{where} {prefix.group(0)}" if prefix else (f"{where} {key}" if key else where))
+    if service == "events" and operation == "PutEvents":
+        for entry in payload.get("Entries", []):
+            details.add(f"{entry.get('Source')} / {entry.get('DetailType')}")
+    return operation, details
 
 
 def throttle_response(service):
@@ -157,6 +219,8 @@ async def handle(proxy, reader, writer):
             caller = re.search(r"(?:^|\s)app/(\S+)", headers.get("x-amz-user-agent", "") + " " + headers.get("user-agent", ""))
             name = f"{caller.group(1) if caller else 'unknown'} {service} {operation}"
             proxy.calls[name] += 1
+            iam_operation, details = iam_view(service, operation, method, target, body, proxy.table_key)
+            proxy.see(caller.group(1) if caller else "unknown", service, iam_operation, details)
             fate = proxy.fate(service, operation)
             if fate:
                 proxy.fates[f"{name} {fate}"] += 1
@@ -194,8 +258,9 @@ async def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--rate", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--table-key", default="PK", help="the table's partition key (what dynamodb:LeadingKeys sees)")
     args = ap.parse_args()
-    proxy = Proxy(args.upstream, args.rate, args.seed)
+    proxy = Proxy(args.upstream, args.rate, args.seed, args.table_key)
     server = await asyncio.start_server(lambda r, w: handle(proxy, r, w), "127.0.0.1", args.listen, limit=1 << 24)
     print(f"fault proxy :{args.listen} -> {args.upstream}, rate {args.rate}", flush=True)
     async with server:

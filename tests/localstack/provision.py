@@ -208,6 +208,7 @@ class Stack:
             "AWS::KMS::Key": self.key,
             "AWS::KMS::Alias": self.alias,
             "AWS::Events::Archive": self.archive,
+            "AWS::IAM::Role": self.role,
         }.get(kind)
         # Placeholder first, so that a rule's own ARN can be referenced.
         self.attrs[logical] = {"Ref": f"{logical}-unprovisioned", "Arn": f"arn:aws:local:::{logical}"}
@@ -257,7 +258,18 @@ class Stack:
             self.events.create_event_bus(Name=name)
         except self.events.exceptions.ResourceAlreadyExistsException:
             pass
+        if "Policy" in p:
+            # Who may publish (the functions' roles, as named below). moto
+            # keeps the policy but does not enforce it.
+            self.events.put_permission(EventBusName=name, Policy=json.dumps(p["Policy"]))
         return {"Ref": name, "Name": name, "Arn": f"arn:aws:events:{self.region}:{ACCOUNT}:event-bus/{name}"}
+
+    def role(self, logical, props):
+        """A role's ARN as IAM would give it (the bus's policy names the
+        functions' roles); the local functions run with dummy credentials,
+        so no role is created."""
+        name = f"{self.pseudo('AWS::StackName')}-{logical}"
+        return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "RoleId": name}
 
     def queue(self, logical, props):
         p = self.resolve(props)

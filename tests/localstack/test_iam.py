@@ -37,7 +37,9 @@ NEEDS = {
     "AWS::DynamoDB::Table": ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
                              "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups",
                              "dynamodb:TagResource"],
-    "AWS::Events::EventBus": ["events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus"],
+    # PutPermission/RemovePermission: the bus's Policy (who may publish).
+    "AWS::Events::EventBus": ["events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus",
+                              "events:PutPermission", "events:RemovePermission"],
     "AWS::Events::Rule": ["events:PutRule", "events:DescribeRule", "events:PutTargets",
                           "events:RemoveTargets", "events:DeleteRule"],
     "AWS::Events::Archive": ["events:CreateArchive", "events:DescribeArchive", "events:UpdateArchive",
@@ -131,7 +133,7 @@ def grants(policy, action):
     return any(fnmatch.fnmatchcase(action, pattern) for pattern in allowed(policy))
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json"])
+@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
 def test_each_file_is_an_iam_policy(name):
     policy = load(name)
     assert set(policy) == {"Version", "Statement"}, name
@@ -157,7 +159,7 @@ def test_each_file_is_an_iam_policy(name):
     assert len(re.sub(r"\s", "", json.dumps(policy))) <= 6144, f"{name} is too long for a managed policy"
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json"])
+@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
 def test_every_action_exists(name):
     missing = [a for a in allowed(load(name)) if not action_exists(a)]
     assert not missing, f"{name}: no such action in botocore's models: {missing}"

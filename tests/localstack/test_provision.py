@@ -120,6 +120,34 @@ def test_the_bus_and_the_topic_exist(stack):
     assert f"arn:aws:sns:us-east-1:{ACCOUNT}:deploy-sentinel-alerts-dev" in topics
 
 
+def test_the_bus_carries_the_templates_policy_naming_the_functions_roles(stack):
+    """moto keeps the bus's policy (it enforces none): the template's three
+    Deny statements, each role named by the ARN IAM gives it, and an
+    operator added by OperatorArns on a re-run."""
+    events = stack.client("events")
+    bus = events.describe_event_bus(Name="sentinel-dev")
+    policy = json.loads(bus["Policy"])
+    statements = {st["Sid"]: st for st in policy["Statement"]}
+    assert set(statements) == {"OnlyTheStacksPublishers", "OnlyTheStacksSource", "OnlyTheStacksEventTypes"}
+    for sid, st in statements.items():
+        assert (st["Effect"], st["Principal"], st["Action"]) == ("Deny", "*", "events:PutEvents"), sid
+        assert st["Resource"] == bus["Arn"], sid
+    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in template()["Resources"].values()
+             if r["Type"] == "AWS::Serverless::Function"]
+    publishers = statements["OnlyTheStacksPublishers"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert sorted(publishers) == sorted(f"arn:aws:iam::{ACCOUNT}:role/deploy-sentinel-dev-{r}" for r in roles)
+    assert statements["OnlyTheStacksSource"]["Condition"] == {"StringNotEquals": {"events:source": "sentinel"}}
+    types = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
+    assert {"Build Started", "Deployment Unhealthy", "Alert Test", "Cleanup Completed"} <= set(types)
+
+    operator = f"arn:aws:iam::{ACCOUNT}:role/sentinel-operator"
+    stack.run("--param", f"OperatorArns={operator}")
+    again = json.loads(events.describe_event_bus(Name="sentinel-dev")["Policy"])
+    publishers = {st["Sid"]: st for st in again["Statement"]}["OnlyTheStacksPublishers"]
+    assert operator in publishers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert len(again["Statement"]) == 3, "a re-run replaces the policy, never adds to it"
+
+
 def test_every_function_queue_redrives_to_the_dlq(stack):
     sqs = stack.client("sqs")
     dlq_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-dlq"

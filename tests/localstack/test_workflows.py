@@ -1,5 +1,6 @@
 """The deployment workflows take their settings from samconfig.toml: no
-second copy of a region that could drift from it."""
+second copy of a region that could drift from it. (Pins, roles and prod's
+review: test_deploy_pipeline.py.)"""
 
 import os
 import re
@@ -14,15 +15,22 @@ import localservers
 
 ROOT = localservers.ROOT
 WORKFLOWS = os.path.join(ROOT, ".github", "workflows")
+ACTIONS = os.path.join(ROOT, ".github", "actions")
 
 
 def steps():
+    """Every step of the workflows and of the local (composite) actions."""
     for name in sorted(os.listdir(WORKFLOWS)):
         with open(os.path.join(WORKFLOWS, name)) as f:
             flow = yaml.safe_load(f)
         for job in flow.get("jobs", {}).values():
             for step in job.get("steps", []):
                 yield name, step
+    for name in sorted(os.listdir(ACTIONS)):
+        with open(os.path.join(ACTIONS, name, "action.yml")) as f:
+            action = yaml.safe_load(f)
+        for step in action["runs"].get("steps", []):
+            yield f"actions/{name}", step
 
 
 def test_no_workflow_hard_codes_a_region():

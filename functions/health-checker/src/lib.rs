@@ -10,7 +10,7 @@ use sentinel_shared::adapters::sqs::SqsBakeSteps;
 use sentinel_shared::core::deployment::DeploymentKey;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::{BuildEvent, detail_type};
-use sentinel_shared::health::bake::reaction::{BakeStepEvent, Baker, StepResult};
+use sentinel_shared::health::bake::reaction::{BAKE_STEP, BakeStepEvent, Baker, StepResult};
 use sentinel_shared::health::reaction::{DeployCheckOutcome, HealthChecker, ScheduleOutcome};
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
 use sentinel_shared::outbound::Outbound;
@@ -43,7 +43,7 @@ pub struct BakeDeps<M, Q> {
 pub const BAKE_QUEUE_URL: &str = "SENTINEL_BAKE_QUEUE_URL";
 
 /// The detail types the function takes: its queue's rule, and its own steps.
-pub const TAKES: &[&str] = &[detail_type::BUILD_SUCCEEDED, detail_type::BAKE_STEP];
+pub const TAKES: &[&str] = &[detail_type::BUILD_SUCCEEDED, BAKE_STEP];
 
 /// The variable naming a local stack's site origins (comma-separated
 /// `scheme://host:port`), exempt from https and public-address rules.
@@ -82,7 +82,7 @@ pub async fn on_raw<K: Stack, M: HostingMetrics, Q: BakeSteps>(
                 .await?;
             Ok(CheckOutcome::Scheduled(outcome))
         }
-        Delivery::Event(envelope) if envelope.detail_type == detail_type::BAKE_STEP => {
+        Delivery::Event(envelope) if envelope.detail_type == BAKE_STEP => {
             let step: BakeStepEvent = envelope.detail()?;
             let Some(bake) = &deps.bake else {
                 tracing::warn!("a bake step, but no bake queue configured; dropped");

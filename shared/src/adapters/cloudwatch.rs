@@ -54,7 +54,7 @@ where
 }
 
 impl HostingMetrics for CloudWatchMetrics {
-    async fn window(
+    async fn hosting_figures(
         &self,
         app_id: &AppId,
         from: DateTime<Utc>,

@@ -31,9 +31,6 @@ pub mod detail_type {
     pub const DEPLOYMENT_CHECK_INCONCLUSIVE: &str = "Deployment Check Inconclusive";
     /// A bake ended within its thresholds (`health.bake`).
     pub const BAKE_PASSED: &str = "Bake Passed";
-    /// The health checker's own delayed message: judge the next interval of
-    /// a bake. Sent to its queue only, never on the bus.
-    pub const BAKE_STEP: &str = "Bake Step";
     pub const BUILD_DIAGNOSED: &str = "Build Diagnosed";
     pub const ROLLBACK_STARTED: &str = "Rollback Started";
     pub const ROLLBACK_SUCCEEDED: &str = "Rollback Succeeded";

@@ -47,7 +47,7 @@ impl MemoryMetrics {
 }
 
 impl HostingMetrics for MemoryMetrics {
-    async fn window(
+    async fn hosting_figures(
         &self,
         _app_id: &AppId,
         from: DateTime<Utc>,

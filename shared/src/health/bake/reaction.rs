@@ -17,7 +17,7 @@ use super::analysis;
 use crate::core::bake::{BakeOutcome, BakeRecord, BakeStep, Baseline, Figures};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{Error, MetricsError, PublishError};
-use crate::core::events::{HealthEvent, OWNER_HEALTH, SOURCE, detail_type};
+use crate::core::events::{HealthEvent, OWNER_HEALTH, SOURCE};
 use crate::core::model::{AppId, BranchName, JobId};
 use crate::core::verdicts::Verdict;
 use crate::effects;
@@ -28,6 +28,10 @@ use crate::ports::{BakeSteps, BranchPointer, DeploymentStore, HostingMetrics, Po
 pub const SETTLE_SECONDS: i64 = 60;
 /// SQS's longest delay.
 pub const MAX_DELAY_SECONDS: i64 = 900;
+
+/// The detail type of the health checker's own delayed message: judge the
+/// next interval of a bake. Sent to its queue only, never on the bus.
+pub const BAKE_STEP: &str = "Bake Step";
 
 /// The detail of "Bake Step".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +56,7 @@ impl BakeStepEvent {
         serde_json::json!({
             "id": key.event_id(&format!("bake-step/{}", self.step)),
             "source": SOURCE,
-            "detail-type": detail_type::BAKE_STEP,
+            "detail-type": BAKE_STEP,
             "detail": self,
         })
         .to_string()
@@ -193,7 +197,7 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
             None => self.baseline(&key.app_id, &bake).await?,
         };
         let mut reasons = Vec::new();
-        let figures = match self.metrics.window(&key.app_id, from, to).await {
+        let figures = match self.metrics.hosting_figures(&key.app_id, from, to).await {
             Ok(f) => Some(f),
             Err(MetricsError::Rejected(why)) => {
                 reasons.push(format!("metrics unreadable: {why}"));
@@ -278,7 +282,7 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
         let until = bake.baseline_until();
         let week = Duration::days(7);
         let read = async |from: DateTime<Utc>, to: DateTime<Utc>| -> Result<Figures, Error> {
-            match self.metrics.window(app, from, to).await {
+            match self.metrics.hosting_figures(app, from, to).await {
                 Ok(f) => Ok(f),
                 Err(MetricsError::Rejected(_)) => Ok(Figures::default()),
                 Err(e) => Err(e.into()),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::analysis::{self, Limits};
-use super::reaction::{BakeStepEvent, Baker, StepResult, plan};
+use super::reaction::{BAKE_STEP, BakeStepEvent, Baker, StepResult, plan};
 use super::{BakePolicy, Number};
 use crate::adapters::memory::{InMemory, MemoryMetrics, MemoryPublisher, MemorySteps, MemoryStore};
 use crate::core::bake::{
@@ -380,7 +380,7 @@ async fn the_first_step_is_sent_to_arrive_after_its_window_settled() {
     // The window is 10:01–10:06; read at 10:07, 6.5 minutes after t0.
     assert_eq!(sent[0].1, 390);
     let body: serde_json::Value = serde_json::from_str(&sent[0].0).unwrap();
-    assert_eq!(body["detail-type"], detail_type::BAKE_STEP);
+    assert_eq!(body["detail-type"], BAKE_STEP);
     assert_eq!(body["detail"]["step"], 1);
 }
 

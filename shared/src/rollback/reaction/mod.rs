@@ -14,6 +14,11 @@
 //!   window; otherwise "Rollback Recommended" with the command to run.
 //! - "Build Diagnosed" with `transient: true`: StartJob RETRY of the same
 //!   job, at most `max_retries` per job lineage; "Build Retried".
+//! - What is acted on is what the job's record says (the verdict, the
+//!   diagnosis, whether it is a rollback), re-read at every delivery; the
+//!   event only names the job. An event its record does not bear out (no
+//!   record, no such verdict) is refused and logged: it did not come from
+//!   Sentinel ([`crate::rollback::verdict`]).
 
 mod observe;
 mod retry;
@@ -22,6 +27,7 @@ mod start;
 use chrono::Utc;
 use tracing::{info, warn};
 
+use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::enforcement::Enforcement;
 use crate::core::error::Error;
 use crate::core::events::{
@@ -30,7 +36,8 @@ use crate::core::events::{
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::entry;
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{EventPublisher, PolicyStore, RollbackStore, Stack};
+use crate::ports::{DeploymentStore, EventPublisher, PolicyStore, RollbackStore, Stack};
+use crate::rollback::verdict::{Unhealthy, recorded_healthy};
 use crate::rollback::{
     AutoRollback, BranchLock, Outcome, RollbackPolicy, RollbackRecord, RollbackState,
 };
@@ -91,73 +98,149 @@ impl<K: Stack> Rollbacker<'_, K> {
         match envelope.detail_type.as_str() {
             dt::DEPLOYMENT_UNHEALTHY => {
                 let e: HealthEvent = envelope.detail()?;
-                let state = self.state(&e.app_id, &e.branch_name).await?;
-                if state.is_rollback_job(e.job_id) || e.is_rollback {
-                    return self
-                        .follow(
-                            &e.app_id,
-                            &e.branch_name,
-                            e.job_id,
-                            Err(format!(
-                                "the rolled-back deployment is unhealthy too: {}",
-                                e.reason
-                            )),
-                        )
-                        .await;
-                }
-                if !e.rollback_allowed {
-                    return Ok(RollbackAction::Ignored(
-                        "the verdict does not allow a rollback (scheduled check, alert only)"
-                            .into(),
-                    ));
-                }
-                self.rollback(
-                    &e.app_id,
-                    &e.branch_name,
-                    None,
-                    Some((e.job_id, e.commit_id.clone())),
-                    &format!("Deployment Unhealthy: {}", e.reason),
-                    true,
-                )
-                .await
+                self.on_unhealthy(&e.app_id, &e.branch_name, e.job_id).await
             }
             dt::DEPLOYMENT_HEALTHY => {
                 let e: HealthEvent = envelope.detail()?;
-                let state = self.state(&e.app_id, &e.branch_name).await?;
-                if !state.is_rollback_job(e.job_id) {
+                let (app, branch, job) = (&e.app_id, &e.branch_name, e.job_id);
+                let state = self.state(app, branch).await?;
+                if !state.is_rollback_job(job) {
                     return Ok(RollbackAction::Ignored("not a rollback job".into()));
                 }
+                let record = self.record(app, branch, job).await?;
+                if let Err(why) = recorded_healthy(record.as_ref(), job) {
+                    return Ok(not_acted_on(dt::DEPLOYMENT_HEALTHY, job, why));
+                }
+                let deployed = record.and_then(|d| d.details.commit_id);
                 let verdict = self
-                    .check_commit(&state, e.commit_id.as_deref())
+                    .check_commit(&state, deployed.as_deref())
                     .map(|()| "verified healthy".to_owned());
-                self.follow(&e.app_id, &e.branch_name, e.job_id, verdict)
-                    .await
+                self.follow(app, branch, job, verdict).await
             }
             dt::BUILD_SUCCEEDED | dt::BUILD_FAILED | dt::BUILD_CANCELLED => {
                 let e: BuildEvent = envelope.detail()?;
-                let state = self.state(&e.app_id, &e.branch_name).await?;
-                if !state.is_rollback_job(e.job_id) {
+                let (app, branch, job) = (&e.app_id, &e.branch_name, e.job_id);
+                let state = self.state(app, branch).await?;
+                if !state.is_rollback_job(job) {
                     return Ok(RollbackAction::Ignored("not a rollback job".into()));
                 }
-                match e.status {
+                // The status ingest recorded (before it published the event),
+                // and the commit Amplify says the job built.
+                let record = self.record(app, branch, job).await?;
+                let announced = match envelope.detail_type.as_str() {
+                    dt::BUILD_SUCCEEDED => BuildStatus::Succeeded,
+                    dt::BUILD_FAILED => BuildStatus::Failed,
+                    _ => BuildStatus::Cancelled,
+                };
+                let Some(record) = record.filter(|d| d.status == announced) else {
+                    let why = format!(
+                        "job {job}'s record is not {}: the event did not come from Sentinel; not acted on",
+                        announced.as_str()
+                    );
+                    return Ok(not_acted_on(&envelope.detail_type, job, why));
+                };
+                match record.status {
                     BuildStatus::Succeeded => {
-                        match self.check_commit(&state, e.commit_id.as_deref()) {
+                        let deployed = record.details.commit_id.as_deref();
+                        match self.check_commit(&state, deployed) {
                             Ok(()) => Ok(RollbackAction::Waiting),
-                            Err(why) => {
-                                self.follow(&e.app_id, &e.branch_name, e.job_id, Err(why))
-                                    .await
-                            }
+                            Err(why) => self.follow(app, branch, job, Err(why)).await,
                         }
                     }
                     status => {
                         let why = format!("the rollback build ended {}", status.as_str());
-                        self.follow(&e.app_id, &e.branch_name, e.job_id, Err(why))
-                            .await
+                        self.follow(app, branch, job, Err(why)).await
                     }
                 }
             }
             _ => self.on_diagnosed(envelope.detail()?).await,
         }
+    }
+
+    /// "Deployment Unhealthy" of `job`, decided from the job's record
+    /// ([`crate::rollback::verdict`]): the event only names the job, and
+    /// anything allowed to put events on the bus could have sent it.
+    async fn on_unhealthy(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+    ) -> Result<RollbackAction, Error> {
+        let record = self.record(app, branch, job).await?;
+        let state = self.state(app, branch).await?;
+        let is_rollback =
+            state.is_rollback_job(job) || record.as_ref().is_some_and(Deployment::is_rollback);
+        // An automatic rollback of this job begun by an earlier delivery, on
+        // the verdict recorded then, is taken over or reported again whatever
+        // the record says now (a scheduled check may have found the site up
+        // since): the branch is not left locked with no rollback.
+        let begun = state
+            .active
+            .as_ref()
+            .filter(|a| a.from_job == job && a.automatic);
+        if !is_rollback && let Some(begun) = begun {
+            let (from_commit, reason) = (begun.from_commit.clone(), begun.reason.clone());
+            return self
+                .rollback(app, branch, None, Some((job, from_commit)), &reason, true)
+                .await;
+        }
+        let unhealthy = match Unhealthy::recorded(record.as_ref(), job) {
+            Ok(unhealthy) => unhealthy,
+            Err(why) => return Ok(not_acted_on(dt::DEPLOYMENT_UNHEALTHY, job, why)),
+        };
+        if is_rollback {
+            let why = format!(
+                "the rolled-back deployment is unhealthy too: {}",
+                unhealthy.reason()
+            );
+            return self.follow(app, branch, job, Err(why)).await;
+        }
+        let live_allowed = matches!(unhealthy, Unhealthy::Live { .. })
+            && self.rolls_back_live_failures(app, branch).await?;
+        if !unhealthy.allows_rollback(live_allowed) {
+            return Ok(RollbackAction::Ignored(
+                "the verdict does not allow a rollback (scheduled check, alert only)".into(),
+            ));
+        }
+        let from_commit = record.and_then(|d| d.details.commit_id);
+        self.rollback(
+            app,
+            branch,
+            None,
+            Some((job, from_commit)),
+            &format!("Deployment Unhealthy: {}", unhealthy.reason()),
+            true,
+        )
+        .await
+    }
+
+    /// The job's record, as the functions before this one left it.
+    pub(super) async fn record(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+    ) -> Result<Option<Deployment>, Error> {
+        let key = DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id: job,
+        };
+        Ok(self.store.get_deployment(&key).await?)
+    }
+
+    /// Whether the branch's policy lets an unhealthy scheduled check of the
+    /// live deployment lead to a rollback (`health.rollback_on_live_failure`).
+    async fn rolls_back_live_failures(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .store
+            .get_policy(app, branch)
+            .await?
+            .is_some_and(|p| p.policy.health.rollback_on_live_failure))
     }
 
     pub(super) async fn state(
@@ -315,6 +398,16 @@ impl<K: Stack> Rollbacker<'_, K> {
         };
         self.publisher.publish(&[entry]).await?;
         Ok(())
+    }
+}
+
+/// An event about a job whose record does not bear it out: refused, and
+/// logged as a warning (someone may be putting events on the bus).
+pub(super) fn not_acted_on(detail_type: &str, job: JobId, why: String) -> RollbackAction {
+    warn!(%job, %why, "{detail_type} not borne out by the job's record");
+    RollbackAction::Refused {
+        why,
+        recommended: false,
     }
 }
 

@@ -1,9 +1,10 @@
-//! Retrying a transient failure: "Build Diagnosed" with `transient: true`
-//! starts StartJob RETRY of the same job, at most `max_retries` per job
-//! lineage, once whatever the deliveries (a claim in the branch's state).
+//! Retrying a transient failure: "Build Diagnosed" of a job whose recorded
+//! diagnosis is transient starts StartJob RETRY of the same job, at most
+//! `max_retries` per job lineage, once whatever the deliveries (a claim in
+//! the branch's state).
 
 use chrono::{Duration, Utc};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::core::error::Error;
 use crate::core::events::{DiagnosisEvent, RetryEvent, detail_type as dt};
@@ -16,6 +17,10 @@ use super::{RollbackAction, Rollbacker};
 impl<K: Stack> Rollbacker<'_, K> {
     /// A transient failure is retried once per lineage (policy `max_retries`).
     pub(super) async fn on_diagnosed(&self, e: DiagnosisEvent) -> Result<RollbackAction, Error> {
+        let e = match self.as_recorded(e).await? {
+            Ok(e) => e,
+            Err(why) => return Ok(RollbackAction::NotRetried(why)),
+        };
         if !e.transient {
             return Ok(RollbackAction::NotRetried(format!(
                 "{} is not transient",
@@ -138,6 +143,40 @@ impl<K: Stack> Rollbacker<'_, K> {
         self.publish_retry(&e, retry_job, attempt, policy.max_retries)
             .await?;
         Ok(RollbackAction::Retried { retry_job })
+    }
+
+    /// "Build Diagnosed" as the job's record tells it: the event only names
+    /// the job. Whether the failure is transient, its category, the commit
+    /// and whether the job is a rollback are what the alerter recorded
+    /// (before it published the event, in the same write) and what this
+    /// function knows of its own rollbacks; a job whose record holds no
+    /// diagnosis is not retried, whatever the event says.
+    async fn as_recorded(
+        &self,
+        e: DiagnosisEvent,
+    ) -> Result<Result<DiagnosisEvent, String>, Error> {
+        let job = e.job_id;
+        let record = self.record(&e.app_id, &e.branch_name, job).await?;
+        let Some((d, diagnosis)) = record.and_then(|mut d| d.diagnosis.take().map(|x| (d, x)))
+        else {
+            let why = format!(
+                "job {job}'s record holds no diagnosis: the event did not come from Sentinel's alerter; not acted on"
+            );
+            warn!(%job, %why, "Build Diagnosed not borne out by the job's record");
+            return Ok(Err(why));
+        };
+        let state = self.state(&e.app_id, &e.branch_name).await?;
+        Ok(Ok(DiagnosisEvent {
+            environment: d.environment,
+            commit_id: d.details.commit_id.clone(),
+            category: diagnosis.category,
+            title: diagnosis.title,
+            transient: diagnosis.transient,
+            fix: diagnosis.fix,
+            is_rollback: d.is_rollback() || state.is_rollback_job(job),
+            rollback_of: d.rollback_of,
+            ..e
+        }))
     }
 
     /// A RETRY of `commit` started after job `after` in the last 15 minutes

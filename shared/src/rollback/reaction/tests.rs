@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
-use crate::core::deployment::JobDetails;
-use crate::core::deployment::{Deployment, DeploymentKey};
+use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, JobDetails, LiveCheck};
+use crate::core::verdicts::Verdict;
 use crate::ports::{BranchPointer, DeploymentStore, StartJob};
 
 const GOOD: &str = "1111111111111111111111111111111111111111";
@@ -59,6 +59,79 @@ impl World {
                 .unwrap();
         }
         w
+    }
+
+    /// Changes job `n`'s record (made first, with the commit Amplify knows,
+    /// if there is none), as the function before the rollback's does
+    /// before it publishes.
+    async fn record(&self, n: u64, change: impl FnOnce(&mut Deployment)) {
+        let mut d = match self.store.get_deployment(&key(n)).await.unwrap() {
+            Some(d) => d,
+            None => {
+                let mut d = Deployment::new(key(n), self.environment);
+                d.details.commit_id = self
+                    .amplify
+                    .jobs
+                    .lock()
+                    .unwrap()
+                    .get(&("d1abc".into(), "main".into(), n))
+                    .and_then(|j| j.commit_id.clone());
+                d
+            }
+        };
+        change(&mut d);
+        self.store.save_deployment(&d).await.unwrap();
+    }
+
+    /// The health checker's verdict on job `n` after its deploy.
+    async fn checked(&self, n: u64, verdict: Verdict) {
+        self.record(n, |d| {
+            d.health = Some(HealthRecord {
+                verdict,
+                reason: format!("recorded: {verdict:?}"),
+                url: "https://main.d1abc.amplifyapp.com/".into(),
+                checked_at: Utc::now(),
+                rounds: 3,
+                endpoints: Vec::new(),
+            })
+        })
+        .await
+    }
+
+    /// A scheduled check's verdict on job `n`, live.
+    async fn live_checked(&self, n: u64, verdict: Verdict) {
+        self.record(n, |d| {
+            d.live_check = Some(LiveCheck {
+                verdict,
+                reason: format!("recorded live: {verdict:?}"),
+                checked_at: Utc::now(),
+                changes: 1,
+            })
+        })
+        .await
+    }
+
+    /// Job `n`'s status and commit, as ingest records them (GetJob's commit).
+    async fn built(&self, n: u64, status: BuildStatus, commit: &str) {
+        self.record(n, |d| {
+            d.status = status;
+            d.details.commit_id = Some(commit.into());
+        })
+        .await
+    }
+
+    /// The alerter's diagnosis of failed job `n`.
+    async fn diagnosis(&self, n: u64, transient: bool) {
+        let category = if transient {
+            "network-transient"
+        } else {
+            "typescript-error"
+        };
+        let diagnosis = serde_json::from_value(json!({
+            "category": category, "title": "t", "transient": transient, "fix": "f", "evidence": []
+        }))
+        .unwrap();
+        self.record(n, |d| d.diagnosis = Some(diagnosis)).await
     }
 
     fn rollbacker(&self, holder: &str) -> Rollbacker<'_, InMemory> {
@@ -174,6 +247,7 @@ fn diagnosed(job: u64, transient: bool) -> String {
 #[tokio::test]
 async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     let action = w
         .rollbacker("r1")
         .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
@@ -209,6 +283,7 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
     assert_eq!(w.starts().len(), 1);
 
     // The rollback job builds the good commit and is verified healthy.
+    w.built(3, BuildStatus::Succeeded, GOOD).await;
     assert_eq!(
         w.rollbacker("r3")
             .on_event(&parsed(&build("SUCCEED", 3, GOOD)))
@@ -216,6 +291,7 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
             .unwrap(),
         RollbackAction::Waiting
     );
+    w.checked(3, Verdict::Healthy).await;
     assert_eq!(
         w.rollbacker("r4")
             .on_event(&parsed(&health("healthy", 3, GOOD, true)))
@@ -254,6 +330,7 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
 #[tokio::test]
 async fn concurrent_deliveries_start_one_job() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     let envelope = parsed(&health("unhealthy", 2, BAD, false));
     let runs: Vec<_> = (0..10).map(|i| format!("r{i}")).collect();
     let rollbackers: Vec<_> = runs.iter().map(|h| w.rollbacker(h)).collect();
@@ -266,10 +343,12 @@ async fn concurrent_deliveries_start_one_job() {
 #[tokio::test]
 async fn an_unhealthy_rollback_fails_and_is_never_rolled_back() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     w.rollbacker("r1")
         .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
+    w.checked(3, Verdict::Unhealthy).await;
     let failed = w
         .rollbacker("r2")
         .on_event(&parsed(&health("unhealthy", 3, GOOD, true)))
@@ -289,10 +368,12 @@ async fn an_unhealthy_rollback_fails_and_is_never_rolled_back() {
 #[tokio::test]
 async fn another_commit_deployed_by_the_rollback_is_a_failure() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     w.rollbacker("r1")
         .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
         .unwrap();
+    w.built(3, BuildStatus::Succeeded, "3333333333333333").await;
     let failed = w
         .rollbacker("r2")
         .on_event(&parsed(&build("SUCCEED", 3, "3333333333333333")))
@@ -310,6 +391,7 @@ async fn another_commit_deployed_by_the_rollback_is_a_failure() {
 #[tokio::test]
 async fn without_a_known_good_job_it_only_recommends() {
     let w = World::new(Environment::Prod, false).await;
+    w.checked(2, Verdict::Unhealthy).await;
     let action = w
         .rollbacker("r1")
         .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
@@ -333,6 +415,7 @@ async fn without_a_known_good_job_it_only_recommends() {
 #[tokio::test]
 async fn in_dev_it_recommends_the_command_instead() {
     let w = World::new(Environment::Dev, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     w.rollbacker("r1")
         .on_event(&parsed(&health("unhealthy", 2, BAD, false)))
         .await
@@ -356,6 +439,7 @@ async fn in_dev_it_recommends_the_command_instead() {
 #[tokio::test]
 async fn a_transient_failure_is_retried_once_per_lineage() {
     let w = World::new(Environment::Prod, true).await;
+    w.diagnosis(2, true).await;
     let first = w
         .rollbacker("r1")
         .on_event(&parsed(&diagnosed(2, true)))
@@ -377,6 +461,7 @@ async fn a_transient_failure_is_retried_once_per_lineage() {
         }
     );
     assert_eq!(w.starts().len(), 1, "a duplicate does not retry again");
+    w.diagnosis(3, true).await;
     let again = w
         .rollbacker("r3")
         .on_event(&parsed(&diagnosed(3, true)))
@@ -386,6 +471,7 @@ async fn a_transient_failure_is_retried_once_per_lineage() {
         matches!(again, RollbackAction::NotRetried(_)),
         "the retry failed the same way: {again:?}"
     );
+    w.diagnosis(1, false).await;
     let other = w
         .rollbacker("r4")
         .on_event(&parsed(&diagnosed(1, false)))
@@ -402,6 +488,7 @@ async fn a_transient_failure_is_retried_once_per_lineage() {
 #[tokio::test]
 async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
     let first = w.rollbacker("r1").on_event(&parsed(&raw)).await;
@@ -425,6 +512,7 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
 #[tokio::test]
 async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     w.amplify.lose_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
     assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
@@ -445,6 +533,7 @@ async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
 async fn a_transient_retry_survives_a_failed_or_lost_start_job() {
     for lost in [false, true] {
         let w = World::new(Environment::Prod, true).await;
+        w.diagnosis(2, true).await;
         let counter = if lost {
             &w.amplify.lose_next_start
         } else {
@@ -499,6 +588,7 @@ fn set_branch(w: &World, enable_auto_build: bool) {
 #[tokio::test]
 async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     set_branch(&w, true);
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
@@ -515,6 +605,7 @@ async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
 #[tokio::test]
 async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     // The team builds main by hand: auto-build is off before any rollback.
     set_branch(&w, false);
     w.started("r1", &health("unhealthy", 2, BAD, false)).await;
@@ -542,22 +633,20 @@ async fn unlock_without_a_lock_changes_nothing() {
     assert!(state.audit.is_empty(), "{:?}", state.audit);
 }
 
-/// A branch policy of `enforcement: observe` over the stack's enforce, with
-/// job 2's deployment recorded (the "would have" is kept on it).
+/// A branch policy of `enforcement: observe` over the stack's enforce (the
+/// "would have" is kept on job 2's record).
 async fn observing(w: &World) {
     let policy = crate::policy::BranchPolicy::parse("enforcement: observe\n", "p.yaml").unwrap();
     w.store
         .put_policy(&key(2).app_id, Some(&key(2).branch_name), &policy)
         .await
         .unwrap();
-    let mut d = Deployment::new(key(2), w.environment);
-    d.details.commit_id = Some(BAD.into());
-    w.store.save_deployment(&d).await.unwrap();
 }
 
 #[tokio::test]
 async fn in_observe_mode_a_rollback_is_recorded_published_and_never_started() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     observing(&w).await;
     for holder in ["r1", "r2"] {
         let action = w
@@ -602,6 +691,7 @@ async fn in_observe_mode_a_rollback_is_recorded_published_and_never_started() {
 async fn in_observe_mode_the_guards_still_decide_what_would_have_happened() {
     // Without a known good job, observe mode recommends, as enforce would.
     let w = World::new(Environment::Prod, false).await;
+    w.checked(2, Verdict::Unhealthy).await;
     observing(&w).await;
     let action = w
         .rollbacker("r1")
@@ -625,6 +715,7 @@ async fn in_observe_mode_the_guards_still_decide_what_would_have_happened() {
 #[tokio::test]
 async fn in_observe_mode_a_transient_failure_is_not_retried() {
     let w = World::new(Environment::Prod, true).await;
+    w.diagnosis(2, true).await;
     observing(&w).await;
     let action = w
         .rollbacker("r1")
@@ -660,9 +751,7 @@ async fn in_observe_mode_a_transient_failure_is_not_retried() {
 #[tokio::test]
 async fn a_stack_in_observe_mode_acts_only_where_a_policy_says_enforce() {
     let w = World::new(Environment::Prod, true).await;
-    let mut d = Deployment::new(key(2), w.environment);
-    d.details.commit_id = Some(BAD.into());
-    w.store.save_deployment(&d).await.unwrap();
+    w.checked(2, Verdict::Unhealthy).await;
     let observer = Rollbacker::<InMemory> {
         enforcement: crate::core::enforcement::Enforcement::Observe,
         ..w.rollbacker("r1")
@@ -689,6 +778,7 @@ fn failed_reason(w: &World) -> String {
 #[tokio::test]
 async fn a_rollback_whose_start_job_is_refused_gives_auto_build_back_and_fails() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     set_branch(&w, true);
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
@@ -728,6 +818,7 @@ async fn a_rollback_whose_start_job_is_refused_gives_auto_build_back_and_fails()
 #[tokio::test]
 async fn a_refused_rollback_whose_auto_build_cannot_be_given_back_says_how_to() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     set_branch(&w, true);
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     w.amplify.fail_next_enable.store(1, Ordering::SeqCst);
@@ -753,6 +844,7 @@ async fn a_refused_rollback_whose_auto_build_cannot_be_given_back_says_how_to() 
 #[tokio::test]
 async fn a_rollback_that_failed_to_start_for_now_leaves_a_lock_to_release() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     set_branch(&w, true);
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = health("unhealthy", 2, BAD, false);
@@ -768,6 +860,7 @@ async fn a_rollback_that_failed_to_start_for_now_leaves_a_lock_to_release() {
 #[tokio::test]
 async fn a_failed_start_whose_alert_was_not_published_is_published_by_the_redelivery() {
     let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
     set_branch(&w, true);
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     w.publisher.fail_next.store(1, Ordering::SeqCst);
@@ -789,6 +882,7 @@ async fn a_failed_start_whose_alert_was_not_published_is_published_by_the_redeli
 async fn the_retries_of_a_branch_stay_bounded() {
     use crate::ports::RollbackStore;
     let w = World::new(Environment::Prod, true).await;
+    w.diagnosis(2, true).await;
     let (app, branch) = (key(1).app_id, key(1).branch_name);
     let mut state = RollbackState::new(app.clone(), branch.clone(), Environment::Prod);
     let long_ago = chrono::Utc::now() - chrono::Duration::days(60);
@@ -826,4 +920,235 @@ async fn the_retries_of_a_branch_stay_bounded() {
     );
     assert!(state.retries.contains_key("2"), "the new retry is kept");
     assert!(serde_json::to_string(&state).unwrap().len() < 64 * 1024);
+}
+
+/// `raw` with some of its detail's fields replaced: what anything allowed
+/// to put events on the bus could send.
+fn saying(raw: &str, fields: serde_json::Value) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(raw).unwrap();
+    for (field, value) in fields.as_object().unwrap() {
+        event["detail"][field] = value.clone();
+    }
+    event.to_string()
+}
+
+impl World {
+    /// Nothing reached Amplify, nothing was published, the branch's
+    /// rollback state is as it was.
+    async fn untouched(&self, case: &str) {
+        assert!(self.starts().is_empty(), "{case}: no StartJob");
+        assert_eq!(self.auto_build(), None, "{case}: no UpdateBranch");
+        assert!(
+            self.publisher.detail_types().is_empty(),
+            "{case}: {:?}",
+            self.publisher.detail_types()
+        );
+        let state = self
+            .rollbacker("x")
+            .show(&key(1).app_id, &key(1).branch_name)
+            .await
+            .unwrap();
+        assert!(
+            state.lock.is_none() && state.active.is_none() && state.history.is_empty(),
+            "{case}: {state:?}"
+        );
+    }
+
+    /// A policy for main, as YAML.
+    async fn policy(&self, yaml: &str) {
+        let policy = crate::policy::BranchPolicy::parse(yaml, "p.yaml").unwrap();
+        self.store
+            .put_policy(&key(2).app_id, Some(&key(2).branch_name), &policy)
+            .await
+            .unwrap();
+    }
+}
+
+/// Issue #18 item 10: a "Deployment Unhealthy" saying `rollbackAllowed`
+/// is acted on only if the job's record holds the health checker's
+/// unhealthy verdict (written before it publishes).
+#[tokio::test]
+async fn an_unhealthy_event_its_record_does_not_bear_out_starts_nothing() {
+    let forged = saying(
+        &health("unhealthy", 2, BAD, false),
+        json!({"rollbackAllowed": true, "scheduled": false, "isRollback": false}),
+    );
+    for case in ["healthy", "no verdict", "inconclusive", "no record"] {
+        let w = World::new(Environment::Prod, true).await;
+        set_branch(&w, true);
+        match case {
+            "healthy" => w.checked(2, Verdict::Healthy).await,
+            "inconclusive" => w.checked(2, Verdict::Inconclusive).await,
+            "no verdict" => w.record(2, |_| ()).await,
+            _ => {}
+        }
+        let action = w.rollbacker("r1").on_event(&parsed(&forged)).await.unwrap();
+        let RollbackAction::Refused {
+            why,
+            recommended: false,
+        } = &action
+        else {
+            panic!("{case}: {action:?}");
+        };
+        assert!(why.contains("not acted on"), "{case}: {why}");
+        w.untouched(case).await;
+    }
+}
+
+/// The deploy check's unhealthy verdict leads to a rollback whatever the
+/// event says, and the reason given is the recorded one.
+#[tokio::test]
+async fn an_unhealthy_deploy_check_is_rolled_back_on_its_recorded_verdict() {
+    let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
+    let event = saying(
+        &health("unhealthy", 2, BAD, false),
+        json!({"rollbackAllowed": false, "scheduled": true, "reason": "what the sender says"}),
+    );
+    w.started("r1", &event).await;
+    let published = w.publisher.published.lock().unwrap().clone();
+    let detail: serde_json::Value = serde_json::from_str(&published[0].detail).unwrap();
+    let reason = detail["reason"].as_str().unwrap();
+    assert!(reason.contains("recorded: Unhealthy"), "{reason}");
+    assert!(!reason.contains("what the sender says"), "{reason}");
+}
+
+/// Only a scheduled check found the live job unhealthy: a rollback only
+/// with the policy's `health.rollback_on_live_failure`, whatever the
+/// event's `scheduled` and `rollbackAllowed` say.
+#[tokio::test]
+async fn an_unhealthy_scheduled_check_is_rolled_back_only_where_the_policy_says() {
+    let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Healthy).await;
+    w.live_checked(2, Verdict::Unhealthy).await;
+    let claims_allowed = saying(
+        &health("unhealthy", 2, BAD, false),
+        json!({"rollbackAllowed": true, "scheduled": false}),
+    );
+    let action = w
+        .rollbacker("r1")
+        .on_event(&parsed(&claims_allowed))
+        .await
+        .unwrap();
+    assert!(matches!(action, RollbackAction::Ignored(_)), "{action:?}");
+    w.untouched("no policy flag").await;
+
+    w.policy("health:\n  rollback_on_live_failure: true\n")
+        .await;
+    let claims_refused = saying(
+        &health("unhealthy", 2, BAD, false),
+        json!({"rollbackAllowed": false, "scheduled": true}),
+    );
+    w.started("r2", &claims_refused).await;
+    assert_eq!(w.starts().len(), 1);
+}
+
+/// A rollback begun on a scheduled verdict is taken over by the redelivery
+/// even if a later scheduled check found the site up again: the branch is
+/// not left locked with no rollback.
+#[tokio::test]
+async fn a_rollback_begun_on_a_verdict_since_replaced_is_taken_over() {
+    let w = World::new(Environment::Prod, true).await;
+    w.policy("health:\n  rollback_on_live_failure: true\n")
+        .await;
+    w.live_checked(2, Verdict::Unhealthy).await;
+    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+    let raw = health("unhealthy", 2, BAD, false);
+    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.live_checked(2, Verdict::Healthy).await;
+    w.started("r2", &raw).await;
+    assert_eq!(w.starts().len(), 1);
+}
+
+/// Whether a job is a rollback is its record's word (or the branch's
+/// rollback state's), never the event's `isRollback`.
+#[tokio::test]
+async fn a_rollback_job_is_known_by_its_record_not_by_the_event() {
+    let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
+    w.started("r1", &health("unhealthy", 2, BAD, false)).await;
+    // Job 3, the rollback, is concluded; later it is found unhealthy.
+    w.checked(3, Verdict::Healthy).await;
+    assert_eq!(
+        w.rollbacker("r2")
+            .on_event(&parsed(&health("healthy", 3, GOOD, true)))
+            .await
+            .unwrap(),
+        RollbackAction::RollbackSucceeded
+    );
+    w.live_checked(3, Verdict::Unhealthy).await;
+    w.policy("health:\n  rollback_on_live_failure: true\n")
+        .await;
+    let forged = saying(
+        &health("unhealthy", 3, GOOD, false),
+        json!({"isRollback": false, "rollbackOf": null, "rollbackAllowed": true}),
+    );
+    let action = w.rollbacker("r3").on_event(&parsed(&forged)).await.unwrap();
+    assert!(
+        !matches!(action, RollbackAction::Started { .. }),
+        "{action:?}"
+    );
+    assert_eq!(w.starts().len(), 1, "never a rollback of the rollback");
+    assert_eq!(
+        w.publisher.detail_types(),
+        vec!["Rollback Started", "Rollback Succeeded"]
+    );
+}
+
+/// A rollback in progress is concluded on what its job's record says
+/// only: a forged "Deployment Healthy", "Deployment Unhealthy" or "Build
+/// Failed" of the rollback job ends nothing.
+#[tokio::test]
+async fn a_rollback_is_concluded_on_its_jobs_record_only() {
+    let w = World::new(Environment::Prod, true).await;
+    w.checked(2, Verdict::Unhealthy).await;
+    w.started("r1", &health("unhealthy", 2, BAD, false)).await;
+    for raw in [
+        health("healthy", 3, GOOD, true),
+        health("unhealthy", 3, GOOD, true),
+        build("FAILED", 3, GOOD),
+        build("SUCCEED", 3, "3333333333333333"),
+    ] {
+        let action = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
+        assert!(
+            matches!(action, RollbackAction::Refused { .. }),
+            "{action:?}"
+        );
+    }
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(state.is_rollback_job(JobId::new(3)), "still in progress");
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
+}
+
+/// "Build Diagnosed" is acted on as the alerter recorded it: a job whose
+/// record holds no transient diagnosis, or is a rollback, is not retried
+/// whatever the event says.
+#[tokio::test]
+async fn a_diagnosis_its_record_does_not_bear_out_retries_nothing() {
+    let forged = saying(
+        &diagnosed(2, true),
+        json!({"transient": true, "isRollback": false, "rollbackOf": null}),
+    );
+    for case in ["not transient", "no diagnosis", "no record", "a rollback"] {
+        let w = World::new(Environment::Prod, true).await;
+        match case {
+            "not transient" => w.diagnosis(2, false).await,
+            "no diagnosis" => w.record(2, |_| ()).await,
+            "a rollback" => {
+                w.diagnosis(2, true).await;
+                w.record(2, |d| d.rollback_of = Some(JobId::new(1))).await;
+            }
+            _ => {}
+        }
+        let action = w.rollbacker("r1").on_event(&parsed(&forged)).await.unwrap();
+        assert!(
+            matches!(action, RollbackAction::NotRetried(_)),
+            "{case}: {action:?}"
+        );
+        w.untouched(case).await;
+    }
 }
