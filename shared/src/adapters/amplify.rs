@@ -33,6 +33,20 @@ fn amplify_error(e: Failure) -> AmplifyError {
     }
 }
 
+/// Refuses an id that is not an Amplify app's (a CloudFormation stack's or a
+/// reporting service's): nothing calls Amplify for those, whatever a
+/// reaction forgot. Permanent: retrying cannot help.
+fn amplify_app(app: &AppId) -> Result<(), AmplifyError> {
+    if app.is_amplify() {
+        Ok(())
+    } else {
+        Err(AmplifyError::Rejected(format!(
+            "{app} is a {} deployment, not an Amplify app: Amplify is not called for it",
+            app.source()
+        )))
+    }
+}
+
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -69,6 +83,7 @@ fn env_map(vars: &std::collections::HashMap<String, String>) -> BTreeMap<String,
 
 impl AmplifyApi for AmplifyClient {
     async fn get_app(&self, app_id: &AppId) -> Result<AppInfo, AmplifyError> {
+        amplify_app(app_id)?;
         let out = self
             .client
             .get_app()
@@ -101,6 +116,7 @@ impl AmplifyApi for AmplifyClient {
         app_id: &AppId,
         branch_name: &BranchName,
     ) -> Result<BranchInfo, AmplifyError> {
+        amplify_app(app_id)?;
         let out = self
             .client
             .get_branch()
@@ -126,6 +142,7 @@ impl AmplifyApi for AmplifyClient {
     }
 
     async fn get_job(&self, key: &DeploymentKey) -> Result<JobDetails, AmplifyError> {
+        amplify_app(&key.app_id)?;
         let out = self
             .client
             .get_job()
@@ -163,6 +180,7 @@ impl AmplifyApi for AmplifyClient {
     }
 
     async fn get_log_url(&self, key: &DeploymentKey) -> Result<Option<StepLog>, AmplifyError> {
+        amplify_app(&key.app_id)?;
         let out = self
             .client
             .get_job()
@@ -212,6 +230,7 @@ impl AmplifyApi for AmplifyClient {
         &self,
         app_id: &AppId,
     ) -> Result<Vec<DomainAssociation>, AmplifyError> {
+        amplify_app(app_id)?;
         let domains = self
             .client
             .list_domain_associations()
@@ -245,6 +264,7 @@ impl AmplifyApi for AmplifyClient {
     }
 
     async fn list_branches(&self, app_id: &AppId) -> Result<Vec<BranchName>, AmplifyError> {
+        amplify_app(app_id)?;
         let branches = self
             .client
             .list_branches()
@@ -268,6 +288,7 @@ impl AmplifyApi for AmplifyClient {
         branch_name: &BranchName,
         limit: usize,
     ) -> Result<Vec<JobSummary>, AmplifyError> {
+        amplify_app(app_id)?;
         // Newest first; stop paging once `limit` jobs are in.
         let mut pages = self
             .client
@@ -295,6 +316,7 @@ impl AmplifyApi for AmplifyClient {
         job: StartJob,
         reason: &str,
     ) -> Result<JobId, AmplifyError> {
+        amplify_app(app_id)?;
         let request = self
             .client
             .start_job()
@@ -325,6 +347,7 @@ impl AmplifyApi for AmplifyClient {
     }
 
     async fn stop_job(&self, key: &DeploymentKey) -> Result<BuildStatus, AmplifyError> {
+        amplify_app(&key.app_id)?;
         let out = self
             .client
             .stop_job()
@@ -346,6 +369,7 @@ impl AmplifyApi for AmplifyClient {
         branch_name: &BranchName,
         enabled: bool,
     ) -> Result<(), AmplifyError> {
+        amplify_app(app_id)?;
         self.client
             .update_branch()
             .app_id(app_id.as_str())

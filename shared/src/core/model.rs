@@ -62,20 +62,135 @@ macro_rules! string_newtype_serde {
     };
 }
 
-/// An Amplify app id: `d` followed by lowercase letters and digits, at most 20
-/// characters (Amplify's own constraint).
+/// Where a deployment comes from. Amplify jobs are what Sentinel was built
+/// for; CloudFormation stack operations (SAM stacks included) arrive as
+/// CloudFormation's own events; any other deploy (a PM2 script, a CI job)
+/// reports itself with `sentinel report`. `docs/reporting.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Source {
+    #[default]
+    Amplify,
+    CloudFormation,
+    Report,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Amplify, Source::CloudFormation, Source::Report];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Amplify => "amplify",
+            Source::CloudFormation => "cloudformation",
+            Source::Report => "report",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Source {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Source::ALL
+            .into_iter()
+            .find(|source| source.as_str() == s)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "source",
+                    format!("{} is not amplify, cloudformation or report", preview(s)),
+                )
+            })
+    }
+}
+
+/// What a deployment deploys: an Amplify app (`d` followed by lowercase
+/// letters and digits, at most 20 characters: Amplify's own constraint), a
+/// CloudFormation stack (`cfn:` and the stack's name) or a service that
+/// reports its deploys (`svc:` and its name). The prefixes cannot begin an
+/// Amplify app id, so one key space holds all three; [`AppId::source`] says
+/// which, and nothing calls Amplify for an id that is not an Amplify app's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AppId(String);
 
 impl AppId {
+    pub const STACK_PREFIX: &'static str = "cfn:";
+    pub const SERVICE_PREFIX: &'static str = "svc:";
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
 
-impl FromStr for AppId {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+    pub fn source(&self) -> Source {
+        if self.0.starts_with(Self::STACK_PREFIX) {
+            Source::CloudFormation
+        } else if self.0.starts_with(Self::SERVICE_PREFIX) {
+            Source::Report
+        } else {
+            Source::Amplify
+        }
+    }
+
+    pub fn is_amplify(&self) -> bool {
+        self.source() == Source::Amplify
+    }
+
+    /// The stack's or service's name (the app id itself for Amplify).
+    pub fn name(&self) -> &str {
+        self.0
+            .strip_prefix(Self::STACK_PREFIX)
+            .or_else(|| self.0.strip_prefix(Self::SERVICE_PREFIX))
+            .unwrap_or(&self.0)
+    }
+
+    /// A CloudFormation stack, by name: a letter, then letters, digits and
+    /// hyphens, at most 128 characters (CloudFormation's rule).
+    pub fn stack(name: &str) -> Result<Self, ParseError> {
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if valid {
+            Ok(Self(format!("{}{name}", Self::STACK_PREFIX)))
+        } else {
+            Err(ParseError::new(
+                "stack",
+                format!(
+                    "{} is not a CloudFormation stack name (a letter, then letters, digits or hyphens, at most 128)",
+                    preview(name)
+                ),
+            ))
+        }
+    }
+
+    /// A reporting service, by name: a letter or digit, then letters,
+    /// digits, `-`, `_` or `.`, at most 64 characters.
+    pub fn service(name: &str) -> Result<Self, ParseError> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if valid {
+            Ok(Self(format!("{}{name}", Self::SERVICE_PREFIX)))
+        } else {
+            Err(ParseError::new(
+                "service",
+                format!(
+                    "{} is not a service name (a letter or digit, then letters, digits, '-', '_' or '.', at most 64)",
+                    preview(name)
+                ),
+            ))
+        }
+    }
+
+    /// An Amplify app id only (an Amplify event's `appId`, the
+    /// `AmplifyAppIds` parameter).
+    pub fn amplify(s: &str) -> Result<Self, ParseError> {
         let valid = s.len() >= 2
             && s.len() <= 20
             && s.starts_with('d')
@@ -91,6 +206,20 @@ impl FromStr for AppId {
                     preview(s)
                 ),
             ))
+        }
+    }
+}
+
+impl FromStr for AppId {
+    type Err = ParseError;
+    /// Any of the three forms: `d…`, `cfn:<stack>`, `svc:<service>`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(name) = s.strip_prefix(Self::STACK_PREFIX) {
+            Self::stack(name)
+        } else if let Some(name) = s.strip_prefix(Self::SERVICE_PREFIX) {
+            Self::service(name)
+        } else {
+            Self::amplify(s)
         }
     }
 }
@@ -322,6 +451,41 @@ mod tests {
         for bad in ["", "d", "D123", "x123", "d12_3", "d123456789012345678901"] {
             assert!(bad.parse::<AppId>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stacks_and_services_share_the_key_space_without_colliding_with_apps() {
+        let stack: AppId = "cfn:shop-api-prod".parse().unwrap();
+        assert_eq!(stack.source(), Source::CloudFormation);
+        assert_eq!(stack.name(), "shop-api-prod");
+        assert_eq!(AppId::stack("shop-api-prod").unwrap(), stack);
+        let service: AppId = "svc:web.eu-1".parse().unwrap();
+        assert_eq!(service.source(), Source::Report);
+        assert_eq!(service.name(), "web.eu-1");
+        let app: AppId = "d1abc".parse().unwrap();
+        assert!(app.is_amplify() && !stack.is_amplify() && !service.is_amplify());
+        assert_eq!(app.name(), "d1abc");
+        for bad in [
+            "cfn:", "cfn:1abc", "cfn:a_b", "cfn:a#b", "svc:", "svc:-x", "svc:a/b", "svc:a#b",
+            "svc:a:b",
+        ] {
+            assert!(bad.parse::<AppId>().is_err(), "{bad}");
+        }
+        assert!(AppId::stack(&"a".repeat(129)).is_err());
+        assert!(AppId::service(&"a".repeat(65)).is_err());
+        // An Amplify event or parameter never takes the other forms.
+        let err = AppId::amplify("cfn:shop").unwrap_err();
+        assert_eq!(err.field, "appId");
+        for source in Source::ALL {
+            assert_eq!(source.as_str().parse::<Source>().unwrap(), source);
+        }
+        assert!(
+            "sam"
+                .parse::<Source>()
+                .unwrap_err()
+                .reason
+                .contains("amplify, cloudformation or report")
+        );
     }
 
     #[test]

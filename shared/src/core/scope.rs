@@ -8,8 +8,15 @@
 //! starting with `!` excludes (`*,!pr-*`: every branch but previews). A
 //! branch is watched when an including pattern matches it and no excluding
 //! one does.
+//!
+//! The apps and branch patterns scope Amplify. CloudFormation stacks are
+//! watched only when named (`WatchedStacks`: names, `*` for a prefix such as
+//! `shop-*`); none by default. A reported service (`sentinel report`) is
+//! always in scope: its report is an explicit, IAM-authenticated act, and
+//! its "branch" is the environment it names, which the branch patterns (git
+//! branches) do not describe.
 
-use crate::core::model::{AppId, BranchName, ParseError};
+use crate::core::model::{AppId, BranchName, ParseError, Source};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
@@ -17,6 +24,8 @@ pub struct Scope {
     apps: Vec<AppId>,
     include: Vec<String>,
     exclude: Vec<String>,
+    /// CloudFormation stack name patterns; empty: no stack.
+    stacks: Vec<String>,
 }
 
 impl Default for Scope {
@@ -26,6 +35,7 @@ impl Default for Scope {
             apps: Vec::new(),
             include: vec!["*".into()],
             exclude: Vec::new(),
+            stacks: Vec::new(),
         }
     }
 }
@@ -37,6 +47,7 @@ impl Scope {
             apps,
             include: Vec::new(),
             exclude: Vec::new(),
+            stacks: Vec::new(),
         };
         for pattern in branches.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (list, pattern) = match pattern.strip_prefix('!') {
@@ -57,12 +68,47 @@ impl Scope {
         Ok(scope)
     }
 
+    /// Adds the watched CloudFormation stacks: comma-separated names or
+    /// patterns (`shop-*`); empty: none.
+    pub fn with_stacks(mut self, stacks: &str) -> Result<Self, ParseError> {
+        self.stacks.clear();
+        for pattern in stacks.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let valid = pattern.len() <= 128
+                && pattern
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*');
+            if !valid {
+                return Err(ParseError::new(
+                    "stack pattern",
+                    format!(
+                        "{pattern:?} is not a stack name or pattern (letters, digits, '-', '*')"
+                    ),
+                ));
+            }
+            self.stacks.push(pattern.to_owned());
+        }
+        Ok(self)
+    }
+
     pub fn apps(&self) -> &[AppId] {
         &self.apps
     }
 
+    pub fn stacks(&self) -> &[String] {
+        &self.stacks
+    }
+
+    /// Whether the stack named `name` is watched.
+    pub fn covers_stack_name(&self, name: &str) -> bool {
+        self.stacks.iter().any(|p| glob(p, name))
+    }
+
     pub fn covers_app(&self, app: &AppId) -> bool {
-        self.apps.is_empty() || self.apps.contains(app)
+        match app.source() {
+            Source::Amplify => self.apps.is_empty() || self.apps.contains(app),
+            Source::CloudFormation => self.covers_stack_name(app.name()),
+            Source::Report => true,
+        }
     }
 
     /// For ids not yet parsed (an event's detail).
@@ -70,8 +116,10 @@ impl Scope {
         self.apps.is_empty() || self.apps.iter().any(|a| a.as_str() == app)
     }
 
+    /// The branch patterns are git branches: they scope Amplify apps only
+    /// (a stack's or service's "branch" is its environment).
     pub fn covers(&self, app: &AppId, branch: &BranchName) -> bool {
-        self.covers_app(app) && self.covers_branch_name(branch.as_str())
+        self.covers_app(app) && (!app.is_amplify() || self.covers_branch_name(branch.as_str()))
     }
 
     /// For names not yet parsed (an event's detail).
@@ -91,7 +139,11 @@ impl std::fmt::Display for Scope {
         } else {
             apps.join(",")
         };
-        write!(f, "{apps}; branches {}", branches.join(","))
+        write!(f, "{apps}; branches {}", branches.join(","))?;
+        if !self.stacks.is_empty() {
+            write!(f, "; stacks {}", self.stacks.join(","))?;
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +208,31 @@ mod tests {
         assert!(s.covers(&"d1abc".parse().unwrap(), &"main".parse().unwrap()));
         assert!(!s.covers(&"d2def".parse().unwrap(), &"main".parse().unwrap()));
         assert_eq!(s.to_string(), "d1abc; branches *");
+    }
+
+    #[test]
+    fn stacks_are_watched_only_when_named_and_services_always() {
+        let s = scope(&["d1abc"], "main");
+        let stack = |name: &str| AppId::stack(name).unwrap();
+        let env: BranchName = "prod".parse().unwrap();
+        assert!(!s.covers(&stack("shop-api"), &env), "no stack by default");
+        let s = s.with_stacks("shop-*, billing").unwrap();
+        assert!(
+            s.covers(&stack("shop-api"), &env),
+            "branch patterns do not apply"
+        );
+        assert!(s.covers(&stack("billing"), &env));
+        assert!(!s.covers(&stack("billing-v2"), &env));
+        assert!(!s.covers(&stack("myshop-api"), &env));
+        assert!(s.covers(&AppId::service("web").unwrap(), &env));
+        assert!(!s.covers(&"d2def".parse().unwrap(), &"main".parse().unwrap()));
+        assert!(
+            !s.covers(&"d1abc".parse().unwrap(), &env),
+            "Amplify keeps its branch patterns"
+        );
+        assert_eq!(s.to_string(), "d1abc; branches main; stacks shop-*,billing");
+        let err = Scope::default().with_stacks("a b").unwrap_err();
+        assert!(err.reason.contains("not a stack name"), "{err}");
     }
 
     #[test]

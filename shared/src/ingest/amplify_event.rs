@@ -132,7 +132,7 @@ impl AmplifyStatusEvent {
                 .map_err(|e| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason)))
         };
         let parse_err = |e: crate::core::model::ParseError| malformed(&id, format!("detail.{e}"));
-        let app_id: AppId = detail_field("appId")?.parse().map_err(parse_err)?;
+        let app_id = AppId::amplify(detail_field("appId")?).map_err(parse_err)?;
         let branch_name: BranchName = detail_field("branchName")?.parse().map_err(parse_err)?;
         let job_id: JobId = detail_field("jobId")?.parse().map_err(parse_err)?;
         let raw_status = detail_field("jobStatus")?;
@@ -259,6 +259,11 @@ mod tests {
             ),
             (
                 Box::new(|v| v["detail"]["appId"] = json!("not-an-app")),
+                "detail.appId",
+            ),
+            (
+                // A stack's or service's id is never an Amplify event's.
+                Box::new(|v| v["detail"]["appId"] = json!("cfn:shop-api")),
                 "detail.appId",
             ),
             (

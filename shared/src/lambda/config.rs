@@ -68,6 +68,9 @@ impl Config {
     pub const EVENT_METRICS: &'static str = "SENTINEL_EVENT_METRICS";
     pub const APP_IDS: &'static str = "SENTINEL_APP_IDS";
     pub const BRANCHES: &'static str = "SENTINEL_BRANCHES";
+    /// The watched CloudFormation stacks (`WatchedStacks`): names or
+    /// patterns; empty: none.
+    pub const STACKS: &'static str = "SENTINEL_STACKS";
     pub const ENFORCEMENT: &'static str = "SENTINEL_ENFORCEMENT";
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -143,19 +146,21 @@ impl Config {
             .map(str::trim)
             .filter(|id| !id.is_empty() && *id != "*")
             .map(|id| {
-                id.parse()
-                    .map_err(|e: crate::core::model::ParseError| ConfigError {
-                        variable: Self::APP_IDS,
-                        reason: format!("{id:?}: {}", e.reason),
-                    })
+                crate::core::model::AppId::amplify(id).map_err(|e| ConfigError {
+                    variable: Self::APP_IDS,
+                    reason: format!("{id:?}: {}", e.reason),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let scope =
-            Scope::new(watched_apps, &lookup(Self::BRANCHES).unwrap_or_default()).map_err(|e| {
-                ConfigError {
-                    variable: Self::BRANCHES,
-                    reason: e.reason,
-                }
+        let scope = Scope::new(watched_apps, &lookup(Self::BRANCHES).unwrap_or_default())
+            .map_err(|e| ConfigError {
+                variable: Self::BRANCHES,
+                reason: e.reason,
+            })?
+            .with_stacks(&lookup(Self::STACKS).unwrap_or_default())
+            .map_err(|e| ConfigError {
+                variable: Self::STACKS,
+                reason: e.reason,
             })?;
         let enforcement = match lookup(Self::ENFORCEMENT).filter(|v| !v.trim().is_empty()) {
             None => Enforcement::Observe,
