@@ -98,6 +98,11 @@ fn aws_service(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str
                 sentinel_shared::core::error::MetricsError::Unavailable(_)
             )
             .then_some("CloudWatch"),
+            Error::CloudFormation(c) => matches!(
+                c,
+                sentinel_shared::core::error::CloudFormationError::Unavailable(_)
+            )
+            .then_some("CloudFormation"),
             Error::Malformed(_) | Error::DeadLetter(_) => None,
         };
     }

@@ -809,9 +809,14 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 ),
             };
             let (store, amplify, publisher) = operator(cli.table, bus.as_deref()).await?;
+            let cloudformation =
+                sentinel_shared::adapters::cloudformation::CloudFormationClient::new(
+                    aws_sdk_cloudformation::Client::new(&aws::load().await),
+                );
             let cleanup = sentinel_shared::cleanup::Cleanup::<Aws> {
                 store: &store,
                 amplify: &amplify,
+                cloudformation: &cloudformation,
                 publisher: &publisher,
                 environment,
                 retention: sentinel_shared::cleanup::Retention {

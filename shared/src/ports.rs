@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 pub use crate::core::error::SecretsError;
-use crate::core::error::{AmplifyError, MetricsError, PublishError, StoreError};
+use crate::core::error::{
+    AmplifyError, CloudFormationError, MetricsError, PublishError, StoreError,
+};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::OutboxEntry;
 
@@ -293,6 +295,76 @@ pub trait AmplifyApi: Send + Sync {
     ) -> impl Future<Output = Result<(), AmplifyError>> + Send;
 }
 
+/// A CloudFormation stack as DescribeStacks gives it (the parts Sentinel
+/// reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInfo {
+    /// The stack's ARN (its id: it names a deleted stack too).
+    pub stack_id: String,
+    pub stack_name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Set on a nested stack: the stack that owns it.
+    pub parent_id: Option<String>,
+}
+
+/// One row of DescribeStackEvents: a stack's own status change (its
+/// `resource_type` is `AWS::CloudFormation::Stack` and its logical id the
+/// stack's name) or one of its resources'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackEvent {
+    pub event_id: String,
+    pub stack_id: String,
+    pub stack_name: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+    pub resource_type: String,
+    pub timestamp: DateTime<Utc>,
+    pub resource_status: String,
+    pub resource_status_reason: Option<String>,
+    /// Shared by every event of one operation (absent on operations started
+    /// without one).
+    pub client_request_token: Option<String>,
+}
+
+impl StackEvent {
+    /// The stack's own status change, not one of its resources'.
+    pub fn is_stack_level(&self) -> bool {
+        self.resource_type == "AWS::CloudFormation::Stack"
+            && self.logical_resource_id == self.stack_name
+            && self
+                .physical_resource_id
+                .as_deref()
+                .is_none_or(|p| p == self.stack_id)
+    }
+}
+
+/// One page of DescribeStackEvents, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackEventsPage {
+    pub events: Vec<StackEvent>,
+    pub next_token: Option<String>,
+}
+
+/// CloudFormation, read only: watched stacks' status and events
+/// (`docs/stacks.md`).
+pub trait CloudFormationApi: Send + Sync {
+    /// DescribeStacks of one stack, by name or id (an id finds a deleted
+    /// stack too).
+    fn describe_stack(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<StackInfo, CloudFormationError>> + Send;
+
+    /// One page of DescribeStackEvents, newest first.
+    fn stack_events(
+        &self,
+        stack: &str,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<StackEventsPage, CloudFormationError>> + Send;
+}
+
 /// The names — never the values — of the parameters an Amplify build reads
 /// as secrets (`/amplify/{appId}/{branch}/NAME`, `/amplify/shared/{appId}/NAME`).
 pub trait SecretNames: Send + Sync {
@@ -560,6 +632,7 @@ pub trait BakeSteps: Send + Sync {
 pub trait Stack: 'static {
     type Store: DeploymentStore + PolicyStore + AlertStore + RollbackStore + MetricsStore;
     type Amplify: AmplifyApi;
+    type CloudFormation: CloudFormationApi;
     type Publisher: EventPublisher;
     type DeadLetter: DeadLetterSink;
     type Notifier: Notifier;

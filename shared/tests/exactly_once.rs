@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use sentinel_shared::adapters::memory::{
-    InMemory, MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
 use sentinel_shared::alert::reaction::Alerter;
 use sentinel_shared::core::deployment::{DeploymentKey, HealthRecord, JobDetails};
@@ -49,6 +49,8 @@ const JOBS: [(&str, u64, &str, &str); 3] = [
 struct World {
     store: MemoryStore,
     amplify: MemoryAmplify,
+    cloudformation: MemoryCloudFormation,
+    cloudformation: MemoryCloudFormation,
     publisher: MemoryPublisher,
     notifier: MemoryNotifier,
     logs: MemoryLogs,
@@ -102,6 +104,7 @@ impl World {
         let w = Self {
             store: MemoryStore::default(),
             amplify: MemoryAmplify::default(),
+            cloudformation: MemoryCloudFormation::default(),
             publisher: MemoryPublisher::default(),
             notifier: MemoryNotifier::default(),
             logs: MemoryLogs::default(),
@@ -149,6 +152,7 @@ impl World {
         Alerter {
             store: &self.store,
             amplify: &self.amplify,
+            cloudformation: &self.cloudformation,
             publisher: &self.publisher,
             notifier: &self.notifier,
             logs: &self.logs,

@@ -84,6 +84,14 @@ impl Stack {
         AmplifyClient::new(aws_sdk_amplify::Client::new(&self.sdk))
     }
 
+    /// CloudFormation (the Amplify emulator serves DescribeStacks and
+    /// DescribeStackEvents: moto cannot produce a failing operation).
+    pub fn cloudformation(&self) -> sentinel_shared::adapters::cloudformation::CloudFormationClient {
+        sentinel_shared::adapters::cloudformation::CloudFormationClient::new(
+            aws_sdk_cloudformation::Client::new(&self.sdk),
+        )
+    }
+
     pub fn amplify_sdk(&self) -> aws_sdk_amplify::Client {
         aws_sdk_amplify::Client::new(&self.sdk)
     }
@@ -108,6 +116,7 @@ impl Stack {
             clients: Clients {
                 store: self.store(),
                 amplify: self.amplify(),
+                cloudformation: self.cloudformation(),
                 publisher: EventBridgePublisher::new(self.events(), bus),
                 dead_letter: None::<SqsDeadLetter>,
                 environment: self.environment(),

@@ -36,6 +36,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from botocore.loaders import Loader
 
+from cloudformation_emulator import QueryError, Stacks, is_query
+
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SERVED = ["CreateApp", "GetApp", "ListApps", "UpdateApp", "DeleteApp", "CreateBranch", "GetBranch",
           "ListBranches", "UpdateBranch", "DeleteBranch", "StartJob", "StopJob", "GetJob", "ListJobs",
@@ -354,6 +356,7 @@ class Store:
         self.startup_endpoint = events_endpoint
         self.secret = secrets.token_bytes(32)  # signs log URLs; new every start
         self._events_client = None
+        self.stacks = Stacks(self.deliver)
         self.reset()
 
     def reset(self):
@@ -363,6 +366,7 @@ class Store:
             self.traffic = Traffic()
             self.config = dict(DEFAULT_CONFIG, eventsEndpoint=self.startup_endpoint)
             self._events_client = None
+            self.stacks.reset()
 
     # ----- lookups (the model already checked the ids' syntax) -----
     def app(self, app_id):
@@ -883,6 +887,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.serve_log(url.path, query)
             if top == "_sites":
                 return self.serve_site_path(url.path)
+            if is_query(method, url.path, self.headers):
+                # CloudFormation's query protocol (AWS_ENDPOINT_URL_CLOUDFORMATION).
+                status, xml = self.store.stacks.serve(self.raw_body)
+                return self.send(status, xml, content_type="text/xml")
             return self.api(method, url.path, query)
         except ApiError as e:
             self.send_error_json(e)
@@ -1051,6 +1059,11 @@ class Control:
                   ("POST", "config"): lambda: self.set_config(body)}
         if len(p) == 1 and (method, p[0]) in simple:
             return simple[(method, p[0])]()
+        if p and p[0] == "stacks":
+            try:
+                return s.stacks.control(method, p[1:], body)
+            except QueryError as e:
+                raise bad(e.message) if e.status < 500 else ApiError("InternalFailureException", e.message)
         if p == ["metrics", "flush"] and method == "POST":
             return lambda: {"published": publish_traffic(s, everything=True)}
         if p == ["apps"] and method == "POST":

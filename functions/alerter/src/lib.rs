@@ -32,6 +32,7 @@ pub async fn on_raw<K: Stack>(
     let alerter = Alerter::<K> {
         store: &c.store,
         amplify: &c.amplify,
+        cloudformation: &c.cloudformation,
         publisher: &c.publisher,
         notifier: &deps.notifier,
         logs: &deps.logs,

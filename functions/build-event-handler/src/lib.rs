@@ -10,7 +10,8 @@
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
-use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome};
+use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome, StackIngest};
+use sentinel_shared::ingest::stack_event::{self, StackStatusEvent};
 use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
@@ -21,12 +22,17 @@ pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
 }
 
-/// Ingests one Amplify event given as JSON text.
+/// Ingests one event given as JSON text: Amplify's, or CloudFormation's
+/// for a watched stack (told apart by `source`; anything else is parsed as
+/// Amplify's and named malformed).
 pub async fn on_raw<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
     raw: &str,
 ) -> Result<IngestOutcome, Error> {
+    if is_cloudformation(raw) {
+        return on_stack_event(deps, request_id, raw).await;
+    }
     let event = AmplifyStatusEvent::parse_str(raw)?;
     let span = tracing::info_span!(
         "ingest",
@@ -43,6 +49,48 @@ pub async fn on_raw<K: Stack>(
         amplify: &c.amplify,
         publisher: &c.publisher,
         environment: c.environment,
+    }
+    .ingest(&event)
+    .instrument(span)
+    .await
+}
+
+fn is_cloudformation(raw: &str) -> bool {
+    serde_json::from_str::<Value>(raw)
+        .ok()
+        .is_some_and(|v| v.get("source").and_then(Value::as_str) == Some(stack_event::SOURCE))
+}
+
+/// A watched stack's status change (`docs/stacks.md`); a stack the scope
+/// does not name is skipped, like an app outside it.
+async fn on_stack_event<K: Stack>(
+    deps: &Deps<K>,
+    request_id: &str,
+    raw: &str,
+) -> Result<IngestOutcome, Error> {
+    let event = StackStatusEvent::parse_str(raw)?;
+    let c = &deps.clients;
+    if !c.scope.covers_app(&event.app_id) {
+        tracing::info!(request_id, stack = %event.stack_name, "stack outside the watch scope; skipped");
+        return Ok(IngestOutcome::Skipped {
+            why: "outside the watch scope".into(),
+        });
+    }
+    let span = tracing::info_span!(
+        "ingest",
+        request_id,
+        event_id = %event.id,
+        app = %event.app_id,
+        status = %event.status,
+    );
+    StackIngest::<K> {
+        ingest: Ingest {
+            store: &c.store,
+            amplify: &c.amplify,
+            publisher: &c.publisher,
+            environment: c.environment,
+        },
+        cloudformation: &c.cloudformation,
     }
     .ingest(&event)
     .instrument(span)
@@ -82,8 +130,11 @@ fn outcome_json(outcome: &IngestOutcome) -> Value {
             "outcome": "duplicate",
             "published": published,
         }),
+        IngestOutcome::Skipped { why } => json!({"outcome": "skipped", "why": why}),
     }
 }
 
+#[cfg(test)]
+mod stack_tests;
 #[cfg(test)]
 mod tests;

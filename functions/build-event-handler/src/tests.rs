@@ -50,6 +50,7 @@ fn deps() -> MemDeps {
         clients: Clients {
             store: MemoryStore::default(),
             amplify: MemoryAmplify::with_job(&key(), details),
+            cloudformation: Default::default(),
             publisher: MemoryPublisher::default(),
             dead_letter: Some(MemoryDeadLetter::default()),
             environment: Environment::Staging,

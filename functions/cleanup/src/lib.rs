@@ -98,6 +98,7 @@ where
     let cleanup = Cleanup::<K> {
         store: &deps.clients.store,
         amplify: &deps.clients.amplify,
+        cloudformation: &deps.clients.cloudformation,
         publisher: &deps.clients.publisher,
         environment: deps.clients.environment,
         retention: deps.retention,

@@ -2,6 +2,7 @@
 //! tests. No SDK type leaves this module.
 
 pub mod amplify;
+pub mod cloudformation;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod eventbridge;
@@ -20,6 +21,7 @@ pub struct Aws;
 impl crate::ports::Stack for Aws {
     type Store = dynamodb::DynamoStore;
     type Amplify = amplify::AmplifyClient;
+    type CloudFormation = cloudformation::CloudFormationClient;
     type Publisher = eventbridge::EventBridgePublisher;
     type DeadLetter = sqs::SqsDeadLetter;
     type Notifier = sns::SnsNotifier;

@@ -76,8 +76,10 @@ pub struct AmplifyView {
 }
 
 impl AmplifyView {
+    /// Amplify judges its own apps only: a stack's or a service's state is
+    /// never taken for a deleted branch's (it ages out like the rest).
     pub fn branch_exists(&self, app: &AppId, branch: &BranchName) -> bool {
-        self.apps.get(app).is_some_and(|b| b.contains(branch))
+        !app.is_amplify() || self.apps.get(app).is_some_and(|b| b.contains(branch))
     }
 }
 

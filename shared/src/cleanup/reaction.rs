@@ -9,8 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use super::plan::{AmplifyView, ChangeKind, Retention, plan, reconciliation_event, stuck};
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::{Deployment, DeploymentKey};
-use crate::core::error::{AmplifyError, Error};
-use crate::core::model::{AppId, BuildStatus, Environment};
+use crate::core::deployment::Observation;
+use crate::core::error::{AmplifyError, CloudFormationError, Error};
+use crate::core::model::{AppId, BuildStatus, Environment, Source};
+use crate::ingest::stack_event::{self, StackStatusMeaning};
+use crate::ingest::stack_operation::{Operation, read_operation};
 use crate::core::scope::Scope;
 use crate::effects::{Decided, read_decide_write};
 use crate::ingest::reaction::Ingest;
@@ -25,6 +28,9 @@ pub const RECENT_JOBS: usize = 20;
 pub struct Cleanup<'a, K: Stack> {
     pub store: &'a K::Store,
     pub amplify: &'a K::Amplify,
+    /// A watched stack's operation stuck in Started is reconciled with its
+    /// events.
+    pub cloudformation: &'a K::CloudFormation,
     pub publisher: &'a K::Publisher,
     pub environment: Environment,
     pub retention: Retention,
@@ -183,6 +189,13 @@ where
     ) -> Result<(), Error> {
         let key = &d.key;
         let name = format!("{}/{}/{}", key.app_id, key.branch_name, key.job_id);
+        if key.app_id.source() == Source::CloudFormation {
+            return self.reconcile_stack(d, &name, now, report).await;
+        }
+        if !key.app_id.is_amplify() {
+            // Not Amplify's to answer: a reported deploy ends by its report.
+            return Ok(());
+        }
         match self.amplify.get_job(key).await {
             Ok(job) => match job.status {
                 Some(status) if status.is_terminal() => {
@@ -210,6 +223,69 @@ where
                 }
             }
             Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// A stack operation stuck in Started: its events say how it ended (a
+    /// missed event is ingested under a deterministic id), that it still
+    /// runs, or — stack or operation gone — it is marked timed out.
+    async fn reconcile_stack(
+        &self,
+        d: &Deployment,
+        name: &str,
+        now: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let key = &d.key;
+        let started = i64::try_from(key.job_id.number()).unwrap_or(i64::MAX);
+        let found = match read_operation(self.cloudformation, key.app_id.name(), Operation::StartedAt(started)).await {
+            Ok(found) => found,
+            Err(CloudFormationError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some((_, events)) = found else {
+            report.timed_out += 1;
+            report
+                .reconciled
+                .push(format!("{name}: CloudFormation has no such operation; marked timed out"));
+            if !self.dry_run {
+                self.mark_timed_out(key, now).await?;
+            }
+            return Ok(());
+        };
+        let ended = events.iter().rev().find_map(|e| {
+            let StackStatusMeaning::Record(status) = stack_event::meaning(&e.resource_status, None)
+            else {
+                return None;
+            };
+            (e.is_stack_level() && status.is_terminal()).then(|| (e, status))
+        });
+        let Some((last, status)) = ended else {
+            report.stuck_still_running += 1;
+            return Ok(());
+        };
+        report.stuck_reconciled += 1;
+        report.reconciled.push(format!(
+            "{name}: stuck in {}, CloudFormation says {}",
+            d.status, last.resource_status
+        ));
+        if !self.dry_run {
+            let observation = Observation {
+                event_id: format!(
+                    "reconcile/{}/{}/{}/{}",
+                    key.app_id,
+                    key.branch_name,
+                    key.job_id.padded(),
+                    last.resource_status
+                ),
+                status,
+                at: last.timestamp,
+            };
+            let stored = self.store.get_deployment(key).await?;
+            if !stored.as_ref().is_some_and(|s| s.has_seen(&observation.event_id)) {
+                self.ingest().record(key, stored, observation, None).await?;
+            }
         }
         Ok(())
     }

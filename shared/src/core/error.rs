@@ -62,6 +62,17 @@ pub enum AmplifyError {
 }
 
 /// Why Amplify's secrets (SSM Parameter Store) could not be listed.
+/// CloudFormation (DescribeStacks, DescribeStackEvents) for watched stacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloudFormationError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("CloudFormation unavailable: {0}")]
+    Unavailable(String),
+    #[error("CloudFormation refused the request: {0}")]
+    Rejected(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretsError {
     /// Throttling, a timeout, a 5xx: worth retrying.
@@ -116,6 +127,8 @@ pub enum Error {
     /// Reading CloudWatch (a bake's metrics and alarms) failed.
     #[error("metrics: {0}")]
     Metrics(#[from] MetricsError),
+    #[error("cloudformation: {0}")]
+    CloudFormation(#[from] CloudFormationError),
     /// A permanent failure of this delivery (the job cannot be rolled back
     /// to, the record lost what the reaction just wrote, no site to check):
     /// the same delivery would fail the same way, so it goes to the
@@ -133,6 +146,7 @@ impl Error {
             Error::Publish(e) => !matches!(e, PublishError::Rejected(_)),
             Error::Secrets(e) => matches!(e, SecretsError::Unavailable(_)),
             Error::Metrics(e) => matches!(e, MetricsError::Unavailable(_)),
+            Error::CloudFormation(e) => matches!(e, CloudFormationError::Unavailable(_)),
             Error::DeadLetter(_) => false,
         }
     }
@@ -154,6 +168,8 @@ impl Error {
             (Error::Secrets(_), false) => "NonRetryable.Secrets",
             (Error::Metrics(_), true) => "Retryable.Metrics",
             (Error::Metrics(_), false) => "NonRetryable.Metrics",
+            (Error::CloudFormation(_), true) => "Retryable.CloudFormation",
+            (Error::CloudFormation(_), false) => "NonRetryable.CloudFormation",
             (Error::DeadLetter(_), _) => "NonRetryable.DeadLetter",
         }
     }

@@ -347,6 +347,13 @@ impl Envelope {
     }
 
     /// The detail, as the type its detail type carries.
+    /// The deployment's app when it is not an Amplify app (a stack's, a
+    /// reporting service's): the functions that call Amplify skip those.
+    pub fn non_amplify_app(&self) -> Option<AppId> {
+        let app: AppId = self.detail.get("appId")?.as_str()?.parse().ok()?;
+        (!app.is_amplify()).then_some(app)
+    }
+
     pub fn detail<T: serde::de::DeserializeOwned>(&self) -> Result<T, MalformedEvent> {
         T::deserialize(&self.detail)
             .map_err(|e| MalformedEvent::new(&self.id, format!("{} detail: {e}", self.detail_type)))

@@ -21,6 +21,7 @@
 //!   the others are listed as secondary.
 
 pub mod catalogue;
+pub mod stack;
 pub mod text;
 
 pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};

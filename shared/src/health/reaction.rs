@@ -49,6 +49,14 @@ impl<K: Stack> HealthChecker<'_, K> {
         &self,
         event: &BuildEvent,
     ) -> Result<DeployCheckOutcome, Error> {
+        if !event.app_id.is_amplify() {
+            // Amplify-only: a stack has no site URL to check.
+            info!(app = %event.app_id, "not an Amplify deployment; no site to check");
+            return Ok(DeployCheckOutcome {
+                verdict: None,
+                published: 0,
+            });
+        }
         let key = DeploymentKey {
             app_id: event.app_id.clone(),
             branch_name: event.branch_name.clone(),
@@ -209,7 +217,7 @@ impl<K: Stack> HealthChecker<'_, K> {
         let mut branches: Vec<(AppId, BranchName)> = recent
             .into_iter()
             .map(|d| (d.key.app_id, d.key.branch_name))
-            .filter(|(app, branch)| scope.covers(app, branch))
+            .filter(|(app, branch)| app.is_amplify() && scope.covers(app, branch))
             .collect();
         branches.sort();
         branches.dedup();

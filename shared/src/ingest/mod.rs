@@ -3,3 +3,5 @@
 
 pub mod amplify_event;
 pub mod reaction;
+pub mod stack_event;
+pub mod stack_operation;

@@ -17,13 +17,18 @@
 
 use tracing::{info, warn};
 
-use crate::core::deployment::{Applied, Deployment, DeploymentKey, JobDetails};
-use crate::core::error::{AmplifyError, Error};
+use crate::core::deployment::{Applied, Deployment, DeploymentKey, JobDetails, Observation};
+use crate::core::deployment::JobStep;
+use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
-use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, Stack};
+use crate::ingest::stack_event::{self, StackStatusEvent, StackStatusMeaning};
+use crate::ingest::stack_operation::{self, Operation, environment_label, read_operation};
+use crate::ports::{
+    AmplifyApi, BranchPointer, CloudFormationApi, DeploymentStore, Stack, StackEvent,
+};
 
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,9 @@ pub enum IngestOutcome {
     },
     /// Already applied; `published` left-over events went out.
     Duplicate { published: usize },
+    /// Not a deployment (a stack's deletion, an update that changed
+    /// nothing, a nested stack): nothing recorded.
+    Skipped { why: String },
 }
 
 pub struct Ingest<'a, K: Stack> {
@@ -54,16 +62,29 @@ impl<K: Stack> Ingest<'_, K> {
             info!(published, "duplicate delivery");
             return Ok(IngestOutcome::Duplicate { published });
         }
-
         let details = self.enrich(&key).await?;
-        // The first attempt decides on the record read above; a conflict
-        // re-reads it (no second GetJob).
+        self.record(&key, stored, event.observation(), details)
+            .await
+    }
+
+    /// Applies one observation to the record of `key` (`stored`, as read)
+    /// with what is known of the job, writes it conditionally, and finishes
+    /// (pointer, outbox). Shared by every source.
+    pub(crate) async fn record(
+        &self,
+        key: &DeploymentKey,
+        stored: Option<Deployment>,
+        observation: Observation,
+        details: Option<JobDetails>,
+    ) -> Result<IngestOutcome, Error> {
+        // The first attempt decides on the record read by the caller; a
+        // conflict re-reads it (no second enrichment).
         let mut first = Some(stored);
         let (record, applied) = read_decide_write(
             async || {
                 let current = match first.take() {
                     Some(stored) => stored,
-                    None => self.store.get_deployment(&key).await?,
+                    None => self.store.get_deployment(key).await?,
                 };
                 Ok(current.unwrap_or_else(|| Deployment::new(key.clone(), self.environment)))
             },
@@ -71,7 +92,7 @@ impl<K: Stack> Ingest<'_, K> {
                 if let Some(d) = &details {
                     record.details.merge(d.clone());
                 }
-                Ok(match record.apply(event.observation()) {
+                Ok(match record.apply(observation.clone()) {
                     Applied::Duplicate => Decided::Keep(Applied::Duplicate),
                     applied => Decided::Write(applied),
                 })
@@ -130,5 +151,115 @@ impl<K: Stack> Ingest<'_, K> {
                 .await?;
         }
         effects::flush(self.store, self.publisher, record, OWNER_INGEST).await
+    }
+}
+
+/// Ingest of a watched stack's "CloudFormation Stack Status Change": the
+/// operation found with DescribeStackEvents becomes the deployment's key
+/// (`stack_operation`), the status its observation; then the same record,
+/// pointer and outbox as an Amplify job.
+pub struct StackIngest<'a, K: Stack> {
+    pub ingest: Ingest<'a, K>,
+    pub cloudformation: &'a K::CloudFormation,
+}
+
+impl<K: Stack> StackIngest<'_, K> {
+    pub async fn ingest(&self, event: &StackStatusEvent) -> Result<IngestOutcome, Error> {
+        let status = match event.meaning() {
+            StackStatusMeaning::Record(status) => status,
+            StackStatusMeaning::NotADeployment(why) => {
+                info!(why, status = %event.status, "not a deployment");
+                return Ok(IngestOutcome::Skipped { why: why.into() });
+            }
+        };
+        let stack = match self.cloudformation.describe_stack(&event.stack_id).await {
+            Ok(stack) => Some(stack),
+            // Gone (DescribeStacks by id finds a deleted stack for 90
+            // days): the name alone tells the environment.
+            Err(CloudFormationError::NotFound(what)) => {
+                warn!(%what, "stack not found; environment from its name");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(parent) = stack.as_ref().and_then(|s| s.parent_id.as_deref()) {
+            info!(%parent, "a nested stack: its operation is its root stack's");
+            return Ok(IngestOutcome::Skipped {
+                why: "a nested stack: recorded and diagnosed through its root stack".into(),
+            });
+        }
+        let op = match &event.client_request_token {
+            Some(token) => Operation::Token(token),
+            None => Operation::At(event.time),
+        };
+        let Some((first, events)) =
+            read_operation(self.cloudformation, &event.stack_id, op).await?
+        else {
+            // CloudFormation lists an event before it emits it; one not
+            // listed yet is listed on a retry.
+            return Err(CloudFormationError::Unavailable(format!(
+                "the operation of event {} is not in the stack's events yet",
+                event.id
+            ))
+            .into());
+        };
+        let tags = stack.map(|s| s.tags).unwrap_or_default();
+        let key = DeploymentKey {
+            app_id: event.app_id.clone(),
+            branch_name: environment_label(&tags, &event.stack_name),
+            job_id: stack_operation::job_id(&first),
+        };
+        let stored = self.ingest.store.get_deployment(&key).await?;
+        if let Some(existing) = stored.as_ref().filter(|d| d.has_seen(&event.id)) {
+            let published = self.ingest.finish(existing).await?;
+            info!(published, "duplicate delivery");
+            return Ok(IngestOutcome::Duplicate { published });
+        }
+        let details = operation_details(event, &first, &events, &status);
+        let observation = Observation {
+            event_id: event.id.clone(),
+            status,
+            at: event.time,
+        };
+        self.ingest
+            .record(&key, stored, observation, Some(details))
+            .await
+    }
+}
+
+/// What the operation's events say about the job: its kind, start and (for
+/// this event's terminal status) end, and — for a rollback that failed —
+/// a step that says a person must act. Each part depends only on the
+/// operation, never on which event brought it.
+fn operation_details(
+    event: &StackStatusEvent,
+    first: &StackEvent,
+    events: &[StackEvent],
+    status: &BuildStatus,
+) -> JobDetails {
+    let end_time = status.is_terminal().then(|| {
+        events
+            .iter()
+            .find(|e| e.is_stack_level() && e.resource_status == event.status)
+            .map_or(event.time, |e| e.timestamp)
+    });
+    let steps = if stack_event::needs_a_human(&event.status) {
+        vec![JobStep {
+            name: event.status.clone(),
+            status: BuildStatus::Failed,
+            status_reason: Some(format!(
+                "the rollback failed: the stack waits for a person (aws cloudformation continue-update-rollback --stack-name {})",
+                event.stack_name
+            )),
+        }]
+    } else {
+        Vec::new()
+    };
+    JobDetails {
+        job_type: Some(stack_event::operation_kind(&first.resource_status).to_owned()),
+        start_time: Some(first.timestamp),
+        end_time,
+        steps,
+        ..JobDetails::default()
     }
 }

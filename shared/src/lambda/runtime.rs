@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::adapters::Aws;
 use crate::adapters::amplify::AmplifyClient;
+use crate::adapters::cloudformation::CloudFormationClient;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::sqs::SqsDeadLetter;
@@ -27,6 +28,8 @@ use crate::ports::Stack;
 pub struct Clients<K: Stack> {
     pub store: K::Store,
     pub amplify: K::Amplify,
+    /// Watched stacks' status and events (`WatchedStacks`).
+    pub cloudformation: K::CloudFormation,
     pub publisher: K::Publisher,
     pub dead_letter: Option<K::DeadLetter>,
     pub environment: Environment,
@@ -59,6 +62,7 @@ impl AwsClients {
                 config.retention_days,
             ),
             amplify: AmplifyClient::new(aws_sdk_amplify::Client::new(sdk)),
+            cloudformation: CloudFormationClient::new(aws_sdk_cloudformation::Client::new(sdk)),
             publisher: EventBridgePublisher::new(
                 aws_sdk_eventbridge::Client::new(sdk),
                 &config.event_bus,
@@ -122,8 +126,18 @@ fn outside(raw: &str, scope: &Scope) -> Option<Value> {
     let detail = v.get("detail")?;
     let app = detail.get("appId").and_then(Value::as_str);
     let branch = detail.get("branchName").and_then(Value::as_str);
-    let covered = app.is_none_or(|a| scope.covers_app_name(a))
-        && branch.is_none_or(|b| scope.covers_branch_name(b));
+    // A stack's or service's deployment: its own part of the scope (the
+    // branch patterns are Amplify's).
+    let other_source = app
+        .and_then(|a| a.parse::<crate::core::model::AppId>().ok())
+        .filter(|a| !a.is_amplify());
+    let covered = match other_source {
+        Some(app) => scope.covers_app(&app),
+        None => {
+            app.is_none_or(|a| scope.covers_app_name(a))
+                && branch.is_none_or(|b| scope.covers_branch_name(b))
+        }
+    };
     // Names from the event go into the answer and a log line: bounded and
     // masked like any other quoted value.
     let shown = |v: Option<&str>| v.map(crate::core::model::preview);
@@ -211,7 +225,10 @@ mod tests {
 
     #[test]
     fn events_outside_the_watch_scope_are_skipped_and_the_rest_pass() {
-        let scope = Scope::new(vec!["d1abc".parse().unwrap()], "main,release/*").unwrap();
+        let scope = Scope::new(vec!["d1abc".parse().unwrap()], "main,release/*")
+            .unwrap()
+            .with_stacks("shop-*")
+            .unwrap();
         let event = |app: &str, branch: &str| {
             json!({"source": "aws.amplify", "detail": {"appId": app, "branchName": branch}})
                 .to_string()
@@ -223,6 +240,15 @@ mod tests {
             (event("d2other", "main"), true),
             (
                 envelope("Build Succeeded", "sentinel", json!({"appId": "d2other"})),
+                true,
+            ),
+            // A watched stack's deployment: its environment is no git branch.
+            (
+                envelope("Build Failed", "sentinel", json!({"appId": "cfn:shop-api", "branchName": "prod"})),
+                false,
+            ),
+            (
+                envelope("Build Failed", "sentinel", json!({"appId": "cfn:other", "branchName": "main"})),
                 true,
             ),
             // No app or branch to judge by: the reaction decides (schedules,

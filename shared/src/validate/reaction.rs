@@ -91,6 +91,17 @@ struct Decision {
 
 impl<K: Stack> Validator<'_, K> {
     pub async fn on_build_started(&self, event: &BuildEvent) -> Result<ValidationOutcome, Error> {
+        if !event.app_id.is_amplify() {
+            // Amplify-only: a stack's or service's deploy has no Amplify
+            // app or branch to validate.
+            info!(app = %event.app_id, "not an Amplify deployment; not validated");
+            return Ok(ValidationOutcome {
+                passed: true,
+                stopped: false,
+                would_stop: false,
+                published: 0,
+            });
+        }
         let key = DeploymentKey {
             app_id: event.app_id.clone(),
             branch_name: event.branch_name.clone(),

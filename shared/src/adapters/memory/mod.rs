@@ -7,6 +7,7 @@
 //! the stack: events, alerts, logs, dead letters (`outbound.rs`).
 
 mod amplify;
+mod cloudformation;
 mod metrics;
 mod outbound;
 mod secrets;
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::core::deployment::DeploymentKey;
 
 pub use amplify::MemoryAmplify;
+pub use cloudformation::MemoryCloudFormation;
 pub use metrics::{MemoryMetrics, MemorySteps};
 pub use outbound::{MemoryDeadLetter, MemoryLogs, MemoryNotifier, MemoryPublisher};
 pub use secrets::MemorySecrets;
@@ -35,6 +37,7 @@ pub struct InMemory;
 impl crate::ports::Stack for InMemory {
     type Store = MemoryStore;
     type Amplify = MemoryAmplify;
+    type CloudFormation = MemoryCloudFormation;
     type Publisher = MemoryPublisher;
     type DeadLetter = MemoryDeadLetter;
     type Notifier = MemoryNotifier;

@@ -17,6 +17,9 @@ use super::{AlertOutcome, Alerter};
 
 impl<K: Stack> Alerter<'_, K> {
     pub(super) async fn on_build_failed(&self, event: &BuildEvent) -> Result<AlertOutcome, Error> {
+        if !event.app_id.is_amplify() {
+            return self.on_stack_failed(event).await;
+        }
         let key = DeploymentKey {
             app_id: event.app_id.clone(),
             branch_name: event.branch_name.clone(),
@@ -141,7 +144,7 @@ fn failure_content(event: &BuildEvent, d: &Diagnosis) -> Content {
 
 /// Records the diagnosis and queues "Build Diagnosed"; false when the
 /// record already has one.
-fn record_diagnosis(d: &mut Deployment, diagnosis: &Diagnosis) -> bool {
+pub(super) fn record_diagnosis(d: &mut Deployment, diagnosis: &Diagnosis) -> bool {
     if d.diagnosis.is_some() {
         return false;
     }

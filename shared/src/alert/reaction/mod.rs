@@ -10,6 +10,7 @@
 
 mod delivery;
 mod diagnosis;
+mod stack;
 
 use crate::alert::message::{Content, Context, console_url};
 use crate::alert::{AlertPolicy, Severity, Signal};
@@ -50,6 +51,8 @@ pub const TEST_MARKER: &str = "[test]";
 pub struct Alerter<'a, K: Stack> {
     pub store: &'a K::Store,
     pub amplify: &'a K::Amplify,
+    /// A watched stack's events, for the diagnosis of its failed operation.
+    pub cloudformation: &'a K::CloudFormation,
     pub publisher: &'a K::Publisher,
     pub notifier: &'a K::Notifier,
     pub logs: &'a K::Logs,
@@ -469,6 +472,9 @@ impl<K: Stack> Alerter<'_, K> {
         commit_message: Option<String>,
         site_url: Option<String>,
     ) -> Context {
+        if !app_id.is_amplify() {
+            return stack::context(self.region, environment, app_id, branch_name, job_id, commit_id, commit_message, site_url);
+        }
         let site_url = site_url.or_else(|| {
             let display = branch_name.display_name();
             Some(match self.site_url_template {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{
-    InMemory, MemoryAmplify, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
 };
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
@@ -13,6 +13,8 @@ use crate::ports::{AlertStore, DeploymentStore};
 struct World {
     store: MemoryStore,
     amplify: MemoryAmplify,
+    cloudformation: MemoryCloudFormation,
+    cloudformation: MemoryCloudFormation,
     publisher: MemoryPublisher,
     notifier: MemoryNotifier,
     logs: MemoryLogs,
@@ -29,6 +31,7 @@ impl World {
         Self {
             store: MemoryStore::default(),
             amplify: MemoryAmplify::default(),
+            cloudformation: MemoryCloudFormation::default(),
             publisher: MemoryPublisher::default(),
             notifier: MemoryNotifier::default(),
             logs: MemoryLogs::default(),
@@ -39,6 +42,7 @@ impl World {
         Alerter {
             store: &self.store,
             amplify: &self.amplify,
+            cloudformation: &self.cloudformation,
             publisher: &self.publisher,
             notifier: &self.notifier,
             logs: &self.logs,

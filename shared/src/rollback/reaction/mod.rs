@@ -95,6 +95,14 @@ pub enum RollbackAction {
 impl<K: Stack> Rollbacker<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
     pub async fn on_event(&self, envelope: &Envelope) -> Result<RollbackAction, Error> {
+        if let Some(app) = envelope.non_amplify_app() {
+            // Amplify-only: StartJob and UpdateBranch do not exist for a
+            // stack (CloudFormation rolls its own operations back).
+            return Ok(RollbackAction::Ignored(format!(
+                "{app} is a {} deployment: not rolled back or retried by Sentinel",
+                app.source()
+            )));
+        }
         match envelope.detail_type.as_str() {
             dt::DEPLOYMENT_UNHEALTHY => {
                 let e: HealthEvent = envelope.detail()?;
