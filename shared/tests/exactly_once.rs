@@ -50,7 +50,6 @@ struct World {
     store: MemoryStore,
     amplify: MemoryAmplify,
     cloudformation: MemoryCloudFormation,
-    cloudformation: MemoryCloudFormation,
     publisher: MemoryPublisher,
     notifier: MemoryNotifier,
     logs: MemoryLogs,

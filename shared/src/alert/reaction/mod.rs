@@ -11,6 +11,8 @@
 mod delivery;
 mod diagnosis;
 mod stack;
+#[cfg(test)]
+mod stack_tests;
 
 use crate::alert::message::{Content, Context, console_url};
 use crate::alert::{AlertPolicy, Severity, Signal};
