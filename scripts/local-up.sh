@@ -28,6 +28,9 @@ cat > .local/env <<ENV
 export MOTO_PORT=$MOTO_PORT AMPLIFY_PORT=$AMPLIFY_PORT LAMBDA_PORT=$LAMBDA_PORT
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_AMPLIFY=http://127.0.0.1:$AMPLIFY_PORT
+# CloudFormation too is the emulator's: it scripts watched stacks' operations
+# (moto cannot fail one) and forwards every other stack to moto.
+export AWS_ENDPOINT_URL_CLOUDFORMATION=http://127.0.0.1:$AMPLIFY_PORT
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null

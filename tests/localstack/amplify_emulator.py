@@ -889,7 +889,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.serve_site_path(url.path)
             if is_query(method, url.path, self.headers):
                 # CloudFormation's query protocol (AWS_ENDPOINT_URL_CLOUDFORMATION).
-                status, xml = self.store.stacks.serve(self.raw_body)
+                status, xml = self.store.stacks.serve(self.raw_body, self.headers)
                 return self.send(status, xml, content_type="text/xml")
             return self.api(method, url.path, query)
         except ApiError as e:

@@ -10,14 +10,23 @@ order, lists as `<member>`, timestamps ISO 8601 with milliseconds, the
 `resultWrapper`), and errors as `<ErrorResponse>` with CloudFormation's own
 codes (`ValidationError` "Stack with id X does not exist").
 
+Stacks the emulator does not script (the local stack's own
+`deploy-sentinel-local`, which provisioning registers for `sentinel
+--stack`) and actions it does not serve are forwarded as they are to moto's
+CloudFormation (AWS_ENDPOINT_URL), so one endpoint
+(AWS_ENDPOINT_URL_CLOUDFORMATION) serves both.
+
 Tests script stacks and operations through the emulator's control API
 (`/_emulator/stacks`, see tests/localstack/README.md): each stack-level status
 of a scripted operation is also put on the default bus as CloudFormation's
 "CloudFormation Stack Status Change" event.
 """
 
+import os
 import re
 import threading
+import urllib.error
+import urllib.request
 import time
 import uuid
 from datetime import datetime, timezone
@@ -133,7 +142,8 @@ def is_query(method, path, headers):
 class Stacks:
     """Stacks and their events; the control API scripts operations."""
 
-    def __init__(self, deliver):
+    def __init__(self, deliver, forward_url=None):
+        self.forward_url = forward_url if forward_url is not None else os.environ.get("AWS_ENDPOINT_URL", "")
         self.lock = threading.RLock()
         self.model = Model()
         self.deliver = deliver  # PutEvents on the default bus (the Amplify emulator's)
@@ -146,9 +156,37 @@ class Stacks:
             self.calls = []
 
     # ----- the query API -----
-    def serve(self, raw_body):
-        """(status, xml) for one query request."""
+    def knows(self, name_or_id):
+        with self.lock:
+            try:
+                self.find(name_or_id)
+                return True
+            except QueryError:
+                return False
+
+    def forward(self, raw_body, headers):
+        """moto's answer to the same request, as it is."""
+        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(self.forward_url.rstrip("/") + "/", data=raw_body, headers=keep,
+                                         method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def serve(self, raw_body, headers=None):
+        """(status, xml) for one query request: a scripted stack's, or
+        forwarded to moto."""
         form = {k: v[0] for k, v in parse_qs(raw_body.decode(), keep_blank_values=True).items()}
+        name = form.get("StackName")
+        if self.forward_url and not (name is not None and self.knows(name)):
+            try:
+                if form.get("Action") in SERVED:
+                    self.model.request(form)  # a malformed request is answered here
+                return self.forward(raw_body, dict(headers or {}))
+            except QueryError as e:
+                return e.status, self.model.error(e)
         call = {"operation": form.get("Action"), "params": {k: v for k, v in form.items()
                                                              if k not in ("Action", "Version")}}
         try:

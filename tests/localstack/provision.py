@@ -57,6 +57,9 @@ LOCAL_PARAMS = {
     # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com
     # or custom domain: {host} (where users reach the branch) becomes a path
     # the emulator serves as that host would be served.
+    # The integration tests' and the demo's stacks (tests/it/stacks.rs,
+    # scripts/demo.sh), scripted in the emulator (docs/stacks.md).
+    "WatchedStacks": "it-*,demo-*",
     "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{host}/" % os.environ.get("AMPLIFY_PORT", "4520"),
 }
 
@@ -92,6 +95,12 @@ def cfn_loader():
 
 
 NO_VALUE = object()
+
+
+def pattern_text(pattern):
+    """An event pattern as EventBridge takes it: a JSON object, or (a
+    `Json` property may be either) the JSON text itself."""
+    return pattern if isinstance(pattern, str) else json.dumps(pattern)
 
 
 class Stack:
@@ -223,7 +232,7 @@ class Stack:
         if name not in known:
             self.events.create_archive(
                 ArchiveName=name, EventSourceArn=p["SourceArn"], Description=p.get("Description", ""),
-                EventPattern=json.dumps(p["EventPattern"]), RetentionDays=int(p["RetentionDays"]))
+                EventPattern=pattern_text(p["EventPattern"]), RetentionDays=int(p["RetentionDays"]))
         arn = self.events.describe_archive(ArchiveName=name)["ArchiveArn"]
         return {"Ref": name, "Arn": arn}
 
@@ -324,7 +333,7 @@ class Stack:
         # A schedule rule is created as declared; the local stack does not
         # fire it (tests deliver the scheduled event themselves).
         trigger = ({"ScheduleExpression": p["ScheduleExpression"]} if "ScheduleExpression" in p
-                   else {"EventPattern": json.dumps(p["EventPattern"])})
+                   else {"EventPattern": pattern_text(p["EventPattern"])})
         arn = self.events.put_rule(Name=name, EventBusName=bus, State=p.get("State", "ENABLED"), **trigger)["RuleArn"]
         keep = ["Id", "Arn", "RetryPolicy", "DeadLetterConfig", "Input", "InputPath", "InputTransformer"]
         targets = [{k: t[k] for k in keep if k in t} for t in p.get("Targets", [])]

@@ -110,6 +110,14 @@ def test_the_wire_format_is_the_query_protocols(emu_url, ctl):  # noqa: F811
     assert unknown.status_code == 400 and "is not emulated" in unknown.text
 
 
+def test_a_stack_the_emulator_does_not_script_is_motos(cfn, moto):  # noqa: F811
+    """moto's own stacks (the local stack registers deploy-sentinel-local
+    there) answer through the same endpoint."""
+    moto("cloudformation").create_stack(StackName="in-moto", TemplateBody=json.dumps(
+        {"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}))
+    assert cfn.describe_stacks(StackName="in-moto")["Stacks"][0]["StackName"] == "in-moto"
+
+
 def test_a_scripted_status_must_be_cloudformations(ctl):
     ctl("/stacks", {"stackName": "strict"})
     out = ctl("/stacks/strict/operations", {"steps": [{"status": "DONE"}]}, status=400)

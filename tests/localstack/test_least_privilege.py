@@ -126,13 +126,43 @@ def test_amplify_arns_name_the_stacks_partition_region_and_account():
                 f"{where}: the ARN must be built from the stack's partition, region and account")
         if not scoped:
             continue
-        denies = [st for st in statements if st["Effect"] == "Deny"]
+        denies = [st for st in statements if st["Effect"] == "Deny"
+                  and any(a.startswith("amplify:") for a in lp.as_list(st["Action"]))]
         assert len(denies) == 1, f"{role(function)}: one Deny keeps its Amplify actions to the watched apps"
         [deny] = denies
         assert set(lp.as_list(deny["Action"])) == scoped, f"{role(function)}: the Deny covers {scoped}"
         watched = {f"arn:*:amplify:*:*:apps/{a}{tail}" for a in other["AmplifyAppIds"].split(",")
                    for tail in ("", "/*")}
         assert set(deny["NotResource"]) == watched, f"{role(function)}: {deny['NotResource']}"
+
+
+def test_cloudformation_is_read_only_on_the_watched_stacks_and_only_when_some_are():
+    """WatchedStacks (docs/stacks.md): DescribeStacks and DescribeStackEvents
+    on the account's stacks, denied on every stack but the watched ones and
+    their nested stacks; nothing at all when no stack is watched."""
+    watched = {"WatchedStacks": "shop-api-prod,billing-*"}
+    readers = {}
+    for function in FUNCTIONS:
+        statements = lp.role_statements(role(function), watched)
+        allowed = [st for st in statements if st["Effect"] == "Allow"
+                   and any(a.startswith("cloudformation:") for a in lp.as_list(st["Action"]))]
+        if not allowed:
+            continue
+        [allow] = allowed
+        actions = set(lp.as_list(allow["Action"]))
+        readers[function] = actions
+        assert actions <= {"cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents"}, actions
+        assert lp.as_list(allow["Resource"]) == ["arn:aws:cloudformation:us-east-1:123456789012:stack/*"]
+        [deny] = [st for st in statements if st["Effect"] == "Deny"
+                  and any(a.startswith("cloudformation:") for a in lp.as_list(st["Action"]))]
+        assert set(lp.as_list(deny["Action"])) == actions
+        assert set(deny["NotResource"]) == {
+            f"arn:*:cloudformation:*:*:stack/{n}{tail}" for n in ("shop-api-prod", "billing-*")
+            for tail in ("/*", "-*/*")}, deny["NotResource"]
+        none = lp.role_statements(role(function), {"WatchedStacks": ""})
+        assert not [st for st in none if any(a.startswith("cloudformation:") for a in lp.as_list(st["Action"]))], (
+            f"{role(function)}: no stack watched, no CloudFormation permission")
+    assert set(readers) == {"build-event-handler", "alerter", "cleanup"}, readers
 
 
 def test_no_role_allows_a_wildcard_region_or_account():

@@ -92,7 +92,7 @@ async fn on_stack_event<K: Stack>(
         },
         cloudformation: &c.cloudformation,
     }
-    .ingest(&event)
+    .ingest_stack(&event)
     .instrument(span)
     .await
 }

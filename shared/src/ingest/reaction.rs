@@ -164,7 +164,7 @@ pub struct StackIngest<'a, K: Stack> {
 }
 
 impl<K: Stack> StackIngest<'_, K> {
-    pub async fn ingest(&self, event: &StackStatusEvent) -> Result<IngestOutcome, Error> {
+    pub async fn ingest_stack(&self, event: &StackStatusEvent) -> Result<IngestOutcome, Error> {
         let status = match event.meaning() {
             StackStatusMeaning::Record(status) => status,
             StackStatusMeaning::NotADeployment(why) => {
