@@ -15,4 +15,5 @@ mod observe;
 mod operator;
 mod rollback;
 mod scope;
+mod stacks;
 mod validator;

@@ -503,6 +503,18 @@ mod tests {
     }
 
     #[test]
+    fn every_category_is_documented() {
+        let doc = include_str!("../../../docs/diagnosis.md");
+        let section = doc
+            .split("## CloudFormation stack failures")
+            .nth(1)
+            .expect("docs/diagnosis.md has the section");
+        for c in CATEGORIES {
+            assert!(section.contains(&format!("### `{}`", c.id)), "{} is not documented", c.id);
+        }
+    }
+
+    #[test]
     fn no_events_is_said_so() {
         let d = diagnose(NAME, &Trail { levels: vec![], cut: Some("AccessDenied".into()) });
         assert_eq!(d.category, "stack-events-unavailable");
