@@ -3,8 +3,9 @@
 # build that succeeds, one that fails (and the alert that explains it),
 # duplicate and out-of-order deliveries, a build stopped by validation (and
 # its alert), a bad deploy rolled back on its own (and the branch locked),
-# the same two in observe mode (recorded and alerted as "would have"),
-# a malformed event, the hourly delivery figures, the daily cleanup (dry),
+# the same two in observe mode (recorded and alerted as "would have"), a SAM
+# stack update that fails on a permission (diagnosed to the resource), a
+# malformed event, the hourly delivery figures, the daily cleanup (dry),
 # the functions' peak memory and the recorded timeline — then `sentinel
 # doctor` (the malformed event in the DLQ caught, then every check passing)
 # and a test alert arriving.
@@ -244,6 +245,39 @@ echo "auto-build on observe: $(awsa amplify get-branch --app-id "$APP" --branch-
 [ "$ACTED" = 0 ] || { echo "observe mode acted on Amplify" >&2; exit 1; }
 alerts 90 "Would have rolled back"
 "$SENTINEL" deployments --app "$APP" --branch observe | grep -E "observe mode" | sed 's/^ */  /'
+
+say "6b. A SAM stack update fails on a permission: diagnosed to the resource that caused it"
+# demo-api-prod is a SAM stack the local stack watches (WatchedStacks=demo-*;
+# CloudFormation is the emulator's: moto cannot fail an operation). Its
+# pipeline's deploy role lacks iam:PutRolePolicy: CloudFormation fails
+# ApiFunctionRole, cancels WorkerFunction and rolls the update back. Sentinel
+# takes CloudFormation's own "Stack Status Change" events from the default bus
+# and reads the operation's DescribeStackEvents.
+ctl /stacks '{"stackName":"demo-api-prod","tags":{"Environment":"prod"}}' >/dev/null
+DENIED='Resource handler returned message: \"User: arn:aws:sts::123456789012:assumed-role/sam-deploy/GitHubActions is not authorized to perform: iam:PutRolePolicy on resource: role demo-api-prod-ApiFunctionRole because no identity-based policy allows the iam:PutRolePolicy action (Service: Iam, Status Code: 403)\" (HandlerErrorCode: AccessDenied)'
+ctl /stacks/demo-api-prod/operations "{\"clientRequestToken\":\"sam-deploy-demo-1\",\"stepMs\":1500,\"startedSecondsAgo\":20,\"steps\":[
+  {\"status\":\"UPDATE_IN_PROGRESS\",\"reason\":\"User Initiated\"},
+  {\"logicalId\":\"ApiFunctionRole\",\"type\":\"AWS::IAM::Role\",\"status\":\"UPDATE_IN_PROGRESS\"},
+  {\"logicalId\":\"ApiFunctionRole\",\"type\":\"AWS::IAM::Role\",\"status\":\"UPDATE_FAILED\",\"reason\":\"$DENIED\"},
+  {\"logicalId\":\"WorkerFunction\",\"type\":\"AWS::Lambda::Function\",\"status\":\"UPDATE_FAILED\",\"reason\":\"Resource update cancelled\"},
+  {\"status\":\"UPDATE_ROLLBACK_IN_PROGRESS\",\"reason\":\"The following resource(s) failed to update: [ApiFunctionRole, WorkerFunction].\"},
+  {\"logicalId\":\"ApiFunctionRole\",\"type\":\"AWS::IAM::Role\",\"status\":\"UPDATE_COMPLETE\"},
+  {\"status\":\"UPDATE_ROLLBACK_COMPLETE\"}]}" >/dev/null
+DIAGNOSED=""
+for _ in $(seq 1 360); do
+  DIAGNOSED=$("$SENTINEL" deployments --app cfn:demo-api-prod --json | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r.get("diagnosis")]
+if rows:
+    d = rows[0]["diagnosis"]
+    print(rows[0]["status"], d["category"], d.get("phase"), d.get("command"))')
+  [ -n "$DIAGNOSED" ] && break
+  sleep 0.25
+done
+echo "stack demo-api-prod, update recorded and diagnosed: ${DIAGNOSED:-<nothing>}"
+[ "$DIAGNOSED" = "FAILED stack-permission-denied ApiFunctionRole AWS::IAM::Role" ] \
+  || { "$SENTINEL" deployments --app cfn:demo-api-prod >&2; echo "the stack's failure was not diagnosed to ApiFunctionRole" >&2; exit 1; }
+alerts 90 "Stack deploy failed (stack-permission-denied)"
 
 say "7. A malformed event goes to the dead-letter queue with its reason"
 awsl sqs send-message --queue-url "$SENTINEL_QUEUE_INGEST_QUEUE" \
