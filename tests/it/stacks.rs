@@ -27,7 +27,8 @@ struct TestStack {
 
 impl TestStack {
     async fn create(stack: &Stack) -> TestStack {
-        let suffix = &unique_app_id().as_str()[1..];
+        let id = unique_app_id();
+        let suffix = &id.as_str()[1..];
         let t = TestStack {
             name: format!("it-{suffix}-api"),
             environment: format!("it-env-{suffix}"),
@@ -221,4 +222,41 @@ async fn the_same_stack_events_twice_or_reordered_give_the_same_record() {
     assert_eq!(statuses(&messy), statuses(&clean));
     assert_eq!(messy.event_ids.len(), clean.event_ids.len());
     assert_eq!(messy.duration_seconds(), clean.duration_seconds());
+}
+
+#[tokio::test]
+async fn a_stack_operation_stuck_started_is_reconciled_from_its_events_by_cleanup() {
+    let stack = Stack::new().await;
+    let bus = stack.create_bus().await.unwrap();
+    let mut deps = stack.deps(&bus);
+    deps.clients.scope = Scope::default().with_stacks("it-*").unwrap();
+    let t = TestStack::create(&stack).await;
+    // Two hours ago; only its first event reached Sentinel.
+    let out = stack
+        .control(
+            &format!("/stacks/{}/operations", t.name),
+            json!({"clientRequestToken": "sam-deploy-1", "emit": false, "stepMs": 1500,
+                   "startedSecondsAgo": 7200, "steps": failing_update()}),
+        )
+        .await
+        .unwrap();
+    let first = &out["events"][0];
+    build_event_handler::on_raw(&deps, "test", &first.to_string())
+        .await
+        .unwrap();
+    let key = DeploymentKey {
+        app_id: t.app_id(),
+        branch_name: t.environment.parse().unwrap(),
+        job_id: JobId::new((out["stackEvents"][0]["Timestamp"].as_f64().unwrap() * 1000.0).round() as u64),
+    };
+    let store = stack.store();
+    assert_eq!(store.get_deployment(&key).await.unwrap().unwrap().status, BuildStatus::Started);
+
+    let run = stack.invoke("cleanup", json!({"apps": [t.app_id().as_str()]})).await;
+    assert_eq!(run["stuckReconciled"], 1, "{run}");
+    let record = store.get_deployment(&key).await.unwrap().unwrap();
+    assert_eq!(record.status, BuildStatus::Failed, "CloudFormation says UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(record.timed_out_at, None);
+    let again = stack.invoke("cleanup", json!({"apps": [t.app_id().as_str()]})).await;
+    assert_eq!(again["stuckReconciled"], 0, "{again}");
 }

@@ -40,6 +40,7 @@ def failing_update(ctl, name, emit=False, token="sam-2"):
         {"logicalId": "Worker", "type": "AWS::Lambda::Function", "status": "UPDATE_FAILED",
          "reason": "Resource update cancelled"},
         {"status": "UPDATE_ROLLBACK_IN_PROGRESS", "reason": "The following resource(s) failed to update: [ApiRole]."},
+        {"status": "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"},
         {"status": "UPDATE_ROLLBACK_COMPLETE"},
     ]})
 
@@ -70,13 +71,14 @@ def test_an_operations_events_are_listed_newest_first_with_their_token(cfn, ctl)
     out = failing_update(ctl, "shop-api-prod")
     assert out["deliveries"] == [], "emit false: nothing on the bus"
     assert [e["detail"]["status-details"]["status"] for e in out["events"]] == [
-        "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+        "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE"]
     events = cfn.describe_stack_events(StackName="shop-api-prod")["StackEvents"]
     assert [e["ResourceStatus"] for e in events] == [
-        "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_FAILED", "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_FAILED", "UPDATE_FAILED",
         "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"]
     assert all(e["ClientRequestToken"] == "sam-2" for e in events)
-    denied = events[3]
+    denied = events[4]
     assert denied["LogicalResourceId"] == "ApiRole" and denied["ResourceType"] == "AWS::IAM::Role"
     assert denied["ResourceStatusReason"] == DENIED
     assert events[0]["ResourceType"] == "AWS::CloudFormation::Stack"
@@ -134,15 +136,16 @@ def test_stack_status_changes_reach_a_queue_through_moto_eventbridge(moto, ctl):
     events.put_targets(Rule="stacks", Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:stack-events"}])
     stack = ctl("/stacks", {"stackName": "emit-prod"})["stack"]
     out = failing_update(ctl, "emit-prod", emit=True)
-    assert [d["delivered"] for d in out["deliveries"]] == [True, True, True], out["deliveries"]
+    assert [d["delivered"] for d in out["deliveries"]] == [True, True, True, True], out["deliveries"]
     seen, deadline = [], time.time() + 15
-    while len(seen) < 3 and time.time() < deadline:
+    while len(seen) < 4 and time.time() < deadline:
         for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
             seen.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     seen.sort(key=lambda e: out["events"].index(next(x for x in out["events"] if x["detail"] == e["detail"])))
     assert [e["detail"]["status-details"]["status"] for e in seen] == [
-        "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+        "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE"]
     first = seen[0]
     assert first["source"] == "aws.cloudformation" and first["detail-type"] == "CloudFormation Stack Status Change"
     assert first["resources"] == [stack["StackId"]]
