@@ -18,7 +18,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use sentinel_shared::adapters::memory::{
-    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher,
+    MemoryStore,
 };
 use sentinel_shared::alert::reaction::Alerter;
 use sentinel_shared::core::deployment::{DeploymentKey, HealthRecord, JobDetails};

@@ -86,7 +86,9 @@ impl Stack {
 
     /// CloudFormation (the Amplify emulator serves DescribeStacks and
     /// DescribeStackEvents: moto cannot produce a failing operation).
-    pub fn cloudformation(&self) -> sentinel_shared::adapters::cloudformation::CloudFormationClient {
+    pub fn cloudformation(
+        &self,
+    ) -> sentinel_shared::adapters::cloudformation::CloudFormationClient {
         sentinel_shared::adapters::cloudformation::CloudFormationClient::new(
             aws_sdk_cloudformation::Client::new(&self.sdk),
         )

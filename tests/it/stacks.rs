@@ -49,7 +49,13 @@ impl TestStack {
 
     /// Plays an operation; answers its key (the job: the first event's
     /// epoch milliseconds) and the EventBridge events it announced.
-    async fn operate(&self, stack: &Stack, token: &str, emit: bool, steps: Value) -> (DeploymentKey, Vec<Value>) {
+    async fn operate(
+        &self,
+        stack: &Stack,
+        token: &str,
+        emit: bool,
+        steps: Value,
+    ) -> (DeploymentKey, Vec<Value>) {
         let out = stack
             .control(
                 &format!("/stacks/{}/operations", self.name),
@@ -59,7 +65,12 @@ impl TestStack {
             .await
             .unwrap();
         if emit {
-            let delivered: Vec<_> = out["deliveries"].as_array().unwrap().iter().map(|d| d["delivered"].clone()).collect();
+            let delivered: Vec<_> = out["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["delivered"].clone())
+                .collect();
             assert!(delivered.iter().all(|d| d == true), "{out}");
         }
         let first = out["stackEvents"][0]["Timestamp"].as_f64().unwrap();
@@ -97,12 +108,16 @@ fn successful_update() -> Value {
 
 async fn ended(stack: &Stack, key: &DeploymentKey, diagnosed: bool) -> Deployment {
     let store = stack.store();
-    eventually(Duration::from_secs(90), "the operation recorded", || async {
-        Ok(store
-            .get_deployment(key)
-            .await?
-            .filter(|d| d.status.is_terminal() && (!diagnosed || d.diagnosis.is_some())))
-    })
+    eventually(
+        Duration::from_secs(90),
+        "the operation recorded",
+        || async {
+            Ok(store
+                .get_deployment(key)
+                .await?
+                .filter(|d| d.status.is_terminal() && (!diagnosed || d.diagnosis.is_some())))
+        },
+    )
     .await
     .unwrap()
 }
@@ -112,7 +127,9 @@ async fn a_stack_update_denied_on_one_resource_is_recorded_diagnosed_and_alerted
     let stack = Stack::new().await;
     let t = TestStack::create(&stack).await;
     let inbox = stack.subscribe_alerts(&t.environment).await.unwrap();
-    let (key, announced) = t.operate(&stack, "sam-deploy-1", true, failing_update()).await;
+    let (key, announced) = t
+        .operate(&stack, "sam-deploy-1", true, failing_update())
+        .await;
     assert_eq!(announced.len(), 4, "the stack-level statuses only");
 
     let record = ended(&stack, &key, true).await;
@@ -120,9 +137,17 @@ async fn a_stack_update_denied_on_one_resource_is_recorded_diagnosed_and_alerted
     assert_eq!(record.details.job_type.as_deref(), Some("UPDATE"));
     let diagnosis = record.diagnosis.unwrap();
     assert_eq!(diagnosis.category, "stack-permission-denied");
-    assert_eq!(diagnosis.phase.as_deref(), Some("ApiFunctionRole"), "the resource, not the cancelled one");
+    assert_eq!(
+        diagnosis.phase.as_deref(),
+        Some("ApiFunctionRole"),
+        "the resource, not the cancelled one"
+    );
     assert_eq!(diagnosis.command.as_deref(), Some("AWS::IAM::Role"));
-    assert!(diagnosis.evidence[0].text.contains("iam:PutRolePolicy"), "{:?}", diagnosis.evidence);
+    assert!(
+        diagnosis.evidence[0].text.contains("iam:PutRolePolicy"),
+        "{:?}",
+        diagnosis.evidence
+    );
 
     let alerts = inbox
         .collect(1, Duration::from_secs(90), Duration::from_secs(5))
@@ -130,7 +155,10 @@ async fn a_stack_update_denied_on_one_resource_is_recorded_diagnosed_and_alerted
         .unwrap();
     assert_eq!(alerts.len(), 1, "one alert: {alerts:#?}");
     let subject = alerts[0]["Subject"].as_str().unwrap_or_default();
-    assert!(subject.contains("Stack deploy failed (stack-permission-denied)"), "{subject}");
+    assert!(
+        subject.contains("Stack deploy failed (stack-permission-denied)"),
+        "{subject}"
+    );
     let attributes = &alerts[0]["MessageAttributes"];
     assert_eq!(attributes["app"]["Value"], t.app_id().as_str());
     assert_eq!(attributes["category"]["Value"], "stack-permission-denied");
@@ -150,22 +178,38 @@ async fn a_stack_update_denied_on_one_resource_is_recorded_diagnosed_and_alerted
 async fn a_successful_stack_update_counts_in_the_delivery_figures() {
     let stack = Stack::new().await;
     let t = TestStack::create(&stack).await;
-    let (failed, _) = t.operate(&stack, "sam-deploy-1", true, failing_update()).await;
+    let (failed, _) = t
+        .operate(&stack, "sam-deploy-1", true, failing_update())
+        .await;
     ended(&stack, &failed, false).await;
-    let (ok, _) = t.operate(&stack, "sam-deploy-2", true, successful_update()).await;
+    let (ok, _) = t
+        .operate(&stack, "sam-deploy-2", true, successful_update())
+        .await;
     assert!(ok.job_id > failed.job_id, "operations are ordered in time");
     let record = ended(&stack, &ok, false).await;
     assert_eq!(record.status, BuildStatus::Succeeded);
     assert_eq!(record.duration_seconds(), Some(6));
-    let state = stack.store().get_branch_state(&ok.app_id, &ok.branch_name).await.unwrap();
-    assert_eq!(state.live_job, Some(ok.job_id), "the live deployment of the stack");
+    let state = stack
+        .store()
+        .get_branch_state(&ok.app_id, &ok.branch_name)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.live_job,
+        Some(ok.job_id),
+        "the live deployment of the stack"
+    );
 
     // The metrics collector's own window read and computation, for this
     // stack's records: one deployment, one failed build.
     let now = chrono::Utc::now();
     let window = stack
         .store()
-        .deployments_between(stack.environment(), now - chrono::Duration::hours(1), now + chrono::Duration::minutes(1))
+        .deployments_between(
+            stack.environment(),
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::minutes(1),
+        )
         .await
         .unwrap();
     let ours: Vec<Deployment> = window
@@ -198,27 +242,44 @@ async fn the_same_stack_events_twice_or_reordered_give_the_same_record() {
     };
 
     let t = TestStack::create(&stack).await;
-    let (key, events) = t.operate(&stack, "sam-deploy-1", false, failing_update()).await;
+    let (key, events) = t
+        .operate(&stack, "sam-deploy-1", false, failing_update())
+        .await;
     for e in &events {
         assert!(matches!(ingest(e).await, IngestOutcome::Recorded { .. }));
     }
     let clean = stack.store().get_deployment(&key).await.unwrap().unwrap();
     assert_eq!(clean.status, BuildStatus::Failed);
     for e in events.iter().rev() {
-        assert!(matches!(ingest(e).await, IngestOutcome::Duplicate { .. }), "{e}");
+        assert!(
+            matches!(ingest(e).await, IngestOutcome::Duplicate { .. }),
+            "{e}"
+        );
     }
     let again = stack.store().get_deployment(&key).await.unwrap().unwrap();
     assert!(again.same_state(&clean), "{again:#?}\n!=\n{clean:#?}");
 
     // Another stack, the same operation's events in reverse order, twice.
     let u = TestStack::create(&stack).await;
-    let (reordered, events) = u.operate(&stack, "sam-deploy-1", false, failing_update()).await;
+    let (reordered, events) = u
+        .operate(&stack, "sam-deploy-1", false, failing_update())
+        .await;
     for e in events.iter().rev().chain(events.iter()) {
         ingest(e).await;
     }
-    let messy = stack.store().get_deployment(&reordered).await.unwrap().unwrap();
+    let messy = stack
+        .store()
+        .get_deployment(&reordered)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(messy.status, BuildStatus::Failed);
-    let statuses = |d: &Deployment| d.transitions.iter().map(|t| t.status.clone()).collect::<Vec<_>>();
+    let statuses = |d: &Deployment| {
+        d.transitions
+            .iter()
+            .map(|t| t.status.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(statuses(&messy), statuses(&clean));
     assert_eq!(messy.event_ids.len(), clean.event_ids.len());
     assert_eq!(messy.duration_seconds(), clean.duration_seconds());
@@ -247,16 +308,29 @@ async fn a_stack_operation_stuck_started_is_reconciled_from_its_events_by_cleanu
     let key = DeploymentKey {
         app_id: t.app_id(),
         branch_name: t.environment.parse().unwrap(),
-        job_id: JobId::new((out["stackEvents"][0]["Timestamp"].as_f64().unwrap() * 1000.0).round() as u64),
+        job_id: JobId::new(
+            (out["stackEvents"][0]["Timestamp"].as_f64().unwrap() * 1000.0).round() as u64,
+        ),
     };
     let store = stack.store();
-    assert_eq!(store.get_deployment(&key).await.unwrap().unwrap().status, BuildStatus::Started);
+    assert_eq!(
+        store.get_deployment(&key).await.unwrap().unwrap().status,
+        BuildStatus::Started
+    );
 
-    let run = stack.invoke("cleanup", json!({"apps": [t.app_id().as_str()]})).await;
+    let run = stack
+        .invoke("cleanup", json!({"apps": [t.app_id().as_str()]}))
+        .await;
     assert_eq!(run["stuckReconciled"], 1, "{run}");
     let record = store.get_deployment(&key).await.unwrap().unwrap();
-    assert_eq!(record.status, BuildStatus::Failed, "CloudFormation says UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(
+        record.status,
+        BuildStatus::Failed,
+        "CloudFormation says UPDATE_ROLLBACK_COMPLETE"
+    );
     assert_eq!(record.timed_out_at, None);
-    let again = stack.invoke("cleanup", json!({"apps": [t.app_id().as_str()]})).await;
+    let again = stack
+        .invoke("cleanup", json!({"apps": [t.app_id().as_str()]}))
+        .await;
     assert_eq!(again["stuckReconciled"], 0, "{again}");
 }

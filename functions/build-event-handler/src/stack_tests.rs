@@ -36,13 +36,24 @@ fn at(secs: u32, millis: u32) -> DateTime<Utc> {
         + chrono::Duration::milliseconds(i64::from(millis))
 }
 
-fn event(n: u32, t: DateTime<Utc>, logical: &str, kind: &str, status: &str, reason: &str) -> StackEvent {
+fn event(
+    n: u32,
+    t: DateTime<Utc>,
+    logical: &str,
+    kind: &str,
+    status: &str,
+    reason: &str,
+) -> StackEvent {
     StackEvent {
         event_id: format!("ev-{n:03}"),
         stack_id: ARN.into(),
         stack_name: NAME.into(),
         logical_resource_id: logical.into(),
-        physical_resource_id: Some(if logical == NAME { ARN.into() } else { format!("{logical}-1") }),
+        physical_resource_id: Some(if logical == NAME {
+            ARN.into()
+        } else {
+            format!("{logical}-1")
+        }),
         resource_type: kind.into(),
         timestamp: t,
         resource_status: status.into(),
@@ -55,11 +66,38 @@ fn event(n: u32, t: DateTime<Utc>, logical: &str, kind: &str, status: &str, reas
 fn failed_update() -> Vec<StackEvent> {
     let stack = "AWS::CloudFormation::Stack";
     vec![
-        event(1, at(0, 250), NAME, stack, "UPDATE_IN_PROGRESS", "User Initiated"),
-        event(2, at(2, 0), "ApiFunctionRole", "AWS::IAM::Role", "UPDATE_FAILED",
-            "User: arn:aws:sts::123456789012:assumed-role/sam-deploy/ci is not authorized to perform: iam:PutRolePolicy (HandlerErrorCode: AccessDenied)"),
-        event(3, at(3, 0), "WorkerFunction", "AWS::Lambda::Function", "UPDATE_FAILED", "Resource update cancelled"),
-        event(4, at(5, 100), NAME, stack, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to update: [ApiFunctionRole, WorkerFunction]."),
+        event(
+            1,
+            at(0, 250),
+            NAME,
+            stack,
+            "UPDATE_IN_PROGRESS",
+            "User Initiated",
+        ),
+        event(
+            2,
+            at(2, 0),
+            "ApiFunctionRole",
+            "AWS::IAM::Role",
+            "UPDATE_FAILED",
+            "User: arn:aws:sts::123456789012:assumed-role/sam-deploy/ci is not authorized to perform: iam:PutRolePolicy (HandlerErrorCode: AccessDenied)",
+        ),
+        event(
+            3,
+            at(3, 0),
+            "WorkerFunction",
+            "AWS::Lambda::Function",
+            "UPDATE_FAILED",
+            "Resource update cancelled",
+        ),
+        event(
+            4,
+            at(5, 100),
+            NAME,
+            stack,
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to update: [ApiFunctionRole, WorkerFunction].",
+        ),
         event(5, at(40, 500), NAME, stack, "UPDATE_ROLLBACK_COMPLETE", ""),
     ]
 }
@@ -128,7 +166,11 @@ async fn a_failed_stack_update_is_one_failed_deployment_of_the_stack() {
         deps.clients.publisher.detail_types(),
         vec!["Build Started", "Build Failed"]
     );
-    assert_eq!(deps.clients.amplify.calls.load(Ordering::SeqCst), 0, "Amplify is never called");
+    assert_eq!(
+        deps.clients.amplify.calls.load(Ordering::SeqCst),
+        0,
+        "Amplify is never called"
+    );
 }
 
 #[tokio::test]
@@ -138,7 +180,13 @@ async fn the_same_events_twice_and_reordered_give_the_same_record() {
         invoke(&clean, &fixture(name)).await.unwrap();
     }
     let messy = deps_with(watching(), &[]);
-    for name in [ROLLED_BACK, IN_PROGRESS, ROLLED_BACK, ROLLING_BACK, IN_PROGRESS] {
+    for name in [
+        ROLLED_BACK,
+        IN_PROGRESS,
+        ROLLED_BACK,
+        ROLLING_BACK,
+        IN_PROGRESS,
+    ] {
         invoke(&messy, &fixture(name)).await.unwrap();
     }
     let (a, b) = (
@@ -146,19 +194,29 @@ async fn the_same_events_twice_and_reordered_give_the_same_record() {
         messy.clients.store.deployments().remove(0),
     );
     assert!(a.same_state(&b), "{a:?}\n!=\n{b:?}");
-    assert_eq!(messy.clients.publisher.detail_types(), vec!["Build Failed"], "a late start announces nothing");
+    assert_eq!(
+        messy.clients.publisher.detail_types(),
+        vec!["Build Failed"],
+        "a late start announces nothing"
+    );
 }
 
 #[tokio::test]
 async fn the_environment_tag_names_the_branch() {
     let deps = deps_with(watching(), &[("Environment", "production")]);
     invoke(&deps, &fixture(IN_PROGRESS)).await.unwrap();
-    assert_eq!(deps.clients.store.deployments()[0].key.branch_name.as_str(), "production");
+    assert_eq!(
+        deps.clients.store.deployments()[0].key.branch_name.as_str(),
+        "production"
+    );
 }
 
 #[tokio::test]
 async fn a_stack_not_named_in_watched_stacks_is_skipped() {
-    for scope in [Scope::default(), Scope::default().with_stacks("billing-*").unwrap()] {
+    for scope in [
+        Scope::default(),
+        Scope::default().with_stacks("billing-*").unwrap(),
+    ] {
         let deps = deps_with(scope, &[]);
         let out = invoke(&deps, &fixture(IN_PROGRESS)).await.unwrap();
         assert_eq!(out["outcome"], "skipped");
@@ -183,7 +241,15 @@ async fn deletions_no_op_updates_and_nested_stacks_are_not_deployments() {
         assert_eq!(out["outcome"], "skipped", "{status}");
     }
     let mut nested = deps_with(watching(), &[]);
-    let mut info = nested.clients.cloudformation.stacks.lock().unwrap().get(ARN).cloned().unwrap();
+    let mut info = nested
+        .clients
+        .cloudformation
+        .stacks
+        .lock()
+        .unwrap()
+        .get(ARN)
+        .cloned()
+        .unwrap();
     info.parent_id = Some("arn:aws:cloudformation:us-east-1:123456789012:stack/shop-root/1".into());
     nested.clients.cloudformation.put_stack(info);
     nested.clients.environment = Environment::Prod;
@@ -202,11 +268,13 @@ async fn a_failed_rollback_is_flagged_for_a_person() {
     let d = deps.clients.store.deployments().remove(0);
     assert_eq!(d.status, BuildStatus::Failed);
     assert_eq!(d.details.steps[0].name, "UPDATE_ROLLBACK_FAILED");
-    assert!(d.details.steps[0]
-        .status_reason
-        .as_deref()
-        .unwrap()
-        .contains("continue-update-rollback"));
+    assert!(
+        d.details.steps[0]
+            .status_reason
+            .as_deref()
+            .unwrap()
+            .contains("continue-update-rollback")
+    );
 }
 
 #[tokio::test]
@@ -217,7 +285,10 @@ async fn an_operation_not_listed_yet_is_retried() {
     let err = invoke(&deps, &v.to_string()).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(err.error_type(), "Retryable.CloudFormation");
-    deps.clients.cloudformation.fail_next.store(1, Ordering::SeqCst);
+    deps.clients
+        .cloudformation
+        .fail_next
+        .store(1, Ordering::SeqCst);
     let err = invoke(&deps, &fixture(IN_PROGRESS)).await.unwrap_err();
     assert!(err.is_retryable());
     assert!(deps.clients.store.deployments().is_empty());
@@ -226,11 +297,26 @@ async fn an_operation_not_listed_yet_is_retried() {
 #[tokio::test]
 async fn each_malformed_stack_event_is_dead_lettered_without_retry() {
     for (name, expected) in [
-        ("cloudformation-malformed-no-stack-id.json", "detail.stack-id is missing"),
-        ("cloudformation-malformed-bad-stack-arn.json", "is not a stack ARN"),
-        ("cloudformation-malformed-status-details-string.json", "detail.status-details must be an object"),
-        ("cloudformation-malformed-status-number.json", "detail.status-details.status must be a string"),
-        ("cloudformation-malformed-resource-event.json", "detail-type is"),
+        (
+            "cloudformation-malformed-no-stack-id.json",
+            "detail.stack-id is missing",
+        ),
+        (
+            "cloudformation-malformed-bad-stack-arn.json",
+            "is not a stack ARN",
+        ),
+        (
+            "cloudformation-malformed-status-details-string.json",
+            "detail.status-details must be an object",
+        ),
+        (
+            "cloudformation-malformed-status-number.json",
+            "detail.status-details.status must be a string",
+        ),
+        (
+            "cloudformation-malformed-resource-event.json",
+            "detail-type is",
+        ),
     ] {
         let deps = deps_with(watching(), &[]);
         let err = invoke(&deps, &fixture(name)).await.unwrap_err();
@@ -245,7 +331,15 @@ async fn each_malformed_stack_event_is_dead_lettered_without_retry() {
         ]});
         let out = invoke(&deps, &batch.to_string()).await.unwrap();
         assert_eq!(out["batchItemFailures"], serde_json::json!([]), "{name}");
-        let dead = deps.clients.dead_letter.as_ref().unwrap().messages.lock().unwrap().clone();
+        let dead = deps
+            .clients
+            .dead_letter
+            .as_ref()
+            .unwrap()
+            .messages
+            .lock()
+            .unwrap()
+            .clone();
         assert_eq!(dead.len(), 1, "{name}");
         assert!(dead[0].2.contains(expected), "{name}: {}", dead[0].2);
         assert_eq!(deps.clients.store.deployments().len(), 1);

@@ -8,15 +8,15 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::plan::{AmplifyView, ChangeKind, Retention, plan, reconciliation_event, stuck};
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
-use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::deployment::Observation;
+use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::model::{AppId, BuildStatus, Environment, Source};
-use crate::ingest::stack_event::{self, StackStatusMeaning};
-use crate::ingest::stack_operation::{Operation, read_operation};
 use crate::core::scope::Scope;
 use crate::effects::{Decided, read_decide_write};
 use crate::ingest::reaction::Ingest;
+use crate::ingest::stack_event::{self, StackStatusMeaning};
+use crate::ingest::stack_operation::{Operation, read_operation};
 use crate::ports::{
     AmplifyApi, CleanupStore, DeploymentStore, EventPublisher, ItemKey, Stack, StoredEntry,
     StoredItem,
@@ -239,16 +239,22 @@ where
     ) -> Result<(), Error> {
         let key = &d.key;
         let started = i64::try_from(key.job_id.number()).unwrap_or(i64::MAX);
-        let found = match read_operation(self.cloudformation, key.app_id.name(), Operation::StartedAt(started)).await {
+        let found = match read_operation(
+            self.cloudformation,
+            key.app_id.name(),
+            Operation::StartedAt(started),
+        )
+        .await
+        {
             Ok(found) => found,
             Err(CloudFormationError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
         let Some((_, events)) = found else {
             report.timed_out += 1;
-            report
-                .reconciled
-                .push(format!("{name}: CloudFormation has no such operation; marked timed out"));
+            report.reconciled.push(format!(
+                "{name}: CloudFormation has no such operation; marked timed out"
+            ));
             if !self.dry_run {
                 self.mark_timed_out(key, now).await?;
             }
@@ -259,7 +265,7 @@ where
             else {
                 return None;
             };
-            (e.is_stack_level() && status.is_terminal()).then(|| (e, status))
+            (e.is_stack_level() && status.is_terminal()).then_some((e, status))
         });
         let Some((last, status)) = ended else {
             report.stuck_still_running += 1;
@@ -283,7 +289,10 @@ where
                 at: last.timestamp,
             };
             let stored = self.store.get_deployment(key).await?;
-            if !stored.as_ref().is_some_and(|s| s.has_seen(&observation.event_id)) {
+            if !stored
+                .as_ref()
+                .is_some_and(|s| s.has_seen(&observation.event_id))
+            {
                 self.ingest().record(key, stored, observation, None).await?;
             }
         }

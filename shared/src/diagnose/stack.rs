@@ -263,7 +263,10 @@ pub fn categorize(e: &StackEvent) -> StackCategory {
 
 /// One event as an evidence line: masked, within the budget.
 pub fn evidence_text(e: &StackEvent, path: &str) -> String {
-    let reason = e.resource_status_reason.as_deref().unwrap_or("no reason given");
+    let reason = e
+        .resource_status_reason
+        .as_deref()
+        .unwrap_or("no reason given");
     budget::truncate_to(
         &mask_in_text(&format!(
             "{} {} ({}): {}",
@@ -411,9 +414,17 @@ mod tests {
         assert_eq!(d.category, "stack-permission-denied");
         assert_eq!(d.phase.as_deref(), Some("ApiFunctionRole"));
         assert_eq!(d.command.as_deref(), Some("AWS::IAM::Role"));
-        assert!(d.fix.contains("ApiFunctionRole (AWS::IAM::Role)"), "{}", d.fix);
+        assert!(
+            d.fix.contains("ApiFunctionRole (AWS::IAM::Role)"),
+            "{}",
+            d.fix
+        );
         assert_eq!(d.evidence.len(), 1);
-        assert!(d.evidence[0].text.contains("iam:PutRolePolicy"), "{:?}", d.evidence);
+        assert!(
+            d.evidence[0].text.contains("iam:PutRolePolicy"),
+            "{:?}",
+            d.evidence
+        );
         assert_eq!(d.evidence[0].line, 3, "the third event of the operation");
         assert_eq!(d.secondary.len(), 1, "the cancellation is counted");
     }
@@ -422,7 +433,10 @@ mod tests {
     fn order_of_events_does_not_change_the_root_cause() {
         let mut events = update_events();
         events.reverse();
-        assert_eq!(diagnose(NAME, &trail(vec![events])).phase.as_deref(), Some("ApiFunctionRole"));
+        assert_eq!(
+            diagnose(NAME, &trail(vec![events])).phase.as_deref(),
+            Some("ApiFunctionRole")
+        );
     }
 
     #[test]
@@ -441,52 +455,138 @@ mod tests {
         let parent = vec![
             stack(1, 0, "UPDATE_IN_PROGRESS", None, Some("t")),
             {
-                let mut e = event(2, 5, "DatabaseStack", NESTED_STACK, "UPDATE_FAILED",
-                    Some("Embedded stack arn:aws:cloudformation:us-east-1:123456789012:stack/shop-api-prod-DatabaseStack-1X/abc was not successfully updated. Currently in UPDATE_ROLLBACK_IN_PROGRESS with reason: The following resource(s) failed to update: [Table]."), Some("t"));
+                let mut e = event(
+                    2,
+                    5,
+                    "DatabaseStack",
+                    NESTED_STACK,
+                    "UPDATE_FAILED",
+                    Some(
+                        "Embedded stack arn:aws:cloudformation:us-east-1:123456789012:stack/shop-api-prod-DatabaseStack-1X/abc was not successfully updated. Currently in UPDATE_ROLLBACK_IN_PROGRESS with reason: The following resource(s) failed to update: [Table].",
+                    ),
+                    Some("t"),
+                );
                 e.physical_resource_id = Some("arn:aws:cloudformation:us-east-1:123456789012:stack/shop-api-prod-DatabaseStack-1X/abc".into());
                 e
             },
             stack(3, 9, "UPDATE_ROLLBACK_COMPLETE", None, Some("t")),
         ];
         let root = root_cause(&parent).unwrap();
-        assert_eq!(nested_child(root), Some("arn:aws:cloudformation:us-east-1:123456789012:stack/shop-api-prod-DatabaseStack-1X/abc"));
-        let child = vec![event(10, 6, "Table", "AWS::DynamoDB::Table", "UPDATE_FAILED",
-            Some("Resource handler returned message: \"Table already exists: orders\" (HandlerErrorCode: AlreadyExists)"), Some("t"))];
+        assert_eq!(
+            nested_child(root),
+            Some(
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/shop-api-prod-DatabaseStack-1X/abc"
+            )
+        );
+        let child = vec![event(
+            10,
+            6,
+            "Table",
+            "AWS::DynamoDB::Table",
+            "UPDATE_FAILED",
+            Some(
+                "Resource handler returned message: \"Table already exists: orders\" (HandlerErrorCode: AlreadyExists)",
+            ),
+            Some("t"),
+        )];
         let d = diagnose(NAME, &trail(vec![parent, child]));
         assert_eq!(d.category, "stack-name-already-exists");
         assert_eq!(d.phase.as_deref(), Some("DatabaseStack/Table"));
         assert_eq!(d.evidence.len(), 2);
-        assert!(d.evidence[1].text.starts_with("[nested 1] UPDATE_FAILED DatabaseStack/Table"));
+        assert!(
+            d.evidence[1]
+                .text
+                .starts_with("[nested 1] UPDATE_FAILED DatabaseStack/Table")
+        );
     }
 
     #[test]
     fn a_failed_rollback_needs_a_person() {
         let mut events = update_events();
-        events.retain(|e| e.resource_status != "UPDATE_ROLLBACK_COMPLETE" && !e.resource_status.contains("CLEANUP"));
+        events.retain(|e| {
+            e.resource_status != "UPDATE_ROLLBACK_COMPLETE"
+                && !e.resource_status.contains("CLEANUP")
+        });
         events.push(event(20, 625, "ApiFunctionRole", "AWS::IAM::Role", "UPDATE_FAILED", Some("Role shop-api-prod-ApiFunctionRole cannot be found (Service: Iam, Status Code: 404)"), Some("sam-2")));
-        events.push(stack(21, 630, "UPDATE_ROLLBACK_FAILED", Some("The following resource(s) failed to update: [ApiFunctionRole]."), Some("sam-2")));
+        events.push(stack(
+            21,
+            630,
+            "UPDATE_ROLLBACK_FAILED",
+            Some("The following resource(s) failed to update: [ApiFunctionRole]."),
+            Some("sam-2"),
+        ));
         let d = diagnose(NAME, &trail(vec![events]));
         assert_eq!(d.category, "stack-rollback-failed");
-        assert!(d.fix.contains("continue-update-rollback --stack-name shop-api-prod"), "{}", d.fix);
-        assert!(d.fix.contains("--resources-to-skip ApiFunctionRole"), "{}", d.fix);
-        assert!(d.evidence.iter().any(|e| e.text.contains("UPDATE_ROLLBACK_FAILED")));
+        assert!(
+            d.fix
+                .contains("continue-update-rollback --stack-name shop-api-prod"),
+            "{}",
+            d.fix
+        );
+        assert!(
+            d.fix.contains("--resources-to-skip ApiFunctionRole"),
+            "{}",
+            d.fix
+        );
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.text.contains("UPDATE_ROLLBACK_FAILED"))
+        );
     }
 
     #[test]
     fn each_category_is_recognised() {
-        let failed = |kind: &str, reason: &str| event(1, 1, "R", kind, "CREATE_FAILED", Some(reason), None);
+        let failed =
+            |kind: &str, reason: &str| event(1, 1, "R", kind, "CREATE_FAILED", Some(reason), None);
         for (kind, reason, expected) in [
-            ("AWS::S3::Bucket", "User: arn:aws:sts::1:assumed-role/deploy/x is not authorized to perform: s3:CreateBucket", PERMISSION_DENIED),
-            ("AWS::Lambda::Function", "Resource handler returned message: \"denied\" (HandlerErrorCode: AccessDenied)", PERMISSION_DENIED),
+            (
+                "AWS::S3::Bucket",
+                "User: arn:aws:sts::1:assumed-role/deploy/x is not authorized to perform: s3:CreateBucket",
+                PERMISSION_DENIED,
+            ),
+            (
+                "AWS::Lambda::Function",
+                "Resource handler returned message: \"denied\" (HandlerErrorCode: AccessDenied)",
+                PERMISSION_DENIED,
+            ),
             ("AWS::S3::Bucket", "shop-assets already exists", NAME_EXISTS),
-            ("AWS::EC2::VPC", "The maximum number of VPCs has been reached. (Service: Ec2, Status Code: 400) VpcLimitExceeded", LIMIT_EXCEEDED),
-            ("AWS::Lambda::Function", "Properties validation failed for resource R with message: #/Runtime: nodejs8.10 is not a valid enum value", INVALID_PROPERTY),
-            ("Custom::Seed", "Received response status [FAILED] from custom resource. Message returned: boom", CUSTOM_RESOURCE),
-            ("AWS::CloudFormation::CustomResource", "CloudFormation did not receive a response from your Custom Resource", CUSTOM_RESOURCE),
-            ("AWS::ECS::Service", "Resource handler returned message: \"Exceeded attempts to wait\" (HandlerErrorCode: NotStabilized)", NOT_STABILIZED),
-            ("AWS::SQS::Queue", "something else went wrong", RESOURCE_FAILED),
+            (
+                "AWS::EC2::VPC",
+                "The maximum number of VPCs has been reached. (Service: Ec2, Status Code: 400) VpcLimitExceeded",
+                LIMIT_EXCEEDED,
+            ),
+            (
+                "AWS::Lambda::Function",
+                "Properties validation failed for resource R with message: #/Runtime: nodejs8.10 is not a valid enum value",
+                INVALID_PROPERTY,
+            ),
+            (
+                "Custom::Seed",
+                "Received response status [FAILED] from custom resource. Message returned: boom",
+                CUSTOM_RESOURCE,
+            ),
+            (
+                "AWS::CloudFormation::CustomResource",
+                "CloudFormation did not receive a response from your Custom Resource",
+                CUSTOM_RESOURCE,
+            ),
+            (
+                "AWS::ECS::Service",
+                "Resource handler returned message: \"Exceeded attempts to wait\" (HandlerErrorCode: NotStabilized)",
+                NOT_STABILIZED,
+            ),
+            (
+                "AWS::SQS::Queue",
+                "something else went wrong",
+                RESOURCE_FAILED,
+            ),
         ] {
-            assert_eq!(categorize(&failed(kind, reason)).id, expected.id, "{reason}");
+            assert_eq!(
+                categorize(&failed(kind, reason)).id,
+                expected.id,
+                "{reason}"
+            );
         }
         let ids: std::collections::BTreeSet<_> = CATEGORIES.iter().map(|c| c.id).collect();
         assert_eq!(ids.len(), CATEGORIES.len(), "ids are unique");
@@ -495,8 +595,15 @@ mod tests {
     #[test]
     fn evidence_is_masked_and_budgeted() {
         let secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
-        let e = event(1, 1, "R", "AWS::SSM::Parameter", "CREATE_FAILED",
-            Some(&format!("Value {secret} is invalid {}", "x".repeat(5000))), None);
+        let e = event(
+            1,
+            1,
+            "R",
+            "AWS::SSM::Parameter",
+            "CREATE_FAILED",
+            Some(&format!("Value {secret} is invalid {}", "x".repeat(5000))),
+            None,
+        );
         let d = diagnose(NAME, &trail(vec![vec![e]]));
         assert!(!d.evidence[0].text.contains(secret));
         assert!(d.evidence[0].text.len() <= budget::EVIDENCE_LINE);
@@ -510,13 +617,23 @@ mod tests {
             .nth(1)
             .expect("docs/diagnosis.md has the section");
         for c in CATEGORIES {
-            assert!(section.contains(&format!("### `{}`", c.id)), "{} is not documented", c.id);
+            assert!(
+                section.contains(&format!("### `{}`", c.id)),
+                "{} is not documented",
+                c.id
+            );
         }
     }
 
     #[test]
     fn no_events_is_said_so() {
-        let d = diagnose(NAME, &Trail { levels: vec![], cut: Some("AccessDenied".into()) });
+        let d = diagnose(
+            NAME,
+            &Trail {
+                levels: vec![],
+                cut: Some("AccessDenied".into()),
+            },
+        );
         assert_eq!(d.category, "stack-events-unavailable");
         assert!(d.fix.contains("--stack-name shop-api-prod"));
     }

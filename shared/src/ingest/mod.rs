@@ -4,6 +4,6 @@
 pub mod amplify_event;
 pub mod reaction;
 pub mod stack_event;
-pub mod stack_operation;
 #[cfg(test)]
 mod stack_guards_tests;
+pub mod stack_operation;

@@ -72,9 +72,7 @@ pub fn meaning(status: &str, reason: Option<&str>) -> StackStatusMeaning {
     }
     match status {
         "REVIEW_IN_PROGRESS" => NotADeployment("a change set waiting for execution"),
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => {
-            Record(BuildStatus::Succeeded)
-        }
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Record(BuildStatus::Succeeded),
         s if s.ends_with("_FAILED") || s.ends_with("ROLLBACK_COMPLETE") => {
             Record(BuildStatus::Failed)
         }
@@ -175,7 +173,8 @@ impl StackStatusEvent {
             .map_err(|e| malformed(&id, format!("time {} is not RFC 3339: {e}", preview(time))))?
             .with_timezone(&Utc);
         let detail = object_field(obj, "detail", &id, "")?;
-        let in_detail = |e: MalformedEvent| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason));
+        let in_detail =
+            |e: MalformedEvent| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason));
 
         let stack_id = string_field(detail, "stack-id", &id).map_err(in_detail)?;
         let stack_name = stack_name_of(stack_id).ok_or_else(|| {
@@ -191,8 +190,9 @@ impl StackStatusEvent {
             .map_err(|e| malformed(&id, format!("detail.stack-id: {}", e.reason)))?;
 
         let details = object_field(detail, "status-details", &id, "detail.")?;
-        let status = string_field(details, "status", &id)
-            .map_err(|e| MalformedEvent::new(&e.event_id, format!("detail.status-details.{}", e.reason)))?;
+        let status = string_field(details, "status", &id).map_err(|e| {
+            MalformedEvent::new(&e.event_id, format!("detail.status-details.{}", e.reason))
+        })?;
         let status_ok = !status.is_empty()
             && status.len() <= MAX_STATUS_LEN
             && status
@@ -229,7 +229,8 @@ impl StackStatusEvent {
             Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::String(s))
                 if s.len() <= MAX_TOKEN_LEN
-                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
             {
                 Some(s.clone())
             }
@@ -376,7 +377,10 @@ mod tests {
         assert_eq!(e.status, "UPDATE_IN_PROGRESS");
         assert_eq!(e.status_reason.as_deref(), Some("User Initiated"));
         assert_eq!(e.client_request_token.as_deref(), Some("sam-deploy-0001"));
-        assert_eq!(e.meaning(), StackStatusMeaning::Record(BuildStatus::Started));
+        assert_eq!(
+            e.meaning(),
+            StackStatusMeaning::Record(BuildStatus::Started)
+        );
     }
 
     #[test]
@@ -384,18 +388,30 @@ mod tests {
         for token in [json!(""), Value::Null] {
             let mut v = event();
             v["detail"]["client-request-token"] = token;
-            assert_eq!(StackStatusEvent::parse(&v).unwrap().client_request_token, None);
+            assert_eq!(
+                StackStatusEvent::parse(&v).unwrap().client_request_token,
+                None
+            );
         }
         let mut v = event();
-        v["detail"].as_object_mut().unwrap().remove("client-request-token");
-        assert_eq!(StackStatusEvent::parse(&v).unwrap().client_request_token, None);
+        v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("client-request-token");
+        assert_eq!(
+            StackStatusEvent::parse(&v).unwrap().client_request_token,
+            None
+        );
     }
 
     #[test]
     fn each_malformation_is_named() {
         type Mutation = Box<dyn FnOnce(&mut Value)>;
         let cases: Vec<(Mutation, &str)> = vec![
-            (Box::new(|v| v["detail"] = json!([])), "detail must be an object"),
+            (
+                Box::new(|v| v["detail"] = json!([])),
+                "detail must be an object",
+            ),
             (
                 Box::new(|v| {
                     v.as_object_mut().unwrap().remove("detail");
@@ -429,7 +445,10 @@ mod tests {
             ),
             (
                 Box::new(|v| {
-                    v["detail"].as_object_mut().unwrap().remove("status-details");
+                    v["detail"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("status-details");
                 }),
                 "detail.status-details is missing",
             ),
@@ -535,7 +554,10 @@ mod tests {
             "DELETE_FAILED",
             "REVIEW_IN_PROGRESS",
         ] {
-            assert!(matches!(meaning(status, None), NotADeployment(_)), "{status}");
+            assert!(
+                matches!(meaning(status, None), NotADeployment(_)),
+                "{status}"
+            );
         }
         assert!(matches!(
             meaning("UPDATE_COMPLETE", Some("No updates are to be performed.")),

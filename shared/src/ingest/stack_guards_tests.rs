@@ -85,7 +85,10 @@ async fn rollback_neither_rolls_back_nor_retries_a_stack() {
     };
     for (kind, status) in [("Build Diagnosed", "FAILED"), ("Build Failed", "FAILED")] {
         let out = rollbacker.on_event(&event(kind, status)).await.unwrap();
-        assert!(matches!(out, RollbackAction::Ignored(ref why) if why.contains("cloudformation")), "{out:?}");
+        assert!(
+            matches!(out, RollbackAction::Ignored(ref why) if why.contains("cloudformation")),
+            "{out:?}"
+        );
     }
     assert_eq!(amplify.calls.load(Ordering::SeqCst), 0);
     assert!(amplify.started.lock().unwrap().is_empty());

@@ -212,15 +212,31 @@ pub(crate) mod fixtures {
                 format!("{logical}-phys")
             }),
             resource_type: kind.into(),
-            timestamp: Utc.timestamp_millis_opt(T0 * 1000 + secs * 1000 + 123).unwrap(),
+            timestamp: Utc
+                .timestamp_millis_opt(T0 * 1000 + secs * 1000 + 123)
+                .unwrap(),
             resource_status: status.into(),
             resource_status_reason: reason.map(str::to_owned),
             client_request_token: token.map(str::to_owned),
         }
     }
 
-    pub fn stack(n: u32, secs: i64, status: &str, reason: Option<&str>, token: Option<&str>) -> StackEvent {
-        event(n, secs, NAME, "AWS::CloudFormation::Stack", status, reason, token)
+    pub fn stack(
+        n: u32,
+        secs: i64,
+        status: &str,
+        reason: Option<&str>,
+        token: Option<&str>,
+    ) -> StackEvent {
+        event(
+            n,
+            secs,
+            NAME,
+            "AWS::CloudFormation::Stack",
+            status,
+            reason,
+            token,
+        )
     }
 
     /// A create that succeeded (token `create-1`), then an update denied on
@@ -230,16 +246,71 @@ pub(crate) mod fixtures {
         let u = Some("sam-2");
         vec![
             stack(1, 0, "CREATE_IN_PROGRESS", Some("User Initiated"), c),
-            event(2, 5, "ApiFunction", "AWS::Lambda::Function", "CREATE_COMPLETE", None, c),
+            event(
+                2,
+                5,
+                "ApiFunction",
+                "AWS::Lambda::Function",
+                "CREATE_COMPLETE",
+                None,
+                c,
+            ),
             stack(3, 30, "CREATE_COMPLETE", None, c),
             stack(4, 600, "UPDATE_IN_PROGRESS", Some("User Initiated"), u),
-            event(5, 602, "ApiFunctionRole", "AWS::IAM::Role", "UPDATE_IN_PROGRESS", None, u),
-            event(6, 603, "ApiFunctionRole", "AWS::IAM::Role", "UPDATE_FAILED",
-                Some("Resource handler returned message: \"User: arn:aws:sts::123456789012:assumed-role/sam-deploy/GitHubActions is not authorized to perform: iam:PutRolePolicy on resource: role shop-api-prod-ApiFunctionRole because no identity-based policy allows the iam:PutRolePolicy action (Service: Iam, Status Code: 403, Request ID: 1f2e)\" (RequestToken: 9a8b, HandlerErrorCode: AccessDenied)"), u),
-            event(7, 604, "WorkerFunction", "AWS::Lambda::Function", "UPDATE_FAILED", Some("Resource update cancelled"), u),
-            stack(8, 605, "UPDATE_ROLLBACK_IN_PROGRESS", Some("The following resource(s) failed to update: [ApiFunctionRole, WorkerFunction]."), u),
-            event(9, 620, "ApiFunctionRole", "AWS::IAM::Role", "UPDATE_COMPLETE", None, u),
-            stack(10, 630, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, u),
+            event(
+                5,
+                602,
+                "ApiFunctionRole",
+                "AWS::IAM::Role",
+                "UPDATE_IN_PROGRESS",
+                None,
+                u,
+            ),
+            event(
+                6,
+                603,
+                "ApiFunctionRole",
+                "AWS::IAM::Role",
+                "UPDATE_FAILED",
+                Some(
+                    "Resource handler returned message: \"User: arn:aws:sts::123456789012:assumed-role/sam-deploy/GitHubActions is not authorized to perform: iam:PutRolePolicy on resource: role shop-api-prod-ApiFunctionRole because no identity-based policy allows the iam:PutRolePolicy action (Service: Iam, Status Code: 403, Request ID: 1f2e)\" (RequestToken: 9a8b, HandlerErrorCode: AccessDenied)",
+                ),
+                u,
+            ),
+            event(
+                7,
+                604,
+                "WorkerFunction",
+                "AWS::Lambda::Function",
+                "UPDATE_FAILED",
+                Some("Resource update cancelled"),
+                u,
+            ),
+            stack(
+                8,
+                605,
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                Some(
+                    "The following resource(s) failed to update: [ApiFunctionRole, WorkerFunction].",
+                ),
+                u,
+            ),
+            event(
+                9,
+                620,
+                "ApiFunctionRole",
+                "AWS::IAM::Role",
+                "UPDATE_COMPLETE",
+                None,
+                u,
+            ),
+            stack(
+                10,
+                630,
+                "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+                None,
+                u,
+            ),
             stack(11, 640, "UPDATE_ROLLBACK_COMPLETE", None, u),
         ]
     }
@@ -267,14 +338,25 @@ mod tests {
     #[test]
     fn the_environment_comes_from_a_tag_then_the_name() {
         let label = |t: &[(&str, &str)], name: &str| environment_label(&tags(t), name).to_string();
-        assert_eq!(label(&[("Environment", "production")], "shop-api-prod"), "production");
+        assert_eq!(
+            label(&[("Environment", "production")], "shop-api-prod"),
+            "production"
+        );
         assert_eq!(label(&[("env", "qa"), ("stage", "x")], "shop"), "qa");
         assert_eq!(label(&[("Stage", "beta")], "shop"), "beta");
         assert_eq!(label(&[("team", "a")], "shop-api-staging"), "staging");
         assert_eq!(label(&[], "shop-api-dev"), "dev");
         assert_eq!(label(&[], "shop-api"), "default");
-        assert_eq!(label(&[], "shopprod"), "default", "a suffix follows a hyphen");
-        assert_eq!(label(&[("Environment", " ")], "shop-prod"), "prod", "an empty tag is no tag");
+        assert_eq!(
+            label(&[], "shopprod"),
+            "default",
+            "a suffix follows a hyphen"
+        );
+        assert_eq!(
+            label(&[("Environment", " ")], "shop-prod"),
+            "prod",
+            "an empty tag is no tag"
+        );
     }
 
     #[test]
@@ -312,14 +394,25 @@ mod tests {
         let op = operation_events(&events, first);
         assert_eq!(op.len(), 8);
         assert_eq!(op[0].event_id, "ev-0004");
-        assert_eq!(op.last().unwrap().resource_status, "UPDATE_ROLLBACK_COMPLETE");
+        assert_eq!(
+            op.last().unwrap().resource_status,
+            "UPDATE_ROLLBACK_COMPLETE"
+        );
         let mut untokened = events.clone();
         for e in &mut untokened {
             e.client_request_token = None;
         }
-        let first = first_event(&untokened, Operation::StartedAt(job_id(first).number() as i64)).unwrap();
+        let first = first_event(
+            &untokened,
+            Operation::StartedAt(job_id(first).number() as i64),
+        )
+        .unwrap();
         assert_eq!(operation_events(&untokened, first).len(), 8);
-        let create = first_event(&untokened, Operation::At(chrono::TimeZone::timestamp_opt(&Utc, T0 + 30, 0).unwrap())).unwrap();
+        let create = first_event(
+            &untokened,
+            Operation::At(chrono::TimeZone::timestamp_opt(&Utc, T0 + 30, 0).unwrap()),
+        )
+        .unwrap();
         assert_eq!(operation_events(&untokened, create).len(), 3);
     }
 
@@ -346,9 +439,11 @@ mod tests {
         assert_eq!(events.len(), 8);
         // It stopped once past the operation's start: 5 pages of 2, not 6.
         assert_eq!(cfn.calls.load(std::sync::atomic::Ordering::SeqCst), 5);
-        assert!(read_operation(&cfn, STACK_ID, Operation::Token("other"))
-            .await
-            .unwrap()
-            .is_none());
+        assert!(
+            read_operation(&cfn, STACK_ID, Operation::Token("other"))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

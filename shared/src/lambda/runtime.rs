@@ -244,11 +244,19 @@ mod tests {
             ),
             // A watched stack's deployment: its environment is no git branch.
             (
-                envelope("Build Failed", "sentinel", json!({"appId": "cfn:shop-api", "branchName": "prod"})),
+                envelope(
+                    "Build Failed",
+                    "sentinel",
+                    json!({"appId": "cfn:shop-api", "branchName": "prod"}),
+                ),
                 false,
             ),
             (
-                envelope("Build Failed", "sentinel", json!({"appId": "cfn:other", "branchName": "main"})),
+                envelope(
+                    "Build Failed",
+                    "sentinel",
+                    json!({"appId": "cfn:other", "branchName": "main"}),
+                ),
                 true,
             ),
             // No app or branch to judge by: the reaction decides (schedules,

@@ -475,7 +475,16 @@ impl<K: Stack> Alerter<'_, K> {
         site_url: Option<String>,
     ) -> Context {
         if !app_id.is_amplify() {
-            return stack::context(self.region, environment, app_id, branch_name, job_id, commit_id, commit_message, site_url);
+            return stack::context(
+                self.region,
+                environment,
+                app_id,
+                branch_name,
+                job_id,
+                commit_id,
+                commit_message,
+                site_url,
+            );
         }
         let site_url = site_url.or_else(|| {
             let display = branch_name.display_name();

@@ -89,21 +89,20 @@ impl<K: Stack> Alerter<'_, K> {
     async fn diagnose_stack(&self, key: &DeploymentKey) -> Result<Diagnosis, Error> {
         let stack = key.app_id.name();
         let started = i64::try_from(key.job_id.number()).unwrap_or(i64::MAX);
-        let top = match read_operation(self.cloudformation, stack, Operation::StartedAt(started))
-            .await
-        {
-            Ok(Some((_, events))) => events,
-            Ok(None) => {
-                return Ok(stack_diagnosis::unavailable(
-                    stack,
-                    "the operation is no longer in the stack's events",
-                ));
-            }
-            Err(CloudFormationError::Unavailable(m)) => {
-                return Err(CloudFormationError::Unavailable(m).into());
-            }
-            Err(e) => return Ok(stack_diagnosis::unavailable(stack, &e.to_string())),
-        };
+        let top =
+            match read_operation(self.cloudformation, stack, Operation::StartedAt(started)).await {
+                Ok(Some((_, events))) => events,
+                Ok(None) => {
+                    return Ok(stack_diagnosis::unavailable(
+                        stack,
+                        "the operation is no longer in the stack's events",
+                    ));
+                }
+                Err(CloudFormationError::Unavailable(m)) => {
+                    return Err(CloudFormationError::Unavailable(m).into());
+                }
+                Err(e) => return Ok(stack_diagnosis::unavailable(stack, &e.to_string())),
+            };
         let token = top.first().and_then(|e| e.client_request_token.clone());
         let mut trail = Trail {
             levels: vec![top],

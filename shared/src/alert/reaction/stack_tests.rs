@@ -109,16 +109,40 @@ async fn a_failed_stack_update_is_diagnosed_to_the_resource_and_alerted_once() {
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
     let email = &sent[0].email;
-    assert!(sent[0].subject.contains("Stack deploy failed (stack-permission-denied)"), "{}", sent[0].subject);
-    assert!(email.contains("ApiFunctionRole (AWS::IAM::Role)"), "{email}");
+    assert!(
+        sent[0]
+            .subject
+            .contains("Stack deploy failed (stack-permission-denied)"),
+        "{}",
+        sent[0].subject
+    );
+    assert!(
+        email.contains("ApiFunctionRole (AWS::IAM::Role)"),
+        "{email}"
+    );
     assert!(email.contains("iam:PutRolePolicy"), "the evidence: {email}");
-    assert!(email.contains("cloudformation/home?region=us-east-1#/stacks/events?stackId=shop-api-prod"), "{email}");
-    assert!(!email.contains("amplifyapp.com"), "a stack has no Amplify site: {email}");
+    assert!(
+        email.contains("cloudformation/home?region=us-east-1#/stacks/events?stackId=shop-api-prod"),
+        "{email}"
+    );
+    assert!(
+        !email.contains("amplifyapp.com"),
+        "a stack has no Amplify site: {email}"
+    );
     assert_eq!(w.publisher.detail_types(), vec!["Build Diagnosed"]);
-    let d = w.store.get_deployment(&key(update_job())).await.unwrap().unwrap();
+    let d = w
+        .store
+        .get_deployment(&key(update_job()))
+        .await
+        .unwrap()
+        .unwrap();
     let diagnosis = d.diagnosis.unwrap();
     assert_eq!(diagnosis.phase.as_deref(), Some("ApiFunctionRole"));
-    assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0, "Amplify is never called");
+    assert_eq!(
+        w.amplify.calls.load(Ordering::SeqCst),
+        0,
+        "Amplify is never called"
+    );
 }
 
 #[tokio::test]

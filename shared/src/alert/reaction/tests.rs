@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{
-    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher, MemoryStore,
+    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher,
+    MemoryStore,
 };
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
