@@ -36,6 +36,9 @@ pub struct RuleSpec {
     /// On the default bus (Amplify's events, schedules) or the stack's.
     pub default_bus: bool,
     pub schedule: bool,
+    /// The stack parameter that creates the rule when it is not empty (a
+    /// `Condition` in the template); `None`: always there.
+    pub only_with: Option<&'static str>,
 }
 
 const fn rule(logical: &'static str, default_bus: bool, schedule: bool) -> RuleSpec {
@@ -43,6 +46,7 @@ const fn rule(logical: &'static str, default_bus: bool, schedule: bool) -> RuleS
         logical,
         default_bus,
         schedule,
+        only_with: None,
     }
 }
 
@@ -51,7 +55,14 @@ pub const WIRING: &[Wire] = &[
         function: "build-event-handler",
         queue_logical: "IngestQueue",
         queue: "ingest",
-        rules: &[rule("AmplifyStatusRule", true, false)],
+        rules: &[
+            rule("AmplifyStatusRule", true, false),
+            // Only when the stack watches CloudFormation stacks (docs/stacks.md).
+            RuleSpec {
+                only_with: Some("WatchedStacks"),
+                ..rule("StackStatusRule", true, false)
+            },
+        ],
     },
     Wire {
         function: "validator",
@@ -889,6 +900,15 @@ pub async fn gather(sdk: &aws_config::SdkConfig, settings: &StackSettings) -> Re
     for w in WIRING {
         let (queue_name, (arn, read)) = &arns[w.queue];
         for r in w.rules {
+            let absent = r.only_with.is_some_and(|p| {
+                settings
+                    .parameters
+                    .get(p)
+                    .is_none_or(|v| v.trim().is_empty())
+            });
+            if absent {
+                continue;
+            }
             let bus = if r.default_bus {
                 "default".to_owned()
             } else {

@@ -372,7 +372,11 @@ fn email_body(
             out.push_str(&format!("\nFIX\n{fix}\n"));
         }
         if !content.evidence.is_empty() {
-            out.push_str("\nEVIDENCE (from the build log)\n");
+            out.push_str(if ctx.app_id.is_amplify() {
+                "\nEVIDENCE (from the build log)\n"
+            } else {
+                "\nEVIDENCE (from the stack's events)\n"
+            });
             for (line, text) in &content.evidence {
                 out.push_str(&format!("{line:>6}: {text}\n"));
             }

@@ -129,6 +129,10 @@ async fn a_failed_stack_update_is_diagnosed_to_the_resource_and_alerted_once() {
         !email.contains("amplifyapp.com"),
         "a stack has no Amplify site: {email}"
     );
+    assert!(
+        email.contains("EVIDENCE (from the stack's events)"),
+        "{email}"
+    );
     assert_eq!(w.publisher.detail_types(), vec!["Build Diagnosed"]);
     let d = w
         .store
