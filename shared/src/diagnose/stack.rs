@@ -32,7 +32,7 @@ pub const PERMISSION_DENIED: StackCategory = StackCategory {
     id: "stack-permission-denied",
     title: "The deploy role is not allowed to change a resource",
     transient: false,
-    fix: "Grant the role that deploys the stack (the principal named in the evidence: the pipeline's deploy role, or the CloudFormation service role passed with --role-arn) the action named in the evidence on {resource} ({type}), then deploy again. CloudFormation rolled the operation back: nothing else changed.",
+    fix: "Grant the role that deploys the stack (the pipeline's deploy role, or the CloudFormation service role passed with --role-arn) the action named in the evidence on {resource} ({type}), then deploy again. CloudFormation rolled the operation back: nothing else changed.",
 };
 
 pub const NAME_EXISTS: StackCategory = StackCategory {
