@@ -228,6 +228,10 @@ def allowed_rules(template):
     out = {}
     for policy in of_type(template, "AWS::SQS::QueuePolicy").values():
         for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if set(st) == {"Fn::If"}:
+                # A statement under a condition (StackRuleDelivers: only
+                # with WatchedStacks): the statement it gives when it holds.
+                st = st["Fn::If"][1]
             if st["Effect"] != "Allow" or st["Principal"] != {"Service": "events.amazonaws.com"}:
                 continue
             assert st["Action"] == "sqs:SendMessage", st
