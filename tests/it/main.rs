@@ -12,6 +12,7 @@ mod helpers;
 mod ingest;
 mod metrics;
 mod observe;
+mod report;
 mod operator;
 mod rollback;
 mod scope;

@@ -1,6 +1,8 @@
-//! The build-event handler: the only function that reads Amplify's events.
-//! It de-duplicates, enriches with `GetJob`, records the transition and
-//! publishes the domain event (`sentinel_shared::ingest`).
+//! The build-event handler: the only function that reads Amplify's events
+//! and the reports of deploys that report themselves (`sentinel report`,
+//! source `sentinel.report`). It de-duplicates, enriches with `GetJob`
+//! (Amplify only), records the transition and publishes the domain event
+//! (`sentinel_shared::ingest`).
 //!
 //! It is invoked by the SQS event source of its queue (an SQS batch), and
 //! also accepts a bare EventBridge event so that `cargo lambda invoke
@@ -11,6 +13,7 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome};
+use sentinel_shared::ingest::report_event::{self, ReportEvent};
 use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::Stack;
 use serde_json::{Value, json};
@@ -21,12 +24,34 @@ pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
 }
 
-/// Ingests one Amplify event given as JSON text.
+/// Ingests one event given as JSON text: a report (source
+/// `sentinel.report`) or, for any other source, an Amplify event (whose
+/// parser names what is wrong with anything else).
 pub async fn on_raw<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
     raw: &str,
 ) -> Result<IngestOutcome, Error> {
+    let c = &deps.clients;
+    let ingest = Ingest::<K> {
+        store: &c.store,
+        amplify: &c.amplify,
+        publisher: &c.publisher,
+        environment: c.environment,
+    };
+    if source_of(raw).as_deref() == Some(report_event::SOURCE) {
+        let report = ReportEvent::parse_str(raw)?;
+        let span = tracing::info_span!(
+            "ingest_report",
+            request_id,
+            event_id = %report.id,
+            app = %report.key.app_id,
+            branch = %report.key.branch_name,
+            job = %report.key.job_id,
+            status = report.status.as_str(),
+        );
+        return ingest.ingest_report(&report).instrument(span).await;
+    }
     let event = AmplifyStatusEvent::parse_str(raw)?;
     let span = tracing::info_span!(
         "ingest",
@@ -37,16 +62,16 @@ pub async fn on_raw<K: Stack>(
         job = %event.job_id,
         status = %event.status,
     );
-    let c = &deps.clients;
-    Ingest::<K> {
-        store: &c.store,
-        amplify: &c.amplify,
-        publisher: &c.publisher,
-        environment: c.environment,
+    ingest.ingest(&event).instrument(span).await
+}
+
+/// The event's `source`, when it is a JSON object that has one.
+fn source_of(raw: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        source: Option<String>,
     }
-    .ingest(&event)
-    .instrument(span)
-    .await
+    serde_json::from_str::<Peek>(raw).ok()?.source
 }
 
 /// Entry point for the Lambda runtime.

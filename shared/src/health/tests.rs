@@ -484,6 +484,19 @@ fn commits_match_by_prefix_of_at_least_seven() {
 }
 
 #[test]
+fn a_reported_version_that_is_not_a_commit_matches_only_itself() {
+    assert!(commit_matches("1.4.2", "1.4.2"));
+    assert!(commit_matches("v1.4.2", " V1.4.2 "));
+    assert!(!commit_matches("1.4.2", "1.4.20"));
+    assert!(!commit_matches("1.4.2", "1.4"));
+    assert!(mentions_commit("1.4.2", r#"{"version":"1.4.2"}"#));
+    assert!(mentions_commit("1.4.2", "<meta name=version content=1.4.2>"));
+    assert!(!mentions_commit("1.4.2", r#"{"version":"1.4.20"}"#));
+    assert!(!mentions_commit("1.4.2", r#"{"version":"11.4.2"}"#));
+    assert!(!mentions_commit("1.4.2", "nothing here"));
+}
+
+#[test]
 fn a_bad_url_is_refused_at_once() {
     let rules = Outbound::public();
     assert!(Checker::new("not a url", HealthPolicy::default(), &rules).is_err());

@@ -1,5 +1,7 @@
-//! Ingest: Amplify's status events ([`amplify_event`], the parser) become
+//! Ingest: Amplify's status events ([`amplify_event`], the parser) and the
+//! reports of deploys that report themselves ([`report_event`]) become
 //! recorded transitions and domain events ([`reaction`]).
 
 pub mod amplify_event;
 pub mod reaction;
+pub mod report_event;

@@ -68,6 +68,18 @@ pub struct ValidationOutcome {
     pub published: usize,
 }
 
+impl ValidationOutcome {
+    /// A deploy that is not an Amplify job: nothing checked, nothing sent.
+    pub fn not_amplify() -> Self {
+        Self {
+            passed: true,
+            stopped: false,
+            would_stop: false,
+            published: 0,
+        }
+    }
+}
+
 /// The detail type the validator takes.
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
 
@@ -91,6 +103,12 @@ struct Decision {
 
 impl<K: Stack> Validator<'_, K> {
     pub async fn on_build_started(&self, event: &BuildEvent) -> Result<ValidationOutcome, Error> {
+        if !event.app_id.is_amplify() {
+            // A stack or a reporting service: there is no Amplify app or
+            // branch configuration to validate, and nothing to stop.
+            info!(app = %event.app_id, "not an Amplify app; not validated");
+            return Ok(ValidationOutcome::not_amplify());
+        }
         let key = DeploymentKey {
             app_id: event.app_id.clone(),
             branch_name: event.branch_name.clone(),
