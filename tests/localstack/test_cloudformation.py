@@ -286,7 +286,8 @@ def test_the_bus_is_created_with_its_policy(deployed, aws):
     stack, expanded, _ = deployed
     policy = expanded["Resources"]["SentinelBus"]["Properties"]["Policy"]
     sids = [st["Sid"] for st in policy["Statement"]]
-    assert sids == ["OnlyTheStacksPublishers", "OnlyTheStacksSource", "OnlyTheStacksEventTypes"], sids
+    assert sids == ["OnlyTheStacksPublishers", "OnlyTheStacksSource", "ReportsOnly",
+                    "OnlyTheStacksEventTypes"], sids
     bus = aws("events").describe_event_bus(Name=outputs(stack)["EventBusName"])
     if "Policy" not in bus:
         pass  # MOTO_DIFFERENCES["AWS::Events::EventBus Policy"]
