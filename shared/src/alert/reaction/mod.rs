@@ -491,7 +491,10 @@ impl<K: Stack> Alerter<'_, K> {
             job_id,
             commit_id,
             commit_message,
-            console_url: job_id.map(|j| console_url(self.region, app_id, branch_name, j)),
+            // Only an Amplify job has a page in the Amplify console.
+            console_url: job_id
+                .filter(|_| app_id.is_amplify())
+                .map(|j| console_url(self.region, app_id, branch_name, j)),
             site_url,
         }
     }

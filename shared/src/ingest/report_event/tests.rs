@@ -29,7 +29,9 @@ fn event(status: &str) -> Value {
 }
 
 fn with(mut v: Value, pointer: &str, value: Value) -> Value {
-    *v.pointer_mut(pointer).unwrap() = value;
+    let (parent, field) = pointer.rsplit_once('/').unwrap();
+    let parent = if parent.is_empty() { &mut v } else { v.pointer_mut(parent).unwrap() };
+    parent[field] = value;
     v
 }
 
