@@ -51,7 +51,11 @@ pub const WIRING: &[Wire] = &[
         function: "build-event-handler",
         queue_logical: "IngestQueue",
         queue: "ingest",
-        rules: &[rule("AmplifyStatusRule", true, false)],
+        rules: &[
+            rule("AmplifyStatusRule", true, false),
+            // Reports of deploys (`sentinel report`), on the stack's bus.
+            rule("ReportRule", false, false),
+        ],
     },
     Wire {
         function: "validator",

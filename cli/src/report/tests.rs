@@ -135,6 +135,7 @@ fn each_bad_argument_is_named() {
 #[test]
 fn a_local_origin_named_in_the_environment_may_be_http() {
     let mut a = args(Status::Succeeded);
+    a.deploy_id = Some(1);
     a.url = Some("http://127.0.0.1:8080/".into());
     let local = Outbound::parse_list("http://127.0.0.1:8080").unwrap();
     assert!(prepare(&a, Environment::Prod, &local, vars(&[]), now()).is_ok());
@@ -144,6 +145,10 @@ fn a_local_origin_named_in_the_environment_may_be_http() {
 fn a_failed_log_is_sent_as_its_masked_diagnosis_never_as_the_log() {
     let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
     let mut file = tempfile();
+    writeln!(file.1, "2026-11-27T09:59:00.000Z [INFO]: a line only the log has").unwrap();
+    for i in 0..30 {
+        writeln!(file.1, "2026-11-27T09:59:30.000Z [INFO]: compiling module {i}").unwrap();
+    }
     writeln!(file.1, "2026-11-27T10:00:00.000Z [INFO]: # Executing command: npm run build").unwrap();
     writeln!(file.1, "2026-11-27T10:00:01.000Z [INFO]: GITHUB_TOKEN={token}").unwrap();
     writeln!(
@@ -151,7 +156,6 @@ fn a_failed_log_is_sent_as_its_masked_diagnosis_never_as_the_log() {
         "2026-11-27T10:00:02.000Z [INFO]: FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
     )
     .unwrap();
-    writeln!(file.1, "2026-11-27T10:00:03.000Z [INFO]: a line only the log has").unwrap();
     let mut a = args(Status::Failed);
     a.deploy_id = Some(1);
     a.log = Some(file.0.clone());
