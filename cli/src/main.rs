@@ -475,7 +475,9 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 "--bus (SENTINEL_EVENT_BUS)",
                 "EventBusName",
             )?
-            .context("report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)")?;
+            .context(
+                "report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)",
+            )?;
             let outbound = sentinel_shared::outbound::Outbound::from_env("SENTINEL_SITE_ORIGINS")
                 .map_err(|e| anyhow::anyhow!("SENTINEL_SITE_ORIGINS: {e}"))?;
             let prepared = report::prepare(
@@ -486,7 +488,9 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 chrono::Utc::now(),
             )?;
             if args.wait && cli.table.is_none() {
-                anyhow::bail!("--wait reads the verdict from the stack's table: pass --stack, or --table (SENTINEL_TABLE)");
+                anyhow::bail!(
+                    "--wait reads the verdict from the stack's table: pass --stack, or --table (SENTINEL_TABLE)"
+                );
             }
             let sdk = aws::load().await;
             report::send(&sdk, &bus, &prepared).await?;
@@ -543,7 +547,11 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             let filter = DeploymentFilter {
                 app_id: app,
                 branch_name: branch,
-                limit: if source.is_some() { limit.saturating_mul(10).max(500) } else { limit },
+                limit: if source.is_some() {
+                    limit.saturating_mul(10).max(500)
+                } else {
+                    limit
+                },
             };
             let progress = term::Progress::start("reading deployments");
             let mut found = store(cli.table)
@@ -1008,7 +1016,12 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                     (s, of)
                 })
                 .filter(|(_, of)| !of.is_empty())
-                .map(|(s, of)| (s, sentinel_shared::metrics::dora::compute(environment, from, to, &of)))
+                .map(|(s, of)| {
+                    (
+                        s,
+                        sentinel_shared::metrics::dora::compute(environment, from, to, &of),
+                    )
+                })
                 .collect();
             let scope = match (&app, &branch) {
                 (None, None) => None,

@@ -104,9 +104,10 @@ pub fn deploy_id(
         return Ok((id, "--deploy-id"));
     }
     if let Some(raw) = var("SENTINEL_DEPLOY_ID").filter(|v| !v.trim().is_empty()) {
-        let id = raw.trim().parse::<JobId>().map_err(|e| {
-            anyhow::anyhow!("SENTINEL_DEPLOY_ID: {}", e.reason)
-        })?;
+        let id = raw
+            .trim()
+            .parse::<JobId>()
+            .map_err(|e| anyhow::anyhow!("SENTINEL_DEPLOY_ID: {}", e.reason))?;
         return Ok((id.number(), "SENTINEL_DEPLOY_ID"));
     }
     if let Some(run) = var("GITHUB_RUN_ID").filter(|v| !v.trim().is_empty()) {
@@ -125,7 +126,10 @@ pub fn deploy_id(
                 .context("GITHUB_RUN_ATTEMPT is not an attempt number (1-999)")?,
             None => 1,
         };
-        return Ok((run * 1000 + attempt, "GITHUB_RUN_ID*1000+GITHUB_RUN_ATTEMPT"));
+        return Ok((
+            run * 1000 + attempt,
+            "GITHUB_RUN_ID*1000+GITHUB_RUN_ATTEMPT",
+        ));
     }
     match status {
         Status::Started => Ok((now.timestamp_millis().max(1) as u64, "the time (ms)")),
@@ -145,7 +149,8 @@ pub fn prepare(
     var: impl Fn(&str) -> Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Prepared> {
-    let app = AppId::service(&args.service).map_err(|e| anyhow::anyhow!("--service: {}", e.reason))?;
+    let app =
+        AppId::service(&args.service).map_err(|e| anyhow::anyhow!("--service: {}", e.reason))?;
     let commit = check_commit(&args.commit).map_err(|e| anyhow::anyhow!("--commit: {e}"))?;
     let url = match &args.url {
         None => None,
@@ -181,12 +186,12 @@ pub fn prepare(
         Some(path) => Some(diagnose(path)?),
     };
     let (id, id_from) = deploy_id(args.deploy_id, args.status, var, now)?;
-    let job_id: JobId = id
-        .to_string()
-        .parse()
-        .map_err(|e: sentinel_shared::core::model::ParseError| {
-            anyhow::anyhow!("deploy id: {}", e.reason)
-        })?;
+    let job_id: JobId =
+        id.to_string()
+            .parse()
+            .map_err(|e: sentinel_shared::core::model::ParseError| {
+                anyhow::anyhow!("deploy id: {}", e.reason)
+            })?;
     let detail = ReportDetail {
         schema: report_event::SCHEMA,
         service: args.service.clone(),

@@ -60,7 +60,14 @@ async fn reports_twice_and_out_of_order_leave_one_record() -> Result<()> {
     let id = "424242";
     let report = |status: &str| {
         let out = sentinel(&[
-            "report", status, "--service", &service, "--commit", &c, "--deploy-id", id,
+            "report",
+            status,
+            "--service",
+            &service,
+            "--commit",
+            &c,
+            "--deploy-id",
+            id,
         ]);
         assert!(
             out.status.success(),
@@ -93,7 +100,12 @@ async fn reports_twice_and_out_of_order_leave_one_record() -> Result<()> {
 #[tokio::test]
 async fn a_bad_report_is_refused_by_the_cli_naming_the_flag() {
     let out = sentinel(&[
-        "report", "started", "--service", "a b", "--commit", "abcdef0",
+        "report",
+        "started",
+        "--service",
+        "a b",
+        "--commit",
+        "abcdef0",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -102,8 +114,16 @@ async fn a_bad_report_is_refused_by_the_cli_naming_the_flag() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = sentinel(&[
-        "report", "succeeded", "--service", "shop", "--commit", "abcdef0", "--deploy-id", "1",
-        "--url", "http://example.com/",
+        "report",
+        "succeeded",
+        "--service",
+        "shop",
+        "--commit",
+        "abcdef0",
+        "--deploy-id",
+        "1",
+        "--url",
+        "http://example.com/",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--url"));
@@ -117,10 +137,25 @@ struct Pm2 {
 
 impl Drop for Pm2 {
     fn drop(&mut self) {
+        // The daemon's and the app's pids, read before `pm2 kill` removes
+        // them: what it leaves running is stopped by pid (a stray app would
+        // hold REPORT_SITE_PORT for the next run).
+        let mut pids: Vec<String> = std::fs::read_to_string(self.home.join("pm2.pid"))
+            .into_iter()
+            .collect();
+        if let Ok(dir) = std::fs::read_dir(self.home.join("pids")) {
+            pids.extend(
+                dir.flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok()),
+            );
+        }
         let _ = Command::new(&self.bin)
             .arg("kill")
             .env("PM2_HOME", &self.home)
             .output();
+        for pid in pids.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let _ = Command::new("kill").args(["-9", pid]).output();
+        }
     }
 }
 
@@ -201,10 +236,33 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
         .capture(&stack.bus, json!({"appId": [format!("svc:{service}")]}))
         .await?;
 
+    // The service's own policy (as for an app: `policy push --app svc:…`),
+    // tight, so that its checks never hold the shared local health checker
+    // long (a site gone after the test is not judged for 5 minutes).
+    let policy = work.join("policy.yaml");
+    write(
+        &policy,
+        "version: 1\nhealth:\n  deadline_ms: 30000\n  round_interval_ms: 500\n  version_grace_ms: 5000\n",
+    );
+    let pushed = sentinel(&[
+        "policy",
+        "push",
+        policy.to_str().unwrap(),
+        "--app",
+        &format!("svc:{service}"),
+    ]);
+    assert!(pushed.status.success(), "{pushed:?}");
+
     // The release running before: started by hand, as on the server.
     write(&app.join("build/index.html"), "<html>release one</html>");
     let started = Command::new(&pm2.bin)
-        .args(["start", root().join("examples/pm2/ecosystem.config.js").to_str().unwrap()])
+        .args([
+            "start",
+            root()
+                .join("examples/pm2/ecosystem.config.js")
+                .to_str()
+                .unwrap(),
+        ])
         .env("PM2_HOME", &pm2.home)
         .env("APP_DIR", &app)
         .env("BUILD_OUTPUT", "build")
@@ -220,7 +278,13 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
 
     // A healthy release: kept, and Sentinel's verdict is Healthy.
     let two = commit(2);
-    let out = deploy(&app, &pm2, &service, &two, &release_build("release two", &two, 200));
+    let out = deploy(
+        &app,
+        &pm2,
+        &service,
+        &two,
+        &release_build("release two", &two, 200),
+    );
     let log = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -228,14 +292,26 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
     );
     assert_eq!(out.status.code(), Some(0), "{log}");
     let (status, body) = served().await?;
-    assert_eq!((status, body.contains("release two")), (200, true), "{body}");
-    let d = record(&stack, &service, deploy_id_of(&out)).await?.context("release two")?;
+    assert_eq!(
+        (status, body.contains("release two")),
+        (200, true),
+        "{body}"
+    );
+    let d = record(&stack, &service, deploy_id_of(&out))
+        .await?
+        .context("release two")?;
     assert_eq!(d.health.as_ref().map(|h| h.verdict), Some(Verdict::Healthy));
 
     // An unhealthy release: `sentinel report --wait` exits 1 and the script
     // restores its backup of release two, and reloads it.
     let three = commit(3);
-    let out = deploy(&app, &pm2, &service, &three, &release_build("release three", &three, 500));
+    let out = deploy(
+        &app,
+        &pm2,
+        &service,
+        &three,
+        &release_build("release three", &three, 500),
+    );
     let log = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -245,12 +321,24 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
     assert!(log.contains("previous release restored"), "{log}");
     let restored = std::fs::read_to_string(app.join("build/index.html"))?;
     assert!(restored.contains("release two"), "{restored}");
-    assert!(!app.join("build/status").exists() || std::fs::read_to_string(app.join("build/status"))?.trim() == "200");
+    assert!(
+        !app.join("build/status").exists()
+            || std::fs::read_to_string(app.join("build/status"))?.trim() == "200"
+    );
     let (status, body) = served().await?;
-    assert_eq!((status, body.contains("release two")), (200, true), "{body}");
-    let d = record(&stack, &service, deploy_id_of(&out)).await?.context("release three")?;
+    assert_eq!(
+        (status, body.contains("release two")),
+        (200, true),
+        "{body}"
+    );
+    let d = record(&stack, &service, deploy_id_of(&out))
+        .await?
+        .context("release three")?;
     assert_eq!(d.status, BuildStatus::Succeeded);
-    assert_eq!(d.health.as_ref().map(|h| h.verdict), Some(Verdict::Unhealthy));
+    assert_eq!(
+        d.health.as_ref().map(|h| h.verdict),
+        Some(Verdict::Unhealthy)
+    );
     // Sentinel cannot roll a PM2 server back: it recommends, once.
     let events = rollbacks
         .collect(1, Duration::from_secs(60), Duration::from_secs(3))
@@ -285,9 +373,13 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
     let diagnosis = d.diagnosis.context("the sent diagnosis")?;
     assert_eq!(diagnosis.category, "node-heap-oom", "{diagnosis:?}");
     let stored = serde_json::to_string(&diagnosis)?;
-    assert!(!stored.contains("npm_abcdefghijklmnopqrstuvwxyz0123456789"), "{stored}");
+    assert!(
+        !stored.contains("npm_abcdefghijklmnopqrstuvwxyz0123456789"),
+        "{stored}"
+    );
     let (_, body) = served().await?;
     assert!(body.contains("release two"), "{body}");
+    drop(pm2);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

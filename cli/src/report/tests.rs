@@ -48,10 +48,31 @@ fn error(a: &ReportArgs) -> String {
 #[test]
 fn the_deploy_id_is_the_flag_then_the_variable_then_the_ci_run_then_the_time() {
     let started = Status::Started;
-    assert_eq!(deploy_id(Some(7), started, vars(&[("SENTINEL_DEPLOY_ID", "9")]), now()).unwrap().0, 7);
-    assert_eq!(deploy_id(None, started, vars(&[("SENTINEL_DEPLOY_ID", "9")]), now()).unwrap().0, 9);
-    let ci = vars(&[("GITHUB_RUN_ID", "12345678901"), ("GITHUB_RUN_ATTEMPT", "2")]);
-    assert_eq!(deploy_id(None, Status::Succeeded, ci, now()).unwrap().0, 12_345_678_901_002);
+    assert_eq!(
+        deploy_id(
+            Some(7),
+            started,
+            vars(&[("SENTINEL_DEPLOY_ID", "9")]),
+            now()
+        )
+        .unwrap()
+        .0,
+        7
+    );
+    assert_eq!(
+        deploy_id(None, started, vars(&[("SENTINEL_DEPLOY_ID", "9")]), now())
+            .unwrap()
+            .0,
+        9
+    );
+    let ci = vars(&[
+        ("GITHUB_RUN_ID", "12345678901"),
+        ("GITHUB_RUN_ATTEMPT", "2"),
+    ]);
+    assert_eq!(
+        deploy_id(None, Status::Succeeded, ci, now()).unwrap().0,
+        12_345_678_901_002
+    );
     assert_eq!(
         deploy_id(None, started, vars(&[]), now()).unwrap().0,
         now().timestamp_millis() as u64
@@ -60,8 +81,13 @@ fn the_deploy_id_is_the_flag_then_the_variable_then_the_ci_run_then_the_time() {
     assert!(err.to_string().contains("--deploy-id"), "{err}");
     let err = deploy_id(None, started, vars(&[("SENTINEL_DEPLOY_ID", "x1")]), now()).unwrap_err();
     assert!(err.to_string().contains("SENTINEL_DEPLOY_ID"), "{err}");
-    let err = deploy_id(None, started, vars(&[("GITHUB_RUN_ID", "1"), ("GITHUB_RUN_ATTEMPT", "0")]), now())
-        .unwrap_err();
+    let err = deploy_id(
+        None,
+        started,
+        vars(&[("GITHUB_RUN_ID", "1"), ("GITHUB_RUN_ATTEMPT", "0")]),
+        now(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("GITHUB_RUN_ATTEMPT"), "{err}");
 }
 
@@ -129,7 +155,11 @@ fn each_bad_argument_is_named() {
     let mut a = args(Status::Failed);
     a.deploy_id = Some(1);
     a.log = Some("/nonexistent/build.log".into());
-    assert!(error(&a).starts_with("--log /nonexistent/build.log"), "{}", error(&a));
+    assert!(
+        error(&a).starts_with("--log /nonexistent/build.log"),
+        "{}",
+        error(&a)
+    );
 }
 
 #[test]
@@ -145,12 +175,28 @@ fn a_local_origin_named_in_the_environment_may_be_http() {
 fn a_failed_log_is_sent_as_its_masked_diagnosis_never_as_the_log() {
     let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
     let mut file = tempfile();
-    writeln!(file.1, "2026-11-27T09:59:00.000Z [INFO]: a line only the log has").unwrap();
+    writeln!(
+        file.1,
+        "2026-11-27T09:59:00.000Z [INFO]: a line only the log has"
+    )
+    .unwrap();
     for i in 0..30 {
-        writeln!(file.1, "2026-11-27T09:59:30.000Z [INFO]: compiling module {i}").unwrap();
+        writeln!(
+            file.1,
+            "2026-11-27T09:59:30.000Z [INFO]: compiling module {i}"
+        )
+        .unwrap();
     }
-    writeln!(file.1, "2026-11-27T10:00:00.000Z [INFO]: # Executing command: npm run build").unwrap();
-    writeln!(file.1, "2026-11-27T10:00:01.000Z [INFO]: GITHUB_TOKEN={token}").unwrap();
+    writeln!(
+        file.1,
+        "2026-11-27T10:00:00.000Z [INFO]: # Executing command: npm run build"
+    )
+    .unwrap();
+    writeln!(
+        file.1,
+        "2026-11-27T10:00:01.000Z [INFO]: GITHUB_TOKEN={token}"
+    )
+    .unwrap();
     writeln!(
         file.1,
         "2026-11-27T10:00:02.000Z [INFO]: FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
@@ -185,7 +231,9 @@ async fn wait_returns_the_recorded_verdict_or_times_out() {
     a.deploy_id = Some(5);
     a.url = Some("https://shop.example.com/".into());
     let p = prepared(&a, &[]).unwrap();
-    let waited = wait(&store, &p.key, Duration::from_millis(50)).await.unwrap();
+    let waited = wait(&store, &p.key, Duration::from_millis(50))
+        .await
+        .unwrap();
     assert_eq!(waited, Waited::TimedOut);
     assert_eq!(waited.exit_code(), exit::TIMEOUT);
 
@@ -205,7 +253,9 @@ async fn wait_returns_the_recorded_verdict_or_times_out() {
             endpoints: vec![],
         });
         store.save_deployment(&d).await.unwrap();
-        let waited = wait(&store, &p.key, Duration::from_millis(50)).await.unwrap();
+        let waited = wait(&store, &p.key, Duration::from_millis(50))
+            .await
+            .unwrap();
         assert_eq!(waited.exit_code(), code, "{verdict:?}");
     }
 }

@@ -354,9 +354,21 @@ async fn a_report_for_another_environment_is_dead_lettered() {
 #[tokio::test]
 async fn a_malformed_report_is_dead_lettered_naming_the_field() {
     let cases = [
-        ("\"commit\": \"a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0\"", "\"commit\": \"HEAD\"", "detail.commit"),
-        ("\"service\": \"shop-api\"", "\"service\": \"shop api\"", "detail.service"),
-        ("\"deployId\": \"1763805600000\"", "\"deployId\": \"-1\"", "detail.deployId"),
+        (
+            "\"commit\": \"a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0\"",
+            "\"commit\": \"HEAD\"",
+            "detail.commit",
+        ),
+        (
+            "\"service\": \"shop-api\"",
+            "\"service\": \"shop api\"",
+            "detail.service",
+        ),
+        (
+            "\"deployId\": \"1763805600000\"",
+            "\"deployId\": \"-1\"",
+            "detail.deployId",
+        ),
         ("\"schema\": 1", "\"schema\": 9", "detail.schema"),
     ];
     for (from, to, field) in cases {

@@ -490,7 +490,10 @@ fn a_reported_version_that_is_not_a_commit_matches_only_itself() {
     assert!(!commit_matches("1.4.2", "1.4.20"));
     assert!(!commit_matches("1.4.2", "1.4"));
     assert!(mentions_commit("1.4.2", r#"{"version":"1.4.2"}"#));
-    assert!(mentions_commit("1.4.2", "<meta name=version content=1.4.2>"));
+    assert!(mentions_commit(
+        "1.4.2",
+        "<meta name=version content=1.4.2>"
+    ));
     assert!(!mentions_commit("1.4.2", r#"{"version":"1.4.20"}"#));
     assert!(!mentions_commit("1.4.2", r#"{"version":"11.4.2"}"#));
     assert!(!mentions_commit("1.4.2", "nothing here"));

@@ -114,7 +114,9 @@ impl ReportEvent {
     /// report sent twice (a retried script) is one observation.
     pub fn observation(&self) -> Observation {
         Observation {
-            event_id: self.key.event_id(&format!("report-{}", self.status.as_str())),
+            event_id: self
+                .key
+                .event_id(&format!("report-{}", self.status.as_str())),
             status: self.status.build_status(),
             at: self.reported_at,
         }
@@ -128,7 +130,10 @@ impl ReportEvent {
             ));
         }
         let value: Value = serde_json::from_str(raw).map_err(|e| {
-            MalformedEvent::new("<unknown>", format!("not JSON: {e} (body starts {})", preview(raw)))
+            MalformedEvent::new(
+                "<unknown>",
+                format!("not JSON: {e} (body starts {})", preview(raw)),
+            )
         })?;
         Self::parse(&value)
     }
@@ -152,7 +157,10 @@ impl ReportEvent {
         };
         let source = text("source")?;
         if source != SOURCE {
-            return Err(bad("source", format!("{} is not {SOURCE:?}", preview(source))));
+            return Err(bad(
+                "source",
+                format!("{} is not {SOURCE:?}", preview(source)),
+            ));
         }
         let detail_type = text("detail-type")?;
         if detail_type != DETAIL_TYPE {
@@ -169,8 +177,8 @@ impl ReportEvent {
             .get("detail")
             .filter(|d| d.is_object())
             .ok_or_else(|| bad("detail", "missing, or not an object".into()))?;
-        let d: ReportDetail = serde_json::from_value(detail.clone())
-            .map_err(|e| bad("detail", e.to_string()))?;
+        let d: ReportDetail =
+            serde_json::from_value(detail.clone()).map_err(|e| bad("detail", e.to_string()))?;
         if d.schema != SCHEMA {
             return Err(bad(
                 "detail.schema",
@@ -247,7 +255,10 @@ pub fn check_commit(commit: &str) -> Result<String, String> {
     if ok {
         Ok(commit.to_ascii_lowercase())
     } else {
-        Err(format!("{} is not a commit (7-40 hex digits)", preview(commit)))
+        Err(format!(
+            "{} is not a commit (7-40 hex digits)",
+            preview(commit)
+        ))
     }
 }
 

@@ -551,8 +551,16 @@ async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_ca
     assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].email.contains("max-old-space-size"), "{}", sent[0].email);
-    assert!(!sent[0].email.contains("Amplify console"), "{}", sent[0].email);
+    assert!(
+        sent[0].email.contains("max-old-space-size"),
+        "{}",
+        sent[0].email
+    );
+    assert!(
+        !sent[0].email.contains("Amplify console"),
+        "{}",
+        sent[0].email
+    );
     // The diagnosis was the report's: no "Build Diagnosed" (nothing to retry).
     assert!(w.publisher.detail_types().is_empty());
 }

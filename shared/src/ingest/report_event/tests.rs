@@ -30,7 +30,11 @@ fn event(status: &str) -> Value {
 
 fn with(mut v: Value, pointer: &str, value: Value) -> Value {
     let (parent, field) = pointer.rsplit_once('/').unwrap();
-    let parent = if parent.is_empty() { &mut v } else { v.pointer_mut(parent).unwrap() };
+    let parent = if parent.is_empty() {
+        &mut v
+    } else {
+        v.pointer_mut(parent).unwrap()
+    };
     parent[field] = value;
     v
 }
@@ -76,7 +80,11 @@ fn a_wrong_source_is_refused() {
 
 #[test]
 fn a_wrong_detail_type_is_refused() {
-    let r = reason(&with(event("started"), "/detail-type", json!("Build Started")));
+    let r = reason(&with(
+        event("started"),
+        "/detail-type",
+        json!("Build Started"),
+    ));
     assert!(r.starts_with("detail-type:"), "{r}");
 }
 
@@ -147,7 +155,11 @@ fn a_missing_commit_is_refused() {
 
 #[test]
 fn a_url_that_is_not_http_is_refused() {
-    let r = reason(&with(event("started"), "/detail/url", json!("file:///etc/passwd")));
+    let r = reason(&with(
+        event("started"),
+        "/detail/url",
+        json!("file:///etc/passwd"),
+    ));
     assert!(r.starts_with("detail.url:"), "{r}");
 }
 
@@ -228,6 +240,10 @@ fn a_sent_diagnosis_is_masked_and_cut_on_arrival() {
     assert_eq!(d.evidence.len(), budget::EVIDENCE_LINES);
     for e in &d.evidence {
         assert!(!e.text.contains(token), "{}", e.text);
-        assert!(e.text.len() <= budget::EVIDENCE_LINE + 8, "{}", e.text.len());
+        assert!(
+            e.text.len() <= budget::EVIDENCE_LINE + 8,
+            "{}",
+            e.text.len()
+        );
     }
 }
