@@ -469,3 +469,54 @@ pub fn metrics_by_source(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
+    use sentinel_shared::core::model::{Environment, JobId};
+
+    fn deployment(app: &str, branch: &str, job: u64) -> Deployment {
+        Deployment::new(
+            DeploymentKey {
+                app_id: app.parse().unwrap(),
+                branch_name: branch.parse().unwrap(),
+                job_id: JobId::new(job),
+            },
+            Environment::Prod,
+        )
+    }
+
+    #[test]
+    fn every_source_is_shown_side_by_side_with_its_name() {
+        let found = vec![
+            deployment("d1abc", "main", 4),
+            deployment("cfn:orders-api", "prod", 7),
+            deployment("svc:shop-api", "prod", 1_764_000_000_000),
+        ];
+        let text = super::table(&found);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("SOURCE"), "{text}");
+        let row = |needle: &str| {
+            *lines
+                .iter()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(row("d1abc").contains("amplify"), "{text}");
+        assert!(row("orders-api").contains("cloudformation"), "{text}");
+        let svc = row("shop-api");
+        assert!(svc.contains("report") && !svc.contains("svc:"), "{text}");
+        // A long deploy id keeps the columns after it aligned.
+        let status_at = |l: &str| l.find("NONE").or_else(|| l.find("STATUS"));
+        assert_eq!(status_at(lines[0]), status_at(svc), "{text}");
+        assert_eq!(status_at(row("d1abc")), status_at(svc), "{text}");
+        let json = super::json(&found);
+        let sources: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources, ["amplify", "cloudformation", "report"]);
+    }
+}

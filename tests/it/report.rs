@@ -91,6 +91,35 @@ async fn reports_twice_and_out_of_order_leave_one_record() -> Result<()> {
     assert_eq!(d.details.commit_id.as_deref(), Some(c.as_str()));
     // Four deliveries, two observations: a repeat is the same report.
     assert_eq!(d.event_ids.len(), 2, "{:?}", d.event_ids);
+    // Listed with every source, and alone under --source report.
+    let listed = sentinel(&[
+        "deployments",
+        "--source",
+        "report",
+        "--limit",
+        "500",
+        "--json",
+    ]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout)?;
+    let listed = listed.as_array().context("an array")?;
+    assert!(
+        listed.iter().all(|d| d["source"] == "report"),
+        "{listed:#?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|d| d["appId"] == format!("svc:{service}")),
+        "{listed:#?}"
+    );
+    let metrics = sentinel(&["metrics", "--window", "1d", "--json"]);
+    assert!(metrics.status.success(), "{metrics:?}");
+    let metrics: serde_json::Value = serde_json::from_slice(&metrics.stdout)?;
+    assert!(
+        metrics["bySource"]["report"]["deployments"].as_u64() >= Some(1),
+        "{metrics:#}"
+    );
     let mut seen: Vec<_> = d.transitions.iter().map(|t| t.status.clone()).collect();
     seen.sort_by_key(|s| s.as_str().to_owned());
     assert_eq!(seen, vec![BuildStatus::Started, BuildStatus::Succeeded]);
