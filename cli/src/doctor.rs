@@ -62,6 +62,8 @@ pub const WIRING: &[Wire] = &[
                 only_with: Some("WatchedStacks"),
                 ..rule("StackStatusRule", true, false)
             },
+            // Reports of deploys (`sentinel report`), on the stack's bus.
+            rule("ReportRule", false, false),
         ],
     },
     Wire {

@@ -7,6 +7,7 @@
 //! | 2 | bad usage: a flag, a file, a setting missing or wrong |
 //! | 3 | inconclusive: the check could not decide |
 //! | 4 | a failure talking to AWS: the service, the operation and what to check |
+//! | 5 | no verdict in time: `sentinel report --wait` reached its `--timeout` |
 //!
 //! A site that fails a check is a finding (1), never 4: only AWS's own APIs
 //! count as "talking to AWS".
@@ -18,11 +19,14 @@ pub const FINDING: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const INCONCLUSIVE: u8 = 3;
 pub const AWS: u8 = 4;
+/// `sentinel report --wait`: the health checker gave no verdict within
+/// `--timeout` (distinct from 3: the check may still be running).
+pub const TIMEOUT: u8 = 5;
 
 /// What `sentinel --help` says about them.
 pub const HELP: &str = "Exit codes: 0 success; 1 a finding (validation errors, unhealthy, \
 a refused rollback, a failed doctor check); 2 bad usage; 3 inconclusive; 4 a failure \
-talking to AWS (credentials, region, endpoint).\n\
+talking to AWS (credentials, region, endpoint); 5 no verdict within `report --wait --timeout`.\n\
 Times are shown in UTC unless --local. Progress goes to stderr on a terminal only; \
 colour never with NO_COLOR set.";
 

@@ -10,7 +10,7 @@ use sentinel_shared::adapters::Aws;
 use sentinel_shared::adapters::amplify::AmplifyClient;
 use sentinel_shared::adapters::dynamodb::DynamoStore;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
-use sentinel_shared::core::model::{AppId, BranchName, Environment};
+use sentinel_shared::core::model::{AppId, BranchName, Environment, Source};
 use sentinel_shared::lambda::aws;
 use sentinel_shared::policy::BranchPolicy;
 use sentinel_shared::ports::{DeploymentFilter, DeploymentStore, PolicyStore};
@@ -21,6 +21,7 @@ mod dlq;
 mod doctor;
 mod exit;
 mod render;
+mod report;
 mod stack;
 mod term;
 
@@ -52,6 +53,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Report a deploy Sentinel cannot see (a PM2 script, a CI job):
+    /// started, succeeded (with --url: health-checked; --wait for the
+    /// verdict) or failed (with --log: its diagnosis, never the log).
+    /// Prints the deploy id. The environment is --env (the stack's).
+    Report(report::ReportArgs),
     /// List recorded deployments, newest first.
     Deployments {
         /// Only this app's deployments.
@@ -60,6 +66,10 @@ enum Command {
         /// Only this branch's deployments.
         #[arg(long)]
         branch: Option<BranchName>,
+        /// Only deployments of this source: amplify, cloudformation or
+        /// report (every source by default, side by side).
+        #[arg(long)]
+        source: Option<Source>,
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -188,6 +198,10 @@ enum Command {
         /// `previews` stands for the pull-request previews (`pr-N`).
         #[arg(long)]
         branch: Option<BranchName>,
+        /// Only deployments of this source: amplify, cloudformation or
+        /// report (a reported service's branch is its environment).
+        #[arg(long)]
+        source: Option<Source>,
         /// The figures as JSON (the collector's snapshot shape, with `app`
         /// and `branch` when given).
         #[arg(long)]
@@ -451,26 +465,104 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
         "Environment",
     )?;
     match cli.command {
+        Command::Report(args) => {
+            let environment = cli
+                .environment
+                .context("no environment: pass --env (the stack's: dev, staging or prod) or set SENTINEL_ENVIRONMENT")?;
+            let bus = stack::settle(
+                args.bus.clone(),
+                from_stack.map(|s| s.bus.clone()),
+                "--bus (SENTINEL_EVENT_BUS)",
+                "EventBusName",
+            )?
+            .context(
+                "report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)",
+            )?;
+            let outbound = sentinel_shared::outbound::Outbound::from_env("SENTINEL_SITE_ORIGINS")
+                .map_err(|e| anyhow::anyhow!("SENTINEL_SITE_ORIGINS: {e}"))?;
+            let prepared = report::prepare(
+                &args,
+                environment,
+                &outbound,
+                |name| std::env::var(name).ok(),
+                chrono::Utc::now(),
+            )?;
+            if args.wait && cli.table.is_none() {
+                anyhow::bail!(
+                    "--wait reads the verdict from the stack's table: pass --stack, or --table (SENTINEL_TABLE)"
+                );
+            }
+            let sdk = aws::load().await;
+            report::send(&sdk, &bus, &prepared).await?;
+            let key = &prepared.key;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "deployId": key.job_id.to_string(),
+                        "deployIdFrom": prepared.id_from,
+                        "app": key.app_id.as_str(),
+                        "environment": key.branch_name.as_str(),
+                        "status": prepared.detail.status.as_str(),
+                        "bus": bus,
+                    })
+                );
+            } else {
+                println!("{}", key.job_id);
+            }
+            eprintln!(
+                "sentinel: reported {} of {} in {} (deploy id {}, from {}) on {bus}",
+                prepared.detail.status.as_str(),
+                key.app_id,
+                key.branch_name,
+                key.job_id,
+                prepared.id_from
+            );
+            if !args.wait {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let progress = term::Progress::start("waiting for the health checker's verdict");
+            let waited = report::wait(
+                &store(cli.table).await?,
+                key,
+                std::time::Duration::from_secs(args.timeout),
+            )
+            .await?;
+            drop(progress);
+            eprintln!("sentinel: {}", report::render_waited(&waited, args.timeout));
+            Ok(ExitCode::from(waited.exit_code()))
+        }
         Command::Deployments {
             app,
             branch,
+            source,
             limit,
             json,
         } => {
             let environment = cli
                 .environment
                 .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")?;
+            // The index is by environment and time, not by source: a
+            // source filter reads more and keeps the newest `limit`.
             let filter = DeploymentFilter {
                 app_id: app,
                 branch_name: branch,
-                limit,
+                limit: if source.is_some() {
+                    limit.saturating_mul(10).max(500)
+                } else {
+                    limit
+                },
             };
             let progress = term::Progress::start("reading deployments");
-            let found = store(cli.table)
+            let mut found = store(cli.table)
                 .await?
                 .list_deployments(environment, &filter)
                 .await
                 .context("reading deployments")?;
+            if let Some(source) = source {
+                found.retain(|d| d.key.app_id.source() == source);
+                found.truncate(limit);
+            }
             drop(progress);
             if json {
                 println!("{}", serde_json::to_string_pretty(&render::json(&found))?);
@@ -885,6 +977,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             at,
             app,
             branch,
+            source,
             json,
         } => {
             use sentinel_shared::metrics::reaction::branch_dimension;
@@ -907,6 +1000,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 .deployments
                 .into_iter()
                 .filter(|d| app.as_ref().is_none_or(|a| d.key.app_id == *a))
+                .filter(|d| source.is_none_or(|s| d.key.app_id.source() == s))
                 .filter(|d| {
                     branch.as_ref().is_none_or(|b| {
                         d.key.branch_name == *b
@@ -915,11 +1009,35 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 })
                 .collect();
             let figures = sentinel_shared::metrics::dora::compute(environment, from, to, &matching);
+            // Every source present, side by side (one source: nothing to add).
+            let by_source: Vec<_> = Source::ALL
+                .into_iter()
+                .map(|s| {
+                    let of: Vec<_> = matching
+                        .iter()
+                        .filter(|d| d.key.app_id.source() == s)
+                        .cloned()
+                        .collect();
+                    (s, of)
+                })
+                .filter(|(_, of)| !of.is_empty())
+                .map(|(s, of)| {
+                    (
+                        s,
+                        sentinel_shared::metrics::dora::compute(environment, from, to, &of),
+                    )
+                })
+                .collect();
             let scope = match (&app, &branch) {
                 (None, None) => None,
                 (Some(a), None) => Some(format!("app {a}")),
                 (None, Some(b)) => Some(format!("branch {b} of every app")),
                 (Some(a), Some(b)) => Some(format!("{a}/{b}")),
+            };
+            let scope = match (scope, source) {
+                (scope, None) => scope,
+                (None, Some(s)) => Some(format!("source {s}")),
+                (Some(scope), Some(s)) => Some(format!("{scope}, source {s}")),
             };
             if json {
                 let mut v = serde_json::to_value(&figures)?;
@@ -929,12 +1047,21 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                 if let Some(b) = &branch {
                     v["branch"] = serde_json::json!(b.as_str());
                 }
+                if let Some(s) = source {
+                    v["source"] = serde_json::json!(s.as_str());
+                }
+                v["bySource"] = by_source
+                    .iter()
+                    .map(|(s, f)| Ok((s.as_str().to_owned(), serde_json::to_value(f)?)))
+                    .collect::<Result<serde_json::Map<_, _>>>()?
+                    .into();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print!(
                     "{}",
                     render::metrics(&figures, read.items_read, scope.as_deref())
                 );
+                print!("{}", render::metrics_by_source(&by_source));
             }
             Ok(ExitCode::SUCCESS)
         }

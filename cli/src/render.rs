@@ -11,6 +11,7 @@ pub fn json(found: &[Deployment]) -> Value {
             .iter()
             .map(|d| {
                 json!({
+                    "source": d.key.app_id.source().as_str(),
                     "appId": d.key.app_id,
                     "branchName": d.key.branch_name,
                     "jobId": d.key.job_id,
@@ -42,10 +43,18 @@ pub fn table(found: &[Deployment]) -> String {
         return "no deployments recorded\n".into();
     }
     let mut out = String::new();
+    // A reported deploy's id is a run id or a time in ms: the column fits
+    // the longest shown.
+    let job_width = found
+        .iter()
+        .map(|d| d.key.job_id.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let _ = writeln!(
         out,
-        "{:<24} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  TRANSITIONS",
-        "STARTED", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION"
+        "{:<24} {:<14} {:<20} {:<16} {:>job_width$} {:<9} {:<8} {:>8}  TRANSITIONS",
+        "STARTED", "SOURCE", "APP", "BRANCH", "JOB", "STATUS", "COMMIT", "DURATION"
     );
     for d in found {
         let started = d
@@ -76,11 +85,14 @@ pub fn table(found: &[Deployment]) -> String {
         } else {
             String::new()
         };
+        // The app column shows the stack's or service's name; SOURCE says
+        // which it is.
         let _ = writeln!(
             out,
-            "{:<24} {:<14} {:<16} {:>5} {:<9} {:<8} {:>8}  {transitions}{repeats}",
+            "{:<24} {:<14} {:<20} {:<16} {:>job_width$} {:<9} {:<8} {:>8}  {transitions}{repeats}",
             started,
-            truncate(d.key.app_id.as_str(), 14),
+            d.key.app_id.source().as_str(),
+            truncate(d.key.app_id.name(), 20),
             truncate(d.key.branch_name.as_str(), 16),
             d.key.job_id.to_string(),
             d.status.as_str(),
@@ -426,4 +438,85 @@ pub fn cleanup(r: &sentinel_shared::cleanup::Report) -> String {
         r.missed_ingested
     ));
     out
+}
+
+/// The figures of each source side by side (`sentinel metrics`).
+pub fn metrics_by_source(
+    by_source: &[(
+        sentinel_shared::core::model::Source,
+        sentinel_shared::metrics::dora::Figures,
+    )],
+) -> String {
+    if by_source.is_empty() {
+        return String::new();
+    }
+    let pct = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.1} %", r * 100.0));
+    let mut out = format!(
+        "\n{:<15} {:>7} {:>9} {:>7} {:>10} {:>10}\n",
+        "SOURCE", "DEPLOYS", "PER DAY", "FAILED", "CFR", "BUILD OK"
+    );
+    for (source, f) in by_source {
+        let _ = writeln!(
+            out,
+            "{:<15} {:>7} {:>9.2} {:>7} {:>10} {:>10}",
+            source.as_str(),
+            f.deployments,
+            f.deployment_frequency_per_day,
+            f.builds_failed,
+            pct(f.change_failure_rate),
+            pct(f.build_success_rate),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
+    use sentinel_shared::core::model::{Environment, JobId};
+
+    fn deployment(app: &str, branch: &str, job: u64) -> Deployment {
+        Deployment::new(
+            DeploymentKey {
+                app_id: app.parse().unwrap(),
+                branch_name: branch.parse().unwrap(),
+                job_id: JobId::new(job),
+            },
+            Environment::Prod,
+        )
+    }
+
+    #[test]
+    fn every_source_is_shown_side_by_side_with_its_name() {
+        let found = vec![
+            deployment("d1abc", "main", 4),
+            deployment("cfn:orders-api", "prod", 7),
+            deployment("svc:shop-api", "prod", 1_764_000_000_000),
+        ];
+        let text = super::table(&found);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("SOURCE"), "{text}");
+        let row = |needle: &str| {
+            *lines
+                .iter()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(row("d1abc").contains("amplify"), "{text}");
+        assert!(row("orders-api").contains("cloudformation"), "{text}");
+        let svc = row("shop-api");
+        assert!(svc.contains("report") && !svc.contains("svc:"), "{text}");
+        // A long deploy id keeps the columns after it aligned.
+        let status_at = |l: &str| l.find("NONE").or_else(|| l.find("STATUS"));
+        assert_eq!(status_at(lines[0]), status_at(svc), "{text}");
+        assert_eq!(status_at(row("d1abc")), status_at(svc), "{text}");
+        let json = super::json(&found);
+        let sources: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources, ["amplify", "cloudformation", "report"]);
+    }
 }

@@ -13,6 +13,7 @@ mod ingest;
 mod metrics;
 mod observe;
 mod operator;
+mod report;
 mod rollback;
 mod scope;
 mod stacks;

@@ -37,8 +37,14 @@ LOCAL_FUNCTION_ENV = {
     or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
     # Sites too are the emulator's; a deployed health checker requests
     # https on public addresses only (shared/src/outbound).
-    "SENTINEL_SITE_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
-    or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
+    # And the port where a test serves a reported service's site
+    # (`sentinel report --url`, tests/it/report.rs and examples/pm2).
+    "SENTINEL_SITE_ORIGINS": ",".join([
+        os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
+        or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
+        "http://127.0.0.1:%s" % os.environ.get(
+            "REPORT_SITE_PORT", int(os.environ.get("AMPLIFY_PORT", "4520")) + 10),
+    ]),
 }
 
 LOCAL_PARAMS = {

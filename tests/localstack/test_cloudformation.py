@@ -242,7 +242,10 @@ def test_table_bus_topic_queues_functions_and_dashboard_exist(deployed, aws):
     archived = [r for r in rules if r["Name"].startswith("Events-Archive-")]
     assert [r["Name"] for r in archived] == ["Events-Archive-deploy-sentinel-staging-domain-events"]
     rules = [r for r in rules if r not in archived]
-    assert len(rules) == 5, [r["Name"] for r in rules]  # ingest's rule is on the default bus
+    # Ingest's Amplify rule is on the default bus; its ReportRule (reports
+    # of deploys, `sentinel report`) on the stack's.
+    assert len(rules) == 6, [r["Name"] for r in rules]
+    assert len([r for r in rules if "ReportRule" in r["Name"]]) == 1, [r["Name"] for r in rules]
     archive = aws("events").describe_archive(ArchiveName="deploy-sentinel-staging-amplify-events")
     assert archive["EventSourceArn"].endswith(":event-bus/default")
     assert out["AmplifyEventsArchiveArn"] == archive["ArchiveArn"]
@@ -300,7 +303,8 @@ def test_the_bus_is_created_with_its_policy(deployed, aws):
     stack, expanded, _ = deployed
     policy = expanded["Resources"]["SentinelBus"]["Properties"]["Policy"]
     sids = [st["Sid"] for st in policy["Statement"]]
-    assert sids == ["OnlyTheStacksPublishers", "OnlyTheStacksSource", "OnlyTheStacksEventTypes"], sids
+    assert sids == ["OnlyTheStacksPublishers", "OnlyTheStacksSource", "ReportsOnly",
+                    "OnlyTheStacksEventTypes"], sids
     bus = aws("events").describe_event_bus(Name=outputs(stack)["EventBusName"])
     if "Policy" not in bus:
         pass  # MOTO_DIFFERENCES["AWS::Events::EventBus Policy"]

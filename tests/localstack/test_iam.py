@@ -58,6 +58,8 @@ NEEDS = {
                               "lambda:DeleteFunction", "iam:PassRole", "s3:GetObject"],
     "AWS::Lambda::EventSourceMapping": ["lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping",
                                         "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    "AWS::IAM::ManagedPolicy": ["iam:CreatePolicy", "iam:GetPolicy", "iam:CreatePolicyVersion",
+                                "iam:DeletePolicyVersion", "iam:ListPolicyVersions", "iam:DeletePolicy"],
     "AWS::IAM::Role": ["iam:CreateRole", "iam:GetRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
                        "iam:TagRole", "iam:DeleteRole"],
     "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",

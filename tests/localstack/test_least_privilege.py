@@ -350,23 +350,73 @@ def test_operators_named_in_the_stack_may_publish_too():
     assert "" not in allowed
 
 
+def report_constants():
+    """The source and detail type a reporter publishes (`sentinel report`)."""
+    path = os.path.join("ingest", "report_event.rs")
+    return code_constant(path, "SOURCE"), code_constant(path, "DETAIL_TYPE")
+
+
 def test_the_bus_takes_only_the_stacks_source_and_event_types():
     statements, _ = bus_policy()
     source = code_constant("core/events.rs", "SOURCE")
-    assert statements["OnlyTheStacksSource"]["Condition"] == {"StringNotEquals": {"events:source": source}}
+    report_source, report_type = report_constants()
+    assert statements["OnlyTheStacksSource"]["Condition"] == {
+        "StringNotEquals": {"events:source": [source, report_source]}}
     types = published_detail_types()
     assert "Cleanup Completed" in types and "Alert Test" in types, types
+    assert report_type not in types, "a report is the reporter's, never the functions'"
     listed = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
     assert len(listed) == len(set(listed)), "a detail type is listed twice"
-    assert set(listed) == types, (
+    assert set(listed) == types | {report_type}, (
         f"the bus denies what the code publishes: {sorted(types - set(listed))}; "
-        f"lets through what nothing publishes: {sorted(set(listed) - types)}")
+        f"lets through what nothing publishes: {sorted(set(listed) - types - {report_type})}")
     # What the stack's rules take from its bus, the bus lets in.
     for name, r in lp.template()["Resources"].items():
         if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("EventBusName") == {"Ref": "SentinelBus"}:
             pattern = r["Properties"]["EventPattern"]
+            if pattern["source"] == [report_source]:
+                assert pattern["detail-type"] == [report_type], name
+                assert [t["Arn"] for t in r["Properties"]["Targets"]] == [{"Fn::GetAtt": ["IngestQueue", "Arn"]}], name
+                continue
             assert pattern["source"] == [source], name
             assert set(pattern.get("detail-type", [])) <= types, f"{name}: {pattern.get('detail-type')}"
+
+
+def test_anyone_else_may_publish_only_a_report():
+    statements, _ = bus_policy()
+    report_source, report_type = report_constants()
+    # The stack's publishers are the only ones whose other sources pass.
+    publishers = statements["OnlyTheStacksPublishers"]["Condition"]
+    assert publishers["StringNotEquals"] == {"events:source": report_source}, publishers
+    # A report is of its one detail type, whoever sends it.
+    only = statements["ReportsOnly"]["Condition"]
+    assert only == {"StringEquals": {"events:source": report_source},
+                    "StringNotEquals": {"events:detail-type": report_type}}, only
+
+
+def test_the_reporter_policy_publishes_reports_and_reads_reported_verdicts_only():
+    report_source, report_type = report_constants()
+    doc = lp.template()["Resources"]["ReporterPolicy"]["Properties"]["PolicyDocument"]
+    statements = {st["Sid"]: st for st in doc["Statement"]}
+    assert set(statements) == {"PublishReports", "ReadReportedVerdicts", "FindTheStack"}, statements
+    for st in statements.values():
+        assert st["Effect"] == "Allow", st
+    publish = statements["PublishReports"]
+    assert publish["Action"] == "events:PutEvents"
+    assert publish["Resource"] == {"Fn::GetAtt": ["SentinelBus", "Arn"]}
+    assert publish["Condition"] == {"StringEquals": {"events:source": report_source,
+                                                     "events:detail-type": report_type}}
+    read = statements["ReadReportedVerdicts"]
+    assert read["Action"] == "dynamodb:GetItem", read
+    # The records' partition key is BRANCH#{appId}#{branch} (the adapter's
+    # branch_pk); a reported service's app is svc:NAME.
+    keys = os.path.join(lp.SHARED, "adapters", "dynamodb", "mod.rs")
+    with open(keys) as f:
+        assert "| deployment | `BRANCH#{appId}#{branch}` |" in f.read()
+    assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BRANCH#svc:*"]}}
+    assert statements["FindTheStack"] == {"Sid": "FindTheStack", "Effect": "Allow",
+                                          "Action": "cloudformation:DescribeStacks",
+                                          "Resource": {"Ref": "AWS::StackId"}}
 
 
 # ----- the docs -----------------------------------------------------------

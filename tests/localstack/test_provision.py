@@ -121,14 +121,15 @@ def test_the_bus_and_the_topic_exist(stack):
 
 
 def test_the_bus_carries_the_templates_policy_naming_the_functions_roles(stack):
-    """moto keeps the bus's policy (it enforces none): the template's three
+    """moto keeps the bus's policy (it enforces none): the template's four
     Deny statements, each role named by the ARN IAM gives it, and an
     operator added by OperatorArns on a re-run."""
     events = stack.client("events")
     bus = events.describe_event_bus(Name="sentinel-dev")
     policy = json.loads(bus["Policy"])
     statements = {st["Sid"]: st for st in policy["Statement"]}
-    assert set(statements) == {"OnlyTheStacksPublishers", "OnlyTheStacksSource", "OnlyTheStacksEventTypes"}
+    assert set(statements) == {"OnlyTheStacksPublishers", "OnlyTheStacksSource", "ReportsOnly",
+                               "OnlyTheStacksEventTypes"}
     for sid, st in statements.items():
         assert (st["Effect"], st["Principal"], st["Action"]) == ("Deny", "*", "events:PutEvents"), sid
         assert st["Resource"] == bus["Arn"], sid
@@ -136,16 +137,18 @@ def test_the_bus_carries_the_templates_policy_naming_the_functions_roles(stack):
              if r["Type"] == "AWS::Serverless::Function"]
     publishers = statements["OnlyTheStacksPublishers"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert sorted(publishers) == sorted(f"arn:aws:iam::{ACCOUNT}:role/deploy-sentinel-dev-{r}" for r in roles)
-    assert statements["OnlyTheStacksSource"]["Condition"] == {"StringNotEquals": {"events:source": "sentinel"}}
+    assert statements["OnlyTheStacksSource"]["Condition"] == {
+        "StringNotEquals": {"events:source": ["sentinel", "sentinel.report"]}}
     types = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
-    assert {"Build Started", "Deployment Unhealthy", "Alert Test", "Cleanup Completed"} <= set(types)
+    assert {"Build Started", "Deployment Unhealthy", "Alert Test", "Cleanup Completed",
+            "Deployment Reported"} <= set(types)
 
     operator = f"arn:aws:iam::{ACCOUNT}:role/sentinel-operator"
     stack.run("--param", f"OperatorArns={operator}")
     again = json.loads(events.describe_event_bus(Name="sentinel-dev")["Policy"])
     publishers = {st["Sid"]: st for st in again["Statement"]}["OnlyTheStacksPublishers"]
     assert operator in publishers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
-    assert len(again["Statement"]) == 3, "a re-run replaces the policy, never adds to it"
+    assert len(again["Statement"]) == 4, "a re-run replaces the policy, never adds to it"
 
 
 def test_every_function_queue_redrives_to_the_dlq(stack):
@@ -247,7 +250,8 @@ def test_the_domain_events_are_archived_on_the_stacks_bus(stack):
     events = stack.client("events")
     archive = events.describe_archive(ArchiveName="deploy-sentinel-dev-domain-events")
     assert archive["EventSourceArn"].endswith(":event-bus/sentinel-dev")
-    assert json.loads(archive["EventPattern"]) == {"source": ["sentinel"]}
+    # The stack's own events and the reports of deploys (sentinel report).
+    assert json.loads(archive["EventPattern"]) == {"source": ["sentinel", "sentinel.report"]}
 
 
 def test_the_rule_filters_apps_and_every_function_gets_the_branch_scope():

@@ -1,6 +1,8 @@
-//! The build-event handler: the only function that reads Amplify's events.
-//! It de-duplicates, enriches with `GetJob`, records the transition and
-//! publishes the domain event (`sentinel_shared::ingest`).
+//! The build-event handler: the only function that reads Amplify's events
+//! and the reports of deploys that report themselves (`sentinel report`,
+//! source `sentinel.report`). It de-duplicates, enriches with `GetJob`
+//! (Amplify only), records the transition and publishes the domain event
+//! (`sentinel_shared::ingest`).
 //!
 //! It is invoked by the SQS event source of its queue (an SQS batch), and
 //! also accepts a bare EventBridge event so that `cargo lambda invoke
@@ -11,6 +13,7 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome, StackIngest};
+use sentinel_shared::ingest::report_event::{self, ReportEvent};
 use sentinel_shared::ingest::stack_event::{self, StackStatusEvent};
 use sentinel_shared::lambda::runtime::{self, Clients};
 use sentinel_shared::ports::Stack;
@@ -22,16 +25,38 @@ pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
 }
 
-/// Ingests one event given as JSON text: Amplify's, or CloudFormation's
-/// for a watched stack (told apart by `source`; anything else is parsed as
-/// Amplify's and named malformed).
+/// Ingests one event given as JSON text, told apart by `source`: a report
+/// (`sentinel.report`), CloudFormation's for a watched stack
+/// (`aws.cloudformation`) or, for any other source, an Amplify event (whose
+/// parser names what is wrong with anything else).
 pub async fn on_raw<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
     raw: &str,
 ) -> Result<IngestOutcome, Error> {
-    if is_cloudformation(raw) {
+    let source = source_of(raw);
+    if source.as_deref() == Some(stack_event::SOURCE) {
         return on_stack_event(deps, request_id, raw).await;
+    }
+    let c = &deps.clients;
+    let ingest = Ingest::<K> {
+        store: &c.store,
+        amplify: &c.amplify,
+        publisher: &c.publisher,
+        environment: c.environment,
+    };
+    if source.as_deref() == Some(report_event::SOURCE) {
+        let report = ReportEvent::parse_str(raw)?;
+        let span = tracing::info_span!(
+            "ingest_report",
+            request_id,
+            event_id = %report.id,
+            app = %report.key.app_id,
+            branch = %report.key.branch_name,
+            job = %report.key.job_id,
+            status = report.status.as_str(),
+        );
+        return ingest.ingest_report(&report).instrument(span).await;
     }
     let event = AmplifyStatusEvent::parse_str(raw)?;
     let span = tracing::info_span!(
@@ -43,22 +68,17 @@ pub async fn on_raw<K: Stack>(
         job = %event.job_id,
         status = %event.status,
     );
-    let c = &deps.clients;
-    Ingest::<K> {
-        store: &c.store,
-        amplify: &c.amplify,
-        publisher: &c.publisher,
-        environment: c.environment,
-    }
-    .ingest(&event)
-    .instrument(span)
-    .await
+    ingest.ingest(&event).instrument(span).await
 }
 
-fn is_cloudformation(raw: &str) -> bool {
-    serde_json::from_str::<Value>(raw)
-        .ok()
-        .is_some_and(|v| v.get("source").and_then(Value::as_str) == Some(stack_event::SOURCE))
+/// The event's `source`, when it is a JSON object that has one.
+fn source_of(raw: &str) -> Option<String> {
+    // Larger than EventBridge allows: the Amplify parser refuses it.
+    if raw.len() > 256 * 1024 {
+        return None;
+    }
+    let value: Value = serde_json::from_str(raw).ok()?;
+    value.get("source")?.as_str().map(str::to_owned)
 }
 
 /// A watched stack's status change (`docs/stacks.md`); a stack the scope

@@ -245,3 +245,141 @@ proptest! {
         prop_assert!(published.iter().filter(|t| *t == "Build Started").count() <= 1);
     }
 }
+
+// ----- reports (`sentinel report`, source `sentinel.report`) -----
+
+fn report_fixture(status: &str) -> String {
+    fixture(&format!("report-deployment-reported-{status}.json"))
+}
+
+fn report_key() -> DeploymentKey {
+    DeploymentKey {
+        app_id: "svc:shop-api".parse().unwrap(),
+        branch_name: "staging".parse().unwrap(),
+        job_id: JobId::new(1_763_805_600_000),
+    }
+}
+
+#[tokio::test]
+async fn a_reported_deploy_is_recorded_without_calling_amplify() {
+    let deps = deps();
+    invoke(&deps, &report_fixture("started")).await.unwrap();
+    let out = invoke(&deps, &report_fixture("succeeded")).await.unwrap();
+    assert_eq!(out["outcome"], "recorded");
+    let d = deps
+        .clients
+        .store
+        .get_deployment(&report_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, BuildStatus::Succeeded);
+    assert_eq!(d.duration_seconds(), Some(300));
+    assert_eq!(
+        d.details.commit_id.as_deref(),
+        Some("a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0")
+    );
+    let reported = d.reported.unwrap();
+    assert_eq!(reported.url.as_deref(), Some("https://shop.example.com/"));
+    assert_eq!(reported.version.as_deref(), Some("1.4.2"));
+    assert_eq!(deps.clients.amplify.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        deps.clients.publisher.detail_types(),
+        vec!["Build Started", "Build Succeeded"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_report_keeps_the_sent_diagnosis_and_publishes_build_failed() {
+    let deps = deps();
+    invoke(&deps, &report_fixture("failed")).await.unwrap();
+    let d = deps
+        .clients
+        .store
+        .get_deployment(&report_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, BuildStatus::Failed);
+    let diagnosis = d.diagnosis.unwrap();
+    assert_eq!(diagnosis.category, "node-heap-oom");
+    assert_eq!(diagnosis.evidence.len(), 1);
+    assert_eq!(deps.clients.publisher.detail_types(), vec!["Build Failed"]);
+}
+
+#[tokio::test]
+async fn reports_twice_and_in_any_order_leave_the_same_record() {
+    let orders: &[&[&str]] = &[
+        &["started", "succeeded"],
+        &["succeeded", "started"],
+        &["started", "started", "succeeded", "succeeded"],
+        &["succeeded", "started", "succeeded", "started"],
+    ];
+    let mut records = Vec::new();
+    for (n, order) in orders.iter().enumerate() {
+        let deps = deps();
+        for (i, status) in order.iter().enumerate() {
+            // A redelivery under a new EventBridge id is the same report.
+            let raw = report_fixture(status).replace("7f3c1e52", &format!("order{n}-{i}"));
+            invoke(&deps, &raw).await.unwrap();
+        }
+        let d = deps
+            .clients
+            .store
+            .get_deployment(&report_key())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.status, BuildStatus::Succeeded, "{order:?}");
+        let mut types = deps.clients.publisher.detail_types();
+        types.sort();
+        types.dedup();
+        assert!(types.contains(&"Build Succeeded".to_owned()), "{order:?}");
+        records.push(d);
+    }
+    for r in &records[1..] {
+        assert!(records[0].same_state(r), "{:?}\n{:?}", records[0], r);
+    }
+}
+
+#[tokio::test]
+async fn a_report_for_another_environment_is_dead_lettered() {
+    let deps = deps();
+    let raw = report_fixture("started").replace("\"staging\"", "\"prod\"");
+    let err = invoke(&deps, &raw).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("detail.environment"), "{err}");
+    assert!(deps.clients.store.deployments().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_report_is_dead_lettered_naming_the_field() {
+    let cases = [
+        (
+            "\"commit\": \"a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0\"",
+            "\"commit\": \"HEAD\"",
+            "detail.commit",
+        ),
+        (
+            "\"service\": \"shop-api\"",
+            "\"service\": \"shop api\"",
+            "detail.service",
+        ),
+        (
+            "\"deployId\": \"1763805600000\"",
+            "\"deployId\": \"-1\"",
+            "detail.deployId",
+        ),
+        ("\"schema\": 1", "\"schema\": 9", "detail.schema"),
+    ];
+    for (from, to, field) in cases {
+        let deps = deps();
+        let raw = report_fixture("started").replace(from, to);
+        assert_ne!(raw, report_fixture("started"), "{field}");
+        let err = invoke(&deps, &raw).await.unwrap_err();
+        assert!(!err.is_retryable(), "{field}");
+        assert_eq!(err.error_type(), "NonRetryable.Event");
+        assert!(err.to_string().contains(field), "{field}: {err}");
+        assert!(deps.clients.store.deployments().is_empty(), "{field}");
+    }
+}

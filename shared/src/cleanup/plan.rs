@@ -76,8 +76,9 @@ pub struct AmplifyView {
 }
 
 impl AmplifyView {
-    /// Amplify judges its own apps only: a stack's or a service's state is
-    /// never taken for a deleted branch's (it ages out like the rest).
+    /// Whether Amplify still has the branch. A stack's or a reporting
+    /// service's state is not Amplify's to judge: it always "exists" here
+    /// (retention still applies to its records).
     pub fn branch_exists(&self, app: &AppId, branch: &BranchName) -> bool {
         !app.is_amplify() || self.apps.get(app).is_some_and(|b| b.contains(branch))
     }
@@ -389,6 +390,8 @@ pub fn stuck(entries: &[StoredEntry], now: DateTime<Utc>) -> Vec<&Deployment> {
             _ => None,
         })
         .filter(|d| !d.status.is_terminal() && d.timed_out_at.is_none())
+        // Only Amplify can be asked about a job (GetJob).
+        .filter(|d| d.key.app_id.is_amplify())
         .filter(|d| {
             d.started_at()
                 .is_some_and(|t| t + Duration::minutes(STUCK_AFTER_MINUTES) < now)

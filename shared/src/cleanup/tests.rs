@@ -379,3 +379,57 @@ fn stuck_jobs_are_started_past_the_timeout_and_not_marked() {
     );
     assert_eq!(e.id, "reconcile/d1abc/main/0000000001/SUCCEED");
 }
+
+#[test]
+fn a_reported_services_state_is_not_amplifys_to_delete_and_its_jobs_are_never_stuck() {
+    let svc: AppId = "svc:shop-api".parse().unwrap();
+    let state = StoredEntry {
+        key: key("BRANCH#svc:shop-api#dev", "STATE"),
+        expires_at: None,
+        item: StoredItem::BranchState {
+            app_id: svc.clone(),
+            branch_name: branch("dev"),
+            state: BranchState {
+                live_job: Some(JobId::new(2)),
+                live_commit: None,
+                last_known_good_job: Some(JobId::new(2)),
+                last_known_good_commit: None,
+            },
+        },
+    };
+    let mut started = Deployment::new(
+        DeploymentKey {
+            app_id: svc,
+            branch_name: branch("dev"),
+            job_id: JobId::new(3),
+        },
+        Environment::Dev,
+    );
+    started.status = BuildStatus::Started;
+    started.details.start_time = Some(now() - Duration::days(1));
+    let entries = vec![
+        state,
+        StoredEntry {
+            key: key("BRANCH#svc:shop-api#dev", "JOB#0000000003"),
+            expires_at: None,
+            item: StoredItem::Deployment(Box::new(started)),
+        },
+    ];
+    // Amplify knows nothing of the service (its view has only d1abc/main).
+    let plan = plan(
+        &entries,
+        Environment::Dev,
+        Retention::default(),
+        &amplify(&["main"]),
+        now(),
+    );
+    assert!(
+        !plan
+            .changes
+            .iter()
+            .any(|c| c.action == ChangeKind::DeleteDeletedBranchState),
+        "{:?}",
+        plan.changes
+    );
+    assert!(stuck(&entries, now()).is_empty());
+}

@@ -138,6 +138,19 @@ fn truncate_message(message: String) -> String {
         .collect()
 }
 
+/// What a deploy that reports itself (`sentinel report`) said beyond its
+/// status: where it answers and what it should serve there. The terminal
+/// report's values win over the started one's, whatever the order they
+/// arrive in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reported {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
 /// The record of one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,6 +164,9 @@ pub struct Deployment {
     pub event_ids: BTreeSet<String>,
     #[serde(default)]
     pub details: JobDetails,
+    /// A reported deploy's URL and version (`svc:` apps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<Reported>,
     /// Set when this job was started by a rollback, to the job it rolls back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<JobId>,
@@ -284,6 +300,7 @@ impl Deployment {
             transitions: Vec::new(),
             event_ids: BTreeSet::new(),
             details: JobDetails::default(),
+            reported: None,
             rollback_of: None,
             validation: None,
             health: None,

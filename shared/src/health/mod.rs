@@ -485,18 +485,32 @@ fn short(commit: &str) -> &str {
 
 /// A served version matches when one is a prefix of the other and the
 /// shorter has at least 7 characters (git's short hashes).
+/// A version that is not a commit (a reported `--version 1.4.2`) matches
+/// only itself.
 pub fn commit_matches(expected: &str, served: &str) -> bool {
     let (e, s) = (
         expected.trim().to_ascii_lowercase(),
         served.trim().to_ascii_lowercase(),
     );
+    if !is_commit(&e) {
+        return !e.is_empty() && e == s;
+    }
     let shorter = e.len().min(s.len());
     shorter >= 7 && (e.starts_with(&s) || s.starts_with(&e))
 }
 
-/// Whether `text` carries the commit, in full or as a prefix of at least 7.
+fn is_commit(text: &str) -> bool {
+    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `text` carries the commit, in full or as a prefix of at least 7;
+/// or, for a version that is not a commit, the version as a whole token
+/// (`1.4.2` is not in `1.4.20`).
 pub fn mentions_commit(expected: &str, text: &str) -> bool {
-    let expected = expected.to_ascii_lowercase();
+    let expected = expected.trim().to_ascii_lowercase();
+    if !expected.is_empty() && !is_commit(&expected) {
+        return mentions_version(&expected, &text.to_ascii_lowercase());
+    }
     if expected.len() < 7 {
         return false;
     }
@@ -516,6 +530,15 @@ pub fn mentions_commit(expected: &str, text: &str) -> bool {
         from = start + 1;
     }
     false
+}
+
+fn mentions_version(expected: &str, lower: &str) -> bool {
+    let part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+');
+    lower.match_indices(expected).any(|(at, _)| {
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + expected.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
 }
 
 fn reasons(round: Option<&Vec<Attempt>>) -> String {

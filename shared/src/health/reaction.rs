@@ -82,11 +82,20 @@ impl<K: Stack> HealthChecker<'_, K> {
                 Some(stored) => stored.policy.health,
                 None => HealthPolicy::default(),
             };
+            if !key.app_id.is_amplify() && reported_site(&record, &policy).is_none() {
+                // A reported deploy that named no URL (and no policy names
+                // one): there is nothing to check; no verdict, no event.
+                info!("reported without a URL; not checked");
+                return Ok(DeployCheckOutcome {
+                    verdict: None,
+                    published: 0,
+                });
+            }
             let bake = self.bake_policy(&key, &policy.bake).await?;
-            let (url, checker) = self.checker(&key, policy).await?;
+            let (url, checker) = self.checker_for(&record, policy).await?;
             let report = match checker {
                 Ok(checker) => {
-                    let commit = record.details.commit_id.as_deref();
+                    let commit = expected_version(&record);
                     let still_live = || async { !self.superseded(&key).await.unwrap_or(false) };
                     let Ok(report) = checker.run_while(commit, still_live).await else {
                         info!("superseded during the check; no verdict");
@@ -145,7 +154,8 @@ impl<K: Stack> HealthChecker<'_, K> {
         key: &DeploymentKey,
         policy: &crate::health::bake::BakePolicy,
     ) -> Result<Option<crate::health::bake::BakePolicy>, Error> {
-        if !policy.enabled {
+        // Amplify's hosting metrics are the bake's: only an Amplify app has them.
+        if !policy.enabled || !key.app_id.is_amplify() {
             return Ok(None);
         }
         let problems = policy.problems();
@@ -292,7 +302,10 @@ impl<K: Stack> HealthChecker<'_, K> {
             None => HealthPolicy::default(),
         };
         let rollback_allowed = policy.rollback_on_live_failure;
-        let (url, checker) = match self.checker(&key, policy).await {
+        if !app.is_amplify() && reported_site(&record, &policy).is_none() {
+            return Ok(Live::NoLiveJob);
+        }
+        let (url, checker) = match self.checker_for(&record, policy).await {
             Ok(site) => site,
             Err(Error::Amplify(AmplifyError::NotFound(what))) => {
                 info!(app = %app, branch = %branch, %what, "gone from Amplify; not checked");
@@ -301,7 +314,7 @@ impl<K: Stack> HealthChecker<'_, K> {
             Err(e) => return Err(e),
         };
         let report = match checker {
-            Ok(checker) => checker.run(record.details.commit_id.as_deref()).await,
+            Ok(checker) => checker.run(expected_version(&record)).await,
             Err(refused) => HealthReport::not_started(&refused),
         };
         info!(app = %app, branch = %branch, job = %job_id, verdict = ?report.verdict, "live check");
@@ -312,6 +325,23 @@ impl<K: Stack> HealthChecker<'_, K> {
         Ok(Live::Checked(
             effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?,
         ))
+    }
+
+    /// [`Self::checker`] for a deployment: a reported deploy is checked at
+    /// the policy's URL, else the URL it reported, never through Amplify.
+    async fn checker_for(
+        &self,
+        record: &Deployment,
+        policy: HealthPolicy,
+    ) -> Result<(String, Result<Checker, CheckError>), Error> {
+        if record.key.app_id.is_amplify() {
+            return self.checker(&record.key, policy).await;
+        }
+        let Some(url) = reported_site(record, &policy) else {
+            return Ok((NO_URL.to_owned(), Err(CheckError("no URL reported".into()))));
+        };
+        let checker = Checker::new(&url, policy, self.outbound);
+        Ok((url, checker))
     }
 
     /// The site's URL (as recorded) and its checker, or why no check can
@@ -438,6 +468,26 @@ impl<K: Stack> HealthChecker<'_, K> {
             }
         }
     }
+}
+
+/// Where a reported deploy is checked: the policy's URL (`{appId}`,
+/// `{branch}` filled in) when it names one, else the URL the report gave.
+fn reported_site(record: &Deployment, policy: &HealthPolicy) -> Option<String> {
+    let key = &record.key;
+    policy
+        .url
+        .as_deref()
+        .map(|url| site::fill(url, &key.app_id, &key.branch_name, None))
+        .or_else(|| record.reported.as_ref().and_then(|r| r.url.clone()))
+}
+
+/// What the site must serve: a reported `--version`, else the commit.
+fn expected_version(record: &Deployment) -> Option<&str> {
+    record
+        .reported
+        .as_ref()
+        .and_then(|r| r.version.as_deref())
+        .or(record.details.commit_id.as_deref())
 }
 
 /// How many branches a scheduled run checks at once: enough to check a few

@@ -484,6 +484,22 @@ fn commits_match_by_prefix_of_at_least_seven() {
 }
 
 #[test]
+fn a_reported_version_that_is_not_a_commit_matches_only_itself() {
+    assert!(commit_matches("1.4.2", "1.4.2"));
+    assert!(commit_matches("v1.4.2", " V1.4.2 "));
+    assert!(!commit_matches("1.4.2", "1.4.20"));
+    assert!(!commit_matches("1.4.2", "1.4"));
+    assert!(mentions_commit("1.4.2", r#"{"version":"1.4.2"}"#));
+    assert!(mentions_commit(
+        "1.4.2",
+        "<meta name=version content=1.4.2>"
+    ));
+    assert!(!mentions_commit("1.4.2", r#"{"version":"1.4.20"}"#));
+    assert!(!mentions_commit("1.4.2", r#"{"version":"11.4.2"}"#));
+    assert!(!mentions_commit("1.4.2", "nothing here"));
+}
+
+#[test]
 fn a_bad_url_is_refused_at_once() {
     let rules = Outbound::public();
     assert!(Checker::new("not a url", HealthPolicy::default(), &rules).is_err());
@@ -1189,5 +1205,105 @@ mod budgets {
         assert!(size < budget::EVENTBRIDGE_ENTRY_LIMIT / 4, "{size}");
         let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
         assert_eq!(detail["verdict"], "unhealthy");
+    }
+}
+
+mod reported {
+    //! A deploy that reported itself (`sentinel report succeeded --url`):
+    //! checked at its URL under its service's policy, against `--version`
+    //! (else its commit), and never through Amplify.
+    use super::*;
+    use crate::adapters::memory::{InMemory, MemoryAmplify, MemoryPublisher, MemoryStore};
+    use crate::core::deployment::{Deployment, DeploymentKey, Reported};
+    use crate::core::events::BuildEvent;
+    use crate::core::model::{BuildStatus, Environment, JobId};
+    use crate::health::reaction::HealthChecker;
+    use crate::policy::BranchPolicy;
+    use crate::ports::{DeploymentStore, PolicyStore};
+
+    /// Checks a reported deploy of `shop-api` whose site serves `served`;
+    /// the record's verdict (if any) and the events published.
+    async fn check_reported(
+        served: &'static str,
+        url: bool,
+        version: Option<&str>,
+    ) -> (Option<Verdict>, Vec<String>, usize) {
+        let addr = serve(move |_, _| Reply::ok(served)).await;
+        let key = DeploymentKey {
+            app_id: "svc:shop-api".parse().unwrap(),
+            branch_name: "prod".parse().unwrap(),
+            job_id: JobId::new(1_764_000_000_000),
+        };
+        let store = MemoryStore::default();
+        let mut d = Deployment::new(key.clone(), Environment::Prod);
+        d.status = BuildStatus::Succeeded;
+        d.details.commit_id = Some(COMMIT.into());
+        d.reported = Some(Reported {
+            url: url.then(|| format!("http://{addr}/")),
+            version: version.map(str::to_owned),
+        });
+        store.save_deployment(&d).await.unwrap();
+        let policy = BranchPolicy {
+            health: fast(),
+            ..BranchPolicy::default()
+        };
+        store.put_policy(&key.app_id, None, &policy).await.unwrap();
+        // Amplify knows no such app: any call would fail the delivery.
+        let amplify = MemoryAmplify::default();
+        let publisher = MemoryPublisher::default();
+        let outbound = local(addr);
+        let checker = HealthChecker::<InMemory> {
+            store: &store,
+            amplify: &amplify,
+            publisher: &publisher,
+            site_url_template: Some("http://127.0.0.1:9/_sites/{host}/"),
+            outbound: &outbound,
+        };
+        let mut event = BuildEvent::from_deployment(&d).unwrap();
+        event.event_id = key.event_id("SUCCEED");
+        let outcome = checker.on_build_succeeded(&event).await.unwrap();
+        let record = store.get_deployment(&key).await.unwrap().unwrap();
+        if let Some(h) = &record.health {
+            assert_eq!(h.url, format!("http://{addr}/"));
+        }
+        assert_eq!(outcome.verdict, record.health.as_ref().map(|h| h.verdict));
+        (
+            outcome.verdict,
+            publisher.detail_types(),
+            amplify.calls.load(Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_reported_deploy_is_checked_at_its_url_for_its_version() {
+        let (verdict, events, calls) =
+            check_reported(r#"{"version":"1.4.2"}"#, true, Some("1.4.2")).await;
+        assert_eq!(verdict, Some(Verdict::Healthy));
+        assert_eq!(events, vec!["Deployment Healthy"]);
+        assert_eq!(calls, 0);
+    }
+
+    #[tokio::test]
+    async fn a_reported_deploy_serving_another_version_is_unhealthy() {
+        let (verdict, events, _) =
+            check_reported(r#"{"version":"1.4.1"}"#, true, Some("1.4.2")).await;
+        assert_eq!(verdict, Some(Verdict::Unhealthy));
+        assert_eq!(events, vec!["Deployment Unhealthy"]);
+    }
+
+    #[tokio::test]
+    async fn without_a_version_the_commit_is_looked_for() {
+        let (verdict, _, _) = check_reported("<html>0123456789ab</html>", true, None).await;
+        assert_eq!(verdict, Some(Verdict::Healthy));
+        let (verdict, _, _) = check_reported("<html>no commit</html>", true, None).await;
+        assert_eq!(verdict, Some(Verdict::Unhealthy));
+    }
+
+    #[tokio::test]
+    async fn a_reported_deploy_without_a_url_is_not_checked() {
+        let (verdict, events, calls) = check_reported("<html>ok</html>", false, None).await;
+        assert_eq!(verdict, None);
+        assert!(events.is_empty());
+        assert_eq!(calls, 0);
     }
 }

@@ -24,6 +24,7 @@ use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
+use crate::ingest::report_event::ReportEvent;
 use crate::ingest::stack_event::{self, StackStatusEvent, StackStatusMeaning};
 use crate::ingest::stack_operation::{self, Operation, environment_label, read_operation};
 use crate::ports::{
@@ -124,6 +125,59 @@ impl<K: Stack> Ingest<'_, K> {
             status_changed,
             published,
         })
+    }
+
+    /// A deploy's own report (`sentinel report`): recorded like an Amplify
+    /// event, without `GetJob` (nothing to ask: the report carries its
+    /// commit, URL, version and, on a failure, its diagnosis). The report's
+    /// values are merged by [`merge_report`], so the same report twice, or
+    /// the reports of one deploy in any order, leave the same record.
+    pub async fn ingest_report(&self, report: &ReportEvent) -> Result<IngestOutcome, Error> {
+        if report.environment != self.environment {
+            return Err(crate::core::error::MalformedEvent::new(
+                &report.id,
+                format!(
+                    "detail.environment: the report is for {}, this stack serves {}",
+                    report.environment.as_str(),
+                    self.environment.as_str()
+                ),
+            )
+            .into());
+        }
+        let key = &report.key;
+        let observation = report.observation();
+        let (record, applied) = read_decide_write(
+            async || {
+                Ok(self
+                    .store
+                    .get_deployment(key)
+                    .await?
+                    .unwrap_or_else(|| Deployment::new(key.clone(), self.environment)))
+            },
+            |record| {
+                if record.has_seen(&observation.event_id) {
+                    return Ok(Decided::Keep(Applied::Duplicate));
+                }
+                merge_report(record, report);
+                Ok(match record.apply(observation.clone()) {
+                    Applied::Duplicate => Decided::Keep(Applied::Duplicate),
+                    applied => Decided::Write(applied),
+                })
+            },
+            async |record| self.store.save_deployment(record).await,
+        )
+        .await?;
+        let published = self.finish(&record).await?;
+        let outcome = match applied {
+            Applied::Duplicate => IngestOutcome::Duplicate { published },
+            Applied::Recorded { new_status } => IngestOutcome::Recorded {
+                status: record.status.clone(),
+                status_changed: new_status.is_some(),
+                published,
+            },
+        };
+        info!(status = %record.status, ?outcome, "report recorded");
+        Ok(outcome)
     }
 
     async fn enrich(&self, key: &DeploymentKey) -> Result<Option<JobDetails>, Error> {
@@ -261,5 +315,30 @@ fn operation_details(
         end_time,
         steps,
         ..JobDetails::default()
+    }
+}
+
+/// What a report adds to its record besides the transition. A terminal
+/// report's commit, URL and version win over the started report's; the
+/// started one's only fill what is absent. The failed report's diagnosis
+/// is the record's diagnosis (the alerter uses it and fetches no log).
+/// Deciding on the phase, not on arrival, keeps the merge order-independent.
+pub fn merge_report(record: &mut Deployment, report: &ReportEvent) {
+    use crate::ingest::report_event::ReportStatus;
+    let terminal = report.status != ReportStatus::Started;
+    let reported = record.reported.get_or_insert_with(Default::default);
+    let take = |old: &mut Option<String>, new: &Option<String>| {
+        if new.is_some() && (terminal || old.is_none()) {
+            old.clone_from(new);
+        }
+    };
+    take(&mut reported.url, &report.reported.url);
+    take(&mut reported.version, &report.reported.version);
+    take(&mut record.details.commit_id, &Some(report.commit.clone()));
+    if record.details.job_type.is_none() {
+        record.details.job_type = Some("REPORT".into());
+    }
+    if report.status == ReportStatus::Failed && record.diagnosis.is_none() {
+        record.diagnosis = report.diagnosis.clone();
     }
 }

@@ -295,6 +295,10 @@ impl<K: Stack> Collector<'_, K> {
         let mut app_values: std::collections::HashMap<AppId, Option<String>> =
             std::collections::HashMap::new();
         for (app, branch) in warnings::timeout_candidates(recent, now) {
+            // Only Amplify builds have Amplify's build timeout.
+            if !app.is_amplify() {
+                continue;
+            }
             let variable = warnings::BUILD_TIMEOUT_VARIABLE;
             let branch_value = match self.amplify.get_branch(&app, &branch).await {
                 Ok(b) => b.environment_variables.get(variable).cloned(),

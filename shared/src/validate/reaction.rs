@@ -68,6 +68,18 @@ pub struct ValidationOutcome {
     pub published: usize,
 }
 
+impl ValidationOutcome {
+    /// A deploy that is not an Amplify job: nothing checked, nothing sent.
+    pub fn not_amplify() -> Self {
+        Self {
+            passed: true,
+            stopped: false,
+            would_stop: false,
+            published: 0,
+        }
+    }
+}
+
 /// The detail type the validator takes.
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
 
@@ -92,15 +104,10 @@ struct Decision {
 impl<K: Stack> Validator<'_, K> {
     pub async fn on_build_started(&self, event: &BuildEvent) -> Result<ValidationOutcome, Error> {
         if !event.app_id.is_amplify() {
-            // Amplify-only: a stack's or service's deploy has no Amplify
-            // app or branch to validate.
-            info!(app = %event.app_id, "not an Amplify deployment; not validated");
-            return Ok(ValidationOutcome {
-                passed: true,
-                stopped: false,
-                would_stop: false,
-                published: 0,
-            });
+            // A stack or a reporting service: there is no Amplify app or
+            // branch configuration to validate, and nothing to stop.
+            info!(app = %event.app_id, "not an Amplify app; not validated");
+            return Ok(ValidationOutcome::not_amplify());
         }
         let key = DeploymentKey {
             app_id: event.app_id.clone(),

@@ -485,3 +485,48 @@ mod amplify_secrets {
         assert!(record.validation.is_none(), "nothing decided on a guess");
     }
 }
+
+#[tokio::test]
+async fn a_deploy_that_is_not_an_amplify_job_is_not_validated_and_amplify_is_not_asked() {
+    use crate::adapters::memory::{
+        InMemory, MemoryAmplify, MemoryPublisher, MemorySecrets, MemoryStore,
+    };
+    use crate::core::events::BuildEvent;
+    use crate::core::model::{BuildStatus, Environment, JobId};
+    use crate::validate::reaction::Validator;
+
+    let store = MemoryStore::default();
+    let amplify = MemoryAmplify::default();
+    let publisher = MemoryPublisher::default();
+    let secrets = MemorySecrets::with(&[]);
+    let validator = Validator::<InMemory> {
+        store: &store,
+        amplify: &amplify,
+        secrets: &secrets,
+        publisher: &publisher,
+        environment: Environment::Prod,
+        enforcement: crate::core::enforcement::Enforcement::Enforce,
+    };
+    let event = BuildEvent {
+        event_id: "svc:shop-api/prod/0000000007/STARTED".into(),
+        environment: Environment::Prod,
+        app_id: "svc:shop-api".parse().unwrap(),
+        branch_name: "prod".parse().unwrap(),
+        job_id: JobId::new(7),
+        status: BuildStatus::Started,
+        commit_id: None,
+        commit_message: None,
+        commit_time: None,
+        job_type: None,
+        start_time: None,
+        end_time: None,
+        duration_seconds: None,
+        is_rollback: false,
+        rollback_of: None,
+    };
+    // Without the guard, GetApp answers NotFound and the delivery fails.
+    let out = validator.on_build_started(&event).await.unwrap();
+    assert!(out.passed && !out.stopped && out.published == 0);
+    assert!(store.deployments().is_empty());
+    assert!(publisher.detail_types().is_empty());
+}

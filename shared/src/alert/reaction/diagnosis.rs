@@ -75,6 +75,9 @@ impl<K: Stack> Alerter<'_, K> {
 
     /// The diagnosis of a job's failure; an unreadable log still gives one.
     async fn diagnose(&self, key: &DeploymentKey) -> Result<Diagnosis, Error> {
+        if !key.app_id.is_amplify() {
+            return Ok(not_amplify_diagnosis(key));
+        }
         let step = match self.amplify.get_log_url(key).await {
             Ok(step) => step,
             Err(AmplifyError::NotFound(m)) => {
@@ -94,6 +97,16 @@ impl<K: Stack> Alerter<'_, K> {
             }
         }
     }
+}
+
+/// A failed deploy that is not an Amplify job and has no diagnosis on its
+/// record: a reported one sent none (no `--log`); there is no Amplify log
+/// to fetch.
+fn not_amplify_diagnosis(key: &DeploymentKey) -> Diagnosis {
+    Diagnosis::log_unavailable(&format!(
+        "{} reported its failure without a log: run `sentinel report failed --log FILE` to send its diagnosis",
+        key.app_id
+    ))
 }
 
 fn failure_content(event: &BuildEvent, d: &Diagnosis) -> Content {

@@ -312,7 +312,11 @@ impl<K: Stack> Alerter<'_, K> {
         if let Some(bake) = &e.bake {
             content.details.extend(bake_details(bake));
         }
-        if e.rollback_allowed {
+        if !e.app_id.is_amplify() && !e.scheduled {
+            content.details.push(
+                "Sentinel cannot roll back a reported service: its deploy script restores the previous release when `sentinel report --wait` exits 1 (a \"Rollback Recommended\" follows).".into(),
+            );
+        } else if e.rollback_allowed {
             content
                 .details
                 .push("An automatic rollback may follow, as the policy allows (in observe mode, a message says what it would have been).".into());
@@ -504,7 +508,10 @@ impl<K: Stack> Alerter<'_, K> {
             job_id,
             commit_id,
             commit_message,
-            console_url: job_id.map(|j| console_url(self.region, app_id, branch_name, j)),
+            // Only an Amplify job has a page in the Amplify console.
+            console_url: job_id
+                .filter(|_| app_id.is_amplify())
+                .map(|j| console_url(self.region, app_id, branch_name, j)),
             site_url,
         }
     }

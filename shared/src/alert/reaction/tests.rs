@@ -526,3 +526,56 @@ async fn an_inconclusive_bake_alerts_a_person_and_a_probe_inconclusive_does_not(
     assert_eq!(outcome.sent, 0);
     assert_eq!(w.notifier.sent().len(), 1);
 }
+
+/// A reported service's failed deploy (`sentinel report failed`): the
+/// event of `n`, its record holding the diagnosis the report sent, or none.
+async fn reported_failure(w: &World, n: u64, sent: Option<&str>) -> String {
+    let key = DeploymentKey {
+        app_id: "svc:shop-api".parse().unwrap(),
+        branch_name: "prod".parse().unwrap(),
+        job_id: JobId::new(n),
+    };
+    let mut d = Deployment::new(key, Environment::Prod);
+    d.status = BuildStatus::Failed;
+    d.diagnosis = sent.map(|log| crate::diagnose::diagnose_bytes(log.as_bytes()));
+    w.store.save_deployment(&d).await.unwrap();
+    build_event("Build Failed", "FAILED", n)
+        .replace("d1abc/main", "svc:shop-api/prod")
+        .replace("\"d1abc\"", "\"svc:shop-api\"")
+        .replace("\"main\"", "\"prod\"")
+}
+
+#[tokio::test]
+async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_call() {
+    let w = World::new();
+    let raw = reported_failure(&w, 1_764_000_000_000, Some(OOM_LOG)).await;
+    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(out.decision, "opened");
+    assert_eq!(out.category.as_deref(), Some("node-heap-oom"));
+    assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].email.contains("max-old-space-size"),
+        "{}",
+        sent[0].email
+    );
+    assert!(
+        !sent[0].email.contains("Amplify console"),
+        "{}",
+        sent[0].email
+    );
+    // The diagnosis was the report's: no "Build Diagnosed" (nothing to retry).
+    assert!(w.publisher.detail_types().is_empty());
+}
+
+#[tokio::test]
+async fn a_reported_failure_without_a_log_says_how_to_send_one() {
+    let w = World::new();
+    let raw = reported_failure(&w, 2, None).await;
+    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(out.decision, "opened");
+    assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
+    let sent = w.notifier.sent();
+    assert!(sent[0].email.contains("--log FILE"), "{}", sent[0].email);
+}

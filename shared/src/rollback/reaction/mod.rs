@@ -21,6 +21,7 @@
 //!   Sentinel ([`crate::rollback::verdict`]).
 
 mod observe;
+mod reported;
 mod retry;
 mod start;
 
@@ -161,7 +162,15 @@ impl<K: Stack> Rollbacker<'_, K> {
                     }
                 }
             }
-            _ => self.on_diagnosed(envelope.detail()?).await,
+            _ => {
+                let e: crate::core::events::DiagnosisEvent = envelope.detail()?;
+                if !e.app_id.is_amplify() {
+                    return Ok(RollbackAction::Ignored(
+                        "not an Amplify build: nothing to retry".into(),
+                    ));
+                }
+                self.on_diagnosed(e).await
+            }
         }
     }
 
@@ -209,6 +218,11 @@ impl<K: Stack> Rollbacker<'_, K> {
             return Ok(RollbackAction::Ignored(
                 "the verdict does not allow a rollback (scheduled check, alert only)".into(),
             ));
+        }
+        if !app.is_amplify() {
+            return self
+                .recommend_to_reporter(app, branch, job, unhealthy.reason())
+                .await;
         }
         let from_commit = record.and_then(|d| d.details.commit_id);
         self.rollback(

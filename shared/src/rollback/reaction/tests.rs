@@ -1152,3 +1152,50 @@ async fn a_diagnosis_its_record_does_not_bear_out_retries_nothing() {
         w.untouched(case).await;
     }
 }
+
+#[tokio::test]
+async fn an_unhealthy_reported_service_is_recommended_a_rollback_once_and_amplify_is_never_called()
+{
+    let w = World::new(Environment::Prod, true).await;
+    let svc = DeploymentKey {
+        app_id: "svc:shop-api".parse().unwrap(),
+        branch_name: "prod".parse().unwrap(),
+        job_id: JobId::new(1_764_000_000_000),
+    };
+    let mut d = Deployment::new(svc.clone(), Environment::Prod);
+    d.status = BuildStatus::Succeeded;
+    d.health = Some(HealthRecord {
+        verdict: Verdict::Unhealthy,
+        reason: "3 consecutive rounds failed: status 500".into(),
+        url: "https://shop.example.com/".into(),
+        checked_at: Utc::now(),
+        rounds: 3,
+        endpoints: Vec::new(),
+    });
+    w.store.save_deployment(&d).await.unwrap();
+    let raw = health("unhealthy", svc.job_id.number(), BAD, false)
+        .replace("d1abc/main", "svc:shop-api/prod")
+        .replace("\"d1abc\"", "\"svc:shop-api\"")
+        .replace("\"main\"", "\"prod\"");
+    for _ in 0..2 {
+        let action = w.rollbacker("r1").on_event(&parsed(&raw)).await.unwrap();
+        assert!(
+            matches!(
+                action,
+                RollbackAction::Refused {
+                    recommended: true,
+                    ..
+                }
+            ),
+            "{action:?}"
+        );
+    }
+    assert!(w.starts().is_empty());
+    assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Recommended"]);
+    let published = w.publisher.published.lock().unwrap()[0].detail.clone();
+    assert!(
+        published.contains("cannot roll back a reported service"),
+        "{published}"
+    );
+}
