@@ -33,6 +33,13 @@ pub struct Rule {
     /// (a prerender error's stack): a more specific cause within the next
     /// lines takes precedence.
     pub wrapper: bool,
+    /// A tool may print it as a warning the build survives (webpack's
+    /// "Compiled with warnings"): inside such a block it is remembered, not
+    /// a cause. A line of any other category ends the block.
+    pub warning: bool,
+    /// Amplify's own verdict (`!!! CustomerError: …`) is the cause even
+    /// without a trigger: this regex on its text says it is this category.
+    pub platform: Option<&'static str>,
 }
 
 const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule {
@@ -48,6 +55,8 @@ const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule 
         after: 2,
         caching_only: false,
         wrapper: false,
+        warning: false,
+        platform: None,
     }
 }
 
@@ -152,6 +161,7 @@ pub static RULES: &[Rule] = &[
         confirm: Some(
             r"(?i)(can't resolve|cannot find|could not be found|not found|no such file|ENOENT|does not exist|missing|failed to resolve)",
         ),
+        warning: true,
         ..rule(
             "amplify-backend-missing",
             "The app imports Amplify backend configuration that this build did not generate",
@@ -319,6 +329,10 @@ pub static RULES: &[Rule] = &[
         confirm: Some(
             r"(?i)can't find|cannot find|could not find|not found|missing|does not exist|unable to|no such file|ENOENT",
         ),
+        // A file the deploy needs is not in the build output.
+        platform: Some(
+            r"(?i)\b(file|[\w.-]+\.(json|m?js|cjs|html))\b.*\b(cannot be found|not found|is missing|missing|does not exist|doesn't exist)\b|\b(can't|cannot|could not|couldn't|unable to|failed to) (find|locate|read|open)\b.*\b(file|[\w.-]+\.(json|m?js|cjs|html))\b",
+        ),
         ..rule(
             "deploy-manifest-missing",
             "The build output has no Next.js server manifest Amplify needs to deploy",
@@ -333,6 +347,9 @@ pub static RULES: &[Rule] = &[
             "baseDirectory",
         ],
         confirm: Some(r"(?i)(doesn't|does not|didn't) exist|not found|no such"),
+        platform: Some(
+            r"(?i)\b(directory|folder)\b.*\b((doesn't|does not|didn't) exist|not found|is missing)|\b(can't|cannot|could not|unable to|failed to) find\b.*\b(directory|folder)\b",
+        ),
         ..rule(
             "artifact-directory-missing",
             "The artifacts directory in the build spec does not exist after the build",
@@ -350,6 +367,7 @@ pub static RULES: &[Rule] = &[
             r"(?i)attempted import error|is not exported from|does not provide an export named|export '[^']+' \(imported as '[^']+'\) was not found in",
         ),
         after: 1,
+        warning: true,
         ..rule(
             "missing-export",
             "A module imports a name the other module does not export",
@@ -366,6 +384,7 @@ pub static RULES: &[Rule] = &[
             "Failed to resolve import",
         ],
         after: 3,
+        warning: true,
         ..rule(
             "module-not-found",
             "A module the code imports cannot be found",
@@ -390,6 +409,7 @@ pub static RULES: &[Rule] = &[
         ),
         before: 1,
         after: 2,
+        warning: true,
         ..rule(
             "lint-error",
             "ESLint reported errors, which fail the build",
@@ -520,6 +540,9 @@ pub static MARKERS: &[(&str, Marker)] = &[
     ("!!! Build failed", Marker::Trailer),
     ("Command failed with exit code", Marker::Trailer),
     ("Non-Zero Exit Code", Marker::Trailer),
+    ("CustomerError", Marker::Platform),
+    ("is not a function", Marker::Symptom),
+    ("is not a constructor", Marker::Symptom),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -531,6 +554,11 @@ pub enum Marker {
     WarningsStart,
     WarningsEnd,
     Trailer,
+    /// Amplify's own verdict on the build (`!!! CustomerError: …`).
+    Platform,
+    /// A runtime error that is a symptom (`TypeError: x is not a function`):
+    /// never a cause itself, but a warning may explain it.
+    Symptom,
 }
 
 /// A category by id (the catalogue, or the built-in fallbacks).
