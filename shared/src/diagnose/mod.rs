@@ -41,7 +41,7 @@ pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
@@ -96,9 +96,33 @@ struct Engine {
     /// Names every literal a found line holds.
     automaton: AhoCorasick,
     kinds: Vec<Kind>,
-    confirms: Vec<Option<Regex>>,
-    platforms: Vec<Option<Regex>>,
+    confirms: Vec<Lazy>,
+    platforms: Vec<Lazy>,
     exit_code: Regex,
+}
+
+/// A rule's regex, compiled on its first use: a log needs a few of them,
+/// and compiling all of them would be most of the start-up.
+struct Lazy {
+    source: Option<&'static str>,
+    regex: OnceLock<Regex>,
+}
+
+impl Lazy {
+    fn new(source: Option<&'static str>) -> Self {
+        Self {
+            source,
+            regex: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&Regex> {
+        let source = self.source?;
+        Some(
+            self.regex
+                .get_or_init(|| Regex::new(source).expect("catalogue regexes compile")),
+        )
+    }
 }
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
@@ -114,14 +138,13 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
         literals.push(literal);
         kinds.push(Kind::Marker(*marker));
     }
-    let compile = |re: Option<&str>| re.map(|r| Regex::new(r).expect("catalogue regexes compile"));
     Engine {
         finder: Finder::new(&literals),
         automaton: AhoCorasick::new(&literals)
             .expect("the catalogue's literals build an automaton"),
         kinds,
-        confirms: RULES.iter().map(|r| compile(r.confirm)).collect(),
-        platforms: RULES.iter().map(|r| compile(r.platform)).collect(),
+        confirms: RULES.iter().map(|r| Lazy::new(r.confirm)).collect(),
+        platforms: RULES.iter().map(|r| Lazy::new(r.platform)).collect(),
         exit_code: Regex::new(r"exit code:? (\d+)").expect("exit code regex compiles"),
     }
 });
@@ -130,6 +153,17 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
 /// `automaton`), for the benchmark's record.
 pub fn searcher() -> String {
     ENGINE.finder.describe()
+}
+
+/// Compiles every rule's regexes now (they are otherwise compiled on first
+/// use): a test's way to know they all compile.
+pub fn compile_all() -> usize {
+    ENGINE
+        .confirms
+        .iter()
+        .chain(&ENGINE.platforms)
+        .filter_map(Lazy::get)
+        .count()
 }
 
 /// One cause found, with its evidence.
@@ -414,17 +448,14 @@ impl Diagnoser {
         // Amplify's verdict needs no confirmation for the categories that
         // expect it (`platform`), and is classified by their pattern when
         // it holds none of their triggers.
-        let trusted = |i: usize| platform && engine.platforms[i].is_some();
+        let trusted = |i: usize| platform && engine.platforms[i].source.is_some();
         let rule_index = rules
             .into_iter()
             .find(|&i| {
                 let rule = &RULES[i];
                 (!rule.caching_only || self.state.caching)
                     && !rule.exclude.iter().any(|x| text.contains(x))
-                    && (trusted(i)
-                        || engine.confirms[i]
-                            .as_ref()
-                            .is_none_or(|re| re.is_match(&text)))
+                    && (trusted(i) || engine.confirms[i].get().is_none_or(|re| re.is_match(&text)))
             })
             .or_else(|| {
                 platform
@@ -432,7 +463,7 @@ impl Diagnoser {
                         engine
                             .platforms
                             .iter()
-                            .position(|p| p.as_ref().is_some_and(|re| re.is_match(&text)))
+                            .position(|p| p.get().is_some_and(|re| re.is_match(&text)))
                     })
                     .flatten()
             })?;
