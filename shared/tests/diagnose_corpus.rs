@@ -118,7 +118,8 @@ fn the_corpus_is_well_formed() {
         let issue = format!("/issues/{}", c.issue);
         let pull = format!("/pull/{}", c.issue);
         assert!(
-            c.url.starts_with(&format!("https://github.com/{}/", c.repo))
+            c.url
+                .starts_with(&format!("https://github.com/{}/", c.repo))
                 && (c.url.ends_with(&issue) || c.url.ends_with(&pull)),
             "{}: url {} is not {}#{}",
             c.file,

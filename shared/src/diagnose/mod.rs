@@ -21,6 +21,7 @@
 //!   the others are listed as secondary.
 
 pub mod catalogue;
+mod suspect;
 pub mod text;
 
 pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
@@ -33,6 +34,7 @@ use regex::Regex;
 
 use crate::core::redact::mask_in_text;
 use catalogue::{MARKERS, Marker, RULES, Rule};
+use suspect::Suspects;
 use text::clean;
 
 /// The most bytes held at once, whatever the log's size; a line longer than
@@ -67,6 +69,8 @@ impl Diagnosis {
 enum Kind {
     Rule(usize),
     Marker(Marker),
+    /// A word that makes a line look like an error (its weight), for `unknown`.
+    Suspect(i32),
 }
 
 struct Engine {
@@ -88,6 +92,10 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     for (literal, marker) in MARKERS {
         literals.push(literal);
         kinds.push(Kind::Marker(*marker));
+    }
+    for (literal, weight) in suspect::WORDS {
+        literals.push(literal);
+        kinds.push(Kind::Suspect(*weight));
     }
     Engine {
         automaton: AhoCorasick::new(&literals)
@@ -143,6 +151,8 @@ pub struct Diagnoser {
     candidates: Vec<Candidate>,
     /// Causes seen in warnings or in phases that completed.
     survived: u32,
+    /// The lines most like an error, shown when no cause is found.
+    suspects: Suspects,
     /// Reused for a coloured line's text.
     scratch: Vec<u8>,
     /// Why the reader stopped before the log's end, if it did.
@@ -174,6 +184,7 @@ impl Diagnoser {
             state: State::default(),
             candidates: Vec::new(),
             survived: 0,
+            suspects: Suspects::default(),
             scratch: Vec::new(),
             cut: None,
         }
@@ -331,6 +342,7 @@ impl Diagnoser {
         let mut rules: Vec<usize> = Vec::new();
         let mut needs_text = false;
         let mut structural = false;
+        let mut suspicion = 0;
         for m in engine.automaton.find_overlapping_iter(bytes) {
             match engine.kinds[m.pattern().as_usize()] {
                 Kind::Rule(index) => rules.push(index),
@@ -340,9 +352,14 @@ impl Diagnoser {
                 Kind::Marker(marker) => {
                     structural |= self.on_marker(marker, line_no, "");
                 }
+                Kind::Suspect(weight) => suspicion += weight,
             }
         }
         self.scratch = scratch;
+        if suspicion > 0 && !needs_text && !structural && !self.state.in_warnings {
+            self.suspects
+                .offer(suspicion, line_no, self.state.phase_seq, raw);
+        }
         if rules.is_empty() && !needs_text {
             return None;
         }
@@ -417,6 +434,7 @@ impl Diagnoser {
                 let before = self.candidates.len();
                 self.candidates.retain(|c| c.phase_seq != seq);
                 self.survived += (before - self.candidates.len()) as u32;
+                self.suspects.forget_phase(seq);
                 self.pending_after = None;
                 self.state.in_warnings = false;
                 true
@@ -482,18 +500,22 @@ impl Diagnoser {
                 .unwrap_or(0),
             _ => 0,
         };
+        let suspects = std::mem::take(&mut self.suspects).evidence();
+        let suspected = candidates.is_empty() && !suspects.is_empty();
         let (rule, evidence, secondary) = if candidates.is_empty() {
             let rule = if state.exit_code == Some(137) {
                 &catalogue::BUILD_INSTANCE_OOM
             } else {
                 &catalogue::UNKNOWN
             };
-            let evidence = state
+            let mut evidence: Vec<Evidence> = state
                 .command
                 .iter()
                 .chain(state.trailer.iter())
                 .cloned()
+                .chain(suspects)
                 .collect();
+            evidence.sort_by_key(|e| e.line);
             (rule, evidence, Vec::new())
         } else {
             let primary = candidates.remove(primary_at);
@@ -516,8 +538,13 @@ impl Diagnoser {
             let code = state
                 .exit_code
                 .map_or(String::new(), |c| format!(" with exit code {c}"));
+            let shown = if suspected {
+                " The lines that look most like an error are in the evidence."
+            } else {
+                ""
+            };
             format!(
-                "{what} failed{code}; the log names no known cause. {}",
+                "{what} failed{code}; the log names no known cause.{shown} {}",
                 rule.fix
             )
         } else {

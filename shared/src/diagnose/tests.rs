@@ -45,6 +45,42 @@ fn the_generic_trailer_alone_is_unknown_and_names_the_command() {
 }
 
 #[test]
+fn unknown_shows_the_lines_most_like_an_error() {
+    let d = diagnose_bytes(
+        failing(&[
+            "npm WARN deprecated inflight@1.0.6: This module is not supported",
+            "Starting SSR Build...",
+            "TypeError: Cannot read properties of undefined (reading 'map')",
+            "    at build (/codebuild/output/src1/src/shop/scripts/ssr.js:12:5)",
+            "SSR build failed",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "unknown");
+    let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
+    // The command, the two error lines (not the warning, not the stack
+    // frame), then the trailer.
+    assert_eq!(lines, vec![7, 11, 13, 14], "{:#?}", d.evidence);
+    assert!(d.evidence[1].text.starts_with("TypeError: Cannot read"));
+    assert!(d.fix.contains("look most like an error"), "{}", d.fix);
+}
+
+#[test]
+fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
+    let d = diagnose_bytes(
+        failing(&[
+            "CloudFormationDeploymentError: The CloudFormation deployment has failed.",
+            "Resolution: Find more information in the CloudFormation AWS Console for this stack.",
+            "Cause: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/AmplifyRole/BuildSession is not authorized to perform: ssm:GetParameter",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "iam-role");
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].category, "backend-deploy-failed");
+}
+
+#[test]
 fn the_earliest_cause_wins_and_the_rest_are_secondary() {
     let d = diagnose_bytes(
         failing(&[
