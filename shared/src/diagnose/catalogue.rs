@@ -81,7 +81,13 @@ pub const BUILD_INSTANCE_OOM: Rule = Rule {
         "process exited too early",
         "ran out of memory or someone called",
         "signal SIGKILL",
+        "Killed",
     ],
+    // A bare `Killed` is also the caching step's; here only bash's report of
+    // a command it lost to SIGKILL (`amplify.sh: line 18:  2807 Killed  npm run build`).
+    confirm: Some(
+        r"process exited too early|ran out of memory or someone called|signal SIGKILL|line \d+:\s+\d+ Killed\b",
+    ),
     ..rule(
         "build-instance-oom",
         "The build container ran out of memory and the build was killed",
@@ -159,7 +165,7 @@ pub static RULES: &[Rule] = &[
             "amplify-meta.json",
         ],
         confirm: Some(
-            r"(?i)(can't resolve|cannot find|could not be found|not found|no such file|ENOENT|does not exist|missing|failed to resolve)",
+            r"(?i)(can't resolve|cannot find|could not be found|not found|no such file|ENOENT|does not exist|doesn't exist|missing|failed to resolve)",
         ),
         warning: true,
         ..rule(
@@ -200,9 +206,10 @@ pub static RULES: &[Rule] = &[
             "lockfile would have been modified",
             "frozen-lockfile",
             "Missing: ",
+            "can only install packages with an existing package-lock.json",
         ],
         confirm: Some(
-            r"(?i)not in sync|can only install packages when your package\.json and package-lock\.json|lockfile needs to be updated|ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE|lockfile would have been modified|missing: \S+@\S+ from lock ?file|frozen-lockfile.*(fail|error|not)",
+            r"(?i)not in sync|can only install packages when your package\.json and package-lock\.json|lockfile needs to be updated|ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE|lockfile would have been modified|missing: \S+@\S+ from lock ?file|frozen-lockfile.*(fail|error|not)|can only install packages with an existing package-lock\.json",
         ),
         ..rule(
             "lockfile-out-of-sync",
@@ -234,6 +241,48 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         triggers: &[
+            "E401",
+            "E403",
+            "ENEEDAUTH",
+            "Unable to authenticate",
+            "Incorrect or missing password",
+            "authentication token seems to be invalid",
+            "401 Unauthorized",
+            "403 Forbidden",
+            "ERR_PNPM_FETCH_401",
+            "ERR_PNPM_FETCH_403",
+        ],
+        confirm: Some(
+            r#"(?i)npm (ERR!|error) code (E401|E403|ENEEDAUTH)|unable to authenticate|incorrect or missing password|authentication token seems to be invalid|ERR_PNPM_FETCH_40[13]|40[13] (Unauthorized|Forbidden)( - (GET|PUT)|")"#,
+        ),
+        exclude: &["npm WARN", "npm warn"],
+        after: 2,
+        ..rule(
+            "registry-auth",
+            "The package registry refused the build's credentials",
+            "Give the build a valid token for the private registry: keep it in an environment variable or secret (e.g. `NPM_TOKEN`) and write it to .npmrc in preBuild (`echo \"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\" >> .npmrc`, with your registry's host), renew it if it expired or was revoked, and check that a committed .npmrc holds no stale token and points each scope at the right registry.",
+        )
+    },
+    Rule {
+        triggers: &[
+            "missing script:",
+            "Missing script:",
+            "Couldn't find a script named",
+            "ERR_PNPM_NO_SCRIPT",
+            "error Command \"",
+        ],
+        confirm: Some(
+            r#"(?i)missing script:|couldn't find a script named|ERR_PNPM_NO_SCRIPT|error command "[^"]+" not found"#,
+        ),
+        after: 3,
+        ..rule(
+            "missing-script",
+            "The build runs a package.json script that does not exist",
+            "Run a script that package.json defines (`npm run build` needs a `\"build\"` entry under `scripts`): check the command's spelling in amplify.yml, and in a monorepo set `appRoot` (or `AMPLIFY_MONOREPO_APP_ROOT`) to the folder whose package.json has the script.",
+        )
+    },
+    Rule {
+        triggers: &[
             "ETIMEDOUT",
             "ECONNRESET",
             "EAI_AGAIN",
@@ -254,7 +303,7 @@ pub static RULES: &[Rule] = &[
             "ERR_PNPM_FETCH_",
         ],
         confirm: Some(
-            r"(?i)^(npm (ERR!|error)|error\b|err_pnpm|yarn error)|ERR_PNPM_(META_)?FETCH|fetch failed|request to \S+ failed|network connection|socket hang up",
+            r"(?i)^(npm (ERR!|error)|error\b|err_pnpm|yarn error)|ERR_PNPM_(META_)?FETCH|fetch failed|request to \S+ failed|network connection|socket hang up|npm (ERR!|error) (code |network (read |connect )?)E(TIMEDOUT|CONNRESET|AI_AGAIN|SOCKETTIMEDOUT|CONNREFUSED)",
         ),
         exclude: &[
             "npm WARN",
@@ -297,9 +346,10 @@ pub static RULES: &[Rule] = &[
             "not authorized to perform: sts:AssumeRole",
             "is not authorized to perform",
             "AccessDenied",
+            "AWS access credentials can not be found",
         ],
         confirm: Some(
-            r"(?i)unable to assume|sts:AssumeRole|is not authorized to perform|AccessDenied(Exception)?:? ",
+            r"(?i)unable to assume|sts:AssumeRole|is not authorized to perform|AccessDenied(Exception)?:? |aws access credentials can not be found",
         ),
         ..rule(
             "iam-role",
@@ -312,6 +362,7 @@ pub static RULES: &[Rule] = &[
             "Unable to locate credentials",
             "ExpiredToken",
             "security token included in the request is invalid",
+            "security token included in the request is expired",
             "InvalidClientTokenId",
             "Missing credentials in config",
             "CredentialsProviderError",
@@ -325,9 +376,31 @@ pub static RULES: &[Rule] = &[
         )
     },
     Rule {
+        triggers: &[
+            "An error occurred during the push operation",
+            "An error occurred when pushing the resources",
+            "is not in the state stackUpdateComplete",
+            "state and can not be updated",
+            "was not successfully updated",
+            "was not successfully created",
+            "Following resources failed",
+            "UPDATE_FAILED",
+            "CREATE_FAILED",
+            "CloudFormationDeploymentError",
+            "Failed to create/update the stack",
+        ],
+        wrapper: true,
+        after: 3,
+        ..rule(
+            "backend-deploy-failed",
+            "The backend deployment (CloudFormation) failed",
+            "Open the backend stack's events in the CloudFormation console (the amplify-<app>-<branch> stack with nested stacks shown, or Detect root cause) to see which resource failed and why, fix it and redeploy. A stack left in UPDATE_ROLLBACK_FAILED must be recovered first (Stack actions → Continue update rollback); two deployments of the same backend at once make one fail, so redeploy when the other has finished.",
+        )
+    },
+    Rule {
         triggers: &["required-server-files.json", "deploy-manifest.json"],
         confirm: Some(
-            r"(?i)can't find|cannot find|could not find|not found|missing|does not exist|unable to|no such file|ENOENT",
+            r"(?i)can't find|cannot find|could not find|not found|missing|does not exist|unable to|no such file|ENOENT|failed to (find|validate)",
         ),
         // A file the deploy needs is not in the build output.
         platform: Some(
@@ -358,13 +431,32 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         triggers: &[
+            "Could not load the \"sharp\" module",
+            "npm has a bug related to optional dependencies",
+            "@rollup/rollup-linux-",
+            "Failed to load SWC binary",
+            "Cannot find native binding",
+            "lightningcss.linux-",
+            "installed esbuild for another platform",
+            "was compiled against a different Node.js version",
+        ],
+        after: 3,
+        ..rule(
+            "native-binary-missing",
+            "A native module has no binary for the build's platform (Linux x64)",
+            "Install dependencies on the build image instead of bringing them from another machine: do not commit node_modules, clear a cache built with another Node.js version (App settings → Build settings → Clear cache), keep optional dependencies (no `--omit=optional`), and regenerate a lockfile made on macOS or Windows (`rm -rf node_modules package-lock.json && npm install`, or pnpm's `supportedArchitectures`); for sharp, `npm install --os=linux --cpu=x64 sharp`.",
+        )
+    },
+    Rule {
+        triggers: &[
             "Attempted import error",
             "is not exported from",
             "does not provide an export named",
             "was not found in",
+            "is not exported by",
         ],
         confirm: Some(
-            r"(?i)attempted import error|is not exported from|does not provide an export named|export '[^']+' \(imported as '[^']+'\) was not found in",
+            r"(?i)attempted import error|is not exported (from|by)|does not provide an export named|export '[^']+' \(imported as '[^']+'\) was not found in",
         ),
         after: 1,
         warning: true,
@@ -403,9 +495,15 @@ pub static RULES: &[Rule] = &[
         )
     },
     Rule {
-        triggers: &["Error: ", "problems (", "ESLint", "eslint"],
+        triggers: &[
+            "Error: ",
+            "problems (",
+            "ESLint",
+            "eslint",
+            "Treating warnings as errors because process.env.CI",
+        ],
         confirm: Some(
-            r"^\d+:\d+\s+Error:\s|✖ \d+ problems? \([1-9]\d* errors?|(?i)eslint.*(failed|error).*(\d+ errors?|lint)",
+            r"^\d+:\d+\s+Error:\s|✖ \d+ problems? \([1-9]\d* errors?|(?i)eslint.*(failed|error).*(\d+ errors?|lint)|treating warnings as errors because process\.env\.CI",
         ),
         before: 1,
         after: 2,

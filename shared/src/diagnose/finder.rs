@@ -249,7 +249,11 @@ fn teddy(literals: &[Vec<u8>]) -> Option<Imp> {
         let mut keys: Vec<(u32, usize)> = candidates
             .iter()
             .enumerate()
-            .filter_map(|(c, cand)| <[u8; 4]>::try_from(cand.fragment).ok().map(|w| (u32::from_le_bytes(w), c)))
+            .filter_map(|(c, cand)| {
+                <[u8; 4]>::try_from(cand.fragment)
+                    .ok()
+                    .map(|w| (u32::from_le_bytes(w), c))
+            })
             .collect();
         keys.sort_unstable();
         keys

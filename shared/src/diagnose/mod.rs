@@ -35,6 +35,7 @@
 pub mod catalogue;
 mod finder;
 mod link;
+mod suspect;
 pub mod text;
 
 pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
@@ -49,6 +50,7 @@ use regex::Regex;
 use crate::core::redact::mask_in_text;
 use catalogue::{MARKERS, Marker, RULES, Rule};
 use finder::Finder;
+use suspect::Suspects;
 use text::{Level, clean};
 
 /// The most bytes held at once, whatever the log's size; a line longer than
@@ -231,6 +233,8 @@ pub struct Diagnoser {
     candidates: Vec<Candidate>,
     /// Warnings the build survived that a symptom may still link to.
     survived: VecDeque<Survivor>,
+    /// The end of the log examined so far, for `unknown`'s suspects.
+    tail: Tail,
     /// Why the reader stopped before the log's end, if it did.
     cut: Option<String>,
 }
@@ -259,6 +263,7 @@ impl Diagnoser {
             state: State::default(),
             candidates: Vec::new(),
             survived: VecDeque::new(),
+            tail: Tail::default(),
             cut: None,
         }
     }
@@ -330,6 +335,7 @@ impl Diagnoser {
             self.prev_tail
                 .extend_from_slice(&body[start..body.len().min(start + 1024)]);
         }
+        self.tail.keep(region, self.lines_done + 1, newlines);
         self.lines_done += newlines;
         buf.copy_within(end..filled, 0);
         self.len = filled - end;
@@ -664,6 +670,12 @@ impl Diagnoser {
                 .unwrap_or(0),
             _ => 0,
         };
+        let suspects = if candidates.is_empty() {
+            self.tail.suspects()
+        } else {
+            Vec::new()
+        };
+        let suspected = !suspects.is_empty();
         let (rule, evidence, secondary) = if candidates.is_empty() {
             let rule = if state.exit_code == Some(137) {
                 &catalogue::BUILD_INSTANCE_OOM
@@ -676,6 +688,7 @@ impl Diagnoser {
                 .chain(state.platform.iter())
                 .chain(state.trailer.iter())
                 .cloned()
+                .chain(suspects)
                 .collect();
             evidence.sort_by_key(|e| e.line);
             (rule, evidence, Vec::new())
@@ -700,8 +713,13 @@ impl Diagnoser {
             let code = state
                 .exit_code
                 .map_or(String::new(), |c| format!(" with exit code {c}"));
+            let shown = if suspected {
+                " The lines that look most like an error are in the evidence."
+            } else {
+                ""
+            };
             format!(
-                "{what} failed{code}; the log names no known cause. {}",
+                "{what} failed{code}; the log names no known cause.{shown} {}",
                 rule.fix
             )
         } else {
@@ -722,6 +740,84 @@ impl Diagnoser {
             bytes: self.bytes,
         }
     }
+}
+
+/// The end of the log examined so far: whole lines, at most
+/// [`suspect::TAIL`] bytes once a region has been added.
+#[derive(Debug, Default)]
+struct Tail {
+    bytes: Vec<u8>,
+    /// The number of `bytes`' first line.
+    first_line: u64,
+}
+
+impl Tail {
+    /// Adds a region that starts at line `first_line` and holds `newlines`
+    /// newlines, and forgets what is now too far from the end.
+    fn keep(&mut self, region: &[u8], first_line: u64, newlines: u64) {
+        let cap = suspect::TAIL;
+        if region.len() >= cap {
+            let start = line_start_after(region, region.len() - cap);
+            let rest = &region[start..];
+            self.first_line =
+                first_line + newlines - memchr::memchr_iter(b'\n', rest).count() as u64;
+            self.bytes.clear();
+            self.bytes.extend_from_slice(rest);
+            return;
+        }
+        if self.bytes.is_empty() {
+            self.first_line = first_line;
+        }
+        self.bytes.extend_from_slice(region);
+        if self.bytes.len() > cap {
+            let start = line_start_after(&self.bytes, self.bytes.len() - cap);
+            self.first_line += memchr::memchr_iter(b'\n', &self.bytes[..start]).count() as u64;
+            self.bytes.drain(..start);
+        }
+    }
+
+    /// The lines that look most like an error, after the last phase that
+    /// completed and outside warning blocks, Amplify's own lines and stack
+    /// frames.
+    fn suspects(&self) -> Vec<Evidence> {
+        let engine = &*ENGINE;
+        let mut suspects = Suspects::default();
+        let mut in_warnings = false;
+        for (raw, line_no) in self.bytes.split(|&b| b == b'\n').zip(self.first_line..) {
+            let mut structural = false;
+            for m in engine.automaton.find_overlapping_iter(raw) {
+                match engine.kinds[m.pattern().as_usize()] {
+                    Kind::Marker(Marker::WarningsStart) => in_warnings = true,
+                    Kind::Marker(Marker::WarningsEnd | Marker::Symptom) => in_warnings = false,
+                    Kind::Marker(Marker::PhaseCompleted) => {
+                        suspects.forget();
+                        structural = true;
+                    }
+                    Kind::Marker(Marker::PhaseStarted | Marker::Command | Marker::Trailer) => {
+                        in_warnings = false;
+                        structural = true;
+                    }
+                    _ => {}
+                }
+            }
+            if structural || in_warnings {
+                continue;
+            }
+            let (_, text) = clean(raw);
+            if !text.is_empty() && !is_boilerplate(&text) && !is_frame(&text) {
+                suspects.offer(line_no, raw);
+            }
+        }
+        suspects.evidence()
+    }
+}
+
+/// The start of the first line that begins at or after `at`.
+fn line_start_after(bytes: &[u8], at: usize) -> usize {
+    if at == 0 {
+        return 0;
+    }
+    memchr::memchr(b'\n', &bytes[at - 1..]).map_or(bytes.len(), |i| at + i)
 }
 
 /// A connection error within a wrapper's window (a page that failed to

@@ -45,6 +45,42 @@ fn the_generic_trailer_alone_is_unknown_and_names_the_command() {
 }
 
 #[test]
+fn unknown_shows_the_lines_most_like_an_error() {
+    let d = diagnose_bytes(
+        failing(&[
+            "npm WARN deprecated inflight@1.0.6: This module is not supported",
+            "Starting SSR Build...",
+            "TypeError: Cannot read properties of undefined (reading 'map')",
+            "    at build (/codebuild/output/src1/src/shop/scripts/ssr.js:12:5)",
+            "SSR build failed",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "unknown");
+    let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
+    // The command, the two error lines (not the warning, not the stack
+    // frame), then the trailer.
+    assert_eq!(lines, vec![7, 11, 13, 14], "{:#?}", d.evidence);
+    assert!(d.evidence[1].text.starts_with("TypeError: Cannot read"));
+    assert!(d.fix.contains("look most like an error"), "{}", d.fix);
+}
+
+#[test]
+fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
+    let d = diagnose_bytes(
+        failing(&[
+            "CloudFormationDeploymentError: The CloudFormation deployment has failed.",
+            "Resolution: Find more information in the CloudFormation AWS Console for this stack.",
+            "Cause: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/AmplifyRole/BuildSession is not authorized to perform: ssm:GetParameter",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "iam-role");
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].category, "backend-deploy-failed");
+}
+
+#[test]
 fn the_earliest_cause_wins_and_the_rest_are_secondary() {
     let d = diagnose_bytes(
         failing(&[
@@ -230,8 +266,13 @@ fn deployed(verdict: &str) -> String {
         "# Caching completed",
     ]);
     let mut text = log(&lines);
-    text.push_str(&format!("2024-03-01T10:00:00.000Z [ERROR]: !!! {verdict}\n"));
-    text.push_str(&log(&["# Starting environment caching...", "Terminating logging..."]));
+    text.push_str(&format!(
+        "2024-03-01T10:00:00.000Z [ERROR]: !!! {verdict}\n"
+    ));
+    text.push_str(&log(&[
+        "# Starting environment caching...",
+        "Terminating logging...",
+    ]));
     text
 }
 
@@ -259,7 +300,11 @@ fn amplifys_verdict_after_a_completed_build_is_the_cause() {
     ] {
         let d = diagnose_bytes(deployed(verdict).as_bytes());
         assert_eq!(d.category, category, "{verdict}");
-        assert!(d.evidence[0].text.contains("CustomerError"), "{:?}", d.evidence);
+        assert!(
+            d.evidence[0].text.contains("CustomerError"),
+            "{:?}",
+            d.evidence
+        );
     }
 }
 
@@ -303,7 +348,11 @@ fn a_survived_warning_does_not_swallow_a_later_failure() {
             .as_bytes(),
         );
         assert_eq!(d.category, category);
-        assert!(d.secondary.is_empty(), "the warning is no cause: {:?}", d.secondary);
+        assert!(
+            d.secondary.is_empty(),
+            "the warning is no cause: {:?}",
+            d.secondary
+        );
     }
 }
 
@@ -360,7 +409,11 @@ fn a_symptom_names_the_survived_warning_that_explains_it() {
     assert_eq!(d.category, "missing-export");
     assert_eq!(d.evidence[0].line, 11);
     assert_eq!(d.evidence[0].text, warning);
-    assert!(d.evidence[1].text.contains("formatPrice) is not a function"));
+    assert!(
+        d.evidence[1]
+            .text
+            .contains("formatPrice) is not a function")
+    );
     assert_eq!(d.secondary[0].category, "prerender-error");
 }
 
@@ -413,10 +466,13 @@ fn class_fixtures() -> Vec<Vec<u8>> {
     .iter()
     .map(|f| {
         let raw = std::fs::read_to_string(dir.join(f)).expect("fixture");
-        raw.replace("Module not found", "\x1b[1m\x1b[31mModule not found\x1b[39m\x1b[22m")
-            .replace("TypeError", "\x1b[31mType\x1b[0mError")
-            .replace('\n', "\r\n")
-            .into_bytes()
+        raw.replace(
+            "Module not found",
+            "\x1b[1m\x1b[31mModule not found\x1b[39m\x1b[22m",
+        )
+        .replace("TypeError", "\x1b[31mType\x1b[0mError")
+        .replace('\n', "\r\n")
+        .into_bytes()
     })
     .collect()
 }

@@ -260,7 +260,9 @@ fn amplify_log(size: usize) -> Vec<u8> {
     while log.len() < size {
         n += 1;
         let line = noise[n % noise.len()].replace("{n}", &(n % 997).to_string());
-        log.extend_from_slice(format!("2024-03-01T10:{:02}:00.000Z {line}\n", n / 6000 % 60).as_bytes());
+        log.extend_from_slice(
+            format!("2024-03-01T10:{:02}:00.000Z {line}\n", n / 6000 % 60).as_bytes(),
+        );
     }
     log.extend_from_slice(OOM.as_bytes());
     log.extend_from_slice(
