@@ -19,12 +19,7 @@ const FLOOR: f64 = 0.95;
 /// Cases the engine gets wrong today, each with why (for the engine, not the
 /// catalogue). Any other wrong case fails the test, and so does one of these
 /// once it is right (take it out of the list).
-const KNOWN_MISSES: &[(&str, &str)] = &[(
-    "cli-13399.log",
-    "root cause over symptom: Node 18 cannot start on the image (GLIBC_2.27 not found), and the \
-     earlier `Cannot find module .../@aws-amplify/cli/package.json` printed by Amplify's own \
-     set-up step is its consequence; the engine takes the earliest candidate",
-)];
+const KNOWN_MISSES: &[(&str, &str)] = &[];
 
 #[derive(Debug, Deserialize)]
 struct Case {

@@ -40,6 +40,10 @@ pub struct Rule {
     /// Amplify's own verdict (`!!! CustomerError: …`) is the cause even
     /// without a trigger: this regex on its text says it is this category.
     pub platform: Option<&'static str>,
+    /// The build environment itself cannot run the toolchain (a binary the
+    /// image cannot load): what failed before it in the log failed for the
+    /// same reason, so it is the cause wherever it appears.
+    pub environment: bool,
 }
 
 const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule {
@@ -57,6 +61,7 @@ const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule 
         wrapper: false,
         warning: false,
         platform: None,
+        environment: false,
     }
 }
 
@@ -151,6 +156,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         triggers: &["GLIBC_", "GLIBCXX_"],
         confirm: Some(r"GLIBC(XX)?_[0-9.]+'? not found"),
+        environment: true,
         ..rule(
             "build-image-glibc",
             "A binary needs a newer glibc than the build image has",

@@ -27,6 +27,9 @@
 //! - a symptom (`TypeError: x is not a function`) that a remembered warning
 //!   explains (`'x' is not exported from '…'`, the same name and module)
 //!   makes that warning the cause, with both lines as evidence;
+//! - a build image that cannot run the toolchain (`GLIBC_2.27 not found`)
+//!   is the cause wherever it appears: what failed before it failed for
+//!   that reason;
 //! - the earliest remaining candidate wins, except that a wrapper symptom
 //!   (a pre-render error) yields to a specific cause printed right after
 //!   it, and takes a connection error next to it as its own evidence; the
@@ -44,7 +47,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 
 use crate::core::redact::mask_in_text;
@@ -100,7 +103,7 @@ struct Engine {
     kinds: Vec<Kind>,
     confirms: Vec<Lazy>,
     platforms: Vec<Lazy>,
-    exit_code: Regex,
+    exit_code: Lazy,
 }
 
 /// A rule's regex, compiled on its first use: a log needs a few of them,
@@ -142,12 +145,15 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     }
     Engine {
         finder: Finder::new(&literals),
-        automaton: AhoCorasick::new(&literals)
+        // Run on found lines only: quick to build matters more than speed.
+        automaton: AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&literals)
             .expect("the catalogue's literals build an automaton"),
         kinds,
         confirms: RULES.iter().map(|r| Lazy::new(r.confirm)).collect(),
         platforms: RULES.iter().map(|r| Lazy::new(r.platform)).collect(),
-        exit_code: Regex::new(r"exit code:? (\d+)").expect("exit code regex compiles"),
+        exit_code: Lazy::new(Some(r"exit code:? (\d+)")),
     }
 });
 
@@ -628,7 +634,8 @@ impl Diagnoser {
                 if state.exit_code.is_none() {
                     state.exit_code = ENGINE
                         .exit_code
-                        .captures(text)
+                        .get()
+                        .and_then(|re| re.captures(text))
                         .and_then(|c| c[1].parse().ok());
                 }
                 if state.trailer.is_none() {
@@ -661,8 +668,10 @@ impl Diagnoser {
         // A linked warning is found after the lines that follow it.
         candidates.sort_by_key(|c| c.line);
         absorb_connection_errors(&mut candidates);
-        let primary_at = match candidates.first() {
-            Some(first) if first.rule.wrapper => candidates
+        let environment = candidates.iter().position(|c| c.rule.environment);
+        let primary_at = match (environment, candidates.first()) {
+            (Some(at), _) => at,
+            (None, Some(first)) if first.rule.wrapper => candidates
                 .iter()
                 .position(|c| {
                     !c.rule.wrapper && c.line > first.line && c.line - first.line <= WRAP_WINDOW

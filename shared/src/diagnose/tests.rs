@@ -66,6 +66,20 @@ fn unknown_shows_the_lines_most_like_an_error() {
 }
 
 #[test]
+fn an_image_that_cannot_run_the_toolchain_is_the_cause_of_what_failed_before() {
+    let d = diagnose_bytes(
+        failing(&[
+            "Error: Cannot find module '/root/.nvm/versions/node/v20.11.1/lib/node_modules/pnpm/package.json'",
+            "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "build-image-glibc", "{d:#?}");
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].category, "module-not-found");
+}
+
+#[test]
 fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
     let d = diagnose_bytes(
         failing(&[
