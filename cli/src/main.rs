@@ -382,12 +382,25 @@ fn watch_scope(
         .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     term::default_sigpipe();
     let cli = Cli::parse();
     term::use_local_time(cli.local);
-    match run(cli).await {
+    // A diagnosis reads a file and needs neither AWS nor a runtime, whose
+    // start-up would be a good part of a small log's time.
+    let result = match &cli.command {
+        Command::Diagnose {
+            file,
+            json,
+            print_patterns,
+        } => diagnose(file, *json, *print_patterns),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|runtime| runtime.block_on(run(cli))),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             let (code, hint) = exit::classify(&e);
@@ -398,6 +411,31 @@ async fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// `sentinel diagnose`: synchronous, without the runtime.
+fn diagnose(file: &str, json: bool, print_patterns: bool) -> Result<ExitCode> {
+    if print_patterns {
+        for p in sentinel_shared::diagnose::trigger_patterns() {
+            println!("{p}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = term::Progress::start(&format!("reading {file}"));
+    let diagnosis = if file == "-" {
+        sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
+            .context("reading standard input")?
+    } else {
+        let f = std::fs::File::open(file).with_context(|| file.to_owned())?;
+        sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.to_owned())?
+    };
+    drop(progress);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&diagnosis)?);
+    } else {
+        print!("{}", render::diagnosis(&diagnosis));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn store(cli_table: Option<String>) -> Result<DynamoStore> {
@@ -740,29 +778,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             file,
             json,
             print_patterns,
-        } => {
-            if print_patterns {
-                for p in sentinel_shared::diagnose::trigger_patterns() {
-                    println!("{p}");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let progress = term::Progress::start(&format!("reading {file}"));
-            let diagnosis = if file == "-" {
-                sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
-                    .context("reading standard input")?
-            } else {
-                let f = std::fs::File::open(&file).with_context(|| file.clone())?;
-                sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.clone())?
-            };
-            drop(progress);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&diagnosis)?);
-            } else {
-                print!("{}", render::diagnosis(&diagnosis));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => diagnose(&file, json, print_patterns),
         Command::Cleanup {
             dry_run,
             only_apps,

@@ -181,14 +181,16 @@ fn cover<S: AsRef<[u8]>>(all: &[S]) -> Vec<Vec<u8>> {
     let mut literals: Vec<Vec<u8>> = all.iter().map(|l| l.as_ref().to_vec()).collect();
     literals.sort();
     literals.dedup();
-    let keep: Vec<bool> = literals
-        .iter()
-        .map(|l| {
-            !literals
-                .iter()
-                .any(|o| o.len() < l.len() && memchr::memmem::find(l, o).is_some())
-        })
-        .collect();
+    // One searcher per literal, not per pair: this runs at every start.
+    let mut keep = vec![true; literals.len()];
+    for o in &literals {
+        let finder = memchr::memmem::Finder::new(o);
+        for (l, keep) in literals.iter().zip(keep.iter_mut()) {
+            if *keep && o.len() < l.len() && finder.find(l).is_some() {
+                *keep = false;
+            }
+        }
+    }
     literals
         .into_iter()
         .zip(keep)
