@@ -756,33 +756,35 @@ impl Diagnoser {
 #[derive(Debug, Default)]
 struct Tail {
     bytes: Vec<u8>,
-    /// The number of `bytes`' first line.
-    first_line: u64,
+    /// The number of the line after the last newline of `bytes`: with the
+    /// newlines in `bytes`, the number of its first line, counted only if
+    /// the suspects are wanted.
+    end_line: u64,
 }
 
 impl Tail {
     /// Adds a region that starts at line `first_line` and holds `newlines`
-    /// newlines, and forgets what is now too far from the end.
+    /// newlines, and forgets what is now too far from the end: a copy, no
+    /// pass over the region.
     fn keep(&mut self, region: &[u8], first_line: u64, newlines: u64) {
         let cap = suspect::TAIL;
+        self.end_line = first_line + newlines;
         if region.len() >= cap {
             let start = line_start_after(region, region.len() - cap);
-            let rest = &region[start..];
-            self.first_line =
-                first_line + newlines - memchr::memchr_iter(b'\n', rest).count() as u64;
             self.bytes.clear();
-            self.bytes.extend_from_slice(rest);
+            self.bytes.extend_from_slice(&region[start..]);
             return;
-        }
-        if self.bytes.is_empty() {
-            self.first_line = first_line;
         }
         self.bytes.extend_from_slice(region);
         if self.bytes.len() > cap {
             let start = line_start_after(&self.bytes, self.bytes.len() - cap);
-            self.first_line += memchr::memchr_iter(b'\n', &self.bytes[..start]).count() as u64;
             self.bytes.drain(..start);
         }
+    }
+
+    /// The number of the first line of `bytes`.
+    fn first_line(&self) -> u64 {
+        self.end_line - memchr::memchr_iter(b'\n', &self.bytes).count() as u64
     }
 
     /// The lines that look most like an error, after the last phase that
@@ -792,7 +794,7 @@ impl Tail {
         let engine = &*ENGINE;
         let mut suspects = Suspects::default();
         let mut in_warnings = false;
-        for (raw, line_no) in self.bytes.split(|&b| b == b'\n').zip(self.first_line..) {
+        for (raw, line_no) in self.bytes.split(|&b| b == b'\n').zip(self.first_line()..) {
             let mut structural = false;
             for m in engine.automaton.find_overlapping_iter(raw) {
                 match engine.kinds[m.pattern().as_usize()] {

@@ -80,6 +80,37 @@ fn an_image_that_cannot_run_the_toolchain_is_the_cause_of_what_failed_before() {
 }
 
 #[test]
+fn unknowns_suspects_come_from_the_logs_end_whatever_its_length_and_chunking() {
+    let noise = vec!["Generating static pages (12/40)"; 20_000];
+    let mut middle: Vec<&str> = vec!["Error: an early error, far from the end"];
+    middle.extend(noise);
+    middle.push("SSR build failed");
+    let text = failing(&middle);
+    let failed_at = text
+        .lines()
+        .position(|l| l.ends_with("SSR build failed"))
+        .expect("the line") as u64
+        + 1;
+    for buffer in [256, 4096, BUFFER] {
+        let mut d = Diagnoser::with_buffer(buffer);
+        for chunk in text.as_bytes().chunks(1000) {
+            d.feed(chunk);
+        }
+        let d = d.finish();
+        assert_eq!(d.category, "unknown");
+        let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
+        // The command, the failure, the trailer; the early error is out
+        // of the tail.
+        assert!(lines.contains(&failed_at), "{buffer}: {lines:?}");
+        assert!(
+            d.evidence.iter().all(|e| !e.text.contains("early error")),
+            "{buffer}: {:?}",
+            d.evidence
+        );
+    }
+}
+
+#[test]
 fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
     let d = diagnose_bytes(
         failing(&[
