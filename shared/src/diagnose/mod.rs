@@ -53,7 +53,7 @@ use regex::Regex;
 use crate::core::redact::mask_in_text;
 use catalogue::{MARKERS, Marker, RULES, Rule};
 use finder::Finder;
-use suspect::Suspects;
+use suspect::{Suspects, Tail};
 use text::{Level, clean};
 
 /// The most bytes held at once, whatever the log's size; a line longer than
@@ -680,7 +680,7 @@ impl Diagnoser {
             _ => 0,
         };
         let suspects = if candidates.is_empty() {
-            self.tail.suspects()
+            suspects(&self.tail)
         } else {
             Vec::new()
         };
@@ -751,84 +751,39 @@ impl Diagnoser {
     }
 }
 
-/// The end of the log examined so far: whole lines, at most
-/// [`suspect::TAIL`] bytes once a region has been added.
-#[derive(Debug, Default)]
-struct Tail {
-    bytes: Vec<u8>,
-    /// The number of the line after the last newline of `bytes`: with the
-    /// newlines in `bytes`, the number of its first line, counted only if
-    /// the suspects are wanted.
-    end_line: u64,
-}
-
-impl Tail {
-    /// Adds a region that starts at line `first_line` and holds `newlines`
-    /// newlines, and forgets what is now too far from the end: a copy, no
-    /// pass over the region.
-    fn keep(&mut self, region: &[u8], first_line: u64, newlines: u64) {
-        let cap = suspect::TAIL;
-        self.end_line = first_line + newlines;
-        if region.len() >= cap {
-            let start = line_start_after(region, region.len() - cap);
-            self.bytes.clear();
-            self.bytes.extend_from_slice(&region[start..]);
-            return;
-        }
-        self.bytes.extend_from_slice(region);
-        if self.bytes.len() > cap {
-            let start = line_start_after(&self.bytes, self.bytes.len() - cap);
-            self.bytes.drain(..start);
-        }
-    }
-
-    /// The number of the first line of `bytes`.
-    fn first_line(&self) -> u64 {
-        self.end_line - memchr::memchr_iter(b'\n', &self.bytes).count() as u64
-    }
-
-    /// The lines that look most like an error, after the last phase that
-    /// completed and outside warning blocks, Amplify's own lines and stack
-    /// frames.
-    fn suspects(&self) -> Vec<Evidence> {
-        let engine = &*ENGINE;
-        let mut suspects = Suspects::default();
-        let mut in_warnings = false;
-        for (raw, line_no) in self.bytes.split(|&b| b == b'\n').zip(self.first_line()..) {
-            let mut structural = false;
-            for m in engine.automaton.find_overlapping_iter(raw) {
-                match engine.kinds[m.pattern().as_usize()] {
-                    Kind::Marker(Marker::WarningsStart) => in_warnings = true,
-                    Kind::Marker(Marker::WarningsEnd | Marker::Symptom) => in_warnings = false,
-                    Kind::Marker(Marker::PhaseCompleted) => {
-                        suspects.forget();
-                        structural = true;
-                    }
-                    Kind::Marker(Marker::PhaseStarted | Marker::Command | Marker::Trailer) => {
-                        in_warnings = false;
-                        structural = true;
-                    }
-                    _ => {}
+/// The lines of the log's end that look most like an error, after the last
+/// phase that completed and outside warning blocks, Amplify's own lines
+/// and stack frames.
+fn suspects(tail: &Tail) -> Vec<Evidence> {
+    let engine = &*ENGINE;
+    let mut suspects = Suspects::default();
+    let mut in_warnings = false;
+    for (raw, line_no) in tail.lines() {
+        let mut structural = false;
+        for m in engine.automaton.find_overlapping_iter(raw) {
+            match engine.kinds[m.pattern().as_usize()] {
+                Kind::Marker(Marker::WarningsStart) => in_warnings = true,
+                Kind::Marker(Marker::WarningsEnd | Marker::Symptom) => in_warnings = false,
+                Kind::Marker(Marker::PhaseCompleted) => {
+                    suspects.forget();
+                    structural = true;
                 }
-            }
-            if structural || in_warnings {
-                continue;
-            }
-            let (_, text) = clean(raw);
-            if !text.is_empty() && !is_boilerplate(&text) && !is_frame(&text) {
-                suspects.offer(line_no, raw);
+                Kind::Marker(Marker::PhaseStarted | Marker::Command | Marker::Trailer) => {
+                    in_warnings = false;
+                    structural = true;
+                }
+                _ => {}
             }
         }
-        suspects.evidence()
+        if structural || in_warnings {
+            continue;
+        }
+        let (_, text) = clean(raw);
+        if !text.is_empty() && !is_boilerplate(&text) && !is_frame(&text) {
+            suspects.offer(line_no, raw);
+        }
     }
-}
-
-/// The start of the first line that begins at or after `at`.
-fn line_start_after(bytes: &[u8], at: usize) -> usize {
-    if at == 0 {
-        return 0;
-    }
-    memchr::memchr(b'\n', &bytes[at - 1..]).map_or(bytes.len(), |i| at + i)
+    suspects.evidence()
 }
 
 /// A connection error within a wrapper's window (a page that failed to

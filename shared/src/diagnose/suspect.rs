@@ -123,6 +123,56 @@ impl Suspects {
     }
 }
 
+/// The end of the log examined so far: whole lines, at most
+/// [`TAIL`] bytes once a region has been added.
+#[derive(Debug, Default)]
+pub struct Tail {
+    bytes: Vec<u8>,
+    /// The number of the line after the last newline of `bytes`: with the
+    /// newlines in `bytes`, the number of its first line, counted only if
+    /// the suspects are wanted.
+    end_line: u64,
+}
+
+impl Tail {
+    /// Adds a region that starts at line `first_line` and holds `newlines`
+    /// newlines, and forgets what is now too far from the end: a copy, no
+    /// pass over the region.
+    pub fn keep(&mut self, region: &[u8], first_line: u64, newlines: u64) {
+        let cap = TAIL;
+        self.end_line = first_line + newlines;
+        if region.len() >= cap {
+            let start = line_start_after(region, region.len() - cap);
+            self.bytes.clear();
+            self.bytes.extend_from_slice(&region[start..]);
+            return;
+        }
+        self.bytes.extend_from_slice(region);
+        if self.bytes.len() > cap {
+            let start = line_start_after(&self.bytes, self.bytes.len() - cap);
+            self.bytes.drain(..start);
+        }
+    }
+
+    /// The number of the first line of `bytes`.
+    fn first_line(&self) -> u64 {
+        self.end_line - memchr::memchr_iter(b'\n', &self.bytes).count() as u64
+    }
+
+    /// The kept lines with their numbers.
+    pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.bytes.split(|&b| b == b'\n').zip(self.first_line()..)
+    }
+}
+
+/// The start of the first line that begins at or after `at`.
+fn line_start_after(bytes: &[u8], at: usize) -> usize {
+    if at == 0 {
+        return 0;
+    }
+    memchr::memchr(b'\n', &bytes[at - 1..]).map_or(bytes.len(), |i| at + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
