@@ -226,6 +226,10 @@ enum Command {
         /// (`main,release/*`, `!` excludes; none: every branch).
         #[arg(long = "branches", env = "SENTINEL_BRANCHES")]
         watched_branches: Option<String>,
+        /// The watched CloudFormation stacks: the stack's WatchedStacks
+        /// (names or `shop-*` patterns; none: no stack is reconciled).
+        #[arg(long = "stacks", env = "SENTINEL_STACKS")]
+        watched_stacks: Option<String>,
         /// Days deployment records are kept: the stack's RetentionDays
         /// (required: a command that deletes never guesses it).
         #[arg(long, env = "SENTINEL_RETENTION_DAYS")]
@@ -363,7 +367,14 @@ fn watch_scope(
     from_stack: Option<&stack::StackSettings>,
     apps: Vec<AppId>,
     branches: Option<String>,
+    stacks: Option<String>,
 ) -> Result<Option<sentinel_shared::core::scope::Scope>> {
+    let stacks = stack::settle(
+        stacks,
+        from_stack.map(|s| s.watched_stacks.clone()),
+        "--stacks (SENTINEL_STACKS)",
+        "WatchedStacks",
+    )?;
     let apps = if apps.is_empty() { None } else { Some(apps) };
     let joined = |ids: &[AppId]| {
         let mut ids: Vec<String> = ids.iter().map(AppId::to_string).collect();
@@ -391,17 +402,33 @@ fn watch_scope(
         .filter(|a| !a.is_empty())
         .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--watched: {e}")))
         .collect::<Result<Vec<AppId>>>()?;
-    sentinel_shared::core::scope::Scope::new(apps, &branches)
+    let scope = sentinel_shared::core::scope::Scope::new(apps, &branches)
+        .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
+    scope
+        .with_stacks(&stacks.unwrap_or_default())
         .map(Some)
-        .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))
+        .map_err(|e| anyhow::anyhow!("--stacks: {}", e.reason))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     term::default_sigpipe();
     let cli = Cli::parse();
     term::use_local_time(cli.local);
-    match run(cli).await {
+    // A diagnosis reads a file and needs neither AWS nor a runtime, whose
+    // start-up would be a good part of a small log's time.
+    let result = match &cli.command {
+        Command::Diagnose {
+            file,
+            json,
+            print_patterns,
+        } => diagnose(file, *json, *print_patterns),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|runtime| runtime.block_on(run(cli))),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             let (code, hint) = exit::classify(&e);
@@ -412,6 +439,31 @@ async fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// `sentinel diagnose`: synchronous, without the runtime.
+fn diagnose(file: &str, json: bool, print_patterns: bool) -> Result<ExitCode> {
+    if print_patterns {
+        for p in sentinel_shared::diagnose::trigger_patterns() {
+            println!("{p}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = term::Progress::start(&format!("reading {file}"));
+    let diagnosis = if file == "-" {
+        sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
+            .context("reading standard input")?
+    } else {
+        let f = std::fs::File::open(file).with_context(|| file.to_owned())?;
+        sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.to_owned())?
+    };
+    drop(progress);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&diagnosis)?);
+    } else {
+        print!("{}", render::diagnosis(&diagnosis));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn store(cli_table: Option<String>) -> Result<DynamoStore> {
@@ -723,7 +775,7 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             )?
             .context("rollback publishes \"Rollback Started\": pass --stack, or --bus (SENTINEL_EVENT_BUS)")?;
             let scope =
-                watch_scope(from_stack, watched_apps, watched_branches)?.unwrap_or_default();
+                watch_scope(from_stack, watched_apps, watched_branches, None)?.unwrap_or_default();
             anyhow::ensure!(
                 scope.covers(&app, &branch),
                 "{app}/{branch} is outside the stack's watch scope ({scope}): not rolled back"
@@ -832,34 +884,13 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             file,
             json,
             print_patterns,
-        } => {
-            if print_patterns {
-                for p in sentinel_shared::diagnose::trigger_patterns() {
-                    println!("{p}");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let progress = term::Progress::start(&format!("reading {file}"));
-            let diagnosis = if file == "-" {
-                sentinel_shared::diagnose::diagnose_reader(std::io::stdin().lock())
-                    .context("reading standard input")?
-            } else {
-                let f = std::fs::File::open(&file).with_context(|| file.clone())?;
-                sentinel_shared::diagnose::diagnose_reader(f).with_context(|| file.clone())?
-            };
-            drop(progress);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&diagnosis)?);
-            } else {
-                print!("{}", render::diagnosis(&diagnosis));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => diagnose(&file, json, print_patterns),
         Command::Cleanup {
             dry_run,
             only_apps,
             watched_apps,
             watched_branches,
+            watched_stacks,
             retention_days,
             bus,
             json,
@@ -891,7 +922,12 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
                      or set SENTINEL_EVENT_BUS (a --dry-run needs neither)"
                 ),
             };
-            let scope = match watch_scope(from_stack, watched_apps, watched_branches)? {
+            let scope = match watch_scope(
+                from_stack,
+                watched_apps,
+                watched_branches,
+                watched_stacks,
+            )? {
                 Some(scope) => scope,
                 // A dry run changes nothing: it may look at every branch.
                 None if dry_run => sentinel_shared::core::scope::Scope::default(),
@@ -1135,5 +1171,66 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn stack_with(watched_stacks: &str) -> stack::StackSettings {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        stack::StackSettings::from_parts(
+            "deploy-sentinel-prod",
+            &map(&[
+                ("TableName", "deploy-sentinel-prod"),
+                ("EventBusName", "sentinel-prod"),
+            ]),
+            &map(&[
+                ("Environment", "prod"),
+                ("RetentionDays", "30"),
+                ("AmplifyAppIds", "d1shop"),
+                ("WatchedBranches", "main"),
+                ("WatchedStacks", watched_stacks),
+            ]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_watch_scope_takes_the_stacks_from_the_stack_or_the_flag_never_guessing() {
+        let env: BranchName = "prod".parse().unwrap();
+        let shop = AppId::stack("shop-api").unwrap();
+        let stack = stack_with("shop-*");
+        let scope = watch_scope(Some(&stack), vec![], None, None)
+            .unwrap()
+            .unwrap();
+        assert!(scope.covers(&shop, &env), "{scope}");
+        let scope = watch_scope(None, vec![], Some("*".into()), Some("shop-api".into()))
+            .unwrap()
+            .unwrap();
+        assert!(scope.covers(&shop, &env), "{scope}");
+        let scope = watch_scope(None, vec![], Some("*".into()), None)
+            .unwrap()
+            .unwrap();
+        assert!(!scope.covers(&shop, &env), "no stack unless named: {scope}");
+        let err = watch_scope(Some(&stack), vec![], None, Some("billing".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--stacks (SENTINEL_STACKS) is billing"),
+            "{err}"
+        );
+        let err = watch_scope(None, vec![], Some("*".into()), Some("a b".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--stacks:"), "{err}");
     }
 }

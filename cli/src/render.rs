@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use sentinel_shared::core::deployment::Deployment;
+use sentinel_shared::core::model::Source;
 use serde_json::{Value, json};
 
 pub fn json(found: &[Deployment]) -> Value {
@@ -112,10 +113,18 @@ pub fn table(found: &[Deployment]) -> String {
             let _ = writeln!(out, "{:>24} observe mode: {}", "└", a.summary);
         }
         if let Some(g) = &d.diagnosis {
-            let at = g
-                .evidence
-                .first()
-                .map_or(String::new(), |e| format!(" (log line {})", e.line));
+            // A stack's diagnosis names the resource that failed (its path
+            // and type); a build's, the log line.
+            let at = match (d.key.app_id.source(), &g.phase) {
+                (Source::CloudFormation, Some(resource)) => match &g.command {
+                    Some(kind) => format!(" (resource {resource}, {kind})"),
+                    None => format!(" (resource {resource})"),
+                },
+                _ => g
+                    .evidence
+                    .first()
+                    .map_or(String::new(), |e| format!(" (log line {})", e.line)),
+            };
             let _ = writeln!(
                 out,
                 "{:>24} diagnosis: {}: {}{at}",
@@ -442,10 +451,7 @@ pub fn cleanup(r: &sentinel_shared::cleanup::Report) -> String {
 
 /// The figures of each source side by side (`sentinel metrics`).
 pub fn metrics_by_source(
-    by_source: &[(
-        sentinel_shared::core::model::Source,
-        sentinel_shared::metrics::dora::Figures,
-    )],
+    by_source: &[(Source, sentinel_shared::metrics::dora::Figures)],
 ) -> String {
     if by_source.is_empty() {
         return String::new();
@@ -518,5 +524,41 @@ mod tests {
             .map(|d| d["source"].as_str().unwrap())
             .collect();
         assert_eq!(sources, ["amplify", "cloudformation", "report"]);
+    }
+
+    #[test]
+    fn a_stacks_diagnosis_names_the_resource_and_a_builds_the_log_line() {
+        use sentinel_shared::core::verdicts::{Diagnosis, Evidence};
+        let diagnosis = |phase: Option<&str>, command: Option<&str>| Diagnosis {
+            category: "stack-permission-denied".into(),
+            title: "The deploy role may not do this".into(),
+            phase: phase.map(str::to_owned),
+            command: command.map(str::to_owned),
+            transient: false,
+            fix: "Grant the deploy role the action".into(),
+            evidence: vec![Evidence {
+                line: 12,
+                text: "User: *** is not authorized".into(),
+            }],
+            secondary: Vec::new(),
+            exit_code: None,
+            cut: None,
+            lines: 0,
+            bytes: 0,
+        };
+        let mut stack = deployment("cfn:orders-api", "prod", 7);
+        stack.diagnosis = Some(diagnosis(
+            Some("DatabaseStack/Table"),
+            Some("AWS::DynamoDB::Table"),
+        ));
+        let mut build = deployment("d1abc", "main", 4);
+        build.diagnosis = Some(diagnosis(None, None));
+        let text = super::table(&[stack, build]);
+        assert!(
+            text.contains("(resource DatabaseStack/Table, AWS::DynamoDB::Table)"),
+            "{text}"
+        );
+        assert!(text.contains("(log line 12)"), "{text}");
+        assert_eq!(text.matches("log line").count(), 1, "{text}");
     }
 }

@@ -23,6 +23,8 @@ pub struct StackSettings {
     pub retention_days: u32,
     pub watched_apps: Vec<AppId>,
     pub watched_branches: String,
+    /// `WatchedStacks` (empty, or absent on a stack older than it: none).
+    pub watched_stacks: String,
     /// The `DeadLetterQueueUrl` output.
     pub dlq_url: Option<String>,
     /// Every output and parameter, for the commands that check the stack
@@ -77,6 +79,7 @@ impl StackSettings {
             retention_days,
             watched_apps,
             watched_branches: parameter("WatchedBranches")?,
+            watched_stacks: parameters.get("WatchedStacks").cloned().unwrap_or_default(),
             dlq_url: outputs.get("DeadLetterQueueUrl").cloned(),
             outputs: outputs.clone(),
             parameters: parameters.clone(),
@@ -179,6 +182,15 @@ mod tests {
         assert_eq!(s.retention_days, 30);
         assert_eq!(s.watched_apps.len(), 2);
         assert_eq!(s.watched_branches, "main,release/*");
+        assert_eq!(
+            s.watched_stacks, "",
+            "a stack older than WatchedStacks watches none"
+        );
+        let mut parameters = map(PARAMETERS);
+        parameters.insert("WatchedStacks".into(), "shop-*,billing".into());
+        let s =
+            StackSettings::from_parts("deploy-sentinel-prod", &map(OUTPUTS), &parameters).unwrap();
+        assert_eq!(s.watched_stacks, "shop-*,billing");
     }
 
     #[test]

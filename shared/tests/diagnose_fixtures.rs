@@ -20,6 +20,10 @@ struct Case {
     root_text: String,
     #[serde(default)]
     secondary: Vec<String>,
+    /// Texts some evidence line must hold besides the root line (the
+    /// symptom that was linked to its cause, the error under a wrapper).
+    #[serde(default)]
+    evidence: Vec<String>,
 }
 
 fn dir() -> PathBuf {
@@ -42,6 +46,15 @@ fn check(case: &Case, d: &Diagnosis, variant: &str) {
             "{what}: line {} {:?} not in the evidence {:#?}",
             case.root_line,
             case.root_text,
+            d.evidence
+        );
+    }
+    for expected in &case.evidence {
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.text.contains(expected.as_str())),
+            "{what}: no evidence holds {expected:?}: {:#?}",
             d.evidence
         );
     }

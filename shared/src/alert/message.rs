@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::escape::{chat_code, chat_link, chat_text, untrusted};
 use super::{Decision, Incident, Severity};
-use crate::core::model::{AppId, BranchName, Environment, JobId};
+use crate::core::model::{AppId, BranchName, Environment, JobId, Source};
 use crate::diagnose::Evidence;
 
 /// SNS's limit on a subject.
@@ -344,9 +344,30 @@ fn email_body(
     } else {
         content.headline.as_str()
     };
+    // What was deployed, in its own words: an app's branch, a stack's or a
+    // reported service's environment.
+    let (kind, name, place) = match ctx.app_id.source() {
+        Source::Amplify => ("app", content.app.as_str(), "branch"),
+        Source::CloudFormation => (
+            "stack",
+            content
+                .app
+                .strip_prefix(AppId::STACK_PREFIX)
+                .unwrap_or(&content.app),
+            "environment",
+        ),
+        Source::Report => (
+            "service",
+            content
+                .app
+                .strip_prefix(AppId::SERVICE_PREFIX)
+                .unwrap_or(&content.app),
+            "environment",
+        ),
+    };
     out.push_str(&format!(
-        "{title}: app {} / branch {} ({})\n\n",
-        content.app, content.branch, ctx.environment
+        "{title}: {kind} {name} / {place} {} ({})\n\n",
+        content.branch, ctx.environment
     ));
     if let Some(line) = held_back {
         out.push_str(&format!("NOTE: {line}\n\n"));
@@ -372,10 +393,10 @@ fn email_body(
             out.push_str(&format!("\nFIX\n{fix}\n"));
         }
         if !content.evidence.is_empty() {
-            out.push_str(if ctx.app_id.is_amplify() {
-                "\nEVIDENCE (from the build log)\n"
-            } else {
-                "\nEVIDENCE (from the stack's events)\n"
+            out.push_str(match ctx.app_id.source() {
+                Source::Amplify => "\nEVIDENCE (from the build log)\n",
+                Source::CloudFormation => "\nEVIDENCE (from the stack's events)\n",
+                Source::Report => "\nEVIDENCE (from the log `sentinel report --log` read)\n",
             });
             for (line, text) in &content.evidence {
                 out.push_str(&format!("{line:>6}: {text}\n"));

@@ -105,6 +105,11 @@ fn looks_random(value: &str) -> bool {
     if value.contains("://") || value.starts_with('/') {
         return false;
     }
+    // A bundler's import variable (`_lib_currency__WEBPACK_IMPORTED_MODULE_2__`)
+    // is a module's name, and the evidence that links a symptom to its cause.
+    if value.contains("__WEBPACK_IMPORTED_MODULE_") || value.contains("__TURBOPACK__") {
+        return false;
+    }
     let classes = [
         value.bytes().any(|b| b.is_ascii_lowercase()),
         value.bytes().any(|b| b.is_ascii_uppercase()),
@@ -272,6 +277,7 @@ mod tests {
             "pk_live_51H8aBcDeFgHiJkLmNoPqRsTu",
             "postgres://db.example.com:5432/shop",
             "00000000-0000-4000-8000-000000000000",
+            "(0,_aws_amplify_core_internals_utils__WEBPACK_IMPORTED_MODULE_3__.getDeviceName)",
         ] {
             assert_eq!(secret_by_value(value), None, "{value}");
         }

@@ -33,6 +33,17 @@ pub struct Rule {
     /// (a prerender error's stack): a more specific cause within the next
     /// lines takes precedence.
     pub wrapper: bool,
+    /// A tool may print it as a warning the build survives (webpack's
+    /// "Compiled with warnings"): inside such a block it is remembered, not
+    /// a cause. A line of any other category ends the block.
+    pub warning: bool,
+    /// Amplify's own verdict (`!!! CustomerError: …`) is the cause even
+    /// without a trigger: this regex on its text says it is this category.
+    pub platform: Option<&'static str>,
+    /// The build environment itself cannot run the toolchain (a binary the
+    /// image cannot load): what failed before it in the log failed for the
+    /// same reason, so it is the cause wherever it appears.
+    pub environment: bool,
 }
 
 const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule {
@@ -48,6 +59,9 @@ const fn rule(id: &'static str, title: &'static str, fix: &'static str) -> Rule 
         after: 2,
         caching_only: false,
         wrapper: false,
+        warning: false,
+        platform: None,
+        environment: false,
     }
 }
 
@@ -72,7 +86,13 @@ pub const BUILD_INSTANCE_OOM: Rule = Rule {
         "process exited too early",
         "ran out of memory or someone called",
         "signal SIGKILL",
+        "Killed",
     ],
+    // A bare `Killed` is also the caching step's; here only bash's report of
+    // a command it lost to SIGKILL (`amplify.sh: line 18:  2807 Killed  npm run build`).
+    confirm: Some(
+        r"process exited too early|ran out of memory or someone called|signal SIGKILL|line \d+:\s+\d+ Killed\b",
+    ),
     ..rule(
         "build-instance-oom",
         "The build container ran out of memory and the build was killed",
@@ -136,6 +156,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         triggers: &["GLIBC_", "GLIBCXX_"],
         confirm: Some(r"GLIBC(XX)?_[0-9.]+'? not found"),
+        environment: true,
         ..rule(
             "build-image-glibc",
             "A binary needs a newer glibc than the build image has",
@@ -150,8 +171,9 @@ pub static RULES: &[Rule] = &[
             "amplify-meta.json",
         ],
         confirm: Some(
-            r"(?i)(can't resolve|cannot find|could not be found|not found|no such file|ENOENT|does not exist|missing|failed to resolve)",
+            r"(?i)(can't resolve|cannot find|could not be found|not found|no such file|ENOENT|does not exist|doesn't exist|missing|failed to resolve)",
         ),
+        warning: true,
         ..rule(
             "amplify-backend-missing",
             "The app imports Amplify backend configuration that this build did not generate",
@@ -190,9 +212,10 @@ pub static RULES: &[Rule] = &[
             "lockfile would have been modified",
             "frozen-lockfile",
             "Missing: ",
+            "can only install packages with an existing package-lock.json",
         ],
         confirm: Some(
-            r"(?i)not in sync|can only install packages when your package\.json and package-lock\.json|lockfile needs to be updated|ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE|lockfile would have been modified|missing: \S+@\S+ from lock ?file|frozen-lockfile.*(fail|error|not)",
+            r"(?i)not in sync|can only install packages when your package\.json and package-lock\.json|lockfile needs to be updated|ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE|lockfile would have been modified|missing: \S+@\S+ from lock ?file|frozen-lockfile.*(fail|error|not)|can only install packages with an existing package-lock\.json",
         ),
         ..rule(
             "lockfile-out-of-sync",
@@ -224,6 +247,48 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         triggers: &[
+            "E401",
+            "E403",
+            "ENEEDAUTH",
+            "Unable to authenticate",
+            "Incorrect or missing password",
+            "authentication token seems to be invalid",
+            "401 Unauthorized",
+            "403 Forbidden",
+            "ERR_PNPM_FETCH_401",
+            "ERR_PNPM_FETCH_403",
+        ],
+        confirm: Some(
+            r#"(?i)npm (ERR!|error) code (E401|E403|ENEEDAUTH)|unable to authenticate|incorrect or missing password|authentication token seems to be invalid|ERR_PNPM_FETCH_40[13]|40[13] (Unauthorized|Forbidden)( - (GET|PUT)|")"#,
+        ),
+        exclude: &["npm WARN", "npm warn"],
+        after: 2,
+        ..rule(
+            "registry-auth",
+            "The package registry refused the build's credentials",
+            "Give the build a valid token for the private registry: keep it in an environment variable or secret (e.g. `NPM_TOKEN`) and write it to .npmrc in preBuild (`echo \"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\" >> .npmrc`, with your registry's host), renew it if it expired or was revoked, and check that a committed .npmrc holds no stale token and points each scope at the right registry.",
+        )
+    },
+    Rule {
+        triggers: &[
+            "missing script:",
+            "Missing script:",
+            "Couldn't find a script named",
+            "ERR_PNPM_NO_SCRIPT",
+            "error Command \"",
+        ],
+        confirm: Some(
+            r#"(?i)missing script:|couldn't find a script named|ERR_PNPM_NO_SCRIPT|error command "[^"]+" not found"#,
+        ),
+        after: 3,
+        ..rule(
+            "missing-script",
+            "The build runs a package.json script that does not exist",
+            "Run a script that package.json defines (`npm run build` needs a `\"build\"` entry under `scripts`): check the command's spelling in amplify.yml, and in a monorepo set `appRoot` (or `AMPLIFY_MONOREPO_APP_ROOT`) to the folder whose package.json has the script.",
+        )
+    },
+    Rule {
+        triggers: &[
             "ETIMEDOUT",
             "ECONNRESET",
             "EAI_AGAIN",
@@ -244,7 +309,7 @@ pub static RULES: &[Rule] = &[
             "ERR_PNPM_FETCH_",
         ],
         confirm: Some(
-            r"(?i)^(npm (ERR!|error)|error\b|err_pnpm|yarn error)|ERR_PNPM_(META_)?FETCH|fetch failed|request to \S+ failed|network connection|socket hang up",
+            r"(?i)^(npm (ERR!|error)|error\b|err_pnpm|yarn error)|ERR_PNPM_(META_)?FETCH|fetch failed|request to \S+ failed|network connection|socket hang up|npm (ERR!|error) (code |network (read |connect )?)E(TIMEDOUT|CONNRESET|AI_AGAIN|SOCKETTIMEDOUT|CONNREFUSED)",
         ),
         exclude: &[
             "npm WARN",
@@ -287,9 +352,10 @@ pub static RULES: &[Rule] = &[
             "not authorized to perform: sts:AssumeRole",
             "is not authorized to perform",
             "AccessDenied",
+            "AWS access credentials can not be found",
         ],
         confirm: Some(
-            r"(?i)unable to assume|sts:AssumeRole|is not authorized to perform|AccessDenied(Exception)?:? ",
+            r"(?i)unable to assume|sts:AssumeRole|is not authorized to perform|AccessDenied(Exception)?:? |aws access credentials can not be found",
         ),
         ..rule(
             "iam-role",
@@ -302,6 +368,7 @@ pub static RULES: &[Rule] = &[
             "Unable to locate credentials",
             "ExpiredToken",
             "security token included in the request is invalid",
+            "security token included in the request is expired",
             "InvalidClientTokenId",
             "Missing credentials in config",
             "CredentialsProviderError",
@@ -315,9 +382,35 @@ pub static RULES: &[Rule] = &[
         )
     },
     Rule {
+        triggers: &[
+            "An error occurred during the push operation",
+            "An error occurred when pushing the resources",
+            "is not in the state stackUpdateComplete",
+            "state and can not be updated",
+            "was not successfully updated",
+            "was not successfully created",
+            "Following resources failed",
+            "UPDATE_FAILED",
+            "CREATE_FAILED",
+            "CloudFormationDeploymentError",
+            "Failed to create/update the stack",
+        ],
+        wrapper: true,
+        after: 3,
+        ..rule(
+            "backend-deploy-failed",
+            "The backend deployment (CloudFormation) failed",
+            "Open the backend stack's events in the CloudFormation console (the amplify-<app>-<branch> stack with nested stacks shown, or Detect root cause) to see which resource failed and why, fix it and redeploy. A stack left in UPDATE_ROLLBACK_FAILED must be recovered first (Stack actions → Continue update rollback); two deployments of the same backend at once make one fail, so redeploy when the other has finished.",
+        )
+    },
+    Rule {
         triggers: &["required-server-files.json", "deploy-manifest.json"],
         confirm: Some(
-            r"(?i)can't find|cannot find|could not find|not found|missing|does not exist|unable to|no such file|ENOENT",
+            r"(?i)can't find|cannot find|could not find|not found|missing|does not exist|unable to|no such file|ENOENT|failed to (find|validate)",
+        ),
+        // A file the deploy needs is not in the build output.
+        platform: Some(
+            r"(?i)\b(file|[\w.-]+\.(json|m?js|cjs|html))\b.*\b(cannot be found|not found|is missing|missing|does not exist|doesn't exist)\b|\b(can't|cannot|could not|couldn't|unable to|failed to) (find|locate|read|open)\b.*\b(file|[\w.-]+\.(json|m?js|cjs|html))\b",
         ),
         ..rule(
             "deploy-manifest-missing",
@@ -333,6 +426,9 @@ pub static RULES: &[Rule] = &[
             "baseDirectory",
         ],
         confirm: Some(r"(?i)(doesn't|does not|didn't) exist|not found|no such"),
+        platform: Some(
+            r"(?i)\b(directory|folder)\b.*\b((doesn't|does not|didn't) exist|not found|is missing)|\b(can't|cannot|could not|unable to|failed to) find\b.*\b(directory|folder)\b",
+        ),
         ..rule(
             "artifact-directory-missing",
             "The artifacts directory in the build spec does not exist after the build",
@@ -341,15 +437,35 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         triggers: &[
+            "Could not load the \"sharp\" module",
+            "npm has a bug related to optional dependencies",
+            "@rollup/rollup-linux-",
+            "Failed to load SWC binary",
+            "Cannot find native binding",
+            "lightningcss.linux-",
+            "installed esbuild for another platform",
+            "was compiled against a different Node.js version",
+        ],
+        after: 3,
+        ..rule(
+            "native-binary-missing",
+            "A native module has no binary for the build's platform (Linux x64)",
+            "Install dependencies on the build image instead of bringing them from another machine: do not commit node_modules, clear a cache built with another Node.js version (App settings → Build settings → Clear cache), keep optional dependencies (no `--omit=optional`), and regenerate a lockfile made on macOS or Windows (`rm -rf node_modules package-lock.json && npm install`, or pnpm's `supportedArchitectures`); for sharp, `npm install --os=linux --cpu=x64 sharp`.",
+        )
+    },
+    Rule {
+        triggers: &[
             "Attempted import error",
             "is not exported from",
             "does not provide an export named",
             "was not found in",
+            "is not exported by",
         ],
         confirm: Some(
-            r"(?i)attempted import error|is not exported from|does not provide an export named|export '[^']+' \(imported as '[^']+'\) was not found in",
+            r"(?i)attempted import error|is not exported (from|by)|does not provide an export named|export '[^']+' \(imported as '[^']+'\) was not found in",
         ),
         after: 1,
+        warning: true,
         ..rule(
             "missing-export",
             "A module imports a name the other module does not export",
@@ -366,6 +482,7 @@ pub static RULES: &[Rule] = &[
             "Failed to resolve import",
         ],
         after: 3,
+        warning: true,
         ..rule(
             "module-not-found",
             "A module the code imports cannot be found",
@@ -384,12 +501,19 @@ pub static RULES: &[Rule] = &[
         )
     },
     Rule {
-        triggers: &["Error: ", "problems (", "ESLint", "eslint"],
+        triggers: &[
+            "Error: ",
+            "problems (",
+            "ESLint",
+            "eslint",
+            "Treating warnings as errors because process.env.CI",
+        ],
         confirm: Some(
-            r"^\d+:\d+\s+Error:\s|✖ \d+ problems? \([1-9]\d* errors?|(?i)eslint.*(failed|error).*(\d+ errors?|lint)",
+            r"^\d+:\d+\s+Error:\s|✖ \d+ problems? \([1-9]\d* errors?|(?i)eslint.*(failed|error).*(\d+ errors?|lint)|treating warnings as errors because process\.env\.CI",
         ),
         before: 1,
         after: 2,
+        warning: true,
         ..rule(
             "lint-error",
             "ESLint reported errors, which fail the build",
@@ -520,6 +644,9 @@ pub static MARKERS: &[(&str, Marker)] = &[
     ("!!! Build failed", Marker::Trailer),
     ("Command failed with exit code", Marker::Trailer),
     ("Non-Zero Exit Code", Marker::Trailer),
+    ("CustomerError", Marker::Platform),
+    ("is not a function", Marker::Symptom),
+    ("is not a constructor", Marker::Symptom),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -531,6 +658,11 @@ pub enum Marker {
     WarningsStart,
     WarningsEnd,
     Trailer,
+    /// Amplify's own verdict on the build (`!!! CustomerError: …`).
+    Platform,
+    /// A runtime error that is a symptom (`TypeError: x is not a function`):
+    /// never a cause itself, but a warning may explain it.
+    Symptom,
 }
 
 /// A category by id (the catalogue, or the built-in fallbacks).

@@ -2,46 +2,72 @@
 //! the root cause, its fix, and the evidence.
 //!
 //! How it stays fast and small:
-//! - the log is fed in chunks ([`Diagnoser::feed`]) into a buffer of at most
+//! - the log is fed in chunks ([`Diagnoser::feed`], or read straight into
+//!   the buffer with [`Diagnoser::read_from`]) into a buffer of at most
 //!   [`BUFFER`] bytes; nothing else grows with the log (at most one
-//!   candidate per category is kept), so memory is constant whatever its size;
-//! - one Aho-Corasick automaton of every trigger literal and marker scans
-//!   each chunk; only the lines it hits are cleaned (ANSI, CR, invalid UTF-8,
-//!   Amplify's prefix) and checked against a rule's regex. Lines are counted
-//!   with `memchr`.
+//!   candidate per category and a few remembered warnings are kept), so
+//!   memory is constant whatever its size;
+//! - per buffer, not per line: ANSI escape codes (which can split a literal)
+//!   are removed in place when `memchr` finds one, then Teddy, the SIMD
+//!   searcher of `aho-corasick`, looks for rare fragments of every trigger
+//!   and marker literal ([`finder`]); lines are counted with `memchr`. Only a
+//!   line holding a literal is cleaned (CR, invalid UTF-8, Amplify's prefix)
+//!   and checked against the rules' regexes.
 //!
-//! How it finds the root cause, not a symptom:
+//! How it finds the root cause, not a symptom (`docs/diagnosis.md` has
+//! examples):
 //! - the generic trailer (`!!! Build failed`, `Command failed with exit
-//!   code 1`) is never a cause, only the fallback's evidence;
-//! - warnings the build survived are not causes: candidates inside a
-//!   "Compiled with warnings" block are ignored, and those of a phase that
-//!   later completed (`# Completed phase: build`) are dropped;
+//!   code 1`) is never a cause, only the fallback's evidence; Amplify's own
+//!   verdict (`!!! CustomerError: …`) is one, after a build that completed;
+//! - warnings the build survived are not causes: inside a "Compiled with
+//!   warnings" block, categories a compiler reports as warnings are
+//!   remembered, not candidates; a line of any other category ends the
+//!   block and counts. Candidates of a phase that later completed
+//!   (`# Completed phase: build`) are dropped;
+//! - a symptom (`TypeError: x is not a function`) that a remembered warning
+//!   explains (`'x' is not exported from '…'`, the same name and module)
+//!   makes that warning the cause, with both lines as evidence;
+//! - a build image that cannot run the toolchain (`GLIBC_2.27 not found`)
+//!   is the cause wherever it appears: what failed before it failed for
+//!   that reason;
 //! - the earliest remaining candidate wins, except that a wrapper symptom
-//!   (a prerender error) yields to a specific cause printed right after it;
-//!   the others are listed as secondary.
+//!   (a pre-render error) yields to a specific cause printed right after
+//!   it, and takes a connection error next to it as its own evidence; the
+//!   others are listed as secondary.
 
 pub mod catalogue;
+mod finder;
+mod link;
 pub mod stack;
+mod suspect;
 pub mod text;
 
 pub use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
 
+use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 
 use crate::core::redact::mask_in_text;
 use catalogue::{MARKERS, Marker, RULES, Rule};
-use text::clean;
+use finder::Finder;
+use suspect::{Suspects, Tail};
+use text::{Level, clean};
 
 /// The most bytes held at once, whatever the log's size; a line longer than
 /// this is examined in pieces.
 pub const BUFFER: usize = 256 * 1024;
 
-/// How far after a wrapper symptom a specific cause takes precedence.
+/// How far from a wrapper symptom a specific cause takes precedence, or a
+/// connection error becomes its evidence.
 const WRAP_WINDOW: u64 = 40;
+
+/// How many survived warnings are remembered for a symptom still to come
+/// (the latest).
+const SURVIVED: usize = 16;
 
 impl Diagnosis {
     /// The diagnosis of a build whose log could not be read.
@@ -71,10 +97,38 @@ enum Kind {
 }
 
 struct Engine {
+    /// Finds the lines holding a literal: most lines hold none.
+    finder: Finder,
+    /// Names every literal a found line holds.
     automaton: AhoCorasick,
     kinds: Vec<Kind>,
-    confirms: Vec<Option<Regex>>,
-    exit_code: Regex,
+    confirms: Vec<Lazy>,
+    platforms: Vec<Lazy>,
+    exit_code: Lazy,
+}
+
+/// A rule's regex, compiled on its first use: a log needs a few of them,
+/// and compiling all of them would be most of the start-up.
+struct Lazy {
+    source: Option<&'static str>,
+    regex: OnceLock<Regex>,
+}
+
+impl Lazy {
+    fn new(source: Option<&'static str>) -> Self {
+        Self {
+            source,
+            regex: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&Regex> {
+        let source = self.source?;
+        Some(
+            self.regex
+                .get_or_init(|| Regex::new(source).expect("catalogue regexes compile")),
+        )
+    }
 }
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
@@ -91,19 +145,35 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
         kinds.push(Kind::Marker(*marker));
     }
     Engine {
-        automaton: AhoCorasick::new(&literals)
+        finder: Finder::new(&literals),
+        // Run on found lines only: quick to build matters more than speed.
+        automaton: AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&literals)
             .expect("the catalogue's literals build an automaton"),
         kinds,
-        confirms: RULES
-            .iter()
-            .map(|r| {
-                r.confirm
-                    .map(|c| Regex::new(c).expect("catalogue regexes compile"))
-            })
-            .collect(),
-        exit_code: Regex::new(r"exit code:? (\d+)").expect("exit code regex compiles"),
+        confirms: RULES.iter().map(|r| Lazy::new(r.confirm)).collect(),
+        platforms: RULES.iter().map(|r| Lazy::new(r.platform)).collect(),
+        exit_code: Lazy::new(Some(r"exit code:? (\d+)")),
     }
 });
+
+/// How the engine finds candidate lines on this machine (`teddy: …` or
+/// `automaton`), for the benchmark's record.
+pub fn searcher() -> String {
+    ENGINE.finder.describe()
+}
+
+/// Compiles every rule's regexes now (they are otherwise compiled on first
+/// use): a test's way to know they all compile.
+pub fn compile_all() -> usize {
+    ENGINE
+        .confirms
+        .iter()
+        .chain(&ENGINE.platforms)
+        .filter_map(Lazy::get)
+        .count()
+}
 
 /// One cause found, with its evidence.
 #[derive(Debug, Clone)]
@@ -112,6 +182,26 @@ struct Candidate {
     line: u64,
     evidence: Vec<Evidence>,
     phase_seq: u32,
+}
+
+/// A warning the build survived, remembered in case a later symptom is
+/// its consequence.
+#[derive(Debug)]
+struct Survivor {
+    rule: &'static Rule,
+    line: u64,
+    import: link::MissingImport,
+    evidence: Evidence,
+}
+
+/// Lines still wanted after a candidate's line, as its evidence.
+#[derive(Debug, Clone, Copy)]
+struct After {
+    candidate: usize,
+    wanted: usize,
+    /// The candidate's level: a line of another level comes from the other
+    /// stream (stdout is `[INFO]`, stderr `[WARNING]`), not from its error.
+    level: Level,
 }
 
 /// Where the engine is in the log.
@@ -123,29 +213,35 @@ struct State {
     in_warnings: bool,
     caching: bool,
     trailer: Option<Evidence>,
+    /// Amplify's first `CustomerError` line, for the fallback's evidence.
+    platform: Option<Evidence>,
+    /// The last `TypeError: … is not a function`, for a wrapper after it.
+    last_symptom: Option<Evidence>,
     exit_code: Option<i32>,
 }
 
-/// A streaming diagnosis: [`feed`](Self::feed) the log in chunks of any size,
-/// then [`finish`](Self::finish).
+/// A streaming diagnosis: [`feed`](Self::feed) the log in chunks of any size
+/// (or [`read_from`](Self::read_from) a reader), then
+/// [`finish`](Self::finish).
 #[derive(Debug)]
 pub struct Diagnoser {
-    buf: Vec<u8>,
-    /// The buffer's size: [`BUFFER`] unless a test asks for less.
-    cap: usize,
+    /// The bytes not yet examined are `buf[..len]`; allocated once, at the
+    /// buffer's size ([`BUFFER`] unless a test asks for less).
+    buf: Box<[u8]>,
+    len: usize,
     /// Complete lines before `buf[0]`.
     lines_done: u64,
     bytes: u64,
     /// The last complete line before `buf[0]` (capped), for context.
     prev_tail: Vec<u8>,
-    /// A candidate still waiting for lines after it: (index, lines wanted).
-    pending_after: Option<(usize, usize)>,
+    /// A candidate still waiting for lines after it.
+    pending_after: Option<After>,
     state: State,
     candidates: Vec<Candidate>,
-    /// Causes seen in warnings or in phases that completed.
-    survived: u32,
-    /// Reused for a coloured line's text.
-    scratch: Vec<u8>,
+    /// Warnings the build survived that a symptom may still link to.
+    survived: VecDeque<Survivor>,
+    /// The end of the log examined so far, for `unknown`'s suspects.
+    tail: Tail,
     /// Why the reader stopped before the log's end, if it did.
     cut: Option<String>,
 }
@@ -164,18 +260,17 @@ impl Diagnoser {
     /// A diagnoser holding at most `bytes` (at least 256) of the log at once;
     /// smaller than [`BUFFER`] only to test chunk boundaries.
     pub fn with_buffer(bytes: usize) -> Self {
-        let cap = bytes.max(256);
         Self {
-            buf: Vec::with_capacity(cap),
-            cap,
+            buf: vec![0; bytes.max(256)].into_boxed_slice(),
+            len: 0,
             lines_done: 0,
             bytes: 0,
             prev_tail: Vec::new(),
             pending_after: None,
             state: State::default(),
             candidates: Vec::new(),
-            survived: 0,
-            scratch: Vec::new(),
+            survived: VecDeque::new(),
+            tail: Tail::default(),
             cut: None,
         }
     }
@@ -195,28 +290,50 @@ impl Diagnoser {
     pub fn feed(&mut self, mut data: &[u8]) {
         self.bytes += data.len() as u64;
         while !data.is_empty() {
-            let room = self.cap - self.buf.len();
-            let take = room.min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
+            let take = (self.buf.len() - self.len).min(data.len());
+            self.buf[self.len..self.len + take].copy_from_slice(&data[..take]);
+            self.len += take;
             data = &data[take..];
-            if self.buf.len() == self.cap {
+            if self.len == self.buf.len() {
                 self.process(false);
             }
         }
     }
 
+    /// Reads the next bytes of the log from `reader` straight into the
+    /// buffer (one copy fewer than [`feed`](Self::feed)); how many were
+    /// read, 0 at the end of the log.
+    pub fn read_from<R: Read>(&mut self, reader: &mut R) -> std::io::Result<usize> {
+        let n = loop {
+            match reader.read(&mut self.buf[self.len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.len += n;
+        self.bytes += n as u64;
+        if self.len == self.buf.len() {
+            self.process(false);
+        }
+        Ok(n)
+    }
+
     /// Processes the buffer's complete lines (all of it at the end of the
     /// log, or when one line fills the whole buffer).
     fn process(&mut self, eof: bool) {
-        let buf = std::mem::take(&mut self.buf);
+        let filled = self.len;
         let end = if eof {
-            buf.len()
+            filled
         } else {
-            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1)
+            memchr::memrchr(b'\n', &self.buf[..filled]).map_or(filled, |i| i + 1)
         };
-        let region = &buf[..end];
-        self.scan(region);
-        let newlines = memchr::memchr_iter(b'\n', region).count() as u64;
+        let mut buf = std::mem::take(&mut self.buf);
+        // Escape codes can split a literal (`ERE\x1b[0mSOLVE`): they go
+        // first, in place; lines keep their count and order.
+        let kept = text::strip_ansi_in_place(&mut buf[..end]);
+        let region = &buf[..kept];
+        let newlines = self.scan(region);
         // The last complete line of the region, for the next one's context.
         if newlines > 0 {
             let body = &region[..region.len() - 1];
@@ -225,86 +342,66 @@ impl Diagnoser {
             self.prev_tail
                 .extend_from_slice(&body[start..body.len().min(start + 1024)]);
         }
+        self.tail.keep(region, self.lines_done + 1, newlines);
         self.lines_done += newlines;
-        let mut rest = buf;
-        rest.drain(..end);
-        self.buf = rest;
+        buf.copy_within(end..filled, 0);
+        self.len = filled - end;
+        self.buf = buf;
     }
 
-    fn scan(&mut self, region: &[u8]) {
+    /// Examines the lines of `region` that hold a literal; returns how many
+    /// lines (newlines) the region has.
+    fn scan(&mut self, region: &[u8]) -> u64 {
         let engine = &*ENGINE;
         // Lines still owed to the previous region's last candidate.
-        if let Some((cand, wanted)) = self.pending_after.take() {
-            self.capture_after(region, 0, self.lines_done + 1, cand, wanted);
+        if let Some(after) = self.pending_after.take() {
+            self.capture_after(region, 0, self.lines_done + 1, after);
         }
+        let mut hits = engine.finder.hits(region);
+        // Newlines in region[..counted_at].
+        let mut counted = 0;
         let mut counted_at = 0;
-        let mut counted = self.lines_done;
         let mut pos = 0;
-        // Two sorted streams of candidate lines: the automaton's hits, and
-        // coloured lines (an escape code may split a literal, so they are
-        // cleaned and searched again) found with memchr.
-        let mut next_hit: Option<usize> = None;
-        let mut next_esc: Option<usize> = None;
-        while pos < region.len() {
-            if next_hit.is_none_or(|at| at < pos) {
-                let input = aho_corasick::Input::new(region).span(pos..region.len());
-                // usize::MAX: no more hits in this region.
-                next_hit = Some(
-                    engine
-                        .automaton
-                        .find(input)
-                        .map_or(usize::MAX, |m| m.start()),
-                );
-            }
-            if next_esc.is_none_or(|at| at < pos) {
-                next_esc =
-                    Some(memchr::memchr(0x1b, &region[pos..]).map_or(usize::MAX, |i| pos + i));
-            }
-            let at = next_hit
-                .unwrap_or(usize::MAX)
-                .min(next_esc.unwrap_or(usize::MAX));
-            if at == usize::MAX {
-                break;
-            }
+        while let Some(at) = hits.next_from(pos) {
             let start = memchr::memrchr(b'\n', &region[..at]).map_or(0, |i| i + 1);
             let end = memchr::memchr(b'\n', &region[at..]).map_or(region.len(), |i| at + i);
             counted += memchr::memchr_iter(b'\n', &region[counted_at..start]).count() as u64;
             counted_at = start;
-            let line_no = counted + 1;
-            let tail;
+            let line_no = self.lines_done + counted + 1;
+            let tail = std::mem::take(&mut self.prev_tail);
             let prev: &[u8] = if start > 0 {
                 let body = &region[..start - 1];
                 &body[memchr::memrchr(b'\n', body).map_or(0, |i| i + 1)..]
             } else {
-                tail = self.prev_tail.clone();
                 &tail
             };
-            if let Some((cand, wanted)) = self.on_line(line_no, &region[start..end], prev) {
-                self.capture_after(region, end + 1, line_no + 1, cand, wanted);
+            let found = self.on_line(line_no, &region[start..end], prev);
+            self.prev_tail = tail;
+            if let Some(after) = found {
+                self.capture_after(region, end + 1, line_no + 1, after);
             }
             pos = end + 1;
         }
+        counted + memchr::memchr_iter(b'\n', &region[counted_at..]).count() as u64
     }
 
-    /// Adds up to `wanted` lines from `region[from..]` to a candidate's
-    /// evidence; what the region lacks is owed by the next one.
-    fn capture_after(
-        &mut self,
-        region: &[u8],
-        mut from: usize,
-        mut line_no: u64,
-        cand: usize,
-        mut wanted: usize,
-    ) {
+    /// Adds the lines wanted from `region[from..]` to a candidate's
+    /// evidence (continuation lines and lines of its level, stack frames
+    /// left out); what the region lacks is owed by the next one.
+    fn capture_after(&mut self, region: &[u8], mut from: usize, mut line_no: u64, after: After) {
+        let mut wanted = after.wanted;
         while wanted > 0 {
             if from >= region.len() {
-                self.pending_after = Some((cand, wanted));
+                self.pending_after = Some(After { wanted, ..after });
                 return;
             }
             let end = memchr::memchr(b'\n', &region[from..]).map_or(region.len(), |i| from + i);
-            let (_, text) = clean(&region[from..end]);
-            if !text.is_empty() && !is_boilerplate(&text) {
-                self.candidates[cand].evidence.push(Evidence {
+            let (level, text) = clean(&region[from..end]);
+            if level != Level::None && level != after.level {
+                return;
+            }
+            if !text.is_empty() && !is_boilerplate(&text) && !is_frame(&text) {
+                self.candidates[after.candidate].evidence.push(Evidence {
                     line: line_no,
                     text: mask_in_text(&text),
                 });
@@ -315,66 +412,82 @@ impl Diagnoser {
         }
     }
 
-    /// Examines one line the automaton hit. Returns the index of a new
-    /// candidate and how many following lines it wants as evidence.
-    fn on_line(&mut self, line_no: u64, raw: &[u8], prev: &[u8]) -> Option<(usize, usize)> {
+    /// Examines one line holding a literal. Returns a new candidate's wish
+    /// for the lines that follow, as evidence.
+    fn on_line(&mut self, line_no: u64, raw: &[u8], prev: &[u8]) -> Option<After> {
         let engine = &*ENGINE;
-        // First, cheaply and without allocating: which literals does the
-        // line hold once its colours are gone? Most hit lines are coloured
-        // noise or a marker that needs no text.
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let bytes: &[u8] = if memchr::memchr(0x1b, raw).is_some() {
-            text::strip_ansi_into(raw, &mut scratch);
-            &scratch
-        } else {
-            raw
-        };
+        // First, without cleaning: which literals does the line hold? Most
+        // found lines are a marker that needs no text.
         let mut rules: Vec<usize> = Vec::new();
-        let mut needs_text = false;
+        let mut with_text: Vec<Marker> = Vec::new();
         let mut structural = false;
-        for m in engine.automaton.find_overlapping_iter(bytes) {
+        for m in engine.automaton.find_overlapping_iter(raw) {
             match engine.kinds[m.pattern().as_usize()] {
                 Kind::Rule(index) => rules.push(index),
-                Kind::Marker(Marker::PhaseStarted | Marker::Command | Marker::Trailer) => {
-                    needs_text = true;
-                }
+                Kind::Marker(
+                    marker @ (Marker::PhaseStarted
+                    | Marker::Command
+                    | Marker::Trailer
+                    | Marker::Platform
+                    | Marker::Symptom),
+                ) => with_text.push(marker),
                 Kind::Marker(marker) => {
                     structural |= self.on_marker(marker, line_no, "");
                 }
             }
         }
-        self.scratch = scratch;
-        if rules.is_empty() && !needs_text {
+        if rules.is_empty() && with_text.is_empty() {
             return None;
         }
-        let (_, text) = clean(raw);
-        if needs_text {
-            for m in engine.automaton.find_overlapping_iter(&text) {
-                if let Kind::Marker(
-                    marker @ (Marker::PhaseStarted | Marker::Command | Marker::Trailer),
-                ) = engine.kinds[m.pattern().as_usize()]
-                {
-                    structural |= self.on_marker(marker, line_no, &text);
+        let (level, text) = clean(raw);
+        let platform = with_text.contains(&Marker::Platform);
+        for marker in with_text {
+            match marker {
+                Marker::Platform => {
+                    self.state.platform.get_or_insert_with(|| Evidence {
+                        line: line_no,
+                        text: mask_in_text(&text),
+                    });
                 }
+                Marker::Symptom => self.on_symptom(line_no, &text),
+                marker => structural |= self.on_marker(marker, line_no, &text),
             }
         }
-        if structural || rules.is_empty() {
+        if structural {
             return None;
         }
         rules.sort_unstable();
         rules.dedup();
-        let rule_index = rules.into_iter().find(|&i| {
-            let rule = &RULES[i];
-            (!rule.caching_only || self.state.caching)
-                && !rule.exclude.iter().any(|x| text.contains(x))
-                && engine.confirms[i]
-                    .as_ref()
-                    .is_none_or(|re| re.is_match(&text))
-        })?;
+        // Amplify's verdict needs no confirmation for the categories that
+        // expect it (`platform`), and is classified by their pattern when
+        // it holds none of their triggers.
+        let trusted = |i: usize| platform && engine.platforms[i].source.is_some();
+        let rule_index = rules
+            .into_iter()
+            .find(|&i| {
+                let rule = &RULES[i];
+                (!rule.caching_only || self.state.caching)
+                    && !rule.exclude.iter().any(|x| text.contains(x))
+                    && (trusted(i) || engine.confirms[i].get().is_none_or(|re| re.is_match(&text)))
+            })
+            .or_else(|| {
+                platform
+                    .then(|| {
+                        engine
+                            .platforms
+                            .iter()
+                            .position(|p| p.get().is_some_and(|re| re.is_match(&text)))
+                    })
+                    .flatten()
+            })?;
         let rule = &RULES[rule_index];
         if self.state.in_warnings {
-            self.survived += 1;
-            return None;
+            if rule.warning {
+                self.survive(rule, line_no, &text);
+                return None;
+            }
+            // No compiler reports this as a warning: the block is over.
+            self.state.in_warnings = false;
         }
         if self.candidates.iter().any(|c| c.rule.id == rule.id) {
             return None;
@@ -389,6 +502,16 @@ impl Diagnoser {
                 });
             }
         }
+        // A wrapper printed under the error it wraps (`Failed to collect
+        // page data` after the `TypeError`) shows that error too.
+        if rule.wrapper
+            && let Some(symptom) = &self.state.last_symptom
+            && symptom.line < line_no
+            && line_no - symptom.line <= WRAP_WINDOW
+            && evidence.iter().all(|e| e.line != symptom.line)
+        {
+            evidence.insert(0, symptom.clone());
+        }
         evidence.push(Evidence {
             line: line_no,
             text: mask_in_text(&text),
@@ -397,9 +520,77 @@ impl Diagnoser {
             rule,
             line: line_no,
             evidence,
+            // Amplify's verdict comes after the phases: no phase's end
+            // drops it.
+            phase_seq: if platform {
+                u32::MAX
+            } else {
+                self.state.phase_seq
+            },
+        });
+        Some(After {
+            candidate: self.candidates.len() - 1,
+            wanted: rule.after,
+            level,
+        })
+    }
+
+    /// Remembers a warning the build survived, if a later symptom could be
+    /// linked to it.
+    fn survive(&mut self, rule: &'static Rule, line_no: u64, text: &str) {
+        let Some(import) = link::missing_import(text) else {
+            return;
+        };
+        if self.survived.len() == SURVIVED {
+            self.survived.pop_front();
+        }
+        self.survived.push_back(Survivor {
+            rule,
+            line: line_no,
+            import,
+            evidence: Evidence {
+                line: line_no,
+                text: mask_in_text(text),
+            },
+        });
+    }
+
+    /// A `TypeError: … is not a function`: a runtime failure (so no longer a
+    /// compile warnings block), and the consequence of a survived warning
+    /// that names the same import, which becomes the cause.
+    fn on_symptom(&mut self, line_no: u64, text: &str) {
+        self.state.in_warnings = false;
+        let symptom = Evidence {
+            line: line_no,
+            text: mask_in_text(text),
+        };
+        self.state.last_symptom = Some(symptom.clone());
+        let Some(call) = link::failed_call(text) else {
+            return;
+        };
+        let Some(at) = self
+            .survived
+            .iter()
+            .rposition(|s| link::explains(&s.import, &call))
+        else {
+            return;
+        };
+        let Some(survivor) = self.survived.remove(at) else {
+            return;
+        };
+        if self
+            .candidates
+            .iter()
+            .any(|c| c.rule.id == survivor.rule.id)
+        {
+            return;
+        }
+        self.candidates.push(Candidate {
+            rule: survivor.rule,
+            line: survivor.line,
+            evidence: vec![survivor.evidence, symptom],
             phase_seq: self.state.phase_seq,
         });
-        Some((self.candidates.len() - 1, rule.after))
     }
 
     /// Updates the state; returns whether the line is structural (never a
@@ -415,9 +606,7 @@ impl Diagnoser {
             }
             Marker::PhaseCompleted => {
                 let seq = state.phase_seq;
-                let before = self.candidates.len();
                 self.candidates.retain(|c| c.phase_seq != seq);
-                self.survived += (before - self.candidates.len()) as u32;
                 self.pending_after = None;
                 self.state.in_warnings = false;
                 true
@@ -446,7 +635,8 @@ impl Diagnoser {
                 if state.exit_code.is_none() {
                     state.exit_code = ENGINE
                         .exit_code
-                        .captures(text)
+                        .get()
+                        .and_then(|re| re.captures(text))
                         .and_then(|c| c[1].parse().ok());
                 }
                 if state.trailer.is_none() {
@@ -457,12 +647,14 @@ impl Diagnoser {
                 }
                 true
             }
+            // Handled by `on_line` with the line's text.
+            Marker::Platform | Marker::Symptom => false,
         }
     }
 
     /// Concludes.
     pub fn finish(mut self) -> Diagnosis {
-        if !self.buf.is_empty() {
+        if self.len > 0 {
             self.process(true);
         }
         let lines = self.lines_done;
@@ -474,8 +666,13 @@ impl Diagnoser {
                 .to_owned()
         });
         let mut candidates = self.candidates;
-        let primary_at = match candidates.first() {
-            Some(first) if first.rule.wrapper => candidates
+        // A linked warning is found after the lines that follow it.
+        candidates.sort_by_key(|c| c.line);
+        absorb_connection_errors(&mut candidates);
+        let environment = candidates.iter().position(|c| c.rule.environment);
+        let primary_at = match (environment, candidates.first()) {
+            (Some(at), _) => at,
+            (None, Some(first)) if first.rule.wrapper => candidates
                 .iter()
                 .position(|c| {
                     !c.rule.wrapper && c.line > first.line && c.line - first.line <= WRAP_WINDOW
@@ -483,18 +680,27 @@ impl Diagnoser {
                 .unwrap_or(0),
             _ => 0,
         };
+        let suspects = if candidates.is_empty() {
+            suspects(&self.tail)
+        } else {
+            Vec::new()
+        };
+        let suspected = !suspects.is_empty();
         let (rule, evidence, secondary) = if candidates.is_empty() {
             let rule = if state.exit_code == Some(137) {
                 &catalogue::BUILD_INSTANCE_OOM
             } else {
                 &catalogue::UNKNOWN
             };
-            let evidence = state
+            let mut evidence: Vec<Evidence> = state
                 .command
                 .iter()
+                .chain(state.platform.iter())
                 .chain(state.trailer.iter())
                 .cloned()
+                .chain(suspects)
                 .collect();
+            evidence.sort_by_key(|e| e.line);
             (rule, evidence, Vec::new())
         } else {
             let primary = candidates.remove(primary_at);
@@ -517,8 +723,13 @@ impl Diagnoser {
             let code = state
                 .exit_code
                 .map_or(String::new(), |c| format!(" with exit code {c}"));
+            let shown = if suspected {
+                " The lines that look most like an error are in the evidence."
+            } else {
+                ""
+            };
             format!(
-                "{what} failed{code}; the log names no known cause. {}",
+                "{what} failed{code}; the log names no known cause.{shown} {}",
                 rule.fix
             )
         } else {
@@ -541,6 +752,79 @@ impl Diagnoser {
     }
 }
 
+/// The lines of the log's end that look most like an error, after the last
+/// phase that completed and outside warning blocks, Amplify's own lines
+/// and stack frames.
+fn suspects(tail: &Tail) -> Vec<Evidence> {
+    let engine = &*ENGINE;
+    let mut suspects = Suspects::default();
+    let mut in_warnings = false;
+    for (raw, line_no) in tail.lines() {
+        let mut structural = false;
+        for m in engine.automaton.find_overlapping_iter(raw) {
+            match engine.kinds[m.pattern().as_usize()] {
+                Kind::Marker(Marker::WarningsStart) => in_warnings = true,
+                Kind::Marker(Marker::WarningsEnd | Marker::Symptom) => in_warnings = false,
+                Kind::Marker(Marker::PhaseCompleted) => {
+                    suspects.forget();
+                    structural = true;
+                }
+                Kind::Marker(Marker::PhaseStarted | Marker::Command | Marker::Trailer) => {
+                    in_warnings = false;
+                    structural = true;
+                }
+                _ => {}
+            }
+        }
+        if structural || in_warnings {
+            continue;
+        }
+        let (_, text) = clean(raw);
+        if !text.is_empty() && !is_boilerplate(&text) && !is_frame(&text) {
+            suspects.offer(line_no, raw);
+        }
+    }
+    suspects.evidence()
+}
+
+/// A connection error within a wrapper's window (a page that failed to
+/// pre-render, or its data that failed to load) is that page's data source
+/// failing, often the app's own API that does not run at build time: the
+/// wrapper's evidence, not a transient cause that a retry would fix.
+fn absorb_connection_errors(candidates: &mut Vec<Candidate>) {
+    let mut i = 0;
+    while i < candidates.len() {
+        let near =
+            |w: &Candidate| w.rule.wrapper && w.line.abs_diff(candidates[i].line) <= WRAP_WINDOW;
+        let Some(w) = (candidates[i].rule.transient)
+            .then(|| candidates.iter().position(near))
+            .flatten()
+        else {
+            i += 1;
+            continue;
+        };
+        let absorbed = candidates.remove(i);
+        let wrapper = &mut candidates[if w > i { w - 1 } else { w }];
+        let root = absorbed
+            .evidence
+            .into_iter()
+            .find(|e| e.line == absorbed.line);
+        if let Some(root) = root
+            && wrapper.evidence.iter().all(|e| e.line != root.line)
+        {
+            wrapper.evidence.push(root);
+            wrapper.evidence.sort_by_key(|e| e.line);
+        }
+    }
+}
+
+/// A stack frame (`at render (/codebuild/…/page.js:1:3321)`): where the
+/// error was, not what it was; never evidence.
+fn is_frame(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with("at ") && text.contains(':')
+}
+
 /// Amplify's own lines (the trailer, phase markers), never evidence.
 fn is_boilerplate(text: &str) -> bool {
     text.starts_with("!!! ")
@@ -552,15 +836,7 @@ fn is_boilerplate(text: &str) -> bool {
 /// Diagnoses a whole log from a reader, in chunks.
 pub fn diagnose_reader<R: Read>(mut reader: R) -> std::io::Result<Diagnosis> {
     let mut diagnoser = Diagnoser::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => diagnoser.feed(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    while diagnoser.read_from(&mut reader)? > 0 {}
     Ok(diagnoser.finish())
 }
 

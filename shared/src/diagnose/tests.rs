@@ -45,6 +45,87 @@ fn the_generic_trailer_alone_is_unknown_and_names_the_command() {
 }
 
 #[test]
+fn unknown_shows_the_lines_most_like_an_error() {
+    let d = diagnose_bytes(
+        failing(&[
+            "npm WARN deprecated inflight@1.0.6: This module is not supported",
+            "Starting SSR Build...",
+            "TypeError: Cannot read properties of undefined (reading 'map')",
+            "    at build (/codebuild/output/src1/src/shop/scripts/ssr.js:12:5)",
+            "SSR build failed",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "unknown");
+    let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
+    // The command, the two error lines (not the warning, not the stack
+    // frame), then the trailer.
+    assert_eq!(lines, vec![7, 11, 13, 14], "{:#?}", d.evidence);
+    assert!(d.evidence[1].text.starts_with("TypeError: Cannot read"));
+    assert!(d.fix.contains("look most like an error"), "{}", d.fix);
+}
+
+#[test]
+fn an_image_that_cannot_run_the_toolchain_is_the_cause_of_what_failed_before() {
+    let d = diagnose_bytes(
+        failing(&[
+            "Error: Cannot find module '/root/.nvm/versions/node/v20.11.1/lib/node_modules/pnpm/package.json'",
+            "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "build-image-glibc", "{d:#?}");
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].category, "module-not-found");
+}
+
+#[test]
+fn unknowns_suspects_come_from_the_logs_end_whatever_its_length_and_chunking() {
+    let noise = vec!["Generating static pages (12/40)"; 20_000];
+    let mut middle: Vec<&str> = vec!["Error: an early error, far from the end"];
+    middle.extend(noise);
+    middle.push("SSR build failed");
+    let text = failing(&middle);
+    let failed_at = text
+        .lines()
+        .position(|l| l.ends_with("SSR build failed"))
+        .expect("the line") as u64
+        + 1;
+    for buffer in [256, 4096, BUFFER] {
+        let mut d = Diagnoser::with_buffer(buffer);
+        for chunk in text.as_bytes().chunks(1000) {
+            d.feed(chunk);
+        }
+        let d = d.finish();
+        assert_eq!(d.category, "unknown");
+        let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
+        // The command, the failure, the trailer; the early error is out
+        // of the tail.
+        assert!(lines.contains(&failed_at), "{buffer}: {lines:?}");
+        assert!(
+            d.evidence.iter().all(|e| !e.text.contains("early error")),
+            "{buffer}: {:?}",
+            d.evidence
+        );
+    }
+}
+
+#[test]
+fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
+    let d = diagnose_bytes(
+        failing(&[
+            "CloudFormationDeploymentError: The CloudFormation deployment has failed.",
+            "Resolution: Find more information in the CloudFormation AWS Console for this stack.",
+            "Cause: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/AmplifyRole/BuildSession is not authorized to perform: ssm:GetParameter",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "iam-role");
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].category, "backend-deploy-failed");
+}
+
+#[test]
 fn the_earliest_cause_wins_and_the_rest_are_secondary() {
     let d = diagnose_bytes(
         failing(&[
@@ -218,6 +299,199 @@ fn secret_values_in_evidence_are_masked() {
     assert!(text.contains("sk_l…("), "{text}");
 }
 
+/// A build whose phases all completed, then Amplify's verdict.
+fn deployed(verdict: &str) -> String {
+    let mut lines: Vec<&str> = HEAD.to_vec();
+    lines.extend([
+        "Compiled successfully",
+        "# Completed phase: build",
+        "## Completed Frontend Build",
+        "## Build completed successfully",
+        "# Starting caching...",
+        "# Caching completed",
+    ]);
+    let mut text = log(&lines);
+    text.push_str(&format!(
+        "2024-03-01T10:00:00.000Z [ERROR]: !!! {verdict}\n"
+    ));
+    text.push_str(&log(&[
+        "# Starting environment caching...",
+        "Terminating logging...",
+    ]));
+    text
+}
+
+#[test]
+fn amplifys_verdict_after_a_completed_build_is_the_cause() {
+    for (verdict, category) in [
+        // A trigger, in wordings the category's confirmation does not know.
+        (
+            "CustomerError: Failed to find the deploy-manifest.json file in the build output. Please verify that it exists within the \"baseDirectory\" specified in your buildSpec.",
+            "deploy-manifest-missing",
+        ),
+        // No trigger: the category's own pattern for Amplify's verdict.
+        (
+            "CustomerError: Unable to find the server.js file in .next/standalone",
+            "deploy-manifest-missing",
+        ),
+        (
+            "CustomerError: The build output directory 'dist' does not exist",
+            "artifact-directory-missing",
+        ),
+        (
+            "CustomerError: The size of the build output (292254632) exceeds the max allowed size of 230686720 bytes.",
+            "build-output-too-large",
+        ),
+    ] {
+        let d = diagnose_bytes(deployed(verdict).as_bytes());
+        assert_eq!(d.category, category, "{verdict}");
+        assert!(
+            d.evidence[0].text.contains("CustomerError"),
+            "{:?}",
+            d.evidence
+        );
+    }
+}
+
+#[test]
+fn an_unrecognised_verdict_is_unknown_with_the_verdict_as_evidence() {
+    let d = diagnose_bytes(
+        deployed("CustomerError: The artifacts key was not provided in the build spec").as_bytes(),
+    );
+    assert_eq!(d.category, "unknown");
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.text.contains("artifacts key was not provided")),
+        "{:?}",
+        d.evidence
+    );
+}
+
+#[test]
+fn a_survived_warning_does_not_swallow_a_later_failure() {
+    // stderr's block (the warning, then the failure) printed after stdout's
+    // progress lines: no line between them ends the block.
+    for (failure, category) in [
+        (
+            "Error occurred prerendering page \"/products\". Read more: https://nextjs.org/docs/messages/prerender-error",
+            "prerender-error",
+        ),
+        (
+            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+            "node-heap-oom",
+        ),
+    ] {
+        let d = diagnose_bytes(
+            failing(&[
+                "Collecting page data ...",
+                "Compiled with warnings",
+                "./node_modules/node-fetch/lib/index.js",
+                "Module not found: Can't resolve 'encoding' in '/codebuild/output/src1/src/shop/node_modules/node-fetch/lib'",
+                failure,
+            ])
+            .as_bytes(),
+        );
+        assert_eq!(d.category, category);
+        assert!(
+            d.secondary.is_empty(),
+            "the warning is no cause: {:?}",
+            d.secondary
+        );
+    }
+}
+
+#[test]
+fn a_connection_error_by_a_failed_page_is_its_evidence_not_a_transient_cause() {
+    // Under the page, or printed before the page-data failure it caused.
+    for lines in [
+        &[
+            "Error occurred prerendering page \"/dashboard\". Read more: https://nextjs.org/docs/messages/prerender-error",
+            "Error: connect ECONNREFUSED 10.0.3.14:5432",
+            "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16)",
+        ][..],
+        &[
+            "Collecting page data ...",
+            "Error: connect ECONNREFUSED 127.0.0.1:3000",
+            "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16)",
+            "> Build error occurred",
+            "Error: Failed to collect page data for /dashboard",
+        ][..],
+    ] {
+        let d = diagnose_bytes(failing(lines).as_bytes());
+        assert_eq!(d.category, "prerender-error");
+        assert!(!d.transient, "a retry does not bring the page's API up");
+        assert!(
+            d.evidence.iter().any(|e| e.text.contains("ECONNREFUSED")),
+            "{:?}",
+            d.evidence
+        );
+        assert!(
+            d.evidence.iter().all(|e| !e.text.starts_with("at ")),
+            "stack frames are no evidence: {:?}",
+            d.evidence
+        );
+    }
+}
+
+#[test]
+fn a_symptom_names_the_survived_warning_that_explains_it() {
+    let warning = "Attempted import error: 'formatPrice' is not exported from '@/lib/currency' (imported as 'formatPrice').";
+    let d = diagnose_bytes(
+        failing(&[
+            "Compiled with warnings",
+            "./src/components/PriceTag.tsx",
+            warning,
+            "Linting and checking validity of types ...",
+            "Collecting page data ...",
+            "TypeError: (0 , _lib_currency__WEBPACK_IMPORTED_MODULE_2__.formatPrice) is not a function",
+            "    at PriceTag (/codebuild/output/src1/src/shop/.next/server/app/page.js:1:4410)",
+            "> Build error occurred",
+            "Error: Failed to collect page data for /products/[id]",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(d.category, "missing-export");
+    assert_eq!(d.evidence[0].line, 11);
+    assert_eq!(d.evidence[0].text, warning);
+    assert!(
+        d.evidence[1]
+            .text
+            .contains("formatPrice) is not a function")
+    );
+    assert_eq!(d.secondary[0].category, "prerender-error");
+}
+
+#[test]
+fn a_symptom_of_another_module_or_name_is_not_linked() {
+    for symptom in [
+        "TypeError: (0 , _lib_money__WEBPACK_IMPORTED_MODULE_2__.formatPrice) is not a function",
+        "TypeError: (0 , _lib_currency__WEBPACK_IMPORTED_MODULE_2__.parsePrice) is not a function",
+    ] {
+        let d = diagnose_bytes(
+            failing(&[
+                "Compiled with warnings",
+                "Attempted import error: 'formatPrice' is not exported from '@/lib/currency' (imported as 'formatPrice').",
+                "Collecting page data ...",
+                symptom,
+                "Error: Failed to collect page data for /products/[id]",
+            ])
+            .as_bytes(),
+        );
+        assert_eq!(d.category, "prerender-error", "{symptom}");
+        assert!(
+            d.evidence.iter().any(|e| e.text == symptom),
+            "the error it wraps is shown: {:?}",
+            d.evidence
+        );
+    }
+}
+
+#[test]
+fn every_catalogue_regex_compiles() {
+    assert!(compile_all() >= 20);
+}
+
 #[test]
 fn patterns_for_grep_are_escaped() {
     let patterns = trigger_patterns();
@@ -225,7 +499,51 @@ fn patterns_for_grep_are_escaped() {
     assert!(patterns.iter().all(|p| !p.is_empty()));
 }
 
+/// Every fixture of issue #19's three classes, coloured: the linking and
+/// the verdict survive any chunking too.
+fn class_fixtures() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose");
+    [
+        "platform-error-after-build.log",
+        "warning-then-prerender-failure.log",
+        "warning-explains-prerender-failure.log",
+    ]
+    .iter()
+    .map(|f| {
+        let raw = std::fs::read_to_string(dir.join(f)).expect("fixture");
+        raw.replace(
+            "Module not found",
+            "\x1b[1m\x1b[31mModule not found\x1b[39m\x1b[22m",
+        )
+        .replace("TypeError", "\x1b[31mType\x1b[0mError")
+        .replace('\n', "\r\n")
+        .into_bytes()
+    })
+    .collect()
+}
+
 proptest! {
+    #[test]
+    fn chunking_never_changes_a_linked_or_platform_diagnosis(
+        which in 0usize..3,
+        cuts in proptest::collection::vec(1usize..700, 1..40),
+        buffer in 256usize..2000,
+    ) {
+        let text = &class_fixtures()[which];
+        let whole = diagnose_bytes(text);
+        let mut diagnoser = Diagnoser::with_buffer(buffer);
+        let mut rest = &text[..];
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = (*cut).min(rest.len());
+            diagnoser.feed(&rest[..n]);
+            rest = &rest[n..];
+        }
+        prop_assert_eq!(diagnoser.finish(), whole);
+    }
+
     #[test]
     fn chunking_never_changes_the_diagnosis(
         cuts in proptest::collection::vec(1usize..400, 1..40),

@@ -31,39 +31,81 @@ pub fn strip_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 pub fn strip_ansi_into(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let mut i = 0;
-    while i < raw.len() {
-        let Some(esc) = memchr::memchr(0x1b, &raw[i..]) else {
-            out.extend_from_slice(&raw[i..]);
-            return;
-        };
+    while let Some(esc) = memchr::memchr(0x1b, &raw[i..]) {
         out.extend_from_slice(&raw[i..i + esc]);
         i += esc;
-        match raw.get(i + 1) {
-            Some(b'[') => {
-                i += 2;
-                // Parameter and intermediate bytes, then one final byte.
-                while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
-                    i += 1;
+        i += escape_len(&raw[i..]);
+    }
+    out.extend_from_slice(&raw[i..]);
+}
+
+/// Removes ANSI escape sequences from many lines at once, in place, and
+/// returns the new length. A sequence never takes a newline with it (a
+/// malformed one ends at the line's end), so lines keep their count and
+/// order.
+pub fn strip_ansi_in_place(buf: &mut [u8]) -> usize {
+    let Some(first) = memchr::memchr(0x1b, buf) else {
+        return buf.len();
+    };
+    let mut write = first;
+    let mut read = first;
+    loop {
+        read += escape_len(&buf[read..]);
+        match memchr::memchr(0x1b, &buf[read..]) {
+            Some(n) => {
+                buf.copy_within(read..read + n, write);
+                write += n;
+                read += n;
+            }
+            None => {
+                let n = buf.len() - read;
+                buf.copy_within(read.., write);
+                return write + n;
+            }
+        }
+    }
+}
+
+/// The length of the escape sequence at the start of `bytes` (which starts
+/// with ESC): CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or `ESC \`),
+/// `ESC ( B` and two-byte escapes; never past a newline.
+fn escape_len(bytes: &[u8]) -> usize {
+    let in_line = |i: usize| i < bytes.len() && bytes[i] != b'\n';
+    match bytes.get(1) {
+        Some(b'[') => {
+            // Parameter and intermediate bytes, then one final byte.
+            let mut i = 2;
+            while in_line(i) {
+                if (0x40..=0x7e).contains(&bytes[i]) {
+                    return i + 1;
                 }
                 i += 1;
             }
-            Some(b']') => {
-                i += 2;
-                while i < raw.len() {
-                    if raw[i] == 0x07 {
-                        i += 1;
-                        break;
-                    }
-                    if raw[i] == 0x1b && raw.get(i + 1) == Some(&b'\\') {
-                        i += 2;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            Some(_) => i += 2,
-            None => i += 1,
+            i
         }
+        Some(b']') => {
+            let mut i = 2;
+            while in_line(i) {
+                if bytes[i] == 0x07 {
+                    return i + 1;
+                }
+                if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'\\') {
+                    return i + 2;
+                }
+                i += 1;
+            }
+            i
+        }
+        // Intermediate bytes, then a final byte (`ESC ( B`).
+        Some(0x20..=0x2f) => {
+            let mut i = 2;
+            while in_line(i) && (0x20..=0x2f).contains(&bytes[i]) {
+                i += 1;
+            }
+            if in_line(i) { i + 1 } else { i }
+        }
+        Some(b'\n') | None => 1,
+        Some(_) => 2,
     }
 }
 
@@ -125,6 +167,20 @@ mod tests {
             clean(b"                                 ## Starting Frontend Build \xff");
         assert_eq!(level, Level::None);
         assert_eq!(text, "## Starting Frontend Build \u{fffd}");
+    }
+
+    #[test]
+    fn stripping_in_place_keeps_every_line() {
+        let mut buf =
+            b"a\x1b[31mb\x1b[0m\nc\x1b[1\nd\x1b]0;t\x07e\x1b\n\x1b[2Kf\x1b(Bg\r\n".to_vec();
+        let n = strip_ansi_in_place(&mut buf);
+        assert_eq!(&buf[..n], b"ab\nc\nde\nfg\r\n");
+        let line = b"x\x1b[35mERE\x1b[0mSOLVE";
+        let mut out = Vec::new();
+        strip_ansi_into(line, &mut out);
+        let mut in_place = line.to_vec();
+        let n = strip_ansi_in_place(&mut in_place);
+        assert_eq!(out, &in_place[..n]);
     }
 
     #[test]

@@ -49,8 +49,9 @@ impl<K: Stack> HealthChecker<'_, K> {
         &self,
         event: &BuildEvent,
     ) -> Result<DeployCheckOutcome, Error> {
-        if !event.app_id.is_amplify() {
-            // Amplify-only: a stack has no site URL to check.
+        if event.app_id.source() == crate::core::model::Source::CloudFormation {
+            // A stack has no site URL to check (a reported service does:
+            // its report's `--url`, below).
             info!(app = %event.app_id, "not an Amplify deployment; no site to check");
             return Ok(DeployCheckOutcome {
                 verdict: None,

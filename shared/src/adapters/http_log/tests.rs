@@ -240,3 +240,72 @@ fn the_alerters_timeout_covers_a_batch_of_log_budgets() {
         "the alerter's Timeout {timeout} s is less than {batch} logs × their budget + 10 s"
     );
 }
+
+/// A failed build's log in Amplify's shape, `size` bytes of noise (npm,
+/// webpack and Next.js lines, mostly `[INFO]`/`[WARNING]`, one in four
+/// coloured), then a heap exhaustion and the trailer.
+fn amplify_log(size: usize) -> Vec<u8> {
+    let noise = [
+        "[INFO]: \x1b[32m✓\x1b[39m Compiled /app/page in {n}ms ({n} modules)",
+        "[WARNING]: npm WARN deprecated inflight@1.0.{n}: This module is not supported, and leaks memory. Do not use it.",
+        "[INFO]: added {n} packages, and audited {n} packages in 17s",
+        "[WARNING]: warning \" > @tanstack/react-query-devtools@5.{n}.0\" has unmet peer dependency \"@tanstack/react-query@^5.{n}\".",
+        "[INFO]:    Building route /blog/post-{n} (static, {n} B)",
+        "[WARNING]: (node:{n}) [DEP0040] DeprecationWarning: The `punycode` module is deprecated.",
+        "[INFO]: \x1b[36minfo\x1b[39m  - Generating static pages ({n}/997)",
+        "[INFO]: ├ ○ /docs/page-{n}                                  {n} B         87.1 kB",
+    ];
+    let mut log = Vec::with_capacity(size + 1024);
+    let mut n = 0;
+    while log.len() < size {
+        n += 1;
+        let line = noise[n % noise.len()].replace("{n}", &(n % 997).to_string());
+        log.extend_from_slice(
+            format!("2024-03-01T10:{:02}:00.000Z {line}\n", n / 6000 % 60).as_bytes(),
+        );
+    }
+    log.extend_from_slice(OOM.as_bytes());
+    log.extend_from_slice(
+        b"2024-03-01T10:59:59.000Z [ERROR]: !!! Build failed\n2024-03-01T10:59:59.000Z [ERROR]: !!! Error: Command failed with exit code 134\n",
+    );
+    log
+}
+
+/// The alerter's path for a typical failed build's log (10 MB), end to
+/// end: a local HTTP server, `HttpLogSource` (the client, the outbound
+/// rules, the budgets) and the diagnosis. Prints the times; a
+/// measurement, so run it in release:
+/// `cargo test --release -p sentinel-shared --lib measure_a_10_mb_log -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run in release with --ignored --nocapture"]
+async fn measure_a_10_mb_log_end_to_end() {
+    let log = amplify_log(10_000_000);
+    let size = log.len();
+    let (origin, _) = server(Serve::Body(log)).await;
+    let source = source(&[&origin], LogBudget::DEFAULT);
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let start = std::time::Instant::now();
+        let mut d = Diagnoser::new();
+        source.read_log(&log_url(&origin), &mut d).await.unwrap();
+        let diagnosis = d.finish();
+        times.push(start.elapsed().as_secs_f64());
+        assert_eq!(diagnosis.category, "node-heap-oom");
+        assert_eq!(diagnosis.bytes, size as u64);
+    }
+    let first = times[0];
+    let mut warm = times[1..].to_vec();
+    warm.sort_by(f64::total_cmp);
+    let median = warm[warm.len() / 2];
+    println!(
+        "alerter path, {:.1} MB log over local HTTP: first (cold engine, new connection) {:.1} ms; \
+         then median {:.1} ms ({:.0} MB/s), min {:.1} ms, max {:.1} ms over {} runs",
+        size as f64 / 1e6,
+        first * 1e3,
+        median * 1e3,
+        size as f64 / 1e6 / median,
+        warm[0] * 1e3,
+        warm[warm.len() - 1] * 1e3,
+        warm.len()
+    );
+}

@@ -17,7 +17,7 @@ use super::{AlertOutcome, Alerter};
 
 impl<K: Stack> Alerter<'_, K> {
     pub(super) async fn on_build_failed(&self, event: &BuildEvent) -> Result<AlertOutcome, Error> {
-        if !event.app_id.is_amplify() {
+        if event.app_id.source() == crate::core::model::Source::CloudFormation {
             return self.on_stack_failed(event).await;
         }
         let key = DeploymentKey {

@@ -312,7 +312,7 @@ impl<K: Stack> Alerter<'_, K> {
         if let Some(bake) = &e.bake {
             content.details.extend(bake_details(bake));
         }
-        if !e.app_id.is_amplify() && !e.scheduled {
+        if e.app_id.source() == crate::core::model::Source::Report && !e.scheduled {
             content.details.push(
                 "Sentinel cannot roll back a reported service: its deploy script restores the previous release when `sentinel report --wait` exits 1 (a \"Rollback Recommended\" follows).".into(),
             );
@@ -478,7 +478,7 @@ impl<K: Stack> Alerter<'_, K> {
         commit_message: Option<String>,
         site_url: Option<String>,
     ) -> Context {
-        if !app_id.is_amplify() {
+        if app_id.source() == crate::core::model::Source::CloudFormation {
             return stack::context(
                 self.region,
                 environment,
@@ -490,7 +490,11 @@ impl<K: Stack> Alerter<'_, K> {
                 site_url,
             );
         }
+        // A reported service's site is the one its report named.
         let site_url = site_url.or_else(|| {
+            if !app_id.is_amplify() {
+                return None;
+            }
             let display = branch_name.display_name();
             Some(match self.site_url_template {
                 Some(t) => t

@@ -109,6 +109,8 @@ async fn a_failed_stack_update_is_diagnosed_to_the_resource_and_alerted_once() {
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
     let email = &sent[0].email;
+    assert!(email.contains(": stack "), "{email}");
+    assert!(email.contains(" / environment "), "{email}");
     assert!(
         sent[0]
             .subject

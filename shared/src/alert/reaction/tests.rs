@@ -565,6 +565,17 @@ async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_ca
         "{}",
         sent[0].email
     );
+    // Named as what it is: a service and its environment, not an app's
+    // branch nor a stack; the evidence is the log the CLI read.
+    assert!(
+        sent[0]
+            .email
+            .contains(": service shop-api / environment prod")
+            && !sent[0].email.contains("stack")
+            && sent[0].email.contains("sentinel report --log"),
+        "{}",
+        sent[0].email
+    );
     // The diagnosis was the report's: no "Build Diagnosed" (nothing to retry).
     assert!(w.publisher.detail_types().is_empty());
 }

@@ -96,9 +96,13 @@ pub enum RollbackAction {
 impl<K: Stack> Rollbacker<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
     pub async fn on_event(&self, envelope: &Envelope) -> Result<RollbackAction, Error> {
-        if let Some(app) = envelope.non_amplify_app() {
-            // Amplify-only: StartJob and UpdateBranch do not exist for a
-            // stack (CloudFormation rolls its own operations back).
+        if let Some(app) = envelope
+            .non_amplify_app()
+            .filter(|app| app.source() == crate::core::model::Source::CloudFormation)
+        {
+            // StartJob and UpdateBranch do not exist for a stack
+            // (CloudFormation rolls its own operations back). A reported
+            // service goes on: an unhealthy one is recommended a rollback.
             return Ok(RollbackAction::Ignored(format!(
                 "{app} is a {} deployment: not rolled back or retried by Sentinel",
                 app.source()
