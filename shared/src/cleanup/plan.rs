@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::deployment::{Deployment, DeploymentKey};
-use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
+use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId, Source};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
 // The inventory's data types only: the store traits stay in the reaction.
 use crate::ports::{ItemKey, StoredEntry, StoredItem};
@@ -19,6 +19,10 @@ pub const KEEP_PRODUCTION_SUCCESSES: usize = 10;
 /// timeout, 30 minutes, plus a 15-minute margin; a job still running is
 /// left alone, so a longer `_BUILD_TIMEOUT` costs one GetJob a day).
 pub const STUCK_AFTER_MINUTES: i64 = 45;
+
+/// A reported deploy (`sentinel report started`) whose script never said how
+/// it ended: after this long it is marked timed out (no one can be asked).
+pub const REPORT_ENDS_WITHIN_HOURS: i64 = 24;
 /// TTL closer than this on an item that must stay is pushed back.
 const EXTEND_WHEN_WITHIN_DAYS: i64 = 7;
 
@@ -390,11 +394,15 @@ pub fn stuck(entries: &[StoredEntry], now: DateTime<Utc>) -> Vec<&Deployment> {
             _ => None,
         })
         .filter(|d| !d.status.is_terminal() && d.timed_out_at.is_none())
-        // Only Amplify can be asked about a job (GetJob).
-        .filter(|d| d.key.app_id.is_amplify())
+        // Amplify is asked about a job (GetJob), CloudFormation about an
+        // operation (its stack events); a reported deploy has no one to
+        // ask, and is given a day to report its end.
         .filter(|d| {
-            d.started_at()
-                .is_some_and(|t| t + Duration::minutes(STUCK_AFTER_MINUTES) < now)
+            let within = match d.key.app_id.source() {
+                Source::Report => Duration::hours(REPORT_ENDS_WITHIN_HOURS),
+                Source::Amplify | Source::CloudFormation => Duration::minutes(STUCK_AFTER_MINUTES),
+            };
+            d.started_at().is_some_and(|t| t + within < now)
         })
         .collect()
 }

@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::plan::{AmplifyView, ChangeKind, Retention, plan, reconciliation_event, stuck};
+use super::plan::{
+    AmplifyView, ChangeKind, REPORT_ENDS_WITHIN_HOURS, Retention, plan, reconciliation_event, stuck,
+};
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::Observation;
 use crate::core::deployment::{Deployment, DeploymentKey};
@@ -192,8 +194,16 @@ where
         if key.app_id.source() == Source::CloudFormation {
             return self.reconcile_stack(d, &name, now, report).await;
         }
-        if !key.app_id.is_amplify() {
-            // Not Amplify's to answer: a reported deploy ends by its report.
+        if key.app_id.source() == Source::Report {
+            // No one to ask: the script that reported its start never
+            // reported its end (it died, or forgot) within a day.
+            report.timed_out += 1;
+            report.reconciled.push(format!(
+                "{name}: no end reported within {REPORT_ENDS_WITHIN_HOURS} h; marked timed out"
+            ));
+            if !self.dry_run {
+                self.mark_timed_out(key, now).await?;
+            }
             return Ok(());
         }
         match self.amplify.get_job(key).await {

@@ -381,7 +381,7 @@ fn stuck_jobs_are_started_past_the_timeout_and_not_marked() {
 }
 
 #[test]
-fn a_reported_services_state_is_not_amplifys_to_delete_and_its_jobs_are_never_stuck() {
+fn a_reported_services_state_is_not_amplifys_to_delete_and_its_jobs_are_stuck_only_after_a_day() {
     let svc: AppId = "svc:shop-api".parse().unwrap();
     let state = StoredEntry {
         key: key("BRANCH#svc:shop-api#dev", "STATE"),
@@ -406,7 +406,7 @@ fn a_reported_services_state_is_not_amplifys_to_delete_and_its_jobs_are_never_st
         Environment::Dev,
     );
     started.status = BuildStatus::Started;
-    started.details.start_time = Some(now() - Duration::days(1));
+    started.details.start_time = Some(now() - Duration::hours(23));
     let entries = vec![
         state,
         StoredEntry {
@@ -431,5 +431,13 @@ fn a_reported_services_state_is_not_amplifys_to_delete_and_its_jobs_are_never_st
         "{:?}",
         plan.changes
     );
-    assert!(stuck(&entries, now()).is_empty());
+    assert!(
+        stuck(&entries, now()).is_empty(),
+        "23 h: its script may still run"
+    );
+    assert_eq!(
+        stuck(&entries, now() + Duration::hours(2)).len(),
+        1,
+        "25 h without an end: stuck"
+    );
 }
