@@ -234,6 +234,9 @@ pub struct Diagnoser {
     bytes: u64,
     /// The last complete line before `buf[0]` (capped), for context.
     prev_tail: Vec<u8>,
+    /// `buf[0]` is in the middle of a line: the line before it filled the
+    /// whole buffer and was examined as far as it went.
+    mid_line: bool,
     /// A candidate still waiting for lines after it.
     pending_after: Option<After>,
     state: State,
@@ -266,6 +269,7 @@ impl Diagnoser {
             lines_done: 0,
             bytes: 0,
             prev_tail: Vec::new(),
+            mid_line: false,
             pending_after: None,
             state: State::default(),
             candidates: Vec::new(),
@@ -344,6 +348,9 @@ impl Diagnoser {
         }
         self.tail.keep(region, self.lines_done + 1, newlines);
         self.lines_done += newlines;
+        // A line longer than the buffer was examined up to the buffer's
+        // end; what is left of it is not a line of its own.
+        self.mid_line = !eof && end == filled && region.last().is_some_and(|&b| b != b'\n');
         buf.copy_within(end..filled, 0);
         self.len = filled - end;
         self.buf = buf;
@@ -355,7 +362,16 @@ impl Diagnoser {
         let engine = &*ENGINE;
         // Lines still owed to the previous region's last candidate.
         if let Some(after) = self.pending_after.take() {
-            self.capture_after(region, 0, self.lines_done + 1, after);
+            if self.mid_line {
+                // The rest of the line the candidate's evidence came from is
+                // not a line after it: start at the next one.
+                match memchr::memchr(b'\n', region) {
+                    Some(i) => self.capture_after(region, i + 1, self.lines_done + 2, after),
+                    None => self.pending_after = Some(after),
+                }
+            } else {
+                self.capture_after(region, 0, self.lines_done + 1, after);
+            }
         }
         let mut hits = engine.finder.hits(region);
         // Newlines in region[..counted_at].

@@ -527,9 +527,14 @@ proptest! {
     fn chunking_never_changes_a_linked_or_platform_diagnosis(
         which in 0usize..3,
         cuts in proptest::collection::vec(1usize..700, 1..40),
-        buffer in 256usize..2000,
+        extra in 1usize..1700,
     ) {
         let text = &class_fixtures()[which];
+        // Any buffer that holds the longest line: a longer line is examined
+        // only as far as the buffer goes (see
+        // `a_line_longer_than_the_buffer_gives_no_second_evidence_line`).
+        let longest = text.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+        let buffer = longest + extra;
         let whole = diagnose_bytes(text);
         let mut diagnoser = Diagnoser::with_buffer(buffer);
         let mut rest = &text[..];
@@ -575,4 +580,35 @@ proptest! {
         chunked.bytes = whole.bytes;
         prop_assert_eq!(chunked, whole);
     }
+}
+
+/// A line longer than the buffer is examined as far as the buffer goes; the
+/// rest of it is neither a new line nor a line of evidence after it, and
+/// the numbering of the lines after it is unchanged.
+#[test]
+fn a_line_longer_than_the_buffer_gives_no_second_evidence_line() {
+    let long = format!(
+        "!!! CustomerError: Failed to find the deploy-manifest.json file in the build output. {}",
+        "Please verify that it exists within the baseDirectory specified in your buildSpec. "
+            .repeat(4)
+    );
+    let text = failing(&[
+        "# Completed phase: build",
+        "# Starting phase: deploy",
+        &long,
+        "!!! Build failed",
+    ]);
+    let whole = diagnose_bytes(text.as_bytes());
+    assert_eq!(whole.category, "deploy-manifest-missing", "{whole:?}");
+    assert!(long.len() > 256);
+    let mut small = Diagnoser::with_buffer(256);
+    small.feed(text.as_bytes());
+    let cut = small.finish();
+    assert_eq!(cut.category, whole.category, "{cut:?}");
+    assert_eq!(cut.lines, whole.lines);
+    let lines: Vec<u64> = cut.evidence.iter().map(|e| e.line).collect();
+    let mut unique = lines.clone();
+    unique.dedup();
+    assert_eq!(lines, unique, "one line, one evidence entry: {cut:?}");
+    assert_eq!(cut.evidence[0].line, whole.evidence[0].line);
 }
