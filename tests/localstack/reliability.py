@@ -663,7 +663,7 @@ def phase_roles(args):
             for op, details in ops.items():
                 seen.setdefault(caller, {}).setdefault(op, set()).update(details)
     functions = lp.deployed_functions()
-    source, types = bus_takes(lp)
+    sources, types = bus_takes(lp)
     for caller in sorted(seen):
         # Locally the app name is the binary's; deployed, the function's name ends with it.
         function = next((f for f in functions if caller == f or caller.endswith("-" + f)), None)
@@ -686,7 +686,9 @@ def phase_roles(args):
             if action == "events:PutEvents":
                 for d in sorted(details):
                     put_source, _, put_type = d.partition(" / ")
-                    if put_source != source or put_type not in types:
+                    # A function publishes as the stack (`sentinel`), never
+                    # as a reporter.
+                    if put_source not in sources or put_source != "sentinel" or put_type not in types:
                         off_bus.append(d)
         print(f"  {function}: {len(seen[caller])} of the {len(predicted)} actions its code may call exercised: "
               + ", ".join(sorted(seen[caller])))
@@ -701,13 +703,14 @@ def phase_roles(args):
 
 
 def bus_takes(lp):
-    """The source and detail types the bus's policy lets in."""
+    """The sources and detail types the bus's policy lets in (the functions'
+    `sentinel`, and `sentinel.report` for reports)."""
     bus = next(r for r in lp.template()["Resources"].values() if r["Type"] == "AWS::Events::EventBus")
     policy = lp.resolver().resolve(bus["Properties"]["Policy"])
     statements = {st["Sid"]: st for st in policy["Statement"]}
-    source = statements["OnlyTheStacksSource"]["Condition"]["StringNotEquals"]["events:source"]
+    sources = statements["OnlyTheStacksSource"]["Condition"]["StringNotEquals"]["events:source"]
     types = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
-    return source, set(types)
+    return {sources} if isinstance(sources, str) else set(sources), set(types)
 
 
 def main():
