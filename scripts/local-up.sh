@@ -107,12 +107,14 @@ else
   [ "${LOCAL_UP_SKIP_BUILD:-0}" = 1 ] || cargo build --quiet --workspace --bins ${LAMBDA_RELEASE:+--release}
   # The functions' own endpoints and extra variables, for the reliability
   # suite (scripts/reliability.sh): FUNCTIONS_AWS_ENDPOINT_URL and
-  # FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY (its fault proxies), FUNCTIONS_ENV
+  # FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY (its fault proxies; the emulator
+  # serves CloudFormation too, so that goes through it as well), FUNCTIONS_ENV
   # ("NAME=value ...", its canary secrets). The dispatcher and tests keep
   # talking to moto and the emulator directly.
   # shellcheck disable=SC2086
   start lambda env ${FUNCTIONS_AWS_ENDPOINT_URL:+AWS_ENDPOINT_URL=$FUNCTIONS_AWS_ENDPOINT_URL} \
     ${FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY:+AWS_ENDPOINT_URL_AMPLIFY=$FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY} \
+    ${FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY:+AWS_ENDPOINT_URL_CLOUDFORMATION=$FUNCTIONS_AWS_ENDPOINT_URL_AMPLIFY} \
     ${FUNCTIONS_ENV:-} cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --ignore-changes \
     ${LAMBDA_RELEASE:+--release} --concurrency "${LAMBDA_CONCURRENCY:-1}"
   wait_for lambda 120 curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/"
