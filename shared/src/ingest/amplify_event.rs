@@ -10,14 +10,11 @@ use serde_json::Value;
 use crate::core::deployment::{DeploymentKey, Observation};
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId, preview};
+use crate::ingest::envelope::{self, Envelope, malformed, string_field};
 
 pub const SOURCE: &str = "aws.amplify";
 pub const DETAIL_TYPE: &str = "Amplify Deployment Status Change";
 
-/// The largest event EventBridge accepts is 256 KiB; a bigger one is not an
-/// Amplify event and is not worth parsing.
-const MAX_EVENT_BYTES: usize = 256 * 1024;
-const MAX_ID_LEN: usize = 128;
 const MAX_STATUS_LEN: usize = 64;
 
 /// A parsed status change of one Amplify job.
@@ -51,82 +48,12 @@ impl AmplifyStatusEvent {
 
     /// Parses raw bytes (an SQS body, a file).
     pub fn parse_str(raw: &str) -> Result<Self, MalformedEvent> {
-        if raw.len() > MAX_EVENT_BYTES {
-            return Err(malformed(
-                "<unknown>",
-                format!(
-                    "event is {} bytes; EventBridge events are at most {MAX_EVENT_BYTES}",
-                    raw.len()
-                ),
-            ));
-        }
-        let value: Value = serde_json::from_str(raw).map_err(|e| {
-            malformed(
-                "<unknown>",
-                format!("not JSON: {e} (body starts {})", preview(raw)),
-            )
-        })?;
-        Self::parse(&value)
+        Self::parse(&envelope::json(raw)?)
     }
 
     /// Parses an EventBridge envelope carrying Amplify's detail.
     pub fn parse(value: &Value) -> Result<Self, MalformedEvent> {
-        let obj = value.as_object().ok_or_else(|| {
-            malformed(
-                "<unknown>",
-                format!("expected a JSON object, got {}", kind(value)),
-            )
-        })?;
-        let id = match obj.get("id") {
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => s.clone(),
-            Some(Value::String(s)) => {
-                return Err(malformed(
-                    "<unknown>",
-                    format!("id must be 1-{MAX_ID_LEN} characters, got {}", s.len()),
-                ));
-            }
-            Some(other) => {
-                return Err(malformed(
-                    "<unknown>",
-                    format!("id must be a string, got {}", kind(other)),
-                ));
-            }
-            None => return Err(malformed("<unknown>", "id is missing")),
-        };
-        let field = |name: &str| -> Result<&str, MalformedEvent> { string_field(obj, name, &id) };
-
-        let source = field("source")?;
-        if source != SOURCE {
-            return Err(malformed(
-                &id,
-                format!("source is {}, expected {SOURCE:?}", preview(source)),
-            ));
-        }
-        let detail_type = field("detail-type")?;
-        if detail_type != DETAIL_TYPE {
-            return Err(malformed(
-                &id,
-                format!(
-                    "detail-type is {}, expected {DETAIL_TYPE:?}",
-                    preview(detail_type)
-                ),
-            ));
-        }
-        let time = field("time")?;
-        let time = DateTime::parse_from_rfc3339(time)
-            .map_err(|e| malformed(&id, format!("time {} is not RFC 3339: {e}", preview(time))))?
-            .with_timezone(&Utc);
-
-        let detail = match obj.get("detail") {
-            Some(Value::Object(d)) => d,
-            Some(other) => {
-                return Err(malformed(
-                    &id,
-                    format!("detail must be an object, got {}", kind(other)),
-                ));
-            }
-            None => return Err(malformed(&id, "detail is missing")),
-        };
+        let Envelope { id, time, detail } = envelope::open(value, SOURCE, DETAIL_TYPE)?;
         let detail_field = |name: &str| -> Result<&str, MalformedEvent> {
             string_field(detail, name, &id)
                 .map_err(|e| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason)))
@@ -169,36 +96,6 @@ impl AmplifyStatusEvent {
             status: BuildStatus::from_amplify(raw_status),
             job_step,
         })
-    }
-}
-
-fn string_field<'a>(
-    obj: &'a serde_json::Map<String, Value>,
-    name: &str,
-    id: &str,
-) -> Result<&'a str, MalformedEvent> {
-    match obj.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(malformed(
-            id,
-            format!("{name} must be a string, got {}", kind(other)),
-        )),
-        None => Err(malformed(id, format!("{name} is missing"))),
-    }
-}
-
-fn malformed(event_id: &str, reason: impl AsRef<str>) -> MalformedEvent {
-    MalformedEvent::new(event_id, reason)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -3,6 +3,7 @@
 //! recorded transitions and domain events ([`reaction`]).
 
 pub mod amplify_event;
+mod envelope;
 pub mod reaction;
 pub mod report_event;
 pub mod stack_event;

@@ -8,16 +8,15 @@
 //! ([`super::stack_operation`]).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BuildStatus, preview};
+use crate::ingest::envelope::{self, Envelope, kind, malformed, object_field, string_field};
 
 pub const SOURCE: &str = "aws.cloudformation";
 pub const DETAIL_TYPE: &str = "CloudFormation Stack Status Change";
 
-const MAX_EVENT_BYTES: usize = 256 * 1024;
-const MAX_ID_LEN: usize = 128;
 const MAX_STATUS_LEN: usize = 64;
 /// A stack ARN: `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>`.
 const MAX_ARN_LEN: usize = 512;
@@ -109,70 +108,12 @@ impl StackStatusEvent {
 
     /// Parses raw bytes (an SQS body, a file).
     pub fn parse_str(raw: &str) -> Result<Self, MalformedEvent> {
-        if raw.len() > MAX_EVENT_BYTES {
-            return Err(malformed(
-                "<unknown>",
-                format!(
-                    "event is {} bytes; EventBridge events are at most {MAX_EVENT_BYTES}",
-                    raw.len()
-                ),
-            ));
-        }
-        let value: Value = serde_json::from_str(raw).map_err(|e| {
-            malformed(
-                "<unknown>",
-                format!("not JSON: {e} (body starts {})", preview(raw)),
-            )
-        })?;
-        Self::parse(&value)
+        Self::parse(&envelope::json(raw)?)
     }
 
     /// Parses an EventBridge envelope carrying CloudFormation's detail.
     pub fn parse(value: &Value) -> Result<Self, MalformedEvent> {
-        let obj = value.as_object().ok_or_else(|| {
-            malformed(
-                "<unknown>",
-                format!("expected a JSON object, got {}", kind(value)),
-            )
-        })?;
-        let id = match obj.get("id") {
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => s.clone(),
-            Some(Value::String(s)) => {
-                return Err(malformed(
-                    "<unknown>",
-                    format!("id must be 1-{MAX_ID_LEN} characters, got {}", s.len()),
-                ));
-            }
-            Some(other) => {
-                return Err(malformed(
-                    "<unknown>",
-                    format!("id must be a string, got {}", kind(other)),
-                ));
-            }
-            None => return Err(malformed("<unknown>", "id is missing")),
-        };
-        let source = string_field(obj, "source", &id)?;
-        if source != SOURCE {
-            return Err(malformed(
-                &id,
-                format!("source is {}, expected {SOURCE:?}", preview(source)),
-            ));
-        }
-        let detail_type = string_field(obj, "detail-type", &id)?;
-        if detail_type != DETAIL_TYPE {
-            return Err(malformed(
-                &id,
-                format!(
-                    "detail-type is {}, expected {DETAIL_TYPE:?}",
-                    preview(detail_type)
-                ),
-            ));
-        }
-        let time = string_field(obj, "time", &id)?;
-        let time = DateTime::parse_from_rfc3339(time)
-            .map_err(|e| malformed(&id, format!("time {} is not RFC 3339: {e}", preview(time))))?
-            .with_timezone(&Utc);
-        let detail = object_field(obj, "detail", &id, "")?;
+        let Envelope { id, time, detail } = envelope::open(value, SOURCE, DETAIL_TYPE)?;
         let in_detail =
             |e: MalformedEvent| MalformedEvent::new(&e.event_id, format!("detail.{}", e.reason));
 
@@ -290,52 +231,6 @@ pub fn stack_name_of(arn: &str) -> Option<&str> {
     let (kind, name, uuid) = (segments.next()?, segments.next()?, segments.next()?);
     (ok && kind == "stack" && !name.is_empty() && !uuid.is_empty() && segments.next().is_none())
         .then_some(name)
-}
-
-fn string_field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    id: &str,
-) -> Result<&'a str, MalformedEvent> {
-    match obj.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(malformed(
-            id,
-            format!("{name} must be a string, got {}", kind(other)),
-        )),
-        None => Err(malformed(id, format!("{name} is missing"))),
-    }
-}
-
-fn object_field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    id: &str,
-    path: &str,
-) -> Result<&'a Map<String, Value>, MalformedEvent> {
-    match obj.get(name) {
-        Some(Value::Object(d)) => Ok(d),
-        Some(other) => Err(malformed(
-            id,
-            format!("{path}{name} must be an object, got {}", kind(other)),
-        )),
-        None => Err(malformed(id, format!("{path}{name} is missing"))),
-    }
-}
-
-fn malformed(event_id: &str, reason: impl AsRef<str>) -> MalformedEvent {
-    MalformedEvent::new(event_id, reason)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
