@@ -708,8 +708,8 @@ def bus_takes(lp):
     bus = next(r for r in lp.template()["Resources"].values() if r["Type"] == "AWS::Events::EventBus")
     policy = lp.resolver().resolve(bus["Properties"]["Policy"])
     statements = {st["Sid"]: st for st in policy["Statement"]}
-    sources = statements["OnlyTheStacksSource"]["Condition"]["StringNotEquals"]["events:source"]
-    types = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
+    sources = statements["OnlyTheStacksSource"]["Condition"]["ForAnyValue:StringNotEquals"]["events:source"]
+    types = statements["OnlyTheStacksEventTypes"]["Condition"]["ForAnyValue:StringNotEquals"]["events:detail-type"]
     return {sources} if isinstance(sources, str) else set(sources), set(types)
 
 

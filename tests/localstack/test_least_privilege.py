@@ -360,12 +360,12 @@ def test_the_bus_takes_only_the_stacks_source_and_event_types():
     statements, _ = bus_policy()
     source = code_constant("core/events.rs", "SOURCE")
     report_source, report_type = report_constants()
-    assert statements["OnlyTheStacksSource"]["Condition"] == {
-        "StringNotEquals": {"events:source": [source, report_source]}}
+    assert statements["OnlyTheStacksSource"]["Condition"] == dict(
+        not_a_replay(), **{"ForAnyValue:StringNotEquals": {"events:source": [source, report_source]}})
     types = published_detail_types()
     assert "Cleanup Completed" in types and "Alert Test" in types, types
     assert report_type not in types, "a report is the reporter's, never the functions'"
-    listed = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
+    listed = statements["OnlyTheStacksEventTypes"]["Condition"]["ForAnyValue:StringNotEquals"]["events:detail-type"]
     assert len(listed) == len(set(listed)), "a detail type is listed twice"
     assert set(listed) == types | {report_type}, (
         f"the bus denies what the code publishes: {sorted(types - set(listed))}; "
@@ -387,11 +387,27 @@ def test_anyone_else_may_publish_only_a_report():
     report_source, report_type = report_constants()
     # The stack's publishers are the only ones whose other sources pass.
     publishers = statements["OnlyTheStacksPublishers"]["Condition"]
-    assert publishers["StringNotEquals"] == {"events:source": report_source}, publishers
+    assert publishers["ForAnyValue:StringNotEquals"] == {"events:source": report_source}, publishers
     # A report is of its one detail type, whoever sends it.
     only = statements["ReportsOnly"]["Condition"]
-    assert only == {"StringEquals": {"events:source": report_source},
-                    "StringNotEquals": {"events:detail-type": report_type}}, only
+    assert only == dict(not_a_replay(), **{"ForAnyValue:StringEquals": {"events:source": report_source},
+                                          "ForAnyValue:StringNotEquals": {"events:detail-type": report_type}}), only
+
+
+def not_a_replay():
+    """The condition every Deny of the bus carries: it spares a replay of the
+    stack's own domain-event archive (docs/security.md, "Replays")."""
+    archive = next(r for r in lp.template()["Resources"].values() if r["Type"] == "AWS::Events::Archive"
+                   and r["Properties"]["SourceArn"] == {"Fn::GetAtt": ["SentinelBus", "Arn"]})
+    name = lp.resolver().resolve(archive["Properties"]["ArchiveName"])
+    return {"ArnNotEqualsIfExists": {"aws:SourceArn": f"arn:aws:events:us-east-1:123456789012:archive/{name}"}}
+
+
+def test_every_deny_of_the_bus_spares_a_replay_of_its_archive_and_nothing_else():
+    statements, _ = bus_policy()
+    for sid, st in statements.items():
+        spared = {k: v for k, v in st["Condition"].items() if k.startswith("ArnNotEquals")}
+        assert spared == not_a_replay(), (sid, spared)
 
 
 def test_the_reporter_policy_publishes_reports_and_reads_reported_verdicts_only():
@@ -404,8 +420,11 @@ def test_the_reporter_policy_publishes_reports_and_reads_reported_verdicts_only(
     publish = statements["PublishReports"]
     assert publish["Action"] == "events:PutEvents"
     assert publish["Resource"] == {"Fn::GetAtt": ["SentinelBus", "Arn"]}
-    assert publish["Condition"] == {"StringEquals": {"events:source": report_source,
-                                                     "events:detail-type": report_type}}
+    # Every entry of the request (PutEvents takes ten) is a report, and the
+    # keys are there (ForAllValues alone passes a request without them).
+    assert publish["Condition"] == {
+        "ForAllValues:StringEquals": {"events:source": report_source, "events:detail-type": report_type},
+        "Null": {"events:source": "false", "events:detail-type": "false"}}
     read = statements["ReadReportedVerdicts"]
     assert read["Action"] == "dynamodb:GetItem", read
     # The records' partition key is BRANCH#{appId}#{branch} (the adapter's
@@ -416,7 +435,9 @@ def test_the_reporter_policy_publishes_reports_and_reads_reported_verdicts_only(
     assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BRANCH#svc:*"]}}
     assert statements["FindTheStack"] == {"Sid": "FindTheStack", "Effect": "Allow",
                                           "Action": "cloudformation:DescribeStacks",
-                                          "Resource": {"Ref": "AWS::StackId"}}
+                                          "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:"
+                                                                  "${AWS::Region}:${AWS::AccountId}:stack/"
+                                                                  "${AWS::StackName}/*"}}
 
 
 # ----- the docs -----------------------------------------------------------

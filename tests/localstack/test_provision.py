@@ -138,8 +138,9 @@ def test_the_bus_carries_the_templates_policy_naming_the_functions_roles(stack):
     publishers = statements["OnlyTheStacksPublishers"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert sorted(publishers) == sorted(f"arn:aws:iam::{ACCOUNT}:role/deploy-sentinel-dev-{r}" for r in roles)
     assert statements["OnlyTheStacksSource"]["Condition"] == {
-        "StringNotEquals": {"events:source": ["sentinel", "sentinel.report"]}}
-    types = statements["OnlyTheStacksEventTypes"]["Condition"]["StringNotEquals"]["events:detail-type"]
+        "ArnNotEqualsIfExists": {"aws:SourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:archive/deploy-sentinel-dev-domain-events"},
+        "ForAnyValue:StringNotEquals": {"events:source": ["sentinel", "sentinel.report"]}}
+    types = statements["OnlyTheStacksEventTypes"]["Condition"]["ForAnyValue:StringNotEquals"]["events:detail-type"]
     assert {"Build Started", "Deployment Unhealthy", "Alert Test", "Cleanup Completed",
             "Deployment Reported"} <= set(types)
 

@@ -1,0 +1,234 @@
+"""What only AWS enforces about the template's patterns and policies, checked
+offline (issue #27, items 4, 6 and 7): moto accepts all of these as they
+were, and the first real deploy would not.
+
+- EventBridge refuses a rule whose `wildcard` filters grow past its
+  complexity limit ("Rule is too complex"; the event-ruler engine behind it
+  counts wildcards and what follows them). No pattern uses `wildcard`.
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html
+- The stack rule takes only this account's and region's stacks: a prefix on
+  the concrete stack ARN, matched here with moto's own pattern matcher.
+- SQS keeps one policy per queue: an AWS::SQS::QueuePolicy listing several
+  queues gives each of them the whole document. Each queue has its own,
+  naming only that queue, and lets in exactly the rules that target it.
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queuepolicy.html
+- A multivalued condition key (a set per request) is compared with
+  ForAllValues/ForAnyValue. Which keys are multivalued comes from AWS's
+  own IAM definition as the `parliament` package bundles it (types
+  ArrayOf…), plus events:detail-type: PutEvents takes up to ten entries,
+  each with its detail type, so the key is a set whatever the bundled type.
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+"""
+
+import copy
+import glob
+import json
+import os
+
+import parliament
+import pytest
+from moto.events.models import EventPattern
+
+import least_privilege as lp
+
+ROOT = lp.ROOT
+ACCOUNT, REGION = "123456789012", "us-east-1"
+# Multivalued whatever the bundled definition says (see the docstring).
+ALSO_MULTIVALUED = {"events:detail-type": "PutEvents takes up to ten entries, each with its own detail type"}
+
+
+def resources():
+    return lp.template()["Resources"]
+
+
+def patterns(node, where=""):
+    """Every event pattern under `node` (rules' and archives'), as objects."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "EventPattern":
+                yield where, json.loads(value) if isinstance(value, str) else value
+            else:
+                yield from patterns(value, f"{where}.{key}" if where else key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from patterns(value, f"{where}[{i}]")
+
+
+def uses_wildcard(pattern):
+    """Whether a pattern uses a `wildcard` filter, wherever it is (inside
+    Fn::Sub text too: the key is looked for in every string)."""
+    if isinstance(pattern, dict):
+        return "wildcard" in pattern or any(uses_wildcard(v) for v in pattern.values())
+    if isinstance(pattern, list):
+        return any(uses_wildcard(v) for v in pattern)
+    return isinstance(pattern, str) and '"wildcard"' in pattern
+
+
+def test_no_event_pattern_uses_a_wildcard():
+    found = list(patterns(resources()))
+    assert len(found) >= 10, f"the walk found {len(found)} patterns only"
+    offending = [where for where, p in found if uses_wildcard(p)]
+    assert not offending, f"{offending}: EventBridge refuses wildcard patterns past its complexity limit"
+
+
+def test_the_wildcard_check_can_say_no():
+    assert uses_wildcard({"detail": {"stack-id": [{"wildcard": "arn:*:stack/a/*"}]}})
+    assert uses_wildcard({"Fn::Sub": ['{"detail":{"stack-id":[{"wildcard":"x/*"}]}}', {}]})
+    assert not uses_wildcard({"detail": {"stack-id": [{"prefix": "arn:aws:cloudformation:"}]}})
+
+
+def stack_event(account, region=REGION, name="shop-api-prod"):
+    arn = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/0f1c2a30-9bd4-11ef-8d3a-0a1b2c3d4e5f"
+    return {"version": "0", "id": "1", "detail-type": "CloudFormation Stack Status Change",
+            "source": "aws.cloudformation", "account": account, "time": "2026-12-06T10:00:00Z",
+            "region": region, "resources": [arn],
+            "detail": {"stack-id": arn, "status-details": {"status": "UPDATE_COMPLETE", "status-reason": ""},
+                       "client-request-token": "sam-1"}}
+
+
+def test_the_stack_rule_takes_this_accounts_stacks_only():
+    rule = resources()["StackStatusRule"]
+    assert rule["Condition"] == "WatchesStacks"
+    pattern = lp.resolver({"WatchedStacks": "shop-api-prod,billing-*"}).resolve(rule["Properties"]["EventPattern"])
+    matcher = EventPattern.load(json.dumps(pattern))
+    assert matcher.matches_event(stack_event(ACCOUNT))
+    assert matcher.matches_event(stack_event(ACCOUNT, name="billing-v2"))
+    # The build-event handler keeps WatchedStacks' names: the rule may let
+    # another stack of the account through, never another account's.
+    assert not matcher.matches_event(stack_event("210987654321"))
+    assert not matcher.matches_event(stack_event(ACCOUNT, region="eu-west-1"))
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def queue_policies():
+    return {name: r for name, r in resources().items() if r["Type"] == "AWS::SQS::QueuePolicy"}
+
+
+def queue_of(arn):
+    """The queue's logical id in `{"Fn::GetAtt": [Queue, "Arn"]}`."""
+    assert isinstance(arn, dict) and set(arn) == {"Fn::GetAtt"} and arn["Fn::GetAtt"][1] == "Arn", arn
+    return arn["Fn::GetAtt"][0]
+
+
+def statements(document):
+    """A document's statements, one under Fn::If taken as it is when its
+    condition holds."""
+    out = []
+    for st in document["Statement"]:
+        if set(st) == {"Fn::If"}:
+            st = st["Fn::If"][1]
+        out.append(st)
+    return out
+
+
+def test_each_queue_has_its_own_policy_naming_only_itself():
+    queues = {name for name, r in resources().items() if r["Type"] == "AWS::SQS::Queue"}
+    covered = []
+    for name, policy in queue_policies().items():
+        listed = policy["Properties"]["Queues"]
+        assert len(listed) == 1, f"{name} applies one document to {len(listed)} queues"
+        (queue,) = [q["Ref"] for q in listed]
+        covered.append(queue)
+        for st in statements(policy["Properties"]["PolicyDocument"]):
+            named = {queue_of(r) for r in as_list(st["Resource"])}
+            assert named == {queue}, f"{name} {st['Sid']} names {sorted(named)}, not only {queue}"
+    assert sorted(covered) == sorted(set(covered)), f"a queue has two policies: {covered}"
+    assert set(covered) == queues, f"queues without a policy: {sorted(queues - set(covered))}"
+
+
+def test_each_queue_lets_in_exactly_the_rules_that_deliver_to_it():
+    want = {}
+    for rule, r in resources().items():
+        if r["Type"] != "AWS::Events::Rule":
+            continue
+        for target in r["Properties"]["Targets"]:
+            want.setdefault(queue_of(target["Arn"]), set()).add(rule)
+            if "DeadLetterConfig" in target:
+                want.setdefault(queue_of(target["DeadLetterConfig"]["Arn"]), set()).add(rule)
+    got = {}
+    for policy in queue_policies().values():
+        (queue,) = [q["Ref"] for q in policy["Properties"]["Queues"]]
+        for st in statements(policy["Properties"]["PolicyDocument"]):
+            assert st["Principal"] == {"Service": "events.amazonaws.com"} and st["Action"] == "sqs:SendMessage", st
+            for source in as_list(st["Condition"]["ArnEquals"]["aws:SourceArn"]):
+                got.setdefault(queue, set()).add(queue_of(source))
+    assert got == want
+
+
+def test_the_queue_check_can_say_no():
+    """Today's shape (one document for several queues) fails the check."""
+    t = copy.deepcopy(resources())
+    one = t["IngestQueuePolicy"]
+    one["Properties"]["Queues"].append({"Ref": "DeadLetterQueue"})
+    assert len(one["Properties"]["Queues"]) == 2
+    st = statements(one["Properties"]["PolicyDocument"])[0]
+    st["Resource"] = [st["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
+    assert {queue_of(r) for r in st["Resource"]} == {"IngestQueue", "DeadLetterQueue"}
+
+
+def multivalued_keys():
+    with open(os.path.join(os.path.dirname(parliament.__file__), "iam_definition.json")) as f:
+        definition = json.load(f)
+    keys = {c["condition"].lower() for service in definition for c in service["conditions"]
+            if c["type"].startswith("ArrayOf")}
+    return keys | set(ALSO_MULTIVALUED)
+
+
+def conditions(node, where=""):
+    """(where, operator, key) of every IAM Condition block under `node`."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Condition" and isinstance(v, dict):
+                for operator, block in v.items():
+                    for key in (block if isinstance(block, dict) else {}):
+                        yield where, operator, key
+            else:
+                yield from conditions(v, f"{where}.{k}" if where else k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from conditions(v, f"{where}[{i}]")
+
+
+def iam_documents():
+    yield "template.yaml", resources()
+    for path in sorted(glob.glob(os.path.join(ROOT, "docs", "iam", "*.json"))):
+        with open(path) as f:
+            yield os.path.relpath(path, ROOT), json.load(f)
+
+
+def single_valued_uses(keys):
+    bad = []
+    for name, doc in iam_documents():
+        for where, operator, key in conditions(doc):
+            if key.lower() in keys and not operator.startswith(("ForAllValues:", "ForAnyValue:")) \
+                    and operator != "Null":
+                bad.append(f"{name} {where}: {operator} {key}")
+    return bad
+
+
+def test_multivalued_condition_keys_use_the_set_operators():
+    keys = multivalued_keys()
+    # The definition knows the keys the stack's policies use.
+    assert {"events:source", "dynamodb:leadingkeys", "aws:tagkeys"} <= keys
+    assert not single_valued_uses(keys), single_valued_uses(keys)
+
+
+def test_the_set_operator_check_can_say_no():
+    doc = {"Statement": [{"Condition": {"StringEquals": {"events:source": "x"}}},
+                         {"Condition": {"ForAllValues:StringEquals": {"events:source": "x"}}}]}
+    found = [(o, k) for _, o, k in conditions(doc) if k in multivalued_keys()
+             and not o.startswith(("ForAllValues:", "ForAnyValue:"))]
+    assert found == [("StringEquals", "events:source")]
+
+
+@pytest.mark.parametrize("allow", ["ForAllValues:StringEquals"])
+def test_the_reporters_publish_grant_requires_the_keys(allow):
+    """ForAllValues is true for a request without the key: the grant pairs
+    it with Null false, so a request must carry a source and detail type."""
+    doc = resources()["ReporterPolicy"]["Properties"]["PolicyDocument"]
+    (publish,) = [st for st in doc["Statement"] if st["Sid"] == "PublishReports"]
+    assert set(publish["Condition"][allow]) == {"events:source", "events:detail-type"}
+    assert publish["Condition"]["Null"] == {"events:source": "false", "events:detail-type": "false"}
