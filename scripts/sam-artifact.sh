@@ -6,12 +6,14 @@
 # (https://github.com/actions/upload-artifact#permission-loss), and
 # `sam deploy` zips what is on disk, adding read bits only. A `bootstrap`
 # without its execute bit deploys fine, then every invocation fails with
-# Runtime.InvalidEntrypoint (Lambda wants 755 on executables:
-# https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html).
-# So the build is uploaded as one tar, which keeps the modes, as that README
-# advises, rather than chmod +x after download: the tar restores every mode
-# sam build left, with no list of files to keep in step with template.yaml.
-# .aws-sam/build.toml is left out: only `sam build` reads it, not deploy.
+# Runtime.InvalidEntrypoint (Lambda wants 755 on executables of compiled
+# runtimes: https://repost.aws/knowledge-center/lambda-deployment-package-errors).
+# So the build is uploaded as one tar, which keeps the modes, as
+# upload-artifact's README advises, rather than chmod +x after download: the
+# tar restores every mode sam build left, with no list of files to keep in
+# step with template.yaml. .aws-sam/build.toml is left out: only `sam build`
+# reads it, not deploy. The tar sits at the workspace's top, not under
+# .aws-sam: upload-artifact (v4.4+) skips hidden paths.
 #
 #   scripts/sam-artifact.sh pack     .aws-sam/build -> sam-build.tar
 #   scripts/sam-artifact.sh unpack   sam-build.tar -> .aws-sam/build

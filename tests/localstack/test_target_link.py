@@ -26,8 +26,9 @@ cp "$CARGO_TARGET_DIR/debug/probe" "$CARGO_TARGET_DIR/lambda/probe/bootstrap"
 cp target/lambda/probe/bootstrap "$PROBE/packaged"
 """
 
-pytestmark = pytest.mark.skipif(not shutil.which("cargo") or not shutil.which("make"),
-                                reason="needs cargo and make")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("cargo") and shutil.which("make") and os.path.exists(os.path.join(ROOT, ".git"))),
+    reason="needs cargo, make and a git checkout to clone")
 
 
 @pytest.fixture
