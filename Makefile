@@ -71,9 +71,10 @@ audit:
 	scripts/audit.sh
 
 # SAM looks for the binaries under ./target/lambda whatever CARGO_TARGET_DIR
-# says: point ./target at the shared target directory so nothing builds twice.
+# says: scripts/link-target.sh makes ./target that directory (a link to the
+# shared one, or itself when CARGO_TARGET_DIR is ./target, as in CI).
 build: bootstrap
-	[ -e target ] || ln -s "$(CARGO_TARGET_DIR)" target
+	scripts/link-target.sh
 	PATH="$(CURDIR)/.venv/bin:$$PATH" sam build --beta-features
 
 deploy: build
