@@ -526,7 +526,9 @@ def session_for(args):
     import boto3
     import botocore.exceptions
     try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        # AWS_REGION as the Rust SDK (the sentinel CLI) reads it; boto3 reads
+        # only AWS_DEFAULT_REGION and the profile's.
+        session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
     except botocore.exceptions.ProfileNotFound as e:
         raise Refusal(f"no AWS profile {args.profile!r} in this machine's AWS config ({e}): "
                       "check PROFILE= (aws configure list-profiles)") from e
