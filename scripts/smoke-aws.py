@@ -198,6 +198,7 @@ class Smoke:
         self.branch = f"smoke-{self.stamp}"
         self.token = secrets.token_hex(12)  # tells this run's health file from any other
         self.cleanups = []  # (what, undo): run last first
+        self.received = []  # the alerts that arrived on the temporary queue
 
     # stack and app
     def read_stack(self):
@@ -369,35 +370,59 @@ class Smoke:
         health = wait_for(f"the health verdict on job {job}", self.wait("verdict"), probe)
         return f"{want} after {health.get('rounds')} round(s): {health.get('reason', '')}"
 
-    def wait_alert(self, job):
-        """An alert about the unhealthy deploy, naming the branch, on the
-        temporary queue (SNS's envelope around the chat form)."""
-        seen = []
+    def alerts(self):
+        """Receives what arrived on the temporary queue (SNS's envelope: the
+        subject, the message attributes, the chat form) and keeps it all."""
+        got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        for m in got:
+            note = json.loads(m["Body"])
+            attrs = {k: v.get("Value") for k, v in (note.get("MessageAttributes") or {}).items()}
+            self.received.append({"event": attrs.get("event"), "branch": attrs.get("branch"),
+                                  "subject": note.get("Subject", ""), "message": note.get("Message", "")})
+        return self.received
 
-        def probe():
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2,
-                                           MessageAttributeNames=["All"]).get("Messages", [])
-            for m in got:
-                note = json.loads(m["Body"])
-                attrs = {k: v.get("Value") for k, v in (note.get("MessageAttributes") or {}).items()}
-                seen.append(f"{attrs.get('event')}: {note.get('Subject')}")
-                if attrs.get("event") == "Deployment Unhealthy" and attrs.get("branch") == self.branch:
-                    return note.get("Subject") or attrs["event"]
-            return None
+    def alert(self, event):
+        return next((a for a in self.received if a["event"] == event and a["branch"] == self.branch), None)
+
+    def wait_alert(self, job):
+        """An alert about the unhealthy deploy, naming the branch."""
         try:
-            return wait_for(f"an alert \"Deployment Unhealthy\" for branch {self.branch}", self.wait("alert"),
-                            probe, interval=0)
+            found = wait_for(f"an alert \"Deployment Unhealthy\" for branch {self.branch}", self.wait("alert"),
+                             lambda: self.alerts() and self.alert("Deployment Unhealthy"), interval=0)
         except StepFailed as e:
+            seen = [f"{a['event']}: {a['subject']}" for a in self.received]
             raise StepFailed(f"{e}; other alerts received: {seen or 'none'}. If none ever arrives, check the "
                              "alerter's DLQ and the topic's delivery (`sentinel --stack "
                              f"{self.args.stack} doctor`)") from e
+        return found["subject"]
 
-    def wait_observed(self, job):
+    def wait_rollback_decision(self, good, bad):
+        """The rollback function's decision on the unhealthy job, in observe
+        mode: "would have rolled back" to the good job (the record's
+        `observed`, and an "Action Observed" event) — unless both jobs report
+        the same commit, as manual deployments may (`HEAD`): a rollback to
+        the commit that failed is refused, and the function recommends
+        instead ("Rollback Recommended", no known good). Either decision is
+        checked against the records; anything else fails."""
         def probe():
-            observed = (self.record(job) or {}).get("observed") or []
-            return next((o for o in observed if o.get("action") == "rollback"), None)
-        o = wait_for(f"observe mode's \"would have rolled back\" on job {job}", self.wait("observed"), probe)
-        return o.get("summary", "would have rolled back")
+            observed = (self.record(bad) or {}).get("observed") or []
+            would = next((o for o in observed if o.get("action") == "rollback"), None)
+            if would:
+                return would.get("summary") or "would have rolled back"
+            self.alerts()
+            recommended = self.alert("Rollback Recommended")
+            if not recommended:
+                return None
+            commits = [((self.record(j) or {}).get("details") or {}).get("commitId") for j in (good, bad)]
+            if commits[0] and commits[0] == commits[1]:
+                return (f"no \"would have rolled back\": jobs {good} and {bad} both report commit {commits[0]!r}, "
+                        "and a rollback to the commit that failed is refused (Rollback Recommended, no known "
+                        "good); with a repository-connected app it would be observed")
+            raise StepFailed(f"the rollback function recommended instead of observing a rollback to job {good} "
+                             f"(commits {commits}): {recommended['subject']}")
+        return wait_for(f"observe mode's rollback decision on job {bad} (\"would have rolled back\")",
+                        self.wait("observed"), probe)
 
     def wait(self, kind):
         return min(WAITS[kind], self.args.max_wait) if self.args.max_wait else WAITS[kind]
@@ -417,7 +442,7 @@ class Smoke:
         step(f"broken deploy: Sentinel records job {bad}", lambda: self.wait_recorded(bad))
         step("broken deploy: verdict unhealthy", lambda: self.wait_verdict(bad, "unhealthy"))
         step("alert on the temporary queue names the branch", lambda: self.wait_alert(bad))
-        step("observe mode: would have rolled back", lambda: self.wait_observed(bad))
+        step("observe mode: the rollback decision", lambda: self.wait_rollback_decision(good, bad))
 
     def clean_up(self, report):
         """Last created, first deleted; each failure says what is left."""
