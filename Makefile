@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/deploy-sentinel/target
 ENV ?= dev
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: demo test test-py dist bootstrap local-up local-down lint lint-template unit integration bench bench-coldstart reliability fuzz audit build deploy
+.PHONY: demo test test-py dist bootstrap local-up local-down lint lint-template unit integration bench bench-coldstart reliability fuzz audit build deploy smoke-aws smoke-aws-app
 
 demo: bootstrap
 	cargo build --quiet --workspace --bins
@@ -83,3 +83,18 @@ build: bootstrap
 
 deploy: build
 	PATH="$(CURDIR)/.venv/bin:$$PATH" sam deploy --config-env $(ENV)
+
+# The first step after `sam deploy` (docs/deployment.md): a good and a broken
+# deploy of a throwaway branch of the smoke app, and what Sentinel must do
+# about each. make smoke-aws STACK=deploy-sentinel-dev APP=d… [PROFILE=…]
+# [REGION=…] [DRY_RUN=1: the plan, no AWS call]; make smoke-aws-app STACK=…
+# creates the smoke app once. Against the local stack: `. .local/env` first.
+SMOKE_PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+SMOKE_ARGS = --stack "$(STACK)" $(if $(APP),--app "$(APP)") $(if $(PROFILE),--profile "$(PROFILE)") \
+	$(if $(REGION),--region "$(REGION)") $(if $(DRY_RUN),--dry-run) $(SMOKE_FLAGS)
+
+smoke-aws:
+	$(SMOKE_PY) scripts/smoke-aws.py $(SMOKE_ARGS)
+
+smoke-aws-app:
+	$(SMOKE_PY) scripts/smoke-aws.py $(SMOKE_ARGS) --create-app

@@ -87,13 +87,22 @@ fi
 
 python tests/localstack/provision.py --out .local --visibility-timeout 2
 # The stack's watched apps (AmplifyAppIds), as on AWS they exist before the
-# stack: `sentinel doctor` checks that each answers GetApp.
+# stack: `sentinel doctor` checks that each answers GetApp. The smoke app
+# (`make smoke-aws`) is as `make smoke-aws-app` makes it on AWS: a static
+# (WEB) app with no repository, deployed by hand.
+SMOKE_APP=$(python -c 'import sys; sys.path.insert(0, "tests/localstack"); import provision; print(provision.SMOKE_APP)')
 if [ -f tests/localstack/amplify_emulator.py ]; then
   for app in $(python -c 'import sys; sys.path.insert(0, "tests/localstack"); import provision; print(provision.LOCAL_PARAMS["AmplifyAppIds"].replace(",", " "))'); do
+    if [ "$app" = "$SMOKE_APP" ]; then
+      body="{\"appId\":\"$app\",\"name\":\"deploy-sentinel-smoke-dev\",\"platform\":\"WEB\",\"repository\":\"\"}"
+    else
+      body="{\"appId\":\"$app\",\"name\":\"watched-$app\",\"platform\":\"WEB_COMPUTE\"}"
+    fi
     curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.1:$AMPLIFY_PORT/_emulator/apps" \
-      -d "{\"appId\":\"$app\",\"name\":\"watched-$app\",\"platform\":\"WEB_COMPUTE\"}" >/dev/null
+      -d "$body" >/dev/null
   done
 fi
+echo "export SMOKE_APP=$SMOKE_APP" >> .local/env
 cat .local/stack.env >> .local/env
 # shellcheck disable=SC1091
 . .local/env

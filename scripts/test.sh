@@ -34,6 +34,13 @@ step "emulator and provisioning tests (pytest)"
 step "integration tests (Rust, against the local stack)"
 cargo test --quiet -p sentinel-local-stack-tests -- --test-threads 4
 
+step "make smoke-aws against the local stack (the same script as against AWS)"
+# The endpoints come from .local/env, as a profile's would on AWS; every
+# wait is capped so that a step that cannot happen fails in a minute.
+SECONDS_BEFORE=$SECONDS
+make --no-print-directory smoke-aws STACK=deploy-sentinel-dev APP="$SMOKE_APP" SMOKE_FLAGS="--max-wait 60"
+echo "smoke-aws: $((SECONDS - SECONDS_BEFORE)) s"
+
 step "the demo's story, end to end (scripts/demo.sh fails if a step did not happen)"
 scripts/local-down.sh >/dev/null 2>&1 || true
 scripts/demo.sh > .local-demo.log 2>&1 || { tail -n 40 .local-demo.log; exit 1; }

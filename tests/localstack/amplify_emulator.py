@@ -21,7 +21,9 @@ import base64
 import functools
 import hashlib
 import hmac
+import io
 import json
+import mimetypes
 import os
 import random
 import re
@@ -30,6 +32,7 @@ import string
 import threading
 import time
 import uuid
+import zipfile
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -41,11 +44,16 @@ from cloudformation_emulator import QueryError, Stacks, is_query
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SERVED = ["CreateApp", "GetApp", "ListApps", "UpdateApp", "DeleteApp", "CreateBranch", "GetBranch",
           "ListBranches", "UpdateBranch", "DeleteBranch", "StartJob", "StopJob", "GetJob", "ListJobs",
-          "CreateDomainAssociation", "GetDomainAssociation", "ListDomainAssociations"]
+          "CreateDomainAssociation", "GetDomainAssociation", "ListDomainAssociations",
+          "CreateDeployment", "StartDeployment"]
 TERMINAL = {"SUCCEED", "FAILED", "CANCELLED"}
 # Amplify emits only these three statuses; CANCELLED emits nothing.
 EVENT_STATUS = {"RUNNING": "STARTED", "SUCCEED": "SUCCEED", "FAILED": "FAILED"}
-ALLOWED_MOVES = {"PENDING": {"PROVISIONING", "RUNNING", "SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
+# CREATED is a manual deployment's job between CreateDeployment and
+# StartDeployment (the model's JobStatus has it); only StartDeployment or
+# StopJob moves it.
+ALLOWED_MOVES = {"CREATED": {"PENDING", "CANCELLING", "CANCELLED"},
+                 "PENDING": {"PROVISIONING", "RUNNING", "SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
                  "PROVISIONING": {"RUNNING", "SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
                  "RUNNING": {"SUCCEED", "FAILED", "CANCELLING", "CANCELLED"},
                  "CANCELLING": {"CANCELLED"}}
@@ -233,6 +241,33 @@ def deploy_log():
             "Updating Edge config", "Deployment complete"]
 
 
+def manual_deploy_log(files):
+    """A manual deployment's only step: no build, the uploaded files are
+    published as they are."""
+    return ["Starting Deployment", f"Extracting {len(files)} file(s) from the uploaded artifact",
+            "Updating Edge config", "Deployment complete"]
+
+
+def manual_failure_log(reason):
+    return ["Starting Deployment", "!!! Deployment failed", f"!!! Error: {reason}", "Terminating logging..."]
+
+
+def unzip_site(data):
+    """The files of a manual deployment's zip, by site path ('/index.html'),
+    or an error saying why the upload cannot be deployed."""
+    if data is None:
+        return None, "No artifact was uploaded to the deployment's zipUploadUrl before StartDeployment"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            files = {"/" + info.filename.lstrip("./").lstrip("/"): z.read(info)
+                     for info in z.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        return None, f"The uploaded artifact is not a valid zip archive ({e})"
+    if not files:
+        return None, "The uploaded zip archive holds no files"
+    return files, None
+
+
 def log_level(line):
     if line.startswith("!!! Build failed"):
         return "WARNING"
@@ -261,6 +296,10 @@ class Job:
         self.reason, self.status, self.start_time, self.end_time = reason, "PENDING", now(), None
         self.running_since, self.log, self.status_reason = None, None, None
         self.events, self.deliveries = [], []
+        # Manual deployments (CreateDeployment/StartDeployment): what was
+        # uploaded (the zip, or the fileMap's files by name) and, once
+        # started, the files the site serves.
+        self.upload, self.file_map, self.uploaded_files, self.site_files = None, None, {}, None
 
 
 class Traffic:
@@ -313,7 +352,8 @@ class Traffic:
 
     def summary(self):
         with self.lock:
-            return [{"appId": a, "minute": iso(datetime.fromtimestamp(m, timezone.utc)), **c}
+            # `m` is already epoch seconds, which is what iso() takes.
+            return [{"appId": a, "minute": iso(m), **c}
                     for (a, m), c in sorted(self.minutes.items())]
 
 
@@ -391,13 +431,16 @@ class Store:
         raise ApiError("NotFoundException", f"Job {job_id} not found for branch {branch} of app {app_id}.")
 
     # ----- apps and branches -----
-    def create_app(self, p, app_id=None):
+    def create_app(self, p, app_id=None, invent_repository=True):
+        """The control API's apps are connected to a (made-up) repository
+        unless `repository: ""` says otherwise; CreateApp without one makes a
+        manually deployed app, as Amplify does (`repository` is then "")."""
         app_id = app_id or "d" + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
         if app_id in self.apps:
             raise bad(f"App {app_id} already exists.")
         t = now()
         app = {"appId": app_id, "appArn": arn(app_id), "name": p["name"], "description": p.get("description", ""),
-               "repository": p.get("repository", f"https://github.com/example/{p['name']}"),
+               "repository": p.get("repository", f"https://github.com/example/{p['name']}" if invent_repository else ""),
                "platform": p.get("platform", "WEB"), "createTime": t, "updateTime": t,
                "environmentVariables": p.get("environmentVariables", {}), "defaultDomain": f"{app_id}.amplifyapp.com",
                "enableBranchAutoBuild": p.get("enableBranchAutoBuild", False),
@@ -569,6 +612,87 @@ class Store:
         self.play_behaviour(branch, job)
         return job
 
+    # ----- manual deployments (apps without a repository) -----
+    def manual_app(self, app_id, op):
+        """CreateDeployment and StartDeployment are for apps not connected to
+        a repository. Amplify's exact answer for one that is has not been
+        seen; BadRequest was chosen (as for RETRY of a missing job)."""
+        app = self.app(app_id)
+        if app.get("repository"):
+            raise bad(f"{op} is for manually deployed apps: app {app_id} is connected to the repository "
+                      f"{app['repository']}. Use StartJob instead.")
+        return app
+
+    def create_deployment(self, app_id, branch_name, p):
+        """A MANUAL job in CREATED, and where to upload its content: one
+        pre-signed-looking PUT URL for a zip, or one per file of `fileMap`."""
+        self.manual_app(app_id, "CreateDeployment")
+        branch = self.branch(app_id, branch_name)
+        job = self.new_job(app_id, branch_name, "MANUAL",
+                           {"commitId": "HEAD", "commitMessage": "", "commitTime": now()})
+        job.status = "CREATED"
+        branch["activeJobId"] = str(job.number)
+        if p.get("fileMap"):
+            job.file_map = dict(p["fileMap"])
+            urls = {name: self.upload_url(job, "files/" + quote(name, safe="")) for name in job.file_map}
+            return {"jobId": str(job.number), "fileUploadUrls": urls, "zipUploadUrl": ""}
+        return {"jobId": str(job.number), "fileUploadUrls": {}, "zipUploadUrl": self.upload_url(job, "deployment.zip")}
+
+    def start_deployment(self, app_id, branch_name, p):
+        """Plays the deployment with the branch's behaviour (step delay, emit,
+        auto or manual), its outcome decided by the upload: SUCCEED publishes
+        the files on the branch's site, FAILED (not a zip, nothing uploaded)
+        says why in the DEPLOY step's statusReason and log."""
+        self.manual_app(app_id, "StartDeployment")
+        branch = self.branch(app_id, branch_name)
+        if not p.get("jobId"):
+            if p.get("sourceUrl"):
+                raise bad("StartDeployment with sourceUrl is not emulated (the emulator fetches nothing); "
+                          "use CreateDeployment and upload to its zipUploadUrl.")
+            raise bad("jobId is required: the job ID CreateDeployment returned.")
+        job = self.job(app_id, branch_name, p["jobId"])
+        if job.job_type != "MANUAL" or job.status != "CREATED":
+            raise bad(f"Job {job.number} cannot be started: it is a {job.job_type} job in {job.status}, "
+                      "not a deployment created by CreateDeployment.")
+        if job.file_map is not None:
+            missing = sorted(set(job.file_map) - set(job.uploaded_files))
+            files, error = ({"/" + n.lstrip("/"): job.uploaded_files[n] for n in job.file_map}, None) if not missing \
+                else (None, f"Files of the fileMap were not uploaded: {', '.join(missing)}")
+        else:
+            files, error = unzip_site(job.upload)
+        job.status, job.start_time = "PENDING", now()
+        job.commit_time = min(job.commit_time, job.start_time)
+        job.log = manual_failure_log(error) if error else manual_deploy_log(files)
+        job.site_files = files
+        b = branch["_behaviour"]
+        if b["mode"] == "auto":
+            self.play(job, "FAILED" if error else "SUCCEED", b["stepDelayMs"] / 1000, b["emit"], None)
+        return job
+
+    def upload_url(self, job, artifact):
+        path = f"/_uploads/{job.app_id}/{quote(job.branch, safe='')}/{job.number}/{artifact}"
+        date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        expires = 8 * 3600  # StartDeployment must follow CreateDeployment within 8 hours
+        return (f"http://{self.host}:{self.port}{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                f"&X-Amz-Credential=ASIAEMULATOR%2F{date[:8]}%2F{REGION}%2Fs3%2Faws4_request&X-Amz-Date={date}"
+                f"&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host&X-Amz-Signature={self.signature(path, date, expires)}")
+
+    def receive_upload(self, path, data):
+        """Keeps a PUT to an upload URL on its job; S3 would take a second PUT
+        too (the last one wins), so does this, until the job is started."""
+        parts = [unquote(x) for x in path.split("/")[2:]]
+        if len(parts) < 4:
+            raise ApiError("NotFoundException", "No such upload.")
+        job = self.job(parts[0], parts[1], parts[2])
+        if job.status != "CREATED":
+            raise bad(f"Job {job.number} has been started: its content can no longer change.")
+        if parts[3] == "deployment.zip" and job.file_map is None:
+            job.upload = data
+        elif parts[3] == "files" and job.file_map is not None and "/".join(parts[4:]) in job.file_map:
+            job.uploaded_files["/".join(parts[4:])] = data
+        else:
+            raise ApiError("NotFoundException", "No such upload.")
+
     def stop_job(self, job):
         if job.status in TERMINAL or job.status == "CANCELLING":
             raise bad(f"Job {job.number} cannot be stopped: it is {job.status}.")
@@ -636,7 +760,7 @@ class Store:
         branch = self.branches.get((job.app_id, job.branch))
         if branch is None:
             return
-        branch["_deployed"] = {"commitId": job.commit_id, "jobId": str(job.number)}
+        branch["_deployed"] = {"commitId": job.commit_id, "jobId": str(job.number), "files": job.site_files}
         if branch["stage"] == "PRODUCTION":
             self.apps[job.app_id]["productionBranch"] = {
                 "lastDeployTime": job.end_time, "status": "SUCCEED", "branchName": job.branch,
@@ -706,6 +830,12 @@ class Store:
         start = job.running_since or job.start_time
         end = job.end_time or now()
         status = "RUNNING" if job.status == "PROVISIONING" else job.status
+        if job.job_type == "MANUAL":  # nothing is built: one DEPLOY step
+            deploy = {"stepName": "DEPLOY", "startTime": start, "status": status, "endTime": end,
+                      "logUrl": self.log_url(job, "DEPLOY")}
+            if job.status_reason:
+                deploy["statusReason"] = job.status_reason
+            return [deploy]
         build = {"stepName": "BUILD", "startTime": start, "status": status, "endTime": end,
                  "logUrl": self.log_url(job, "BUILD")}
         if job.status_reason:
@@ -720,6 +850,11 @@ class Store:
     def log_text(self, job, step):
         start = job.running_since or job.start_time
         end = job.end_time or now()
+        if job.job_type == "MANUAL":
+            if step != "DEPLOY" or job.log is None:
+                return None
+            lines = job.log if job.status in TERMINAL else job.log[: len(job.log) // 2]
+            return render_log(lines, start, end)
         if step == "DEPLOY":
             return render_log(deploy_log(), end, end + 1) if job.status == "SUCCEED" else None
         lines = job.log if job.log is not None else success_log(job.commit_id, self.apps[job.app_id]["repository"])
@@ -759,7 +894,7 @@ class Api:
         self.s = store
 
     def CreateApp(self, p):
-        return {"app": self.s.public(self.s.create_app(p))}
+        return {"app": self.s.public(self.s.create_app(p, invent_repository=False))}
 
     def GetApp(self, p):
         return {"app": self.s.public(self.s.app(p["appId"]))}
@@ -805,6 +940,12 @@ class Api:
     def GetJob(self, p):
         job = self.s.job(p["appId"], p["branchName"], p["jobId"])
         return {"job": {"summary": self.s.summary(job), "steps": self.s.steps(job)}}
+
+    def CreateDeployment(self, p):
+        return self.s.create_deployment(p["appId"], p["branchName"], p)
+
+    def StartDeployment(self, p):
+        return {"jobSummary": self.s.summary(self.s.start_deployment(p["appId"], p["branchName"], p))}
 
     def CreateDomainAssociation(self, p):
         return {"domainAssociation": self.s.create_domain(p["appId"], p)}
@@ -885,6 +1026,8 @@ class Handler(BaseHTTPRequestHandler):
                 return Control(self).handle(method, url.path[len("/_emulator"):], query)
             if top == "_logs":
                 return self.serve_log(url.path, query)
+            if top == "_uploads":
+                return self.serve_upload(method, url.path, query)
             if top == "_sites":
                 return self.serve_site_path(url.path)
             if is_query(method, url.path, self.headers):
@@ -954,6 +1097,30 @@ class Handler(BaseHTTPRequestHandler):
             return self.s3_error("NoSuchKey", "The specified key does not exist.", 404)
         self.send(200, text, "text/plain; charset=utf-8")
 
+    # ----- manual deployments' uploads (zipUploadUrl, fileUploadUrls) -----
+    def serve_upload(self, method, path, query):
+        """S3's side of a pre-signed PUT: the signature as for logs, then
+        the body kept on its job; S3 answers 200 with the ETag (MD5)."""
+        s = self.store
+        q = {k: v[0] for k, v in query.items()}
+        signature, date, expires = q.get("X-Amz-Signature", ""), q.get("X-Amz-Date", ""), q.get("X-Amz-Expires", "")
+        if method != "PUT":
+            return self.s3_error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+        if not hmac.compare_digest(signature, s.signature(path, date, expires)):
+            return self.s3_error("SignatureDoesNotMatch" if signature else "AccessDenied",
+                                 "The request signature we calculated does not match the signature you provided."
+                                 if signature else "Query-string authentication requires the Signature parameter.")
+        signed = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+        if time.time() > signed + int(expires):
+            return self.s3_error("AccessDenied", "Request has expired")
+        try:
+            with s.lock:
+                s.receive_upload(path, self.raw_body)
+        except ApiError as e:
+            return self.s3_error("NoSuchUpload" if e.status == 404 else "InvalidRequest", e.message,
+                                 404 if e.status == 404 else 400)
+        self.send(200, b"", "application/xml", {"ETag": f'"{hashlib.md5(self.raw_body).hexdigest()}"'})
+
     def s3_error(self, code, message, status=403):
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
                 f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
@@ -1004,6 +1171,8 @@ class Handler(BaseHTTPRequestHandler):
         commit = override.get("commitId") or deployed.get("commitId")
         if commit is None:
             return self.send(404, "no deployment", "text/plain", {"cache-control": "no-store"})
+        if deployed.get("files") is not None and not override.get("commitId") and override.get("body") is None:
+            return self.serve_file(deployed["files"], path, override)
         headers = {"x-deployed-commit": commit, "cache-control": "no-store"}
         status = int(override.get("status", 200))
         if "brokenCommits" in override and not override.get("failPaths"):  # only these commits answer `status` (default 500)
@@ -1022,6 +1191,25 @@ class Handler(BaseHTTPRequestHandler):
                 f"<title>{app_id} {name}</title></head><body><h1>{name}</h1>"
                 f"<p>commit {commit}</p></body></html>")
         self.send(status, html, "text/html; charset=utf-8", headers)
+
+
+    def serve_file(self, files, path, override):
+        """A manual deployment's site is the zip's files and nothing else:
+        `/` and `/dir/` are their index.html, a path the zip lacks is 404
+        (an app without rewrite rules), and no `x-deployed-commit` header is
+        added (Amplify adds none). A status override still applies."""
+        key = path if not path.endswith("/") else path + "index.html"
+        body = files.get(key)
+        if body is None and not key.endswith("/index.html"):
+            body = files.get(key.rstrip("/") + "/index.html")
+        if body is None:
+            return self.send(int(override.get("status", 404)) if "status" in override else 404,
+                             "<Error><Code>NotFound</Code><Message>Not Found</Message></Error>",
+                             "application/xml", {"cache-control": "no-store"})
+        kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/json", "application/javascript"):
+            kind += "; charset=utf-8"
+        return self.send(int(override.get("status", 200)), body, kind)
 
 
 def check_play(outcome, mode):

@@ -47,9 +47,14 @@ LOCAL_FUNCTION_ENV = {
     ]),
 }
 
+# A watched app with no repository, as `make smoke-aws-app` creates on AWS.
+SMOKE_APP = "dsentinelsmoke"
+
 LOCAL_PARAMS = {
     "Environment": "dev",
-    "AmplifyAppIds": "dsentinel0001,dsentinel0002",
+    # The third is the smoke app (SMOKE_APP): `make smoke-aws` deploys its
+    # throwaway branches (local-up registers it with no repository).
+    "AmplifyAppIds": "dsentinel0001,dsentinel0002,dsentinelsmoke",
     # Every branch but `unwatched/*`: the scope tests build such a branch.
     "WatchedBranches": "*,!unwatched/*",
     "AlertEmail": "",

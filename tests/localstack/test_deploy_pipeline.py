@@ -1,5 +1,6 @@
 """The deploy pipeline: every action pinned by commit; every job that
-assumes an AWS role is deploy.yml's own, in a GitHub environment; prod
+assumes an AWS role is deploy.yml's (or smoke.yml's, with its own role), in
+a GitHub environment; prod
 executes only the change set its reviewers saw (scripts/prod-changeset.py,
 run here against stand-ins for `sam` and `aws`)."""
 
@@ -91,24 +92,53 @@ def runs(job):
     return "\n".join(s.get("run", "") for s in job.get("steps", []))
 
 
-def test_only_deploy_yml_jobs_in_an_environment_assume_a_role():
-    """A role trusts deploy.yml's job_workflow_ref: a job of a reusable
+# The workflows whose jobs may assume an AWS role, and with which secret.
+# deploy.yml deploys (the bootstrap's deploy and plan roles trust its
+# job_workflow_ref only); smoke.yml runs `make smoke-aws` with a role of its
+# own (docs/iam/smoke.json) that trusts smoke.yml's job_workflow_ref only, so
+# neither workflow can take the other's role. Any other workflow gets none.
+ROLE_SECRETS = {".github/workflows/deploy.yml": "${{ secrets.AWS_DEPLOY_ROLE_ARN }}",
+                ".github/workflows/smoke.yml": "${{ secrets.AWS_SMOKE_ROLE_ARN }}"}
+
+
+def test_only_deploy_and_smoke_jobs_in_an_environment_assume_a_role():
+    """A role trusts one workflow's job_workflow_ref: a job of a reusable
     workflow would carry that workflow's, and a job without an environment
     has no environment in its sub."""
     for path, text, doc in files():
         assert "workflow_call" not in (doc.get(True) or {}), f"{path}: no reusable workflow deploys"
         for name, job in doc.get("jobs", {}).items():
             wants_token = (job.get("permissions") or {}).get("id-token") == "write"
-            if path != ".github/workflows/deploy.yml":
+            if path not in ROLE_SECRETS:
                 assert not wants_token, f"{path} {name}"
                 continue
             assert "uses" not in job, f"{name} calls a reusable workflow"
             credentials = [s for s in job.get("steps", []) if s.get("uses") == "./.github/actions/aws-credentials"]
             assert bool(credentials) == wants_token, name
             if wants_token:
-                assert job["environment"] in {"dev", "staging", "prod-plan", "prod"}, name
-                assert credentials[0]["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
+                assert credentials[0]["with"]["role-to-assume"] == ROLE_SECRETS[path], (path, name)
+                if path == ".github/workflows/deploy.yml":
+                    assert job["environment"] in {"dev", "staging", "prod-plan", "prod"}, name
+                else:  # the environment the dispatch names, one of the deploy environments, never prod-plan
+                    assert job["environment"] == "${{ inputs.environment }}", name
+                    assert set(doc[True]["workflow_dispatch"]["inputs"]["environment"]["options"]) <= {
+                        "dev", "staging", "prod"}
         assert (doc.get("permissions") or {}).get("id-token") is None, f"{path}: id-token per job only"
+
+
+def test_the_smoke_workflow_only_runs_the_smoke():
+    """smoke.yml is dispatched by hand (or a scheduler's dispatch) and runs
+    `make smoke-aws`: no deploy, no change set, nothing else with the role."""
+    with open(os.path.join(WORKFLOWS, "smoke.yml")) as f:
+        doc = yaml.safe_load(f)
+    assert set(doc[True]) == {"workflow_dispatch"}
+    assert set(doc[True]["workflow_dispatch"]["inputs"]) == {"environment", "stack", "app"}
+    [job] = doc["jobs"].values()
+    steps = job["steps"]
+    at = [i for i, s in enumerate(steps) if s.get("uses") == "./.github/actions/aws-credentials"][0]
+    after = [s.get("run", "") for s in steps[at + 1:]]
+    assert len(after) == 1 and after[0].startswith("make smoke-aws "), after
+    assert "sam " not in runs(job) and "changeset" not in runs(job).lower()
 
 
 def test_dev_then_staging_then_prods_change_set_then_its_review():

@@ -175,7 +175,7 @@ def test_the_amplify_rule_carries_the_template_pattern_and_its_target(stack):
     rule = events.describe_rule(Name="deploy-sentinel-dev-AmplifyStatusRule", EventBusName="default")
     assert json.loads(rule["EventPattern"]) == {
         "source": ["aws.amplify"], "detail-type": ["Amplify Deployment Status Change"],
-        "detail": {"appId": ["dsentinel0001", "dsentinel0002"]}}
+        "detail": {"appId": ["dsentinel0001", "dsentinel0002", "dsentinelsmoke"]}}
     (target,) = events.list_targets_by_rule(Rule="deploy-sentinel-dev-AmplifyStatusRule",
                                             EventBusName="default")["Targets"]
     assert target["Arn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:deploy-sentinel-dev-ingest"
@@ -258,12 +258,12 @@ def test_the_domain_events_are_archived_on_the_stacks_bus(stack):
 def test_the_rule_filters_apps_and_every_function_gets_the_branch_scope():
     stack = provision.Stack(template(), dict(provision.LOCAL_PARAMS, WatchedBranches="main,release/*"), "us-east-1", None)
     rule = stack.resolve(stack.t["Resources"]["AmplifyStatusRule"]["Properties"]["EventPattern"])
-    assert rule["detail"] == {"appId": ["dsentinel0001", "dsentinel0002"]}
+    assert rule["detail"] == {"appId": ["dsentinel0001", "dsentinel0002", "dsentinelsmoke"]}
     # Only the two variables: the others name resources (resolving them would
     # create them).
     variables = stack.t["Globals"]["Function"]["Environment"]["Variables"]
     assert stack.resolve(variables["SENTINEL_BRANCHES"]) == "main,release/*"
-    assert stack.resolve(variables["SENTINEL_APP_IDS"]) == "dsentinel0001,dsentinel0002"
+    assert stack.resolve(variables["SENTINEL_APP_IDS"]) == "dsentinel0001,dsentinel0002,dsentinelsmoke"
 
 def test_a_first_install_observes_and_the_local_stack_enforces():
     # The template's default acts on nothing (docs/rollout.md); every
