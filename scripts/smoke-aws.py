@@ -400,11 +400,10 @@ class Smoke:
     def wait_rollback_decision(self, good, bad):
         """The rollback function's decision on the unhealthy job, in observe
         mode: "would have rolled back" to the good job (the record's
-        `observed`, and an "Action Observed" event) — unless both jobs report
-        the same commit, as manual deployments may (`HEAD`): a rollback to
-        the commit that failed is refused, and the function recommends
-        instead ("Rollback Recommended", no known good). Either decision is
-        checked against the records; anything else fails."""
+        `observed`, and an "Action Observed" event). Manual deployments'
+        jobs all report commit `HEAD`; the function tells them apart by job
+        (`core::model::is_git_commit`), so the good one is a target. A
+        recommendation instead ("Rollback Recommended") fails, naming it."""
         def probe():
             observed = (self.record(bad) or {}).get("observed") or []
             would = next((o for o in observed if o.get("action") == "rollback"), None)
@@ -412,15 +411,11 @@ class Smoke:
                 return would.get("summary") or "would have rolled back"
             self.alerts()
             recommended = self.alert("Rollback Recommended")
-            if not recommended:
-                return None
-            commits = [((self.record(j) or {}).get("details") or {}).get("commitId") for j in (good, bad)]
-            if commits[0] and commits[0] == commits[1]:
-                return (f"no \"would have rolled back\": jobs {good} and {bad} both report commit {commits[0]!r}, "
-                        "and a rollback to the commit that failed is refused (Rollback Recommended, no known "
-                        "good); with a repository-connected app it would be observed")
-            raise StepFailed(f"the rollback function recommended instead of observing a rollback to job {good} "
-                             f"(commits {commits}): {recommended['subject']}")
+            if recommended:
+                commits = [((self.record(j) or {}).get("details") or {}).get("commitId") for j in (good, bad)]
+                raise StepFailed(f"the rollback function recommended instead of observing a rollback to job "
+                                 f"{good} (commits {commits}): {recommended['subject']}")
+            return None
         return wait_for(f"observe mode's rollback decision on job {bad} (\"would have rolled back\")",
                         self.wait("observed"), probe)
 

@@ -41,6 +41,13 @@ pub(crate) fn preview(value: &str) -> String {
     }
 }
 
+/// Whether a job's commit id names a git commit (7 or more hex digits). A
+/// manual deployment (CreateDeployment, no repository) reports `HEAD`,
+/// which names no code: two such jobs are two different artifacts.
+pub fn is_git_commit(text: &str) -> bool {
+    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 macro_rules! string_newtype_serde {
     ($ty:ident) => {
         impl Serialize for $ty {

@@ -500,7 +500,7 @@ pub fn commit_matches(expected: &str, served: &str) -> bool {
 }
 
 fn is_commit(text: &str) -> bool {
-    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
+    crate::core::model::is_git_commit(text)
 }
 
 /// Whether `text` carries the commit, in full or as a prefix of at least 7;

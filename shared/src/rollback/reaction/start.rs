@@ -49,7 +49,10 @@ impl<K: Stack> Rollbacker<'_, K> {
                 .last_known_good_job
                 .filter(|good| *good < from_job)
                 .map(|good| (good, pointers.last_known_good_commit.clone()))
-                .filter(|(_, commit)| commit.is_none() || *commit != from_commit),
+                // Retrying a job of the same commit rebuilds the same code:
+                // no rollback. Only a git commit says so (a manual
+                // deployment's jobs all report `HEAD`).
+                .filter(|(_, commit)| !same_code(commit.as_deref(), from_commit.as_deref())),
         };
         let (policy, enforcement) = self.policy(app, branch).await?;
         let Some((target_job, target_commit)) = target else {
@@ -577,4 +580,9 @@ fn is_lock_of(lock: &BranchLock, from_job: JobId) -> bool {
 
 pub(super) fn command(app: &AppId, branch: &BranchName, to: JobId) -> String {
     format!("sentinel rollback --app {app} --branch {branch} --to {to}")
+}
+
+/// Whether two jobs deployed the same code, by their commits.
+fn same_code(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a == b && crate::core::model::is_git_commit(a))
 }

@@ -388,6 +388,51 @@ async fn another_commit_deployed_by_the_rollback_is_a_failure() {
     );
 }
 
+/// World with jobs 1 (healthy, known good) and 2 (live) of the same commit.
+async fn same_commit_world(commit: &str) -> World {
+    let w = World::new(Environment::Prod, true).await;
+    for n in [1, 2] {
+        w.store
+            .advance_pointer(&key(n), Some(commit), BranchPointer::Live)
+            .await
+            .unwrap();
+        w.built(n, BuildStatus::Succeeded, commit).await;
+    }
+    w.store
+        .advance_pointer(&key(1), Some(commit), BranchPointer::LastKnownGood)
+        .await
+        .unwrap();
+    w.checked(2, Verdict::Unhealthy).await;
+    w
+}
+
+#[tokio::test]
+async fn a_known_good_job_of_the_same_commit_is_no_rollback_target() {
+    let w = same_commit_world(GOOD).await;
+    w.rollbacker("r1")
+        .on_event(&parsed(&health("unhealthy", 2, GOOD, false)))
+        .await
+        .unwrap();
+    assert!(
+        w.starts().is_empty(),
+        "the same commit rebuilt is no rollback"
+    );
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Recommended"]);
+}
+
+#[tokio::test]
+async fn manual_deployments_reporting_head_are_told_apart_by_job() {
+    // CreateDeployment/StartDeployment jobs (no repository) all report
+    // commit HEAD: the earlier healthy one is still the rollback target.
+    let w = same_commit_world("HEAD").await;
+    w.rollbacker("r1")
+        .on_event(&parsed(&health("unhealthy", 2, "HEAD", false)))
+        .await
+        .unwrap();
+    assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
+    assert_eq!(w.starts().len(), 1, "one RETRY of job 1");
+}
+
 #[tokio::test]
 async fn without_a_known_good_job_it_only_recommends() {
     let w = World::new(Environment::Prod, false).await;
