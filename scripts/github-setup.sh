@@ -5,7 +5,7 @@
 # (--apply: gh logged in as an admin of the repository).
 #
 #   scripts/github-setup.sh --repo OWNER/REPO --reviewer team:SLUG|user:LOGIN [--reviewer ...]
-#                           [--role ENV=ROLE_ARN ...] [--apply]
+#                           [--role ENV=ROLE_ARN ...] [--smoke-role ENV=ROLE_ARN ...] [--apply]
 #
 # 1. The OIDC subject of the repository's tokens names the job's workflow:
 #    include_claim_keys [repo, context, job_workflow_ref], so a deploy job's
@@ -17,7 +17,9 @@
 #    the reviewers, not the one who started the run, and admins cannot
 #    bypass it.
 # 3. With --role ENV=ARN (the bootstrap stacks' DeployRoleArn, and PlanRoleArn
-#    for prod-plan): the environment's secret AWS_DEPLOY_ROLE_ARN.
+#    for prod-plan): the environment's secret AWS_DEPLOY_ROLE_ARN; with
+#    --smoke-role ENV=ARN (SmokeRoleArn): AWS_SMOKE_ROLE_ARN, the role of
+#    .github/workflows/smoke.yml (make smoke-aws).
 set -euo pipefail
 
 usage() {
@@ -26,12 +28,13 @@ usage() {
 }
 
 repo= apply=0
-reviewers=() roles=()
+reviewers=() roles=() smoke_roles=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --repo) repo=${2:-}; shift 2 ;;
     --reviewer) reviewers+=("${2:-}"); shift 2 ;;
     --role) roles+=("${2:-}"); shift 2 ;;
+    --smoke-role) smoke_roles+=("${2:-}"); shift 2 ;;
     --apply) apply=1; shift ;;
     *) usage ;;
   esac
@@ -73,6 +76,18 @@ for r in "${roles[@]}"; do
   [[ $arn =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/$want$ ]] \
     || die "--role $env=…: expected the bootstrap's role $want, got $arn"
   role_of[$env]=$arn
+done
+
+declare -A smoke_of=()
+for r in "${smoke_roles[@]}"; do
+  env=${r%%=*} arn=${r#*=}
+  case "$env" in
+    dev|staging|prod) want=sentinel-github-smoke-$env ;;
+    *) die "--smoke-role: no environment $env (dev, staging, prod)" ;;
+  esac
+  [[ $arn =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/$want$ ]] \
+    || die "--smoke-role $env=…: expected the bootstrap's role $want, got $arn"
+  smoke_of[$env]=$arn
 done
 
 script() {
@@ -124,6 +139,14 @@ EOF
     for env in "${ENVIRONMENTS[@]}"; do
       [ -n "${role_of[$env]:-}" ] || continue
       echo "gh secret set AWS_DEPLOY_ROLE_ARN --repo $repo --env $env --body ${role_of[$env]}"
+    done
+  fi
+  if [ ${#smoke_of[@]} -gt 0 ]; then
+    echo
+    echo "# The smoke workflow's role per environment (SmokeRoleArn)."
+    for env in "${ENVIRONMENTS[@]}"; do
+      [ -n "${smoke_of[$env]:-}" ] || continue
+      echo "gh secret set AWS_SMOKE_ROLE_ARN --repo $repo --env $env --body ${smoke_of[$env]}"
     done
   fi
   echo

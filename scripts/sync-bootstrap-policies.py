@@ -24,9 +24,11 @@ BLOCK = re.compile(r"^( *)# BEGIN (docs/iam/[a-z-]+\.json)\n.*?^ *# END \2\n", r
 
 
 def wanted():
-    """The docs/iam files the bootstrap must hold: every deployer-*.json and
-    planner.json (operator.json is for people, not the pipeline)."""
-    names = [os.path.basename(p) for p in glob.glob(os.path.join(IAM, "deployer-*.json"))] + ["planner.json"]
+    """The docs/iam files the bootstrap must hold: every deployer-*.json,
+    planner.json and smoke.json (operator.json is for people, not the
+    pipeline)."""
+    names = [os.path.basename(p) for p in glob.glob(os.path.join(IAM, "deployer-*.json"))]
+    names += ["planner.json", "smoke.json"]
     return sorted(f"docs/iam/{n}" for n in names)
 
 

@@ -25,8 +25,10 @@ ISSUER = "token.actions.githubusercontent.com"
 REPO = "acme/shop"
 ACCOUNT = "123456789012"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
-# Each role: the bootstrap's Environment, the GitHub environment it trusts.
-ROLES = {"DeployRole": "{env}", "PlanRole": "{env}-plan"}
+# Each role: the GitHub environment it trusts (from the bootstrap's
+# Environment) and the workflow of main it trusts.
+ROLES = {"DeployRole": ("{env}", "deploy.yml"), "PlanRole": ("{env}-plan", "deploy.yml"),
+         "SmokeRole": ("{env}", "smoke.yml")}
 
 
 def bootstrap():
@@ -72,7 +74,8 @@ def roles_of(env):
             continue
         if "Condition" in resource and not condition(resource["Condition"], params(env)):
             continue
-        out[logical] = (ROLES[logical].format(env=env), resolve(resource["Properties"], params(env)))
+        github_env, workflow = ROLES[logical]
+        out[logical] = (github_env.format(env=env), workflow, resolve(resource["Properties"], params(env)))
     return out
 
 
@@ -115,15 +118,16 @@ def admits(role, claims):
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_each_role_trusts_exactly_aud_and_the_sub_of_mains_deploy_workflow(env):
+def test_each_role_trusts_exactly_aud_and_the_sub_of_its_workflow_on_main(env):
     roles = roles_of(env)
-    assert set(roles) == ({"DeployRole", "PlanRole"} if env == "prod" else {"DeployRole"})
-    for logical, (github_env, role) in roles.items():
+    assert set(roles) == ({"DeployRole", "PlanRole", "SmokeRole"} if env == "prod"
+                          else {"DeployRole", "SmokeRole"})
+    for logical, (github_env, workflow, role) in roles.items():
         [statement] = role["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRoleWithWebIdentity"
         assert statement["Principal"] == {"Federated": PROVIDER}
         sub = (f"repo:{REPO}:environment:{github_env}:job_workflow_ref:"
-               f"{REPO}/.github/workflows/deploy.yml@refs/heads/main")
+               f"{REPO}/.github/workflows/{workflow}@refs/heads/main")
         assert statement["Condition"] == {"StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com",
                                                            f"{ISSUER}:sub": sub}}, logical
         # An existing provider is trusted instead of a new one.
@@ -144,8 +148,10 @@ def test_the_trust_conditions_hold_no_pattern():
                 text = value["Fn::Sub"] if isinstance(value, dict) else value
                 assert not re.search(r"[*?]", text), text
                 if isinstance(value, dict):
-                    assert text.endswith(":job_workflow_ref:${GitHubRepository}/.github/workflows/deploy.yml"
-                                         "@refs/heads/main"), text
+                    assert text.endswith((":job_workflow_ref:${GitHubRepository}/.github/workflows/deploy.yml"
+                                          "@refs/heads/main",
+                                          ":job_workflow_ref:${GitHubRepository}/.github/workflows/smoke.yml"
+                                          "@refs/heads/main")), text
 
 
 @pytest.mark.parametrize("claims, admitted", [
@@ -165,15 +171,25 @@ def test_the_trust_conditions_hold_no_pattern():
     (token(aud="https://github.com/acme"), False),
 ])
 def test_only_mains_deploy_workflow_in_the_roles_environment_gets_in(claims, admitted):
-    [(_, role)] = [r for logical, r in roles_of("prod").items() if logical == "DeployRole"]
+    role = roles_of("prod")["DeployRole"][2]
     assert admits(role, claims) is admitted, claims["sub"]
 
 
 def test_the_plan_role_takes_only_the_plan_environment():
     roles = roles_of("prod")
-    assert admits(roles["PlanRole"][1], token(env="prod-plan"))
-    assert not admits(roles["PlanRole"][1], token(env="prod"))
-    assert not admits(roles["DeployRole"][1], token(env="prod-plan"))
+    assert admits(roles["PlanRole"][2], token(env="prod-plan"))
+    assert not admits(roles["PlanRole"][2], token(env="prod"))
+    assert not admits(roles["DeployRole"][2], token(env="prod-plan"))
+
+
+def test_the_smoke_role_takes_only_mains_smoke_workflow_and_the_deploy_roles_never_it():
+    roles = roles_of("prod")
+    smoke, deploy = roles["SmokeRole"][2], roles["DeployRole"][2]
+    assert admits(smoke, token(env="prod", workflow="smoke.yml"))
+    assert not admits(smoke, token(env="prod"))                              # deploy.yml
+    assert not admits(smoke, token(env="staging", workflow="smoke.yml"))
+    assert not admits(smoke, token(env="prod", workflow="smoke.yml", ref="refs/heads/feature"))
+    assert not admits(deploy, token(env="prod", workflow="smoke.yml"))
 
 
 def test_the_repository_parameter_takes_no_wildcard():
@@ -227,11 +243,14 @@ def test_the_roles_hold_docs_iam_policies_as_they_are():
     planner = managed_policy_holding(resources, "planner.json")
     assert resources[planner]["Properties"]["PolicyDocument"] == iam_policy("planner.json")
     assert resources["PlanRole"]["Properties"]["ManagedPolicyArns"] == [{"Ref": planner}]
-    for role in ["DeployRole", "PlanRole"]:
+    smoke = managed_policy_holding(resources, "smoke.json")
+    assert resources[smoke]["Properties"]["PolicyDocument"] == iam_policy("smoke.json")
+    assert resources["SmokeRole"]["Properties"]["ManagedPolicyArns"] == [{"Ref": smoke}]
+    for role in ["DeployRole", "PlanRole", "SmokeRole"]:
         assert "Policies" not in resources[role]["Properties"], f"{role}: only docs/iam's policies"
     assert resources[planner]["Condition"] == resources["PlanRole"]["Condition"] == "IsProd"
     # Each managed policy is named per environment, so that the stacks of an account do not collide.
-    for logical in deploy_policies + [planner]:
+    for logical in deploy_policies + [planner, smoke]:
         assert resources[logical]["Properties"]["ManagedPolicyName"]["Fn::Sub"].endswith("-${Environment}")
 
 
@@ -252,7 +271,8 @@ def test_the_sync_script_rewrites_a_stale_copy():
     # Every deployer file has its block, once: a concern added to docs/iam
     # without its managed policy in the bootstrap is refused.
     assert sync.problems(text) == []
-    assert sorted(sync.blocks(text)) == sorted([f"docs/iam/{d}" for d in DEPLOYER_FILES] + ["docs/iam/planner.json"])
+    assert sorted(sync.blocks(text)) == sorted([f"docs/iam/{d}" for d in DEPLOYER_FILES]
+                                               + ["docs/iam/planner.json", "docs/iam/smoke.json"])
     first = DEPLOYER_FILES[0]
     without = re.sub(rf"^ *# BEGIN docs/iam/{re.escape(first)}\n.*?^ *# END docs/iam/{re.escape(first)}\n", "", text,
                      flags=re.M | re.S)
@@ -300,7 +320,7 @@ def test_the_pipelines_policies_cannot_reach_the_bootstrap():
                 names.append(f"arn:aws:iam::{ACCOUNT}:policy/{props['ManagedPolicyName']}")
         names.append(f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sentinel-github-deploy-{env}/0f0e")
     names.append(PROVIDER)
-    for doc in DEPLOYER_FILES + ["planner.json"]:
+    for doc in DEPLOYER_FILES + ["planner.json", "smoke.json"]:
         for s in iam_policy(doc)["Statement"]:
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             acting = [a for a in actions if a.startswith(("iam:", "cloudformation:"))
@@ -408,6 +428,15 @@ def test_apply_runs_the_same_calls(fake_gh):
     assert [s[s.index("--env") + 1] for s in secrets] == ["prod-plan", "prod"]
 
 
+def test_the_smoke_role_goes_to_its_own_secret(fake_gh):
+    env, log = fake_gh
+    role = f"arn:aws:iam::{ACCOUNT}:role/sentinel-github-smoke-staging"
+    out = setup(env, "--repo", REPO, "--reviewer", "team:platform", "--smoke-role", f"staging={role}", "--apply")
+    assert out.returncode == 0, out.stdout + out.stderr
+    secrets = [c["args"] for c in calls(log) if c["args"][:2] == ["secret", "set"]]
+    assert secrets == [["secret", "set", "AWS_SMOKE_ROLE_ARN", "--repo", REPO, "--env", "staging", "--body", role]]
+
+
 @pytest.mark.parametrize("args, says", [
     (["--repo", REPO], "--reviewer"),
     (["--repo", "acme/*", "--reviewer", "team:platform"], "--repo"),
@@ -416,6 +445,8 @@ def test_apply_runs_the_same_calls(fake_gh):
       "--role", f"prod-plan=arn:aws:iam::{ACCOUNT}:role/sentinel-github-deploy-prod"], "sentinel-github-plan-prod"),
     (["--repo", REPO, "--reviewer", "team:platform",
       "--role", f"qa=arn:aws:iam::{ACCOUNT}:role/sentinel-github-deploy-qa"], "no environment qa"),
+    (["--repo", REPO, "--reviewer", "team:platform",
+      "--smoke-role", f"prod=arn:aws:iam::{ACCOUNT}:role/sentinel-github-deploy-prod"], "sentinel-github-smoke-prod"),
 ])
 def test_the_setup_refuses_what_would_weaken_it(fake_gh, args, says):
     env, log = fake_gh
