@@ -84,6 +84,43 @@ pub fn fill(template: &str, app_id: &AppId, branch: &BranchName, host: Option<&s
     }
 }
 
+/// A branch's display name that makes no valid host name (`x@evil.example#`):
+/// there is no site address to give for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{display_name:?} (the branch's display name) makes no valid host name")]
+pub struct NoHost {
+    pub display_name: String,
+}
+
+/// The address of a branch's site, the one way every feature builds it
+/// (the health checker checks it; alerts link to it): the stack's
+/// template, `{host}` filled with the custom domain's host or else
+/// Amplify's; without a template, `https://{host}/`. Both hosts are
+/// checked ([`custom_domain_host`], [`amplify_host`]) and the branch's
+/// name is percent-encoded ([`fill`]), so that no branch name moves it to
+/// another host. `default_domain` is the app's (GetApp), when known.
+pub fn branch_url(
+    template: Option<&str>,
+    app_id: &AppId,
+    branch: &BranchName,
+    display_name: &str,
+    default_domain: Option<&str>,
+    custom_host: Option<&str>,
+) -> Result<String, NoHost> {
+    let host = custom_host
+        .map(str::to_owned)
+        .or_else(|| amplify_host(app_id, display_name, default_domain));
+    match (template, host) {
+        (Some(template), host) if host.is_some() || !template.contains("{host}") => {
+            Ok(fill(template, app_id, branch, host.as_deref()))
+        }
+        (None, Some(host)) => Ok(format!("https://{host}/")),
+        _ => Err(NoHost {
+            display_name: display_name.to_owned(),
+        }),
+    }
+}
+
 /// Letters, digits and hyphens in dot-separated labels of 1 to 63
 /// characters, at most 253 in all, at least two labels.
 fn valid_host(host: &str) -> bool {
@@ -309,6 +346,58 @@ mod tests {
                 assert_eq!(url.port(), None, "{name}: {filled}");
             }
         }
+    }
+
+    #[test]
+    fn a_hostile_branch_s_site_is_on_the_app_s_domain_or_there_is_none() {
+        let app: AppId = "d1abc".parse().unwrap();
+        for name in HOSTILE.iter().chain(&["x@evil%2Ecom#"]) {
+            let b = branch(name);
+            for template in [None, Some("https://{displayName}.{appId}.amplifyapp.com/")] {
+                match branch_url(template, &app, &b, &b.display_name(), None, None) {
+                    Ok(link) => {
+                        let url = url::Url::parse(&link).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        assert!(
+                            url.host_str()
+                                .is_some_and(|h| h.ends_with(".d1abc.amplifyapp.com")),
+                            "{name} moved the host: {link}"
+                        );
+                        assert_eq!(url.username(), "", "{name}: {link}");
+                    }
+                    Err(NoHost { display_name }) => {
+                        assert_eq!(display_name, b.display_name(), "{name}")
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_without_a_host_needs_none_and_a_custom_domain_wins() {
+        let app: AppId = "d1abc".parse().unwrap();
+        let b = branch("x@evil.example#");
+        assert_eq!(
+            branch_url(
+                Some("https://preview.example.com/{branch}"),
+                &app,
+                &b,
+                "x@evil.example#",
+                None,
+                None
+            )
+            .as_deref(),
+            Ok("https://preview.example.com/x%40evil.example%23")
+        );
+        let main = branch("main");
+        assert_eq!(
+            branch_url(None, &app, &main, "main", None, Some("www.shop.example.com")).as_deref(),
+            Ok("https://www.shop.example.com/")
+        );
+        assert_eq!(
+            branch_url(None, &app, &main, "main", Some("d1abc.amplifyapp.com"), None).as_deref(),
+            Ok("https://main.d1abc.amplifyapp.com/")
+        );
+        assert!(branch_url(Some("https://{host}/"), &app, &b, "x@evil", None, None).is_err());
     }
 
     #[test]
