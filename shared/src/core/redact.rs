@@ -306,7 +306,7 @@ mod tests {
             let value = format!("redis://default:{}@cache.internal:6379", password(c));
             assert_eq!(
                 secret_by_value(&value),
-                Some(CONNECTION_STRING),
+                Some("a connection string with a password"),
                 "{value}"
             );
         }

@@ -84,21 +84,26 @@ pub fn fill(template: &str, app_id: &AppId, branch: &BranchName, host: Option<&s
     }
 }
 
-/// A branch's display name that makes no valid host name (`x@evil.example#`):
-/// there is no site address to give for it.
+/// Why a branch has no site address to give.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{display_name:?} (the branch's display name) makes no valid host name")]
-pub struct NoHost {
-    pub display_name: String,
+pub enum NoSite {
+    /// Its display name makes no valid DNS name (`x@evil.example#`).
+    #[error("{0:?} (the branch's display name) makes no valid host name")]
+    NoHost(String),
+    /// The template, filled, is no absolute URL with a host (a
+    /// percent-encoded `@` or `#` in its host part, a relative template).
+    #[error("the site URL template makes no URL with a host for this branch ({0})")]
+    NotAUrl(String),
 }
 
 /// The address of a branch's site, the one way every feature builds it
 /// (the health checker checks it; alerts link to it): the stack's
 /// template, `{host}` filled with the custom domain's host or else
 /// Amplify's; without a template, `https://{host}/`. Both hosts are
-/// checked ([`custom_domain_host`], [`amplify_host`]) and the branch's
-/// name is percent-encoded ([`fill`]), so that no branch name moves it to
-/// another host. `default_domain` is the app's (GetApp), when known.
+/// checked ([`custom_domain_host`], [`amplify_host`]), the branch's name is
+/// percent-encoded ([`fill`]), and the result must parse with a host, so
+/// that no branch name moves it to another host or makes a link that is
+/// none. `default_domain` is the app's (GetApp), when known.
 pub fn branch_url(
     template: Option<&str>,
     app_id: &AppId,
@@ -106,18 +111,21 @@ pub fn branch_url(
     display_name: &str,
     default_domain: Option<&str>,
     custom_host: Option<&str>,
-) -> Result<String, NoHost> {
+) -> Result<String, NoSite> {
     let host = custom_host
         .map(str::to_owned)
         .or_else(|| amplify_host(app_id, display_name, default_domain));
-    match (template, host) {
+    let filled = match (template, host) {
         (Some(template), host) if host.is_some() || !template.contains("{host}") => {
-            Ok(fill(template, app_id, branch, host.as_deref()))
+            fill(template, app_id, branch, host.as_deref())
         }
-        (None, Some(host)) => Ok(format!("https://{host}/")),
-        _ => Err(NoHost {
-            display_name: display_name.to_owned(),
-        }),
+        (None, Some(host)) => format!("https://{host}/"),
+        _ => return Err(NoSite::NoHost(display_name.to_owned())),
+    };
+    match url::Url::parse(&filled) {
+        Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(filled),
+        Ok(_) => Err(NoSite::NotAUrl("no host".to_owned())),
+        Err(e) => Err(NoSite::NotAUrl(e.to_string())),
     }
 }
 
@@ -364,9 +372,9 @@ mod tests {
                         );
                         assert_eq!(url.username(), "", "{name}: {link}");
                     }
-                    Err(NoHost { display_name }) => {
-                        assert_eq!(display_name, b.display_name(), "{name}")
-                    }
+                    // No link: the reason names the display name or the URL.
+                    Err(NoSite::NoHost(display)) => assert_eq!(display, b.display_name()),
+                    Err(NoSite::NotAUrl(_)) => {}
                 }
             }
         }
