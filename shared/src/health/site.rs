@@ -398,11 +398,27 @@ mod tests {
         );
         let main = branch("main");
         assert_eq!(
-            branch_url(None, &app, &main, "main", None, Some("www.shop.example.com")).as_deref(),
+            branch_url(
+                None,
+                &app,
+                &main,
+                "main",
+                None,
+                Some("www.shop.example.com")
+            )
+            .as_deref(),
             Ok("https://www.shop.example.com/")
         );
         assert_eq!(
-            branch_url(None, &app, &main, "main", Some("d1abc.amplifyapp.com"), None).as_deref(),
+            branch_url(
+                None,
+                &app,
+                &main,
+                "main",
+                Some("d1abc.amplifyapp.com"),
+                None
+            )
+            .as_deref(),
             Ok("https://main.d1abc.amplifyapp.com/")
         );
         assert!(branch_url(Some("https://{host}/"), &app, &b, "x@evil", None, None).is_err());

@@ -185,7 +185,11 @@ fn a_url_that_does_not_parse_is_named_not_quoted() {
         .iter()
         .find(|f| f.rule == "env.malformed")
         .unwrap_or_else(|| panic!("{report:#?}"));
-    assert!(f.message.starts_with("REDIS_URL is not a URL"), "{}", f.message);
+    assert!(
+        f.message.starts_with("REDIS_URL is not a URL"),
+        "{}",
+        f.message
+    );
     assert!(!f.message.contains("redis:"), "{}", f.message);
     assert!(f.fix.contains("percent-encode"), "{}", f.fix);
 }
@@ -209,8 +213,8 @@ fn the_central_masker_masks_a_url_password_any_rule_quotes() {
             name: "amplify.yml".into(),
             text: format!("version: 1\nfrontend: [{quoted}\n"),
         });
-        let json = serde_json::to_string(&validate(&input, &BranchPolicy::default()).unwrap())
-            .unwrap();
+        let json =
+            serde_json::to_string(&validate(&input, &BranchPolicy::default()).unwrap()).unwrap();
         assert!(!leaked(&json), "{c:?}: {json}");
     }
 }

@@ -611,7 +611,10 @@ fn site_links(n: &crate::alert::Notification) -> Vec<String> {
 
 #[tokio::test]
 async fn a_branch_name_cannot_point_the_site_link_at_another_host() {
-    let templates = [None, Some("https://{displayName}.{appId}.amplifyapp.com/{branch}")];
+    let templates = [
+        None,
+        Some("https://{displayName}.{appId}.amplifyapp.com/{branch}"),
+    ];
     for template in templates {
         let w = World::new();
         let alerter = Alerter {

@@ -179,10 +179,9 @@ fn malformed(name: &str, value: &str, environment: Environment, out: &mut Vec<Fi
                 format!("does not parse as a URL ({e})"),
                 format!("{DATABASE_URL_SHAPE}; {ENCODE_PASSWORD}"),
             )),
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => Some((
-                "has no host".to_owned(),
-                DATABASE_URL_SHAPE.to_owned(),
-            )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                Some(("has no host".to_owned(), DATABASE_URL_SHAPE.to_owned()))
+            }
             Ok(_) => None,
         }
     } else if name.ends_with("_URL") || name.ends_with("_URI") {
