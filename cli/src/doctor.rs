@@ -296,6 +296,42 @@ fn not_found(error: &str) -> bool {
         .any(|n| error.contains(n))
 }
 
+/// A subscription that SNS delivers to over HTTP(S): a webhook.
+fn web_endpoint(s: &SubscriptionSeen) -> bool {
+    s.protocol.eq_ignore_ascii_case("http")
+        || s.protocol.eq_ignore_ascii_case("https")
+        || s.endpoint.contains("://")
+}
+
+/// A subscription's endpoint as the report may show it. A webhook's path
+/// and query often are its credential (`/services/T000/B000/XXXX`,
+/// `?token=…`), and the report is printed, piped and pasted: it keeps the
+/// scheme and host and says only how long the rest is. Other endpoints
+/// (an e-mail address, a queue's ARN) are what the operator must
+/// recognise, shown with any secret in them masked.
+pub fn endpoint_shown(s: &SubscriptionSeen) -> String {
+    use sentinel_shared::core::redact::{mask_in_text, url_origin};
+    if !web_endpoint(s) {
+        return mask_in_text(&s.endpoint);
+    }
+    let raw = s.endpoint.trim();
+    let (Ok(url), Some(origin)) = (url::Url::parse(raw), url_origin(raw)) else {
+        return format!("(a URL that does not parse, {} chars)", raw.chars().count());
+    };
+    let bare = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none();
+    if bare {
+        return format!("{origin}/");
+    }
+    // The rest of the raw text: any user and password, port, path, query.
+    let hidden = raw.chars().count().saturating_sub(origin.chars().count());
+    format!("{origin}/…({hidden} chars)")
+}
+
 /// The verdicts on what was seen (pure).
 pub fn assess(seen: &Seen) -> Report {
     let mut checks = Vec::new();
@@ -608,7 +644,7 @@ pub fn assess(seen: &Seen) -> Report {
             Some(Ok(subs)) => {
                 let (pending, confirmed): (Vec<_>, Vec<_>) =
                     subs.iter().partition(|s| s.arn == "PendingConfirmation");
-                let shown = |s: &SubscriptionSeen| format!("{} {}", s.protocol, s.endpoint);
+                let shown = |s: &SubscriptionSeen| format!("{} {}", s.protocol, endpoint_shown(s));
                 if confirmed.is_empty() {
                     checks.push(
                         check(
@@ -638,6 +674,22 @@ pub fn assess(seen: &Seen) -> Report {
                     ));
                 }
                 for s in pending {
+                    let fix = match web_endpoint(s) {
+                        true => format!(
+                            "SNS POSTs a SubscriptionConfirmation message to {}: the endpoint must visit its SubscribeURL \
+                             (or run aws sns confirm-subscription with its Token); the token expires after 3 days: \
+                             then aws sns subscribe --topic-arn {topic} --protocol {} --notification-endpoint '<the endpoint's URL>'",
+                            endpoint_shown(s),
+                            s.protocol
+                        ),
+                        false => format!(
+                            "open the \"AWS Notification - Subscription Confirmation\" e-mail sent to {} and follow \"Confirm subscription\"; \
+                             the link expires after 3 days: then aws sns subscribe --topic-arn {topic} --protocol {} --notification-endpoint {}",
+                            endpoint_shown(s),
+                            s.protocol,
+                            endpoint_shown(s)
+                        ),
+                    };
                     checks.push(
                         check(
                             "alerts",
@@ -645,11 +697,7 @@ pub fn assess(seen: &Seen) -> Report {
                             Status::Fail,
                             "waiting for confirmation: it receives nothing",
                         )
-                        .fix(format!(
-                            "open the \"AWS Notification - Subscription Confirmation\" e-mail sent to {} and follow \"Confirm subscription\"; \
-                             the link expires after 3 days: then aws sns subscribe --topic-arn {topic} --protocol {} --notification-endpoint {}",
-                            s.endpoint, s.protocol, s.endpoint
-                        )),
+                        .fix(fix),
                     );
                 }
             }

@@ -184,3 +184,43 @@ fn bad_input_exits_2_naming_the_file_and_place() {
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Issue #28 item 7, as a new user met it: a `.env` with a URL whose
+/// password holds a character that ends a URL's authority.
+#[test]
+fn a_url_password_never_appears_in_validate_s_output() {
+    let dir = std::env::temp_dir().join(format!("sentinel-url-password-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join(".env");
+    for c in ['/', '@', ':', '#', '?'] {
+        std::fs::write(
+            &env_file,
+            format!(
+                "REDIS_URL=redis://default:Kq7vWx{c}Zt9wPm@cache.internal:6379\n\
+                 DATABASE_URL=postgres://app:Kq7vWx{c}Zt9wPm@db.internal:5432/shop\n\
+                 NEXT_PUBLIC_CACHE_URL=redis://default:Kq7vWx{c}Zt9wPm@cache.internal:6379\n"
+            ),
+        )
+        .unwrap();
+        for json in [false, true] {
+            let mut args = vec!["validate", "--dir", dir.to_str().unwrap(), "--env", "prod"];
+            args.extend(["--env-file", env_file.to_str().unwrap()]);
+            if json {
+                args.push("--json");
+            }
+            let out = sentinel(&args);
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // The public one is an error: the run did judge these values.
+            assert_eq!(out.status.code(), Some(1), "{c:?}: {all}");
+            assert!(
+                !all.contains("Kq7vWx") && !all.contains("Zt9wPm"),
+                "{c:?} (json: {json}): the password leaked: {all}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -412,3 +412,65 @@ fn the_wiring_is_the_templates() {
     assert!(template.contains(&format!("IndexName: {INDEX}\n")));
     assert!(template.contains(&format!("AttributeName: {TTL_ATTRIBUTE}\n")));
 }
+
+fn subscription(arn: &str, protocol: &str, endpoint: &str) -> SubscriptionSeen {
+    SubscriptionSeen {
+        arn: arn.into(),
+        protocol: protocol.into(),
+        endpoint: endpoint.into(),
+    }
+}
+
+/// Webhook URLs whose path or query is the integration's key.
+const WEBHOOKS: &[(&str, &str)] = &[
+    (
+        "https",
+        "https://hooks.example.com/services/T000/B000/XXXXSECRET",
+    ),
+    ("https", "https://hooks.example.com/alert?token=XXXXSECRET"),
+    ("http", "http://user:XXXXSECRET@hooks.example.com:8080/in"),
+    ("https", "https://hooks.example.com/in#XXXXSECRET"),
+];
+
+#[test]
+fn a_webhook_endpoint_shows_its_scheme_and_host_and_hides_its_key() {
+    for (protocol, endpoint) in WEBHOOKS {
+        let shown = endpoint_shown(&subscription("arn:x", protocol, endpoint));
+        assert!(!shown.contains("XXXXSECRET"), "{shown}");
+        assert!(!shown.contains("user"), "{shown}");
+        assert!(
+            shown.starts_with(&format!("{protocol}://hooks.example.com/…(")),
+            "{shown}"
+        );
+    }
+    let bare = subscription("arn:x", "https", "https://hooks.example.com");
+    assert_eq!(endpoint_shown(&bare), "https://hooks.example.com/");
+    let broken = subscription("arn:x", "https", "https://hooks example/XXXXSECRET");
+    assert!(!endpoint_shown(&broken).contains("XXXXSECRET"));
+    let email = subscription("arn:x", "email", "oncall@example.com");
+    assert_eq!(endpoint_shown(&email), "oncall@example.com");
+}
+
+#[test]
+fn the_doctor_report_never_prints_a_webhook_s_key() {
+    for (protocol, endpoint) in WEBHOOKS {
+        for arn in [
+            "arn:aws:sns:eu-west-1:123456789012:alerts:0000",
+            "PendingConfirmation",
+        ] {
+            let mut seen = healthy();
+            let Some(Ok(subs)) = &mut seen.subscriptions else {
+                unreachable!()
+            };
+            subs.push(subscription(arn, protocol, endpoint));
+            let report = assess(&seen);
+            let text = format!(
+                "{}{}",
+                render(&report),
+                serde_json::to_string(&report).unwrap()
+            );
+            assert!(!text.contains("XXXXSECRET"), "{arn}: {text}");
+            assert!(text.contains("hooks.example.com"), "{arn}: {text}");
+        }
+    }
+}

@@ -28,6 +28,8 @@ pub const SECRET_NAME_PARTS: &[&str] = &[
 /// `MONKEY_MODE`, `AUTHOR_NAME` and `NEXTAUTH_URL` are not.
 pub const SECRET_NAME_WORDS: &[&str] = &["KEY", "KEYS", "AUTH"];
 
+const CONNECTION_STRING: &str = "a connection string with a password";
+
 /// Value shapes of known secrets: (what it is, pattern).
 static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
@@ -37,9 +39,12 @@ static VALUE_SHAPES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
             "a JSON Web Token",
             r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
         ),
+        // The password runs to the last `@` of the value: people paste
+        // passwords with `/ @ : # ?` unencoded, and a pattern that stops at
+        // the first of them would call the value harmless.
         (
-            "a connection string with a password",
-            r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:[^@/\s]+@",
+            CONNECTION_STRING,
+            r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s?#]+:[^\s]*@",
         ),
         // Prefixes distinctive enough to be found glued to other text
         // (`Aghp_…`, `x=ghp_…` in a URL path): no word boundary needed.
@@ -90,11 +95,22 @@ pub fn secret_by_value(value: &str) -> Option<&'static str> {
     if PUBLIC_KEY_PREFIXES.iter().any(|p| value.starts_with(p)) {
         return None;
     }
-    if let Some((what, _)) = VALUE_SHAPES.iter().find(|(_, re)| re.is_match(value)) {
+    let shape = |(what, re): &&(&str, Regex)| {
+        re.is_match(value) && !(*what == CONNECTION_STRING && PORT_THEN_AT.is_match(value))
+    };
+    if let Some((what, _)) = VALUE_SHAPES.iter().find(shape) {
         return Some(what);
     }
     looks_random(value).then_some("a long high-entropy string")
 }
+
+/// `https://host:8443/path?by=a@b`: a host, a port and an `@` further on,
+/// which the connection-string shape (a password up to the last `@`) would
+/// take for `user:password@` and fail a build over a public URL.
+static PORT_THEN_AT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s?#]+:[0-9]+([/?#]|$)")
+        .expect("port regex compiles")
+});
 
 /// A long token of mixed character classes with high Shannon entropy:
 /// the shape of generated keys, not of words, URLs or ids.
@@ -149,16 +165,32 @@ pub fn mask(value: &str) -> String {
     }
 }
 
+/// What a URL may show of itself in a message: its scheme and host
+/// (`redis://cache.internal`), never its user, password, port, path, query
+/// or fragment. `None` for a value that does not parse, or has no host:
+/// such a value shows no part of itself.
+pub fn url_origin(value: &str) -> Option<String> {
+    let url = url::Url::parse(value.trim()).ok()?;
+    let host = url.host_str().filter(|h| !h.is_empty())?;
+    Some(format!("{}://{host}", url.scheme()))
+}
+
 /// `NAME=value`, `NAME: value`, `"NAME":"value"` assignments in free text.
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?([^\s"',;]{4,})"#)
         .expect("assignment regex compiles")
 });
 
-/// `Bearer <token>`, `Basic <token>`, and `user:password@` in URLs.
+/// `Bearer <token>`, `Basic <token>`, and `user:password@` in URLs. A
+/// URL's password is taken up to the last `@` before the text's next
+/// space or quote: typed unencoded, it may hold `/ @ : # ?`, which end an
+/// authority for a URL parser but not for the person who wrote it. Over
+/// masking a URL whose query holds an `@` is the price; a leak is not.
 static CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=-]{8,})|://[^:/@\s]+:([^@/\s]+)@")
-        .expect("credential regex compiles")
+    Regex::new(
+        r#"(?i)\b(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=-]{8,})|://[^:/@\s?#"'<>`]+:([^\s"'<>`]+)@"#,
+    )
+    .expect("credential regex compiles")
 });
 
 /// A value [`mask`] produced: masking text twice changes nothing.
@@ -237,6 +269,73 @@ mod tests {
         assert!(masked.starts_with("STRIPE_SECRET_KEY=sk_l…("), "{masked}");
         let harmless = "Module not found: Can't resolve './aws-exports' in '/codebuild/src'";
         assert_eq!(mask_in_text(harmless), harmless);
+    }
+
+    /// Characters people leave unencoded in a password, each of which ends
+    /// a URL's authority for a parser.
+    const AWKWARD: [char; 5] = ['/', '@', ':', '#', '?'];
+
+    /// A password holding `c`, whose halves are each long enough to find.
+    fn password(c: char) -> String {
+        format!("Kq7vWx{c}Zt9wPm")
+    }
+
+    fn leaked(text: &str) -> bool {
+        text.contains("Kq7vWx") || text.contains("Zt9wPm")
+    }
+
+    #[test]
+    fn a_url_password_holding_separators_is_masked_in_free_text() {
+        for c in AWKWARD {
+            let pw = password(c);
+            for text in [
+                format!("redis://default:{pw}@cache.internal:6379"),
+                format!("connecting to postgres://app:{pw}@db.internal:5432/shop failed"),
+                format!("url=\"amqp://guest:{pw}@mq.internal/\" refused"),
+            ] {
+                let masked = mask_in_text(&text);
+                assert!(!leaked(&masked), "{c:?}: {masked}");
+                assert_eq!(mask_in_text(&masked), masked, "{c:?}: masking twice");
+            }
+        }
+    }
+
+    #[test]
+    fn a_url_password_holding_separators_is_a_connection_string() {
+        for c in AWKWARD {
+            let value = format!("redis://default:{}@cache.internal:6379", password(c));
+            assert_eq!(
+                secret_by_value(&value),
+                Some("a connection string with a password"),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_public_url_with_a_port_and_an_at_sign_is_no_connection_string() {
+        for value in [
+            "https://api.example.com:8443/v1?contact=ops@example.com",
+            "https://example.com/@someone",
+        ] {
+            assert_eq!(secret_by_value(value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_url_shows_only_its_scheme_and_host() {
+        assert_eq!(
+            url_origin("redis://default:Kq7vWx:Zt9wPm@cache.internal:6379/0?x=1#f").as_deref(),
+            Some("redis://cache.internal")
+        );
+        for c in AWKWARD {
+            let value = format!("redis://default:{}@cache.internal:6379", password(c));
+            if let Some(origin) = url_origin(&value) {
+                assert!(!leaked(&origin), "{c:?}: {origin}");
+            }
+        }
+        assert_eq!(url_origin("not a url"), None);
+        assert_eq!(url_origin("mailto:someone@example.com"), None);
     }
 
     #[test]

@@ -75,6 +75,21 @@ impl Finding {
         self.location = Some(location.into());
         self
     }
+
+    /// The finding with every secret in its text masked
+    /// ([`crate::core::redact::mask_in_text`]). A rule may quote a file's
+    /// line or a tool's error; this is the one place that guards what all
+    /// of them write, before the finding reaches the record, the events,
+    /// the archive, alerts and `--json`.
+    pub fn masked(self) -> Self {
+        use crate::core::redact::mask_in_text;
+        Self {
+            message: mask_in_text(&self.message),
+            fix: mask_in_text(&self.fix),
+            location: self.location.as_deref().map(mask_in_text),
+            ..self
+        }
+    }
 }
 
 /// The result of one validation.

@@ -405,44 +405,29 @@ impl<K: Stack> HealthChecker<'_, K> {
             Some(_) => self.custom_domain(key, policy).await?,
             None => None,
         };
-        let amplify_host = |display: &str| {
-            site::amplify_host(
-                &key.app_id,
-                display,
-                app.as_ref().map(|a| a.default_domain.as_str()),
-            )
-        };
         let display = branch.as_ref().map_or_else(
             || key.branch_name.display_name(),
             |b| b.display_name.clone(),
         );
-        let no_host = || {
-            CheckError(format!(
-                "{display:?} (the branch's display name) makes no valid host name"
-            ))
-        };
-        let url = match (self.site_url_template, &branch, &custom) {
-            (Some(template), _, _) => {
-                let host = match custom.clone().or_else(|| amplify_host(&display)) {
-                    Some(host) => host,
-                    None if !template.contains("{host}") => String::new(),
-                    None => return Ok(Err(no_host())),
-                };
-                site::fill(template, &key.app_id, &key.branch_name, Some(&host))
-            }
-            (None, Some(_), Some(host)) => format!("https://{host}/"),
-            (None, Some(_), None) if app.is_some() => match amplify_host(&display) {
-                Some(host) => format!("https://{host}/"),
-                None => return Ok(Err(no_host())),
-            },
-            _ => {
-                return Err(Error::DeadLetter(format!(
-                    "no site for {}/{}: Amplify has no such app or branch",
-                    key.app_id, key.branch_name
-                )));
-            }
-        };
-        Ok(Ok((url, basic_auth)))
+        // Without a template, Amplify answered for both the branch and the
+        // app (a NotFound returned above): there is a host to build on.
+        if self.site_url_template.is_none() && (branch.is_none() || app.is_none()) {
+            return Err(Error::DeadLetter(format!(
+                "no site for {}/{}: Amplify has no such app or branch",
+                key.app_id, key.branch_name
+            )));
+        }
+        let url = site::branch_url(
+            self.site_url_template,
+            &key.app_id,
+            &key.branch_name,
+            &display,
+            app.as_ref().map(|a| a.default_domain.as_str()),
+            custom.as_deref(),
+        );
+        Ok(url
+            .map(|url| (url, basic_auth))
+            .map_err(|e| CheckError(e.to_string())))
     }
 
     /// The branch's custom-domain host, when the policy wants it checked

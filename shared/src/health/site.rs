@@ -84,6 +84,51 @@ pub fn fill(template: &str, app_id: &AppId, branch: &BranchName, host: Option<&s
     }
 }
 
+/// Why a branch has no site address to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoSite {
+    /// Its display name makes no valid DNS name (`x@evil.example#`).
+    #[error("{0:?} (the branch's display name) makes no valid host name")]
+    NoHost(String),
+    /// The template, filled, is no absolute URL with a host (a
+    /// percent-encoded `@` or `#` in its host part, a relative template).
+    #[error("the site URL template makes no URL with a host for this branch ({0})")]
+    NotAUrl(String),
+}
+
+/// The address of a branch's site, the one way every feature builds it
+/// (the health checker checks it; alerts link to it): the stack's
+/// template, `{host}` filled with the custom domain's host or else
+/// Amplify's; without a template, `https://{host}/`. Both hosts are
+/// checked ([`custom_domain_host`], [`amplify_host`]), the branch's name is
+/// percent-encoded ([`fill`]), and the result must parse with a host, so
+/// that no branch name moves it to another host or makes a link that is
+/// none. `default_domain` is the app's (GetApp), when known.
+pub fn branch_url(
+    template: Option<&str>,
+    app_id: &AppId,
+    branch: &BranchName,
+    display_name: &str,
+    default_domain: Option<&str>,
+    custom_host: Option<&str>,
+) -> Result<String, NoSite> {
+    let host = custom_host
+        .map(str::to_owned)
+        .or_else(|| amplify_host(app_id, display_name, default_domain));
+    let filled = match (template, host) {
+        (Some(template), host) if host.is_some() || !template.contains("{host}") => {
+            fill(template, app_id, branch, host.as_deref())
+        }
+        (None, Some(host)) => format!("https://{host}/"),
+        _ => return Err(NoSite::NoHost(display_name.to_owned())),
+    };
+    match url::Url::parse(&filled) {
+        Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(filled),
+        Ok(_) => Err(NoSite::NotAUrl("no host".to_owned())),
+        Err(e) => Err(NoSite::NotAUrl(e.to_string())),
+    }
+}
+
 /// Letters, digits and hyphens in dot-separated labels of 1 to 63
 /// characters, at most 253 in all, at least two labels.
 fn valid_host(host: &str) -> bool {
@@ -309,6 +354,74 @@ mod tests {
                 assert_eq!(url.port(), None, "{name}: {filled}");
             }
         }
+    }
+
+    #[test]
+    fn a_hostile_branch_s_site_is_on_the_app_s_domain_or_there_is_none() {
+        let app: AppId = "d1abc".parse().unwrap();
+        for name in HOSTILE.iter().chain(&["x@evil%2Ecom#"]) {
+            let b = branch(name);
+            for template in [None, Some("https://{displayName}.{appId}.amplifyapp.com/")] {
+                match branch_url(template, &app, &b, &b.display_name(), None, None) {
+                    Ok(link) => {
+                        let url = url::Url::parse(&link).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        assert!(
+                            url.host_str()
+                                .is_some_and(|h| h.ends_with(".d1abc.amplifyapp.com")),
+                            "{name} moved the host: {link}"
+                        );
+                        assert_eq!(url.username(), "", "{name}: {link}");
+                    }
+                    // No link: the reason names the display name or the URL.
+                    Err(NoSite::NoHost(display)) => assert_eq!(display, b.display_name()),
+                    Err(NoSite::NotAUrl(_)) => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_without_a_host_needs_none_and_a_custom_domain_wins() {
+        let app: AppId = "d1abc".parse().unwrap();
+        let b = branch("x@evil.example#");
+        assert_eq!(
+            branch_url(
+                Some("https://preview.example.com/{branch}"),
+                &app,
+                &b,
+                "x@evil.example#",
+                None,
+                None
+            )
+            .as_deref(),
+            Ok("https://preview.example.com/x%40evil.example%23")
+        );
+        let main = branch("main");
+        assert_eq!(
+            branch_url(
+                None,
+                &app,
+                &main,
+                "main",
+                None,
+                Some("www.shop.example.com")
+            )
+            .as_deref(),
+            Ok("https://www.shop.example.com/")
+        );
+        assert_eq!(
+            branch_url(
+                None,
+                &app,
+                &main,
+                "main",
+                Some("d1abc.amplifyapp.com"),
+                None
+            )
+            .as_deref(),
+            Ok("https://main.d1abc.amplifyapp.com/")
+        );
+        assert!(branch_url(Some("https://{host}/"), &app, &b, "x@evil", None, None).is_err());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! every rule whose inputs are present and returns a [`Report`].
 //!
 //! Secret values never leave this module: a finding names the variable and
-//! the reason, at most with a value masked by [`crate::core::redact::mask`].
+//! the reason, at most with a value masked by [`crate::core::redact::mask`]
+//! (a URL shows no part of itself), and [`validate`] masks every finding
+//! once more as a whole ([`Finding::masked`]) on its way out.
 
 pub mod local;
 pub mod reaction;
@@ -273,6 +275,8 @@ pub fn validate(input: &ValidationInput, policy: &BranchPolicy) -> Result<Report
         f.severity = policy.severity_of(&f.rule);
     }
     findings.retain(|f| f.severity != Severity::Off);
+    // Every report leaves through here: masking here covers every rule.
+    let mut findings: Vec<Finding> = findings.into_iter().map(Finding::masked).collect();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

@@ -134,6 +134,91 @@ fn secret_values_never_appear_in_a_report() {
     assert!(!text.contains("CANARY0123"), "{text}");
 }
 
+/// Characters a password is typed with, unencoded, that end a URL's
+/// authority for a parser (issue #28, item 7).
+const AWKWARD: [char; 5] = ['/', '@', ':', '#', '?'];
+
+fn leaked(text: &str) -> bool {
+    text.contains("Kq7vWx") || text.contains("Zt9wPm")
+}
+
+#[test]
+fn a_url_password_never_appears_in_a_finding_or_its_json() {
+    for c in AWKWARD {
+        let value = format!("redis://default:Kq7vWx{c}Zt9wPm@cache.internal:6379");
+        let mut input = ValidationInput::new(Environment::Prod);
+        for name in [
+            "REDIS_URL",
+            "CACHE_URI",
+            "DATABASE_URL",
+            "NEXTAUTH_URL",
+            "NEXT_PUBLIC_REDIS_URL",
+        ] {
+            input.variables.insert(name.into(), value.clone());
+            input.declared.push(name.into());
+        }
+        let report = validate(&input, &BranchPolicy::default()).unwrap();
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!leaked(&json), "{c:?}: {json}");
+        // The public one is a secret sent to browsers, whatever its password holds.
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.rule == "env.secret-exposed"
+                    && f.location.as_deref() == Some("NEXT_PUBLIC_REDIS_URL")),
+            "{c:?}: {json}"
+        );
+    }
+}
+
+#[test]
+fn a_url_that_does_not_parse_is_named_not_quoted() {
+    let mut input = ValidationInput::new(Environment::Dev);
+    input.variables.insert(
+        "REDIS_URL".into(),
+        "redis://default:Kq7vWx/Zt9wPm@cache.internal:6379".into(),
+    );
+    let report = validate(&input, &BranchPolicy::default()).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "env.malformed")
+        .unwrap_or_else(|| panic!("{report:#?}"));
+    assert!(
+        f.message.starts_with("REDIS_URL is not a URL"),
+        "{}",
+        f.message
+    );
+    assert!(!f.message.contains("redis:"), "{}", f.message);
+    assert!(f.fix.contains("percent-encode"), "{}", f.fix);
+}
+
+#[test]
+fn the_central_masker_masks_a_url_password_any_rule_quotes() {
+    for c in AWKWARD {
+        let quoted = format!("postgres://app:Kq7vWx{c}Zt9wPm@db.internal:5432/shop");
+        let finding = Finding::new(
+            "buildspec.invalid",
+            format!("amplify.yml:3: the command `psql {quoted}` fails"),
+            format!("replace {quoted} by a secret"),
+        )
+        .at(format!("{quoted} (line 3)"))
+        .masked();
+        let json = serde_json::to_string(&finding).unwrap();
+        assert!(!leaked(&json), "{c:?}: {json}");
+        // A build spec that quotes one reaches a report masked.
+        let mut input = ValidationInput::new(Environment::Dev);
+        input.build_spec = Some(SourceFile {
+            name: "amplify.yml".into(),
+            text: format!("version: 1\nfrontend: [{quoted}\n"),
+        });
+        let json =
+            serde_json::to_string(&validate(&input, &BranchPolicy::default()).unwrap()).unwrap();
+        assert!(!leaked(&json), "{c:?}: {json}");
+    }
+}
+
 #[test]
 fn malformed_package_files_name_the_file_and_place() {
     let mut input = ValidationInput::new(Environment::Dev);

@@ -490,20 +490,24 @@ impl<K: Stack> Alerter<'_, K> {
                 site_url,
             );
         }
-        // A reported service's site is the one its report named.
+        // A reported service's site is the one its report named. An Amplify
+        // branch's is built as the health checker builds the one it checks:
+        // the branch's name is the committer's, and `x@evil%2Ecom#` must not
+        // link to another host.
         let site_url = site_url.or_else(|| {
             if !app_id.is_amplify() {
                 return None;
             }
-            let display = branch_name.display_name();
-            Some(match self.site_url_template {
-                Some(t) => t
-                    .replace("{appId}", app_id.as_str())
-                    .replace("{branch}", branch_name.as_str())
-                    .replace("{displayName}", &display)
-                    .replace("{host}", &format!("{display}.{app_id}.amplifyapp.com")),
-                None => format!("https://{display}.{app_id}.amplifyapp.com/"),
-            })
+            crate::health::site::branch_url(
+                self.site_url_template,
+                app_id,
+                branch_name,
+                &branch_name.display_name(),
+                None,
+                None,
+            )
+            .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
+            .ok()
         });
         Context {
             environment,

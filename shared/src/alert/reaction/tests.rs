@@ -590,3 +590,62 @@ async fn a_reported_failure_without_a_log_says_how_to_send_one() {
     let sent = w.notifier.sent();
     assert!(sent[0].email.contains("--log FILE"), "{}", sent[0].email);
 }
+
+/// The site links of a notification: the e-mail's `Site:` line and the
+/// chat message's related resources.
+fn site_links(n: &crate::alert::Notification) -> Vec<String> {
+    let chat: serde_json::Value = serde_json::from_str(&n.chat).unwrap();
+    n.email
+        .lines()
+        .filter_map(|l| l.strip_prefix("Site: "))
+        .map(str::to_owned)
+        .chain(
+            chat["metadata"]["relatedResources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.as_str().map(str::to_owned)),
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn a_branch_name_cannot_point_the_site_link_at_another_host() {
+    let templates = [
+        None,
+        Some("https://{displayName}.{appId}.amplifyapp.com/{branch}"),
+    ];
+    for template in templates {
+        let w = World::new();
+        let alerter = Alerter {
+            site_url_template: template,
+            ..w.alerter()
+        };
+        for (n, branch) in ["x@evil%2Ecom#", "a:b@evil.example", "feature/new.ui"]
+            .into_iter()
+            .enumerate()
+        {
+            alerter
+                .on_event(&parsed(&alert_test_event(&format!("t{n}"), branch)))
+                .await
+                .unwrap();
+            let sent = w.notifier.sent();
+            let links = site_links(&sent[n]);
+            for link in &links {
+                let url = url::Url::parse(link).unwrap_or_else(|e| panic!("{branch}: {link}: {e}"));
+                assert!(
+                    url.host_str()
+                        .is_some_and(|h| h.ends_with(".d1abc.amplifyapp.com")),
+                    "{branch} linked to another host: {link}"
+                );
+            }
+            // A name that makes no host name has no link (the log says why);
+            // an ordinary one keeps its link.
+            assert_eq!(
+                links.is_empty(),
+                branch != "feature/new.ui",
+                "{branch}: {links:?}"
+            );
+        }
+    }
+}

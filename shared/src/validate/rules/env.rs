@@ -3,7 +3,7 @@
 
 use super::public_values::{Exposure, classify};
 use crate::core::model::Environment;
-use crate::core::redact::{mask, secret_by_name, secret_by_value};
+use crate::core::redact::{mask, secret_by_name};
 use crate::policy::BranchPolicy;
 use crate::validate::{Finding, Secrets, ValidationInput};
 
@@ -160,34 +160,37 @@ fn exposed(rule: &str, name: &str, reason: &str, fix: String) -> Finding {
     .at(name)
 }
 
+/// A value is never quoted in a finding (the finding reaches the record,
+/// the events, the archive, alerts and `--json`, and a URL's password can
+/// take any shape): it names the variable and, for a URL that parses, at
+/// most its scheme.
 fn malformed(name: &str, value: &str, environment: Environment, out: &mut Vec<Finding>) {
     let value = value.trim();
     if value.is_empty() {
         return;
     }
-    let secret = secret_by_name(name, &[]).is_some() || secret_by_value(value).is_some();
-    let shown = if secret {
-        mask(value)
-    } else {
-        format!("{value:?}")
-    };
     let problem = if name.ends_with("DATABASE_URL") {
         match url::Url::parse(value) {
-            Err(_) => Some((
+            Err(url::ParseError::RelativeUrlWithoutBase) => Some((
                 "has no scheme (postgres://, mysql://, …)".to_owned(),
-                "write it as scheme://user:password@host:port/database".to_owned(),
+                DATABASE_URL_SHAPE.to_owned(),
             )),
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => Some((
-                "has no host".to_owned(),
-                "write it as scheme://user:password@host:port/database".to_owned(),
+            Err(e) => Some((
+                format!("does not parse as a URL ({e})"),
+                format!("{DATABASE_URL_SHAPE}; {ENCODE_PASSWORD}"),
             )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                Some(("has no host".to_owned(), DATABASE_URL_SHAPE.to_owned()))
+            }
             Ok(_) => None,
         }
     } else if name.ends_with("_URL") || name.ends_with("_URI") {
         match url::Url::parse(value) {
             Err(e) => Some((
                 format!("is not a URL ({e})"),
-                format!("set {name} to an absolute URL such as https://example.com"),
+                format!(
+                    "set {name} to an absolute URL such as https://example.com; {ENCODE_PASSWORD}"
+                ),
             )),
             Ok(u)
                 if name == "NEXTAUTH_URL"
@@ -213,6 +216,12 @@ fn malformed(name: &str, value: &str, environment: Environment, out: &mut Vec<Fi
         None
     };
     if let Some((what, fix)) = problem {
-        out.push(Finding::new("env.malformed", format!("{name} ({shown}) {what}"), fix).at(name));
+        out.push(Finding::new("env.malformed", format!("{name} {what}"), fix).at(name));
     }
 }
+
+const DATABASE_URL_SHAPE: &str = "write it as scheme://user:password@host:port/database";
+
+/// The usual cause of a URL with a password that does not parse.
+const ENCODE_PASSWORD: &str = "if its password holds / @ : # or ?, percent-encode them \
+                               (%2F %40 %3A %23 %3F)";
