@@ -342,3 +342,87 @@ async fn a_required_variable_kept_only_as_an_amplify_secret_passes_and_one_in_ne
         "the secret leaked"
     );
 }
+
+/// #28 item 7: a URL variable whose password holds `/` (and the other
+/// separators a password may hold) is named in the finding, never quoted:
+/// not in the record, the events, the alert nor the functions' logs.
+#[tokio::test]
+async fn a_url_password_appears_nowhere_after_validation() {
+    const PASSWORD: &str = "Ab/Cd+eSecretZ9";
+    let stack = Stack::new().await;
+    let app = watched_app();
+    let branch = format!("pw-{}", unique_app_id());
+    let commit = "d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4";
+    ensure_watched_app(&stack, &branch, commit).await;
+    stack
+        .amplify_sdk()
+        .update_branch()
+        .app_id(app.as_str())
+        .branch_name(&branch)
+        .environment_variables(
+            "REDIS_URL",
+            format!("redis://default:{PASSWORD}@cache.internal:6379"),
+        )
+        .send()
+        .await
+        .unwrap();
+    // An error, so that the build's validation fails and is alerted; the
+    // build itself runs on (no stop: nothing to compare but the text).
+    let policy = BranchPolicy::parse(
+        "severity:\n  env.malformed: error\nstop_on_error: false\n",
+        "test",
+    )
+    .unwrap();
+    stack
+        .store()
+        .put_policy(&app, Some(&branch.parse().unwrap()), &policy)
+        .await
+        .unwrap();
+    let inbox = stack.subscribe_alerts(&branch).await.unwrap();
+    let capture = stack
+        .capture(&stack.bus, json!({"branchName": [branch.as_str()]}))
+        .await
+        .unwrap();
+
+    let (_, record) = validated_build(&stack, &branch, commit, "validated", |d| {
+        d.validation.is_some()
+    })
+    .await;
+    let report = record.validation.clone().unwrap().report;
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "env.malformed")
+        .unwrap_or_else(|| panic!("no env.malformed finding: {report:#?}"));
+    assert!(finding.message.contains("REDIS_URL"), "{finding:?}");
+
+    let events = capture
+        .collect(2, Duration::from_secs(60), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail-type"] == "Validation Failed"),
+        "{events:#?}"
+    );
+    let alerts = inbox
+        .collect(1, Duration::from_secs(90), Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(!alerts.is_empty(), "the failed validation is alerted");
+
+    let everything = format!(
+        "{}{}{}{}",
+        serde_json::to_string(&events).unwrap(),
+        serde_json::to_string(&record).unwrap(),
+        serde_json::to_string(&alerts).unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/lambda.log")
+        )
+        .unwrap_or_default()
+    );
+    for part in [PASSWORD, "eSecretZ9", "Cd+e"] {
+        assert!(!everything.contains(part), "{part:?} leaked");
+    }
+}
