@@ -26,12 +26,22 @@ pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
 }
 
-/// Ingests one event given as JSON text, received at `received` (a time
-/// its sender cannot set), told apart by `source`: a report
+/// Ingests one event given as JSON text, told apart by `source`: a report
 /// (`sentinel.report.<service>`), CloudFormation's for a watched stack
 /// (`aws.cloudformation`) or, for any other source, an Amplify event (whose
-/// parser names what is wrong with anything else).
+/// parser names what is wrong with anything else). Received now: see
+/// [`on_raw_received`].
 pub async fn on_raw<K: Stack>(
+    deps: &Deps<K>,
+    request_id: &str,
+    raw: &str,
+) -> Result<IngestOutcome, Error> {
+    on_raw_received(deps, request_id, raw, Utc::now()).await
+}
+
+/// [`on_raw`] of an event received at `received`, a time its sender cannot
+/// set (a report's date is never later).
+pub async fn on_raw_received<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
     raw: &str,
@@ -48,7 +58,10 @@ pub async fn on_raw<K: Stack>(
         publisher: &c.publisher,
         environment: c.environment,
     };
-    if source.as_deref().is_some_and(report_event::is_report_source) {
+    if source
+        .as_deref()
+        .is_some_and(report_event::is_report_source)
+    {
         let report = ReportEvent::parse_str(raw, received)?;
         if let Some(sent) = report.clamped_from {
             tracing::warn!(request_id, event_id = %report.id, %sent, kept = %report.reported_at, "reportedAt later than the report's arrival: clamped");
@@ -129,11 +142,13 @@ pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Resu
         event,
         &deps.clients,
         async |request_id: &str, raw: String, received| {
-            let outcome = on_raw(deps, request_id, &raw, received).await.inspect_err(|e| {
-                if !e.is_retryable() {
-                    tracing::error!(request_id, error = %e, "malformed event");
-                }
-            })?;
+            let outcome = on_raw_received(deps, request_id, &raw, received)
+                .await
+                .inspect_err(|e| {
+                    if !e.is_retryable() {
+                        tracing::error!(request_id, error = %e, "malformed event");
+                    }
+                })?;
             Ok(outcome_json(&outcome))
         },
     )

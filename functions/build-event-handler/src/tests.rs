@@ -422,10 +422,11 @@ fn sqs_batch_of(raw: &str, sent: i64) -> String {
 async fn a_report_dated_2099_is_recorded_at_the_time_sqs_received_it() {
     let deps = deps();
     // The sender chose both `time` and `reportedAt`.
-    let raw = report_fixture("started")
-        .replace("2026-11-22T10:00:00Z", "2099-01-01T00:00:00Z");
+    let raw = report_fixture("started").replace("2026-11-22T10:00:00Z", "2099-01-01T00:00:00Z");
     assert!(raw.contains("2099"), "{raw}");
-    let received = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 3).unwrap();
+    let received = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 22, 10, 0, 3)
+        .unwrap();
     let out = invoke(&deps, &sqs_batch_of(&raw, received.timestamp_millis()))
         .await
         .unwrap();
@@ -447,7 +448,9 @@ async fn a_failed_report_after_a_succeeded_one_is_alerted_as_a_conflict_once() {
     invoke(&deps, &report_fixture("succeeded")).await.unwrap();
     let failed = report_fixture("failed");
     invoke(&deps, &failed).await.unwrap();
-    invoke(&deps, &failed.replace("7f3c1e52", "again")).await.unwrap();
+    invoke(&deps, &failed.replace("7f3c1e52", "again"))
+        .await
+        .unwrap();
     let types = deps.clients.publisher.detail_types();
     assert_eq!(
         types.iter().filter(|t| *t == "Report Conflict").count(),
@@ -470,7 +473,10 @@ async fn the_same_status_reported_again_with_another_url_is_alerted_and_changes_
     let deps = deps();
     invoke(&deps, &report_fixture("succeeded")).await.unwrap();
     let other = report_fixture("succeeded")
-        .replace("https://shop.example.com/", "https://elsewhere.example.net/")
+        .replace(
+            "https://shop.example.com/",
+            "https://elsewhere.example.net/",
+        )
         .replace("7f3c1e52", "other");
     let out = invoke(&deps, &other).await.unwrap();
     assert_eq!(out["outcome"], "recorded", "{out}");

@@ -216,7 +216,7 @@ impl ReportEvent {
             ));
         }
         let time = text("time")?;
-        let received = DateTime::parse_from_rfc3339(time)
+        let event_time = DateTime::parse_from_rfc3339(time)
             .map_err(|e| bad("time", format!("{} is not RFC 3339: {e}", preview(time))))?
             .with_timezone(&Utc);
         let detail = value
@@ -265,7 +265,7 @@ impl ReportEvent {
             .map(check_version)
             .transpose()
             .map_err(|why| bad("detail.version", why))?;
-        let skew = (d.reported_at - received).abs();
+        let skew = (d.reported_at - event_time).abs();
         if skew > Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
             return Err(bad(
                 "detail.reportedAt",
@@ -273,7 +273,7 @@ impl ReportEvent {
                     "{} is {} min from the event's time {}: check the reporter's clock",
                     d.reported_at.to_rfc3339(),
                     skew.num_minutes(),
-                    received.to_rfc3339()
+                    event_time.to_rfc3339()
                 ),
             ));
         }

@@ -52,7 +52,10 @@ fn the_same_report_again_or_a_start_conflicts_with_nothing() {
 fn failed_after_succeeded_is_a_conflict_naming_both() {
     let d = after(&[&report("succeeded", A, Some("https://shop.example.com/"))]);
     let c = detect(&d, &report("failed", B, None)).unwrap().event;
-    assert_eq!(c.recorded, "succeeded, commit aaaaaaa, URL https://shop.example.com/");
+    assert_eq!(
+        c.recorded,
+        "succeeded, commit aaaaaaa, URL https://shop.example.com/"
+    );
     assert_eq!(c.reported, "failed, commit bbbbbbb");
     assert!(c.kept.contains("latest reportedAt"), "{}", c.kept);
 }

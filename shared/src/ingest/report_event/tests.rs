@@ -51,7 +51,9 @@ fn without(mut v: Value, field: &str) -> Value {
 }
 
 fn reason(v: &Value) -> String {
-    ReportEvent::parse_str(&v.to_string(), received()).unwrap_err().reason
+    ReportEvent::parse_str(&v.to_string(), received())
+        .unwrap_err()
+        .reason
 }
 
 #[test]
@@ -93,7 +95,10 @@ fn a_wrong_source_is_refused() {
 #[test]
 fn a_report_from_a_cli_that_names_no_service_in_its_source_says_to_update_it() {
     let r = reason(&with(event("started"), "/source", json!("sentinel.report")));
-    assert!(r.starts_with("source:") && r.contains("update the CLI"), "{r}");
+    assert!(
+        r.starts_with("source:") && r.contains("update the CLI"),
+        "{r}"
+    );
 }
 
 #[test]
