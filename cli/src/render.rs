@@ -544,6 +544,7 @@ mod tests {
             exit_code: None,
             cut: None,
             lines: 0,
+            from_report: false,
             bytes: 0,
         };
         let mut stack = deployment("cfn:orders-api", "prod", 7);

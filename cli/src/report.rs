@@ -1,6 +1,6 @@
 //! `sentinel report`: a deploy Sentinel cannot see (a PM2 script, a CI
 //! job) reports itself — one "Deployment Reported" event (source
-//! `sentinel.report`) on the stack's bus, recorded by the build-event
+//! `sentinel.report.<service>`) on the stack's bus, recorded by the build-event
 //! handler like any deployment. With `--wait`, the CLI then reads the
 //! deployment's record until the health checker's verdict is on it.
 //! `docs/reporting.md`.
@@ -91,6 +91,14 @@ pub struct Prepared {
     pub detail: ReportDetail,
     /// Where the deploy id came from (for the message).
     pub id_from: &'static str,
+}
+
+impl Prepared {
+    /// The event's `source`: it names the service, so that the stack's IAM
+    /// can hold the caller to the service its principal is tagged with.
+    pub fn source(&self) -> String {
+        report_event::source_for(&self.detail.service)
+    }
 }
 
 /// Where the deploy id comes from (pure: the environment is passed in).
@@ -233,7 +241,7 @@ pub async fn send(sdk: &aws_config::SdkConfig, bus: &str, report: &Prepared) -> 
         .context("the report does not fit in an event")?;
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .event_bus_name(bus)
-        .source(report_event::SOURCE)
+        .source(report.source())
         .detail_type(report_event::DETAIL_TYPE)
         .detail(detail)
         .build();

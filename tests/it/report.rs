@@ -16,7 +16,11 @@ use sentinel_shared::core::verdicts::Verdict;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
-use crate::helpers::{Stack, env, eventually, unique_app_id};
+use aws_sdk_dynamodb::types::AttributeValue as AttrValue;
+use chrono::{DateTime, Utc};
+use sentinel_shared::adapters::dynamodb::branch_pk;
+
+use crate::helpers::{Stack, dead_letter_reason, env, eventually, unique_app_id};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -123,6 +127,124 @@ async fn reports_twice_and_out_of_order_leave_one_record() -> Result<()> {
     let mut seen: Vec<_> = d.transitions.iter().map(|t| t.status.clone()).collect();
     seen.sort_by_key(|s| s.as_str().to_owned());
     assert_eq!(seen, vec![BuildStatus::Started, BuildStatus::Succeeded]);
+    Ok(())
+}
+
+/// Publishes a report as any reporter could (PutEvents by hand): `source`
+/// and the detail as given, and the envelope's `time` the sender chose.
+async fn put_report(stack: &Stack, source: &str, time: DateTime<Utc>, detail: &serde_json::Value) {
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(&stack.bus)
+        .source(source)
+        .detail_type("Deployment Reported")
+        .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+            time.timestamp(),
+        ))
+        .detail(detail.to_string())
+        .build();
+    let out = stack
+        .events()
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+}
+
+fn report_detail(service: &str, env: &str, deploy_id: u64, at: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "schema": 1, "service": service, "environment": env,
+        "deployId": deploy_id.to_string(), "status": "started",
+        "commit": commit(7), "reportedAt": at.to_rfc3339(),
+    })
+}
+
+#[tokio::test]
+async fn a_report_naming_another_service_in_its_detail_is_refused() -> Result<()> {
+    let stack = Stack::new().await;
+    let (mine, victim) = (unique_service(), unique_service());
+    let env = stack.environment();
+    let deploy_id = 777_001;
+    // Sent as `mine` (what IAM lets its CI role send), about `victim`.
+    let detail = report_detail(&victim, env.as_str(), deploy_id, Utc::now());
+    put_report(
+        &stack,
+        &format!("sentinel.report.{mine}"),
+        Utc::now(),
+        &detail,
+    )
+    .await;
+    let (error_type, reason) = dead_letter_reason(&stack, &victim).await;
+    assert_eq!(error_type, "NonRetryable.Event");
+    assert!(
+        reason.contains("detail.service") && reason.contains(&mine),
+        "{reason}"
+    );
+    assert!(record(&stack, &victim, deploy_id).await?.is_none());
+    assert!(record(&stack, &mine, deploy_id).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_report_dated_2099_is_stored_with_a_clamped_sort_key_and_capped_expiry() -> Result<()> {
+    let stack = Stack::new().await;
+    let service = unique_service();
+    let env = stack.environment();
+    let deploy_id = 2_099_000;
+    let future: DateTime<Utc> = "2099-01-01T00:00:00Z".parse()?;
+    let before = Utc::now();
+    // The sender sets `time` too, so the report passes the clock check.
+    let detail = report_detail(&service, env.as_str(), deploy_id, future);
+    put_report(
+        &stack,
+        &format!("sentinel.report.{service}"),
+        future,
+        &detail,
+    )
+    .await;
+    let d = eventually(Duration::from_secs(60), "the report recorded", || async {
+        record(&stack, &service, deploy_id).await
+    })
+    .await?;
+    let after = Utc::now();
+    let started = d.started_at().context("a start")?;
+    assert!(
+        before - chrono::Duration::seconds(5) <= started && started <= after,
+        "{started}"
+    );
+    // The item as stored: its index sort key and its TTL.
+    let app = AppId::service(&service)?;
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.table)
+        .key("PK", AttrValue::S(branch_pk(&app, &env.as_str().parse()?)))
+        .key(
+            "SK",
+            AttrValue::S(format!("JOB#{}", JobId::new(deploy_id).padded())),
+        )
+        .send()
+        .await?
+        .item
+        .context("the item")?;
+    let sort_key = item["GSI1SK"]
+        .as_s()
+        .map_err(|_| anyhow::anyhow!("GSI1SK"))?;
+    assert!(!sort_key.starts_with("2099"), "{sort_key}");
+    assert!(
+        sort_key.starts_with(&started.format("%Y-%m-%d").to_string()),
+        "{sort_key}"
+    );
+    let expires: i64 = item["expires_at"]
+        .as_n()
+        .map_err(|_| anyhow::anyhow!("expires_at"))?
+        .parse()?;
+    let retention_days: i64 = std::env::var("SENTINEL_RETENTION_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(90);
+    let cap = (after + chrono::Duration::days(retention_days)).timestamp();
+    assert!(expires <= cap, "expires_at {expires} is past {cap}");
     Ok(())
 }
 

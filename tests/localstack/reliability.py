@@ -704,11 +704,11 @@ def phase_roles(args):
 
 def bus_takes(lp):
     """The sources and detail types the bus's policy lets in (the functions'
-    `sentinel`, and `sentinel.report` for reports)."""
+    `sentinel`, and `sentinel.report.*` for reports, as IAM patterns)."""
     bus = next(r for r in lp.template()["Resources"].values() if r["Type"] == "AWS::Events::EventBus")
     policy = lp.resolver().resolve(bus["Properties"]["Policy"])
     statements = {st["Sid"]: st for st in policy["Statement"]}
-    sources = statements["OnlyTheStacksSource"]["Condition"]["ForAnyValue:StringNotEquals"]["events:source"]
+    sources = statements["OnlyTheStacksSource"]["Condition"]["ForAnyValue:StringNotLike"]["events:source"]
     types = statements["OnlyTheStacksEventTypes"]["Condition"]["ForAnyValue:StringNotEquals"]["events:detail-type"]
     return {sources} if isinstance(sources, str) else set(sources), set(types)
 

@@ -351,17 +351,27 @@ def test_operators_named_in_the_stack_may_publish_too():
 
 
 def report_constants():
-    """The source and detail type a reporter publishes (`sentinel report`)."""
+    """The sources and detail type a reporter publishes (`sentinel report`):
+    `sentinel.report.<service>`, as an IAM pattern (`sentinel.report.*`)."""
     path = os.path.join("ingest", "report_event.rs")
-    return code_constant(path, "SOURCE"), code_constant(path, "DETAIL_TYPE")
+    prefix = code_constant(path, "SOURCE_PREFIX")
+    assert prefix.endswith("."), prefix
+    return prefix + "*", code_constant(path, "DETAIL_TYPE")
+
+
+def report_prefix():
+    return code_constant(os.path.join("ingest", "report_event.rs"), "SOURCE_PREFIX")
 
 
 def test_the_bus_takes_only_the_stacks_source_and_event_types():
     statements, _ = bus_policy()
     source = code_constant("core/events.rs", "SOURCE")
     report_source, report_type = report_constants()
+    # StringNotLike: the reports' sources are a pattern; `sentinel` has no
+    # wildcard, so it is matched exactly.
+    assert "*" not in source and "?" not in source
     assert statements["OnlyTheStacksSource"]["Condition"] == dict(
-        not_a_replay(), **{"ForAnyValue:StringNotEquals": {"events:source": [source, report_source]}})
+        not_a_replay(), **{"ForAnyValue:StringNotLike": {"events:source": [source, report_source]}})
     types = published_detail_types()
     assert "Cleanup Completed" in types and "Alert Test" in types, types
     assert report_type not in types, "a report is the reporter's, never the functions'"
@@ -374,7 +384,7 @@ def test_the_bus_takes_only_the_stacks_source_and_event_types():
     for name, r in lp.template()["Resources"].items():
         if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("EventBusName") == {"Ref": "SentinelBus"}:
             pattern = r["Properties"]["EventPattern"]
-            if pattern["source"] == [report_source]:
+            if pattern["source"] == [{"prefix": report_prefix()}]:
                 assert pattern["detail-type"] == [report_type], name
                 assert [t["Arn"] for t in r["Properties"]["Targets"]] == [{"Fn::GetAtt": ["IngestQueue", "Arn"]}], name
                 continue
@@ -387,10 +397,11 @@ def test_anyone_else_may_publish_only_a_report():
     report_source, report_type = report_constants()
     # The stack's publishers are the only ones whose other sources pass.
     publishers = statements["OnlyTheStacksPublishers"]["Condition"]
-    assert publishers["ForAnyValue:StringNotEquals"] == {"events:source": report_source}, publishers
+    assert publishers["ForAnyValue:StringNotLike"] == {"events:source": report_source}, publishers
+    assert "ForAnyValue:StringNotEquals" not in publishers, publishers
     # A report is of its one detail type, whoever sends it.
     only = statements["ReportsOnly"]["Condition"]
-    assert only == dict(not_a_replay(), **{"ForAnyValue:StringEquals": {"events:source": report_source},
+    assert only == dict(not_a_replay(), **{"ForAnyValue:StringLike": {"events:source": report_source},
                                           "ForAnyValue:StringNotEquals": {"events:detail-type": report_type}}), only
 
 
@@ -420,11 +431,19 @@ def test_the_reporter_policy_publishes_reports_and_reads_reported_verdicts_only(
     publish = statements["PublishReports"]
     assert publish["Action"] == "events:PutEvents"
     assert publish["Resource"] == {"Fn::GetAtt": ["SentinelBus", "Arn"]}
-    # Every entry of the request (PutEvents takes ten) is a report, and the
-    # keys are there (ForAllValues alone passes a request without them).
+    # Every entry of the request (PutEvents takes ten) is a report of the
+    # service the caller's principal is tagged with (an IAM policy variable,
+    # matched exactly: StringEquals, so a tag value's `*` is no wildcard),
+    # and the keys are there (ForAllValues alone passes a request without
+    # them).
     assert publish["Condition"] == {
-        "ForAllValues:StringEquals": {"events:source": report_source, "events:detail-type": report_type},
+        "ForAllValues:StringEquals": {
+            "events:source": report_prefix() + "${aws:PrincipalTag/sentinel-service}",
+            "events:detail-type": report_type},
         "Null": {"events:source": "false", "events:detail-type": "false"}}
+    with open(os.path.join(lp.ROOT, "docs", "reporting.md")) as f:
+        howto = f.read()
+    assert "sentinel-service" in howto and "ReporterPolicy" in howto
     read = statements["ReadReportedVerdicts"]
     assert read["Action"] == "dynamodb:GetItem", read
     # The records' partition key is BRANCH#{appId}#{branch} (the adapter's

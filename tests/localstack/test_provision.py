@@ -139,7 +139,7 @@ def test_the_bus_carries_the_templates_policy_naming_the_functions_roles(stack):
     assert sorted(publishers) == sorted(f"arn:aws:iam::{ACCOUNT}:role/deploy-sentinel-dev-{r}" for r in roles)
     assert statements["OnlyTheStacksSource"]["Condition"] == {
         "ArnNotEqualsIfExists": {"aws:SourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:archive/deploy-sentinel-dev-domain-events"},
-        "ForAnyValue:StringNotEquals": {"events:source": ["sentinel", "sentinel.report"]}}
+        "ForAnyValue:StringNotLike": {"events:source": ["sentinel", "sentinel.report.*"]}}
     types = statements["OnlyTheStacksEventTypes"]["Condition"]["ForAnyValue:StringNotEquals"]["events:detail-type"]
     assert {"Build Started", "Deployment Unhealthy", "Alert Test", "Cleanup Completed",
             "Deployment Reported"} <= set(types)
@@ -251,8 +251,9 @@ def test_the_domain_events_are_archived_on_the_stacks_bus(stack):
     events = stack.client("events")
     archive = events.describe_archive(ArchiveName="deploy-sentinel-dev-domain-events")
     assert archive["EventSourceArn"].endswith(":event-bus/sentinel-dev")
-    # The stack's own events and the reports of deploys (sentinel report).
-    assert json.loads(archive["EventPattern"]) == {"source": ["sentinel", "sentinel.report"]}
+    # The stack's own events and the reports of deploys (sentinel report,
+    # source sentinel.report.<service>).
+    assert json.loads(archive["EventPattern"]) == {"source": ["sentinel", {"prefix": "sentinel.report."}]}
 
 
 def test_the_rule_filters_apps_and_every_function_gets_the_branch_scope():

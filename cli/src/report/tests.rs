@@ -105,12 +105,13 @@ fn a_report_is_keyed_by_service_environment_and_deploy_id() {
     // What the CLI sends, the handler reads.
     let event = serde_json::json!({
         "id": "eb-1",
-        "source": report_event::SOURCE,
+        "source": p.source(),
         "detail-type": report_event::DETAIL_TYPE,
         "time": now().to_rfc3339(),
         "detail": p.detail,
     });
-    let parsed = report_event::ReportEvent::parse(&event).unwrap();
+    assert_eq!(p.source(), "sentinel.report.shop-api");
+    let parsed = report_event::ReportEvent::parse(&event, now()).unwrap();
     assert_eq!(parsed.key, p.key);
 }
 

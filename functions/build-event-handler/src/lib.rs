@@ -1,6 +1,6 @@
 //! The build-event handler: the only function that reads Amplify's events
 //! and the reports of deploys that report themselves (`sentinel report`,
-//! source `sentinel.report`). It de-duplicates, enriches with `GetJob`
+//! source `sentinel.report.<service>`). It de-duplicates, enriches with `GetJob`
 //! (Amplify only), records the transition and publishes the domain event
 //! (`sentinel_shared::ingest`).
 //!
@@ -9,6 +9,7 @@
 //! --data-file events/<fixture>.json` works and a direct EventBridge target
 //! remains possible.
 
+use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
@@ -26,13 +27,25 @@ pub struct Deps<K: Stack> {
 }
 
 /// Ingests one event given as JSON text, told apart by `source`: a report
-/// (`sentinel.report`), CloudFormation's for a watched stack
+/// (`sentinel.report.<service>`), CloudFormation's for a watched stack
 /// (`aws.cloudformation`) or, for any other source, an Amplify event (whose
-/// parser names what is wrong with anything else).
+/// parser names what is wrong with anything else). Received now: see
+/// [`on_raw_received`].
 pub async fn on_raw<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
     raw: &str,
+) -> Result<IngestOutcome, Error> {
+    on_raw_received(deps, request_id, raw, Utc::now()).await
+}
+
+/// [`on_raw`] of an event received at `received`, a time its sender cannot
+/// set (a report's date is never later).
+pub async fn on_raw_received<K: Stack>(
+    deps: &Deps<K>,
+    request_id: &str,
+    raw: &str,
+    received: DateTime<Utc>,
 ) -> Result<IngestOutcome, Error> {
     let source = source_of(raw);
     if source.as_deref() == Some(stack_event::SOURCE) {
@@ -45,8 +58,14 @@ pub async fn on_raw<K: Stack>(
         publisher: &c.publisher,
         environment: c.environment,
     };
-    if source.as_deref() == Some(report_event::SOURCE) {
-        let report = ReportEvent::parse_str(raw)?;
+    if source
+        .as_deref()
+        .is_some_and(report_event::is_report_source)
+    {
+        let report = ReportEvent::parse_str(raw, received)?;
+        if let Some(sent) = report.clamped_from {
+            tracing::warn!(request_id, event_id = %report.id, %sent, kept = %report.reported_at, "reportedAt later than the report's arrival: clamped");
+        }
         let span = tracing::info_span!(
             "ingest_report",
             request_id,
@@ -119,15 +138,17 @@ async fn on_stack_event<K: Stack>(
 
 /// Entry point for the Lambda runtime.
 pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    runtime::handle(
+    runtime::handle_received(
         event,
         &deps.clients,
-        async |request_id: &str, raw: String| {
-            let outcome = on_raw(deps, request_id, &raw).await.inspect_err(|e| {
-                if !e.is_retryable() {
-                    tracing::error!(request_id, error = %e, "malformed event");
-                }
-            })?;
+        async |request_id: &str, raw: String, received| {
+            let outcome = on_raw_received(deps, request_id, &raw, received)
+                .await
+                .inspect_err(|e| {
+                    if !e.is_retryable() {
+                        tracing::error!(request_id, error = %e, "malformed event");
+                    }
+                })?;
             Ok(outcome_json(&outcome))
         },
     )

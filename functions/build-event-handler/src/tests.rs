@@ -383,3 +383,118 @@ async fn a_malformed_report_is_dead_lettered_naming_the_field() {
         assert!(deps.clients.store.deployments().is_empty(), "{field}");
     }
 }
+
+#[tokio::test]
+async fn a_report_whose_detail_names_another_service_than_its_source_is_dead_lettered() {
+    let deps = deps();
+    // Sent as cart (the service its CI role may report), about shop-api.
+    let raw = report_fixture("failed").replace("sentinel.report.shop-api", "sentinel.report.cart");
+    let err = invoke(&deps, &raw).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string().contains("detail.service") && err.to_string().contains("cart"),
+        "{err}"
+    );
+    assert!(deps.clients.store.deployments().is_empty());
+    assert!(deps.clients.publisher.detail_types().is_empty());
+}
+
+#[tokio::test]
+async fn a_report_from_an_old_cli_is_dead_lettered_saying_to_update_it() {
+    let deps = deps();
+    let raw = report_fixture("started").replace("sentinel.report.shop-api", "sentinel.report");
+    let err = invoke(&deps, &raw).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("update the CLI"), "{err}");
+}
+
+/// `raw` as one SQS record that SQS received at `sent` (epoch ms).
+fn sqs_batch_of(raw: &str, sent: i64) -> String {
+    serde_json::json!({"Records": [{
+        "messageId": "m-1", "body": raw, "eventSource": "aws:sqs",
+        "attributes": {"SentTimestamp": sent.to_string()},
+        "messageAttributes": {}
+    }]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_report_dated_2099_is_recorded_at_the_time_sqs_received_it() {
+    let deps = deps();
+    // The sender chose both `time` and `reportedAt`.
+    let raw = report_fixture("started").replace("2026-11-22T10:00:00Z", "2099-01-01T00:00:00Z");
+    assert!(raw.contains("2099"), "{raw}");
+    let received = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 22, 10, 0, 3)
+        .unwrap();
+    let out = invoke(&deps, &sqs_batch_of(&raw, received.timestamp_millis()))
+        .await
+        .unwrap();
+    assert_eq!(out["batchItemFailures"], serde_json::json!([]), "{out}");
+    let d = deps
+        .clients
+        .store
+        .get_deployment(&report_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.started_at(), Some(received));
+    assert!(d.transitions.iter().all(|t| t.at == received), "{d:?}");
+}
+
+#[tokio::test]
+async fn a_failed_report_after_a_succeeded_one_is_alerted_as_a_conflict_once() {
+    let deps = deps();
+    invoke(&deps, &report_fixture("succeeded")).await.unwrap();
+    let failed = report_fixture("failed");
+    invoke(&deps, &failed).await.unwrap();
+    invoke(&deps, &failed.replace("7f3c1e52", "again"))
+        .await
+        .unwrap();
+    let types = deps.clients.publisher.detail_types();
+    assert_eq!(
+        types.iter().filter(|t| *t == "Report Conflict").count(),
+        1,
+        "{types:?}"
+    );
+    // The sent diagnosis is marked as the script's.
+    let d = deps
+        .clients
+        .store
+        .get_deployment(&report_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(d.diagnosis.is_some_and(|x| x.from_report));
+}
+
+#[tokio::test]
+async fn the_same_status_reported_again_with_another_url_is_alerted_and_changes_nothing() {
+    let deps = deps();
+    invoke(&deps, &report_fixture("succeeded")).await.unwrap();
+    let other = report_fixture("succeeded")
+        .replace(
+            "https://shop.example.com/",
+            "https://elsewhere.example.net/",
+        )
+        .replace("7f3c1e52", "other");
+    let out = invoke(&deps, &other).await.unwrap();
+    assert_eq!(out["outcome"], "recorded", "{out}");
+    let d = deps
+        .clients
+        .store
+        .get_deployment(&report_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        d.reported.and_then(|r| r.url).as_deref(),
+        Some("https://shop.example.com/")
+    );
+    assert!(
+        deps.clients
+            .publisher
+            .detail_types()
+            .contains(&"Report Conflict".to_owned())
+    );
+}

@@ -43,6 +43,31 @@ pub mod detail_type {
     /// `sentinel alert test`: a message through the real alert path, marked
     /// as a test; it never opens an incident and no metric counts it.
     pub const ALERT_TEST: &str = "Alert Test";
+    /// Two terminal reports of one deploy that disagree (`sentinel report`):
+    /// alerted, never dropped in silence.
+    pub const REPORT_CONFLICT: &str = "Report Conflict";
+}
+
+/// The detail of "Report Conflict": a terminal report of a deploy whose
+/// record already holds another terminal report that says something else
+/// (the other status, or the same status with another commit, URL or
+/// version). Published by ingest (`ingest::report_conflict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportConflictEvent {
+    /// `{appId}/{branchName}/{jobId padded}/report-conflict-{digest}`: one
+    /// per distinct conflicting report, however often it is delivered.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+    /// What the record held before: "succeeded, commit …, URL …".
+    pub recorded: String,
+    /// What the conflicting report said, in the same form.
+    pub reported: String,
+    /// What the record keeps, and why.
+    pub kept: String,
 }
 
 /// Who publishes "Alert Test" (the operator CLI).

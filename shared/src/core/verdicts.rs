@@ -169,6 +169,15 @@ pub struct Diagnosis {
     pub lines: u64,
     #[serde(default)]
     pub bytes: u64,
+    /// Sent by a deploy script (`sentinel report failed --log`): its text is
+    /// the reporter's, not Sentinel's reading of a log. Set by ingest
+    /// whatever the sender wrote (`ingest::report_event`).
+    #[serde(default, rename = "fromReport", skip_serializing_if = "is_false")]
+    pub from_report: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ impl Diagnosis {
             exit_code: None,
             cut: None,
             lines: 0,
+            from_report: false,
             bytes: 0,
         }
     }
@@ -763,6 +764,7 @@ impl Diagnoser {
             exit_code: state.exit_code,
             cut: self.cut,
             lines,
+            from_report: false,
             bytes: self.bytes,
         }
     }

@@ -343,6 +343,7 @@ pub fn diagnose(stack: &str, trail: &Trail) -> Diagnosis {
         exit_code: None,
         cut: trail.cut.clone(),
         lines: trail.levels.iter().map(|l| l.len() as u64).sum(),
+        from_report: false,
         bytes: 0,
     }
 }
@@ -365,6 +366,7 @@ pub fn unavailable(stack: &str, why: &str) -> Diagnosis {
         exit_code: None,
         cut: None,
         lines: 0,
+        from_report: false,
         bytes: 0,
     }
 }

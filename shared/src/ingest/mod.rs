@@ -5,6 +5,7 @@
 pub mod amplify_event;
 mod envelope;
 pub mod reaction;
+pub mod report_conflict;
 pub mod report_event;
 pub mod stack_event;
 #[cfg(test)]

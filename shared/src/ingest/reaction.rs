@@ -24,6 +24,7 @@ use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
 use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
+use crate::ingest::report_conflict;
 use crate::ingest::report_event::ReportEvent;
 use crate::ingest::stack_event::{self, StackStatusEvent, StackStatusMeaning};
 use crate::ingest::stack_operation::{self, Operation, environment_label, read_operation};
@@ -155,8 +156,20 @@ impl<K: Stack> Ingest<'_, K> {
                     .unwrap_or_else(|| Deployment::new(key.clone(), self.environment)))
             },
             |record| {
+                // Decided on the record before this report is merged into it.
+                let conflict = report_conflict::detect(record, report);
                 if record.has_seen(&observation.event_id) {
-                    return Ok(Decided::Keep(Applied::Duplicate));
+                    // The same report again is a duplicate; the same status
+                    // saying something else is alerted, and changes nothing.
+                    return Ok(match conflict {
+                        Some(c) if c.record(record) => {
+                            Decided::Write(Applied::Recorded { new_status: None })
+                        }
+                        _ => Decided::Keep(Applied::Duplicate),
+                    });
+                }
+                if let Some(c) = conflict {
+                    c.record(record);
                 }
                 merge_report(record, report);
                 Ok(match record.apply(observation.clone()) {

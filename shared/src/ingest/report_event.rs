@@ -1,12 +1,18 @@
 //! A deploy that reports itself (`sentinel report`): the "Deployment
-//! Reported" event (source `sentinel.report`) on the stack's own bus,
-//! parsed strictly. `docs/reporting.md`, `docs/events.md`.
+//! Reported" event (source `sentinel.report.<service>`) on the stack's own
+//! bus, parsed strictly. `docs/reporting.md`, `docs/events.md`.
 //!
 //! The detail is written by the CLI ([`ReportDetail`]) but read from a bus
 //! any principal with the reporter policy may publish to, so every field is
 //! checked here again, and a bad one is a [`MalformedEvent`] naming it (the
 //! delivery goes to the dead-letter queue without retry). Free text (the
 //! diagnosis) is masked and cut to the budgets whatever the sender did.
+//!
+//! Two things are taken from what the sender cannot choose rather than
+//! from the detail: the service, from the `source` (the one field IAM holds
+//! a reporter to: `ReporterPolicy` allows only the source its principal
+//! tag names), and the upper bound of `reportedAt`, the time the event was
+//! received (the sender chooses the envelope's `time` too).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,9 +25,26 @@ use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId, preview};
 use crate::core::redact::mask_in_text;
 use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
+use crate::diagnose::catalogue;
 
-/// The `source` of a report: the only one a reporter may publish.
-pub const SOURCE: &str = "sentinel.report";
+/// What every report's `source` begins with; the service follows
+/// (`sentinel.report.shop-api`), so that IAM can hold a reporter to its own
+/// service (`events:source`, `docs/reporting.md`, "Permissions").
+pub const SOURCE_PREFIX: &str = "sentinel.report.";
+/// The source of reports before the service was part of it (a CLI older
+/// than this stack): refused, naming the fix.
+pub const LEGACY_SOURCE: &str = "sentinel.report";
+
+/// The `source` a report of `service` is published with.
+pub fn source_for(service: &str) -> String {
+    format!("{SOURCE_PREFIX}{service}")
+}
+
+/// Whether an event's `source` is a report's (well formed or not: the
+/// parser names what is wrong).
+pub fn is_report_source(source: &str) -> bool {
+    source == LEGACY_SOURCE || source.starts_with(SOURCE_PREFIX)
+}
 /// The `detail-type` of a report: the only one a reporter may publish.
 pub const DETAIL_TYPE: &str = "Deployment Reported";
 
@@ -29,16 +52,18 @@ pub const DETAIL_TYPE: &str = "Deployment Reported";
 /// raises it.
 pub const SCHEMA: u32 = 1;
 
-/// How far a report's own `reportedAt` may be from the time EventBridge
-/// received it: a clock that is off by more is a mistake, and the time
-/// orders the deployment's transitions.
+/// How far a report's own `reportedAt` may be from the event's `time`: a
+/// clock that is off by more is a mistake, and the time orders the
+/// deployment's transitions. The sender can set `time` too (PutEvents'
+/// `Time`), so this catches a wrong clock, not a forger: the clamp to the
+/// received time ([`ReportEvent::parse`]) is what bounds a forged date.
 pub const MAX_CLOCK_SKEW_MINUTES: i64 = 15;
 
 const MAX_EVENT_BYTES: usize = 256 * 1024;
 const MAX_ID_LEN: usize = 128;
 const MAX_URL_LEN: usize = 2048;
 const MAX_VERSION_LEN: usize = 128;
-const MAX_CATEGORY_LEN: usize = 64;
+const MAX_PHASE_LEN: usize = 64;
 const MAX_TITLE_LEN: usize = 200;
 
 /// What the deploy reports.
@@ -105,7 +130,12 @@ pub struct ReportEvent {
     pub status: ReportStatus,
     pub commit: String,
     pub reported: Reported,
+    /// The reporter's `reportedAt`, clamped to the time the event was
+    /// received (never later).
     pub reported_at: DateTime<Utc>,
+    /// The `reportedAt` the reporter sent, when it was later than the
+    /// received time and clamped (for the log).
+    pub clamped_from: Option<DateTime<Utc>>,
     pub diagnosis: Option<Diagnosis>,
 }
 
@@ -122,7 +152,9 @@ impl ReportEvent {
         }
     }
 
-    pub fn parse_str(raw: &str) -> Result<Self, MalformedEvent> {
+    /// `received`: when the event reached the stack (the SQS message's
+    /// `SentTimestamp`, else the function's clock): see [`Self::parse`].
+    pub fn parse_str(raw: &str, received: DateTime<Utc>) -> Result<Self, MalformedEvent> {
         if raw.len() > MAX_EVENT_BYTES {
             return Err(MalformedEvent::new(
                 "<unknown>",
@@ -135,10 +167,19 @@ impl ReportEvent {
                 format!("not JSON: {e} (body starts {})", preview(raw)),
             )
         })?;
-        Self::parse(&value)
+        Self::parse(&value, received)
     }
 
-    pub fn parse(value: &Value) -> Result<Self, MalformedEvent> {
+    /// The report in `value`, received at `received`. Its `reportedAt` is
+    /// clamped to `received` from above: a reporter stamps its report before
+    /// it calls PutEvents, so an honest `reportedAt` is never later than
+    /// the report's arrival, and a later one is a fast clock or a forged
+    /// date (2099) that would sort the record above every live deploy and
+    /// keep it past the retention. No tolerance is added: a fast clock's
+    /// reports are dated by their arrival instead, which keeps their order.
+    /// Earlier dates are kept: a delivery EventBridge retried, or an
+    /// archive's replay, arrives late with its true time.
+    pub fn parse(value: &Value, received: DateTime<Utc>) -> Result<Self, MalformedEvent> {
         let id = match value.get("id") {
             Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => s.clone(),
             _ => {
@@ -156,12 +197,17 @@ impl ReportEvent {
                 .ok_or_else(|| bad(field, "missing, or not a string".into()))
         };
         let source = text("source")?;
-        if source != SOURCE {
-            return Err(bad(
-                "source",
-                format!("{} is not {SOURCE:?}", preview(source)),
-            ));
-        }
+        let Some(source_service) = source.strip_prefix(SOURCE_PREFIX) else {
+            let why = if source == LEGACY_SOURCE {
+                format!(
+                    "{LEGACY_SOURCE:?} names no service: a `sentinel` CLI older than this stack sent it (update the CLI; reports are sent as {SOURCE_PREFIX}<service>)"
+                )
+            } else {
+                format!("{} is not {SOURCE_PREFIX}<service>", preview(source))
+            };
+            return Err(bad("source", why));
+        };
+        let app_id = AppId::service(source_service).map_err(|e| bad("source", e.reason))?;
         let detail_type = text("detail-type")?;
         if detail_type != DETAIL_TYPE {
             return Err(bad(
@@ -170,7 +216,7 @@ impl ReportEvent {
             ));
         }
         let time = text("time")?;
-        let received = DateTime::parse_from_rfc3339(time)
+        let event_time = DateTime::parse_from_rfc3339(time)
             .map_err(|e| bad("time", format!("{} is not RFC 3339: {e}", preview(time))))?
             .with_timezone(&Utc);
         let detail = value
@@ -185,7 +231,18 @@ impl ReportEvent {
                 format!("{} is not {SCHEMA}: a newer CLI than this stack", d.schema),
             ));
         }
-        let app_id = AppId::service(&d.service).map_err(|e| bad("detail.service", e.reason))?;
+        let named = AppId::service(&d.service).map_err(|e| bad("detail.service", e.reason))?;
+        if named != app_id {
+            return Err(bad(
+                "detail.service",
+                format!(
+                    "{} is not {}, the service this report was sent as (source {}): a reporter may report only the service its IAM principal is tagged with",
+                    preview(&d.service),
+                    preview(source_service),
+                    preview(source)
+                ),
+            ));
+        }
         let branch_name: BranchName = d
             .environment
             .as_str()
@@ -208,7 +265,7 @@ impl ReportEvent {
             .map(check_version)
             .transpose()
             .map_err(|why| bad("detail.version", why))?;
-        let skew = (d.reported_at - received).abs();
+        let skew = (d.reported_at - event_time).abs();
         if skew > Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
             return Err(bad(
                 "detail.reportedAt",
@@ -216,14 +273,19 @@ impl ReportEvent {
                     "{} is {} min from the event's time {}: check the reporter's clock",
                     d.reported_at.to_rfc3339(),
                     skew.num_minutes(),
-                    received.to_rfc3339()
+                    event_time.to_rfc3339()
                 ),
             ));
         }
         let diagnosis = match (d.status, d.diagnosis) {
             (_, None) => None,
             (ReportStatus::Failed, Some(diagnosis)) => {
-                Some(clean_diagnosis(diagnosis).map_err(|why| bad("detail.diagnosis", why))?)
+                let mut diagnosis =
+                    clean_diagnosis(diagnosis).map_err(|why| bad("detail.diagnosis", why))?;
+                // Whatever the sender said: this text is the deploy
+                // script's, not Sentinel's reading of a log.
+                diagnosis.from_report = true;
+                Some(diagnosis)
             }
             (status, Some(_)) => {
                 return Err(bad(
@@ -243,7 +305,8 @@ impl ReportEvent {
             status: d.status,
             commit,
             reported: Reported { url, version },
-            reported_at: d.reported_at,
+            reported_at: d.reported_at.min(received),
+            clamped_from: (d.reported_at > received).then_some(d.reported_at),
             diagnosis,
         })
     }
@@ -295,21 +358,19 @@ pub fn check_version(version: &str) -> Result<String, String> {
     }
 }
 
-/// A diagnosis from outside: its category an id, its text masked and cut
-/// to the budgets (what the engine would have produced at most).
+/// A diagnosis from outside: its category one of the catalogue's, whether
+/// a retry can help the catalogue's answer for that category (not the
+/// sender's), its text masked and cut to the budgets (what the engine would
+/// have produced at most).
 pub fn clean_diagnosis(mut d: Diagnosis) -> Result<Diagnosis, String> {
-    let slug = |s: &str| {
-        !s.is_empty()
-            && s.len() <= MAX_CATEGORY_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    if !slug(&d.category) {
+    let Some(rule) = catalogue::by_id(&d.category) else {
         return Err(format!(
-            "category {} is not a category id (1-{MAX_CATEGORY_LEN} of a-z, 0-9, -)",
+            "category {} is not one of the catalogue's (docs/diagnosis.md)",
             preview(&d.category)
         ));
-    }
+    };
+    d.transient = rule.transient;
+    let known = |s: &str| catalogue::by_id(s).is_some();
     let clean = |s: &str, max: usize| budget::truncate_to(&mask_in_text(s), max);
     d.title = clean(&d.title, MAX_TITLE_LEN);
     d.fix = clean(&d.fix, budget::PARAGRAPH);
@@ -326,7 +387,7 @@ pub fn clean_diagnosis(mut d: Diagnosis) -> Result<Diagnosis, String> {
     d.secondary = d
         .secondary
         .into_iter()
-        .filter(|s| slug(&s.category))
+        .filter(|s| known(&s.category))
         .map(|s| Secondary {
             category: s.category,
             title: clean(&s.title, MAX_TITLE_LEN),
@@ -334,7 +395,7 @@ pub fn clean_diagnosis(mut d: Diagnosis) -> Result<Diagnosis, String> {
         })
         .collect();
     d.command = d.command.map(|c| clean(&c, budget::QUOTED_VALUE));
-    d.phase = d.phase.map(|p| clean(&p, MAX_CATEGORY_LEN));
+    d.phase = d.phase.map(|p| clean(&p, MAX_PHASE_LEN));
     d.cut = d.cut.map(|c| clean(&c, budget::QUOTED_VALUE));
     Ok(d)
 }

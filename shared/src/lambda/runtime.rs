@@ -4,6 +4,7 @@
 //! delivery (a domain event's envelope, or the schedule).
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -90,17 +91,42 @@ where
     K: Stack,
     F: AsyncFn(&str, String) -> Result<Value, Error>,
 {
-    let scoped = async |request_id: &str, raw: String| -> Result<Value, Error> {
+    handle_received(event, clients, async |request_id: &str, raw: String, _| {
+        handle_one(request_id, raw).await
+    })
+    .await
+}
+
+/// [`handle`], also telling `handle_one` when each event was received: the
+/// SQS message's `SentTimestamp`, or for a direct invocation the function's
+/// clock (never later than that). A time the sender of the event cannot
+/// set (`ingest::report_event` bounds a report's date by it).
+pub async fn handle_received<K, F>(
+    event: LambdaEvent<Value>,
+    clients: &Clients<K>,
+    handle_one: F,
+) -> Result<Value, Error>
+where
+    K: Stack,
+    F: AsyncFn(&str, String, DateTime<Utc>) -> Result<Value, Error>,
+{
+    let scoped = async |request_id: &str,
+                        raw: String,
+                        received: Option<DateTime<Utc>>|
+           -> Result<Value, Error> {
         if let Some(skipped) = outside(&raw, &clients.scope) {
             tracing::info!(request_id, %skipped, "outside the watch scope; skipped");
             return Ok(skipped);
         }
-        handle_one(request_id, raw).await
+        // The message cannot have been received after it is handled.
+        let now = Utc::now();
+        let received = received.map_or(now, |at| at.min(now));
+        handle_one(request_id, raw, received).await
     };
     let request_id = event.context.request_id;
     let payload = event.payload;
     if payload.get("Records").is_none() {
-        return scoped(&request_id, payload.to_string()).await;
+        return scoped(&request_id, payload.to_string(), None).await;
     }
     let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| {
         Error::from(MalformedEvent::new(
@@ -109,9 +135,9 @@ where
         ))
     })?;
     let request_id = request_id.as_str();
-    let response = sqs_batch::process(batch, clients.dead_letter.as_ref(), |body| {
+    let response = sqs_batch::process(batch, clients.dead_letter.as_ref(), |body, received| {
         let one = &scoped;
-        async move { one(request_id, body).await.map(|_| ()) }
+        async move { one(request_id, body, received).await.map(|_| ()) }
     })
     .await;
     Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({})))

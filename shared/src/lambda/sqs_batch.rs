@@ -9,13 +9,24 @@
 //!   error type and reason as message attributes, then reported as done: the
 //!   same bytes would fail the same way, so retrying only delays the alarm.
 
+use std::collections::HashMap;
 use std::future::Future;
+
+use chrono::{DateTime, Utc};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use tracing::{error, warn};
 
 use crate::core::error::Error;
 use crate::ports::DeadLetterSink;
+
+/// When SQS took the message (its `SentTimestamp` attribute, epoch
+/// milliseconds): set by SQS, not by whoever wrote the body, so it is the
+/// time an event was received that a sender cannot choose.
+pub fn sent_at(attributes: &HashMap<String, String>) -> Option<DateTime<Utc>> {
+    let millis: i64 = attributes.get("SentTimestamp")?.parse().ok()?;
+    DateTime::from_timestamp_millis(millis)
+}
 
 pub async fn process<D, F, Fut>(
     event: SqsEvent,
@@ -24,15 +35,16 @@ pub async fn process<D, F, Fut>(
 ) -> SqsBatchResponse
 where
     D: DeadLetterSink,
-    F: Fn(String) -> Fut,
+    F: Fn(String, Option<DateTime<Utc>>) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let message_id = record.message_id.unwrap_or_default();
         let source = record.event_source_arn;
+        let received = sent_at(&record.attributes);
         let body = record.body.unwrap_or_default();
-        let Err(e) = handle(body.clone()).await else {
+        let Err(e) = handle(body.clone(), received).await else {
             continue;
         };
         let retry = if e.is_retryable() {
@@ -97,7 +109,7 @@ mod tests {
         let response = process(
             batch(&["ok", "retry", "bad"]),
             Some(&dlq),
-            |body| async move {
+            |body, _| async move {
                 match body.as_str() {
                     "ok" => Ok(()),
                     "retry" => Err(Error::from(StoreError::Unavailable("throttled".into()))),
@@ -120,5 +132,29 @@ mod tests {
         assert_eq!(dead[0].0, "bad");
         assert_eq!(dead[0].1, "NonRetryable.Event");
         assert!(dead[0].2.contains("detail is missing"));
+    }
+
+    #[tokio::test]
+    async fn each_body_is_handled_with_the_time_sqs_received_it() {
+        let mut event = batch(&["a", "b"]);
+        event.records[0]
+            .attributes
+            .insert("SentTimestamp".into(), "1764237600123".into());
+        // A body cannot set it; a garbled attribute is no time at all.
+        event.records[1]
+            .attributes
+            .insert("SentTimestamp".into(), "soon".into());
+        let seen = std::sync::Mutex::new(Vec::new());
+        process(event, None::<&MemoryDeadLetter>, |body, received| {
+            seen.lock().unwrap().push((body, received));
+            async { Ok(()) }
+        })
+        .await;
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(
+            seen[0].1.map(|t| t.to_rfc3339()),
+            Some("2025-11-27T10:00:00.123+00:00".to_owned())
+        );
+        assert_eq!(seen[1].1, None);
     }
 }

@@ -138,6 +138,17 @@ fn failure_content(event: &BuildEvent, d: &Diagnosis) -> Content {
     if d.lines > 0 {
         details.push(format!("{} log lines ({} bytes) read.", d.lines, d.bytes));
     }
+    if d.from_report {
+        // Its text is the reporter's (masked and bounded on arrival): say
+        // so where a reader weighs it.
+        summary.push_str(
+            " Diagnosed by the deploy script (sentinel report failed --log), not by Sentinel.",
+        );
+        details.insert(
+            0,
+            "The diagnosis below was sent by the deploy script with its report: Sentinel checked its category against the catalogue and took whether a retry can help from there, but did not read the log.".into(),
+        );
+    }
     Content {
         event_type: dt::BUILD_FAILED.into(),
         headline: if event.is_rollback {

@@ -10,6 +10,7 @@
 
 mod delivery;
 mod diagnosis;
+mod report;
 mod stack;
 #[cfg(test)]
 mod stack_tests;
@@ -43,6 +44,7 @@ pub const ACCEPTED: &[&str] = &[
     dt::DEGRADATION_DETECTED,
     dt::ACTION_OBSERVED,
     dt::ALERT_TEST,
+    dt::REPORT_CONFLICT,
 ];
 
 /// The category (and SNS `category` attribute) of a test alert; its
@@ -171,6 +173,7 @@ impl<K: Stack> Alerter<'_, K> {
             }
             dt::ACTION_OBSERVED => self.on_observed(envelope.detail()?).await,
             dt::ALERT_TEST => self.on_test(envelope.detail()?).await,
+            dt::REPORT_CONFLICT => self.on_report_conflict(envelope.detail()?).await,
             rollback => self.on_rollback(rollback, envelope.detail()?).await,
         }
     }

@@ -648,4 +648,55 @@ async fn a_branch_name_cannot_point_the_site_link_at_another_host() {
             );
         }
     }
+
+#[tokio::test]
+async fn a_diagnosis_the_deploy_script_sent_is_alerted_as_the_scripts() {
+    let w = World::new();
+    let n = 3;
+    let raw = reported_failure(&w, n, Some(OOM_LOG)).await;
+    let key = DeploymentKey {
+        app_id: "svc:shop-api".parse().unwrap(),
+        branch_name: "prod".parse().unwrap(),
+        job_id: JobId::new(n),
+    };
+    let mut d = w.store.get_deployment(&key).await.unwrap().unwrap();
+    if let Some(diagnosis) = d.diagnosis.as_mut() {
+        diagnosis.from_report = true;
+    }
+    w.store.save_deployment(&d).await.unwrap();
+    w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let sent = w.notifier.sent();
+    assert!(
+        sent[0].email.contains("Diagnosed by the deploy script")
+            && sent[0].email.contains("did not read the log"),
+        "{}",
+        sent[0].email
+    );
+}
+
+#[tokio::test]
+async fn conflicting_reports_of_one_deploy_are_alerted_once() {
+    let w = World::new();
+    let raw = json!({
+        "id": "eb-c1", "source": "sentinel", "detail-type": "Report Conflict",
+        "detail": {"eventId": "svc:shop-api/prod/00000000000000000042/report-conflict-1",
+                   "environment": "prod", "appId": "svc:shop-api", "branchName": "prod",
+                   "jobId": "42", "recorded": "succeeded, commit aaaaaaa",
+                   "reported": "failed, commit bbbbbbb",
+                   "kept": "the status reported with the latest reportedAt"}
+    })
+    .to_string();
+    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(out.sent, 1, "{out:?}");
+    assert_eq!(out.category.as_deref(), Some("report-conflict"));
+    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(again.sent, 0, "{again:?}");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].email.contains("succeeded, commit aaaaaaa")
+            && sent[0].email.contains("failed, commit bbbbbbb"),
+        "{}",
+        sent[0].email
+    );
 }

@@ -8,7 +8,7 @@ fn event(status: &str) -> Value {
     json!({
         "version": "0",
         "id": "eb-1",
-        "source": SOURCE,
+        "source": "sentinel.report.shop-api",
         "detail-type": DETAIL_TYPE,
         "account": "000000000000",
         "time": "2026-11-27T10:00:00Z",
@@ -28,6 +28,12 @@ fn event(status: &str) -> Value {
     })
 }
 
+/// When the stack received the events above (a few seconds after they
+/// were sent).
+fn received() -> DateTime<Utc> {
+    "2026-11-27T10:00:05Z".parse().unwrap()
+}
+
 fn with(mut v: Value, pointer: &str, value: Value) -> Value {
     let (parent, field) = pointer.rsplit_once('/').unwrap();
     let parent = if parent.is_empty() {
@@ -45,12 +51,14 @@ fn without(mut v: Value, field: &str) -> Value {
 }
 
 fn reason(v: &Value) -> String {
-    ReportEvent::parse_str(&v.to_string()).unwrap_err().reason
+    ReportEvent::parse_str(&v.to_string(), received())
+        .unwrap_err()
+        .reason
 }
 
 #[test]
 fn a_report_becomes_a_deployment_key_of_the_service_and_environment() {
-    let r = ReportEvent::parse(&event("succeeded")).unwrap();
+    let r = ReportEvent::parse(&event("succeeded"), received()).unwrap();
     assert_eq!(r.key.app_id.as_str(), "svc:shop-api");
     assert_eq!(r.key.branch_name.as_str(), "prod");
     assert_eq!(r.key.job_id.number(), 1_764_237_600_000);
@@ -67,8 +75,8 @@ fn a_report_becomes_a_deployment_key_of_the_service_and_environment() {
 
 #[test]
 fn the_same_report_under_two_eventbridge_ids_is_one_observation() {
-    let a = ReportEvent::parse(&event("started")).unwrap();
-    let b = ReportEvent::parse(&with(event("started"), "/id", json!("eb-2"))).unwrap();
+    let a = ReportEvent::parse(&event("started"), received()).unwrap();
+    let b = ReportEvent::parse(&with(event("started"), "/id", json!("eb-2")), received()).unwrap();
     assert_eq!(a.observation(), b.observation());
 }
 
@@ -76,6 +84,64 @@ fn the_same_report_under_two_eventbridge_ids_is_one_observation() {
 fn a_wrong_source_is_refused() {
     let r = reason(&with(event("started"), "/source", json!("sentinel")));
     assert!(r.starts_with("source:"), "{r}");
+    let r = reason(&with(
+        event("started"),
+        "/source",
+        json!("sentinel.report.shop api"),
+    ));
+    assert!(r.starts_with("source:"), "{r}");
+}
+
+#[test]
+fn a_report_from_a_cli_that_names_no_service_in_its_source_says_to_update_it() {
+    let r = reason(&with(event("started"), "/source", json!("sentinel.report")));
+    assert!(
+        r.starts_with("source:") && r.contains("update the CLI"),
+        "{r}"
+    );
+}
+
+#[test]
+fn the_service_is_the_one_the_source_names() {
+    let v = with(event("started"), "/source", json!("sentinel.report.cart"));
+    let v = with(v, "/detail/service", json!("cart"));
+    let r = ReportEvent::parse(&v, received()).unwrap();
+    assert_eq!(r.key.app_id.as_str(), "svc:cart");
+}
+
+#[test]
+fn a_report_whose_detail_names_another_service_than_its_source_is_refused() {
+    // A reporter allowed `sentinel.report.cart` reporting for shop-api.
+    let r = reason(&with(
+        event("failed"),
+        "/source",
+        json!("sentinel.report.cart"),
+    ));
+    assert!(r.starts_with("detail.service:"), "{r}");
+    assert!(r.contains("\"shop-api\"") && r.contains("\"cart\""), "{r}");
+}
+
+#[test]
+fn a_report_dated_after_its_arrival_is_dated_by_its_arrival() {
+    // The sender sets `time` as well: both say 2099.
+    let v = with(event("started"), "/time", json!("2099-01-01T00:00:00Z"));
+    let v = with(v, "/detail/reportedAt", json!("2099-01-01T00:00:00Z"));
+    let r = ReportEvent::parse(&v, received()).unwrap();
+    assert_eq!(r.reported_at, received());
+    assert_eq!(r.observation().at, received());
+    assert_eq!(
+        r.clamped_from.map(|t| t.to_rfc3339()),
+        Some("2099-01-01T00:00:00+00:00".to_owned())
+    );
+}
+
+#[test]
+fn a_report_that_arrives_late_keeps_its_own_time() {
+    // EventBridge retried it for an hour, or an archive replayed it.
+    let late: DateTime<Utc> = "2026-11-27T11:00:00Z".parse().unwrap();
+    let r = ReportEvent::parse(&event("started"), late).unwrap();
+    assert_eq!(r.reported_at.to_rfc3339(), "2026-11-27T10:00:00+00:00");
+    assert_eq!(r.clamped_from, None);
 }
 
 #[test]
@@ -92,7 +158,7 @@ fn a_wrong_detail_type_is_refused() {
 fn a_missing_id_is_refused() {
     let mut v = event("started");
     v.as_object_mut().unwrap().remove("id");
-    let e = ReportEvent::parse_str(&v.to_string()).unwrap_err();
+    let e = ReportEvent::parse_str(&v.to_string(), received()).unwrap_err();
     assert_eq!(e.event_id, "<unknown>");
     assert!(e.reason.starts_with("id"), "{}", e.reason);
 }
@@ -213,6 +279,57 @@ fn a_diagnosis_with_a_bad_category_is_refused() {
 }
 
 #[test]
+fn a_diagnosis_of_a_category_the_catalogue_does_not_have_is_refused() {
+    // Shaped like an id, but no rule of the catalogue's.
+    let mut d = crate::diagnose::Diagnosis::log_unavailable("x");
+    d.category = "database-was-hacked".into();
+    let r = reason(&with(
+        event("failed"),
+        "/detail/diagnosis",
+        serde_json::to_value(d).unwrap(),
+    ));
+    assert!(
+        r.starts_with("detail.diagnosis:") && r.contains("catalogue"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_sent_diagnosis_is_marked_as_the_reporters_and_its_transient_flag_is_the_catalogues() {
+    let mut d = crate::diagnose::Diagnosis::log_unavailable("x");
+    d.category = "node-heap-oom".into();
+    d.transient = true;
+    d.from_report = false;
+    d.secondary = vec![
+        Secondary {
+            category: "made-up".into(),
+            title: "t".into(),
+            line: 1,
+        },
+        Secondary {
+            category: "unknown".into(),
+            title: "t".into(),
+            line: 2,
+        },
+    ];
+    let v = with(
+        event("failed"),
+        "/detail/diagnosis",
+        serde_json::to_value(d).unwrap(),
+    );
+    let d = ReportEvent::parse(&v, received())
+        .unwrap()
+        .diagnosis
+        .unwrap();
+    assert!(d.from_report);
+    let rule = crate::diagnose::catalogue::by_id("node-heap-oom").unwrap();
+    assert_eq!(d.transient, rule.transient);
+    assert!(!d.transient);
+    let kept: Vec<_> = d.secondary.iter().map(|s| s.category.as_str()).collect();
+    assert_eq!(kept, vec!["unknown"]);
+}
+
+#[test]
 fn a_secret_in_a_bad_field_does_not_reach_the_error() {
     let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
     let r = reason(&with(event("started"), "/detail/commit", json!(token)));
@@ -235,7 +352,7 @@ fn a_sent_diagnosis_is_masked_and_cut_on_arrival() {
         "/detail/diagnosis",
         serde_json::to_value(d).unwrap(),
     );
-    let r = ReportEvent::parse(&v).unwrap();
+    let r = ReportEvent::parse(&v, received()).unwrap();
     let d = r.diagnosis.unwrap();
     assert_eq!(d.evidence.len(), budget::EVIDENCE_LINES);
     for e in &d.evidence {
