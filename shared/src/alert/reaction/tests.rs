@@ -648,6 +648,7 @@ async fn a_branch_name_cannot_point_the_site_link_at_another_host() {
             );
         }
     }
+}
 
 #[tokio::test]
 async fn a_diagnosis_the_deploy_script_sent_is_alerted_as_the_scripts() {
