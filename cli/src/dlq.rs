@@ -355,8 +355,15 @@ mod tests {
     #[test]
     fn a_message_received_again_keeps_its_newest_receipt_handle() {
         let mut held = Vec::new();
-        assert_eq!(take(&mut held, vec![received("m1", "r1"), received("m2", "q1")]), 2);
-        assert_eq!(take(&mut held, vec![received("m1", "r2")]), 0, "nothing new");
+        assert_eq!(
+            take(&mut held, vec![received("m1", "r1"), received("m2", "q1")]),
+            2
+        );
+        assert_eq!(
+            take(&mut held, vec![received("m1", "r2")]),
+            0,
+            "nothing new"
+        );
         assert_eq!(held.len(), 2, "one entry per message");
         let receipts: Vec<(&str, &str)> = held
             .iter()

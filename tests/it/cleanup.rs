@@ -395,7 +395,10 @@ async fn a_bake_long_past_its_end_is_concluded_inconclusive_and_alerted_once() {
     let dry = invoke(&stack, json!({"dryRun": true, "apps": [app.as_str()]})).await;
     assert_eq!(dry["bakesConcluded"], 1, "{dry}");
     let untouched = store.get_deployment(&stuck).await.unwrap().unwrap();
-    assert!(untouched.bake.unwrap().running(), "a dry run changes nothing");
+    assert!(
+        untouched.bake.unwrap().running(),
+        "a dry run changes nothing"
+    );
 
     let run = invoke(&stack, json!({"apps": [app.as_str()]})).await;
     assert_eq!(run["bakesConcluded"], 1, "{run}");
@@ -406,7 +409,10 @@ async fn a_bake_long_past_its_end_is_concluded_inconclusive_and_alerted_once() {
         Some(sentinel_shared::core::bake::BakeOutcome::Inconclusive)
     );
     assert!(
-        bake.reason.as_deref().unwrap_or_default().contains("never came back"),
+        bake.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("never came back"),
         "{bake:?}"
     );
     assert!(

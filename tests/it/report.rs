@@ -517,7 +517,11 @@ async fn a_reported_service_refusing_connections_is_unhealthy_and_recommended_a_
         .and_then(|d| d.health)
         .context("a verdict")?;
     assert_eq!(health.verdict, Verdict::Unhealthy);
-    assert!(health.reason.contains("connection refused"), "{}", health.reason);
+    assert!(
+        health.reason.contains("connection refused"),
+        "{}",
+        health.reason
+    );
     let alerts = inbox
         .collect(2, Duration::from_secs(60), Duration::from_secs(3))
         .await?;

@@ -13,9 +13,9 @@ use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::Observation;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
+use crate::core::events::OWNER_HEALTH;
 use crate::core::model::{AppId, BuildStatus, Environment, Source};
 use crate::core::scope::Scope;
-use crate::core::events::OWNER_HEALTH;
 use crate::effects::{self, Decided, read_decide_write};
 use crate::health::bake::{BakePolicy, overdue};
 use crate::ingest::reaction::Ingest;
@@ -358,10 +358,8 @@ where
         // METRICS#… only): the evidence's baseline is chosen by the default
         // bake rules; every figure comes from the record.
         let policy = BakePolicy::default();
-        let record = effects::update(self.store, key, |d| {
-            Ok(overdue::conclude(d, &policy, now))
-        })
-        .await?;
+        let record =
+            effects::update(self.store, key, |d| Ok(overdue::conclude(d, &policy, now))).await?;
         effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
         Ok(())
     }

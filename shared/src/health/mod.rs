@@ -398,7 +398,8 @@ impl Checker {
                         "refused to request {} (host not allowed)",
                         url.host_str().unwrap_or("?")
                     ),
-                ).into());
+                )
+                    .into());
             }
             let mut request = self.client.request(method.clone(), url.clone());
             if let Some(auth) = &self.basic_auth
@@ -438,7 +439,8 @@ impl Checker {
                             "redirect to foreign host {} refused",
                             url.host_str().unwrap_or("?")
                         ),
-                    ).into());
+                    )
+                        .into());
                 }
                 self.outbound
                     .check_hop(&self.base, &url)
@@ -459,7 +461,8 @@ impl Checker {
             while let Some(chunk) = resp
                 .chunk()
                 .await
-                .map_err(|e| classify(e, self.refused_connection_fails))? {
+                .map_err(|e| classify(e, self.refused_connection_fails))?
+            {
                 let room = BODY_CAP - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= BODY_CAP {

@@ -341,7 +341,11 @@ async fn a_team_s_own_server_refusing_connections_is_unhealthy() {
         .await;
     assert_eq!(report.verdict, Verdict::Unhealthy, "{report:?}");
     assert_eq!(report.endpoints[0].verdict, Outcome::SiteFailed);
-    assert!(report.reason.contains("connection refused"), "{}", report.reason);
+    assert!(
+        report.reason.contains("connection refused"),
+        "{}",
+        report.reason
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 

@@ -543,7 +543,13 @@ fn check_event(detail_type: &str, verdict: &str, n: u64, scheduled: bool, reason
 async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when_healthy() {
     let w = World::new();
     let why = "not checked: refused main.d1abc.amplifyapp.com: it resolves to 10.0.0.7, not a public address";
-    let raw = check_event("Deployment Check Inconclusive", "inconclusive", 8, false, why);
+    let raw = check_event(
+        "Deployment Check Inconclusive",
+        "inconclusive",
+        8,
+        false,
+        why,
+    );
     let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
     assert_eq!(outcome.decision, "opened");
     let sent = w.notifier.sent();
@@ -562,12 +568,24 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
     assert_eq!(again.decision, "duplicate");
     // The scheduled check's change to inconclusive joins the open incident
     // (the alert policy's grouping), no second alert.
-    let live = check_event("Deployment Check Inconclusive", "inconclusive", 8, true, why);
+    let live = check_event(
+        "Deployment Check Inconclusive",
+        "inconclusive",
+        8,
+        true,
+        why,
+    );
     let joined = w.alerter().on_event(&parsed(&live)).await.unwrap();
     assert_eq!(joined.decision, "joined");
     assert_eq!(w.notifier.sent().len(), 1);
     // Judged healthy since: the incident is resolved, and said so.
-    let healthy = check_event("Deployment Healthy", "healthy", 9, false, "2 consecutive rounds passed");
+    let healthy = check_event(
+        "Deployment Healthy",
+        "healthy",
+        9,
+        false,
+        "2 consecutive rounds passed",
+    );
     let resolved = w.alerter().on_event(&parsed(&healthy)).await.unwrap();
     assert_eq!(resolved.decision, "resolved");
     assert_eq!(w.notifier.sent().len(), 2);
@@ -589,7 +607,10 @@ async fn a_reported_service_s_inconclusive_check_says_what_its_wait_did() {
     let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
     assert_eq!(outcome.decision, "opened");
     let email = &w.notifier.sent()[0].email;
-    assert!(email.contains("deadline reached without a verdict"), "{email}");
+    assert!(
+        email.contains("deadline reached without a verdict"),
+        "{email}"
+    );
     assert!(email.contains("--wait` exited 3"), "{email}");
 }
 

@@ -102,21 +102,33 @@ mod tests {
         assert_eq!(events, vec!["Deployment Check Inconclusive"]);
         // Again: nothing changes, no second event.
         let before = d.clone();
-        assert!(!conclude(&mut d, &BakePolicy::default(), later + Duration::days(1)));
+        assert!(!conclude(
+            &mut d,
+            &BakePolicy::default(),
+            later + Duration::days(1)
+        ));
         assert_eq!(d, before);
     }
 
     #[test]
     fn a_bake_within_its_window_or_ended_is_left_alone() {
         let mut d = baking();
-        assert!(!conclude(&mut d, &BakePolicy::default(), t0() + Duration::minutes(7)));
+        assert!(!conclude(
+            &mut d,
+            &BakePolicy::default(),
+            t0() + Duration::minutes(7)
+        ));
         assert!(d.bake.as_ref().unwrap().running());
         let mut ended = baking();
         if let Some(b) = ended.bake.as_mut() {
             b.outcome = Some(BakeOutcome::Passed);
         }
         let before = ended.clone();
-        assert!(!conclude(&mut ended, &BakePolicy::default(), t0() + Duration::days(2)));
+        assert!(!conclude(
+            &mut ended,
+            &BakePolicy::default(),
+            t0() + Duration::days(2)
+        ));
         assert_eq!(ended, before);
     }
 

@@ -185,7 +185,9 @@ impl<K: Stack> Rollbacker<'_, K> {
             return Ok(None);
         }
         let why = "the rollback was not started: the branch's policy was switched to observe mode (`enforcement: observe`) while it was under way".to_owned();
-        Ok(Some(self.not_started(app, branch, record, why, true).await?))
+        Ok(Some(
+            self.not_started(app, branch, record, why, true).await?,
+        ))
     }
 
     /// The guards of an automatic rollback that need no policy: the

@@ -1205,8 +1205,7 @@ async fn an_unhealthy_reported_service_is_recommended_a_rollback_once_and_amplif
 /// to observe before the redelivery was refused in silence, the branch
 /// left locked with auto-build off.
 #[tokio::test]
-async fn a_rollback_under_way_when_the_policy_turns_to_observe_gives_the_branch_back_and_says_so()
-{
+async fn a_rollback_under_way_when_the_policy_turns_to_observe_gives_the_branch_back_and_says_so() {
     for enable_fails in [false, true] {
         let w = World::new(Environment::Prod, true).await;
         w.checked(2, Verdict::Unhealthy).await;
@@ -1273,7 +1272,10 @@ async fn a_lost_retry_of_a_job_recorded_without_a_commit_is_adopted_not_repeated
         .show(&key(1).app_id, &key(1).branch_name)
         .await
         .unwrap();
-    assert!(state.retries.is_empty(), "the failed attempt released its claim");
+    assert!(
+        state.retries.is_empty(),
+        "the failed attempt released its claim"
+    );
     let again = w
         .rollbacker("r2")
         .on_event(&parsed(&diagnosed(2, true)))
