@@ -11,7 +11,7 @@
 //! (`NonRetryable.*`: it would fail the same way) or whose source is not
 //! known is kept, and said so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
@@ -76,7 +76,6 @@ pub struct Held {
 /// this runs), and decides each.
 async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Result<Vec<Held>> {
     let mut held = Vec::new();
-    let mut seen = BTreeSet::new();
     loop {
         let out = sqs
             .receive_message()
@@ -90,46 +89,58 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hold_seconds: i32) -> Re
             .await
             .map_err(AwsFailure::of("SQS", "ReceiveMessage"))
             .with_context(|| format!("reading {dlq}"))?;
-        let messages = out.messages.unwrap_or_default();
-        let fresh: Vec<_> = messages
-            .into_iter()
-            .filter(|m| seen.insert(m.message_id.clone().unwrap_or_default()))
-            .collect();
-        if fresh.is_empty() {
+        if take(&mut held, out.messages.unwrap_or_default()) == 0 {
             return Ok(held);
         }
-        for m in fresh {
-            let attribute = |name: &str| {
-                m.message_attributes
-                    .as_ref()
-                    .and_then(|a| a.get(name))
-                    .and_then(|v| v.string_value.clone())
-            };
-            let source = m
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
-                .cloned()
-                .or_else(|| attribute("sourceQueue"))
-                .or_else(|| attribute("TARGET_ARN"));
-            let error_type = attribute("errorType")
-                .or_else(|| attribute("ERROR_CODE").map(|c| format!("EventBridge.{c}")));
-            let body = m.body.clone().unwrap_or_default();
-            let masked = sentinel_shared::core::redact::mask_in_text(&body);
-            held.push(Held {
-                message_id: m.message_id.clone().unwrap_or_default(),
-                plan: plan(error_type.as_deref(), source.as_deref()),
-                reason: attribute("errorMessage")
-                    .or_else(|| attribute("ERROR_MESSAGE"))
-                    .map(|r| sentinel_shared::core::redact::mask_in_text(&r)),
-                error_type,
-                source,
-                preview: masked.chars().take(200).collect(),
-                receipt: m.receipt_handle.clone().unwrap_or_default(),
-                body,
-            });
-        }
     }
+}
+
+/// Adds one received batch to `held`, and says how many messages were new.
+/// A message received again (its hold ran out while the rest was read)
+/// keeps its first decision but takes its newest receipt handle: SQS
+/// honours the latest one only, and a delete or release with an older one
+/// can leave a redriven message in the DLQ as well as in its queue.
+fn take(held: &mut Vec<Held>, messages: Vec<aws_sdk_sqs::types::Message>) -> usize {
+    let mut fresh = 0;
+    for m in messages {
+        let message_id = m.message_id.clone().unwrap_or_default();
+        let receipt = m.receipt_handle.clone().unwrap_or_default();
+        if let Some(known) = held.iter_mut().find(|h| h.message_id == message_id) {
+            known.receipt = receipt;
+            continue;
+        }
+        fresh += 1;
+        let attribute = |name: &str| {
+            m.message_attributes
+                .as_ref()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.string_value.clone())
+        };
+        let source = m
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
+            .cloned()
+            .or_else(|| attribute("sourceQueue"))
+            .or_else(|| attribute("TARGET_ARN"));
+        let error_type = attribute("errorType")
+            .or_else(|| attribute("ERROR_CODE").map(|c| format!("EventBridge.{c}")));
+        let body = m.body.clone().unwrap_or_default();
+        let masked = sentinel_shared::core::redact::mask_in_text(&body);
+        held.push(Held {
+            message_id,
+            plan: plan(error_type.as_deref(), source.as_deref()),
+            reason: attribute("errorMessage")
+                .or_else(|| attribute("ERROR_MESSAGE"))
+                .map(|r| sentinel_shared::core::redact::mask_in_text(&r)),
+            error_type,
+            source,
+            preview: masked.chars().take(200).collect(),
+            receipt,
+            body,
+        });
+    }
+    fresh
 }
 
 /// What a redrive did (or, dry, would do): messages per destination queue,
@@ -329,6 +340,36 @@ mod tests {
             plan(None, Some("arn:aws:sqs:us-east-1:1:a:b")),
             Plan::Keep(_)
         ));
+    }
+
+    fn received(id: &str, receipt: &str) -> aws_sdk_sqs::types::Message {
+        aws_sdk_sqs::types::Message::builder()
+            .message_id(id)
+            .receipt_handle(receipt)
+            .body(format!("body of {id}"))
+            .build()
+    }
+
+    /// Issue #28 item 6: a message received again kept its first receipt
+    /// handle, which SQS no longer honours once it handed out a newer one.
+    #[test]
+    fn a_message_received_again_keeps_its_newest_receipt_handle() {
+        let mut held = Vec::new();
+        assert_eq!(
+            take(&mut held, vec![received("m1", "r1"), received("m2", "q1")]),
+            2
+        );
+        assert_eq!(
+            take(&mut held, vec![received("m1", "r2")]),
+            0,
+            "nothing new"
+        );
+        assert_eq!(held.len(), 2, "one entry per message");
+        let receipts: Vec<(&str, &str)> = held
+            .iter()
+            .map(|h| (h.message_id.as_str(), h.receipt.as_str()))
+            .collect();
+        assert_eq!(receipts, vec![("m1", "r2"), ("m2", "q1")]);
     }
 
     #[test]

@@ -346,3 +346,96 @@ async fn a_malformed_request_is_refused_with_its_reason() {
     let message = answer["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("dryRun must be true or false"), "{answer}");
 }
+
+/// A deploy found healthy `minutes_ago` whose 3 × 5-minute bake started
+/// then, `judged` steps judged and none since.
+fn baking(stack: &Stack, key: DeploymentKey, minutes_ago: i64) -> Deployment {
+    use sentinel_shared::health::bake::BakePolicy;
+    use sentinel_shared::health::bake::reaction::plan;
+    let mut d = record(stack, key, minutes_ago + 10, BuildStatus::Succeeded);
+    d.details.commit_id = Some(COMMIT.into());
+    let policy = BakePolicy {
+        enabled: true,
+        interval_minutes: 5,
+        duration_minutes: 15,
+        ..BakePolicy::default()
+    };
+    d.bake = Some(plan(
+        &policy,
+        None,
+        Utc::now() - chrono::Duration::minutes(minutes_ago),
+    ));
+    d
+}
+
+/// Issue #28 item 5: a bake whose step message dead-lettered stayed
+/// "running" for ever, and no one was told.
+#[tokio::test]
+async fn a_bake_long_past_its_end_is_concluded_inconclusive_and_alerted_once() {
+    let stack = Stack::new().await;
+    let store = stack.store();
+    let app = unique_app_id();
+    stack.create_app(&app, "main", COMMIT).await.unwrap();
+    let inbox = stack
+        .subscribe_alerts_where("app", app.as_str())
+        .await
+        .unwrap();
+    // Job 1 baked a day ago and its steps stopped coming; job 2 bakes now.
+    let stuck = key(&app, "main", 1);
+    let baking_now = key(&app, "main", 2);
+    store
+        .save_deployment(&baking(&stack, stuck.clone(), DAY))
+        .await
+        .unwrap();
+    store
+        .save_deployment(&baking(&stack, baking_now.clone(), 3))
+        .await
+        .unwrap();
+
+    let dry = invoke(&stack, json!({"dryRun": true, "apps": [app.as_str()]})).await;
+    assert_eq!(dry["bakesConcluded"], 1, "{dry}");
+    let untouched = store.get_deployment(&stuck).await.unwrap().unwrap();
+    assert!(
+        untouched.bake.unwrap().running(),
+        "a dry run changes nothing"
+    );
+
+    let run = invoke(&stack, json!({"apps": [app.as_str()]})).await;
+    assert_eq!(run["bakesConcluded"], 1, "{run}");
+    let d = store.get_deployment(&stuck).await.unwrap().unwrap();
+    let bake = d.bake.clone().unwrap();
+    assert_eq!(
+        bake.outcome,
+        Some(sentinel_shared::core::bake::BakeOutcome::Inconclusive)
+    );
+    assert!(
+        bake.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("never came back"),
+        "{bake:?}"
+    );
+    assert!(
+        !d.outbox.contains_key(&stuck.event_id("bake")),
+        "its event went out: {:?}",
+        d.outbox.keys()
+    );
+    let now = store.get_deployment(&baking_now).await.unwrap().unwrap();
+    assert!(
+        now.bake.unwrap().running(),
+        "a bake within its window is left alone"
+    );
+
+    let again = invoke(&stack, json!({"apps": [app.as_str()]})).await;
+    assert_eq!(again["bakesConcluded"], 0, "{again}");
+    let alerts = inbox
+        .collect(1, Duration::from_secs(60), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let subjects: Vec<&str> = alerts
+        .iter()
+        .map(|m| m["Subject"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert: {subjects:?}");
+    assert!(subjects[0].contains("Bake inconclusive"), "{subjects:?}");
+}

@@ -259,6 +259,12 @@ impl Stack {
     /// alerts about `branch` (an SNS filter policy on the `branch` message
     /// attribute, as a team would filter).
     pub async fn subscribe_alerts(&self, branch: &str) -> Result<Capture> {
+        self.subscribe_alerts_where("branch", branch).await
+    }
+
+    /// A queue subscribed to the alert topic, receiving the alerts whose
+    /// message attribute `attribute` (`app`, `branch`, …) is `value`.
+    pub async fn subscribe_alerts_where(&self, attribute: &str, value: &str) -> Result<Capture> {
         let sqs = self.sqs();
         let name = format!("alerts-{}", unique_app_id());
         let url = sqs
@@ -274,7 +280,7 @@ impl Stack {
             .topic_arn(env("SENTINEL_TOPIC_ALERT_TOPIC"))
             .protocol("sqs")
             .endpoint(arn)
-            .attributes("FilterPolicy", json!({"branch": [branch]}).to_string())
+            .attributes("FilterPolicy", json!({ attribute: [value] }).to_string())
             .send()
             .await?;
         Ok(Capture { sqs, url })

@@ -534,3 +534,125 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
+
+/// The alerts of `app` only: the environment's name is every reported
+/// service's branch, shared with the tests running beside.
+async fn subscribe_app_alerts(stack: &Stack, app: &str) -> Result<crate::helpers::Capture> {
+    stack.subscribe_alerts_where("app", app).await
+}
+
+/// `sentinel report succeeded --url URL --wait`, timed.
+fn report_and_wait(service: &str, url: &str, origins: &str) -> (Output, Duration) {
+    let started = std::time::Instant::now();
+    let out = Command::new(sentinel_bin())
+        .args([
+            "report",
+            "succeeded",
+            "--service",
+            service,
+            "--commit",
+            &commit(7),
+            "--deploy-id",
+            "7",
+            "--url",
+            url,
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .env("SENTINEL_SITE_ORIGINS", origins)
+        .env_remove("SENTINEL_DEPLOY_ID")
+        .env_remove("GITHUB_RUN_ID")
+        .output()
+        .expect("the sentinel binary (cargo build --workspace --bins)");
+    (out, started.elapsed())
+}
+
+fn subjects(alerts: &[serde_json::Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|m| m["Subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Issue #28 item 4: a URL the outbound rules refuse (a name resolving to
+/// a private address) waited for the check's 5-minute deadline, and its
+/// Inconclusive verdict was never alerted though `--wait` says "see the
+/// alert".
+#[tokio::test]
+async fn a_refused_url_is_inconclusive_at_once_and_alerted_with_the_reason() -> Result<()> {
+    let stack = Stack::new().await;
+    let service = unique_service();
+    let inbox = subscribe_app_alerts(&stack, &format!("svc:{service}")).await?;
+    // https on a name: the CLI cannot tell; the health checker's resolver
+    // finds 127.0.0.1 (not a local origin by that name) and refuses it.
+    let url = format!("https://localhost:{}/", env("REPORT_SITE_PORT"));
+    let (out, took) = report_and_wait(&service, &url, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "inconclusive: {stderr}");
+    assert!(took < Duration::from_secs(90), "took {took:?}: {stderr}");
+    let d = record(&stack, &service, 7).await?.context("recorded")?;
+    let health = d.health.context("a verdict")?;
+    assert_eq!(health.verdict, Verdict::Inconclusive);
+    assert!(
+        health.reason.starts_with("not checked: refused localhost"),
+        "{}",
+        health.reason
+    );
+    let alerts = inbox
+        .collect(1, Duration::from_secs(60), Duration::from_secs(3))
+        .await?;
+    assert_eq!(alerts.len(), 1, "one alert: {:?}", subjects(&alerts));
+    assert!(
+        subjects(&alerts)[0].contains("Deployment check inconclusive"),
+        "{:?}",
+        subjects(&alerts)
+    );
+    // The reason is said (the chat body the queue receives).
+    let message = alerts[0]["Message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not checked: refused localhost")
+            && message.contains("not a public address"),
+        "{message}"
+    );
+    Ok(())
+}
+
+/// Issue #28 item 4: the team's own server refusing connections after its
+/// deploy is Unhealthy (exit 1, "Rollback Recommended"), not Inconclusive
+/// after 5 minutes. Port REPORT_SITE_PORT + 1 is a local origin of the
+/// stack (tests/localstack/provision.py) where nothing listens.
+#[tokio::test]
+async fn a_reported_service_refusing_connections_is_unhealthy_and_recommended_a_rollback()
+-> Result<()> {
+    let stack = Stack::new().await;
+    let service = unique_service();
+    let inbox = subscribe_app_alerts(&stack, &format!("svc:{service}")).await?;
+    let port: u16 = env("REPORT_SITE_PORT").parse()?;
+    let origin = format!("http://127.0.0.1:{}", port + 1);
+    let (out, took) = report_and_wait(&service, &format!("{origin}/"), &origin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "unhealthy: {stderr}");
+    assert!(took < Duration::from_secs(90), "took {took:?}: {stderr}");
+    let health = record(&stack, &service, 7)
+        .await?
+        .and_then(|d| d.health)
+        .context("a verdict")?;
+    assert_eq!(health.verdict, Verdict::Unhealthy);
+    assert!(
+        health.reason.contains("connection refused"),
+        "{}",
+        health.reason
+    );
+    let alerts = inbox
+        .collect(2, Duration::from_secs(60), Duration::from_secs(3))
+        .await?;
+    let subjects = subjects(&alerts);
+    assert_eq!(alerts.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.contains("Deployment unhealthy"))
+            && subjects.iter().any(|s| s.contains("Rollback recommended")),
+        "{subjects:?}"
+    );
+    Ok(())
+}

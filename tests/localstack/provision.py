@@ -23,6 +23,10 @@ import boto3
 import yaml
 
 ACCOUNT = "123456789012"
+# Where a test serves a reported service's site (scripts/local-up.sh).
+REPORT_SITE_PORT = int(os.environ.get(
+    "REPORT_SITE_PORT", int(os.environ.get("AMPLIFY_PORT", "4520")) + 10))
+
 # What the local functions run with besides the template's environment: they
 # watch every app, so that tests can make apps of their own (unique ids keep
 # them apart); the Amplify rule still takes only AmplifyAppIds' events
@@ -38,12 +42,14 @@ LOCAL_FUNCTION_ENV = {
     # Sites too are the emulator's; a deployed health checker requests
     # https on public addresses only (shared/src/outbound).
     # And the port where a test serves a reported service's site
-    # (`sentinel report --url`, tests/it/report.rs and examples/pm2).
+    # (`sentinel report --url`, tests/it/report.rs and examples/pm2), and
+    # the next one, where nothing listens: a reported service whose server
+    # refuses connections (tests/it/report.rs).
     "SENTINEL_SITE_ORIGINS": ",".join([
         os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
         or "http://127.0.0.1:%s" % os.environ.get("AMPLIFY_PORT", "4520"),
-        "http://127.0.0.1:%s" % os.environ.get(
-            "REPORT_SITE_PORT", int(os.environ.get("AMPLIFY_PORT", "4520")) + 10),
+        "http://127.0.0.1:%s" % REPORT_SITE_PORT,
+        "http://127.0.0.1:%s" % (REPORT_SITE_PORT + 1),
     ]),
 }
 

@@ -5,11 +5,13 @@
 //! event new?" and "does it send a message?" before anything is published.
 //!
 //! - A failure opens an incident keyed by its kind (`build:{category}`,
-//!   `validation`, `unhealthy`, `degradation:{condition}`) and sends one alert.
+//!   `validation`, `unhealthy`, `inconclusive`, `bake-inconclusive`,
+//!   `degradation:{condition}`) and sends one alert.
 //! - A repeat within the group window joins it (its count grows); a
 //!   reminder goes at most once per repeat interval.
 //! - A build success resolves `build:*` and `validation`; a healthy verdict
-//!   resolves `unhealthy` — one resolve notice with the time to restore.
+//!   resolves `unhealthy` and `inconclusive` — one resolve notice with the
+//!   time to restore.
 //! - A failure older than the branch's last success is stale: no alert.
 //! - At most `max_messages_per_hour` per branch (critical ones excepted);
 //!   what was held back is counted in the next message.
@@ -165,7 +167,8 @@ impl Decision {
 /// Which incidents a recovery resolves.
 fn resolves(key: &str, healthy: bool) -> bool {
     if healthy {
-        key == "unhealthy"
+        // A site judged healthy again: down, or not judgeable, no longer.
+        key == "unhealthy" || key == "inconclusive"
     } else {
         key.starts_with("build:") || key == "validation"
     }
@@ -226,7 +229,7 @@ impl AlertState {
         now: DateTime<Utc>,
         policy: &AlertPolicy,
     ) -> Decision {
-        let recovered = if key == "unhealthy" {
+        let recovered = if key == "unhealthy" || key == "inconclusive" {
             self.last_healthy_job
         } else if key.starts_with("build:") || key == "validation" {
             self.last_success_job

@@ -9,13 +9,17 @@
 //!    longer has is marked timed out.
 //! 2. **Ingest missed jobs**: each watched branch's recent jobs (ListJobs)
 //!    that no event reported are ingested the same way.
-//! 3. **Retention** ([`plan()`]): what TTL cannot do — items written before a
+//! 3. **Conclude unfinished bakes**: a bake still running hours past its
+//!    end (a step's message lost or dead-lettered) is ended Inconclusive,
+//!    and its "Deployment Check Inconclusive" alerted
+//!    ([`crate::health::bake::overdue`]).
+//! 4. **Retention** ([`plan()`]): what TTL cannot do — items written before a
 //!    retention change, state of deleted branches and apps (ListApps,
 //!    ListBranches), stale leases and locks of deleted branches, and TTL
 //!    pushed back on what must never go (a branch's live job and last known
 //!    good, the last 10 successful production deployments of a branch, any
 //!    job an open incident or a lock refers to).
-//! 4. **Report**: counts per kind of change, published as "Cleanup
+//! 5. **Report**: counts per kind of change, published as "Cleanup
 //!    Completed" and emitted as metrics.
 //!
 //! A dry run calls only read APIs and changes nothing. Every step is

@@ -13,9 +13,11 @@ use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
 use crate::core::deployment::Observation;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
+use crate::core::events::OWNER_HEALTH;
 use crate::core::model::{AppId, BuildStatus, Environment, Source};
 use crate::core::scope::Scope;
-use crate::effects::{Decided, read_decide_write};
+use crate::effects::{self, Decided, read_decide_write};
+use crate::health::bake::{BakePolicy, overdue};
 use crate::ingest::reaction::Ingest;
 use crate::ingest::stack_event::{self, StackStatusMeaning};
 use crate::ingest::stack_operation::{Operation, read_operation};
@@ -45,6 +47,23 @@ pub struct Cleanup<'a, K: Stack> {
     /// share a table.
     pub only_apps: &'a [AppId],
     pub dry_run: bool,
+}
+
+/// Deployments whose bake runs past its end, or was ended by an earlier
+/// run whose event is still in the record's outbox.
+fn unfinished_bakes(entries: &[StoredEntry], now: DateTime<Utc>) -> Vec<&Deployment> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.item {
+            StoredItem::Deployment(d) => Some(d.as_ref()),
+            _ => None,
+        })
+        .filter(|d| {
+            let running = d.bake.as_ref().is_some_and(|b| overdue::overdue(b, now));
+            let unpublished = d.bake.is_some() && d.outbox.contains_key(&d.key.event_id("bake"));
+            running || unpublished
+        })
+        .collect()
 }
 
 /// The app an item belongs to, if it belongs to one.
@@ -90,6 +109,11 @@ where
         }
         self.ingest_missed(&entries, &view, &handled, now, &mut report)
             .await?;
+        for d in unfinished_bakes(&entries, now) {
+            if self.scope.covers(&d.key.app_id, &d.key.branch_name) {
+                self.conclude_bake(d, now, &mut report).await?;
+            }
+        }
 
         let plan = plan(&entries, self.environment, self.retention, &view, now);
         report.count(&plan);
@@ -306,6 +330,37 @@ where
                 self.ingest().record(key, stored, observation, None).await?;
             }
         }
+        Ok(())
+    }
+
+    /// A bake still running past its end (a step whose message was lost
+    /// or dead-lettered never came back): ended Inconclusive, its event
+    /// published and so alerted. A conclusion whose event did not go out
+    /// (the publish failed) is published by the next run.
+    async fn conclude_bake(
+        &self,
+        d: &Deployment,
+        now: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let key = &d.key;
+        if d.bake.as_ref().is_some_and(|b| overdue::overdue(b, now)) {
+            report.bakes_concluded += 1;
+            report.reconciled.push(format!(
+                "{}/{}/{}: bake still running past its end; ended inconclusive",
+                key.app_id, key.branch_name, key.job_id
+            ));
+        }
+        if self.dry_run || self.store.get_deployment(key).await?.is_none() {
+            return Ok(());
+        }
+        // The cleanup reads no policy (its role's keys are BRANCH#… and
+        // METRICS#… only): the evidence's baseline is chosen by the default
+        // bake rules; every figure comes from the record.
+        let policy = BakePolicy::default();
+        let record =
+            effects::update(self.store, key, |d| Ok(overdue::conclude(d, &policy, now))).await?;
+        effects::flush(self.store, self.publisher, &record, OWNER_HEALTH).await?;
         Ok(())
     }
 

@@ -31,6 +31,9 @@ pub struct Report {
     pub stuck_still_running: usize,
     pub timed_out: usize,
     pub missed_ingested: usize,
+    /// Bakes still running past their end, ended inconclusive (alerted).
+    #[serde(default)]
+    pub bakes_concluded: usize,
     /// Every change, for `--dry-run` and the logs (not in the event).
     #[serde(skip)]
     pub changes: Vec<Change>,
@@ -59,7 +62,8 @@ impl Report {
     /// Whether the run changed (or would change) anything.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
-            && self.stuck_reconciled + self.timed_out + self.missed_ingested == 0
+            && self.stuck_reconciled + self.timed_out + self.missed_ingested + self.bakes_concluded
+                == 0
     }
 
     /// The counts with every change and reconciliation: what the CLI's

@@ -8,6 +8,10 @@
 //!   after `unhealthy_after` consecutive rounds with a failure on the site's
 //!   side; Inconclusive when only our side failed (DNS, connection refused,
 //!   TLS) or the deadline came first. Only Unhealthy may lead to a rollback.
+//! * A team's own server ([`Checker::refused_connection_fails`], a reported
+//!   service) refusing connections is the site failing, not our side.
+//! * An address the outbound rules refuse ends the check at once,
+//!   Inconclusive: no later round would be let through either.
 //! * A wrong version is "not yet" during `version_grace` (the CDN can serve
 //!   the old deployment for a while), then a failure.
 //! * Requests go only to allowed hosts, follow at most 5 redirects within
@@ -45,6 +49,9 @@ pub struct Attempt {
     pub latency_ms: u64,
     pub outcome: Outcome,
     pub reason: Option<String>,
+    /// Not requested: the outbound rules refused where the name resolves.
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +91,9 @@ pub struct Checker {
     outbound: Outbound,
     /// The site's basic auth, sent to its own origin only.
     basic_auth: Option<BasicAuth>,
+    /// Whether a refused connection is the site's failure (see
+    /// [`Checker::refused_connection_fails`]).
+    refused_connection_fails: bool,
 }
 
 const BODY_CAP: usize = 1024 * 1024;
@@ -118,7 +128,18 @@ impl Checker {
             allowed_hosts,
             outbound: outbound.clone(),
             basic_auth: None,
+            refused_connection_fails: false,
         })
+    }
+
+    /// A refused connection counts as the site failing: for a server the
+    /// team runs itself (a reported service), nothing but its own server
+    /// answers at its address, so "connection refused" after its deploy
+    /// means it is down. Amplify's CDN refusing is our side (a network
+    /// problem between us), and stays Inconclusive.
+    pub fn refused_connection_fails(mut self, yes: bool) -> Self {
+        self.refused_connection_fails = yes;
+        self
     }
 
     /// Checks a password-protected site with its credentials. They go only
@@ -156,6 +177,11 @@ impl Checker {
         let mut pause = Duration::from_millis(self.policy.round_interval_ms);
         let verdict = loop {
             let round = self.round(expect_commit).await;
+            if let Some(refused) = round.iter().find(|a| a.refused) {
+                let why = refused.reason.clone().unwrap_or_default();
+                history.push(round);
+                break (Verdict::Inconclusive, format!("not checked: {why}"));
+            }
             let in_grace = start.elapsed() < grace;
             let site_failed = round.iter().any(|a| {
                 a.outcome == Outcome::SiteFailed
@@ -254,8 +280,16 @@ impl Checker {
         let latency_ms = started.elapsed().as_millis() as u64;
         let (status, headers, body) = match fetched {
             Ok(r) => r,
-            Err((outcome, reason)) => {
-                return attempt(url.to_string(), None, latency_ms, outcome, Some(reason));
+            Err(failure) => {
+                let mut a = attempt(
+                    url.to_string(),
+                    None,
+                    latency_ms,
+                    failure.outcome,
+                    Some(failure.reason),
+                );
+                a.refused = failure.refused;
+                return a;
             }
         };
         let limit = endpoint
@@ -353,7 +387,7 @@ impl Checker {
         &self,
         method: &str,
         mut url: url::Url,
-    ) -> Result<(u16, Vec<(String, String)>, String), (Outcome, String)> {
+    ) -> Result<(u16, Vec<(String, String)>, String), Failure> {
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| (Outcome::SiteFailed, format!("bad method {method}")))?;
         for _ in 0..=MAX_REDIRECTS {
@@ -364,7 +398,8 @@ impl Checker {
                         "refused to request {} (host not allowed)",
                         url.host_str().unwrap_or("?")
                     ),
-                ));
+                )
+                    .into());
             }
             let mut request = self.client.request(method.clone(), url.clone());
             if let Some(auth) = &self.basic_auth
@@ -380,7 +415,10 @@ impl Checker {
                 value.set_sensitive(true);
                 request = request.header(reqwest::header::AUTHORIZATION, value);
             }
-            let mut resp = request.send().await.map_err(classify)?;
+            let mut resp = request
+                .send()
+                .await
+                .map_err(|e| classify(e, self.refused_connection_fails))?;
             let status = resp.status().as_u16();
             if resp.status().is_redirection() {
                 let location = resp
@@ -401,7 +439,8 @@ impl Checker {
                             "redirect to foreign host {} refused",
                             url.host_str().unwrap_or("?")
                         ),
-                    ));
+                    )
+                        .into());
                 }
                 self.outbound
                     .check_hop(&self.base, &url)
@@ -419,7 +458,11 @@ impl Checker {
                 })
                 .collect();
             let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| classify(e, self.refused_connection_fails))?
+            {
                 let room = BODY_CAP - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= BODY_CAP {
@@ -431,7 +474,8 @@ impl Checker {
         Err((
             Outcome::SiteFailed,
             format!("more than {MAX_REDIRECTS} redirects"),
-        ))
+        )
+            .into())
     }
 
     fn allowed(&self, url: &url::Url) -> bool {
@@ -440,24 +484,71 @@ impl Checker {
     }
 }
 
-fn classify(e: reqwest::Error) -> (Outcome, String) {
+/// Why a request got no answer to judge.
+struct Failure {
+    outcome: Outcome,
+    reason: String,
+    /// The outbound rules refused the address: nothing was requested.
+    refused: bool,
+}
+
+impl From<(Outcome, String)> for Failure {
+    fn from((outcome, reason): (Outcome, String)) -> Self {
+        Self {
+            outcome,
+            reason,
+            refused: false,
+        }
+    }
+}
+
+fn classify(e: reqwest::Error, refused_connection_fails: bool) -> Failure {
     if let Some(refused) = outbound::refusal(&e) {
         // The name resolves where no request may go: not requested.
-        return (Outcome::OurSide, refused.0.clone());
+        return Failure {
+            outcome: Outcome::OurSide,
+            reason: refused.0.clone(),
+            refused: true,
+        };
     }
     if e.is_timeout() {
         return (
             Outcome::SiteFailed,
-            "no answer within the request timeout".into(),
-        );
+            "no answer within the request timeout".to_owned(),
+        )
+            .into();
     }
     if e.is_connect() {
         let detail = std::error::Error::source(&e)
             .map(|s| s.to_string())
             .unwrap_or_default();
-        return (Outcome::OurSide, format!("could not connect ({detail})"));
+        if refused_connection_fails && connection_refused(&e) {
+            return (
+                Outcome::SiteFailed,
+                format!("connection refused: the server is not listening ({detail})"),
+            )
+                .into();
+        }
+        return (Outcome::OurSide, format!("could not connect ({detail})")).into();
     }
-    (Outcome::SiteFailed, format!("request failed: {e}"))
+    (Outcome::SiteFailed, format!("request failed: {e}")).into()
+}
+
+/// Whether the connection was refused (an RST to the SYN: the host is up
+/// and nothing listens), as opposed to a name that does not resolve, a
+/// timeout or a TLS failure.
+fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn attempt(
@@ -476,6 +567,7 @@ fn attempt(
         outcome,
         reason: reason
             .map(|r| budget::truncate_to(&crate::core::redact::mask_in_text(&r), budget::REASON)),
+        refused: false,
     }
 }
 

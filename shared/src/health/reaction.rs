@@ -341,7 +341,9 @@ impl<K: Stack> HealthChecker<'_, K> {
         let Some(url) = reported_site(record, &policy) else {
             return Ok((NO_URL.to_owned(), Err(CheckError("no URL reported".into()))));
         };
-        let checker = Checker::new(&url, policy, self.outbound);
+        // The team's own server: refusing connections is it being down.
+        let checker =
+            Checker::new(&url, policy, self.outbound).map(|c| c.refused_connection_fails(true));
         Ok((url, checker))
     }
 

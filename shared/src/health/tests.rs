@@ -322,6 +322,33 @@ async fn connection_refused_is_our_side_and_inconclusive() {
     );
 }
 
+/// Issue #28 item 4: a team's own server (a reported service) refusing
+/// connections after its deploy is down, not "our side".
+#[tokio::test]
+async fn a_team_s_own_server_refusing_connections_is_unhealthy() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let policy = HealthPolicy {
+        deadline_ms: 60_000,
+        ..fast()
+    };
+    let started = std::time::Instant::now();
+    let report = Checker::new(&format!("http://{addr}/"), policy, &local(addr))
+        .unwrap()
+        .refused_connection_fails(true)
+        .run(None)
+        .await;
+    assert_eq!(report.verdict, Verdict::Unhealthy, "{report:?}");
+    assert_eq!(report.endpoints[0].verdict, Outcome::SiteFailed);
+    assert!(
+        report.reason.contains("connection refused"),
+        "{}",
+        report.reason
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
 #[tokio::test]
 async fn a_redirect_to_a_foreign_host_is_refused() {
     let addr = serve(|_, _| Reply {
@@ -416,20 +443,33 @@ async fn a_site_whose_name_resolves_to_loopback_is_not_requested() {
     let (addr, hits) = counted().await;
     // https on a name: the URL passes, the resolver (asked for every
     // connection) refuses `localhost`'s 127.0.0.1 before any byte is sent.
-    let report = Checker::new(
-        &format!("https://localhost:{}/", addr.port()),
-        fast(),
-        &Outbound::public(),
-    )
-    .unwrap()
-    .run(None)
-    .await;
-    assert_eq!(report.verdict, Verdict::Inconclusive, "{report:?}");
-    assert!(
-        report.reason.contains("not a public address"),
-        "{}",
-        report.reason
-    );
+    // No later round would be let through: the verdict comes at once
+    // (issue #28 item 4: it used to wait for the deadline).
+    let policy = HealthPolicy {
+        deadline_ms: 60_000,
+        ..fast()
+    };
+    let started = std::time::Instant::now();
+    for refused_connection_fails in [false, true] {
+        let report = Checker::new(
+            &format!("https://localhost:{}/", addr.port()),
+            policy.clone(),
+            &Outbound::public(),
+        )
+        .unwrap()
+        .refused_connection_fails(refused_connection_fails)
+        .run(None)
+        .await;
+        assert_eq!(report.verdict, Verdict::Inconclusive, "{report:?}");
+        assert!(
+            report.reason.starts_with("not checked: refused localhost")
+                && report.reason.contains("not a public address"),
+            "{}",
+            report.reason
+        );
+        assert_eq!(report.rounds, 1);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
 
@@ -1229,6 +1269,22 @@ mod reported {
         version: Option<&str>,
     ) -> (Option<Verdict>, Vec<String>, usize) {
         let addr = serve(move |_, _| Reply::ok(served)).await;
+        check_reported_with(addr, url, version).await
+    }
+
+    /// [`check_reported`] of a site at `addr` (served or not).
+    async fn check_reported_at(
+        addr: std::net::SocketAddr,
+        version: Option<&str>,
+    ) -> (Option<Verdict>, Vec<String>, usize) {
+        check_reported_with(addr, true, version).await
+    }
+
+    async fn check_reported_with(
+        addr: std::net::SocketAddr,
+        url: bool,
+        version: Option<&str>,
+    ) -> (Option<Verdict>, Vec<String>, usize) {
         let key = DeploymentKey {
             app_id: "svc:shop-api".parse().unwrap(),
             branch_name: "prod".parse().unwrap(),
@@ -1297,6 +1353,21 @@ mod reported {
         assert_eq!(verdict, Some(Verdict::Healthy));
         let (verdict, _, _) = check_reported("<html>no commit</html>", true, None).await;
         assert_eq!(verdict, Some(Verdict::Unhealthy));
+    }
+
+    /// Issue #28 item 4: the service's own server refusing connections
+    /// after its deploy is Unhealthy (its "Deployment Unhealthy" leads to
+    /// "Rollback Recommended"), where an Amplify site's would be
+    /// Inconclusive.
+    #[tokio::test]
+    async fn a_reported_service_refusing_connections_is_unhealthy() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let (verdict, events, calls) = check_reported_at(addr, None).await;
+        assert_eq!(verdict, Some(Verdict::Unhealthy));
+        assert_eq!(events, vec!["Deployment Unhealthy"]);
+        assert_eq!(calls, 0);
     }
 
     #[tokio::test]

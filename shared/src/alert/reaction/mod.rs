@@ -294,24 +294,7 @@ impl<K: Stack> Alerter<'_, K> {
             Severity::Critical,
             format!("Job {} at {} failed {what}: {}", e.job_id, e.url, e.reason),
         );
-        content.details = e
-            .endpoints
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} -> {:?}{}{} after {} attempt(s), p95 {} ms",
-                    p.url,
-                    p.verdict,
-                    p.last_status
-                        .map_or(String::new(), |s| format!(" (HTTP {s})")),
-                    p.reason
-                        .as_deref()
-                        .map_or(String::new(), |r| format!(": {r}")),
-                    p.attempts,
-                    p.p95_ms
-                )
-            })
-            .collect();
+        content.details = endpoint_lines(&e.endpoints);
         if let Some(bake) = &e.bake {
             content.details.extend(bake_details(bake));
         }
@@ -332,17 +315,13 @@ impl<K: Stack> Alerter<'_, K> {
         self.alert(&e.event_id, ctx, content, signal, None).await
     }
 
-    /// An inconclusive bake (too little traffic, missing datapoints, an
-    /// alarm without data): a person is told; nothing is rolled back. An
-    /// inconclusive probe verdict is not alerted (as before the bake).
+    /// An inconclusive verdict: the site could not be judged, so nothing
+    /// was rolled back, and a person is told why (the verdict's reason).
+    /// A bake (too little traffic, missing datapoints, an alarm without
+    /// data) and a probe check (an address the outbound rules refuse, a
+    /// site that cannot be reached, the deadline) each open their own
+    /// incident, grouped and repeated as the alert policy says.
     async fn on_inconclusive(&self, e: HealthEvent) -> Result<AlertOutcome, Error> {
-        let Some(bake) = &e.bake else {
-            return Ok(AlertOutcome {
-                decision: "probe-inconclusive-not-alerted".into(),
-                sent: 0,
-                category: None,
-            });
-        };
         let ctx = self.context(
             e.environment,
             &e.app_id,
@@ -352,6 +331,9 @@ impl<K: Stack> Alerter<'_, K> {
             None,
             Some(e.url.clone()),
         );
+        let Some(bake) = &e.bake else {
+            return self.on_check_inconclusive(e, ctx).await;
+        };
         let mut content = plain(
             dt::DEPLOYMENT_CHECK_INCONCLUSIVE,
             "Bake inconclusive: look at the deploy's traffic",
@@ -365,6 +347,52 @@ impl<K: Stack> Alerter<'_, K> {
         content.details = bake_details(bake);
         let signal = Signal::Failure {
             key: "bake-inconclusive".into(),
+            job: Some(e.job_id),
+            severity: Severity::Warning,
+        };
+        self.alert(&e.event_id, ctx, content, signal, None).await
+    }
+
+    /// The probes' inconclusive verdict (the check after the deploy, or a
+    /// scheduled one's change to inconclusive).
+    async fn on_check_inconclusive(
+        &self,
+        e: HealthEvent,
+        ctx: Context,
+    ) -> Result<AlertOutcome, Error> {
+        let what = if e.scheduled {
+            "the scheduled check of the live deployment"
+        } else {
+            "the check after the deploy"
+        };
+        let mut content = plain(
+            dt::DEPLOYMENT_CHECK_INCONCLUSIVE,
+            if e.scheduled {
+                "Live check inconclusive: the site could not be judged"
+            } else {
+                "Deployment check inconclusive: the site could not be judged"
+            },
+            "inconclusive",
+            Severity::Warning,
+            format!(
+                "Job {} at {} could not be judged by {what}, so nothing was rolled back: {}",
+                e.job_id, e.url, e.reason
+            ),
+        );
+        content.details = endpoint_lines(&e.endpoints);
+        if e.app_id.source() == crate::core::model::Source::Report && !e.scheduled {
+            content.details.push(
+                "`sentinel report --wait` exited 3: the deploy script decides what an unjudged deploy means.".into(),
+            );
+        }
+        content.fix = Some(
+            "Make sure the health checker may and can reach the site: an https URL on a public address, \
+             answering within the policy's timeout (`sentinel check URL` runs the same check); \
+             a reason starting \"not checked: refused\" names the outbound rule that refused it."
+                .into(),
+        );
+        let signal = Signal::Failure {
+            key: "inconclusive".into(),
             job: Some(e.job_id),
             severity: Severity::Warning,
         };
@@ -557,6 +585,27 @@ fn plain(
 
 #[cfg(test)]
 mod tests;
+
+/// The alert's line per endpoint checked: its last answer and why it failed.
+fn endpoint_lines(endpoints: &[crate::core::verdicts::EndpointReport]) -> Vec<String> {
+    endpoints
+        .iter()
+        .map(|p| {
+            format!(
+                "{} -> {:?}{}{} after {} attempt(s), p95 {} ms",
+                p.url,
+                p.verdict,
+                p.last_status
+                    .map_or(String::new(), |s| format!(" (HTTP {s})")),
+                p.reason
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(": {r}")),
+                p.attempts,
+                p.p95_ms
+            )
+        })
+        .collect()
+}
 
 /// The alert's lines of a bake: the figures before and after, the failed
 /// intervals, and the metrics in the console.

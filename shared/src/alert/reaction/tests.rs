@@ -508,23 +508,110 @@ async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_
 }
 
 #[tokio::test]
-async fn an_inconclusive_bake_alerts_a_person_and_a_probe_inconclusive_does_not() {
+async fn an_inconclusive_bake_alerts_a_person() {
     let w = World::new();
     let raw = bake_event("Deployment Check Inconclusive", "inconclusive", "eb-bake-9");
     let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
     assert_eq!(outcome.decision, "opened");
     assert!(w.notifier.sent()[0].email.contains("Bake inconclusive"));
-    let mut probe: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    probe["id"] = json!("eb-probe-9");
-    probe["detail"]["eventId"] = json!("d1abc/main/0000000009/health");
-    probe["detail"].as_object_mut().unwrap().remove("bake");
-    let outcome = w
-        .alerter()
-        .on_event(&parsed(&probe.to_string()))
-        .await
-        .unwrap();
-    assert_eq!(outcome.sent, 0);
+}
+
+/// The probes' verdict on job `n` (no bake), scheduled or after the deploy.
+fn check_event(detail_type: &str, verdict: &str, n: u64, scheduled: bool, reason: &str) -> String {
+    let suffix = if scheduled { "live/1" } else { "health" };
+    json!({
+        "id": format!("eb-{verdict}-{n}-{suffix}"), "source": "sentinel", "detail-type": detail_type,
+        "detail": {
+            "eventId": format!("d1abc/main/{n:010}/{suffix}"), "environment": "prod",
+            "appId": "d1abc", "branchName": "main", "jobId": n.to_string(), "commitId": "c0ffee08",
+            "verdict": verdict, "reason": reason,
+            "url": "https://main.d1abc.amplifyapp.com/",
+            "endpoints": [{"url": "https://main.d1abc.amplifyapp.com/", "lastStatus": null,
+                           "lastLatencyMs": 3, "verdict": "ourSide", "reason": reason,
+                           "attempts": 1, "p50Ms": 3, "p95Ms": 3}],
+            "isRollback": false, "rollbackOf": null, "scheduled": scheduled,
+            "rollbackAllowed": false
+        }
+    })
+    .to_string()
+}
+
+/// Issue #28 item 4: an inconclusive deploy check was never alerted
+/// ("probe-inconclusive-not-alerted"), though `sentinel report --wait`
+/// exits 3 saying "see the alert".
+#[tokio::test]
+async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when_healthy() {
+    let w = World::new();
+    let why = "not checked: refused main.d1abc.amplifyapp.com: it resolves to 10.0.0.7, not a public address";
+    let raw = check_event(
+        "Deployment Check Inconclusive",
+        "inconclusive",
+        8,
+        false,
+        why,
+    );
+    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(outcome.decision, "opened");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    let email = &sent[0].email;
+    for expected in [
+        "Deployment check inconclusive",
+        "could not be judged by the check after the deploy",
+        "so nothing was rolled back",
+        "it resolves to 10.0.0.7, not a public address",
+    ] {
+        assert!(email.contains(expected), "{expected:?} not in {email}");
+    }
+    // The same verdict delivered again: one alert.
+    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(again.decision, "duplicate");
+    // The scheduled check's change to inconclusive joins the open incident
+    // (the alert policy's grouping), no second alert.
+    let live = check_event(
+        "Deployment Check Inconclusive",
+        "inconclusive",
+        8,
+        true,
+        why,
+    );
+    let joined = w.alerter().on_event(&parsed(&live)).await.unwrap();
+    assert_eq!(joined.decision, "joined");
     assert_eq!(w.notifier.sent().len(), 1);
+    // Judged healthy since: the incident is resolved, and said so.
+    let healthy = check_event(
+        "Deployment Healthy",
+        "healthy",
+        9,
+        false,
+        "2 consecutive rounds passed",
+    );
+    let resolved = w.alerter().on_event(&parsed(&healthy)).await.unwrap();
+    assert_eq!(resolved.decision, "resolved");
+    assert_eq!(w.notifier.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn a_reported_service_s_inconclusive_check_says_what_its_wait_did() {
+    let w = World::new();
+    let raw = check_event(
+        "Deployment Check Inconclusive",
+        "inconclusive",
+        1_764_000_000_000,
+        false,
+        "deadline reached without a verdict",
+    )
+    .replace("d1abc/main", "svc:shop-api/prod")
+    .replace("\"d1abc\"", "\"svc:shop-api\"")
+    .replace("\"main\"", "\"prod\"");
+    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    assert_eq!(outcome.decision, "opened");
+    let email = &w.notifier.sent()[0].email;
+    assert!(
+        email.contains("deadline reached without a verdict"),
+        "{email}"
+    );
+    assert!(email.contains("--wait` exited 3"), "{email}");
 }
 
 /// A reported service's failed deploy (`sentinel report failed`): the

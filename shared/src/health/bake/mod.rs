@@ -8,8 +8,11 @@
 //!   judgement, the bake's outcome, the alert's evidence).
 //! * [`reaction`]: one step per delayed message to the health checker's own
 //!   queue; a step delivered twice is decided once.
+//! * [`overdue`]: a bake whose step never came back, concluded by the
+//!   reconciliation.
 
 pub mod analysis;
+pub mod overdue;
 mod policy;
 pub mod reaction;
 #[cfg(test)]

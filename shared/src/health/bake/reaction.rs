@@ -383,7 +383,7 @@ pub fn figures_text(e: &crate::core::bake::BakeEvidence) -> String {
     format!("before: {}; after: {}", line(&e.before), line(&e.after))
 }
 
-fn queue_bake_event(
+pub(super) fn queue_bake_event(
     d: &mut Deployment,
     outcome: BakeOutcome,
     reason: &str,

@@ -86,15 +86,34 @@ impl<K: Stack> Rollbacker<'_, K> {
             }
         };
         // A RETRY that an earlier attempt started (its StartJob answer was
-        // lost) is adopted, not started again.
-        let taken: Vec<JobId> = state.retries.values().filter_map(|r| r.retry_job).collect();
-        let adopted = match e.commit_id.as_deref() {
-            Some(commit) => {
-                self.adoptable_retry(&e.app_id, &e.branch_name, e.job_id, Some(commit), &taken)
-                    .await?
-            }
-            None => None,
+        // lost) is adopted, not started again, as the rollback path adopts
+        // its own: found by the job's commit, which Amplify knows when the
+        // record does not (a job ingest could not enrich).
+        let taken: Vec<JobId> = state
+            .retries
+            .values()
+            .filter_map(|r| r.retry_job)
+            .chain(
+                state
+                    .history
+                    .iter()
+                    .chain(state.active.iter())
+                    .filter_map(|r| r.rollback_job),
+            )
+            .collect();
+        let commit = match e.commit_id.clone() {
+            Some(commit) => Some(commit),
+            None => self.job_commit(&e.app_id, &e.branch_name, e.job_id).await?,
         };
+        let adopted = self
+            .adoptable_retry(
+                &e.app_id,
+                &e.branch_name,
+                e.job_id,
+                commit.as_deref(),
+                &taken,
+            )
+            .await?;
         let started = match adopted {
             Some(job) => Ok(job),
             None => {
@@ -204,6 +223,26 @@ impl<K: Stack> Rollbacker<'_, K> {
                     && !taken.contains(&j.job_id)
             })
             .map(|j| j.job_id))
+    }
+
+    /// The commit Amplify says `job` built (GetJob); `None` when it names
+    /// none or no longer has the job.
+    async fn job_commit(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        job: JobId,
+    ) -> Result<Option<String>, Error> {
+        let key = crate::core::deployment::DeploymentKey {
+            app_id: app.clone(),
+            branch_name: branch.clone(),
+            job_id: job,
+        };
+        match self.amplify.get_job(&key).await {
+            Ok(details) => Ok(details.commit_id),
+            Err(crate::core::error::AmplifyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn publish_retry(

@@ -87,6 +87,9 @@ impl<K: Stack> Rollbacker<'_, K> {
             auto_build_before: None,
         };
         if automatic && !enforcement.acts() {
+            if let Some(ended) = self.end_begun(app, branch, &record, &policy).await? {
+                return Ok(ended);
+            }
             return self.observe_rollback(app, branch, &record, &policy).await;
         }
         let now = record.started_at;
@@ -140,7 +143,8 @@ impl<K: Stack> Rollbacker<'_, K> {
                 Ok(started) => started,
                 Err(NotStarted::ForNow(err)) => return Err(err),
                 Err(NotStarted::ForGood { err, switched }) => {
-                    return self.not_started(app, branch, &record, &err, switched).await;
+                    let why = format!("the rollback could not start: {err}");
+                    return self.not_started(app, branch, &record, why, switched).await;
                 }
             };
         info!(%from_job, %target_job, %rollback_job, automatic, "rollback started");
@@ -149,6 +153,44 @@ impl<K: Stack> Rollbacker<'_, K> {
             ..record
         };
         self.lock(app, branch, &record, rollback_job).await
+    }
+
+    /// Observe mode now, but this job's automatic rollback was begun while
+    /// the branch enforced (the branch locked, auto-build switched off) and
+    /// its job never started: it is not started now. Under the lease (as a
+    /// take-over), the branch gets its auto-build back and the rollback
+    /// ends failed, said by "Rollback Failed" (or, should auto-build not
+    /// come back, how to release it): never a branch left locked in
+    /// silence. `None`: no such rollback, or another invocation holds it.
+    async fn end_begun(
+        &self,
+        app: &AppId,
+        branch: &BranchName,
+        record: &RollbackRecord,
+        policy: &crate::rollback::RollbackPolicy,
+    ) -> Result<Option<RollbackAction>, Error> {
+        let from_job = record.from_job;
+        let now = Utc::now();
+        let (_, taken) = self
+            .update(app, branch, |state| {
+                let begun = state.in_progress().is_some_and(|a| {
+                    a.from_job == from_job && a.automatic && a.rollback_job.is_none()
+                });
+                let record = RollbackRecord {
+                    id: state.rollback_id(from_job),
+                    ..record.clone()
+                };
+                let taken = begun && state.begin(record, &self.holder, now, policy).is_ok();
+                (taken, taken)
+            })
+            .await?;
+        if !taken {
+            return Ok(None);
+        }
+        let why = "the rollback was not started: the branch's policy was switched to observe mode (`enforcement: observe`) while it was under way".to_owned();
+        Ok(Some(
+            self.not_started(app, branch, record, why, true).await?,
+        ))
     }
 
     /// The guards of an automatic rollback that need no policy: the
@@ -306,24 +348,23 @@ impl<K: Stack> Rollbacker<'_, K> {
         Ok(())
     }
 
-    /// A rollback that cannot start (Amplify refused the StartJob for good):
-    /// gives the branch back its auto-build as it was before (unless an
-    /// earlier rollback's lock holds it), ends the rollback as failed (the
-    /// guards count it, no lock of it stays) and publishes "Rollback
-    /// Failed". Should auto-build not come back, the lock stays and the
-    /// reason says how to release it.
+    /// A rollback that cannot start (Amplify refused the StartJob for good,
+    /// or the branch no longer enforces), `why`: gives the branch back its
+    /// auto-build as it was before (unless an earlier rollback's lock holds
+    /// it), ends the rollback as failed (the guards count it, no lock of it
+    /// stays) and publishes "Rollback Failed". Should auto-build not come
+    /// back, the lock stays and the reason says how to release it.
     async fn not_started(
         &self,
         app: &AppId,
         branch: &BranchName,
         record: &RollbackRecord,
-        err: &Error,
+        mut why: String,
         switched: bool,
     ) -> Result<RollbackAction, Error> {
         let from_job = record.from_job;
         let current = self.state(app, branch).await?;
         let ours = current.lock.as_ref().filter(|l| is_lock_of(l, from_job));
-        let mut why = format!("the rollback could not start: {err}");
         let mut release = ours.is_some();
         if let Some(lock) = ours
             && switched

@@ -1244,3 +1244,93 @@ async fn an_unhealthy_reported_service_is_recommended_a_rollback_once_and_amplif
         "{published}"
     );
 }
+
+/// Issue #28 item 6: a rollback begun in enforce mode (branch locked,
+/// auto-build off, its StartJob failed for now) whose branch was switched
+/// to observe before the redelivery was refused in silence, the branch
+/// left locked with auto-build off.
+#[tokio::test]
+async fn a_rollback_under_way_when_the_policy_turns_to_observe_gives_the_branch_back_and_says_so() {
+    for enable_fails in [false, true] {
+        let w = World::new(Environment::Prod, true).await;
+        w.checked(2, Verdict::Unhealthy).await;
+        set_branch(&w, true);
+        w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+        let raw = health("unhealthy", 2, BAD, false);
+        assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+        assert_eq!(w.auto_build(), Some(false), "locked by the first attempt");
+        observing(&w).await;
+        if enable_fails {
+            w.amplify.fail_next_enable.store(1, Ordering::SeqCst);
+        }
+        let again = w.rollbacker("r2").on_event(&parsed(&raw)).await.unwrap();
+        let RollbackAction::RollbackFailed(why) = &again else {
+            panic!("not said: {again:?}");
+        };
+        assert!(why.contains("observe mode"), "{why}");
+        assert!(w.starts().is_empty(), "nothing started in observe mode");
+        assert_eq!(w.publisher.detail_types(), vec!["Rollback Failed"]);
+        let reason = failed_reason(&w);
+        if enable_fails {
+            // Could not give it back: the alert says how, the lock stays.
+            assert_eq!(w.auto_build(), Some(false));
+            assert!(reason.contains("sentinel unlock"), "{reason}");
+            assert!(w.lock().await.is_some());
+        } else {
+            assert_eq!(w.auto_build(), Some(true), "auto-build given back");
+            assert!(reason.contains("auto-build is back on"), "{reason}");
+            assert_eq!(w.lock().await, None, "no lock stays");
+        }
+        // Delivered once more: nothing more happens, nothing more is said.
+        let third = w.rollbacker("r3").on_event(&parsed(&raw)).await.unwrap();
+        assert!(
+            !matches!(
+                third,
+                RollbackAction::Started { .. } | RollbackAction::RollbackFailed(_)
+            ),
+            "{third:?}"
+        );
+        assert!(w.starts().is_empty());
+        assert_eq!(w.publisher.detail_types(), vec!["Rollback Failed"]);
+    }
+}
+
+/// Issue #28 item 6: a retry whose StartJob answer was lost, of a job
+/// whose record has no commit, was started a second time (the adoption
+/// looked for a RETRY of the record's commit only).
+#[tokio::test]
+async fn a_lost_retry_of_a_job_recorded_without_a_commit_is_adopted_not_repeated() {
+    let w = World::new(Environment::Prod, true).await;
+    w.diagnosis(2, true).await;
+    w.record(2, |d| d.details.commit_id = None).await;
+    // Amplify started RETRY job 3 of job 2's commit; its answer was lost.
+    w.amplify.lose_next_start.store(1, Ordering::SeqCst);
+    let first = w
+        .rollbacker("r1")
+        .on_event(&parsed(&diagnosed(2, true)))
+        .await;
+    assert!(first.is_err(), "{first:?}");
+    assert_eq!(w.starts().len(), 1);
+    // The redelivery, once the claim of the first attempt ran out.
+    let state = w
+        .rollbacker("x")
+        .show(&key(1).app_id, &key(1).branch_name)
+        .await
+        .unwrap();
+    assert!(
+        state.retries.is_empty(),
+        "the failed attempt released its claim"
+    );
+    let again = w
+        .rollbacker("r2")
+        .on_event(&parsed(&diagnosed(2, true)))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        RollbackAction::Retried {
+            retry_job: JobId::new(3)
+        }
+    );
+    assert_eq!(w.starts().len(), 1, "job 3 adopted, no second StartJob");
+}
