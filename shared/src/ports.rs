@@ -606,12 +606,12 @@ pub trait HostingMetrics: Send + Sync {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<crate::core::bake::Figures, MetricsError>> + Send;
 
-    /// The state of each named alarm (DescribeAlarms), in the order given;
-    /// a name CloudWatch does not know is `Missing`.
+    /// The state of each named alarm (DescribeAlarms), in the order given,
+    /// with when it entered it; a name CloudWatch does not know is `Missing`.
     fn alarm_states(
         &self,
         names: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, crate::core::bake::AlarmState)>, MetricsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::core::bake::Alarm>, MetricsError>> + Send;
 }
 
 /// The health checker's own queue, for the next step of a bake: a message

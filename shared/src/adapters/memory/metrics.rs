@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::lock;
-use crate::core::bake::{AlarmState, Figures};
+use crate::core::bake::{Alarm, AlarmState, Figures};
 use crate::core::error::{MetricsError, PublishError};
 use crate::core::model::AppId;
 use crate::ports::{BakeSteps, HostingMetrics};
@@ -20,7 +20,7 @@ pub struct MemoryMetrics {
     windows: Mutex<BTreeMap<Window, Figures>>,
     /// Any window not set: these figures (`None`: no datapoints).
     pub default: Mutex<Option<Figures>>,
-    alarms: Mutex<BTreeMap<String, AlarmState>>,
+    alarms: Mutex<BTreeMap<String, (AlarmState, Option<DateTime<Utc>>)>>,
     /// Every window read, in order (one GetMetricData each).
     pub reads: Mutex<Vec<Window>>,
     pub alarm_reads: Mutex<usize>,
@@ -37,8 +37,14 @@ impl MemoryMetrics {
         *lock(&self.default) = figures;
     }
 
+    /// `name` in `state`, with no time of entry (as an emulator may answer).
     pub fn set_alarm(&self, name: &str, state: AlarmState) {
-        lock(&self.alarms).insert(name.to_owned(), state);
+        lock(&self.alarms).insert(name.to_owned(), (state, None));
+    }
+
+    /// `name` in `state` since `since`.
+    pub fn set_alarm_since(&self, name: &str, state: AlarmState, since: DateTime<Utc>) {
+        lock(&self.alarms).insert(name.to_owned(), (state, Some(since)));
     }
 
     pub fn reads(&self) -> Vec<Window> {
@@ -67,16 +73,14 @@ impl HostingMetrics for MemoryMetrics {
     async fn alarm_states(
         &self,
         names: &[String],
-    ) -> Result<Vec<(String, AlarmState)>, MetricsError> {
+    ) -> Result<Vec<Alarm>, MetricsError> {
         *lock(&self.alarm_reads) += 1;
         let alarms = lock(&self.alarms);
         Ok(names
             .iter()
             .map(|n| {
-                (
-                    n.clone(),
-                    alarms.get(n).copied().unwrap_or(AlarmState::Missing),
-                )
+                let (state, since) = alarms.get(n).copied().unwrap_or((AlarmState::Missing, None));
+                Alarm::new(n, state, since)
             })
             .collect())
     }
