@@ -96,6 +96,16 @@ pub trait DeploymentStore: Send + Sync {
         branch_name: &BranchName,
     ) -> impl Future<Output = Result<BranchState, StoreError>> + Send;
 
+    /// The branches of `source` whose live pointer is set (at most
+    /// `limit`, in app and branch order): the scheduled check's list, read
+    /// from the pointers themselves, so no number of records of any kind
+    /// pushes a live branch out of it.
+    fn live_branches(
+        &self,
+        source: crate::core::model::Source,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(AppId, BranchName)>, StoreError>> + Send;
+
     /// Points `pointer` at `job` unless it already points at a higher one.
     /// Returns whether it changed anything.
     fn advance_pointer(

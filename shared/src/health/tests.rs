@@ -1079,6 +1079,28 @@ mod scheduled {
     }
 
     #[tokio::test]
+    async fn six_hundred_future_dated_reports_do_not_push_a_live_branch_out_of_the_schedule() {
+        let w = World::new(&named(1), 0).await;
+        // The branch deployed a while ago; then reports flood the table,
+        // each dated 2099 (the sort key of the newest-records list).
+        let dated = chrono::TimeZone::with_ymd_and_hms(&Utc, 2099, 1, 1, 0, 0, 0).unwrap();
+        for n in 0..600 {
+            let key = DeploymentKey {
+                app_id: format!("svc:flood-{n}").parse().unwrap(),
+                branch_name: "prod".parse().unwrap(),
+                job_id: JobId::new(1),
+            };
+            let mut record = Deployment::new(key, Environment::Prod);
+            record.status = BuildStatus::Succeeded;
+            record.details.start_time = Some(dated);
+            w.store.save_deployment(&record).await.unwrap();
+        }
+        let outcome = w.run(Utc::now()).await.expect("the run succeeds");
+        assert_eq!(outcome.checked, 1, "{outcome:?}");
+        assert!(w.live_checked("b00").await, "the Amplify branch is checked");
+    }
+
+    #[tokio::test]
     async fn no_more_than_so_many_branches_are_checked_at_once() {
         let branches = named(3 * LIVE_CHECKS_AT_ONCE);
         let w = World::new(&branches, 40).await;
