@@ -8,6 +8,11 @@
 //!   after `unhealthy_after` consecutive rounds with a failure on the site's
 //!   side; Inconclusive when only our side failed (DNS, connection refused,
 //!   TLS) or the deadline came first. Only Unhealthy may lead to a rollback.
+//! * Flapping is Unhealthy, in bounded time: `unhealthy_after` site-side
+//!   failures among the last `2 × unhealthy_after` judged rounds (a URL
+//!   answering 200 and 500 in turn fails every other user) — without it,
+//!   such a site never gives consecutive rounds and holds its check, and a
+//!   slot of the health checker's queue, until the deadline.
 //! * A wrong version is "not yet" during `version_grace` (the CDN can serve
 //!   the old deployment for a while), then a failure.
 //! * Requests go only to allowed hosts, follow at most 5 redirects within
@@ -153,6 +158,9 @@ impl Checker {
         let grace = Duration::from_millis(self.policy.version_grace_ms);
         let mut history: Vec<Vec<Attempt>> = Vec::new();
         let (mut passes, mut failures) = (0, 0);
+        // The judged rounds (pass or site-side failure), newest last.
+        let mut judged: std::collections::VecDeque<bool> = std::collections::VecDeque::new();
+        let flap_window = 2 * self.policy.unhealthy_after.max(1);
         let mut pause = Duration::from_millis(self.policy.round_interval_ms);
         let verdict = loop {
             let round = self.round(expect_commit).await;
@@ -163,6 +171,26 @@ impl Checker {
             });
             let all_passed = round.iter().all(|a| a.outcome == Outcome::Passed);
             history.push(round);
+            if all_passed || site_failed {
+                judged.push_back(site_failed);
+                if judged.len() > flap_window {
+                    judged.pop_front();
+                }
+            }
+            let failed_lately = judged.iter().filter(|f| **f).count();
+            if site_failed
+                && failures < self.policy.unhealthy_after
+                && failed_lately >= self.policy.unhealthy_after
+            {
+                break (
+                    Verdict::Unhealthy,
+                    format!(
+                        "failing intermittently: {failed_lately} of the last {} rounds failed: {}",
+                        judged.len(),
+                        reasons(history.last())
+                    ),
+                );
+            }
             if all_passed {
                 passes += 1;
                 failures = 0;

@@ -348,6 +348,10 @@ impl<K: Stack> HealthChecker<'_, K> {
         let Some(url) = reported_site(record, &policy) else {
             return Ok((NO_URL.to_owned(), Err(CheckError("no URL reported".into()))));
         };
+        let policy = HealthPolicy {
+            deadline_ms: policy.deadline_ms.min(REPORTED_DEADLINE_MS),
+            ..policy
+        };
         let checker = Checker::new(&url, policy, self.outbound);
         Ok((url, checker))
     }
@@ -477,6 +481,13 @@ impl<K: Stack> HealthChecker<'_, K> {
         }
     }
 }
+
+/// The longest a reported service's check runs, whatever its policy says:
+/// anyone with the reporter policy can send a URL that never gives a
+/// verdict, and each such check holds one of the health checker's
+/// invocations until its deadline (`docs/reporting.md`, "Health of a
+/// reported service").
+pub const REPORTED_DEADLINE_MS: u64 = 120_000;
 
 /// Where a reported deploy is checked: the policy's URL (`{appId}`,
 /// `{branch}` filled in) when it names one, else the URL the report gave.
