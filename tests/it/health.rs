@@ -447,12 +447,16 @@ async fn six_hundred_future_dated_reports_do_not_stop_an_amplify_branchs_schedul
         .send()
         .await
         .unwrap();
-    let record = eventually(Duration::from_secs(90), "the branch's scheduled check", || async {
-        Ok(store
-            .get_deployment(&key)
-            .await?
-            .filter(|d| d.live_check.is_some()))
-    })
+    let record = eventually(
+        Duration::from_secs(90),
+        "the branch's scheduled check",
+        || async {
+            Ok(store
+                .get_deployment(&key)
+                .await?
+                .filter(|d| d.live_check.is_some()))
+        },
+    )
     .await
     .expect("the Amplify branch is still checked on schedule");
     assert_eq!(record.live_check.unwrap().verdict, Verdict::Healthy);

@@ -102,10 +102,7 @@ impl HostingMetrics for CloudWatchMetrics {
         Ok(figures_of(&results))
     }
 
-    async fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> Result<Vec<Alarm>, MetricsError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Alarm>, MetricsError> {
         let out = self
             .client
             .describe_alarms()
@@ -122,11 +119,13 @@ impl HostingMetrics for CloudWatchMetrics {
             else {
                 return Alarm::new(name, AlarmState::Missing, None);
             };
-            let state = found.state_value().map_or(AlarmState::Missing, |s| match s {
-                StateValue::Alarm => AlarmState::Alarm,
-                StateValue::Ok => AlarmState::Ok,
-                _ => AlarmState::InsufficientData,
-            });
+            let state = found
+                .state_value()
+                .map_or(AlarmState::Missing, |s| match s {
+                    StateValue::Alarm => AlarmState::Alarm,
+                    StateValue::Ok => AlarmState::Ok,
+                    _ => AlarmState::InsufficientData,
+                });
             // The transition is what a bake judges; the update time (which
             // also moves on a change of evaluation state) only where
             // CloudWatch gives no transition time.
@@ -158,9 +157,9 @@ pub fn figures_of(results: &[(&str, &[f64])]) -> Figures {
     let count = |v: Option<f64>| v.map_or(0, |v| v.max(0.0).round() as u64);
     let either = |a: &str, b: &str| sum(a).or_else(|| sum(b));
     let e5 = either("e5", "e5upper");
-    let p90 = values("p90").into_iter().fold(None, |m: Option<f64>, v| {
-        Some(m.map_or(v, |m| m.max(v)))
-    });
+    let p90 = values("p90")
+        .into_iter()
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     Figures {
         requests: count(sum("requests")),
         errors_5xx: count(e5),

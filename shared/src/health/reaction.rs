@@ -235,7 +235,11 @@ impl<K: Stack> HealthChecker<'_, K> {
                 },
             )
             .await?;
-        branches.extend(recent.into_iter().map(|d| (d.key.app_id, d.key.branch_name)));
+        branches.extend(
+            recent
+                .into_iter()
+                .map(|d| (d.key.app_id, d.key.branch_name)),
+        );
         branches.retain(|(app, branch)| app.is_amplify() && scope.covers(app, branch));
         branches.sort();
         branches.dedup();

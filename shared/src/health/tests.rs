@@ -299,9 +299,14 @@ async fn flapping_is_unhealthy_within_a_bounded_number_of_rounds() {
         .await
         .expect("a verdict long before the deadline");
     assert_eq!(report.verdict, Verdict::Unhealthy, "{report:?}");
-    assert!(report.rounds <= 6, "2 × unhealthy_after rounds at most: {report:?}");
     assert!(
-        report.reason.starts_with("failing intermittently: 3 of the last"),
+        report.rounds <= 6,
+        "2 × unhealthy_after rounds at most: {report:?}"
+    );
+    assert!(
+        report
+            .reason
+            .starts_with("failing intermittently: 3 of the last"),
         "{}",
         report.reason
     );

@@ -12,6 +12,8 @@ use crate::core::model::AppId;
 use crate::ports::{BakeSteps, HostingMetrics};
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
+/// An alarm's state and when it entered it.
+type AlarmEntry = (AlarmState, Option<DateTime<Utc>>);
 
 /// Figures per window: a window given no figures reads as one without
 /// datapoints (as CloudWatch answers for a quiet or unknown app).
@@ -20,7 +22,7 @@ pub struct MemoryMetrics {
     windows: Mutex<BTreeMap<Window, Figures>>,
     /// Any window not set: these figures (`None`: no datapoints).
     pub default: Mutex<Option<Figures>>,
-    alarms: Mutex<BTreeMap<String, (AlarmState, Option<DateTime<Utc>>)>>,
+    alarms: Mutex<BTreeMap<String, AlarmEntry>>,
     /// Every window read, in order (one GetMetricData each).
     pub reads: Mutex<Vec<Window>>,
     pub alarm_reads: Mutex<usize>,
@@ -70,16 +72,16 @@ impl HostingMetrics for MemoryMetrics {
             .unwrap_or_default())
     }
 
-    async fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> Result<Vec<Alarm>, MetricsError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Alarm>, MetricsError> {
         *lock(&self.alarm_reads) += 1;
         let alarms = lock(&self.alarms);
         Ok(names
             .iter()
             .map(|n| {
-                let (state, since) = alarms.get(n).copied().unwrap_or((AlarmState::Missing, None));
+                let (state, since) = alarms
+                    .get(n)
+                    .copied()
+                    .unwrap_or((AlarmState::Missing, None));
                 Alarm::new(n, state, since)
             })
             .collect())

@@ -11,7 +11,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::core::bake::{
-    Alarm, AlarmState, BakeEvidence, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures, StepOutcome,
+    Alarm, AlarmState, BakeEvidence, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures,
+    StepOutcome,
 };
 
 use super::BakePolicy;

@@ -554,8 +554,11 @@ async fn an_alarm_in_alarm_fails_the_bake_at_once() {
     })
     .await;
     // Into ALARM during the bake (the deploy was at t0 - 20 s).
-    w.metrics
-        .set_alarm_since("checkout-errors", AlarmState::Alarm, t0() + Duration::minutes(2));
+    w.metrics.set_alarm_since(
+        "checkout-errors",
+        AlarmState::Alarm,
+        t0() + Duration::minutes(2),
+    );
     assert_eq!(w.step(1).await, StepResult::Finished(BakeOutcome::Failed));
     let entry = w.publisher.published.lock().unwrap()[0].clone();
     assert_eq!(entry.detail_type, detail_type::DEPLOYMENT_UNHEALTHY);
@@ -646,7 +649,11 @@ async fn an_alarm_already_in_alarm_before_the_deploy_fails_no_step() {
     );
     for n in 1..=3 {
         let result = w.step(n).await;
-        assert_ne!(result, StepResult::Finished(BakeOutcome::Failed), "step {n}");
+        assert_ne!(
+            result,
+            StepResult::Finished(BakeOutcome::Failed),
+            "step {n}"
+        );
     }
     let bake = w.record().await.bake.unwrap();
     assert_eq!(
@@ -659,7 +666,9 @@ async fn an_alarm_already_in_alarm_before_the_deploy_fails_no_step() {
         "the alarm's state at the deploy is in the baseline"
     );
     assert!(
-        bake.steps.iter().all(|s| s.outcome == StepOutcome::Inconclusive),
+        bake.steps
+            .iter()
+            .all(|s| s.outcome == StepOutcome::Inconclusive),
         "an alarm firing throughout says nothing about the deploy: {:?}",
         bake.steps
     );
@@ -709,11 +718,18 @@ fn only_a_transition_into_alarm_after_the_deploy_fails_an_interval() {
     let readings = vec![
         Alarm::new("old", AlarmState::Alarm, Some(deploy - Duration::days(2))),
         Alarm::new("new", AlarmState::Ok, Some(deploy - Duration::days(2))),
-        Alarm::new("moved", AlarmState::Ok, Some(deploy + Duration::seconds(30))),
+        Alarm::new(
+            "moved",
+            AlarmState::Ok,
+            Some(deploy + Duration::seconds(30)),
+        ),
     ];
     let at_deploy = analysis::alarms_at_deploy(&readings, deploy);
     assert_eq!(
-        at_deploy.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        at_deploy
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>(),
         vec!["old", "new"],
         "a state entered after the deploy is not the baseline's"
     );
@@ -755,7 +771,10 @@ fn a_missing_5xx_series_while_requests_has_data_is_inconclusive_not_zero_errors(
         ("e5upper", &zero[..]),
     ]);
     assert!(!f.errors_5xx_missing);
-    assert_eq!(analysis::judge(&p, &l, Some(&f), &[], &[]).0, StepOutcome::Passed);
+    assert_eq!(
+        analysis::judge(&p, &l, Some(&f), &[], &[]).0,
+        StepOutcome::Passed
+    );
     // A baseline window without 5xx data gives no reference rate.
     let unknown = Baseline {
         before_deploy: Figures {
@@ -818,5 +837,8 @@ fn two_p90_buckets_for_one_window_are_not_summed() {
         p90_latency_ms: Some(1_000),
         reference: None,
     };
-    assert_eq!(analysis::judge(&p, &l, Some(&f), &[], &[]).0, StepOutcome::Passed);
+    assert_eq!(
+        analysis::judge(&p, &l, Some(&f), &[], &[]).0,
+        StepOutcome::Passed
+    );
 }
