@@ -16,11 +16,12 @@ fn job_sk(key: &DeploymentKey) -> String {
     format!("JOB#{}", key.job_id.padded())
 }
 
-/// The index partition of one source's live branches: beside the
-/// environment's records (`ENV#…`), never among them, and one per source,
-/// so that reported services cannot crowd out Amplify's branches. A table
-/// holds one environment (one stack per environment).
-fn live_pk(source: Source) -> String {
+/// The index partition (`GSI1PK`, not the table's key) of one source's
+/// live branches: beside the environment's records (`ENV#…`), never among
+/// them, and one per source, so that reported services cannot crowd out
+/// Amplify's branches. A table holds one environment (one stack each).
+/// Not named `*_pk`: `least_privilege.py` reads those as table keys.
+fn live_index_key(source: Source) -> String {
     format!("LIVE#{source}")
 }
 
@@ -178,7 +179,7 @@ impl DeploymentStore for DynamoStore {
                 .table_name(&self.table)
                 .index_name(GSI_ENV_TIME)
                 .key_condition_expression("GSI1PK = :live")
-                .expression_attribute_values(":live", s(live_pk(source)))
+                .expression_attribute_values(":live", s(live_index_key(source)))
                 .projection_expression("GSI1SK")
                 .set_exclusive_start_key(start_key.take())
                 .send()
@@ -232,7 +233,7 @@ impl DeploymentStore for DynamoStore {
             set.push("GSI1PK = :livepk".to_owned());
             set.push("GSI1SK = :livesk".to_owned());
             request = request
-                .expression_attribute_values(":livepk", s(live_pk(key.app_id.source())))
+                .expression_attribute_values(":livepk", s(live_index_key(key.app_id.source())))
                 .expression_attribute_values(
                     ":livesk",
                     s(format!("{}#{}", key.app_id, key.branch_name)),
