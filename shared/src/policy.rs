@@ -88,6 +88,15 @@ const SCOPES: &[&str] = &["all", "dev", "staging", "prod"];
 impl BranchPolicy {
     /// Parses YAML or JSON. `source_name` names the file in errors.
     pub fn parse(text: &str, source_name: &str) -> Result<Self, PolicyError> {
+        let policy = Self::parse_stored(text, source_name)?;
+        policy.check_bake(text, source_name)?;
+        Ok(policy)
+    }
+
+    /// [`Self::parse`] without the checks added after a policy may have been
+    /// stored (`health.bake`'s): a stored policy keeps loading, and the
+    /// health checker refuses to run such a bake, saying why.
+    pub fn parse_stored(text: &str, source_name: &str) -> Result<Self, PolicyError> {
         let policy: BranchPolicy = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e
                 .location()
@@ -145,6 +154,28 @@ impl BranchPolicy {
             }
         }
         Ok(())
+    }
+
+    /// `health.bake`'s problems, the first one located at its key (the
+    /// field's name after `health.bake.`).
+    fn check_bake(&self, text: &str, source_name: &str) -> Result<(), PolicyError> {
+        let Some(problem) = self.health.bake.problems().into_iter().next() else {
+            return Ok(());
+        };
+        let key = problem
+            .strip_prefix("health.bake.")
+            .and_then(|rest| rest.split([' ', ':']).next())
+            .unwrap_or("bake");
+        let line = text
+            .lines()
+            .position(|l| l.contains(key))
+            .map_or(1, |i| i + 1);
+        Err(PolicyError {
+            source_name: source_name.to_owned(),
+            line,
+            column: 1,
+            reason: problem,
+        })
     }
 
     pub fn severity_of(&self, rule: &str) -> Severity {

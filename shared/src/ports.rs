@@ -96,6 +96,16 @@ pub trait DeploymentStore: Send + Sync {
         branch_name: &BranchName,
     ) -> impl Future<Output = Result<BranchState, StoreError>> + Send;
 
+    /// The branches of `source` whose live pointer is set (at most
+    /// `limit`, in app and branch order): the scheduled check's list, read
+    /// from the pointers themselves, so no number of records of any kind
+    /// pushes a live branch out of it.
+    fn live_branches(
+        &self,
+        source: crate::core::model::Source,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(AppId, BranchName)>, StoreError>> + Send;
+
     /// Points `pointer` at `job` unless it already points at a higher one.
     /// Returns whether it changed anything.
     fn advance_pointer(
@@ -606,12 +616,12 @@ pub trait HostingMetrics: Send + Sync {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<crate::core::bake::Figures, MetricsError>> + Send;
 
-    /// The state of each named alarm (DescribeAlarms), in the order given;
-    /// a name CloudWatch does not know is `Missing`.
+    /// The state of each named alarm (DescribeAlarms), in the order given,
+    /// with when it entered it; a name CloudWatch does not know is `Missing`.
     fn alarm_states(
         &self,
         names: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, crate::core::bake::AlarmState)>, MetricsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::core::bake::Alarm>, MetricsError>> + Send;
 }
 
 /// The health checker's own queue, for the next step of a bake: a message

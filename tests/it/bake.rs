@@ -158,9 +158,19 @@ async fn the_teams_alarms_are_read_by_name_and_a_missing_one_says_so() {
         .alarm_states(&names)
         .await
         .expect("DescribeAlarms");
-    assert_eq!(states[0], (firing, AlarmState::Alarm));
-    assert_eq!(states[1], (quiet, AlarmState::InsufficientData));
-    assert_eq!(states[2].1, AlarmState::Missing);
+    assert_eq!(
+        (states[0].name.as_str(), states[0].state),
+        (firing.as_str(), AlarmState::Alarm)
+    );
+    assert!(
+        states[0].since.is_some(),
+        "when it entered its state: what a bake compares with the deploy"
+    );
+    assert_eq!(
+        (states[1].name.as_str(), states[1].state),
+        (quiet.as_str(), AlarmState::InsufficientData)
+    );
+    assert_eq!(states[2].state, AlarmState::Missing);
 }
 
 /// The emulator's sites count what they serve and publish it as Amplify

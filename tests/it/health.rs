@@ -392,3 +392,72 @@ async fn a_site_url_on_the_metadata_service_is_never_requested_and_the_verdict_s
         "an inconclusive check never rolls back"
     );
 }
+
+/// #28 item 2: the scheduled run once listed the environment's 500 newest
+/// records and kept the Amplify ones, so reports dated in the future (or a
+/// busy CI) pushed every Amplify branch out of the live checks for good.
+#[tokio::test]
+async fn six_hundred_future_dated_reports_do_not_stop_an_amplify_branchs_scheduled_check() {
+    use futures::StreamExt;
+    use sentinel_shared::core::deployment::Deployment;
+    use sentinel_shared::core::model::BuildStatus;
+
+    let stack = Stack::new().await;
+    let branch = format!("flood-{}", unique_app_id());
+    let commit = "f100df100df100df100df100df100df100df100d";
+    let (key, _capture) = played_build(&stack, &branch, commit, true).await;
+    assert_eq!(
+        verdict_of(&stack, &key).await.health.unwrap().verdict,
+        Verdict::Healthy
+    );
+    // 600 reported deploys, recorded as the ingest records a report (a
+    // `svc:` app, the environment as its branch), each dated 2099.
+    let store = stack.store();
+    let dated = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2099, 1, 1, 0, 0, 0).unwrap();
+    let flood = unique_app_id();
+    let written: Vec<_> = futures::stream::iter(0..600u64)
+        .map(|n| {
+            let store = &store;
+            let environment = stack.environment();
+            let flood = &flood;
+            async move {
+                let mut record = Deployment::new(
+                    DeploymentKey {
+                        app_id: format!("svc:{flood}-{n}").parse().unwrap(),
+                        branch_name: environment.as_str().parse().unwrap(),
+                        job_id: JobId::new(n + 1),
+                    },
+                    environment,
+                );
+                record.status = BuildStatus::Succeeded;
+                record.details.start_time = Some(dated + chrono::Duration::seconds(n as i64));
+                store.save_deployment(&record).await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(written.iter().all(Result::is_ok), "600 reports recorded");
+
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
+        .message_body(scheduled_event())
+        .send()
+        .await
+        .unwrap();
+    let record = eventually(
+        Duration::from_secs(90),
+        "the branch's scheduled check",
+        || async {
+            Ok(store
+                .get_deployment(&key)
+                .await?
+                .filter(|d| d.live_check.is_some()))
+        },
+    )
+    .await
+    .expect("the Amplify branch is still checked on schedule");
+    assert_eq!(record.live_check.unwrap().verdict, Verdict::Healthy);
+}

@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use chrono::{DateTime, Utc};
 
 use super::{Failure, classify};
-use crate::core::bake::{AlarmState, Figures};
+use crate::core::bake::{Alarm, AlarmState, Figures};
 use crate::core::error::MetricsError;
 use crate::core::model::AppId;
 use crate::ports::HostingMetrics;
@@ -94,36 +94,15 @@ impl HostingMetrics for CloudWatchMetrics {
             .send()
             .await
             .map_err(|e| failure(&e))?;
-        let value = |id: &str| -> Option<f64> {
-            let values: Vec<f64> = out
-                .metric_data_results()
-                .iter()
-                .filter(|r| r.id() == Some(id))
-                .flat_map(|r| r.values().iter().copied())
-                .collect();
-            (!values.is_empty()).then(|| values.iter().sum())
-        };
-        let count = |id: &str| value(id).map_or(0, |v| v.max(0.0).round() as u64);
-        let either = |a: &str, b: &str| {
-            if value(a).is_some() {
-                count(a)
-            } else {
-                count(b)
-            }
-        };
-        Ok(Figures {
-            requests: count("requests"),
-            errors_5xx: either("e5", "e5upper"),
-            errors_4xx: either("e4", "e4upper"),
-            p90_latency_ms: value("p90").map(|s| (s * 1000.0).round().max(0.0) as u64),
-            datapoints: count("samples").min(u64::from(u32::MAX)) as u32,
-        })
+        let results: Vec<(&str, &[f64])> = out
+            .metric_data_results()
+            .iter()
+            .filter_map(|r| Some((r.id()?, r.values())))
+            .collect();
+        Ok(figures_of(&results))
     }
 
-    async fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> Result<Vec<(String, AlarmState)>, MetricsError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Alarm>, MetricsError> {
         let out = self
             .client
             .describe_alarms()
@@ -131,17 +110,62 @@ impl HostingMetrics for CloudWatchMetrics {
             .send()
             .await
             .map_err(|e| failure(&e))?;
-        let state = |name: &str| {
-            out.metric_alarms()
+        let to_utc = |t: &SdkTime| DateTime::from_timestamp(t.secs(), t.subsec_nanos());
+        let alarm = |name: &str| {
+            let Some(found) = out
+                .metric_alarms()
                 .iter()
                 .find(|a| a.alarm_name() == Some(name))
-                .and_then(|a| a.state_value())
+            else {
+                return Alarm::new(name, AlarmState::Missing, None);
+            };
+            let state = found
+                .state_value()
                 .map_or(AlarmState::Missing, |s| match s {
                     StateValue::Alarm => AlarmState::Alarm,
                     StateValue::Ok => AlarmState::Ok,
                     _ => AlarmState::InsufficientData,
-                })
+                });
+            // The transition is what a bake judges; the update time (which
+            // also moves on a change of evaluation state) only where
+            // CloudWatch gives no transition time.
+            let since = found
+                .state_transitioned_timestamp()
+                .or(found.state_updated_timestamp())
+                .and_then(to_utc);
+            Alarm::new(name, state, since)
         };
-        Ok(names.iter().map(|n| (n.clone(), state(n))).collect())
+        Ok(names.iter().map(|n| alarm(n)).collect())
+    }
+}
+
+/// The figures of one window from GetMetricData's results (id, values).
+/// A window not aligned to the period comes back in two buckets: counts
+/// are summed, but a p90 is not additive, so the worse bucket's is taken.
+pub fn figures_of(results: &[(&str, &[f64])]) -> Figures {
+    let values = |id: &str| -> Vec<f64> {
+        results
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect()
+    };
+    let sum = |id: &str| -> Option<f64> {
+        let v = values(id);
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    let count = |v: Option<f64>| v.map_or(0, |v| v.max(0.0).round() as u64);
+    let either = |a: &str, b: &str| sum(a).or_else(|| sum(b));
+    let e5 = either("e5", "e5upper");
+    let p90 = values("p90")
+        .into_iter()
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    Figures {
+        requests: count(sum("requests")),
+        errors_5xx: count(e5),
+        errors_5xx_missing: e5.is_none(),
+        errors_4xx: count(either("e4", "e4upper")),
+        p90_latency_ms: p90.map(|s| (s * 1000.0).round().max(0.0) as u64),
+        datapoints: count(sum("samples")).min(u64::from(u32::MAX)) as u32,
     }
 }

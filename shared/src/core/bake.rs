@@ -13,6 +13,10 @@ pub struct Figures {
     pub requests: u64,
     pub errors_5xx: u64,
     pub errors_4xx: u64,
+    /// Neither spelling of the 5xx metric had a datapoint in the window:
+    /// the errors are unknown, not zero (`errors_5xx` is then 0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub errors_5xx_missing: bool,
     /// p90 of `Latency` (time to first byte) over the window, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p90_latency_ms: Option<u64>,
@@ -22,9 +26,11 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// 5xx per request; `None` without requests.
+    /// 5xx per request; `None` without requests, or when the 5xx series
+    /// had no data (unknown is not zero).
     pub fn error_rate(&self) -> Option<f64> {
-        (self.requests > 0).then(|| self.errors_5xx as f64 / self.requests as f64)
+        (self.requests > 0 && !self.errors_5xx_missing)
+            .then(|| self.errors_5xx as f64 / self.requests as f64)
     }
 
     /// The sum of two windows (p90 latency: the worse of the two, as a
@@ -34,6 +40,7 @@ impl Figures {
             requests: self.requests + other.requests,
             errors_5xx: self.errors_5xx + other.errors_5xx,
             errors_4xx: self.errors_4xx + other.errors_4xx,
+            errors_5xx_missing: self.errors_5xx_missing || other.errors_5xx_missing,
             p90_latency_ms: match (self.p90_latency_ms, other.p90_latency_ms) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
@@ -54,6 +61,28 @@ pub enum AlarmState {
     Missing,
 }
 
+/// One of the team's alarms as DescribeAlarms reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alarm {
+    pub name: String,
+    pub state: AlarmState,
+    /// When it entered `state` (`StateTransitionedTimestamp`, else
+    /// `StateUpdatedTimestamp`); `None` when CloudWatch gave neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Alarm {
+    pub fn new(name: &str, state: AlarmState, since: Option<DateTime<Utc>>) -> Self {
+        Self {
+            name: name.to_owned(),
+            state,
+            since,
+        }
+    }
+}
+
 /// The baseline a bake compares with, read once at its first step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +91,12 @@ pub struct Baseline {
     pub before_deploy: Figures,
     /// The same hours a week earlier.
     pub week_ago: Figures,
+    /// The team's alarms whose state at the first step was already theirs
+    /// before the deploy (entered before it, or with no time given): an
+    /// alarm here in ALARM that is still in ALARM since the same moment
+    /// says nothing about the deploy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<Alarm>,
 }
 
 /// How one interval was judged.

@@ -12,6 +12,11 @@
 //!   service) refusing connections is the site failing, not our side.
 //! * An address the outbound rules refuse ends the check at once,
 //!   Inconclusive: no later round would be let through either.
+//! * Flapping is Unhealthy, in bounded time: `unhealthy_after` site-side
+//!   failures among the last `2 × unhealthy_after` judged rounds (a URL
+//!   answering 200 and 500 in turn fails every other user) — without it,
+//!   such a site never gives consecutive rounds and holds its check, and a
+//!   slot of the health checker's queue, until the deadline.
 //! * A wrong version is "not yet" during `version_grace` (the CDN can serve
 //!   the old deployment for a while), then a failure.
 //! * Requests go only to allowed hosts, follow at most 5 redirects within
@@ -174,6 +179,9 @@ impl Checker {
         let grace = Duration::from_millis(self.policy.version_grace_ms);
         let mut history: Vec<Vec<Attempt>> = Vec::new();
         let (mut passes, mut failures) = (0, 0);
+        // The judged rounds (pass or site-side failure), newest last.
+        let mut judged: std::collections::VecDeque<bool> = std::collections::VecDeque::new();
+        let flap_window = 2 * self.policy.unhealthy_after.max(1);
         let mut pause = Duration::from_millis(self.policy.round_interval_ms);
         let verdict = loop {
             let round = self.round(expect_commit).await;
@@ -189,6 +197,26 @@ impl Checker {
             });
             let all_passed = round.iter().all(|a| a.outcome == Outcome::Passed);
             history.push(round);
+            if all_passed || site_failed {
+                judged.push_back(site_failed);
+                if judged.len() > flap_window {
+                    judged.pop_front();
+                }
+            }
+            let failed_lately = judged.iter().filter(|f| **f).count();
+            if site_failed
+                && failures < self.policy.unhealthy_after
+                && failed_lately >= self.policy.unhealthy_after
+            {
+                break (
+                    Verdict::Unhealthy,
+                    format!(
+                        "failing intermittently: {failed_lately} of the last {} rounds failed: {}",
+                        judged.len(),
+                        reasons(history.last())
+                    ),
+                );
+            }
             if all_passed {
                 passes += 1;
                 failures = 0;

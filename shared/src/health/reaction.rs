@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord, LiveCheck};
 use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH, detail_type};
-use crate::core::model::{AppId, BranchName, Environment};
+use crate::core::model::{AppId, BranchName, Environment, Source};
 use crate::core::scope::Scope;
 use crate::effects;
 use crate::health::{CheckError, Checker, HealthPolicy, HealthReport, SiteChoice, Verdict, site};
@@ -215,21 +215,32 @@ impl<K: Stack> HealthChecker<'_, K> {
         scope: &Scope,
         round: DateTime<Utc>,
     ) -> Result<ScheduleOutcome, Error> {
+        // Each Amplify branch with a live job, from its own pointer: what
+        // else the table holds (reports, future-dated or not; a busy CI's
+        // records) cannot push it out of the list.
+        let mut branches = self
+            .store
+            .live_branches(Source::Amplify, MAX_LIVE_BRANCHES)
+            .await?;
+        // Pointers written before the live-branch list existed are listed
+        // from the newest records, as before, until their branch deploys
+        // again (docs/policy.md, "Scheduled checks").
         let recent = self
             .store
             .list_deployments(
                 environment,
                 &DeploymentFilter {
-                    limit: 500,
+                    limit: LEGACY_RECENT,
                     ..Default::default()
                 },
             )
             .await?;
-        let mut branches: Vec<(AppId, BranchName)> = recent
-            .into_iter()
-            .map(|d| (d.key.app_id, d.key.branch_name))
-            .filter(|(app, branch)| app.is_amplify() && scope.covers(app, branch))
-            .collect();
+        branches.extend(
+            recent
+                .into_iter()
+                .map(|d| (d.key.app_id, d.key.branch_name)),
+        );
+        branches.retain(|(app, branch)| app.is_amplify() && scope.covers(app, branch));
         branches.sort();
         branches.dedup();
         let results: Vec<_> =
@@ -340,6 +351,10 @@ impl<K: Stack> HealthChecker<'_, K> {
         }
         let Some(url) = reported_site(record, &policy) else {
             return Ok((NO_URL.to_owned(), Err(CheckError("no URL reported".into()))));
+        };
+        let policy = HealthPolicy {
+            deadline_ms: policy.deadline_ms.min(REPORTED_DEADLINE_MS),
+            ..policy
         };
         // The team's own server: refusing connections is it being down.
         let checker =
@@ -458,6 +473,13 @@ impl<K: Stack> HealthChecker<'_, K> {
     }
 }
 
+/// The longest a reported service's check runs, whatever its policy says:
+/// anyone with the reporter policy can send a URL that never gives a
+/// verdict, and each such check holds one of the health checker's
+/// invocations until its deadline (`docs/reporting.md`, "Health of a
+/// reported service").
+pub const REPORTED_DEADLINE_MS: u64 = 120_000;
+
 /// Where a reported deploy is checked: the policy's URL (`{appId}`,
 /// `{branch}` filled in) when it names one, else the URL the report gave.
 fn reported_site(record: &Deployment, policy: &HealthPolicy) -> Option<String> {
@@ -477,6 +499,15 @@ fn expected_version(record: &Deployment) -> Option<&str> {
         .and_then(|r| r.version.as_deref())
         .or(record.details.commit_id.as_deref())
 }
+
+/// The most Amplify branches one scheduled run lists: Amplify allows 50
+/// branches per app, so this covers 40 watched apps' every branch.
+pub const MAX_LIVE_BRANCHES: usize = 2_000;
+
+/// How many of the newest records a scheduled run also reads, for live
+/// pointers written before they were listed (they are listed from their
+/// branch's next deploy on).
+pub const LEGACY_RECENT: usize = 500;
 
 /// How many branches a scheduled run checks at once: enough to check a few
 /// hundred branches well within a round, few enough not to burst Amplify's

@@ -9,11 +9,30 @@ use super::{
 };
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::StoreError;
-use crate::core::model::{AppId, BranchName, Environment};
+use crate::core::model::{AppId, BranchName, Environment, Source};
 use crate::ports::{BranchPointer, BranchState, DeploymentFilter, DeploymentStore};
 
 fn job_sk(key: &DeploymentKey) -> String {
     format!("JOB#{}", key.job_id.padded())
+}
+
+/// The index partition (`GSI1PK`, not the table's key) of one source's
+/// live branches: beside the environment's records (`ENV#…`), never among
+/// them, and one per source, so that reported services cannot crowd out
+/// Amplify's branches. A table holds one environment (one stack each).
+/// Not named `*_pk`: `least_privilege.py` reads those as table keys.
+fn live_index_key(source: Source) -> String {
+    format!("LIVE#{source}")
+}
+
+/// `(app, branch)` from a live-branch entry's `GSI1SK` (`{app}#{branch}`:
+/// app ids hold no `#`, branch names may).
+fn live_entry(item: &Item) -> Option<(AppId, BranchName)> {
+    let AttributeValue::S(sk) = item.get("GSI1SK")? else {
+        return None;
+    };
+    let (app, branch) = sk.split_once('#')?;
+    Some((app.parse().ok()?, branch.parse().ok()?))
 }
 
 impl DynamoStore {
@@ -146,6 +165,44 @@ impl DeploymentStore for DynamoStore {
         Ok(item.map(decode_item).transpose()?.unwrap_or_default())
     }
 
+    async fn live_branches(
+        &self,
+        source: Source,
+        limit: usize,
+    ) -> Result<Vec<(AppId, BranchName)>, StoreError> {
+        let mut found = Vec::new();
+        let mut start_key: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_ENV_TIME)
+                .key_condition_expression("GSI1PK = :live")
+                .expression_attribute_values(":live", s(live_index_key(source)))
+                .projection_expression("GSI1SK")
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                match live_entry(&item) {
+                    Some(entry) => found.push(entry),
+                    // Not a key this adapter wrote: skipped, not fatal to
+                    // every other branch's check.
+                    None => tracing::warn!(?item, "unreadable live-branch entry; skipped"),
+                }
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+            let Some(next) = next_page(out.last_evaluated_key) else {
+                return Ok(found);
+            };
+            start_key = Some(next);
+        }
+    }
+
     async fn advance_pointer(
         &self,
         key: &DeploymentKey,
@@ -170,6 +227,18 @@ impl DeploymentStore for DynamoStore {
             .expression_attribute_values(":job", s(key.job_id.to_string()))
             .expression_attribute_values(":n", n(key.job_id.number()))
             .expression_attribute_values(":entity", s("branch-state"));
+        if pointer == BranchPointer::Live {
+            // The branch's entry in the live-branch list (the index, under
+            // its source's own partition): written with the pointer itself.
+            set.push("GSI1PK = :livepk".to_owned());
+            set.push("GSI1SK = :livesk".to_owned());
+            request = request
+                .expression_attribute_values(":livepk", s(live_index_key(key.app_id.source())))
+                .expression_attribute_values(
+                    ":livesk",
+                    s(format!("{}#{}", key.app_id, key.branch_name)),
+                );
+        }
         let update = match commit_id {
             Some(commit) => {
                 set.push(format!("{p}Commit = :commit"));

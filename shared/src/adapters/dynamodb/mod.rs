@@ -5,7 +5,7 @@
 //! | item | PK | SK | GSI1PK / GSI1SK |
 //! |---|---|---|---|
 //! | deployment | `BRANCH#{appId}#{branch}` | `JOB#{jobId padded to 10}` | `ENV#{env}` / `{startedAt}#{appId}#{branch}#{job}` |
-//! | branch state | `BRANCH#{appId}#{branch}` | `STATE` | — |
+//! | branch state | `BRANCH#{appId}#{branch}` | `STATE` | `LIVE#{source}` / `{appId}#{branch}` (once a job is live) |
 //! | alert state | `BRANCH#{appId}#{branch}` | `ALERTS` | — |
 //! | rollback state | `BRANCH#{appId}#{branch}` | `ROLLBACK` | — |
 //! | policy | `POLICY#{appId}` | `APP`, `BRANCH#{branch}` | — |
@@ -13,7 +13,8 @@
 //! | once-only claim | `METRICS#{env}` | `ONCE#{key}` | — |
 //!
 //! The GSI (`by-environment-time`) answers "deployments of an environment in
-//! a time window" without a scan. `expires_at` (epoch seconds) drives TTL.
+//! a time window" without a scan, and "the live branches of a source" (the
+//! scheduled check's list) from the branch states' live pointers. `expires_at` (epoch seconds) drives TTL.
 //!
 //! One file per port: `deployments.rs` (records, outbox, branch state),
 //! `policies.rs`, `branch_items.rs` (alert and rollback state), `metrics.rs`,

@@ -33,7 +33,7 @@ impl PolicyStore for DynamoStore {
             let Some(AttributeValue::S(text)) = item.get("policy") else {
                 return Err(StoreError::Corrupt("policy item without a policy".into()));
             };
-            let policy = BranchPolicy::parse(text, "stored policy")
+            let policy = BranchPolicy::parse_stored(text, "stored policy")
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Ok(Some(StoredPolicy {
                 policy,

@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::lock;
-use crate::core::bake::{AlarmState, Figures};
+use crate::core::bake::{Alarm, AlarmState, Figures};
 use crate::core::error::{MetricsError, PublishError};
 use crate::core::model::AppId;
 use crate::ports::{BakeSteps, HostingMetrics};
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
+/// An alarm's state and when it entered it.
+type AlarmEntry = (AlarmState, Option<DateTime<Utc>>);
 
 /// Figures per window: a window given no figures reads as one without
 /// datapoints (as CloudWatch answers for a quiet or unknown app).
@@ -20,7 +22,7 @@ pub struct MemoryMetrics {
     windows: Mutex<BTreeMap<Window, Figures>>,
     /// Any window not set: these figures (`None`: no datapoints).
     pub default: Mutex<Option<Figures>>,
-    alarms: Mutex<BTreeMap<String, AlarmState>>,
+    alarms: Mutex<BTreeMap<String, AlarmEntry>>,
     /// Every window read, in order (one GetMetricData each).
     pub reads: Mutex<Vec<Window>>,
     pub alarm_reads: Mutex<usize>,
@@ -37,8 +39,14 @@ impl MemoryMetrics {
         *lock(&self.default) = figures;
     }
 
+    /// `name` in `state`, with no time of entry (as an emulator may answer).
     pub fn set_alarm(&self, name: &str, state: AlarmState) {
-        lock(&self.alarms).insert(name.to_owned(), state);
+        lock(&self.alarms).insert(name.to_owned(), (state, None));
+    }
+
+    /// `name` in `state` since `since`.
+    pub fn set_alarm_since(&self, name: &str, state: AlarmState, since: DateTime<Utc>) {
+        lock(&self.alarms).insert(name.to_owned(), (state, Some(since)));
     }
 
     pub fn reads(&self) -> Vec<Window> {
@@ -64,19 +72,17 @@ impl HostingMetrics for MemoryMetrics {
             .unwrap_or_default())
     }
 
-    async fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> Result<Vec<(String, AlarmState)>, MetricsError> {
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Alarm>, MetricsError> {
         *lock(&self.alarm_reads) += 1;
         let alarms = lock(&self.alarms);
         Ok(names
             .iter()
             .map(|n| {
-                (
-                    n.clone(),
-                    alarms.get(n).copied().unwrap_or(AlarmState::Missing),
-                )
+                let (state, since) = alarms
+                    .get(n)
+                    .copied()
+                    .unwrap_or((AlarmState::Missing, None));
+                Alarm::new(n, state, since)
             })
             .collect())
     }

@@ -215,6 +215,22 @@ impl DeploymentStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn live_branches(
+        &self,
+        source: crate::core::model::Source,
+        limit: usize,
+    ) -> Result<Vec<(AppId, BranchName)>, StoreError> {
+        let mut found: Vec<(AppId, BranchName)> = lock(&self.branches)
+            .iter()
+            .filter(|(_, state)| state.live_job.is_some())
+            .filter_map(|((app, branch), _)| Some((app.parse().ok()?, branch.parse().ok()?)))
+            .filter(|(app, _): &(AppId, BranchName)| app.source() == source)
+            .collect();
+        found.sort();
+        found.truncate(limit);
+        Ok(found)
+    }
+
     async fn advance_pointer(
         &self,
         key: &DeploymentKey,

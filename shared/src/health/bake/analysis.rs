@@ -8,8 +8,11 @@
 //! data during a deployment's bake rolls it back); a Sentinel rollback is a
 //! full Amplify rebuild and locks auto-build, so it acts only on evidence.
 
+use chrono::{DateTime, Utc};
+
 use crate::core::bake::{
-    AlarmState, BakeEvidence, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures, StepOutcome,
+    Alarm, AlarmState, BakeEvidence, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures,
+    StepOutcome,
 };
 
 use super::BakePolicy;
@@ -55,24 +58,52 @@ pub fn limits(policy: &BakePolicy, baseline: &Baseline) -> Limits {
     }
 }
 
+/// The alarms read at the first step whose state then was already theirs
+/// at the deploy (`deployed_at`): entered before it, or with no time given
+/// (the first reading is then the best view of "before").
+pub fn alarms_at_deploy(readings: &[Alarm], deployed_at: DateTime<Utc>) -> Vec<Alarm> {
+    readings
+        .iter()
+        .filter(|a| a.since.is_none_or(|t| t <= deployed_at))
+        .cloned()
+        .collect()
+}
+
+/// Whether `alarm` (in ALARM now) is the same ALARM the baseline found:
+/// in ALARM at the deploy and not left since (same moment of entry).
+fn firing_before_the_deploy(alarm: &Alarm, at_deploy: &[Alarm]) -> bool {
+    at_deploy
+        .iter()
+        .any(|b| b.name == alarm.name && b.state == AlarmState::Alarm && b.since == alarm.since)
+}
+
 /// One interval: its figures (`None`: the metrics had no data at all) and
-/// the alarms' states, against the limits.
+/// the alarms' states, against the limits. An alarm fails the interval
+/// only by a transition into ALARM after the deploy; one in ALARM since
+/// before it (`at_deploy`, the baseline's) cannot be judged.
 pub fn judge(
     policy: &BakePolicy,
     limits: &Limits,
     figures: Option<&Figures>,
-    alarms: &[(String, AlarmState)],
+    alarms: &[Alarm],
+    at_deploy: &[Alarm],
 ) -> (StepOutcome, Vec<String>) {
-    let firing: Vec<String> = alarms
-        .iter()
-        .filter(|(_, s)| *s == AlarmState::Alarm)
-        .map(|(n, _)| format!("alarm {n} is in ALARM"))
-        .collect();
+    let mut unsure = Vec::new();
+    let mut firing = Vec::new();
+    for a in alarms.iter().filter(|a| a.state == AlarmState::Alarm) {
+        if firing_before_the_deploy(a, at_deploy) {
+            unsure.push(format!(
+                "alarm {} was in ALARM before the deploy and still is: not judged",
+                a.name
+            ));
+        } else {
+            firing.push(format!("alarm {} is in ALARM", a.name));
+        }
+    }
     if !firing.is_empty() {
         return (StepOutcome::Failed, firing);
     }
     let mut failed = Vec::new();
-    let mut unsure = Vec::new();
     match figures {
         None => unsure.push("no datapoints for Requests".to_owned()),
         Some(f) if f.datapoints == 0 => unsure.push("no datapoints for Requests".to_owned()),
@@ -81,8 +112,17 @@ pub fn judge(
             f.requests, policy.min_requests
         )),
         Some(f) => {
-            let rate = f.error_rate().unwrap_or(0.0);
-            if rate > limits.error_rate {
+            // Requests has data but 5xx none: zero errors would be a guess.
+            let rate = f.error_rate();
+            if rate.is_none() {
+                unsure.push(format!(
+                    "no datapoints for 5xxErrors while Requests counted {}: the error rate is unknown",
+                    f.requests
+                ));
+            }
+            if let Some(rate) = rate
+                && rate > limits.error_rate
+            {
                 failed.push(format!(
                     "5xx rate {} ({} of {}) above {}",
                     percent(rate),
@@ -101,12 +141,12 @@ pub fn judge(
     if !failed.is_empty() {
         return (StepOutcome::Failed, failed);
     }
-    for (name, state) in alarms {
-        match state {
+    for a in alarms {
+        match a.state {
             AlarmState::InsufficientData => {
-                unsure.push(format!("alarm {name} has INSUFFICIENT_DATA"));
+                unsure.push(format!("alarm {} has INSUFFICIENT_DATA", a.name));
             }
-            AlarmState::Missing => unsure.push(format!("no alarm named {name}")),
+            AlarmState::Missing => unsure.push(format!("no alarm named {}", a.name)),
             AlarmState::Ok | AlarmState::Alarm => {}
         }
     }

@@ -26,7 +26,7 @@ pub struct BakePolicy {
     /// Amplify's metrics have one dimension, `App`: a preview branch's
     /// traffic cannot be told from production's, and is left to probes.
     pub branches: Vec<String>,
-    /// An interval with fewer requests is inconclusive.
+    /// An interval with fewer requests is inconclusive (1 or more).
     pub min_requests: u64,
     /// An interval fails when its 5xx rate is above
     /// max(`max_error_rate`, `error_rate_factor` × baseline rate).
@@ -92,6 +92,14 @@ impl BakePolicy {
             if !n.0.is_finite() || n.0 < 0.0 {
                 out.push(format!("health.bake.{name} must be a number of 0 or more"));
             }
+        }
+        if self.min_requests == 0 {
+            // With no floor, a window with no traffic at all has a 5xx rate
+            // of 0 and passes: a bake must judge requests, not silence.
+            out.push(
+                "health.bake.min_requests is 0: it must be 1 or more (an interval without traffic must not pass)"
+                    .into(),
+            );
         }
         if self.failure_limit == 0 {
             out.push("health.bake.failure_limit must be 1 or more".into());

@@ -193,8 +193,8 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
             return Ok(StepResult::Finished(BakeOutcome::Superseded));
         }
         let baseline = match &bake.baseline {
-            Some(b) => b.clone(),
-            None => self.baseline(&key.app_id, &bake).await?,
+            Some(_) => None,
+            None => Some(self.baseline(&key.app_id, &bake).await?),
         };
         let mut reasons = Vec::new();
         let figures = match self.metrics.hosting_figures(&key.app_id, from, to).await {
@@ -217,8 +217,27 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
                 Err(e) => return Err(e.into()),
             }
         };
+        let baseline = match (&bake.baseline, baseline) {
+            (Some(b), _) => b.clone(),
+            // With the first step's alarms: the states already theirs at
+            // the deploy are what later steps compare with.
+            (None, Some(b)) => Baseline {
+                alarms: analysis::alarms_at_deploy(
+                    &alarms,
+                    bake.deployed_at.unwrap_or(bake.started_at),
+                ),
+                ..b
+            },
+            (None, None) => Baseline::default(),
+        };
         let limits = analysis::limits(&policy, &baseline);
-        let (outcome, mut why) = analysis::judge(&policy, &limits, figures.as_ref(), &alarms);
+        let (outcome, mut why) = analysis::judge(
+            &policy,
+            &limits,
+            figures.as_ref(),
+            &alarms,
+            &baseline.alarms,
+        );
         let outcome = match (outcome, reasons.is_empty()) {
             (crate::core::bake::StepOutcome::Passed, false) => {
                 crate::core::bake::StepOutcome::Inconclusive
@@ -291,6 +310,7 @@ impl<K: Stack, M: HostingMetrics, Q: BakeSteps> Baker<'_, K, M, Q> {
         Ok(Baseline {
             before_deploy: read(until - length, until).await?,
             week_ago: read(bake.started_at - week, bake.started_at - week + length).await?,
+            alarms: Vec::new(),
         })
     }
 

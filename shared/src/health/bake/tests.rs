@@ -7,7 +7,7 @@ use super::reaction::{BAKE_STEP, BakeStepEvent, Baker, StepResult, plan};
 use super::{BakePolicy, Number};
 use crate::adapters::memory::{InMemory, MemoryMetrics, MemoryPublisher, MemorySteps, MemoryStore};
 use crate::core::bake::{
-    AlarmState, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures, StepOutcome,
+    Alarm, AlarmState, BakeOutcome, BakeRecord, BakeStep, Baseline, Figures, StepOutcome,
 };
 use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord};
 use crate::core::events::detail_type;
@@ -20,6 +20,7 @@ fn figures(requests: u64, errors_5xx: u64, p90: u64) -> Figures {
         requests,
         errors_5xx,
         errors_4xx: 0,
+        errors_5xx_missing: false,
         p90_latency_ms: Some(p90),
         datapoints: 5,
     }
@@ -38,6 +39,7 @@ fn quiet_baseline() -> Baseline {
     Baseline {
         before_deploy: figures(3_000, 3, 120),
         week_ago: figures(2_800, 0, 110),
+        alarms: Vec::new(),
     }
 }
 
@@ -88,6 +90,7 @@ fn the_error_rate_limit_is_the_floor_or_three_times_the_baseline() {
     let noisy = Baseline {
         before_deploy: figures(1_000, 20, 100),
         week_ago: figures(1_000, 10, 100),
+        alarms: Vec::new(),
     };
     let high = analysis::limits(&p, &noisy);
     assert!(
@@ -107,6 +110,7 @@ fn a_baseline_without_traffic_is_ignored() {
     let b = Baseline {
         before_deploy: figures(10, 5, 900),
         week_ago: Figures::default(),
+        alarms: Vec::new(),
     };
     let l = analysis::limits(&p, &b);
     assert!((l.error_rate - 0.01).abs() < 1e-9);
@@ -121,7 +125,7 @@ fn a_baseline_without_traffic_is_ignored() {
 fn twenty_percent_of_failing_requests_fail_the_interval_with_figures() {
     let p = on();
     let l = analysis::limits(&p, &quiet_baseline());
-    let (o, why) = analysis::judge(&p, &l, Some(&figures(1_000, 200, 130)), &[]);
+    let (o, why) = analysis::judge(&p, &l, Some(&figures(1_000, 200, 130)), &[], &[]);
     assert_eq!(o, StepOutcome::Failed);
     assert!(
         why[0].contains("20.00 %") && why[0].contains("200 of 1000"),
@@ -137,7 +141,7 @@ fn a_slower_p90_than_twice_the_baseline_fails_the_interval() {
         p90_latency_ms: Some(1_200),
         reference: None,
     };
-    let (o, why) = analysis::judge(&p, &l, Some(&figures(1_000, 0, 1_500)), &[]);
+    let (o, why) = analysis::judge(&p, &l, Some(&figures(1_000, 0, 1_500)), &[], &[]);
     assert_eq!(o, StepOutcome::Failed);
     assert!(
         why[0].contains("p90 latency 1500 ms above 1200 ms"),
@@ -150,7 +154,7 @@ fn low_traffic_is_inconclusive_not_failure() {
     let p = on();
     let l = analysis::limits(&p, &quiet_baseline());
     // Half the requests fail, but there are 12 of them.
-    let (o, why) = analysis::judge(&p, &l, Some(&figures(12, 6, 100)), &[]);
+    let (o, why) = analysis::judge(&p, &l, Some(&figures(12, 6, 100)), &[], &[]);
     assert_eq!(o, StepOutcome::Inconclusive);
     assert!(why[0].contains("below the minimum of 100"), "{why:?}");
 }
@@ -160,11 +164,11 @@ fn missing_datapoints_are_inconclusive() {
     let p = on();
     let l = analysis::limits(&p, &quiet_baseline());
     assert_eq!(
-        analysis::judge(&p, &l, None, &[]).0,
+        analysis::judge(&p, &l, None, &[], &[]).0,
         StepOutcome::Inconclusive
     );
     let none = Figures::default();
-    let (o, why) = analysis::judge(&p, &l, Some(&none), &[]);
+    let (o, why) = analysis::judge(&p, &l, Some(&none), &[], &[]);
     assert_eq!(o, StepOutcome::Inconclusive);
     assert!(why[0].contains("no datapoints"), "{why:?}");
 }
@@ -174,10 +178,10 @@ fn an_alarm_in_alarm_fails_the_interval_whatever_the_traffic() {
     let p = on();
     let l = analysis::limits(&p, &quiet_baseline());
     let alarms = vec![
-        ("api-errors".to_owned(), AlarmState::Alarm),
-        ("canary".to_owned(), AlarmState::Ok),
+        Alarm::new("api-errors", AlarmState::Alarm, None),
+        Alarm::new("canary", AlarmState::Ok, None),
     ];
-    let (o, why) = analysis::judge(&p, &l, Some(&figures(3, 0, 100)), &alarms);
+    let (o, why) = analysis::judge(&p, &l, Some(&figures(3, 0, 100)), &alarms, &[]);
     assert_eq!(o, StepOutcome::Failed);
     assert_eq!(why, vec!["alarm api-errors is in ALARM".to_owned()]);
 }
@@ -187,8 +191,8 @@ fn insufficient_data_or_a_missing_alarm_is_inconclusive() {
     let p = on();
     let l = analysis::limits(&p, &quiet_baseline());
     for state in [AlarmState::InsufficientData, AlarmState::Missing] {
-        let alarms = vec![("canary".to_owned(), state)];
-        let (o, _) = analysis::judge(&p, &l, Some(&figures(1_000, 0, 100)), &alarms);
+        let alarms = vec![Alarm::new("canary", state, None)];
+        let (o, _) = analysis::judge(&p, &l, Some(&figures(1_000, 0, 100)), &alarms, &[]);
         assert_eq!(o, StepOutcome::Inconclusive, "{state:?}");
     }
 }
@@ -549,7 +553,12 @@ async fn an_alarm_in_alarm_fails_the_bake_at_once() {
         ..on()
     })
     .await;
-    w.metrics.set_alarm("checkout-errors", AlarmState::Alarm);
+    // Into ALARM during the bake (the deploy was at t0 - 20 s).
+    w.metrics.set_alarm_since(
+        "checkout-errors",
+        AlarmState::Alarm,
+        t0() + Duration::minutes(2),
+    );
     assert_eq!(w.step(1).await, StepResult::Finished(BakeOutcome::Failed));
     let entry = w.publisher.published.lock().unwrap()[0].clone();
     assert_eq!(entry.detail_type, detail_type::DEPLOYMENT_UNHEALTHY);
@@ -620,5 +629,216 @@ async fn a_bake_turned_off_in_the_policy_stops_without_a_verdict() {
     assert_eq!(
         bake.reason.as_deref(),
         Some("the bake was turned off in the policy")
+    );
+}
+
+// ----- #28 item 10: what a bake may and may not conclude -----
+
+#[tokio::test]
+async fn an_alarm_already_in_alarm_before_the_deploy_fails_no_step() {
+    let w = World::new(BakePolicy {
+        alarms: vec!["checkout-errors".into()],
+        ..on()
+    })
+    .await;
+    // Firing for an hour before the deploy, and through the whole bake.
+    w.metrics.set_alarm_since(
+        "checkout-errors",
+        AlarmState::Alarm,
+        t0() - Duration::hours(1),
+    );
+    for n in 1..=3 {
+        let result = w.step(n).await;
+        assert_ne!(
+            result,
+            StepResult::Finished(BakeOutcome::Failed),
+            "step {n}"
+        );
+    }
+    let bake = w.record().await.bake.unwrap();
+    assert_eq!(
+        bake.baseline.as_ref().unwrap().alarms,
+        vec![Alarm::new(
+            "checkout-errors",
+            AlarmState::Alarm,
+            Some(t0() - Duration::hours(1))
+        )],
+        "the alarm's state at the deploy is in the baseline"
+    );
+    assert!(
+        bake.steps
+            .iter()
+            .all(|s| s.outcome == StepOutcome::Inconclusive),
+        "an alarm firing throughout says nothing about the deploy: {:?}",
+        bake.steps
+    );
+    assert!(
+        bake.steps[0].reasons[0].contains("was in ALARM before the deploy"),
+        "{:?}",
+        bake.steps[0].reasons
+    );
+    assert_eq!(bake.outcome, Some(BakeOutcome::Inconclusive));
+    assert!(
+        !w.publisher
+            .detail_types()
+            .contains(&detail_type::DEPLOYMENT_UNHEALTHY.to_owned()),
+        "no rollback for an alarm the deploy did not cause"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_that_recovers_and_fires_again_during_the_bake_fails_it() {
+    let w = World::new(BakePolicy {
+        alarms: vec!["checkout-errors".into()],
+        ..on()
+    })
+    .await;
+    let before = t0() - Duration::hours(1);
+    w.metrics
+        .set_alarm_since("checkout-errors", AlarmState::Alarm, before);
+    assert_eq!(
+        w.step(1).await,
+        StepResult::Judged(StepOutcome::Inconclusive)
+    );
+    // OK, then into ALARM again: a transition during the bake.
+    w.metrics.set_alarm_since(
+        "checkout-errors",
+        AlarmState::Alarm,
+        t0() + Duration::minutes(7),
+    );
+    assert_eq!(w.step(2).await, StepResult::Finished(BakeOutcome::Failed));
+}
+
+#[test]
+fn only_a_transition_into_alarm_after_the_deploy_fails_an_interval() {
+    let p = on();
+    let l = analysis::limits(&p, &quiet_baseline());
+    let deploy = t0();
+    let good = figures(1_000, 0, 100);
+    let readings = vec![
+        Alarm::new("old", AlarmState::Alarm, Some(deploy - Duration::days(2))),
+        Alarm::new("new", AlarmState::Ok, Some(deploy - Duration::days(2))),
+        Alarm::new(
+            "moved",
+            AlarmState::Ok,
+            Some(deploy + Duration::seconds(30)),
+        ),
+    ];
+    let at_deploy = analysis::alarms_at_deploy(&readings, deploy);
+    assert_eq!(
+        at_deploy
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["old", "new"],
+        "a state entered after the deploy is not the baseline's"
+    );
+    let (o, why) = analysis::judge(&p, &l, Some(&good), &readings[..1], &at_deploy);
+    assert_eq!(o, StepOutcome::Inconclusive, "{why:?}");
+    let fired = [Alarm::new(
+        "new",
+        AlarmState::Alarm,
+        Some(deploy + Duration::minutes(4)),
+    )];
+    let (o, why) = analysis::judge(&p, &l, Some(&good), &fired, &at_deploy);
+    assert_eq!(o, StepOutcome::Failed);
+    assert_eq!(why, vec!["alarm new is in ALARM".to_owned()]);
+}
+
+#[test]
+fn a_missing_5xx_series_while_requests_has_data_is_inconclusive_not_zero_errors() {
+    let p = on();
+    let l = analysis::limits(&p, &quiet_baseline());
+    let requests = [1_000.0];
+    let samples = [5.0];
+    // Requests answered, neither 5xxErrors nor 5XXErrors had a datapoint.
+    let f = crate::adapters::cloudwatch::figures_of(&[
+        ("requests", &requests[..]),
+        ("samples", &samples[..]),
+        ("e5", &[]),
+        ("e5upper", &[]),
+    ]);
+    assert!(f.errors_5xx_missing, "{f:?}");
+    assert_eq!(f.error_rate(), None, "unknown, not 0 %");
+    let (o, why) = analysis::judge(&p, &l, Some(&f), &[], &[]);
+    assert_eq!(o, StepOutcome::Inconclusive, "{why:?}");
+    assert!(why[0].contains("no datapoints for 5xxErrors"), "{why:?}");
+    // Either spelling with data is a judged rate.
+    let zero = [0.0];
+    let f = crate::adapters::cloudwatch::figures_of(&[
+        ("requests", &requests[..]),
+        ("samples", &samples[..]),
+        ("e5upper", &zero[..]),
+    ]);
+    assert!(!f.errors_5xx_missing);
+    assert_eq!(
+        analysis::judge(&p, &l, Some(&f), &[], &[]).0,
+        StepOutcome::Passed
+    );
+    // A baseline window without 5xx data gives no reference rate.
+    let unknown = Baseline {
+        before_deploy: Figures {
+            errors_5xx_missing: true,
+            errors_5xx: 0,
+            ..figures(3_000, 0, 100)
+        },
+        week_ago: Figures::default(),
+        alarms: Vec::new(),
+    };
+    assert!((analysis::limits(&p, &unknown).error_rate - 0.01).abs() < 1e-9);
+}
+
+#[test]
+fn min_requests_of_zero_is_refused_naming_the_field() {
+    let p = BakePolicy {
+        min_requests: 0,
+        ..on()
+    };
+    let problems = p.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("health.bake.min_requests is 0"),
+        "{problems:?}"
+    );
+    let text = "health:\n  bake:\n    enabled: true\n    min_requests: 0\n";
+    let err = crate::policy::BranchPolicy::parse(text, "policy.yaml").unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    assert!(
+        err.to_string().contains("health.bake.min_requests is 0"),
+        "{err}"
+    );
+    // One already stored still loads; the health checker runs no bake for it.
+    let stored = crate::policy::BranchPolicy::parse_stored(text, "stored policy").unwrap();
+    assert!(!stored.health.bake.problems().is_empty());
+}
+
+#[test]
+fn two_p90_buckets_for_one_window_are_not_summed() {
+    // A window not aligned to the period: CloudWatch answers two buckets.
+    let requests = [600.0, 400.0];
+    let samples = [3.0, 2.0];
+    let e5 = [1.0, 2.0];
+    let p90 = [0.4, 0.7];
+    let f = crate::adapters::cloudwatch::figures_of(&[
+        ("requests", &requests[..]),
+        ("samples", &samples[..]),
+        ("e5", &e5[..]),
+        ("p90", &p90[..]),
+    ]);
+    assert_eq!((f.requests, f.errors_5xx, f.datapoints), (1_000, 3, 5));
+    assert_eq!(
+        f.p90_latency_ms,
+        Some(700),
+        "the worse bucket's p90, not 1100 ms"
+    );
+    let p = on();
+    let l = Limits {
+        error_rate: 0.01,
+        p90_latency_ms: Some(1_000),
+        reference: None,
+    };
+    assert_eq!(
+        analysis::judge(&p, &l, Some(&f), &[], &[]).0,
+        StepOutcome::Passed
     );
 }
