@@ -81,6 +81,14 @@ pub const WIRING: &[Wire] = &[
             rule("LiveHealthScheduleRule", true, true),
         ],
     },
+    // Reported services' deploys: the same function, its own queue and
+    // share of concurrency (#28: reporters cannot starve Amplify's checks).
+    Wire {
+        function: "health-checker",
+        queue_logical: "ReportedHealthCheckQueue",
+        queue: "reported-health",
+        rules: &[rule("ReportedBuildSucceededRule", false, false)],
+    },
     Wire {
         function: "alerter",
         queue_logical: "AlerterQueue",

@@ -114,6 +114,31 @@ pub trait DeploymentStore: Send + Sync {
         commit_id: Option<&str>,
         pointer: BranchPointer,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes `slot.job`'s place among the checks of `slot.app_id` started
+    /// in the window beginning at `slot.window_start`, unless `slot.max`
+    /// other jobs hold one. A job that holds one keeps it: a redelivered
+    /// check takes no second place. Returns whether the job holds a place.
+    fn take_check_slot(
+        &self,
+        slot: &CheckSlot,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A place among one reported service's checks of one window
+/// ([`crate::health::rate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSlot {
+    pub app_id: AppId,
+    /// The window's start, in seconds since the epoch.
+    pub window_start: i64,
+    /// The job holding the place (`{branch}#{job}`): the same job, the
+    /// same place.
+    pub job: String,
+    pub max: usize,
+    /// When the stored window may go (seconds since the epoch; the table's
+    /// TTL).
+    pub expires_at: i64,
 }
 
 /// An Amplify app as the domain needs it.

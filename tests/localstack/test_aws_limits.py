@@ -165,7 +165,7 @@ def test_the_queue_check_can_say_no():
         st["Resource"] = [st["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
     res["IngestQueuePolicy"] = one
     faults = queue_policy_faults(res)
-    assert any("applies one document to 8 queues" in f for f in faults), faults
+    assert any("applies one document to 9 queues" in f for f in faults), faults
     assert any("names ['DeadLetterQueue', 'IngestQueue']" in f for f in faults), faults
 
 
@@ -232,3 +232,32 @@ def test_the_reporters_publish_grant_requires_the_keys(allow):
     (publish,) = [st for st in doc["Statement"] if st["Sid"] == "PublishReports"]
     assert set(publish["Condition"][allow]) == {"events:source", "events:detail-type"}
     assert publish["Condition"]["Null"] == {"events:source": "false", "events:detail-type": "false"}
+
+
+def build_succeeded(app_id):
+    return {"version": "0", "id": "1", "detail-type": "Build Succeeded", "source": "sentinel",
+            "account": ACCOUNT, "time": "2026-12-06T10:00:00Z", "region": REGION, "resources": [],
+            "detail": {"appId": app_id, "branchName": "main", "jobId": "1"}}
+
+
+def test_reported_services_build_succeeded_goes_to_its_own_queue_and_amplifys_does_not():
+    """#28 item 3: a reported service's "Build Succeeded" (app id `svc:…`)
+    is matched by ReportedBuildSucceededRule only, to its own queue;
+    Amplify's and a stack's (`cfn:…`) by BuildSucceededRule only."""
+    res = resources()
+    amplify_rule = EventPattern.load(json.dumps(res["BuildSucceededRule"]["Properties"]["EventPattern"]))
+    reported_rule = EventPattern.load(json.dumps(res["ReportedBuildSucceededRule"]["Properties"]["EventPattern"]))
+    for app_id in ["d1a2b3c4e5f6g7", "cfn:shop-api-prod"]:
+        assert amplify_rule.matches_event(build_succeeded(app_id)), app_id
+        assert not reported_rule.matches_event(build_succeeded(app_id)), app_id
+    assert reported_rule.matches_event(build_succeeded("svc:shop-api"))
+    assert not amplify_rule.matches_event(build_succeeded("svc:shop-api"))
+    targets = {name: [queue_of(t["Arn"]) for t in res[name]["Properties"]["Targets"]]
+               for name in ("BuildSucceededRule", "ReportedBuildSucceededRule")}
+    assert targets == {"BuildSucceededRule": ["HealthCheckQueue"],
+                       "ReportedBuildSucceededRule": ["ReportedHealthCheckQueue"]}
+    # The same function consumes both, the reported share capped.
+    events = res["HealthCheckerFunction"]["Properties"]["Events"]
+    by_queue = {queue_of(e["Properties"]["Queue"]): e["Properties"] for e in events.values()}
+    assert by_queue["ReportedHealthCheckQueue"]["ScalingConfig"]["MaximumConcurrency"] == 2
+    assert by_queue["HealthCheckQueue"]["ScalingConfig"]["MaximumConcurrency"] == 5

@@ -233,8 +233,9 @@ def test_table_bus_topic_queues_functions_and_dashboard_exist(deployed, aws):
     assert [r["Name"] for r in archived] == ["Events-Archive-deploy-sentinel-staging-domain-events"]
     rules = [r for r in rules if r not in archived]
     # Ingest's Amplify rule is on the default bus; its ReportRule (reports
-    # of deploys, `sentinel report`) on the stack's.
-    assert len(rules) == 6, [r["Name"] for r in rules]
+    # of deploys, `sentinel report`) on the stack's; Build Succeeded has two
+    # (Amplify's and reported services', each to its own queue).
+    assert len(rules) == 7, [r["Name"] for r in rules]
     assert len([r for r in rules if "ReportRule" in r["Name"]]) == 1, [r["Name"] for r in rules]
     archive = aws("events").describe_archive(ArchiveName="deploy-sentinel-staging-amplify-events")
     assert archive["EventSourceArn"].endswith(":event-bus/default")
@@ -244,11 +245,12 @@ def test_table_bus_topic_queues_functions_and_dashboard_exist(deployed, aws):
     topic = aws("sns").get_topic_attributes(TopicArn=out["AlertTopicArn"])["Attributes"]
     assert topic.get("KmsMasterKeyId"), topic
     queues = aws("sqs").list_queues(QueueNamePrefix="deploy-sentinel-staging-")["QueueUrls"]
-    assert len(queues) == 8, queues  # seven functions' queues and the DLQ
+    # Seven functions' queues (the health checker's two), and the DLQ.
+    assert len(queues) == 9, queues
     names = {f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]}
     assert len([n for n in names if n.startswith("deploy-sentinel-staging-")]) == len(functions) == 7
     mappings = aws("lambda").list_event_source_mappings()["EventSourceMappings"]
-    assert len([m for m in mappings if "deploy-sentinel-staging-" in m["FunctionArn"]]) == 7
+    assert len([m for m in mappings if "deploy-sentinel-staging-" in m["FunctionArn"]]) == 8
     dashboard = aws("cloudwatch").get_dashboard(DashboardName=out["DashboardName"])
     assert json.loads(dashboard["DashboardBody"])["widgets"]
 

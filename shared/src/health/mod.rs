@@ -28,6 +28,7 @@
 
 pub mod bake;
 mod policy;
+pub mod rate;
 pub mod reaction;
 pub mod site;
 #[cfg(test)]

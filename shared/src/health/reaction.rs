@@ -93,7 +93,15 @@ impl<K: Stack> HealthChecker<'_, K> {
                 });
             }
             let bake = self.bake_policy(&key, &policy.bake).await?;
-            let (url, checker) = self.checker_for(&record, policy).await?;
+            let (url, mut checker) = self.checker_for(&record, policy).await?;
+            if !key.app_id.is_amplify() && checker.is_ok() {
+                // A reported service's checks are rate limited (health::rate):
+                // beyond the limit the deploy is Inconclusive at once.
+                let slot = crate::health::rate::slot(&key, Utc::now());
+                if !self.store.take_check_slot(&slot).await? {
+                    checker = Err(CheckError(crate::health::rate::limited(&key)));
+                }
+            }
             let report = match checker {
                 Ok(checker) => {
                     let commit = expected_version(&record);

@@ -1428,4 +1428,111 @@ mod reported {
         assert!(events.is_empty());
         assert_eq!(calls, 0);
     }
+
+    /// A reported deploy `job` of `service`, served healthy at `addr`,
+    /// checked on `store`: its verdict and the recorded reason.
+    async fn check_job(
+        store: &MemoryStore,
+        addr: std::net::SocketAddr,
+        service: &str,
+        job: u64,
+    ) -> (Option<Verdict>, String) {
+        let key = DeploymentKey {
+            app_id: service.parse().unwrap(),
+            branch_name: "prod".parse().unwrap(),
+            job_id: JobId::new(job),
+        };
+        let mut d = Deployment::new(key.clone(), Environment::Prod);
+        d.status = BuildStatus::Succeeded;
+        d.details.commit_id = Some(COMMIT.into());
+        d.reported = Some(Reported {
+            url: Some(format!("http://{addr}/")),
+            version: None,
+        });
+        store.save_deployment(&d).await.unwrap();
+        let policy = BranchPolicy {
+            health: fast(),
+            ..BranchPolicy::default()
+        };
+        store.put_policy(&key.app_id, None, &policy).await.unwrap();
+        let (amplify, publisher, outbound) = (
+            MemoryAmplify::default(),
+            MemoryPublisher::default(),
+            local(addr),
+        );
+        let checker = HealthChecker::<InMemory> {
+            store,
+            amplify: &amplify,
+            publisher: &publisher,
+            site_url_template: None,
+            outbound: &outbound,
+        };
+        let mut event = BuildEvent::from_deployment(&d).unwrap();
+        event.event_id = key.event_id("SUCCEED");
+        let outcome = checker.on_build_succeeded(&event).await.unwrap();
+        let record = store.get_deployment(&key).await.unwrap().unwrap();
+        let reason = record.health.map(|h| h.reason).unwrap_or_default();
+        (outcome.verdict, reason)
+    }
+
+    /// Issue #28 item 3: one service's checks beyond the limit end
+    /// Inconclusive at once, saying so; another service is still checked.
+    #[tokio::test]
+    async fn a_reported_service_past_its_rate_limit_is_inconclusive_at_once() {
+        use crate::health::rate::CHECKS_PER_WINDOW;
+        let (addr, requests) = counted().await;
+        let store = MemoryStore::default();
+        let first = 1_764_000_000_000;
+        for n in 0..CHECKS_PER_WINDOW as u64 {
+            let (verdict, _) = check_job(&store, addr, "svc:shop-api", first + n).await;
+            // Checked (the site lacks the commit: Unhealthy), not limited.
+            assert_eq!(verdict, Some(Verdict::Unhealthy), "check {n}");
+        }
+        let before = requests.load(Ordering::SeqCst);
+        let over = first + CHECKS_PER_WINDOW as u64;
+        let (verdict, reason) = check_job(&store, addr, "svc:shop-api", over).await;
+        assert_eq!(verdict, Some(Verdict::Inconclusive));
+        assert!(reason.contains("rate limit"), "{reason}");
+        assert!(reason.contains("svc:shop-api"), "{reason}");
+        assert_eq!(requests.load(Ordering::SeqCst), before, "not requested");
+        // The limit is per service.
+        let (verdict, _) = check_job(&store, addr, "svc:billing", over).await;
+        assert_eq!(verdict, Some(Verdict::Unhealthy));
+        assert!(requests.load(Ordering::SeqCst) > before);
+    }
+
+    /// A redelivered check of a job holding a place takes no second one,
+    /// even when the window is full.
+    #[tokio::test]
+    async fn a_redelivered_check_keeps_its_place_and_takes_no_other() {
+        use crate::health::rate::{CHECKS_PER_WINDOW, slot};
+        let store = MemoryStore::default();
+        let now = chrono::Utc::now();
+        let key = |n: u64| DeploymentKey {
+            app_id: "svc:shop-api".parse().unwrap(),
+            branch_name: "prod".parse().unwrap(),
+            job_id: JobId::new(1_764_000_000_000 + n),
+        };
+        assert!(store.take_check_slot(&slot(&key(0), now)).await.unwrap());
+        for _ in 0..3 {
+            assert!(store.take_check_slot(&slot(&key(0), now)).await.unwrap());
+        }
+        for n in 1..CHECKS_PER_WINDOW as u64 {
+            assert!(
+                store.take_check_slot(&slot(&key(n), now)).await.unwrap(),
+                "{n}"
+            );
+        }
+        let full = slot(&key(CHECKS_PER_WINDOW as u64), now);
+        assert!(!store.take_check_slot(&full).await.unwrap());
+        assert!(store.take_check_slot(&slot(&key(0), now)).await.unwrap());
+        // The next window starts afresh.
+        let later = now + chrono::Duration::seconds(crate::health::rate::WINDOW_SECONDS);
+        assert!(
+            store
+                .take_check_slot(&slot(&key(CHECKS_PER_WINDOW as u64), later))
+                .await
+                .unwrap()
+        );
+    }
 }

@@ -12,6 +12,13 @@ use crate::core::error::StoreError;
 use crate::core::model::{AppId, BranchName, Environment, Source};
 use crate::ports::{BranchPointer, BranchState, DeploymentFilter, DeploymentStore};
 
+/// A reported service's check places (`health::rate`): beside its records,
+/// never among them (`BRANCH#…` items are the inventory's), and gone with
+/// the table's TTL.
+fn rate_pk(app_id: &AppId) -> String {
+    format!("RATE#{app_id}")
+}
+
 fn job_sk(key: &DeploymentKey) -> String {
     format!("JOB#{}", key.job_id.padded())
 }
@@ -61,6 +68,30 @@ impl DynamoStore {
 }
 
 impl DeploymentStore for DynamoStore {
+    async fn take_check_slot(&self, slot: &crate::ports::CheckSlot) -> Result<bool, StoreError> {
+        // One item per service and window holding the set of jobs with a
+        // place: adding a job already in it changes nothing (a redelivery),
+        // and a new job goes in only while the set has room.
+        written(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(rate_pk(&slot.app_id)))
+                .key("SK", s(format!("WINDOW#{}", slot.window_start)))
+                .update_expression("ADD jobs :jobs SET expires_at = :expires")
+                .condition_expression(
+                    "attribute_not_exists(jobs) OR contains(jobs, :job) OR size(jobs) < :max",
+                )
+                .expression_attribute_values(":jobs", AttributeValue::Ss(vec![slot.job.clone()]))
+                .expression_attribute_values(":job", s(slot.job.clone()))
+                .expression_attribute_values(":max", n(slot.max))
+                .expression_attribute_values(":expires", n(slot.expires_at))
+                .send()
+                .await
+                .map_err(sdk_error),
+        )
+    }
+
     async fn get_deployment(&self, key: &DeploymentKey) -> Result<Option<Deployment>, StoreError> {
         let pk = branch_pk(&key.app_id, &key.branch_name);
         self.fetch(pk, job_sk(key), Read::Consistent)

@@ -20,6 +20,8 @@ pub struct MemoryStore {
     rollbacks: Mutex<HashMap<(String, String), crate::rollback::RollbackState>>,
     snapshots: Mutex<HashMap<(String, String), crate::metrics::dora::Figures>>,
     claims: Mutex<std::collections::HashSet<String>>,
+    /// Reported services' check places: (service, window start) → jobs.
+    check_slots: Mutex<HashMap<(String, i64), std::collections::BTreeSet<String>>>,
     pub policies: MemoryPolicies,
     /// The next alert-state writes take effect, then answer `Conflict`, as a
     /// conditional write whose answer was lost does when the SDK retries it.
@@ -155,6 +157,21 @@ impl MemoryStore {
 }
 
 impl DeploymentStore for MemoryStore {
+    async fn take_check_slot(&self, slot: &crate::ports::CheckSlot) -> Result<bool, StoreError> {
+        let mut all = lock(&self.check_slots);
+        let jobs = all
+            .entry((slot.app_id.to_string(), slot.window_start))
+            .or_default();
+        if jobs.contains(&slot.job) {
+            return Ok(true);
+        }
+        if jobs.len() >= slot.max {
+            return Ok(false);
+        }
+        jobs.insert(slot.job.clone());
+        Ok(true)
+    }
+
     async fn get_deployment(&self, key: &DeploymentKey) -> Result<Option<Deployment>, StoreError> {
         Ok(lock(&self.deployments).get(&dkey(key)).cloned())
     }
