@@ -1,7 +1,8 @@
 """docs/cost.md's tables are what scripts/cost.py computes from template.yaml
 and docs/metrics-emitted.json (the metrics the code emits, kept true by a
-Rust test), and the default fixed cost per environment stays within $5 a
-month. No stack needed."""
+Rust test), and the default fixed cost per environment stays within $5.50
+a month ($5 until #28 gave reported services' checks a queue of their own:
+its Lambda pollers and its alarm metric cost $0.36). No stack needed."""
 
 import copy
 import importlib.util
@@ -34,10 +35,10 @@ def test_the_doc_has_the_scripts_tables():
     assert run.returncode == 0, run.stderr
 
 
-def test_the_default_fixed_cost_per_environment_is_at_most_5_dollars(cost, inputs):
+def test_the_default_fixed_cost_per_environment_is_at_most_5_50(cost, inputs):
     _, figures = cost.report(*inputs)
     assert figures["level"] == "off"
-    assert 0 < figures["fixed_per_environment"] <= 5.0, figures
+    assert 0 < figures["fixed_per_environment"] <= 5.5, figures
 
 
 def test_the_template_refers_only_to_metrics_emitted_by_default(cost, inputs):
@@ -73,9 +74,9 @@ def test_alarms_are_priced_per_metric_they_read_at_the_default_parameters(cost, 
     template, _ = inputs
     on, opt_in = cost.alarms(template)
     # A metric-math alarm pays for each metric it reads, not its expressions.
-    assert on["RecordsRetryingAlarm"] == 7
+    assert on["RecordsRetryingAlarm"] == 8
     assert sum(1 for q in template["Resources"]["RecordsRetryingAlarm"]["Properties"]["Metrics"]
-               if "Expression" in q) == 8
+               if "Expression" in q) == 9
     # An alarm a parameter adds is priced apart, and counts once switched on.
     assert opt_in == {"TableThrottledAlarm": ("TableThrottleAlarm=on", 4)}
     switched = copy.deepcopy(template)
