@@ -28,7 +28,7 @@ async fn slow_build(stack: &Stack, branch: &str, commit: &str) -> JobId {
         .control(
             &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
             json!({"commitId": commit, "commitMessage": "feat", "outcome": "SUCCEED",
-                   "mode": "auto", "emit": true, "stepDelayMs": 2500}),
+                   "mode": "auto", "emit": true, "stepDelayMs": 6000}),
         )
         .await
         .unwrap();
