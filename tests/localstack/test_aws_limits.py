@@ -30,6 +30,8 @@ import pytest
 from moto.events.models import EventPattern
 
 import least_privilege as lp
+from least_privilege import as_list
+from test_cloudformation import statements_of as statements
 
 ROOT = lp.ROOT
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -99,10 +101,6 @@ def test_the_stack_rule_takes_this_accounts_stacks_only():
     assert not matcher.matches_event(stack_event(ACCOUNT, region="eu-west-1"))
 
 
-def as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
 def queue_policies():
     return {name: r for name, r in resources().items() if r["Type"] == "AWS::SQS::QueuePolicy"}
 
@@ -111,17 +109,6 @@ def queue_of(arn):
     """The queue's logical id in `{"Fn::GetAtt": [Queue, "Arn"]}`."""
     assert isinstance(arn, dict) and set(arn) == {"Fn::GetAtt"} and arn["Fn::GetAtt"][1] == "Arn", arn
     return arn["Fn::GetAtt"][0]
-
-
-def statements(document):
-    """A document's statements, one under Fn::If taken as it is when its
-    condition holds."""
-    out = []
-    for st in document["Statement"]:
-        if set(st) == {"Fn::If"}:
-            st = st["Fn::If"][1]
-        out.append(st)
-    return out
 
 
 def queue_policy_faults(res):
