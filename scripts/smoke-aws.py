@@ -543,8 +543,11 @@ def parse(argv):
 
 
 def session_for(args):
-    import boto3
-    import botocore.exceptions
+    try:
+        import boto3
+        import botocore.exceptions
+    except ImportError as e:
+        raise Refusal(f"{e.name} is not installed: run `make bootstrap` (the repository's .venv has it)") from e
     try:
         # AWS_REGION as the Rust SDK (the sentinel CLI) reads it; boto3 reads
         # only AWS_DEFAULT_REGION and the profile's.
