@@ -661,3 +661,64 @@ async fn a_reported_service_refusing_connections_is_unhealthy_and_recommended_a_
     );
     Ok(())
 }
+
+/// Issue #28 item 3: one service's reports cannot hold the health checker:
+/// past its rate limit in one window, a reported deploy's check ends
+/// Inconclusive at once, naming the limit (the DynamoDB slot on moto, the
+/// reported services' own queue and mapping, the real binaries).
+#[tokio::test]
+async fn a_service_past_its_rate_limit_is_not_checked() -> Result<()> {
+    use sentinel_shared::health::rate::{CHECKS_PER_WINDOW, WINDOW_SECONDS};
+    let stack = Stack::new().await;
+    let service = unique_service();
+    // Refused by the outbound rules at the first round: each check that
+    // starts ends at once, and takes its slot.
+    let url = format!("https://localhost:{}/", env("REPORT_SITE_PORT"));
+    let window = || Utc::now().timestamp().div_euclid(WINDOW_SECONDS);
+    let first_window = window();
+    let deploys = CHECKS_PER_WINDOW as u64 + 1;
+    // One after another, each waited for: a newer deploy of the service
+    // supersedes an older one not yet checked (never checked at all).
+    let mut reasons = Vec::new();
+    for id in 1..=deploys {
+        let out = Command::new(sentinel_bin())
+            .args(["report", "succeeded", "--service", &service, "--commit"])
+            .arg(commit(id as u8))
+            .args(["--deploy-id", &id.to_string(), "--url", &url])
+            .args(["--wait", "--timeout", "60"])
+            .env("SENTINEL_SITE_ORIGINS", "")
+            .env_remove("SENTINEL_DEPLOY_ID")
+            .env_remove("GITHUB_RUN_ID")
+            .output()?;
+        assert_eq!(out.status.code(), Some(3), "inconclusive: {out:?}");
+        let health = record(&stack, &service, id)
+            .await?
+            .and_then(|d| d.health)
+            .context("a verdict")?;
+        reasons.push((health.verdict, health.reason));
+    }
+    if window() != first_window {
+        // The reports straddled a window's end: each window has its own slots.
+        eprintln!("the reports straddled a rate window; nothing to compare");
+        return Ok(());
+    }
+    let limited: Vec<_> = reasons
+        .iter()
+        .filter(|(_, r)| r.starts_with("not checked: rate limit"))
+        .collect();
+    assert_eq!(limited.len(), 1, "{reasons:#?}");
+    assert_eq!(limited[0].0, Verdict::Inconclusive);
+    assert!(
+        limited[0].1.contains(&format!("svc:{service}")),
+        "{reasons:#?}"
+    );
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|(_, r)| r.starts_with("not checked: refused localhost"))
+            .count(),
+        CHECKS_PER_WINDOW,
+        "{reasons:#?}"
+    );
+    Ok(())
+}
