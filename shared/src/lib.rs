@@ -17,6 +17,7 @@
 pub mod adapters;
 pub mod core;
 pub mod effects;
+pub mod github;
 pub mod lambda;
 pub mod measure;
 pub mod outbound;

@@ -153,6 +153,10 @@ pub struct AppInfo {
     pub build_spec: Option<String>,
     /// The build instance: STANDARD_8GB, LARGE_16GB or XLARGE_72GB.
     pub build_compute_type: Option<String>,
+    /// The connected repository as GetApp gives it
+    /// (`https://github.com/<owner>/<repo>`), absent for manual deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// The app's basic auth, when it is on (it covers every branch without
     /// its own).
     #[serde(skip)]
@@ -673,4 +677,5 @@ pub trait Stack: 'static {
     type Notifier: Notifier;
     type Logs: LogSource;
     type Secrets: SecretNames;
+    type GitHub: crate::github::api::GitHubApi;
 }

@@ -104,6 +104,7 @@ impl AmplifyApi for AmplifyClient {
             build_compute_type: app
                 .job_config()
                 .map(|c| c.build_compute_type().as_str().to_owned()),
+            repository: non_empty(app.repository()),
             basic_auth: BasicAuth::from_amplify(
                 app.enable_basic_auth(),
                 app.basic_auth_credentials(),

@@ -6,6 +6,7 @@ pub mod cloudformation;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod github;
 pub mod http_log;
 pub mod memory;
 pub mod sns;
@@ -27,6 +28,7 @@ impl crate::ports::Stack for Aws {
     type Notifier = sns::SnsNotifier;
     type Logs = http_log::HttpLogSource;
     type Secrets = ssm::SsmSecretNames;
+    type GitHub = github::GitHubClient;
 }
 
 /// How an SDK failure should be treated.

@@ -68,6 +68,7 @@ impl MemoryAmplify {
                 environment_variables: Default::default(),
                 build_spec: None,
                 build_compute_type: None,
+                repository: None,
                 basic_auth: None,
                 app_id: app,
             },

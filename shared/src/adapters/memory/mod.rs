@@ -8,6 +8,7 @@
 
 mod amplify;
 mod cloudformation;
+mod github;
 mod metrics;
 mod outbound;
 mod secrets;
@@ -20,6 +21,7 @@ use crate::core::deployment::DeploymentKey;
 
 pub use amplify::MemoryAmplify;
 pub use cloudformation::MemoryCloudFormation;
+pub use github::{GitHubCall, MemoryGitHub};
 pub use metrics::{MemoryMetrics, MemorySteps};
 pub use outbound::{MemoryDeadLetter, MemoryLogs, MemoryNotifier, MemoryPublisher};
 pub use secrets::MemorySecrets;
@@ -43,6 +45,7 @@ impl crate::ports::Stack for InMemory {
     type Notifier = MemoryNotifier;
     type Logs = MemoryLogs;
     type Secrets = MemorySecrets;
+    type GitHub = MemoryGitHub;
 }
 
 fn take_one(counter: &AtomicUsize) -> bool {
