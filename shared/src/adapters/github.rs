@@ -11,6 +11,22 @@ pub struct GitHubClient {
     auth: AuthKind,
 }
 
+impl GitHubClient {
+    /// The client for `settings`; the credentials are read from SSM on
+    /// first use (a failure to read them never stops the function).
+    pub fn new(
+        settings: crate::github::settings::GitHubSettings,
+        _ssm: aws_sdk_ssm::Client,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            auth: match settings.credentials {
+                crate::github::settings::Credentials::App { .. } => AuthKind::App,
+                crate::github::settings::Credentials::Token { .. } => AuthKind::Token,
+            },
+        })
+    }
+}
+
 fn refused<T>() -> Result<T, GitHubError> {
     Err(GitHubError::Rejected {
         status: 0,

@@ -9,3 +9,4 @@
 //!   `adapters::memory::MemoryGitHub`.
 
 pub mod api;
+pub mod settings;
