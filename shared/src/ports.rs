@@ -526,6 +526,33 @@ pub trait RollbackStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// What Sentinel wrote to GitHub for each job (`github::state`), written
+/// with a version condition.
+pub trait GitHubStateStore: Send + Sync {
+    fn get_github_state(
+        &self,
+        key: &DeploymentKey,
+    ) -> impl Future<Output = Result<Option<crate::github::state::GitHubState>, StoreError>> + Send;
+
+    /// Writes the state if its stored version is still `state.version`
+    /// (absent for 0), storing it with version + 1; else
+    /// [`StoreError::Conflict`].
+    fn save_github_state(
+        &self,
+        state: &crate::github::state::GitHubState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The alerter's own queue, for a GitHub update to try again later: a
+/// message delivered after `delay_seconds` (at most 900, SQS's limit).
+pub trait RetryQueue: Send + Sync {
+    fn schedule(
+        &self,
+        body: &str,
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
 /// What a window read through the environment-and-time index found, and
 /// how many items it read (the index returns only the window's).
 #[derive(Debug, Clone, Default)]
@@ -669,7 +696,12 @@ pub trait BakeSteps: Send + Sync {
 /// tests (`adapters::memory::InMemory`). A reaction is generic over one
 /// `Stack` rather than over each port it uses.
 pub trait Stack: 'static {
-    type Store: DeploymentStore + PolicyStore + AlertStore + RollbackStore + MetricsStore;
+    type Store: DeploymentStore
+        + PolicyStore
+        + AlertStore
+        + RollbackStore
+        + MetricsStore
+        + GitHubStateStore;
     type Amplify: AmplifyApi;
     type CloudFormation: CloudFormationApi;
     type Publisher: EventPublisher;

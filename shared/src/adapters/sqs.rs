@@ -1,11 +1,11 @@
-//! [`DeadLetterSink`] and [`BakeSteps`] over SQS `SendMessage`.
+//! [`DeadLetterSink`], [`BakeSteps`] and [`RetryQueue`] over SQS `SendMessage`.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::core::error::PublishError;
-use crate::ports::{BakeSteps, DeadLetterSink};
+use crate::ports::{BakeSteps, DeadLetterSink, RetryQueue};
 
 pub struct SqsDeadLetter {
     client: Client,
@@ -75,9 +75,43 @@ impl SqsBakeSteps {
 
 impl BakeSteps for SqsBakeSteps {
     async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
-        self.client
+        send_delayed(&self.client, &self.queue_url, body, delay_seconds).await
+    }
+}
+
+/// The alerter's own queue: a GitHub update's next attempt, delayed
+/// (`SENTINEL_ALERTER_QUEUE_URL`).
+pub struct SqsRetryQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsRetryQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl RetryQueue for SqsRetryQueue {
+    async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+        send_delayed(&self.client, &self.queue_url, body, delay_seconds).await
+    }
+}
+
+/// `SendMessage` with `DelaySeconds`, which SQS takes from 0 to 900
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
+async fn send_delayed(
+    client: &Client,
+    queue_url: &str,
+    body: &str,
+    delay_seconds: u32,
+) -> Result<(), PublishError> {
+    client
             .send_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .message_body(body)
             .delay_seconds(delay_seconds.min(900) as i32)
             .send()
@@ -90,5 +124,4 @@ impl BakeSteps for SqsBakeSteps {
                 }
                 super::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
             })
-    }
 }

@@ -8,5 +8,12 @@
 //!   adapter is `adapters::github`, the in-memory one
 //!   `adapters::memory::MemoryGitHub`.
 
+//! - [`render`]: what GitHub should show of a job (pure).
+//! - [`state`]: what was written to GitHub per job, and the lease.
+//! - [`reaction`]: the alerter's reconciler, retries and breaker.
+
 pub mod api;
+pub mod reaction;
+pub mod render;
 pub mod settings;
+pub mod state;

@@ -8,6 +8,7 @@
 //! | branch state | `BRANCH#{appId}#{branch}` | `STATE` | `LIVE#{source}` / `{appId}#{branch}` (once a job is live) |
 //! | alert state | `BRANCH#{appId}#{branch}` | `ALERTS` | — |
 //! | rollback state | `BRANCH#{appId}#{branch}` | `ROLLBACK` | — |
+//! | GitHub state of a job | `BRANCH#{appId}#{branch}` | `GITHUB#{jobId padded to 10}` | — |
 //! | policy | `POLICY#{appId}` | `APP`, `BRANCH#{branch}` | — |
 //! | metrics snapshot | `METRICS#{env}` | `LATEST#{days}d`, `SNAPSHOT#{days}d#{date}` | — |
 //! | once-only claim | `METRICS#{env}` | `ONCE#{key}` | — |
@@ -17,12 +18,14 @@
 //! scheduled check's list) from the branch states' live pointers. `expires_at` (epoch seconds) drives TTL.
 //!
 //! One file per port: `deployments.rs` (records, outbox, branch state),
-//! `policies.rs`, `branch_items.rs` (alert and rollback state), `metrics.rs`,
+//! `policies.rs`, `branch_items.rs` (alert and rollback state),
+//! `github_state.rs` (what was written to GitHub per job), `metrics.rs`,
 //! `inventory.rs` (cleanup's view of the whole table). This file holds the
 //! keys, codecs and requests they share.
 
 mod branch_items;
 mod deployments;
+mod github_state;
 mod inventory;
 mod metrics;
 mod policies;
@@ -43,6 +46,8 @@ pub const GSI_ENV_TIME: &str = "by-environment-time";
 const STATE_SK: &str = "STATE";
 const ALERTS_SK: &str = "ALERTS";
 const ROLLBACK_SK: &str = "ROLLBACK";
+/// The GitHub state items' sort keys start with it (then the job, padded).
+const GITHUB_SK_PREFIX: &str = "GITHUB#";
 
 pub struct DynamoStore {
     client: Client,

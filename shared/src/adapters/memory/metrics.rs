@@ -9,7 +9,7 @@ use super::lock;
 use crate::core::bake::{Alarm, AlarmState, Figures};
 use crate::core::error::{MetricsError, PublishError};
 use crate::core::model::AppId;
-use crate::ports::{BakeSteps, HostingMetrics};
+use crate::ports::{BakeSteps, HostingMetrics, RetryQueue};
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
 /// An alarm's state and when it entered it.
@@ -102,6 +102,30 @@ impl MemorySteps {
 
 impl BakeSteps for MemorySteps {
     async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+        lock(&self.sent).push((body.to_owned(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// The alerter's delayed GitHub retries: what was sent, with its delay.
+#[derive(Default)]
+pub struct MemoryRetries {
+    pub sent: Mutex<Vec<(String, u32)>>,
+    /// The next sends fail (SQS unavailable).
+    pub fail: Mutex<bool>,
+}
+
+impl MemoryRetries {
+    pub fn sent(&self) -> Vec<(String, u32)> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl RetryQueue for MemoryRetries {
+    async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+        if *lock(&self.fail) {
+            return Err(PublishError::Unavailable("SQS unavailable".into()));
+        }
         lock(&self.sent).push((body.to_owned(), delay_seconds));
         Ok(())
     }

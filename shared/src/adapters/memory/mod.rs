@@ -22,7 +22,7 @@ use crate::core::deployment::DeploymentKey;
 pub use amplify::MemoryAmplify;
 pub use cloudformation::MemoryCloudFormation;
 pub use github::{GitHubCall, MemoryGitHub};
-pub use metrics::{MemoryMetrics, MemorySteps};
+pub use metrics::{MemoryMetrics, MemoryRetries, MemorySteps};
 pub use outbound::{MemoryDeadLetter, MemoryLogs, MemoryNotifier, MemoryPublisher};
 pub use secrets::MemorySecrets;
 pub use store::{MemoryPolicies, MemoryStore};

@@ -19,6 +19,7 @@ pub struct MemoryStore {
     alerts: Mutex<HashMap<(String, String), crate::alert::AlertState>>,
     rollbacks: Mutex<HashMap<(String, String), crate::rollback::RollbackState>>,
     snapshots: Mutex<HashMap<(String, String), crate::metrics::dora::Figures>>,
+    github: Mutex<HashMap<(String, String), crate::github::state::GitHubState>>,
     claims: Mutex<std::collections::HashSet<String>>,
     /// Reported services' check places: (service, window start) → jobs.
     check_slots: Mutex<HashMap<(String, i64), std::collections::BTreeSet<String>>>,
@@ -334,4 +335,34 @@ impl crate::ports::PolicyStore for MemoryPolicies {
         );
         Ok(())
     }
+}
+
+impl crate::ports::GitHubStateStore for MemoryStore {
+    async fn get_github_state(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<Option<crate::github::state::GitHubState>, StoreError> {
+        Ok(lock(&self.github).get(&github_key(key)).cloned())
+    }
+
+    async fn save_github_state(
+        &self,
+        state: &crate::github::state::GitHubState,
+    ) -> Result<(), StoreError> {
+        save_versioned(
+            &self.github,
+            github_key(&state.key),
+            state,
+            |s| s.version,
+            |s| s.version += 1,
+        )
+    }
+}
+
+/// The GitHub state's key: the branch, and the job.
+fn github_key(key: &DeploymentKey) -> (String, String) {
+    (
+        format!("{}#{}", key.app_id, key.branch_name),
+        key.job_id.padded(),
+    )
 }

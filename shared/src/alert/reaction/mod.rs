@@ -45,6 +45,11 @@ pub const ACCEPTED: &[&str] = &[
     dt::ACTION_OBSERVED,
     dt::ALERT_TEST,
     dt::REPORT_CONFLICT,
+    // No alert: GitHub only (`github::reaction::GITHUB_ONLY`), and only
+    // when GitHub is on (the template's rule sends them then).
+    dt::BUILD_STARTED,
+    dt::BUILD_CANCELLED,
+    // HOOK(ghreport): dt::BUILD_SKIPPED once `core/events.rs` has it.
 ];
 
 /// The category (and SNS `category` attribute) of a test alert; its
@@ -64,6 +69,9 @@ pub struct Alerter<'a, K: Stack> {
     pub region: &'a str,
     /// See `Config::site_url_template`.
     pub site_url_template: Option<&'a str>,
+    /// With GitHub on: who pushed, and the site (custom domain first),
+    /// read before the alert (`github::reaction::GitHubReporter::alert_extras`).
+    pub extras: Option<crate::github::reaction::AlertExtras>,
 }
 
 /// What one delivery led to.
@@ -81,6 +89,15 @@ impl<K: Stack> Alerter<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
     pub async fn on_event(&self, envelope: &Envelope) -> Result<AlertOutcome, Error> {
         match envelope.detail_type.as_str() {
+            t if crate::github::reaction::GITHUB_ONLY.contains(&t) => {
+                // Checked, though only GitHub reads it.
+                let _: BuildEvent = envelope.detail()?;
+                Ok(AlertOutcome {
+                    decision: "github-only".into(),
+                    sent: 0,
+                    category: None,
+                })
+            }
             dt::BUILD_FAILED => self.on_build_failed(&envelope.detail()?).await,
             dt::BUILD_SUCCEEDED => {
                 let e: BuildEvent = envelope.detail()?;
@@ -525,7 +542,9 @@ impl<K: Stack> Alerter<'_, K> {
         // branch's is built as the health checker builds the one it checks:
         // the branch's name is the committer's, and `x@evil%2Ecom#` must not
         // link to another host.
-        let site_url = site_url.or_else(|| {
+        let site_url = site_url
+            .or_else(|| self.extras.as_ref().and_then(|x| x.site_url.clone()))
+            .or_else(|| {
             if !app_id.is_amplify() {
                 return None;
             }

@@ -51,6 +51,7 @@ impl World {
             logs: &self.logs,
             region: "us-east-1",
             site_url_template: None,
+            extras: None,
         }
     }
 

@@ -48,6 +48,7 @@ impl World {
             logs: &self.logs,
             region: "eu-west-1",
             site_url_template: None,
+            extras: None,
         }
     }
 
@@ -218,12 +219,12 @@ async fn a_malformed_detail_is_named_and_not_retried() {
         "{err}"
     );
     let other =
-        json!({"id": "y", "source": "sentinel", "detail-type": "Build Started", "detail": {}})
+        json!({"id": "y", "source": "sentinel", "detail-type": "Validation Completed", "detail": {}})
             .to_string();
     // Another detail type never reaches the reaction: the function's parse
     // refuses it, for good.
     let refused = Envelope::parse(&other, ACCEPTED).unwrap_err();
-    assert!(refused.reason.contains("Build Started"), "{refused}");
+    assert!(refused.reason.contains("Validation Completed"), "{refused}");
     assert!(!Error::from(refused).is_retryable());
 }
 
@@ -706,6 +707,7 @@ async fn a_branch_name_cannot_point_the_site_link_at_another_host() {
         let w = World::new();
         let alerter = Alerter {
             site_url_template: template,
+            extras: None,
             ..w.alerter()
         };
         for (n, branch) in ["x@evil%2Ecom#", "a:b@evil.example", "feature/new.ui"]
