@@ -110,18 +110,16 @@ async fn send_delayed(
     delay_seconds: u32,
 ) -> Result<(), PublishError> {
     client
-            .send_message()
-            .queue_url(queue_url)
-            .message_body(body)
-            .delay_seconds(delay_seconds.min(900) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| match super::classify(&e) {
-                super::Failure::Transient(t) => PublishError::Unavailable(t),
-                super::Failure::Rejected(t) | super::Failure::NotFound(t) => {
-                    PublishError::Rejected(t)
-                }
-                super::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
-            })
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .delay_seconds(delay_seconds.min(900) as i32)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| match super::classify(&e) {
+            super::Failure::Transient(t) => PublishError::Unavailable(t),
+            super::Failure::Rejected(t) | super::Failure::NotFound(t) => PublishError::Rejected(t),
+            super::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
+        })
 }

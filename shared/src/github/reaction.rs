@@ -416,12 +416,7 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
     }
 
     async fn apply(&self, key: &DeploymentKey, state: &mut GitHubState) -> Result<usize, Failure> {
-        let Some(record) = self
-            .store
-            .get_deployment(key)
-            .await
-            .map_err(Error::from)?
-        else {
+        let Some(record) = self.store.get_deployment(key).await.map_err(Error::from)? else {
             return Ok(0);
         };
         let app = self
@@ -439,7 +434,11 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             .await
             .ok();
         let site = self
-            .site_url(&app, &key.branch_name, branch.as_ref().map(|b| b.display_name.as_str()))
+            .site_url(
+                &app,
+                &key.branch_name,
+                branch.as_ref().map(|b| b.display_name.as_str()),
+            )
             .await;
         let sha = record.details.commit_id.clone().unwrap_or_default();
         if state.author.is_none() && !sha.is_empty() {
@@ -770,9 +769,7 @@ fn jobs_of(envelope: &Envelope) -> Option<Vec<DeploymentKey>> {
         return None;
     }
     let branch: BranchName = d.get("branchName")?.as_str()?.parse().ok()?;
-    let job = |field: &str| -> Option<JobId> {
-        serde_json::from_value(d.get(field)?.clone()).ok()
-    };
+    let job = |field: &str| -> Option<JobId> { serde_json::from_value(d.get(field)?.clone()).ok() };
     let jobs: Vec<JobId> = match envelope.detail_type.as_str() {
         dt::ROLLBACK_STARTED
         | dt::ROLLBACK_SUCCEEDED
@@ -836,7 +833,10 @@ pub fn dropped_line(
         &[(DROPPED_METRIC, 1.0, Unit::Count)],
         &[
             ("app", Value::from(key.app_id.to_string())),
-            ("branch", Value::from(crate::core::model::preview(key.branch_name.as_str()))),
+            (
+                "branch",
+                Value::from(crate::core::model::preview(key.branch_name.as_str())),
+            ),
             ("job", Value::from(key.job_id.to_string())),
             ("reason", Value::from(reason)),
         ],

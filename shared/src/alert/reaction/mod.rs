@@ -545,20 +545,20 @@ impl<K: Stack> Alerter<'_, K> {
         let site_url = site_url
             .or_else(|| self.extras.as_ref().and_then(|x| x.site_url.clone()))
             .or_else(|| {
-            if !app_id.is_amplify() {
-                return None;
-            }
-            crate::health::site::branch_url(
-                self.site_url_template,
-                app_id,
-                branch_name,
-                &branch_name.display_name(),
-                None,
-                None,
-            )
-            .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
-            .ok()
-        });
+                if !app_id.is_amplify() {
+                    return None;
+                }
+                crate::health::site::branch_url(
+                    self.site_url_template,
+                    app_id,
+                    branch_name,
+                    &branch_name.display_name(),
+                    None,
+                    None,
+                )
+                .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
+                .ok()
+            });
         Context {
             environment,
             app_id: app_id.clone(),

@@ -34,9 +34,8 @@ impl World {
     }
 
     fn with_github(branch: &str, github: MemoryGitHub) -> Self {
-        let amplify = MemoryAmplify::with_branch(&key(branch, 1), |b| {
-            b.stage = Some("PRODUCTION".into())
-        });
+        let amplify =
+            MemoryAmplify::with_branch(&key(branch, 1), |b| b.stage = Some("PRODUCTION".into()));
         amplify
             .apps
             .lock()
@@ -226,7 +225,12 @@ async fn a_deployment_status_never_goes_back() {
         .await;
     // A record rewritten to "started" (as a stale writer might): the check
     // run follows the record, the deployment's status does not go back.
-    let mut d = w.store.get_deployment(&key("main", 1)).await.unwrap().unwrap();
+    let mut d = w
+        .store
+        .get_deployment(&key("main", 1))
+        .await
+        .unwrap()
+        .unwrap();
     d.status = BuildStatus::Started;
     w.store.save_deployment(&d).await.unwrap();
     w.reporter().update(&key("main", 1), 0).await;
@@ -262,7 +266,11 @@ async fn a_rate_limit_schedules_a_retry_after_github_s_delay_and_opens_the_break
     let request = RetryRequest::parse(&sent[0].0).unwrap().unwrap();
     assert_eq!(request.key(), key("main", 1));
     assert_eq!(request.attempt, 1);
-    assert!(sent[0].0.starts_with(r#"{"githubRetry":{"#), "{}", sent[0].0);
+    assert!(
+        sent[0].0.starts_with(r#"{"githubRetry":{"#),
+        "{}",
+        sent[0].0
+    );
 
     // The next job's update skips GitHub while the breaker is open.
     let calls = w.github.calls().len();
@@ -283,11 +291,18 @@ async fn a_rate_limit_schedules_a_retry_after_github_s_delay_and_opens_the_break
 #[tokio::test]
 async fn an_outage_backs_off_and_the_last_attempt_is_dropped_and_counted() {
     assert_eq!(
-        (1..=MAX_ATTEMPTS).map(|a| retry_delay(a, None)).collect::<Vec<_>>(),
+        (1..=MAX_ATTEMPTS)
+            .map(|a| retry_delay(a, None))
+            .collect::<Vec<_>>(),
         [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
     );
     // Ten attempts cover more than an hour.
-    assert!((1..=MAX_ATTEMPTS).map(|a| retry_delay(a, None)).sum::<u32>() > 3600);
+    assert!(
+        (1..=MAX_ATTEMPTS)
+            .map(|a| retry_delay(a, None))
+            .sum::<u32>()
+            > 3600
+    );
     assert_eq!(retry_delay(1, Some(Duration::from_secs(0))), 30);
     assert_eq!(retry_delay(1, Some(Duration::from_secs(4000))), 900);
 
@@ -424,7 +439,12 @@ async fn a_rollback_marks_the_replaced_deploy_inactive_and_the_rollback_gets_its
         .after_event(&rollback_event("Rollback Started", 2, 3, 1))
         .await;
     assert_eq!(o.dropped, 0, "{o:?}");
-    let state = w.store.get_github_state(&key("main", 2)).await.unwrap().unwrap();
+    let state = w
+        .store
+        .get_github_state(&key("main", 2))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state.replaced_by, Some(JobId::new(3)));
     let deployments = w.github.deployments.lock().unwrap().clone();
     assert_eq!(deployments.len(), 3, "the rollback job has its own");
@@ -449,7 +469,11 @@ async fn a_rollback_marks_the_replaced_deploy_inactive_and_the_rollback_gets_its
         .values()
         .find(|r| r.external_id.as_deref() == Some("d1abc/main/2"))
         .unwrap();
-    assert!(run2.summary.contains("Rolled back to job 1"), "{}", run2.summary);
+    assert!(
+        run2.summary.contains("Rolled back to job 1"),
+        "{}",
+        run2.summary
+    );
 
     // "Rollback Succeeded" after it: job 2 stays inactive, nothing posted
     // twice.
@@ -494,12 +518,22 @@ async fn a_job_leased_by_another_reconciler_is_retried_shortly() {
     assert_eq!(w.retries.sent()[0].1, 30, "the backoff, at least");
     assert!(w.github.calls().is_empty());
     // An expired lease is taken over.
-    let mut stale = w.store.get_github_state(&key("main", 1)).await.unwrap().unwrap();
+    let mut stale = w
+        .store
+        .get_github_state(&key("main", 1))
+        .await
+        .unwrap()
+        .unwrap();
     stale.lease_until = Some(Utc::now() - chrono::Duration::seconds(1));
     w.store.save_github_state(&stale).await.unwrap();
     let o = w.reporter().update(&key("main", 1), 0).await;
     assert!(o.applied > 0, "{o:?}");
-    let done = w.store.get_github_state(&key("main", 1)).await.unwrap().unwrap();
+    let done = w
+        .store
+        .get_github_state(&key("main", 1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.lease_owner, None, "released");
 }
 
