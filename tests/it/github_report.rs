@@ -315,3 +315,43 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
         .count();
     assert!(failed > 0, "the emulator saw no 500: {calls:#}");
 }
+
+/// The job's GitHub state item on moto's DynamoDB: written under its
+/// version (a stale writer is refused), read back whole. Needs no GitHub.
+#[tokio::test]
+async fn the_github_state_item_is_written_under_its_version() {
+    use sentinel_shared::core::error::StoreError;
+    use sentinel_shared::github::state::GitHubState;
+    use sentinel_shared::ports::GitHubStateStore;
+
+    let stack = Stack::new().await;
+    let store = stack.store();
+    let job = key(&format!("ghs-{}", unique_app_id()), JobId::new(7));
+    assert_eq!(store.get_github_state(&job).await.unwrap(), None);
+    let mut state = GitHubState::new(job.clone());
+    state.check_run_id = Some(4242);
+    state.deployment_state = Some(sentinel_shared::github::api::DeploymentState::Success);
+    state.lease_owner = Some("r-1#0".into());
+    store.save_github_state(&state).await.unwrap();
+    let stored = store.get_github_state(&job).await.unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.check_run_id, Some(4242));
+    assert_eq!(stored.deployment_state, state.deployment_state);
+    // A second writer that read nothing (version 0) is refused…
+    assert!(matches!(
+        store.save_github_state(&state).await,
+        Err(StoreError::Conflict)
+    ));
+    // …one that read version 1 writes version 2.
+    let mut next = stored.clone();
+    next.lease_owner = None;
+    store.save_github_state(&next).await.unwrap();
+    let again = store.get_github_state(&job).await.unwrap().unwrap();
+    assert_eq!((again.version, again.lease_owner), (2, None));
+    // Another job of the branch is another item.
+    let other = sentinel_shared::core::deployment::DeploymentKey {
+        job_id: JobId::new(8),
+        ..job.clone()
+    };
+    assert_eq!(store.get_github_state(&other).await.unwrap(), None);
+}

@@ -64,6 +64,11 @@ pub const AUTHOR_TIMEOUT: Duration = Duration::from_secs(2);
 /// When a reconciler finds the job leased by another: try again after it.
 const BUSY_RETRY: Duration = Duration::from_secs(5);
 
+/// The longest one job's update may take (each request is bounded by the
+/// client too): a GitHub that hangs costs the batch this once, then the
+/// breaker is open. Well within the lease and the alerter's 90 s timeout.
+pub const UPDATE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The detail types that make no alert, only a GitHub update: their
 /// only consumer in the alerter is this module.
 pub const GITHUB_ONLY: &[&str] = &[
@@ -252,7 +257,8 @@ pub struct GitHubReporter<'a, K: Stack, Q: RetryQueue> {
     pub site_url_template: Option<&'a str>,
     /// Where [`DROPPED_METRIC`] is counted.
     pub metrics_namespace: &'a str,
-    /// Who holds a lease (the invocation's request id).
+    /// Who holds a lease (the invocation's request id, made unique per
+    /// reconciliation).
     pub owner: &'a str,
 }
 
@@ -305,7 +311,17 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             };
             return self.retry_or_drop(key, attempt, skipped).await;
         }
-        match self.reconcile(key).await {
+        let reconciled = tokio::time::timeout(UPDATE_TIMEOUT, self.reconcile(key))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure {
+                    reason: format!("GitHub did not answer within {UPDATE_TIMEOUT:?}"),
+                    retryable: true,
+                    retry_after: None,
+                    github: true,
+                })
+            });
+        match reconciled {
             Ok(applied) => GitHubOutcome {
                 applied,
                 ..GitHubOutcome::default()
@@ -386,7 +402,14 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
     /// Under the job's lease: render and apply what differs. The number of
     /// objects written.
     async fn reconcile(&self, key: &DeploymentKey) -> Result<usize, Failure> {
-        let owner = self.owner.to_owned();
+        // Unique per reconciliation: two messages of one batch share the
+        // invocation's request id, and must not share a lease.
+        static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let owner = format!(
+            "{}#{}",
+            self.owner,
+            SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let now = Utc::now();
         let mut state = self
             .modify(key, |s| {
