@@ -61,6 +61,9 @@ pub const DROPPED_METRIC: &str = "GitHubUpdatesDropped";
 /// How long an alert waits at most for the commit's author.
 pub const AUTHOR_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Amplify's monorepo app root variable.
+const MONOREPO_APP_ROOT: &str = "AMPLIFY_MONOREPO_APP_ROOT";
+
 /// When a reconciler finds the job leased by another: try again after it.
 const BUSY_RETRY: Duration = Duration::from_secs(5);
 
@@ -234,13 +237,23 @@ impl Failure {
     }
 }
 
-/// What an alert adds with GitHub on: who pushed, and the site's address
-/// (the custom domain when Amplify has one available).
+/// What an alert adds with GitHub on: who pushed, and the site on its
+/// custom domain when Amplify has one available.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertExtras {
-    /// "Jane Doe (@jane)".
-    pub author: Option<String>,
-    pub site_url: Option<String>,
+    /// The commit as GitHub knows it (its author's name and login).
+    pub author: Option<CommitInfo>,
+    /// `health::site::branch_url` with the custom domain's host; `None`
+    /// when the branch has no custom domain available.
+    pub custom_site_url: Option<String>,
+}
+
+impl AlertExtras {
+    /// "Jane Doe (@jane)", "Jane Doe" or "@jane" (bounded; the message
+    /// escapes it as any free text).
+    pub fn author_line(&self) -> Option<String> {
+        self.author.as_ref().and_then(author_text)
+    }
 }
 
 /// The GitHub side of the alerter, over one [`Stack`] and its retry queue.
@@ -480,6 +493,12 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             .get_policy(&key.app_id, &key.branch_name)
             .await
             .map_err(Error::from)?;
+        // A monorepo's app root, the branch's setting over the app's.
+        let app_root = branch
+            .as_ref()
+            .and_then(|b| b.environment_variables.get(MONOREPO_APP_ROOT))
+            .or_else(|| app.environment_variables.get(MONOREPO_APP_ROOT))
+            .cloned();
         let ctx = RenderContext {
             region: self.region,
             site_url: site.as_deref(),
@@ -488,6 +507,7 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             rolled_back_to: state.rolled_back_to,
             replaced: state.replaced_by.is_some(),
             repo_root_hints: &[],
+            app_root: app_root.as_deref(),
         };
         let desired = render::desired(&record, &ctx, pr_comment(policy.as_ref()));
         let mut written = 0;
@@ -603,28 +623,34 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
                 };
                 let id = match found {
                     Some(id) => match self.github.update_issue_comment(&repo, id, body).await {
-                        Ok(()) => id,
-                        Err(GitHubError::NotFound(_)) => {
+                        Ok(()) => Some(id),
+                        Err(GitHubError::NotFound(_)) if desired.pr_comment_may_create => Some(
                             self.github
                                 .create_issue_comment(&repo, number, body)
-                                .await?
-                        }
+                                .await?,
+                        ),
+                        Err(GitHubError::NotFound(_)) => None,
                         Err(e) => return Err(e.into()),
                     },
-                    None => {
+                    None if desired.pr_comment_may_create => Some(
                         self.github
                             .create_issue_comment(&repo, number, body)
-                            .await?
-                    }
+                            .await?,
+                    ),
+                    // Nothing to edit, and the policy posts none for this
+                    // outcome (`failures`, a build that is fine).
+                    None => None,
                 };
+                if id.is_some() {
+                    written += 1;
+                }
                 *state = self
                     .modify(key, |s| {
-                        s.comment_id = Some(id);
+                        s.comment_id = s.comment_id.or(id);
                         s.comment_applied = Some(fp.clone());
                         Ok(())
                     })
                     .await?;
-                written += 1;
             }
         }
         Ok(written)
@@ -684,6 +710,25 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
         .ok()
     }
 
+    /// The branch's site on its custom domain, if one is available.
+    async fn custom_site_url(&self, app: &AppInfo, branch: &BranchName) -> Option<String> {
+        let domains = self
+            .amplify
+            .list_domain_associations(&app.app_id)
+            .await
+            .ok()?;
+        let custom = crate::health::site::custom_domain_host(&domains, branch)?;
+        crate::health::site::branch_url(
+            self.site_url_template,
+            &app.app_id,
+            branch,
+            &branch.display_name(),
+            Some(app.default_domain.as_str()).filter(|d| !d.is_empty()),
+            Some(custom.as_str()),
+        )
+        .ok()
+    }
+
     /// Who pushed the job's commit and where its site is, for the alert.
     /// Bounded by [`AUTHOR_TIMEOUT`]; the author is skipped on any error,
     /// when the app is not on GitHub, or while the breaker is open: an
@@ -702,11 +747,11 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             let Ok(app) = self.amplify.get_app(app_id).await else {
                 return AlertExtras::default();
             };
-            let site_url = self.site_url(&app, branch, None).await;
+            let custom_site_url = self.custom_site_url(&app, branch).await;
             let author = self.author(&app, branch, job, commit).await;
             AlertExtras {
-                author: author.as_ref().and_then(author_text),
-                site_url,
+                author,
+                custom_site_url,
             }
         };
         tokio::time::timeout(AUTHOR_TIMEOUT, work)

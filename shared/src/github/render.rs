@@ -22,6 +22,7 @@ pub struct RenderContext<'a> {
     pub rolled_back_to: Option<JobId>,
     pub replaced: bool,
     pub repo_root_hints: &'a [String],
+    pub app_root: Option<&'a str>,
 }
 
 /// Everything GitHub should show of one job.
@@ -31,6 +32,9 @@ pub struct Desired {
     pub commit_status: CommitStatus,
     pub deployment: Option<DesiredDeployment>,
     pub pr_comment: Option<String>,
+    /// Whether a comment may be posted when the PR has none yet (`false`:
+    /// edit an existing one only).
+    pub pr_comment_may_create: bool,
 }
 
 /// A job's deployment and the status it should have now.
@@ -42,7 +46,7 @@ pub struct DesiredDeployment {
 
 /// The policy's `github.pr_comment`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum PrComment {
     Always,
     #[default]
@@ -173,17 +177,14 @@ pub fn desired(record: &Deployment, ctx: &RenderContext, pr_comment: PrComment) 
         },
     });
     let failed = matches!(conclusion, Some(Conclusion::Failure));
-    let comment = match pr_comment {
-        PrComment::Always => true,
-        PrComment::Failures => failed,
-        PrComment::Never => false,
-    };
-    let pr_comment = (comment && pr_number(&key.branch_name).is_some())
+    let comment = pr_comment != PrComment::Never;
+    let body = (comment && pr_number(&key.branch_name).is_some())
         .then(|| format!("{COMMENT_MARKER}\n{summary}"));
     Desired {
         check_run,
         commit_status,
         deployment,
-        pr_comment,
+        pr_comment: body,
+        pr_comment_may_create: failed || pr_comment == PrComment::Always,
     }
 }

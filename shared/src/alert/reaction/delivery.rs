@@ -26,7 +26,7 @@ impl<K: Stack> Alerter<'_, K> {
     ) -> Result<AlertOutcome, Error> {
         let mut content = content;
         // Amplify's job has no author; GitHub's commit has (item 6 of #29).
-        if let Some(author) = self.extras.as_ref().and_then(|x| x.author.as_deref()) {
+        if let Some(author) = self.extras.as_ref().and_then(|x| x.author_line()) {
             content.details.insert(0, format!("Pushed by {author}."));
         }
         let content = within_budget(content);

@@ -543,7 +543,7 @@ impl<K: Stack> Alerter<'_, K> {
         // the branch's name is the committer's, and `x@evil%2Ecom#` must not
         // link to another host.
         let site_url = site_url
-            .or_else(|| self.extras.as_ref().and_then(|x| x.site_url.clone()))
+            .or_else(|| self.extras.as_ref().and_then(|x| x.custom_site_url.clone()))
             .or_else(|| {
                 if !app_id.is_amplify() {
                     return None;

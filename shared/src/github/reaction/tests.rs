@@ -553,11 +553,8 @@ async fn an_alert_names_the_author_unless_github_fails() {
         .reporter()
         .alert_extras(&app, &branch, Some(JobId::new(1)), Some("c0ffee01"))
         .await;
-    assert_eq!(x.author.as_deref(), Some("Jane Doe (@jane)"));
-    assert_eq!(
-        x.site_url.as_deref(),
-        Some("https://main.d1abc.amplifyapp.com/")
-    );
+    assert_eq!(x.author_line().as_deref(), Some("Jane Doe (@jane)"));
+    assert_eq!(x.custom_site_url, None, "no custom domain");
 
     let w = World::new("main");
     w.github.fail_next(GitHubError::Unavailable {
@@ -569,7 +566,6 @@ async fn an_alert_names_the_author_unless_github_fails() {
         .alert_extras(&app, &branch, Some(JobId::new(1)), Some("c0ffee01"))
         .await;
     assert_eq!(x.author, None);
-    assert!(x.site_url.is_some());
     // The breaker is open: the next alert does not ask.
     let calls = w.github.calls().len();
     w.reporter()
@@ -593,4 +589,67 @@ fn retry_bodies_are_recognised_and_bad_ones_named() {
         .unwrap()
         .unwrap_err();
     assert!(bad.reason.contains("githubRetry"), "{bad}");
+}
+
+#[tokio::test]
+async fn a_fine_build_posts_no_comment_but_edits_the_failure_s_one() {
+    let w = World::new("pr-8");
+    w.record("pr-8", 1, BuildStatus::Succeeded).await;
+    w.reporter().update(&key("pr-8", 1), 0).await;
+    assert!(w.github.comments.lock().unwrap().is_empty(), "none yet");
+    // The same event again asks GitHub nothing more.
+    let calls = w.github.calls().len();
+    w.reporter().update(&key("pr-8", 1), 0).await;
+    assert_eq!(w.github.calls().len(), calls);
+
+    w.record("pr-8", 2, BuildStatus::Failed).await;
+    w.reporter().update(&key("pr-8", 2), 0).await;
+    w.record("pr-8", 3, BuildStatus::Succeeded).await;
+    w.reporter().update(&key("pr-8", 3), 0).await;
+    let comments = w.github.comments.lock().unwrap().clone();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments.values().next().unwrap().1.contains("job 3"));
+}
+
+#[tokio::test]
+async fn the_alert_links_the_custom_domain_when_it_is_available() {
+    use crate::ports::{DomainAssociation, SubDomain};
+    let w = World::new("main");
+    let domain = |status: &str| DomainAssociation {
+        domain_name: "shop.example.com".into(),
+        domain_status: status.into(),
+        sub_domains: vec![SubDomain {
+            prefix: "www".into(),
+            branch_name: "main".into(),
+            verified: true,
+        }],
+    };
+    let app: AppId = "d1abc".parse().unwrap();
+    let branch: BranchName = "main".parse().unwrap();
+    w.amplify
+        .domains
+        .lock()
+        .unwrap()
+        .insert("d1abc".into(), vec![domain("PENDING_VERIFICATION")]);
+    let x = w.reporter().alert_extras(&app, &branch, None, None).await;
+    assert_eq!(x.custom_site_url, None, "not available yet");
+    w.amplify
+        .domains
+        .lock()
+        .unwrap()
+        .insert("d1abc".into(), vec![domain("AVAILABLE")]);
+    let x = w.reporter().alert_extras(&app, &branch, None, None).await;
+    assert_eq!(
+        x.custom_site_url.as_deref(),
+        Some("https://www.shop.example.com/")
+    );
+    // The deployment's environment_url is the same site.
+    w.record("main", 1, BuildStatus::Succeeded).await;
+    w.reporter().update(&key("main", 1), 0).await;
+    let deployments = w.github.deployments.lock().unwrap();
+    let (_, statuses) = deployments.values().next().unwrap();
+    assert_eq!(
+        statuses[0].environment_url.as_deref(),
+        Some("https://www.shop.example.com/")
+    );
 }
