@@ -240,3 +240,15 @@ async fn build_started_and_cancelled_update_github_only() {
         Some(sentinel_shared::github::api::Conclusion::Cancelled)
     );
 }
+
+#[tokio::test]
+async fn a_github_only_event_without_its_job_is_malformed() {
+    let deps = deps(true);
+    let raw = json!({"id": "x", "source": "sentinel", "detail-type": "Build Started",
+                     "detail": {"appId": "d1abc", "branchName": "main"}})
+    .to_string();
+    let err = on_raw(&deps, "r", &raw).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("jobId"), "{err}");
+    assert!(gh(&deps).client.calls().is_empty());
+}

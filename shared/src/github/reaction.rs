@@ -81,6 +81,16 @@ pub const GITHUB_ONLY: &[&str] = &[
     // has it (another branch of #29 adds it).
 ];
 
+/// The job a GitHub-only event names ("Build Started", "Build Cancelled",
+/// "Build Skipped"): what the alerter checks of their detail.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRef {
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    pub job_id: JobId,
+}
+
 /// The delay of attempt `attempt` (1 for the first retry): GitHub's
 /// `retry-after` when it said one, never shorter than the backoff (so that
 /// [`MAX_ATTEMPTS`] always cover more than an hour), within SQS's 1..=900 s.

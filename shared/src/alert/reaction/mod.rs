@@ -49,7 +49,7 @@ pub const ACCEPTED: &[&str] = &[
     // when GitHub is on (the template's rule sends them then).
     dt::BUILD_STARTED,
     dt::BUILD_CANCELLED,
-    // HOOK(ghreport): dt::BUILD_SKIPPED once `core/events.rs` has it.
+    // HOOK(ghreport): "Build Skipped" once `core/events.rs` has it.
 ];
 
 /// The category (and SNS `category` attribute) of a test alert; its
@@ -90,8 +90,8 @@ impl<K: Stack> Alerter<'_, K> {
     pub async fn on_event(&self, envelope: &Envelope) -> Result<AlertOutcome, Error> {
         match envelope.detail_type.as_str() {
             t if crate::github::reaction::GITHUB_ONLY.contains(&t) => {
-                // Checked, though only GitHub reads it.
-                let _: BuildEvent = envelope.detail()?;
+                // Checked, though only GitHub reads it: the job it names.
+                let _: crate::github::reaction::JobRef = envelope.detail()?;
                 Ok(AlertOutcome {
                     decision: "github-only".into(),
                     sent: 0,
