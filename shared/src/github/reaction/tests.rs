@@ -235,7 +235,7 @@ async fn the_same_event_twice_posts_nothing_new() {
         statuses[0].environment_url.as_deref(),
         Some("https://main.d1abc.amplifyapp.com/")
     );
-    assert_eq!(new.environment, "PRODUCTION");
+    assert_eq!(new.git_ref, "c0ffee01");
 }
 
 #[tokio::test]
