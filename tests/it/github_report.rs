@@ -104,11 +104,21 @@ async fn a_failed_build_gets_a_completed_check_run_naming_the_cause_and_the_fix(
     let branch = format!("gh-{}", unique_app_id());
     ensure_watched_app(&stack, &branch, V1).await;
     let job = build(&stack, &branch, V1, "FAILED", Some(lockfile_log())).await;
-    let run = eventually(GITHUB_WITHIN, "a completed check run", || async {
-        Ok(check_run(&branch, job)
-            .await?
-            .filter(|r| r["status"] == "completed"))
-    })
+    // A "Build Started" handled after the failure was recorded but before
+    // its diagnosis may complete the run first; the "Build Failed" that
+    // follows the diagnosis brings the summary in step.
+    let run = eventually(
+        GITHUB_WITHIN,
+        "a completed, diagnosed check run",
+        || async {
+            Ok(check_run(&branch, job).await?.filter(|r| {
+                r["status"] == "completed"
+                    && r["output"]["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("lockfile-out-of-sync"))
+            }))
+        },
+    )
     .await
     .unwrap();
     assert_eq!(run["conclusion"], "failure", "{run:#}");
