@@ -311,6 +311,10 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
     .await
     .unwrap();
     assert_eq!(starts[0].0, "RETRY");
+    eprintln!(
+        "with GitHub answering 500: alert after {alert_took:?}, StartJob {:?} after the verdict",
+        unhealthy_at.elapsed()
+    );
     assert!(
         unhealthy_at.elapsed() < Duration::from_secs(45),
         "the rollback started {:?} after the verdict with GitHub down",
