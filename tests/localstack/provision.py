@@ -33,8 +33,19 @@ REPORT_SITE_PORT = int(os.environ.get(
 # (test_provision.py), the functions' app scope is unit-tested
 # (shared/src/lambda/runtime.rs), and the branch scope — `unwatched/*` left
 # out below — is tested through the real binaries (tests/it/scope.rs).
+# The GitHub emulator (tests/localstack/github_emulator.py), as local-up
+# starts it: the local App's id and the SSM SecureString holding its private
+# key (local-up puts it into moto's SSM).
+GITHUB_API_URL = os.environ.get("GITHUB_API_URL") or "http://127.0.0.1:%s" % os.environ.get("GITHUB_PORT", "4540")
+GITHUB_APP_ID = "4242"
+GITHUB_KEY_PARAMETER = "/deploy-sentinel/dev/github-app-key"
+
 LOCAL_FUNCTION_ENV = {
     "SENTINEL_APP_IDS": "",
+    # GitHub is the emulator, over http on 127.0.0.1; a deployed function
+    # talks to https://api.github.com only (shared/src/github/settings.rs).
+    "GITHUB_API_URL": GITHUB_API_URL,
+    "SENTINEL_GITHUB_ORIGINS": GITHUB_API_URL,
     # The emulator serves build logs over http on 127.0.0.1; a deployed
     # stack reads them only from S3 over https (shared/src/adapters/http_log.rs).
     "SENTINEL_LOG_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
@@ -78,6 +89,12 @@ LOCAL_PARAMS = {
     # scripts/demo.sh), scripted in the emulator (docs/stacks.md).
     "WatchedStacks": "it-*,demo-*",
     "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{host}/" % os.environ.get("AMPLIFY_PORT", "4520"),
+    # GitHub on, as the local App (the emulator checks its JWTs with the
+    # public half). Only the parameters the template declares are passed
+    # (Stack below takes the template's list), so a template without them
+    # provisions as before.
+    "GitHubAppId": GITHUB_APP_ID,
+    "GitHubPrivateKeyParameter": GITHUB_KEY_PARAMETER,
 }
 
 
