@@ -86,10 +86,10 @@ SERVED = [
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", ("pull_requests", "write")),
     ("GET", "/rate_limit", None),
 ]
-# A fine-grained token cannot write check runs: "Check runs … require a
-# GitHub App" (docs.github.com/rest/checks/runs, "Create a check run":
-# "OAuth apps and personal access tokens (classic) cannot use this
-# endpoint"; fine-grained tokens have no Checks permission).
+# A fine-grained token cannot write check runs: "Your GitHub App must have
+# the `checks:write` permission to create check runs" (the description's
+# checks/create, docs.github.com/rest/checks/runs#create-a-check-run), and
+# fine-grained tokens have no Checks permission to grant.
 PAT_REFUSED = {"checks"}
 # A path parameter that may hold '/' (a branch name in a ref or a compare).
 GREEDY = {"basehead", "ref"}
@@ -139,7 +139,7 @@ class Spec:
                              f"(it installs the npm package @octokit/openapi under .tools/)")
         with open(path) as f:
             self.doc = json.load(f)
-        allow_null_in_enums(self.doc)
+        allow_null(self.doc)
         resource = Resource.from_contents(self.doc, default_specification=DRAFT4)
         self.registry = Registry().with_resource(SPEC_URI, resource)
         self.ops = {}
@@ -248,18 +248,25 @@ def anchored(node):
     return node
 
 
-def allow_null_in_enums(node):
-    """OpenAPI 3.0.3: "A true value adds "null" to the allowed values" of a
-    `nullable` schema, its `enum` included (a check run's `conclusion` is
-    null until it completes); jsonschema's `enum` alone would refuse it."""
+def allow_null(node):
+    """OpenAPI 3.0.3: `nullable: true` "adds "null" to the allowed values".
+    openapi-schema-validator honours it beside a `type` only, and jsonschema's
+    `enum` still refuses null; so null is added to a nullable `enum` (a check
+    run's `conclusion` is null until it completes), and a nullable schema
+    without a `type` (a commit's `author`: `oneOf` a user or `{}`, null when
+    GitHub matched no account) becomes `anyOf: [null, the schema]`."""
     if isinstance(node, dict):
-        if node.get("nullable") is True and isinstance(node.get("enum"), list) and None not in node["enum"]:
-            node["enum"].append(None)
         for v in node.values():
-            allow_null_in_enums(v)
+            allow_null(v)
+        if node.get("nullable") is True:
+            if isinstance(node.get("enum"), list) and None not in node["enum"]:
+                node["enum"].append(None)
+            if "type" not in node and any(k in node for k in ("oneOf", "anyOf", "allOf", "$ref")):
+                inner = {k: node.pop(k) for k in ("oneOf", "anyOf", "allOf", "$ref") if k in node}
+                node["anyOf"] = [{"enum": [None]}, inner]
     elif isinstance(node, list):
         for v in node:
-            allow_null_in_enums(v)
+            allow_null(v)
 
 
 def describe(error):
@@ -770,11 +777,13 @@ class Api:
         if state == "success" and body.get("auto_inactive", True):
             # "Adds a new inactive status to all prior non-transient,
             # non-production environment deployments with the same repository
-            # and environment name … that had a success state"
-            # (docs.github.com/rest/deployments/statuses, auto_inactive).
+            # and environment name … only added to deployments that had a
+            # success state" (the description's auto_inactive,
+            # docs.github.com/rest/deployments/statuses).
             for other in s.deployments.values():
                 if other is not d and other["repo"] == d["repo"] and other["environment"] == d["environment"] \
-                        and not other["transient_environment"] and other["statuses"] \
+                        and not other["transient_environment"] and not other["production_environment"] \
+                        and other["statuses"] \
                         and other["statuses"][-1]["state"] == "success":
                     self.new_deployment_status(other, "inactive", {})
         return 201, status, {}
@@ -856,9 +865,10 @@ class Api:
                 entry["previous_filename"] = f["previous_filename"]
             files.append(entry)
         if script.get("truncated"):
-            # GitHub lists at most 300 files and says nothing else
-            # (docs.github.com/rest/commits/commits#compare-two-commits): a
-            # truncated answer is one with exactly 300.
+            # The list of changed files "includes up to 300 changed files for
+            # the entire comparison" and nothing says more were left out (the
+            # description's compare, docs.github.com/rest/commits/commits
+            # #compare-two-commits): a truncated answer has exactly 300.
             n = 0
             while len(files) < MAX_COMPARE_FILES:
                 n += 1
@@ -868,7 +878,9 @@ class Api:
                               "raw_url": f"https://github.com/{owner}/{repo}/raw/x",
                               "contents_url": f"{root}/contents/{name}"})
             files = files[:MAX_COMPARE_FILES]
-        commits = [self.commit(owner, repo, c["sha"], c) for c in script["commits"]][:MAX_COMPARE_COMMITS]
+        # Without paging "the returned list is limited to 250 commits, and the
+        # last commit in the list is the most recent" (same page).
+        commits = [self.commit(owner, repo, c["sha"], c) for c in script["commits"]][-MAX_COMPARE_COMMITS:]
         total = script.get("total_commits", len(script["commits"]))
         status = script.get("status", "ahead" if total else "identical")
         base_sha = base if re.fullmatch(r"[0-9a-f]{40}", base) else sha_of(base)

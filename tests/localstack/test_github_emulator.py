@@ -487,3 +487,25 @@ def test_bad_control_calls_say_what_is_wrong(gh):
     assert r.status_code == 400 and "permissions" in r.json()["message"]
     r = requests.put(f"{gh}/_emulator/installations", json={"permissions": {"no_such_thing": "read"}}, timeout=10)
     assert r.status_code == 400 and "no_such_thing" in r.json()["message"]
+
+
+def test_a_compare_of_more_than_250_commits_lists_the_newest_250(gh, keys):
+    commits = [{"sha": f"{n:040x}", "author_name": f"dev{n}"} for n in range(1, 261)]
+    control(gh, "PUT", "compare", {"owner": "sentinel-local", "repo": REPO.split("/")[1], "base": SHA, "head": HEAD,
+                                   "files": ["a.ts"], "commits": commits})
+    body = requests.get(f"{gh}/repos/{REPO}/compare/{SHA}...{HEAD}", headers=bearer(token(gh, keys)),
+                        timeout=10).json()
+    assert body.get("total_commits") == 260 and len(body["commits"]) == 250, str(body)[:600]
+    assert body["commits"][-1]["sha"] == commits[-1]["sha"] and body["commits"][0]["sha"] == commits[10]["sha"]
+
+
+def test_auto_inactive_leaves_production_environments_alone(gh, keys):
+    t = bearer(token(gh, keys))
+    for _ in range(2):
+        d = requests.post(f"{gh}/repos/{REPO}/deployments", headers=t, json={"ref": SHA, "environment": "production"},
+                          timeout=10).json()
+        assert d["production_environment"] is True
+        requests.post(f"{gh}/repos/{REPO}/deployments/{d['id']}/statuses", headers=t, json={"state": "success"},
+                      timeout=10).raise_for_status()
+    assert [[s["state"] for s in d["statuses"]] for d in control(gh, "GET", "state")["deployments"]] \
+        == [["success"], ["success"]]
