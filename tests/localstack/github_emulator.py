@@ -25,7 +25,6 @@ plus PyJWT and cryptography (the JWT), openapi-schema-validator (OpenAPI 3.0's
 """
 
 import argparse
-import copy
 import hashlib
 import json
 import os
