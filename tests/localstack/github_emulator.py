@@ -390,10 +390,11 @@ class State:
         now = time.time()
         if who not in self.window or self.window[who] <= now:
             self.window[who], self.used[who] = now + 3600, 0
-        used = self.used[who]
-        if self.mode.get("primary"):
-            used = RATE_LIMIT
-        return {"limit": RATE_LIMIT, "used": used, "remaining": max(0, RATE_LIMIT - used),
+        # Unauthenticated callers get 60 an hour (not counted here: nothing
+        # of Sentinel's calls GitHub without credentials).
+        limit = 60 if who == "anonymous" else RATE_LIMIT
+        used = limit if self.mode.get("primary") else self.used[who]
+        return {"limit": limit, "used": used, "remaining": max(0, limit - used),
                 "reset": int(self.window[who]), "resource": "core"}
 
     def current_mode(self):
@@ -493,8 +494,9 @@ class Handler(BaseHTTPRequestHandler):
         call["status"] = status
         with s.lock:
             s.calls.append(call)
-            if who is not None and "x-ratelimit-limit" not in {k.lower() for k in headers}:
-                headers.update(self.limit_headers(s.rate(who)))
+            if "x-ratelimit-limit" not in {k.lower() for k in headers}:
+                # Every answer says where the caller stands, errors included.
+                headers.update(self.limit_headers(s.rate(who or "anonymous")))
         self.send(status, out, headers)
 
     @staticmethod

@@ -362,6 +362,11 @@ def test_rate_limit_headers_on_every_answer_and_remaining_decreases(gh, keys):
     assert r.status_code == 422 and int(r.headers["x-ratelimit-remaining"]) == seen[-1][0] - 1
     core = requests.get(f"{gh}/rate_limit", headers=t, timeout=10).json()["resources"]["core"]
     assert core["remaining"] == seen[-1][0] - 1
+    # Refused callers are told theirs: an unauthenticated one has 60 an hour.
+    r = requests.post(f"{gh}/repos/{REPO}/check-runs", json={"name": "x", "head_sha": SHA}, timeout=10)
+    assert r.status_code == 401 and r.headers["x-ratelimit-limit"] == "60"
+    r = check_run(gh, PAT)
+    assert r.status_code == 403 and r.headers["x-ratelimit-limit"] == "5000"
 
 
 def test_primary_mode_answers_403_with_remaining_0_and_the_reset(gh, keys):
