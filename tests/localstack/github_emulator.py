@@ -456,11 +456,12 @@ class Handler(BaseHTTPRequestHandler):
         s = self.state
         body = self.parsed_body()
         call = {"method": method, "path": self.path, "body": body, "status": None}
-        op_id, headers, who = None, {}, None
+        op_id, headers, who, failing = None, {}, None, False
         try:
             with s.lock:
                 mode = s.current_mode()
                 if mode.get("fail"):
+                    failing = True
                     raise GitHubError(mode["fail"]["status"], "Server Error" if mode["fail"]["status"] >= 500
                                       else "Injected failure")
                 matched = s.spec.match(method, path)
@@ -494,7 +495,7 @@ class Handler(BaseHTTPRequestHandler):
         call["status"] = status
         with s.lock:
             s.calls.append(call)
-            if "x-ratelimit-limit" not in {k.lower() for k in headers}:
+            if not failing and "x-ratelimit-limit" not in {k.lower() for k in headers}:
                 # Every answer says where the caller stands, errors included.
                 headers.update(self.limit_headers(s.rate(who or "anonymous")))
         self.send(status, out, headers)

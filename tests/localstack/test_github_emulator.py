@@ -398,7 +398,9 @@ def test_fail_mode_answers_its_status_for_its_seconds_then_recovers(gh, keys):
     mode = control(gh, "PUT", "mode", {"fail": {"status": 500, "seconds": 3600}})
     assert mode["mode"] == {"fail": {"status": 500}} and mode["seconds_left"] > 3500
     for path in ("/app", f"/repos/{REPO}/commits/{SHA}", "/rate_limit"):
-        assert requests.get(gh + path, headers=t, timeout=10).status_code == 500
+        r = requests.get(gh + path, headers=t, timeout=10)
+        assert r.status_code == 500 and r.json()["message"] == "Server Error"
+        assert "x-ratelimit-limit" not in r.headers  # a failing front end knows nothing of limits
     assert control(gh, "GET", "health")["ok"]  # the control API is not failed
     control(gh, "PUT", "mode", {})
     assert requests.get(f"{gh}/repos/{REPO}/commits/{SHA}", headers=t, timeout=10).status_code == 200
