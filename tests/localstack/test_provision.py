@@ -527,6 +527,8 @@ def test_github_on_the_alerter_and_validator_read_one_parameter_through_ssm_only
         if res["Type"] != "AWS::Serverless::Function":
             continue
         variables = function_variables(r, logical)
+        # Local only (the emulator's URL and its http exemption): never the template's.
+        assert not {"GITHUB_API_URL", "SENTINEL_GITHUB_ORIGINS"} & set(variables), logical
         given = GITHUB_VARIABLES & set(variables)
         if logical not in GITHUB_FUNCTIONS:
             assert not given, logical
