@@ -420,6 +420,28 @@ def test_the_bus_takes_only_the_stacks_source_and_event_types():
         assert set(pattern.get("detail-type", [])) <= types, f"{name} ({github}): {pattern.get('detail-type')}"
 
 
+def alerter_accepted():
+    """The detail types the alerter parses (`alert::reaction::ACCEPTED`):
+    any other delivered to it is malformed, dead-lettered."""
+    source = lp.Source(os.path.join(lp.SHARED, "alert", "reaction", "mod.rs"), ())
+    m = re.search(r"pub const ACCEPTED\s*:\s*&\[&str\]\s*=\s*&\[([^\]]*)\]", source.full)
+    assert m, "alert/reaction/mod.rs: no ACCEPTED list"
+    events = lp.Source(os.path.join(lp.SHARED, "core", "events.rs"), ())
+    constants = dict(re.findall(r'const\s+(\w+)\s*:\s*&str\s*=\s*"([^"]*)"', events.full))
+    return {constants[name] for name in re.findall(r"dt::(\w+)", m.group(1))}
+
+
+@pytest.mark.parametrize("github", sorted(GITHUB))
+def test_the_alerters_rule_delivers_only_what_the_alerter_parses(github):
+    """GitHub on, the rule takes builds' starts, cancels and skips: the
+    alerter must accept them, or each would be dead-lettered as malformed."""
+    rule = lp.template()["Resources"]["AlertRule"]["Properties"]["EventPattern"]
+    delivered = set(lp.resolver(GITHUB[github]).resolve(rule)["detail-type"])
+    accepted = alerter_accepted()
+    assert "Alert Test" in accepted and len(accepted) >= 10, accepted
+    assert delivered <= accepted, f"AlertRule ({github}) delivers what the alerter refuses: {sorted(delivered - accepted)}"
+
+
 def test_anyone_else_may_publish_only_a_report():
     statements, _ = bus_policy()
     report_source, report_type = report_constants()
