@@ -77,6 +77,8 @@ fn context(branch: BranchName, commit_message: String, site_url: String) -> Cont
             "https://eu-west-1.console.aws.amazon.com/amplify/apps/d1abc/branches/main".into(),
         ),
         site_url: Some(site_url),
+        author: None,
+        custom_site_url: None,
     }
 }
 
