@@ -146,7 +146,7 @@ pub fn from_evidence(
 ) -> Vec<Annotation> {
     let title = cut(&untrusted(title), 255);
     let mut out: Vec<Annotation> = Vec::new();
-    let mut push = |path: &str, line: u32, message: &str, out: &mut Vec<Annotation>| {
+    let push = |path: &str, line: u32, message: &str, out: &mut Vec<Annotation>| {
         let Some(path) = repo_path(path, hints, app_root) else {
             return;
         };

@@ -73,6 +73,27 @@ pub fn text(raw: &str, max: usize) -> String {
     out
 }
 
+/// Like [`text`], but the `` `code` `` spans of the text (balanced single
+/// backticks, as the catalogue's fixes and the validator's findings write
+/// commands) stay code: each through [`code_span`], where nothing is
+/// rendered, mentioned or linked. Unbalanced backticks: all [`text`].
+pub fn text_with_code(raw: &str, max: usize) -> String {
+    let safe = cut(&untrusted(raw), max);
+    let parts: Vec<&str> = safe.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return text(&safe, max);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| match (i % 2, part.is_empty()) {
+            (0, _) => text(part, max),
+            (_, true) => String::new(),
+            (_, false) => code_span(part, max),
+        })
+        .collect()
+}
+
 /// The longest run of backticks in `text`.
 fn longest_backtick_run(text: &str) -> usize {
     let (mut longest, mut run) = (0, 0);
@@ -172,6 +193,16 @@ mod tests {
         assert!(out.contains("#\u{200D}12") && out.contains("GH-\u{200D}7"));
         assert!(out.contains("\\*b\\*") && out.contains("\\[x\\]") && out.contains("\\`c\\`"));
         assert!(out.ends_with("\\\\"), "{out}");
+    }
+
+    #[test]
+    fn code_spans_of_a_fix_stay_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            text_with_code("run `npx tsc --noEmit` for @team <b>", 200),
+            "run `npx tsc --noEmit` for @\u{200D}team &lt;b&gt;"
+        );
+        assert_eq!(text_with_code("a `b", 200), "a \\`b");
+        assert_eq!(text_with_code("`<!-- x -->`", 200), "`<!-- x -->`");
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::api::{
     Annotation, AnnotationLevel, CheckRun, CheckStatus, CommitInfo, CommitState, CommitStatus,
     Conclusion, DeploymentState, DeploymentStatus, NewDeployment,
 };
-use super::markdown::{self, code_block, code_span, cut, link, text};
+use super::markdown::{self, code_block, code_span, cut, link, text, text_with_code};
 use crate::alert::escape::untrusted;
 use crate::alert::message::console_url;
 use crate::core::bake::{BakeOutcome, StepOutcome};
@@ -355,7 +355,7 @@ fn diagnosis_section(record: &Deployment) -> Option<String> {
     } else {
         "Not transient: retrying the same commit will fail the same way.\n\n"
     });
-    out.push_str(&format!("**Fix:** {}\n\n", text(&d.fix, FIX_MAX)));
+    out.push_str(&format!("**Fix:** {}\n\n", text_with_code(&d.fix, FIX_MAX)));
     if let Some(command) = &d.command {
         out.push_str(&format!(
             "Failed command: {}{}\n\n",
@@ -414,8 +414,8 @@ fn validation_section(record: &Deployment) -> Option<String> {
             format!(
                 "- {severity} {}{at}: {}\n  **Fix:** {}",
                 code_span(&f.rule, 100),
-                text(&f.message, FINDING_MAX),
-                text(&f.fix, FINDING_MAX)
+                text_with_code(&f.message, FINDING_MAX),
+                text_with_code(&f.fix, FINDING_MAX)
             )
         })
         .collect();
@@ -870,7 +870,7 @@ fn pr_comment(
             "**Why:** {} ({})  \n**Fix:** {}\n\n",
             text(&d.title, TITLE_MAX),
             code_span(&d.category, 100),
-            text(&d.fix, FIX_MAX)
+            text_with_code(&d.fix, FIX_MAX)
         ));
         if !d.evidence.is_empty() {
             let lines: Vec<String> = d

@@ -144,14 +144,15 @@ fn each_stage_maps_to_its_check_status_commit_state_and_deployment_state() {
     baking.bake = Some(bake(None));
     let mut bake_failed = succeeded(Some(Verdict::Healthy));
     bake_failed.bake = Some(bake(Some(BakeOutcome::Failed)));
-    let cases: Vec<(
-        &str,
+    type Case = (
+        &'static str,
         Deployment,
         CheckStatus,
         Option<Conclusion>,
         CommitState,
         Option<DeploymentState>,
-    )> = vec![
+    );
+    let cases: Vec<Case> = vec![
         (
             "building",
             record("main", BuildStatus::Started),
@@ -464,7 +465,7 @@ fn hostile_evidence_cannot_escape_its_code_block_ping_or_link() {
         s.contains("&lt;b&gt;@\u{200D}channel&lt;/b&gt; see #\u{200D}1"),
         "{s}"
     );
-    assert!(s.contains("run \\`rm -rf\\` \\[here\\](https://evil.example) @\u{200D}here fixes #\u{200D}1 and GH-\u{200D}2"), "{s}");
+    assert!(s.contains("run `rm -rf` \\[here\\](https://evil.example) @\u{200D}here fixes #\u{200D}1 and GH-\u{200D}2"), "{s}");
     // The evidence: a fence longer than the longest backtick run, closed
     // after the last line, each line as it was (secrets masked).
     let open = s.find("`````text\n").expect("a five-backtick fence");
