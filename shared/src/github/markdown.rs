@@ -80,7 +80,7 @@ pub fn text(raw: &str, max: usize) -> String {
 pub fn text_with_code(raw: &str, max: usize) -> String {
     let safe = cut(&untrusted(raw), max);
     let parts: Vec<&str> = safe.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return text(&safe, max);
     }
     parts

@@ -174,6 +174,8 @@ enum Stage {
     StoppedByValidation,
     BuildFailed,
     CheckingSite,
+    /// Replaced by a later deploy before the health checker judged it.
+    ReplacedUnjudged,
     Healthy,
     Unhealthy,
     BakeFailed,
@@ -181,7 +183,7 @@ enum Stage {
 }
 
 impl Stage {
-    fn of(record: &Deployment) -> Self {
+    fn of(record: &Deployment, ctx: &RenderContext) -> Self {
         if let Some(reason) = skipped_reason(record) {
             return Self::Skipped(reason);
         }
@@ -194,6 +196,7 @@ impl Stage {
             }
             BuildStatus::Cancelled => Self::Cancelled,
             BuildStatus::Succeeded => match record.health.as_ref().map(|h| h.verdict) {
+                None if ctx.replaced => Self::ReplacedUnjudged,
                 None => Self::CheckingSite,
                 Some(Verdict::Unhealthy) => Self::Unhealthy,
                 Some(Verdict::Inconclusive) => Self::Inconclusive,
@@ -237,7 +240,7 @@ impl Stage {
                 done(Conclusion::Failure)
             }
             Self::Healthy => done(Conclusion::Success),
-            Self::Inconclusive => done(Conclusion::Neutral),
+            Self::Inconclusive | Self::ReplacedUnjudged => done(Conclusion::Neutral),
         }
     }
 
@@ -282,6 +285,9 @@ fn title(record: &Deployment, stage: &Stage, ctx: &RenderContext) -> String {
             None => format!("Build of job {job} failed"),
         },
         Stage::CheckingSite => format!("Deployed job {job}; checking the site"),
+        Stage::ReplacedUnjudged => {
+            format!("Deployed job {job}; replaced before the site was judged")
+        }
         Stage::Healthy => match record.bake.as_ref().map(|b| b.outcome) {
             Some(None) => format!("Deployed job {job}; healthy, baking"),
             _ => format!("Deployed job {job}; the site is healthy"),
@@ -927,9 +933,11 @@ fn pr_comment(
 }
 
 /// Everything that should appear on GitHub for `record` now (see the
-/// module's documentation for each mapping).
+/// module's documentation for each mapping). A record without a commit
+/// id has an empty `head_sha` and `ref`: GitHub refuses those, and the
+/// reaction writes nothing for such a job.
 pub fn desired(record: &Deployment, ctx: &RenderContext, pr_comment_policy: PrComment) -> Desired {
-    let stage = Stage::of(record);
+    let stage = Stage::of(record, ctx);
     let title = title(record, &stage, ctx);
     let (status, conclusion) = stage.check();
     let details_url = job_url(record, ctx);

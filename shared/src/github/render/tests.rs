@@ -731,6 +731,21 @@ fn a_pr_preview_is_a_transient_environment() {
 }
 
 #[test]
+fn a_deploy_replaced_before_its_health_check_does_not_stay_in_progress() {
+    let c = RenderContext {
+        replaced: true,
+        ..ctx()
+    };
+    let d = desired(&succeeded(None), &c, PrComment::Never);
+    assert_eq!(d.check_run.status, CheckStatus::Completed);
+    assert_eq!(d.check_run.conclusion, Some(Conclusion::Neutral));
+    assert_eq!(
+        d.deployment.unwrap().status.state,
+        DeploymentState::Inactive
+    );
+}
+
+#[test]
 fn a_replaced_deploy_is_inactive_and_the_rollback_has_its_own_deployment() {
     let bad = succeeded(Some(Verdict::Unhealthy));
     let c = RenderContext {
