@@ -12,8 +12,11 @@
 //!   never green before the site is; it completes `success` (healthy),
 //!   `failure` (build failed, stopped by validation, unhealthy, bake
 //!   failed), `neutral` (health inconclusive), `cancelled`, `skipped` or
-//!   `timed_out` (a job that never ended). A failed bake or an unhealthy
-//!   verdict after success turns it to `failure`.
+//!   `timed_out` (a job that never ended), `neutral` too for a deploy
+//!   replaced before it was judged. A bake that fails after the Healthy
+//!   verdict turns `success` into `failure`: the reaction applies the
+//!   latest record's answer, and a completed run never returns to
+//!   `in_progress` for the same record.
 //! - **The deployment** exists only for a job that deployed (Amplify's
 //!   job succeeded): `None` before (the check run shows the build) and for
 //!   a build that failed, was cancelled or skipped, so that no deployment
@@ -122,7 +125,10 @@ pub struct RenderContext<'a> {
 /// The deployment to create (once per job) and its current status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredDeployment {
+    /// Created once per job (the reaction keeps its id): `ref` the commit,
+    /// `environment` the branch.
     pub new: NewDeployment,
+    /// The status it should have now; a new one is posted when it differs.
     pub status: DeploymentStatus,
 }
 
