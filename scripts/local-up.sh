@@ -6,6 +6,7 @@
 # Ports: MOTO_PORT (4510), AMPLIFY_PORT (4520), LAMBDA_PORT (9010),
 # GITHUB_PORT (4540).
 # LOCAL_UP_SKIP_BUILD=1 skips the `cargo build` of the binaries (already built).
+# LOCAL_UP_GITHUB=off leaves GitHub off in the stack (the template's default).
 # LAMBDA_RELEASE=1 serves the release builds (as deployed; for measurements),
 # LAMBDA_CONCURRENCY=N up to N instances of each function (default 1).
 # DynamoDB is moto's: AWS's DynamoDB Local binds every interface and has no
@@ -117,7 +118,11 @@ ssm.put_parameter(Name=os.environ["GITHUB_LOCAL_TOKEN_PARAMETER"], Value=os.envi
 PY
 unset GITHUB_LOCAL_PAT
 
-python tests/localstack/provision.py --out .local --visibility-timeout 2
+# GitHub on, as the local App (LOCAL_UP_GITHUB=off provisions the template's
+# default, GitHub off; the emulator runs all the same).
+github_flag=--github-app
+[ "${LOCAL_UP_GITHUB:-app}" = off ] && github_flag=
+python tests/localstack/provision.py --out .local --visibility-timeout 2 ${github_flag:+"$github_flag"}
 # The stack's watched apps (AmplifyAppIds), as on AWS they exist before the
 # stack: `sentinel doctor` checks that each answers GetApp. The smoke app
 # (`make smoke-aws`) is as `make smoke-aws-app` makes it on AWS: a static

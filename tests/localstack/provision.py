@@ -89,10 +89,15 @@ LOCAL_PARAMS = {
     # scripts/demo.sh), scripted in the emulator (docs/stacks.md).
     "WatchedStacks": "it-*,demo-*",
     "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{host}/" % os.environ.get("AMPLIFY_PORT", "4520"),
-    # GitHub on, as the local App (the emulator checks its JWTs with the
-    # public half). Only the parameters the template declares are passed
-    # (Stack below takes the template's list), so a template without them
-    # provisions as before.
+}
+
+# GitHub on, as the local App (the GitHub emulator checks its JWTs with the
+# public half of the key local-up puts into SSM): `--github-app`, which
+# local-up passes. Kept apart from LOCAL_PARAMS, which the tests take as the
+# template's default (GitHub off) and turn GitHub on themselves. Only the
+# parameters the template declares are passed (Stack takes the template's
+# list), so a template without them provisions as before.
+LOCAL_GITHUB_PARAMS = {
     "GitHubAppId": GITHUB_APP_ID,
     "GitHubPrivateKeyParameter": GITHUB_KEY_PARAMETER,
 }
@@ -466,11 +471,13 @@ def main():
     ap.add_argument("--template", default="template.yaml")
     ap.add_argument("--out", default=".local")
     ap.add_argument("--param", action="append", default=[])
+    ap.add_argument("--github-app", action="store_true",
+                    help="GitHub on, as the local App (LOCAL_GITHUB_PARAMS), where the template declares it")
     ap.add_argument("--visibility-timeout", type=int, default=None,
                     help="override queues' VisibilityTimeout (seconds) so local retries come quickly")
     args = ap.parse_args()
 
-    params = dict(LOCAL_PARAMS)
+    params = dict(LOCAL_PARAMS, **(LOCAL_GITHUB_PARAMS if args.github_app else {}))
     params.update(dict(p.split("=", 1) for p in args.param))
     with open(args.template) as f:
         template = yaml.load(f, Loader=cfn_loader())
