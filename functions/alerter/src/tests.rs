@@ -186,7 +186,7 @@ async fn the_alert_names_who_pushed() {
         .unwrap();
     let sent = deps.notifier.sent();
     assert!(
-        sent[0].email.contains("Pushed by Jane Doe (@jane)"),
+        sent[0].email.contains("Pushed by: Jane Doe (@jane)"),
         "{}",
         sent[0].email
     );
@@ -251,4 +251,18 @@ async fn a_github_only_event_without_its_job_is_malformed() {
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("jobId"), "{err}");
     assert!(gh(&deps).client.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_skipped_build_is_for_github_only() {
+    let deps = deps(true);
+    let raw = json!({"id": "s", "source": "sentinel", "detail-type": "Build Skipped",
+                     "detail": {"eventId": "d1abc/main/0000000003/skipped", "environment": "prod",
+                                "appId": "d1abc", "branchName": "main", "jobId": "3",
+                                "commitId": "c0ffee03", "kind": "superseded",
+                                "reason": "superseded by job 4", "byJobId": "4"}})
+    .to_string();
+    let h = on_raw(&deps, "r", &raw).await.unwrap();
+    assert_eq!(h.alert.unwrap().decision, "github-only");
+    assert!(deps.notifier.sent().is_empty());
 }

@@ -40,6 +40,9 @@ pub mod detail_type {
     pub const BUILD_RETRIED: &str = "Build Retried";
     /// Observe mode: an action Sentinel would have taken, and did not.
     pub const ACTION_OBSERVED: &str = "Action Observed";
+    /// A build Sentinel stopped because it should not run: superseded by a
+    /// newer one, or no change under the app's paths (enforce mode).
+    pub const BUILD_SKIPPED: &str = "Build Skipped";
     /// `sentinel alert test`: a message through the real alert path, marked
     /// as a test; it never opens an incident and no metric counts it.
     pub const ALERT_TEST: &str = "Alert Test";

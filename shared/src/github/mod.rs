@@ -7,13 +7,22 @@
 //!   and the repository of an Amplify app ([`api::Repo`]). The HTTPS
 //!   adapter is `adapters::github`, the in-memory one
 //!   `adapters::memory::MemoryGitHub`.
-
-//! - [`render`]: what GitHub should show of a job (pure).
+//! - [`render`]: what appears on GitHub for a job (check run, commit
+//!   status, deployment, pull request comment), pure functions of its
+//!   record; [`markdown`] escapes untrusted text for GitHub markdown, and
+//!   [`annotate`] finds the `file:line`s of a diagnosis's evidence.
+//! - [`policy`]: the policy's `github` section.
 //! - [`state`]: what was written to GitHub per job, and the lease.
 //! - [`reaction`]: the alerter's reconciler, retries and breaker.
 
+pub mod annotate;
 pub mod api;
+pub mod markdown;
+pub mod policy;
 pub mod reaction;
 pub mod render;
 pub mod settings;
 pub mod state;
+
+pub use policy::GitHubPolicy;
+pub use render::PrComment;

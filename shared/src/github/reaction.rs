@@ -74,12 +74,7 @@ pub const UPDATE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The detail types that make no alert, only a GitHub update: their
 /// only consumer in the alerter is this module.
-pub const GITHUB_ONLY: &[&str] = &[
-    dt::BUILD_STARTED,
-    dt::BUILD_CANCELLED,
-    // HOOK(ghreport): "Build Skipped" joins here once `core/events.rs`
-    // has it (another branch of #29 adds it).
-];
+pub const GITHUB_ONLY: &[&str] = &[dt::BUILD_STARTED, dt::BUILD_CANCELLED, dt::BUILD_SKIPPED];
 
 /// The job a GitHub-only event names ("Build Started", "Build Cancelled",
 /// "Build Skipped"): what the alerter checks of their detail.
@@ -831,11 +826,11 @@ fn author_text(c: &CommitInfo) -> Option<String> {
     Some(text.chars().take(120).collect())
 }
 
-/// The policy's `github.pr_comment`.
-// HOOK(ghreport): read `policy.github.pr_comment` once the policy has its
-// `github` section (another branch of #29 adds it); until then the default.
-fn pr_comment(_policy: Option<&StoredPolicy>) -> PrComment {
-    PrComment::default()
+/// The policy's `github.pr_comment` (the default without a policy).
+fn pr_comment(policy: Option<&StoredPolicy>) -> PrComment {
+    policy
+        .map(|p| p.policy.github.pr_comment)
+        .unwrap_or_default()
 }
 
 /// The jobs an event is about (`None` when it names none: degradation, a

@@ -24,11 +24,6 @@ impl<K: Stack> Alerter<'_, K> {
         signal: Signal,
         category: Option<String>,
     ) -> Result<AlertOutcome, Error> {
-        let mut content = content;
-        // Amplify's job has no author; GitHub's commit has (item 6 of #29).
-        if let Some(author) = self.extras.as_ref().and_then(|x| x.author_line()) {
-            content.details.insert(0, format!("Pushed by {author}."));
-        }
         let content = within_budget(content);
         let policy = self.policy(&ctx.app_id, &ctx.branch_name).await?;
         let now = Utc::now();

@@ -49,7 +49,7 @@ pub const ACCEPTED: &[&str] = &[
     // when GitHub is on (the template's rule sends them then).
     dt::BUILD_STARTED,
     dt::BUILD_CANCELLED,
-    // HOOK(ghreport): "Build Skipped" once `core/events.rs` has it.
+    dt::BUILD_SKIPPED,
 ];
 
 /// The category (and SNS `category` attribute) of a test alert; its
@@ -542,23 +542,21 @@ impl<K: Stack> Alerter<'_, K> {
         // branch's is built as the health checker builds the one it checks:
         // the branch's name is the committer's, and `x@evil%2Ecom#` must not
         // link to another host.
-        let site_url = site_url
-            .or_else(|| self.extras.as_ref().and_then(|x| x.custom_site_url.clone()))
-            .or_else(|| {
-                if !app_id.is_amplify() {
-                    return None;
-                }
-                crate::health::site::branch_url(
-                    self.site_url_template,
-                    app_id,
-                    branch_name,
-                    &branch_name.display_name(),
-                    None,
-                    None,
-                )
-                .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
-                .ok()
-            });
+        let site_url = site_url.or_else(|| {
+            if !app_id.is_amplify() {
+                return None;
+            }
+            crate::health::site::branch_url(
+                self.site_url_template,
+                app_id,
+                branch_name,
+                &branch_name.display_name(),
+                None,
+                None,
+            )
+            .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
+            .ok()
+        });
         Context {
             environment,
             app_id: app_id.clone(),
@@ -571,6 +569,12 @@ impl<K: Stack> Alerter<'_, K> {
                 .filter(|_| app_id.is_amplify())
                 .map(|j| console_url(self.region, app_id, branch_name, j)),
             site_url,
+            author: self
+                .extras
+                .as_ref()
+                .and_then(|x| x.author.as_ref())
+                .map(crate::alert::message::Author::from),
+            custom_site_url: self.extras.as_ref().and_then(|x| x.custom_site_url.clone()),
         }
     }
 

@@ -691,3 +691,17 @@ async fn the_alert_links_the_custom_domain_when_it_is_available() {
         Some("https://www.shop.example.com/")
     );
 }
+
+#[tokio::test]
+async fn a_policy_saying_never_gets_no_comment() {
+    let w = World::new("pr-9");
+    let policy =
+        crate::policy::BranchPolicy::parse("github:\n  pr_comment: never\n", "p.yaml").unwrap();
+    crate::ports::PolicyStore::put_policy(&w.store, &"d1abc".parse().unwrap(), None, &policy)
+        .await
+        .unwrap();
+    w.record("pr-9", 1, BuildStatus::Failed).await;
+    let o = w.reporter().update(&key("pr-9", 1), 0).await;
+    assert!(o.applied >= 1, "the check run still: {o:?}");
+    assert!(w.github.comments.lock().unwrap().is_empty());
+}
