@@ -546,7 +546,7 @@ pub trait GitHubStateStore: Send + Sync {
 /// The alerter's own queue, for a GitHub update to try again later: a
 /// message delivered after `delay_seconds` (at most 900, SQS's limit).
 pub trait RetryQueue: Send + Sync {
-    fn schedule(
+    fn send_retry(
         &self,
         body: &str,
         delay_seconds: u32,

@@ -96,7 +96,7 @@ impl SqsRetryQueue {
 }
 
 impl RetryQueue for SqsRetryQueue {
-    async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+    async fn send_retry(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
         send_delayed(&self.client, &self.queue_url, body, delay_seconds).await
     }
 }

@@ -366,7 +366,7 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
                 job: key.job_id,
                 attempt: next,
             };
-            match self.retries.schedule(&request.to_body(), delay).await {
+            match self.retries.send_retry(&request.to_body(), delay).await {
                 Ok(()) => {
                     tracing::info!(
                         app = %key.app_id, branch = %key.branch_name, job = %key.job_id,

@@ -122,7 +122,7 @@ impl MemoryRetries {
 }
 
 impl RetryQueue for MemoryRetries {
-    async fn schedule(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
+    async fn send_retry(&self, body: &str, delay_seconds: u32) -> Result<(), PublishError> {
         if *lock(&self.fail) {
             return Err(PublishError::Unavailable("SQS unavailable".into()));
         }
