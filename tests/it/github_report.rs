@@ -56,8 +56,7 @@ async fn check_run(branch: &str, job: JobId) -> Result<Option<Value>> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| r["external_id"] == id.as_str())
-        .next_back()
+        .rfind(|r| r["external_id"] == id.as_str())
         .cloned())
 }
 
