@@ -7,6 +7,8 @@
 //!   and the repository of an Amplify app ([`api::Repo`]). The HTTPS
 //!   adapter is `adapters::github`, the in-memory one
 //!   `adapters::memory::MemoryGitHub`.
+//! - [`permissions`]: the App's permissions (the manifest's, doctor's check).
 
 pub mod api;
+pub mod permissions;
 pub mod settings;
