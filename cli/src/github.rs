@@ -295,14 +295,14 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
     let repos = match seen {
         GitHubSeen::Off => {
             return vec![check(
-                "github",
+                "GitHub",
                 Status::Pass,
                 "off: no GitHubAppId/GitHubPrivateKeyParameter nor GitHubTokenParameter; no GitHub call is made",
             )];
         }
         GitHubSeen::Misconfigured(why) => {
             return vec![with_fix(
-                check("github", Status::Fail, why.clone()),
+                check("GitHub", Status::Fail, why.clone()),
                 "set both GitHubAppId and GitHubPrivateKeyParameter (or GitHubTokenParameter alone): sentinel github setup",
             )];
         }
@@ -314,12 +314,12 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
         } => {
             checks.push(match app {
                 Ok(name) => check(
-                    "app",
+                    "GitHub App",
                     Status::Pass,
                     format!("App {app_id} ({name}) reachable, its key (SSM {key_parameter}) accepted"),
                 ),
                 Err(why) => with_fix(
-                    check("app", Status::Fail, format!("App {app_id}: {why}")),
+                    check("GitHub App", Status::Fail, format!("App {app_id}: {why}")),
                     format!(
                         "check GitHubAppId is the App's id and SSM {key_parameter} holds its current private key (a SecureString the CLI's role may decrypt)"
                     ),
@@ -329,7 +329,7 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
         }
         GitHubSeen::Token { parameter, repos } => {
             checks.push(check(
-                "token",
+                "GitHub token",
                 Status::Pass,
                 format!(
                     "a fine-grained token (SSM {parameter}): commit statuses and deployments only, no check runs or comments"
@@ -341,7 +341,7 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
     let app = matches!(seen, GitHubSeen::App { .. });
     for r in repos {
         let repository = r.repository.as_deref().unwrap_or("no repository");
-        let name = format!("{} ({repository})", r.app_id);
+        let name = format!("GitHub {} ({repository})", r.app_id);
         checks.push(match &r.access {
             RepoAccess::NotGitHub => check(
                 name,
