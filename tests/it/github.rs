@@ -69,7 +69,10 @@ async fn emulator(method: reqwest::Method, path: &str, body: Option<Value>) -> R
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let resp = request.send().await.with_context(|| format!("{method} {url}"))?;
+    let resp = request
+        .send()
+        .await
+        .with_context(|| format!("{method} {url}"))?;
     let status = resp.status();
     let text = resp.text().await?;
     if !status.is_success() {
@@ -127,7 +130,9 @@ fn run(status: CheckStatus, conclusion: Option<Conclusion>) -> CheckRun {
         head_sha: "a".repeat(40),
         status,
         conclusion,
-        details_url: Some("https://console.aws.amazon.com/amplify/apps/d1/branches/main/deployments/1".into()),
+        details_url: Some(
+            "https://console.aws.amazon.com/amplify/apps/d1/branches/main/deployments/1".into(),
+        ),
         external_id: Some("d1/main/1".into()),
         started_at: Some(chrono::Utc::now()),
         completed_at: conclusion.map(|_| chrono::Utc::now()),
@@ -162,12 +167,18 @@ async fn the_app_mints_one_installation_token_for_many_requests() {
     }
     let on_repo = calls_on(&repo).await;
     assert_eq!(
-        on_repo.iter().filter(|c| c.starts_with("GET installation")).count(),
+        on_repo
+            .iter()
+            .filter(|c| c.starts_with("GET installation"))
+            .count(),
         1,
         "the installation is looked up once: {on_repo:?}"
     );
     assert_eq!(
-        on_repo.iter().filter(|c| c.starts_with("POST statuses/")).count(),
+        on_repo
+            .iter()
+            .filter(|c| c.starts_with("POST statuses/"))
+            .count(),
         5
     );
     // Other tests' functions may mint their own meanwhile (once an hour
@@ -253,7 +264,10 @@ async fn every_endpoint_speaks_githubs_json() {
     .await
     .unwrap();
     let comparison = github.compare(&repo, &base, &head).await.expect("compared");
-    assert_eq!(comparison.files, ["README.md", "shared/app.ts", "web/app.ts"]);
+    assert_eq!(
+        comparison.files,
+        ["README.md", "shared/app.ts", "web/app.ts"]
+    );
     assert!(!comparison.truncated);
     assert_eq!(comparison.commits[0].author_login.as_deref(), Some("ada"));
 
@@ -270,7 +284,10 @@ async fn every_endpoint_speaks_githubs_json() {
 
     // The pull request's comment: created, found by its marker, updated.
     let marker = format!("<!-- deploy-sentinel:{} -->", repo.name);
-    assert_eq!(github.find_issue_comment(&repo, 7, &marker).await.unwrap(), None);
+    assert_eq!(
+        github.find_issue_comment(&repo, 7, &marker).await.unwrap(),
+        None
+    );
     let comment = github
         .create_issue_comment(&repo, 7, &format!("Preview ready {marker}"))
         .await
@@ -323,7 +340,10 @@ async fn an_expired_token_is_minted_again_and_the_request_made_once_more() {
         .await
         .expect("succeeds with a new token");
     let on_repo = calls_on(&repo).await;
-    let commits: Vec<&String> = on_repo.iter().filter(|c| c.starts_with("GET commits/")).collect();
+    let commits: Vec<&String> = on_repo
+        .iter()
+        .filter(|c| c.starts_with("GET commits/"))
+        .collect();
     assert_eq!(commits.len(), 3, "{on_repo:?}");
     assert!(commits[1].ends_with(" 401"), "{on_repo:?}");
     assert!(commits[2].ends_with(" 200"), "{on_repo:?}");
