@@ -343,10 +343,12 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
         let repository = r.repository.as_deref().unwrap_or("no repository");
         let name = format!("GitHub {} ({repository})", r.app_id);
         checks.push(match &r.access {
+            // Nothing to check: GitHub is not where this app's code is (a
+            // manual-deploy app, GitLab, CodeCommit), and that is no fault.
             RepoAccess::NotGitHub => check(
                 name,
-                Status::Unchecked,
-                "not a github.com repository: no GitHub call is made for this app",
+                Status::Pass,
+                "not a github.com repository: nothing to check, no GitHub call is made for this app",
             ),
             RepoAccess::Installed { missing } if missing.is_empty() => check(
                 name,
@@ -469,7 +471,7 @@ mod tests {
                 Status::Pass,
                 Status::Fail,
                 Status::Fail,
-                Status::Unchecked
+                Status::Pass
             ]
         );
         assert!(checks[2].detail.contains("checks: write"));
