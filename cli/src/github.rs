@@ -494,6 +494,28 @@ mod tests {
     }
 
     #[test]
+    fn doctor_checks_that_a_token_sees_each_repository() {
+        let checks = assess(&GitHubSeen::Token {
+            parameter: "/t".into(),
+            repos: vec![
+                repo(RepoAccess::Visible),
+                repo(RepoAccess::NotFound("not found on GitHub".into())),
+            ],
+        });
+        assert_eq!(checks[0].name, "GitHub token");
+        assert!(checks[0].detail.contains("no check runs"));
+        assert_eq!(checks[1].status, Status::Pass);
+        assert_eq!(checks[2].status, Status::Fail);
+        assert!(
+            checks[2]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("give the token access")
+        );
+    }
+
+    #[test]
     fn the_stacks_parameters_make_the_settings() {
         let p = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs

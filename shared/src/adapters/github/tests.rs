@@ -678,3 +678,28 @@ async fn rate_limits_and_outages_from_github_reach_the_caller_unretried() {
     assert!(matches!(err, GitHubError::Unavailable { .. }), "{err:?}");
     assert_eq!(fake.seen().len(), 2, "no retry");
 }
+
+#[test]
+fn enterprise_servers_api_path_is_kept_and_cannot_be_left() {
+    let settings = GitHubSettings {
+        api_url: "https://ghe.example.com/api/v3".into(),
+        credentials: Credentials::Token {
+            parameter: "/t".into(),
+        },
+        outbound: Outbound::public(),
+    };
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+            .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+            .build(),
+    );
+    let c = GitHubClient::new(settings, ssm).unwrap();
+    assert_eq!(
+        c.url("/repos/o/r/commits/abc").unwrap().as_str(),
+        "https://ghe.example.com/api/v3/repos/o/r/commits/abc"
+    );
+    // A path that climbs out of /api/v3 is refused (paths are built from
+    // encoded segments, so this is the second line of defence).
+    assert!(c.url("/../../x").is_err());
+}
