@@ -12,12 +12,14 @@
 //!   record; [`markdown`] escapes untrusted text for GitHub markdown, and
 //!   [`annotate`] finds the `file:line`s of a diagnosis's evidence.
 //! - [`policy`]: the policy's `github` section.
+//! - [`permissions`]: the App's permissions (the manifest's, doctor's check).
 //! - [`state`]: what was written to GitHub per job, and the lease.
 //! - [`reaction`]: the alerter's reconciler, retries and breaker.
 
 pub mod annotate;
 pub mod api;
 pub mod markdown;
+pub mod permissions;
 pub mod policy;
 pub mod reaction;
 pub mod render;
