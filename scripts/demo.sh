@@ -2,7 +2,9 @@
 # The whole story on the local stack, through the real function binaries: a
 # build that succeeds, one that fails (and the alert that explains it),
 # duplicate and out-of-order deliveries, a build stopped by validation (and
-# its alert), a bad deploy rolled back on its own (and the branch locked),
+# its alert), the failed build's check run on GitHub (the diagnosis where
+# developers look), a monorepo build with no change under its app root
+# skipped, a bad deploy rolled back on its own (and the branch locked),
 # the same two in observe mode (recorded and alerted as "would have"), a SAM
 # stack update that fails on a permission (diagnosed to the resource), a
 # malformed event, the hourly delivery figures, the daily cleanup (dry),
@@ -95,6 +97,33 @@ wait_for "$JOB2" FAILED
 echo "job $JOB2 recorded as FAILED; the alerter reads its log and alerts once:"
 alerts 90 "Build failed (node-heap-oom)"
 
+say "2b. Where developers look: the check run on commit b7e4d2a carries the diagnosis"
+# GitHub is on in the local stack (the local App, its key in SSM); the GitHub
+# emulator (tests/localstack/github_emulator.py) keeps what the alerter wrote.
+# Prints the check run of commit $1 once it is completed (at most 60 s).
+check_run() {
+  for _ in $(seq 1 240); do
+    if curl -fsS "$GITHUB_API_URL/_emulator/state" | python3 -c '
+import json, sys
+runs = [r for r in json.load(sys.stdin)["check_runs"]
+        if r["head_sha"] == sys.argv[1] and r["status"] == "completed"]
+if not runs:
+    sys.exit(1)
+r = runs[-1]
+out = r.get("output") or {}
+print("  %s  %s (%s)" % (r["repo"], r["name"], r["conclusion"]))
+print("  title:   " + (out.get("title") or ""))
+for line in (out.get("summary") or "").splitlines()[:12]:
+    print("  | " + line)
+print("  annotations: %d" % len(r.get("annotations") or []))
+' "$1"; then return 0; fi
+    sleep 0.25
+  done
+  echo "  <no completed check run for $1>"
+  return 1
+}
+check_run b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a
+
 say "3. At-least-once and out of order: SUCCEED delivered twice, then the late STARTED"
 JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false,"durationSeconds":127}' | job_of)
 STARTED=$(ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB3/advance" '{"to":"RUNNING","emit":false}' | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][0]))')
@@ -127,6 +156,45 @@ ctl "/apps/$APP/branches/$BRANCH/jobs/$JOB4/advance" '{"to":"RUNNING","emit":tru
 wait_for "$JOB4" CANCELLED
 echo "job $JOB4: validation failed, build stopped (Amplify job $(awsa amplify get-job --app-id "$APP" --branch-name "$BRANCH" --job-id "$JOB4" --query job.summary.status --output text))"
 alerts 60 "Validation failed"
+
+say "4b. A monorepo build with no change under its app root is skipped"
+# Branch 'web' builds the app root apps/web (AMPLIFY_MONOREPO_APP_ROOT); its
+# last deploy was commit 1a2b…; the next push changes only docs/. GitHub's
+# compare (scripted on the GitHub emulator) lists what changed.
+WEB_BASE=1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b
+WEB_HEAD=2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c
+ctl "/apps/$APP/branches" "{\"branchName\":\"web\",\"stage\":\"PRODUCTION\",\"headCommit\":{\"commitId\":\"$WEB_BASE\",\"commitMessage\":\"web 1.0\"}}" >/dev/null
+awsa amplify update-branch --app-id "$APP" --branch-name web \
+  --environment-variables AMPLIFY_MONOREPO_APP_ROOT=apps/web >/dev/null
+printf 'shared_paths: [packages/**, pnpm-lock.yaml]\n' > .local/demo-web.yaml
+"$SENTINEL" policy push .local/demo-web.yaml --app "$APP" --branch web
+WEB1=$(ctl "/apps/$APP/branches/web/builds" "{\"commitId\":\"$WEB_BASE\",\"commitMessage\":\"web 1.0\",\"outcome\":\"SUCCEED\",\"mode\":\"auto\",\"emit\":true,\"stepDelayMs\":300,\"durationSeconds\":90}" | job_of)
+BRANCH_SAVED=$BRANCH; BRANCH=web
+for _ in $(seq 1 240); do
+  "$SENTINEL" deployments --app "$APP" --branch web --json | python3 -c '
+import json, sys
+sys.exit(0 if any(d["jobId"] == sys.argv[1] and d["status"] == "SUCCEED" for d in json.load(sys.stdin)) else 1)' "$WEB1" && break
+  sleep 0.25
+done
+curl -fsS -X PUT -H 'content-type: application/json' "$GITHUB_API_URL/_emulator/compare" -d "{
+  \"owner\": \"sentinel-local\", \"repo\": \"$APP\", \"base\": \"$WEB_BASE\", \"head\": \"$WEB_HEAD\",
+  \"files\": [\"docs/deploying.md\", \"apps/api/README.md\"],
+  \"commits\": [{\"sha\": \"$WEB_HEAD\", \"author_name\": \"Jane Doe\", \"author_login\": \"jdoe\", \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}]}" >/dev/null
+WEB2=$(ctl "/apps/$APP/branches/web/builds" "{\"commitId\":\"$WEB_HEAD\",\"commitMessage\":\"docs: deploying\",\"mode\":\"manual\",\"emit\":false,\"durationSeconds\":90}" | job_of)
+ctl "/apps/$APP/branches/web/jobs/$WEB2/advance" '{"to":"RUNNING","emit":true}' >/dev/null
+for _ in $(seq 1 240); do
+  skipped=$("$SENTINEL" deployments --app "$APP" --branch web --json | python3 -c '
+import json, sys
+rows = [d for d in json.load(sys.stdin) if d["jobId"] == sys.argv[1]]
+s = (rows[0].get("skipped") or {}) if rows else {}
+print(s.get("reason", "") if s.get("stopResult") else "")' "$WEB2")
+  [ -n "$skipped" ] && break
+  sleep 0.25
+done
+BRANCH=$BRANCH_SAVED
+echo "job $WEB2 (docs only): ${skipped:-<not skipped>}; Amplify job $(awsa amplify get-job --app-id "$APP" --branch-name web --job-id "$WEB2" --query job.summary.status --output text)"
+[ -n "$skipped" ]
+check_run "$WEB_HEAD"
 
 say "5. A deploy that breaks the site is rolled back on its own, and the branch locked"
 # Branch 'release': automatic rollback on (the local stack is dev, where it

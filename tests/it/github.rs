@@ -389,13 +389,16 @@ async fn githubs_limits_and_outages_are_retryable_errors_and_not_retried_here() 
     let repo = own_repo();
     let sha = "f".repeat(40);
 
-    set_mode(json!({"secondary": {"retry_after": 30, "status": 403}, "seconds": 3})).await;
+    // Modes of this test's own repository: the other tests' GitHub answers.
+    let scope = repo.full_name();
+    set_mode(json!({"repo": scope, "secondary": {"retry_after": 30, "status": 403}, "seconds": 3}))
+        .await;
     let secondary = github.commit(&repo, &sha).await;
-    set_mode(json!({"primary": {"reset_in": 120}, "seconds": 3})).await;
+    set_mode(json!({"repo": scope, "primary": {"reset_in": 120}, "seconds": 3})).await;
     let primary = github.commit(&repo, &sha).await;
-    set_mode(json!({"fail": {"status": 500, "seconds": 3}})).await;
+    set_mode(json!({"repo": scope, "fail": {"status": 500, "seconds": 3}})).await;
     let outage = github.commit(&repo, &sha).await;
-    set_mode(json!({})).await;
+    set_mode(json!({"repo": scope})).await;
 
     assert_eq!(
         secondary.unwrap_err(),

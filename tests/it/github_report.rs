@@ -99,6 +99,7 @@ fn lockfile_log() -> Vec<&'static str> {
 
 #[tokio::test]
 async fn a_failed_build_gets_a_completed_check_run_naming_the_cause_and_the_fix() {
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let branch = format!("gh-{}", unique_app_id());
     ensure_watched_app(&stack, &branch, V1).await;
@@ -142,6 +143,7 @@ async fn a_failed_build_gets_a_completed_check_run_naming_the_cause_and_the_fix(
 
 #[tokio::test]
 async fn a_healthy_deploy_gets_a_successful_deployment_at_its_site() {
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let branch = branch(&stack, "ghd").await;
     let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
@@ -179,6 +181,7 @@ async fn a_healthy_deploy_gets_a_successful_deployment_at_its_site() {
 
 #[tokio::test]
 async fn a_rollback_marks_the_bad_deploy_inactive() {
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let branch = branch(&stack, "ghr").await;
     site(&stack, &branch, &[V2]).await;
@@ -244,30 +247,41 @@ async fn a_rollback_marks_the_bad_deploy_inactive() {
     .unwrap();
 }
 
-/// Puts the emulator back to answering normally, even when the test fails.
+/// The watched app's repository on the emulator (`sentinel-local/<appId>`).
+fn watched_repo() -> String {
+    format!("sentinel-local/{}", watched_app())
+}
+
+/// Puts the watched app's repository back to answering normally, even when
+/// the test fails.
 struct Healed;
 
 impl Drop for Healed {
     fn drop(&mut self) {
         let url = format!("{}/_emulator/mode", env("GITHUB_API_URL"));
+        let body = json!({ "repo": watched_repo() }).to_string();
         let _ = std::process::Command::new("curl")
             .args(["-s", "-X", "PUT", "-H", "content-type: application/json"])
-            .args(["-d", "{}", &url])
+            .args(["-d", &body, &url])
             .output();
     }
 }
 
 #[tokio::test]
 async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
+    // GitHub fails for the watched app's repository only (the other tests'
+    // repositories answer), and no test that needs it answering runs
+    // meanwhile.
+    let _failing = GITHUB_ANSWERS.write().await;
     let stack = Stack::new().await;
     emulator(
         reqwest::Method::PUT,
         "/mode",
-        Some(json!({"fail": {"status": 500, "seconds": 3600}})),
+        Some(json!({"repo": watched_repo(), "fail": {"status": 500, "seconds": 3600}})),
     )
     .await
     .unwrap();
-    let _healed = Healed;
+    let healed = Healed;
 
     // A failed build's alert: as fast as tests/it/alert.rs's (within its
     // 90 s bound), and in practice within seconds of the failure.
@@ -275,7 +289,7 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
     ensure_watched_app(&stack, &failing, V1).await;
     let inbox = stack.subscribe_alerts(&failing).await.unwrap();
     let started = Instant::now();
-    build(&stack, &failing, V1, "FAILED", Some(lockfile_log())).await;
+    let failed_job = build(&stack, &failing, V1, "FAILED", Some(lockfile_log())).await;
     let alerts = inbox
         .collect(1, Duration::from_secs(90), Duration::from_secs(1))
         .await
@@ -331,6 +345,29 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
         .filter(|c| c["status"] == 500)
         .count();
     assert!(failed > 0, "the emulator saw no 500: {calls:#}");
+
+    // GitHub answers again: the updates the outage held back arrive through
+    // the alerter's own retries (30 s, then 60 s, … after each failure),
+    // never dead-lettered, and the failed build's check run completes with
+    // its diagnosis.
+    drop(healed);
+    let run = eventually(
+        Duration::from_secs(300),
+        "the retried check run",
+        || async {
+            Ok(check_run(&failing, failed_job).await?.filter(|r| {
+                r["status"] == "completed"
+                    && r["output"]["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("lockfile-out-of-sync"))
+            }))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(run["conclusion"], "failure", "{run:#}");
+    let summary = run["output"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("lockfile-out-of-sync"), "{summary}");
 }
 
 /// The job's GitHub state item on moto's DynamoDB: written under its

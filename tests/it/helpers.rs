@@ -472,3 +472,11 @@ pub fn fixture_for(name: &str, app_id: &AppId, job: &str) -> String {
         .replace("\"jobId\": \"4\"", &format!("\"jobId\": \"{job}\""))
         .replace("jobs/0000000004", &format!("jobs/{padded}"))
 }
+
+/// The GitHub emulator's answers for the watched apps' repositories are
+/// shared by every test: a test that makes GitHub fail for one of them
+/// (`github_report.rs`'s outage) holds this lock for writing, and a test
+/// whose assertions need GitHub answering for them holds it for reading.
+/// Tests on a repository of their own scope the emulator's modes to it
+/// (`PUT /_emulator/mode` with `repo`) and need no lock.
+pub static GITHUB_ANSWERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());

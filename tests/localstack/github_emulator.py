@@ -322,6 +322,11 @@ class State:
             self.compares, self.commits, self.tokens = {}, {}, {}
             self.next_id = 1000
             self.mode, self.mode_until = {}, None
+            # Modes of one repository ("owner/name" -> (mode, until)): a test
+            # that breaks GitHub for its own app's repository leaves the
+            # other tests' repositories answering (PUT /_emulator/mode with
+            # "repo").
+            self.repo_modes = {}
             self.used, self.window = {}, {}
             self.installation = {"id": 1, "account": LOCAL_OWNER, "permissions": dict(APP_PERMISSIONS),
                                  "uninstalled": [], "installed": [], "token_ttl_seconds": TOKEN_TTL}
@@ -384,7 +389,7 @@ class State:
         return out
 
     # ----- rate limits -----
-    def rate(self, who):
+    def rate(self, who, mode=None):
         """The primary limit's numbers for one credential (its own hourly
         window, as GitHub keeps one per installation or user)."""
         now = time.time()
@@ -393,14 +398,31 @@ class State:
         # Unauthenticated callers get 60 an hour (not counted here: nothing
         # of Sentinel's calls GitHub without credentials).
         limit = 60 if who == "anonymous" else RATE_LIMIT
-        used = limit if self.mode.get("primary") else self.used[who]
+        used = limit if (self.mode if mode is None else mode).get("primary") else self.used[who]
         return {"limit": limit, "used": used, "remaining": max(0, limit - used),
                 "reset": int(self.window[who]), "resource": "core"}
 
-    def current_mode(self):
-        if self.mode_until is not None and time.time() >= self.mode_until:
+    def current_mode(self, path=None):
+        """The mode a request to `path` meets: its repository's, if one is
+        set, else the global one."""
+        now = time.time()
+        if self.mode_until is not None and now >= self.mode_until:
             self.mode, self.mode_until = {}, None
+        for repo, (_, until) in list(self.repo_modes.items()):
+            if until is not None and now >= until:
+                del self.repo_modes[repo]
+        repo = repo_of(path or "")
+        if repo in self.repo_modes:
+            return self.repo_modes[repo][0]
         return self.mode
+
+
+def repo_of(path):
+    """`owner/name` of a `/repos/{owner}/{name}/…` path, else None."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) >= 4 and parts[1] == "repos":
+        return f"{parts[2]}/{parts[3]}".lower()
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -459,7 +481,7 @@ class Handler(BaseHTTPRequestHandler):
         op_id, headers, who, failing = None, {}, None, False
         try:
             with s.lock:
-                mode = s.current_mode()
+                mode = s.current_mode(path)
                 if mode.get("fail"):
                     failing = True
                     raise GitHubError(mode["fail"]["status"], "Server Error" if mode["fail"]["status"] >= 500
@@ -514,7 +536,7 @@ class Handler(BaseHTTPRequestHandler):
         `retry-after` from docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api,
         "Handle rate limit errors appropriately")."""
         s = self.state
-        rate = s.rate(who)
+        rate = s.rate(who, mode)
         if mode.get("secondary"):
             sec = mode["secondary"]
             raise GitHubError(sec.get("status", 403),
@@ -1017,12 +1039,17 @@ class Control:
     def mode(self):
         mode = self.s.current_mode()
         left = None if self.s.mode_until is None else max(0, round(self.s.mode_until - time.time(), 1))
-        return {"mode": mode, "seconds_left": left}
+        repos = {repo: {"mode": m, "seconds_left": None if until is None else max(0, round(until - time.time(), 1))}
+                 for repo, (m, until) in self.s.repo_modes.items()}
+        return {"mode": mode, "seconds_left": left, "repos": repos}
 
     def set_mode(self, body):
-        known = {"primary", "secondary", "fail", "seconds"}
+        known = {"primary", "secondary", "fail", "seconds", "repo"}
         if set(body) - known:
-            raise ValueError(f"unknown modes {sorted(set(body) - known)}; known: primary, secondary, fail, seconds")
+            raise ValueError(f"unknown modes {sorted(set(body) - known)}; known: primary, secondary, fail, seconds, repo")
+        repo = body.get("repo")
+        if repo is not None and (not isinstance(repo, str) or repo.count("/") != 1):
+            raise ValueError('repo must be "owner/name"')
         mode, seconds = {}, body.get("seconds")
         if body.get("primary"):
             primary = body["primary"]
@@ -1044,8 +1071,15 @@ class Control:
             seconds = fail.get("seconds", seconds)
         if seconds is not None and (not isinstance(seconds, (int, float)) or seconds <= 0):
             raise ValueError("seconds must be a positive number")
+        until = time.time() + seconds if mode and seconds else None
+        if repo is not None:
+            if mode:
+                self.s.repo_modes[repo.lower()] = (mode, until)
+            else:
+                self.s.repo_modes.pop(repo.lower(), None)
+            return self.mode()
         self.s.mode = mode
-        self.s.mode_until = time.time() + seconds if mode and seconds else None
+        self.s.mode_until = until
         return self.mode()
 
     def set_compare(self, body):

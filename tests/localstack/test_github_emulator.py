@@ -411,6 +411,26 @@ def test_fail_mode_answers_its_status_for_its_seconds_then_recovers(gh, keys):
     assert control(gh, "GET", "mode")["mode"] == {}
 
 
+def test_a_repositorys_mode_fails_that_repository_only(gh, keys):
+    """Tests that break GitHub for their own app's repository run beside
+    tests that need it answering (tests/it/github_report.rs)."""
+    t = bearer(token(gh, keys))
+    other = REPO.split("/")[0] + "/another-repo"
+    mode = control(gh, "PUT", "mode", {"repo": other, "fail": {"status": 500, "seconds": 3600}})
+    assert mode["mode"] == {} and mode["repos"][other]["mode"] == {"fail": {"status": 500}}
+    r = requests.get(f"{gh}/repos/{other}/commits/{SHA}", headers=t, timeout=10)
+    assert r.status_code == 500
+    assert requests.get(f"{gh}/repos/{REPO}/commits/{SHA}", headers=t, timeout=10).status_code == 200
+    control(gh, "PUT", "mode", {"repo": other, "secondary": {"retry_after": 7}})
+    r = requests.get(f"{gh}/repos/{other}/commits/{SHA}", headers=t, timeout=10)
+    assert r.status_code == 403 and r.headers["retry-after"] == "7"
+    control(gh, "PUT", "mode", {"repo": other})
+    assert control(gh, "GET", "mode")["repos"] == {}
+    assert requests.get(f"{gh}/repos/{other}/commits/{SHA}", headers=t, timeout=10).status_code == 200
+    for bad in ({"repo": "no-slash"}, {"repo": 7}):
+        assert requests.put(f"{gh}/_emulator/mode", json=bad, timeout=10).status_code == 400, bad
+
+
 def test_a_bad_mode_is_refused(gh):
     for body in ({"fail": {"status": 200}}, {"secondary": {"retry_after": "soon"}}, {"slow": True}):
         r = requests.put(f"{gh}/_emulator/mode", json=body, timeout=10)

@@ -148,30 +148,49 @@ impl RetryRequest {
     }
 }
 
-/// Per process: after a retryable GitHub failure, GitHub is left alone
-/// until its `retry-after` (or the backoff), so that a hanging GitHub does
-/// not slow a batch of alerts.
+/// Per process and per app (one app, one repository): after a retryable
+/// GitHub failure, GitHub is left alone for that app until its
+/// `retry-after` (or the backoff), so that a hanging GitHub does not slow
+/// a batch of alerts. Per app, not global: a repository GitHub refuses
+/// (or one whose installation is rate limited) does not hold back the
+/// others' updates; in a real outage every app trips its own after one
+/// failed request.
 #[derive(Debug, Default)]
 pub struct Breaker {
-    open_until: Mutex<Option<Instant>>,
+    open_until: Mutex<std::collections::HashMap<AppId, Instant>>,
 }
 
 impl Breaker {
-    /// How long it stays open, if it is.
-    pub fn remaining(&self) -> Option<Duration> {
-        let until = (*self.open_until.lock().unwrap_or_else(|p| p.into_inner()))?;
+    /// How long it stays open for `app`, if it is.
+    pub fn remaining(&self, app: &AppId) -> Option<Duration> {
+        let until = *self
+            .open_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(app)?;
         until
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     }
 
-    /// Opens it for `wait` (never shortening an opening in force).
-    pub fn trip(&self, wait: Duration) {
-        let mut until = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
-        let next = Instant::now() + wait;
-        if until.is_none_or(|u| u < next) {
-            *until = Some(next);
+    /// Opens it for `app` for `wait` (never shortening an opening in force).
+    pub fn trip(&self, app: &AppId, wait: Duration) {
+        let mut open = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        open.retain(|_, u| *u > now);
+        let next = now + wait;
+        let until = open.entry(app.clone()).or_insert(next);
+        if *until < next {
+            *until = next;
         }
+    }
+
+    /// Closes it for `app` (GitHub is known to answer again).
+    pub fn close(&self, app: &AppId) {
+        self.open_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(app);
     }
 }
 
@@ -320,7 +339,7 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
         if !key.app_id.is_amplify() {
             return GitHubOutcome::default();
         }
-        if let Some(wait) = self.breaker.remaining() {
+        if let Some(wait) = self.breaker.remaining(&key.app_id) {
             let skipped = Failure {
                 reason: "GitHub failed a moment ago (breaker open)".into(),
                 retryable: true,
@@ -346,10 +365,10 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
             },
             Err(f) => {
                 if f.github && f.retryable {
-                    self.breaker.trip(Duration::from_secs(u64::from(retry_delay(
-                        attempt + 1,
-                        f.retry_after,
-                    ))));
+                    self.breaker.trip(
+                        &key.app_id,
+                        Duration::from_secs(u64::from(retry_delay(attempt + 1, f.retry_after))),
+                    );
                 }
                 self.retry_or_drop(key, attempt, f).await
             }
@@ -785,17 +804,17 @@ impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
                 return Some(author);
             }
         }
-        if self.breaker.remaining().is_some() {
+        if self.breaker.remaining(&app.app_id).is_some() {
             return None;
         }
         match self.github.commit(&repo, sha).await {
             Ok(c) => Some(c),
             Err(e) => {
                 if e.is_retryable() {
-                    self.breaker.trip(Duration::from_secs(u64::from(retry_delay(
-                        1,
-                        e.retry_after(),
-                    ))));
+                    self.breaker.trip(
+                        &app.app_id,
+                        Duration::from_secs(u64::from(retry_delay(1, e.retry_after()))),
+                    );
                 }
                 tracing::info!(error = %e, "the alert names no author");
                 None

@@ -304,7 +304,7 @@ async fn a_rate_limit_schedules_a_retry_after_github_s_delay_and_opens_the_break
 
     // GitHub is back, the breaker closed: the retry converges.
     w.github.recover();
-    *w.breaker.open_until.lock().unwrap() = None;
+    w.breaker.close(&key("main", 1).app_id);
     let o = w.reporter().on_retry(&request).await;
     assert!(o.applied >= 1, "{o:?}");
     assert_eq!(only_run(&w).conclusion, Some(Conclusion::Failure));
@@ -365,7 +365,10 @@ async fn an_error_retrying_cannot_mend_is_dropped_at_once() {
     });
     let o = w.reporter().update(&key("main", 1), 0).await;
     assert_eq!((o.scheduled, o.dropped), (0, 1), "{o:?}");
-    assert!(w.breaker.remaining().is_none(), "a 422 is no outage");
+    assert!(
+        w.breaker.remaining(&key("main", 1).app_id).is_none(),
+        "a 422 is no outage"
+    );
 }
 
 #[tokio::test]
@@ -704,4 +707,22 @@ async fn a_policy_saying_never_gets_no_comment() {
     let o = w.reporter().update(&key("pr-9", 1), 0).await;
     assert!(o.applied >= 1, "the check run still: {o:?}");
     assert!(w.github.comments.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_breaker_holds_back_only_the_app_whose_github_failed() {
+    let breaker = Breaker::default();
+    let (a, b): (AppId, AppId) = ("d1abc".parse().unwrap(), "d2abc".parse().unwrap());
+    breaker.trip(&a, Duration::from_secs(30));
+    assert!(breaker.remaining(&a).is_some());
+    assert_eq!(
+        breaker.remaining(&b),
+        None,
+        "another app's GitHub is not held back"
+    );
+    // A shorter opening never shortens the one in force.
+    breaker.trip(&a, Duration::from_secs(1));
+    assert!(breaker.remaining(&a).unwrap() > Duration::from_secs(20));
+    breaker.close(&a);
+    assert_eq!(breaker.remaining(&a), None);
 }
