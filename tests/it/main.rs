@@ -16,5 +16,6 @@ mod operator;
 mod report;
 mod rollback;
 mod scope;
+mod skip;
 mod stacks;
 mod validator;
