@@ -146,6 +146,12 @@ impl AppPaths {
     /// The verdict on a comparison of the deployed commit (base) with the
     /// built one (head). Only a head that descends from the base (`ahead`)
     /// with a complete, non-empty file list all outside the app is skipped.
+    /// GitHub lists at most 300 changed files and 250 commits in one
+    /// comparison ("Compare two commits",
+    /// <https://docs.github.com/en/rest/commits/commits#compare-two-commits>),
+    /// so a truncated list proves nothing; and its files are those of the
+    /// three-dot diff (from the merge base), so a `diverged` head (a force
+    /// push) may have dropped changes the list does not show.
     pub fn judge(&self, cmp: &Comparison) -> PathVerdict {
         if cmp.status != "ahead" {
             return PathVerdict::Build(format!(

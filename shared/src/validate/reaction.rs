@@ -111,7 +111,11 @@ impl ValidationOutcome {
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
 
 /// How many of the branch's newest jobs are read to find the ones a start
-/// supersedes: jobs still running are among the newest.
+/// supersedes: jobs still running are among the newest. ListJobs answers
+/// newest first, each with its status (PENDING, PROVISIONING, RUNNING,
+/// FAILED, SUCCEED, CANCELLING, CANCELLED) and job type (RELEASE, RETRY,
+/// MANUAL, WEB_HOOK):
+/// <https://docs.aws.amazon.com/amplify/latest/APIReference/API_JobSummary.html>.
 pub const SUPERSEDE_WINDOW: usize = 20;
 
 pub struct Validator<'a, K: Stack> {
@@ -395,7 +399,11 @@ impl<K: Stack> Validator<'_, K> {
         .await
     }
 
-    /// StopJob of a skip recorded on `record` and not yet tried.
+    /// StopJob of a skip recorded on `record` and not yet tried. Amplify
+    /// refuses to stop a job that ended (a BadRequest, our `Rejected`) and
+    /// answers the stopped job's summary otherwise
+    /// (<https://docs.aws.amazon.com/amplify/latest/APIReference/API_StopJob.html>):
+    /// either way the answer is recorded, never retried.
     async fn complete_skip(
         &self,
         key: &DeploymentKey,
