@@ -5,8 +5,9 @@ Reads `template.yaml` (alarms, dashboard, KMS keys, queues, schedules,
 memory sizes, parameter defaults) and `docs/metrics-emitted.json` (every
 custom metric the code emits per `EventMetrics` level; a Rust test keeps it
 true), and prints the adopter's tables: the fixed cost per environment at
-the default settings, what opting in to per-event metrics costs, and the
-cost per build.
+the default settings, what opting in to per-event metrics or to GitHub
+costs (GitHub: per build only, it has no fixed part), and the cost per
+build.
 
     .venv/bin/python scripts/cost.py            # print the tables
     .venv/bin/python scripts/cost.py --write    # put them into docs/cost.md
@@ -121,6 +122,26 @@ ESTIMATE = {
     "dashboard_views_per_day": 10,
     "archived_kb_per_build": 15,  # about a dozen events of 1–2 KB
 }
+
+# GitHub on (`GitHubAppId` + `GitHubPrivateKeyParameter`, or
+# `GitHubTokenParameter`; docs/github.md): estimates, nothing measured yet.
+# Prices: SSM Parameter Store's standard parameters and standard-throughput
+# API calls are free, its AWS managed key aws/ssm is free (requests at KMS's
+# price); Secrets Manager would be $0.40 a secret-month
+# (https://aws.amazon.com/systems-manager/pricing/,
+# https://aws.amazon.com/secrets-manager/pricing/).
+GITHUB = {
+    "cancelled_per_build": 0.02,  # "Build Cancelled" (superseded builds, people)
+    "skipped_per_build": 0.05,  # "Build Skipped" (the monorepo path filter)
+    "calls_per_build": 8,  # check run created and updated, deployment and statuses, compare, commit
+    "call_ms": 150,  # GitHub's answer, the function waiting on it
+    "extra_ms": 30,  # an invocation for a start, cancel or skip besides its calls
+    "extra_log_kb": 2,
+    "wru_per_build": 2,  # the check run's and the deployment's ids kept on the record
+    "cold_starts_per_build": 0.2,  # per function (alerter, validator): one GetParameter and one KMS decrypt each
+    "retry_share": 0.01,  # updates retried as a delayed message to the alerter's own queue
+}
+SECRETS_MANAGER_SECRET_MONTH = 0.40
 
 GB = 1024 * 1024  # KB per GB
 LEVELS = ["off", "environment", "app", "branch"]
@@ -426,6 +447,55 @@ def per_build(template: dict) -> list[tuple[str, float, str]]:
     return rows, own
 
 
+def github_events(template: dict) -> list[str]:
+    """The events the alerter's rule takes only when GitHub is on: the
+    pattern's `!If [GitHubOn, TYPE, !Ref AWS::NoValue]` items."""
+    out = []
+    for item in template["Resources"]["AlertRule"]["Properties"]["EventPattern"]["detail-type"]:
+        if isinstance(item, list):
+            if not (len(item) == 3 and item[0] == "GitHubOn" and item[2] == "AWS::NoValue"):
+                raise ValueError(f"cannot price the alerter's rule item {item!r}")
+            out.append(item[1])
+    return out
+
+
+def github(template: dict) -> list[tuple[str, float, str]]:
+    """(item, $ per build, how) of GitHub on. It adds no fixed cost: no
+    resource is conditioned on it (refused otherwise, never priced as free),
+    its credentials are an SSM standard parameter (free) under aws/ssm."""
+    github_conditions = {c for c in template["Conditions"] if c.startswith("GitHub")}
+    fixed = [n for n, r in template["Resources"].items() if r.get("Condition") in github_conditions]
+    if fixed:
+        raise ValueError(f"cannot price GitHub's own resources {fixed}: add them to the fixed cost")
+    p, g = PRICE, GITHUB
+    rate = {"Build Started": 1.0, "Build Cancelled": g["cancelled_per_build"], "Build Skipped": g["skipped_per_build"]}
+    events = github_events(template)
+    unknown = [e for e in events if e not in rate]
+    if unknown:
+        raise ValueError(f"no rate for the events {unknown} (scripts/cost.py GITHUB)")
+    delivered = sum(rate[e] for e in events)
+    gb_s = memory_mb(template, "AlerterFunction") / 1024
+    invocations = delivered * (
+        3 * p["sqs_request"] + p["lambda_request"] + g["extra_ms"] / 1000 * gb_s * p["lambda_gb_s"]
+        + p["xray_trace"] + g["extra_log_kb"] / GB * p["logs_gb_ingested"]
+    )
+    published = g["skipped_per_build"] * p["events_published"]
+    waiting = g["calls_per_build"] * g["call_ms"] / 1000 * gb_s * p["lambda_gb_s"]
+    records = g["wru_per_build"] * p["ddb_wru"]
+    credentials = 2 * g["cold_starts_per_build"] * p["kms_request"]
+    retries = g["calls_per_build"] * g["retry_share"] * (3 * p["sqs_request"] + p["lambda_request"])
+    return [
+        (f"the alerter's extra deliveries ({', '.join(events)})", invocations + published,
+         f"{delivered:.2f} a build: queue, invocation, trace, log; \"Build Skipped\" published"),
+        ("waiting on GitHub's API", waiting, f"{g['calls_per_build']} calls of ~{g['call_ms']} ms (GitHub's API is free)"),
+        ("check run and deployment ids on the record", records, f"{g['wru_per_build']} WRU"),
+        ("credentials: SSM GetParameter, KMS decrypt", credentials,
+         f"once per cold start ({g['cold_starts_per_build']} a build per function): the parameter and its API free, "
+         f"{money(p['kms_request'] * 10_000)} per 10,000 decrypts"),
+        ("retries to the alerter's own queue", retries, f"{g['retry_share']:.0%} of the updates"),
+    ]
+
+
 def money(x: float) -> str:
     if x == 0:
         return "$0"
@@ -467,6 +537,25 @@ def report(template: dict, manifest: dict) -> tuple[str, dict]:
             extra = n * PRICE["alarm_metric_month"]
             lines.append(f"| {name} | `{parameter}` | {n} | {money(extra)} | {money(fixed_total + extra)} |")
         lines.append("")
+    gh = github(template)
+    gh_build = sum(r[1] for r in gh)
+    lines += [
+        "### Opting in to GitHub (`GitHubAppId` or `GitHubTokenParameter`), per build",
+        "",
+        f"No fixed cost: no queue, alarm or key of its own; the credentials are an SSM SecureString "
+        f"standard parameter (free, its API calls too) under the AWS managed key `aws/ssm` (free; "
+        f"Secrets Manager would add {money(SECRETS_MANAGER_SECRET_MONTH)} a month per environment). "
+        f"Off (the default), none of this is billed.",
+        "",
+        "| item | per build | how |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {money(cost)} | {how} |" for name, cost, how in gh]
+    lines += [
+        f"| **GitHub, per build** | **{money(gh_build)}** | {money(gh_build * builds_env)} a month per environment "
+        f"at {builds_env:,.0f} builds |",
+        "",
+    ]
     lines += [
         "### Opting in to per-event metrics (`EventMetrics`), per environment and month",
         "",
@@ -507,7 +596,8 @@ def report(template: dict, manifest: dict) -> tuple[str, dict]:
         f"{money(per_view * ESTIMATE['dashboard_views_per_day'] * DAYS_PER_MONTH)} a month. "
         f"A dashboard beyond the account's {PRICE['free_dashboards']} free ones adds {money(PRICE['dashboard_month'])}.",
     ]
-    figures = {"fixed_per_environment": fixed_total, "per_build": build_total, "level": level}
+    figures = {"fixed_per_environment": fixed_total, "per_build": build_total, "level": level,
+               "github_per_build": gh_build}
     return "\n".join(lines) + "\n", figures
 
 

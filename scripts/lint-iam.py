@@ -7,7 +7,8 @@ resource policies (the function roles' inline policies, ReporterPolicy, the
 bus, queue and key policies, the deploy roles' policies) with their
 intrinsic functions resolved for an account (aws, us-east-1, 123456789012)
 under each parameter set of tests/localstack/iam_documents.py (the
-defaults, every optional part on, an adopted table; both bootstrap
+defaults, every optional part on, an adopted table, GitHub on by an App
+and by a token; both bootstrap
 variants), so each !If is taken both ways where it matters. Trust policies
 are not linted: parliament reads every statement as needing a Resource;
 tests/localstack/test_deploy_roles.py checks them.

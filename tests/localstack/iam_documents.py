@@ -328,7 +328,8 @@ def docs_iam():
 
 
 # The parameters a test or the linter resolves the templates with: the
-# defaults (nothing optional), and every optional part on.
+# defaults (nothing optional), every optional part on, an adopted table,
+# and GitHub on either way (each !If taken both ways).
 TEMPLATE_PARAMS = {
     "defaults": {"Environment": "dev", "AmplifyAppIds": ["d1a2b3c4d5e6f7"]},
     "everything": {"Environment": "dev", "AmplifyAppIds": ["d1a2b3c4d5e6f7", "d7f6e5d4c3b2a1"],
@@ -336,6 +337,12 @@ TEMPLATE_PARAMS = {
                    "OperatorArns": ["arn:aws:iam::123456789012:role/operators"],
                    "AdoptTable": "false", "TableThrottleAlarm": "on"},
     "adopted-table": {"Environment": "prod", "AmplifyAppIds": ["d1a2b3c4d5e6f7"], "AdoptTable": "true"},
+    # GitHub on (docs/github.md), by the App (its key under a hierarchy,
+    # with the leading /) and by a token (a name without it): both ARN forms.
+    "github-app": {"Environment": "prod", "AmplifyAppIds": ["d1a2b3c4d5e6f7"], "GitHubAppId": "123456",
+                   "GitHubPrivateKeyParameter": "/deploy-sentinel/prod/github-app-key"},
+    "github-token": {"Environment": "staging", "AmplifyAppIds": ["d1a2b3c4d5e6f7"],
+                     "GitHubTokenParameter": "deploy-sentinel-github-token"},
 }
 BOOTSTRAP_PARAMS = {
     "dev": {"GitHubRepository": "acme/shop", "Environment": "dev"},

@@ -59,6 +59,15 @@ PLATFORM = {
 # Actions an action needs on another resource: SNS encrypts a message
 # published to a topic with a KMS key under the publisher's identity.
 IMPLIED = {"sns:Publish": {"kms:GenerateDataKey*", "kms:Decrypt"}}
+# GitHub on (the stack's GitHubAppId/GitHubPrivateKeyParameter or
+# GitHubTokenParameter): a function given GitHub's credentials by the name of
+# their SSM parameter (GITHUB_KEY_PARAMETER or GITHUB_TOKEN_PARAMETER in its
+# environment) reads that SecureString on first use
+# (shared/src/github/settings.rs): GetParameter with decryption, which SSM
+# decrypts with KMS under the caller's identity; and the alerter, given
+# SENTINEL_ALERTER_QUEUE_URL, sends its GitHub retries to its own queue.
+GITHUB_CREDENTIALS = {"ssm:GetParameter", "kms:Decrypt"}
+GITHUB_CREDENTIAL_VARIABLES = ("GITHUB_KEY_PARAMETER", "GITHUB_TOKEN_PARAMETER")
 
 RUST_KEYWORDS = {
     "if", "while", "match", "for", "loop", "return", "fn", "let", "in", "as", "move", "async",
@@ -791,8 +800,21 @@ def platform_actions(function):
     return out
 
 
-def expected_actions(function):
-    return code_actions(function) | platform_actions(function)
+def function_environment(function, params=None):
+    """The function's own variables (not the Globals'), resolved."""
+    _, _, props = deployed_functions()[function]
+    return resolver(params).resolve(props.get("Environment", {}).get("Variables", {}))
+
+
+def github_actions(function, params=None):
+    """What reading GitHub's credentials takes, when the template gives the
+    function their parameter under these parameters (GITHUB_CREDENTIALS)."""
+    env = function_environment(function, params)
+    return set(GITHUB_CREDENTIALS) if any(env.get(v) for v in GITHUB_CREDENTIAL_VARIABLES) else set()
+
+
+def expected_actions(function, params=None):
+    return code_actions(function) | platform_actions(function) | github_actions(function, params)
 
 
 def role_table_accesses(role, params=None, statements=None):
@@ -817,15 +839,16 @@ def code_table_accesses(function):
     return {a for a in code_accesses(function) if a.action.startswith("dynamodb:")}
 
 
-def drift(function, statements=None):
+def drift(function, statements=None, params=None):
     """What the function's code needs that its role lacks, and what its role
     grants that neither its code nor Lambda uses: two sorted lists of
     "action" and of "action on the table under PREFIX*" (DynamoDB's
-    resources and keys). `statements`: the role's, if not the template's."""
+    resources and keys). `statements`: the role's, if not the template's
+    (under `params`, the local stack's unless given)."""
     _, role, _ = deployed_functions()[function]
-    statements = role_statements(role) if statements is None else statements
+    statements = role_statements(role, params) if statements is None else statements
     granted = {a for st in statements if st["Effect"] == "Allow" for a in as_list(st["Action"])}
-    wanted = expected_actions(function)
+    wanted = expected_actions(function, params)
     table_granted = role_table_accesses(role, statements=statements)
     table_wanted = code_table_accesses(function)
     missing = sorted(wanted - granted) + [repr(a) for a in sorted(table_wanted - table_granted)]

@@ -89,7 +89,8 @@ def cfn_loader():
     loader = type("CfnLoader", (yaml.SafeLoader,), {})
 
     def construct(tag):
-        name = "Ref" if tag == "Ref" else f"Fn::{tag}"
+        # Ref and Condition have no Fn:: in their long form.
+        name = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
 
         def build(ld, node):
             if isinstance(node, yaml.ScalarNode):

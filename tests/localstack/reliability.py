@@ -671,7 +671,10 @@ def phase_roles(args):
             continue
         role = functions[function][1]
         granted, table = lp.role_actions(role), lp.role_table_accesses(role)
-        predicted, predicted_table = lp.code_actions(function), lp.code_table_accesses(function)
+        # GitHub's credentials are read when the local stack turns GitHub on
+        # (least_privilege.GITHUB_CREDENTIALS).
+        predicted = lp.code_actions(function) | lp.github_actions(function)
+        predicted_table = lp.code_table_accesses(function)
         denied, unpredicted, off_bus = [], [], []
         for op, details in sorted(seen[caller].items()):
             action = op  # the proxy names the service by SigV4's signing name: IAM's prefix for these

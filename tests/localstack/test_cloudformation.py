@@ -337,7 +337,19 @@ def test_each_function_has_its_own_least_privilege_role(deployed, aws):
                     star = allowed_star | (bake if name == "HealthCheckerRole" else set())
                     assert set(actions) <= star, (name, st["Sid"])
                 if any(a.startswith("ssm:") for a in actions):
-                    assert name == "ValidatorRole" and actions == ["ssm:DescribeParameters"], (name, st)
+                    # Besides, GitHub's one credentials parameter, read by
+                    # the alerter and the validator when GitHub is on
+                    # (test_provision.py resolves which parameter).
+                    github = (name in ("AlerterRole", "ValidatorRole") and st["Sid"] == "GitHubCredentials"
+                              and actions == ["ssm:GetParameter"])
+                    assert github or (name == "ValidatorRole" and actions == ["ssm:DescribeParameters"]), (name, st)
+            # GitHub's statements exist only when it is on.
+            for st in policy["PolicyDocument"]["Statement"]:
+                conditioned = isinstance(st, dict) and set(st) == {"Fn::If"}
+                sid = (st["Fn::If"][1] if conditioned else st).get("Sid", "")
+                if sid.startswith("GitHub"):
+                    assert conditioned and st["Fn::If"][0] == "GitHubOn" and st["Fn::If"][2] == {
+                        "Ref": "AWS::NoValue"}, (name, sid)
     # Each function runs with its own role, created on moto too.
     for fn in functions:
         role_ref = resources[fn]["Properties"]["Role"]

@@ -88,3 +88,27 @@ def test_alarms_are_priced_per_metric_they_read_at_the_default_parameters(cost, 
     odd["Conditions"]["HasTableThrottleAlarm"] = [["TableThrottleAlarm", "on"]]
     with pytest.raises(ValueError, match="HasTableThrottleAlarm"):
         cost.alarms(odd)
+
+
+def test_github_adds_no_fixed_cost_and_is_priced_per_build_from_the_alerters_rule(cost, inputs):
+    template, manifest = inputs
+    _, figures = cost.report(template, manifest)
+    # The events the alerter takes only with GitHub on, read from its rule.
+    assert cost.github_events(template) == ["Build Started", "Build Cancelled", "Build Skipped"]
+    assert 0 < figures["github_per_build"] < figures["per_build"], figures
+    # Its share follows the rule: without the build starts, far less.
+    fewer = copy.deepcopy(template)
+    pattern = fewer["Resources"]["AlertRule"]["Properties"]["EventPattern"]
+    pattern["detail-type"] = [t for t in pattern["detail-type"] if t != ["GitHubOn", "Build Started", "AWS::NoValue"]]
+    assert sum(r[1] for r in cost.github(fewer)) < figures["github_per_build"] / 2
+    # A resource of its own (a queue, an alarm, a secret) is refused, never priced as free.
+    queued = copy.deepcopy(template)
+    queued["Resources"]["GitHubQueue"] = {"Type": "AWS::SQS::Queue", "Condition": "GitHubOn", "Properties": {}}
+    with pytest.raises(ValueError, match="GitHubQueue"):
+        cost.github(queued)
+    # An event the script has no rate for is refused too.
+    odd = copy.deepcopy(template)
+    odd["Resources"]["AlertRule"]["Properties"]["EventPattern"]["detail-type"].append(
+        ["GitHubOn", "Build Queued", "AWS::NoValue"])
+    with pytest.raises(ValueError, match="Build Queued"):
+        cost.github(odd)

@@ -22,6 +22,13 @@ import least_privilege as lp
 
 FUNCTIONS = sorted(lp.deployed_functions())
 ROLES = {f: lp.deployed_functions()[f][1] for f in FUNCTIONS}
+# The local parameters with GitHub off (the template's default), and on by
+# the App or by a token (issue #29): each !If of the roles taken both ways.
+GITHUB = {
+    "github-off": {},
+    "github-app": {"GitHubAppId": "4242", "GitHubPrivateKeyParameter": "/deploy-sentinel/dev/github-app-key"},
+    "github-token": {"GitHubTokenParameter": "deploy-sentinel-github-token"},
+}
 
 
 def raw(logical):
@@ -68,9 +75,10 @@ def test_the_health_checkers_listing_is_an_index_query_only():
 
 # ----- item 12: the roles -------------------------------------------------
 
+@pytest.mark.parametrize("github", sorted(GITHUB))
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_each_role_grants_exactly_what_its_code_calls(function):
-    missing, extra = lp.drift(function)
+def test_each_role_grants_exactly_what_its_code_calls(function, github):
+    missing, extra = lp.drift(function, params=GITHUB[github])
     lines = []
     for a in missing:
         action = a.split(" ")[0]
@@ -165,9 +173,10 @@ def test_cloudformation_is_read_only_on_the_watched_stacks_and_only_when_some_ar
     assert set(readers) == {"build-event-handler", "alerter", "cleanup"}, readers
 
 
-def test_no_role_allows_a_wildcard_region_or_account():
+@pytest.mark.parametrize("github", sorted(GITHUB))
+def test_no_role_allows_a_wildcard_region_or_account(github):
     for function in FUNCTIONS:
-        for st in lp.role_statements(role(function)):
+        for st in lp.role_statements(role(function), GITHUB[github]):
             if st["Effect"] != "Allow":
                 continue
             for r in lp.as_list(st.get("Resource", [])):
@@ -200,6 +209,23 @@ def test_a_permission_the_code_needs_is_reported_missing():
     missing, extra = lp.drift("build-event-handler", statements_with("build-event-handler", drop_get_job))
     assert missing == ["amplify:GetJob"] and extra == [], (missing, extra)
     assert lp.why("build-event-handler", "amplify:GetJob") == ["get_job"]
+
+
+def test_a_role_without_githubs_parameter_or_granting_it_with_github_off_is_reported():
+    """GitHub on, the alerter reads its credentials' parameter (its
+    environment names it): a role without the grant lacks it; GitHub off, a
+    grant left behind is one too many."""
+    app = GITHUB["github-app"]
+
+    def drop_github(statements):
+        statements[:] = [st for st in statements if not st.get("Sid", "").startswith("GitHubCredentials")]
+    statements = copy.deepcopy(lp.role_statements(role("alerter"), app))
+    drop_github(statements)
+    missing, extra = lp.drift("alerter", statements, params=app)
+    assert "ssm:GetParameter" in missing and extra == [], (missing, extra)
+    left_behind = lp.role_statements(role("alerter"), app)
+    missing, extra = lp.drift("alerter", left_behind, params=GITHUB["github-off"])
+    assert missing == [] and "ssm:GetParameter" in extra, (missing, extra)
 
 
 def test_a_wrong_partition_key_prefix_is_reported():
@@ -380,16 +406,40 @@ def test_the_bus_takes_only_the_stacks_source_and_event_types():
     assert set(listed) == types | {report_type}, (
         f"the bus denies what the code publishes: {sorted(types - set(listed))}; "
         f"lets through what nothing publishes: {sorted(set(listed) - types - {report_type})}")
-    # What the stack's rules take from its bus, the bus lets in.
-    for name, r in lp.template()["Resources"].items():
-        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("EventBusName") == {"Ref": "SentinelBus"}:
-            pattern = r["Properties"]["EventPattern"]
-            if pattern["source"] == [{"prefix": report_prefix()}]:
-                assert pattern["detail-type"] == [report_type], name
-                assert [t["Arn"] for t in r["Properties"]["Targets"]] == [{"Fn::GetAtt": ["IngestQueue", "Arn"]}], name
-                continue
-            assert pattern["source"] == [source], name
-            assert set(pattern.get("detail-type", [])) <= types, f"{name}: {pattern.get('detail-type')}"
+    # What the stack's rules take from its bus, the bus lets in (GitHub on,
+    # the alerter's rule takes more: each rule resolved both ways).
+    rules = [(name, r) for name, r in lp.template()["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("EventBusName") == {"Ref": "SentinelBus"}]
+    for (name, r), github in [(rule, g) for rule in rules for g in GITHUB]:
+        pattern = lp.resolver(GITHUB[github]).resolve(r["Properties"]["EventPattern"])
+        if pattern["source"] == [{"prefix": report_prefix()}]:
+            assert pattern["detail-type"] == [report_type], name
+            assert [t["Arn"] for t in r["Properties"]["Targets"]] == [{"Fn::GetAtt": ["IngestQueue", "Arn"]}], name
+            continue
+        assert pattern["source"] == [source], name
+        assert set(pattern.get("detail-type", [])) <= types, f"{name} ({github}): {pattern.get('detail-type')}"
+
+
+def alerter_accepted():
+    """The detail types the alerter parses (`alert::reaction::ACCEPTED`):
+    any other delivered to it is malformed, dead-lettered."""
+    source = lp.Source(os.path.join(lp.SHARED, "alert", "reaction", "mod.rs"), ())
+    m = re.search(r"pub const ACCEPTED\s*:\s*&\[&str\]\s*=\s*&\[([^\]]*)\]", source.full)
+    assert m, "alert/reaction/mod.rs: no ACCEPTED list"
+    events = lp.Source(os.path.join(lp.SHARED, "core", "events.rs"), ())
+    constants = dict(re.findall(r'const\s+(\w+)\s*:\s*&str\s*=\s*"([^"]*)"', events.full))
+    return {constants[name] for name in re.findall(r"dt::(\w+)", m.group(1))}
+
+
+@pytest.mark.parametrize("github", sorted(GITHUB))
+def test_the_alerters_rule_delivers_only_what_the_alerter_parses(github):
+    """GitHub on, the rule takes builds' starts, cancels and skips: the
+    alerter must accept them, or each would be dead-lettered as malformed."""
+    rule = lp.template()["Resources"]["AlertRule"]["Properties"]["EventPattern"]
+    delivered = set(lp.resolver(GITHUB[github]).resolve(rule)["detail-type"])
+    accepted = alerter_accepted()
+    assert "Alert Test" in accepted and len(accepted) >= 10, accepted
+    assert delivered <= accepted, f"AlertRule ({github}) delivers what the alerter refuses: {sorted(delivered - accepted)}"
 
 
 def test_anyone_else_may_publish_only_a_report():
