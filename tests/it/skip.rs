@@ -187,22 +187,24 @@ fn github_url() -> String {
 }
 
 /// Scripts the emulator's answer to GET /repos/{repo}/compare/{base}...{head}
-/// (`PUT /_emulator/compare`).
+/// (`PUT /_emulator/compare`: owner, repo, base, head, files, commits
+/// oldest first).
 async fn script_compare(stack: &Stack, repo: &str, base: &str, head: &str, files: &[&str]) {
+    let (owner, name) = repo.split_once('/').expect("owner/name");
     let body = json!({
-        "repo": repo,
+        "owner": owner,
+        "repo": name,
         "base": base,
         "head": head,
         "status": "ahead",
-        "total_commits": 1,
-        "commits": [{
-            "sha": head,
-            "commit": {
-                "author": {"name": "dev", "date": "2026-12-01T10:00:00Z"},
-                "committer": {"name": "dev", "date": "2026-12-01T10:00:05Z"},
-            },
-        }],
-        "files": files.iter().map(|f| json!({"filename": f, "status": "modified"})).collect::<Vec<_>>(),
+        "total_commits": 2,
+        "commits": [
+            {"sha": format!("{}0", &head[..39]), "author_name": "dev", "author_login": "dev",
+             "date": "2026-12-01T10:00:00Z"},
+            {"sha": head, "author_name": "dev", "author_login": "dev",
+             "date": "2026-12-01T11:00:00Z"},
+        ],
+        "files": files,
     });
     let url = format!("{}/_emulator/compare", github_url());
     let answer = stack.http.put(&url).json(&body).send().await.unwrap();
