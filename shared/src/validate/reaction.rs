@@ -463,6 +463,10 @@ impl<K: Stack> Validator<'_, K> {
         let mut jobs = Vec::with_capacity(listed.len());
         for row in &listed {
             let retry = row.job_type.as_deref() == Some("RETRY");
+            // An older job that ended plays no part: its record is not read.
+            if row.job_id < key.job_id && row.status.is_terminal() {
+                continue;
+            }
             let other = if row.job_id == key.job_id {
                 Some(record.clone())
             } else {
@@ -476,7 +480,10 @@ impl<K: Stack> Validator<'_, K> {
             jobs.push(BranchJob {
                 id: row.job_id,
                 active: !row.status.is_terminal(),
-                cancelled: row.status == BuildStatus::Cancelled,
+                // A job being stopped (or that would be, in observe mode)
+                // supersedes nothing, as if it were cancelled already.
+                cancelled: row.status == BuildStatus::Cancelled
+                    || (row.job_id != key.job_id && other.as_ref().is_some_and(is_stopping)),
                 retry,
                 rollback: Self::is_rollback_job(
                     other.as_ref(),
@@ -505,12 +512,7 @@ impl<K: Stack> Validator<'_, K> {
                 }
             }
         };
-        let stopping = record.validation.as_ref().is_some_and(|v| v.stop_requested)
-            || record.skipped.is_some()
-            || record
-                .observed
-                .iter()
-                .any(|a| matches!(a.action, ObservedKind::StopBuild | ObservedKind::Skip));
+        let stopping = is_stopping(record);
         let found = skip::supersession(&me, !stopping && !record.status.is_terminal(), &jobs);
         let mut published = 0;
         let mut superseded = Vec::new();
@@ -713,6 +715,17 @@ fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
         d.outbox.insert(entry.id.clone(), entry);
     }
     true
+}
+
+/// Whether the job is being stopped (or, in observe mode, would be) for its
+/// configuration or because it should not run: such a job supersedes
+/// nothing.
+fn is_stopping(d: &Deployment) -> bool {
+    d.validation.as_ref().is_some_and(|v| v.stop_requested)
+        || d.skipped.is_some()
+        || d.observed
+            .iter()
+            .any(|a| matches!(a.action, ObservedKind::StopBuild | ObservedKind::Skip))
 }
 
 /// The summary a skip records: bounded, secrets masked.

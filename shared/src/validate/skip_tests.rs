@@ -586,3 +586,28 @@ async fn lead_time_runs_from_the_first_new_commit_when_github_is_on() {
     );
     assert_eq!(figures.lead_time_median_seconds, Some(600.0));
 }
+
+#[tokio::test]
+async fn a_build_skipped_for_no_change_never_supersedes_the_older_one_carrying_the_change() {
+    for stack in [Enforcement::Observe, Enforcement::Enforce] {
+        let w = monorepo("", Ok(comparison(&["docs/x.md"], false))).await;
+        // Job 6 (apps/web's change) still runs when job 7 (docs only) starts.
+        w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
+        for n in [7, 6, 7] {
+            w.started(n, stack, true).await.unwrap();
+        }
+        let six = w.record(6).await;
+        assert!(
+            six.skipped.is_none() && six.observed.is_empty(),
+            "{stack}: {six:?}"
+        );
+        let seven = w.record(7).await;
+        match stack {
+            Enforcement::Enforce => assert_eq!(w.stopped(), vec![7], "{stack}"),
+            Enforcement::Observe => {
+                assert!(w.stopped().is_empty());
+                assert_eq!(seven.observed[0].action, ObservedKind::Skip);
+            }
+        }
+    }
+}
