@@ -59,6 +59,9 @@ pub struct BranchPolicy {
     /// Automatic rollback and retries (`docs/policy.md`).
     #[serde(default)]
     pub rollback: crate::rollback::RollbackPolicy,
+    /// What appears on GitHub (`docs/policy.md`).
+    #[serde(default)]
+    pub github: crate::github::GitHubPolicy,
 }
 
 fn one() -> u32 {
@@ -88,6 +91,7 @@ impl Default for BranchPolicy {
             health: crate::health::HealthPolicy::default(),
             alerts: crate::alert::AlertPolicy::default(),
             rollback: crate::rollback::RollbackPolicy::default(),
+            github: crate::github::GitHubPolicy::default(),
         }
     }
 }
@@ -338,6 +342,30 @@ mod tests {
                 && err.reason.contains("amplify_domain"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn github_pr_comment_is_failures_unless_the_policy_says_and_rejects_other_words() {
+        use crate::github::PrComment;
+        assert_eq!(
+            BranchPolicy::default().github.pr_comment,
+            PrComment::Failures
+        );
+        let p = BranchPolicy::parse("github:\n  pr_comment: always\n", "p.yaml").unwrap();
+        assert_eq!(p.github.pr_comment, PrComment::Always);
+        let p = BranchPolicy::parse("{\"github\": {\"pr_comment\": \"never\"}}", "p.json").unwrap();
+        assert_eq!(p.github.pr_comment, PrComment::Never);
+        let err = BranchPolicy::parse("github:\n  pr_comment: sometimes\n", "p.yaml").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(
+            err.reason.contains("sometimes")
+                && err.reason.contains("always")
+                && err.reason.contains("failures")
+                && err.reason.contains("never"),
+            "{err}"
+        );
+        let err = BranchPolicy::parse("github:\n  pr_coment: never\n", "p.yaml").unwrap_err();
+        assert!(err.reason.contains("pr_coment"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,10 @@
 //!   a redirect never switches scheme or port;
 //! - budgets: text cut to its budget is a prefix within it, on a character
 //!   boundary;
-//! - log URLs: only https on an S3 host.
+//! - log URLs: only https on an S3 host;
+//! - GitHub (check run summaries, pull request comments): outside code no
+//!   raw HTML, no `@mention`, no `#123` reference, no secret; evidence only
+//!   inside its one fenced block; GitHub's size limits.
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
@@ -30,6 +33,10 @@ const CASES: u32 = 300;
 
 /// A canary secret: a GitHub token shape the masking knows.
 const TOKEN: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+
+/// What GitHub markdown shows of [`TOKEN`] once escaped (its `_` gets a
+/// backslash): the part that must never appear.
+const SECRET_PART: &str = "0123456789abcdefghijABCDEFGHIJ012345";
 
 /// Text a hostile committer, build or site would write: Slack's control
 /// sequences, markdown, bidi overrides, line breaks, a secret.
@@ -77,6 +84,8 @@ fn context(branch: BranchName, commit_message: String, site_url: String) -> Cont
             "https://eu-west-1.console.aws.amazon.com/amplify/apps/d1abc/branches/main".into(),
         ),
         site_url: Some(site_url),
+        author: None,
+        custom_site_url: None,
     }
 }
 
@@ -271,4 +280,217 @@ proptest! {
             prop_assert!(Outbound::public().check(&url).is_ok(), "{}", url);
         }
     }
+
+    #[test]
+    fn hostile_github_fields_mention_no_one_reference_nothing_and_stay_in_their_code(
+        branch in hostile_branch(),
+        commit in hostile(),
+        title in hostile(),
+        fix in hostile(),
+        author in hostile(),
+        reason in hostile(),
+        evidence in prop::collection::vec(hostile(), 0..8),
+        findings in prop::collection::vec((hostile(), hostile(), hostile()), 0..4),
+        unhealthy in any::<bool>(),
+    ) {
+        use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord, ValidationRecord};
+        use sentinel_shared::core::model::BuildStatus;
+        use sentinel_shared::core::verdicts::{Diagnosis, Finding, Report, Verdict};
+        use sentinel_shared::github::api::CommitInfo;
+        use sentinel_shared::github::render::{desired, PrComment, RenderContext, COMMENT_MARKER, SUMMARY_MAX, COMMENT_MAX};
+
+        let branch = if unhealthy { "pr-7".parse().unwrap() } else { branch };
+        let mut r = Deployment::new(
+            DeploymentKey { app_id: "d1abc".parse().unwrap(), branch_name: branch, job_id: JobId::new(42) },
+            Environment::Prod,
+        );
+        r.details.commit_id = Some("4f2a9c1e0b7d4f2a9c1e0b7d".into());
+        r.details.commit_message = Some(commit);
+        if unhealthy {
+            r.status = BuildStatus::Succeeded;
+            r.health = Some(HealthRecord {
+                verdict: Verdict::Unhealthy,
+                reason: reason.clone(),
+                url: "https://shop.example.com/".into(),
+                checked_at: Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap(),
+                rounds: 3,
+                endpoints: Vec::new(),
+            });
+        } else {
+            r.status = BuildStatus::Failed;
+        }
+        r.diagnosis = Some(Diagnosis {
+            category: reason,
+            title,
+            transient: false,
+            fix,
+            evidence: evidence.iter().enumerate().map(|(i, t)| Evidence { line: i as u64 + 1, text: t.clone() }).collect(),
+            secondary: Vec::new(),
+            command: None,
+            phase: None,
+            exit_code: None,
+            cut: None,
+            lines: 0,
+            bytes: 0,
+            from_report: false,
+        });
+        r.validation = Some(ValidationRecord {
+            report: Report {
+                passed: false,
+                errors: findings.len(),
+                warnings: 0,
+                findings: findings.into_iter().map(|(message, fix, location)| Finding {
+                    rule: "env.required-missing".into(),
+                    severity: sentinel_shared::core::verdicts::Severity::Error,
+                    message,
+                    fix,
+                    location: Some(location),
+                }).collect(),
+                skipped: Vec::new(),
+                notes: Vec::new(),
+            },
+            policy: "branch".into(),
+            validated_at: Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap(),
+            stop_requested: false,
+            stop_result: None,
+        });
+        let author = CommitInfo {
+            sha: "4f2a9c1e0b7d".into(),
+            author_name: Some(author),
+            author_login: Some("jdoe".into()),
+            authored_at: None,
+            committed_at: None,
+        };
+        let ctx = RenderContext {
+            region: "eu-west-1",
+            site_url: Some("https://shop.example.com/"),
+            author: Some(&author),
+            ..Default::default()
+        };
+        let d = desired(&r, &ctx, PrComment::Always);
+        let summary = d.check_run.summary;
+        prop_assert!(summary.chars().count() <= SUMMARY_MAX);
+        check_github_markdown(&summary, true)?;
+        if let Some(comment) = d.pr_comment {
+            prop_assert!(comment.chars().count() <= COMMENT_MAX);
+            let rest = comment.strip_prefix(COMMENT_MARKER).expect("the marker first");
+            check_github_markdown(&rest.replace("<sub>", "").replace("</sub>", ""), false)?;
+        }
+        prop_assert!(d.commit_status.description.chars().count() <= 140);
+        for text in [&d.check_run.title, &d.check_run.name, &d.commit_status.description] {
+            prop_assert!(!text.contains(SECRET_PART) && !text.contains('\n') && !text.contains('\u{202E}'), "{text:?}");
+        }
+        for a in &d.check_run.annotations {
+            prop_assert!(!a.message.contains(SECRET_PART) && !a.path.contains("..") && !a.path.starts_with('/'), "{a:?}");
+        }
+    }
+}
+
+/// GitHub markdown as the renderer must write it: evidence lines only in
+/// fenced blocks of its own (`{line}: text`), closed; outside code (code
+/// spans removed as CommonMark reads them) no `<` or `>`, every `@` and
+/// `#` followed by a zero-width joiner, no secret, no bidi control.
+fn check_github_markdown(text: &str, one_block: bool) -> Result<(), TestCaseError> {
+    let mut fence: Option<String> = None;
+    let mut blocks = 0;
+    for line in text.lines() {
+        if let Some(f) = &fence {
+            if line == f {
+                fence = None;
+            } else {
+                let (number, _) = line.trim_start().split_once(": ").unwrap_or(("", ""));
+                prop_assert!(
+                    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+                    "a line in the block that is not evidence: {line:?}\n{text}"
+                );
+                prop_assert!(
+                    !line.contains(SECRET_PART) && !line.contains('\u{202E}'),
+                    "{line:?}"
+                );
+            }
+            continue;
+        }
+        if let Some(open) = line
+            .strip_suffix("text")
+            .filter(|f| f.len() >= 3 && f.bytes().all(|b| b == b'`'))
+        {
+            fence = Some(open.to_owned());
+            blocks += 1;
+            continue;
+        }
+        let outside = without_code_spans(line);
+        prop_assert!(
+            !outside.starts_with("```"),
+            "a fence of the text's own: {line:?}"
+        );
+        prop_assert!(
+            !outside.contains('<') && !outside.contains('>'),
+            "HTML in {line:?}"
+        );
+        prop_assert!(
+            !outside.contains(SECRET_PART)
+                && !outside.contains('\u{202E}')
+                && !outside.contains('\u{2066}'),
+            "{line:?}"
+        );
+        let chars: Vec<char> = outside.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            if *c == '@' || (*c == '#' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())) {
+                prop_assert!(
+                    chars.get(i + 1) == Some(&'\u{200D}'),
+                    "a mention or reference in {line:?}"
+                );
+            }
+        }
+    }
+    prop_assert!(fence.is_none(), "a block left open\n{text}");
+    prop_assert!(!one_block || blocks <= 1, "{blocks} blocks\n{text}");
+    Ok(())
+}
+
+/// The line with its code spans (CommonMark: a backtick run closed by the
+/// next run of the same length; a backslash escapes a backtick outside
+/// code) removed.
+fn without_code_spans(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' {
+            out.push(chars[i]);
+            if let Some(next) = chars.get(i + 1) {
+                out.push(*next);
+            }
+            i += 2;
+            continue;
+        }
+        if chars[i] != '`' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|c| **c == '`').count();
+        let mut j = i + run;
+        let mut closed = None;
+        while j < chars.len() {
+            if chars[j] == '`' {
+                let other = chars[j..].iter().take_while(|c| **c == '`').count();
+                if other == run {
+                    closed = Some(j + other);
+                    break;
+                }
+                j += other;
+            } else {
+                j += 1;
+            }
+        }
+        match closed {
+            Some(end) => i = end,
+            None => {
+                out.extend(std::iter::repeat_n('`', run));
+                i += run;
+            }
+        }
+    }
+    out
 }

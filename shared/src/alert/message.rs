@@ -43,6 +43,62 @@ pub struct Context {
     /// The job in the Amplify console.
     pub console_url: Option<String>,
     pub site_url: Option<String>,
+    /// Who pushed the commit, as GitHub knows it (GitHub on): the alert
+    /// says "Pushed by Jane Doe (@jdoe)". `None`: not said.
+    pub author: Option<Author>,
+    /// The branch's site on its custom domain, when Amplify reports one
+    /// available (`health::site::branch_url` with the domain's host):
+    /// "Open the site" links it rather than `site_url`.
+    pub custom_site_url: Option<String>,
+}
+
+/// The author of a commit, as GitHub's commit answer names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Author {
+    /// The git author's name (free text: the committer chose it).
+    pub name: Option<String>,
+    /// The GitHub account, when GitHub matched one.
+    pub login: Option<String>,
+}
+
+impl From<&crate::github::api::CommitInfo> for Author {
+    fn from(c: &crate::github::api::CommitInfo) -> Self {
+        Self {
+            name: c.author_name.clone(),
+            login: c.author_login.clone(),
+        }
+    }
+}
+
+/// What an author's name keeps (git lets it be any length).
+pub const AUTHOR_MAX: usize = 100;
+
+impl Author {
+    /// `Jane Doe (@jdoe)`, through [`untrusted`] and within
+    /// [`AUTHOR_MAX`]; a login that is none of GitHub's is left out.
+    fn line(&self) -> Option<String> {
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| crate::github::markdown::cut(&untrusted(n), AUTHOR_MAX))
+            .filter(|n| !n.trim().is_empty());
+        let login = self
+            .login
+            .as_deref()
+            .filter(|l| crate::github::render::valid_login(l));
+        match (name, login) {
+            (Some(name), Some(login)) => Some(format!("{name} (@{login})")),
+            (Some(name), None) => Some(name),
+            (None, Some(login)) => Some(format!("@{login}")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Chat text in which no `@` starts a mention (`@here`, `@channel`): a
+/// zero-width joiner follows it.
+fn chat_no_mention(text: &str) -> String {
+    chat_text(text).replace('@', "@\u{200D}")
 }
 
 /// What happened, as the alerter describes it.
@@ -75,6 +131,7 @@ struct Safe {
     commit: Option<String>,
     console_url: Option<String>,
     site_url: Option<String>,
+    author: Option<String>,
     headline: String,
     category: String,
     event_type: String,
@@ -105,7 +162,8 @@ impl Safe {
             branch: untrusted(ctx.branch_name.as_str()),
             commit,
             console_url: opt(&ctx.console_url),
-            site_url: opt(&ctx.site_url),
+            site_url: opt(&ctx.custom_site_url).or_else(|| opt(&ctx.site_url)),
+            author: ctx.author.as_ref().and_then(Author::line),
             headline: untrusted(&content.headline),
             category: untrusted(&content.category),
             event_type: untrusted(&content.event_type),
@@ -419,6 +477,9 @@ fn email_body(
     if let Some(commit) = &content.commit {
         out.push_str(&format!("Commit: {commit}\n"));
     }
+    if let Some(author) = &content.author {
+        out.push_str(&format!("Pushed by: {author}\n"));
+    }
     if let Some(url) = &content.console_url {
         out.push_str(&format!("Amplify console: {url}\n"));
     }
@@ -482,6 +543,9 @@ fn chat_json(
     }
     if let Some(commit) = &content.commit {
         description.push_str(&format!("\nCommit {}", chat_text(commit)));
+    }
+    if let Some(author) = &content.author {
+        description.push_str(&format!("\nPushed by {}", chat_no_mention(author)));
     }
     let mut next_steps: Vec<String> = Vec::new();
     if !resolved && let Some(fix) = &content.fix {

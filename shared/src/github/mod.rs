@@ -7,6 +7,18 @@
 //!   and the repository of an Amplify app ([`api::Repo`]). The HTTPS
 //!   adapter is `adapters::github`, the in-memory one
 //!   `adapters::memory::MemoryGitHub`.
+//! - [`render`]: what appears on GitHub for a job (check run, commit
+//!   status, deployment, pull request comment), pure functions of its
+//!   record; [`markdown`] escapes untrusted text for GitHub markdown, and
+//!   [`annotate`] finds the `file:line`s of a diagnosis's evidence.
+//! - [`policy`]: the policy's `github` section.
 
+pub mod annotate;
 pub mod api;
+pub mod markdown;
+pub mod policy;
+pub mod render;
 pub mod settings;
+
+pub use policy::GitHubPolicy;
+pub use render::PrComment;

@@ -553,6 +553,8 @@ impl<K: Stack> Alerter<'_, K> {
                 .filter(|_| app_id.is_amplify())
                 .map(|j| console_url(self.region, app_id, branch_name, j)),
             site_url,
+            author: None,
+            custom_site_url: None,
         }
     }
 

@@ -229,5 +229,7 @@ pub(super) fn context(
             "https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/events?stackId={stack}"
         )),
         site_url,
+        author: None,
+        custom_site_url: None,
     }
 }

@@ -181,6 +181,8 @@ fn ctx() -> Context {
         commit_message: Some("Add pricing page — with ünïcode\nsecond line".into()),
         console_url: Some("https://eu-west-1.console.aws.amazon.com/amplify/apps/d1abc/branches/main/deployments/42".into()),
         site_url: Some("https://main.d1abc.amplifyapp.com/".into()),
+        author: None,
+        custom_site_url: None,
     }
 }
 
@@ -349,4 +351,115 @@ fn hostile_text_is_escaped_for_each_target() {
     );
     assert!(n.email.contains("branch <!channel> (prod)"), "{}", n.email);
     assert!(n.subject.is_ascii(), "{}", n.subject);
+}
+
+/// With GitHub on, the alert names who pushed (#29 item 6); without an
+/// author nothing changes.
+#[test]
+fn an_alert_names_who_pushed_the_commit() {
+    use crate::alert::message::Author;
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let decision = s.decide("e1", &failure("node-heap-oom", 42), at(0), &policy);
+    let plain = render("e1", &ctx(), &content(), &decision, 0).unwrap();
+    assert!(!plain.email.contains("Pushed by") && !plain.chat.contains("Pushed by"));
+
+    let mut ctx = ctx();
+    ctx.author = Some(Author {
+        name: Some("Jane Doe".into()),
+        login: Some("jdoe".into()),
+    });
+    let n = render("e1", &ctx, &content(), &decision, 0).unwrap();
+    assert!(
+        n.email.contains("Pushed by: Jane Doe (@jdoe)\n"),
+        "{}",
+        n.email
+    );
+    let chat: serde_json::Value = serde_json::from_str(&n.chat).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("Pushed by Jane Doe (@\u{200D}jdoe)"),
+        "{description}"
+    );
+    // A login GitHub would not give is left out.
+    ctx.author = Some(Author {
+        name: None,
+        login: Some("<!here>".into()),
+    });
+    let n = render("e1", &ctx, &content(), &decision, 0).unwrap();
+    assert!(!n.email.contains("Pushed by") && !n.chat.contains("Pushed by"));
+}
+
+/// The author's name is the committer's free text: no mention, markdown,
+/// line or secret of it reaches Chatbot or the e-mail.
+#[test]
+fn a_hostile_author_name_is_escaped_for_each_target() {
+    use crate::alert::message::Author;
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let decision = s.decide("e1", &failure("node-heap-oom", 42), at(0), &policy);
+    let mut ctx = ctx();
+    ctx.author = Some(Author {
+        name: Some(format!(
+            "<!channel> @here *Jane* `x` [a](https://evil.example)\nFIX\n{token} {}",
+            "x".repeat(500)
+        )),
+        login: Some("jdoe".into()),
+    });
+    let n = render("e1", &ctx, &content(), &decision, 0).unwrap();
+    let chat: serde_json::Value = serde_json::from_str(&n.chat).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    let line = description
+        .lines()
+        .find(|l| l.starts_with("Pushed by"))
+        .expect("the author's line");
+    for bad in ["<!channel>", "@here", "*Jane*", "`x`", token] {
+        assert!(!line.contains(bad), "{bad:?} in {line}");
+    }
+    assert!(
+        line.contains("&lt;!channel&gt; @\u{200D}here ∗Jane∗ ˋxˋ"),
+        "{line}"
+    );
+    assert!(line.chars().count() < 160, "the name has a budget: {line}");
+    let email_line = n
+        .email
+        .lines()
+        .find(|l| l.starts_with("Pushed by:"))
+        .expect("the e-mail's author line");
+    assert!(!email_line.contains(token), "{email_line}");
+    assert!(
+        email_line.contains("FIX"),
+        "the name's line break is a space: no forged section: {email_line}"
+    );
+    assert!(email_line.ends_with("(@jdoe)"), "{email_line}");
+}
+
+/// "Open the site" links the branch's custom domain when the reaction
+/// knows it (#29 item 6), Amplify's domain otherwise.
+#[test]
+fn open_the_site_links_the_custom_domain_when_known() {
+    let policy = AlertPolicy::default();
+    let mut s = state();
+    let decision = s.decide("e1", &failure("node-heap-oom", 42), at(0), &policy);
+    let mut ctx = ctx();
+    let n = render("e1", &ctx, &content(), &decision, 0).unwrap();
+    assert!(
+        n.chat
+            .contains("<https://main.d1abc.amplifyapp.com/|Open the site>")
+    );
+    ctx.custom_site_url = Some("https://www.shop.example.com/".into());
+    let n = render("e1", &ctx, &content(), &decision, 0).unwrap();
+    assert!(
+        n.chat
+            .contains("<https://www.shop.example.com/|Open the site>"),
+        "{}",
+        n.chat
+    );
+    assert!(!n.chat.contains("amplifyapp.com"), "{}", n.chat);
+    assert!(
+        n.email.contains("Site: https://www.shop.example.com/\n"),
+        "{}",
+        n.email
+    );
 }
