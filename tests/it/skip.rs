@@ -16,6 +16,15 @@ use serde_json::{Value, json};
 use crate::end_to_end::{ensure_watched_app, watched_app};
 use crate::helpers::*;
 
+/// A git commit id of its own per run (the emulators' logs outlive a run).
+fn unique_sha(tag: u8) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{tag:02x}{:038x}", nanos ^ u128::from(std::process::id()))
+}
+
 fn key(branch: &str, job: &str) -> DeploymentKey {
     DeploymentKey {
         app_id: watched_app(),
@@ -309,8 +318,7 @@ async fn monorepo_build(
 #[tokio::test]
 async fn a_monorepo_build_outside_its_app_root_is_stopped() {
     let stack = Stack::new().await;
-    let base = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b61";
-    let head = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b62";
+    let (base, head) = (&unique_sha(0x6b), &unique_sha(0x6c));
     let (branch, job) = monorepo_build(
         &stack,
         "mono-out",
@@ -334,8 +342,7 @@ async fn a_monorepo_build_outside_its_app_root_is_stopped() {
 #[tokio::test]
 async fn a_monorepo_build_touching_a_shared_path_is_not_stopped() {
     let stack = Stack::new().await;
-    let base = "7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c71";
-    let head = "7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c72";
+    let (base, head) = (&unique_sha(0x7c), &unique_sha(0x7d));
     let (branch, job) = monorepo_build(
         &stack,
         "mono-shared",
