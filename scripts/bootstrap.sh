@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a bare machine: a venv under the repo with the local
 # stack's tools (moto, cargo-lambda and zig, SAM CLI, cfn-lint, awscli), the
-# template's security scan (checkov) and the workflows' linter (actionlint).
+# template's security scan (checkov), the workflows' linter (actionlint) and
+# GitHub's OpenAPI description (the GitHub emulator's contract).
 # Nothing is installed system-wide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,10 @@ fi
 if [ ! -x .tools/node_modules/.bin/pm2 ]; then
   echo "bootstrap: installing pm2 into .tools"
   npm install --silent --no-audit --no-fund --prefix .tools pm2@7.0.4 >/dev/null
+fi
+# GitHub's OpenAPI description, the GitHub emulator's contract
+# (tests/localstack/github_emulator.py reads generated/api.github.com.json).
+if [ ! -f .tools/node_modules/@octokit/openapi/generated/api.github.com.json ]; then
+  echo "bootstrap: installing GitHub's OpenAPI description (@octokit/openapi) into .tools"
+  npm install --silent --no-audit --no-fund --prefix .tools @octokit/openapi@23.0.2 >/dev/null
 fi

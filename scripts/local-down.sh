@@ -2,7 +2,7 @@
 # Stops what local-up started (each in its own process group). Safe to run twice.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-for name in dispatcher lambda amplify moto proxy proxy-amplify; do
+for name in dispatcher lambda github amplify moto proxy proxy-amplify; do
   pidfile=".local/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Starts the local stack on 127.0.0.1: moto, the Amplify emulator, the
-# resources of template.yaml, `cargo lambda watch` (the real function
-# binaries) and the dispatcher (SQS -> functions). Writes .local/env.
-# Ports: MOTO_PORT (4510), AMPLIFY_PORT (4520), LAMBDA_PORT (9010).
+# GitHub emulator (its App's key pair made anew, the private key in moto's
+# SSM), the resources of template.yaml, `cargo lambda watch` (the real
+# function binaries) and the dispatcher (SQS -> functions). Writes .local/env.
+# Ports: MOTO_PORT (4510), AMPLIFY_PORT (4520), LAMBDA_PORT (9010),
+# GITHUB_PORT (4540).
 # LOCAL_UP_SKIP_BUILD=1 skips the `cargo build` of the binaries (already built).
+# LOCAL_UP_GITHUB=off leaves GitHub off in the stack (the template's default).
 # LAMBDA_RELEASE=1 serves the release builds (as deployed; for measurements),
 # LAMBDA_CONCURRENCY=N up to N instances of each function (default 1).
 # DynamoDB is moto's: AWS's DynamoDB Local binds every interface and has no
@@ -15,6 +18,7 @@ scripts/bootstrap.sh
 MOTO_PORT=${MOTO_PORT:-4510}
 AMPLIFY_PORT=${AMPLIFY_PORT:-4520}
 LAMBDA_PORT=${LAMBDA_PORT:-9010}
+GITHUB_PORT=${GITHUB_PORT:-4540}
 # Where a test serves a reported service's site (`sentinel report --url`):
 # the local health checker may request it (SENTINEL_SITE_ORIGINS).
 REPORT_SITE_PORT=${REPORT_SITE_PORT:-$((AMPLIFY_PORT + 10))}
@@ -30,6 +34,12 @@ fi
 
 cat > .local/env <<ENV
 export MOTO_PORT=$MOTO_PORT AMPLIFY_PORT=$AMPLIFY_PORT LAMBDA_PORT=$LAMBDA_PORT REPORT_SITE_PORT=$REPORT_SITE_PORT
+export GITHUB_PORT=$GITHUB_PORT GITHUB_API_URL=http://127.0.0.1:$GITHUB_PORT
+# The local GitHub App (tests/localstack/github_emulator.py) and the SSM
+# SecureStrings holding its private key and a fine-grained token (the
+# fallback's tests); the values stay in moto and .local/.
+export GITHUB_LOCAL_APP_ID=4242 GITHUB_LOCAL_KEY_PARAMETER=/deploy-sentinel/dev/github-app-key
+export GITHUB_LOCAL_TOKEN_PARAMETER=/deploy-sentinel/dev/github-token
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_AMPLIFY=http://127.0.0.1:$AMPLIFY_PORT
 # CloudFormation too is the emulator's: it scripts watched stacks' operations
@@ -47,9 +57,9 @@ ENV
 # Whatever fails below, stop what was started so far.
 trap 'status=$?; [ $status -eq 0 ] || scripts/local-down.sh >/dev/null 2>&1; exit $status' EXIT
 
-for port in "$MOTO_PORT" "$AMPLIFY_PORT" "$LAMBDA_PORT"; do
+for port in "$MOTO_PORT" "$AMPLIFY_PORT" "$LAMBDA_PORT" "$GITHUB_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "local-up: port $port on 127.0.0.1 is taken (choose another with MOTO_PORT, AMPLIFY_PORT or LAMBDA_PORT)" >&2
+    echo "local-up: port $port on 127.0.0.1 is taken (choose another with MOTO_PORT, AMPLIFY_PORT, LAMBDA_PORT or GITHUB_PORT)" >&2
     exit 1
   fi
 done
@@ -85,7 +95,34 @@ else
   echo "local-up: warning: tests/localstack/amplify_emulator.py is missing; no Amplify API" >&2
 fi
 
-python tests/localstack/provision.py --out .local --visibility-timeout 2
+# The GitHub emulator: the App's key pair is made anew each time (the
+# emulator checks the App's JWTs with the public half), and so is the
+# fine-grained token it accepts.
+python -c 'import sys; sys.path.insert(0, "tests/localstack"); import localservers; localservers.app_key_pair(".local")'
+GITHUB_LOCAL_PAT="github_pat_local_$(python -c 'import secrets; print(secrets.token_hex(24))')"
+start github env GITHUB_EMULATOR_PAT="$GITHUB_LOCAL_PAT" python tests/localstack/github_emulator.py \
+  --host 127.0.0.1 --port "$GITHUB_PORT" \
+  --app-id "$GITHUB_LOCAL_APP_ID" --app-public-key .local/github-app-key.pub.pem
+wait_for github 30 curl -fs "http://127.0.0.1:$GITHUB_PORT/_emulator/health"
+# The private key and the token as the stack reads them: SSM SecureStrings
+# (moto's), as `sentinel github setup` has them put on AWS.
+GITHUB_LOCAL_PAT=$GITHUB_LOCAL_PAT python - <<'PY'
+import os
+import boto3
+ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+with open(".local/github-app-key.pem") as f:
+    ssm.put_parameter(Name=os.environ["GITHUB_LOCAL_KEY_PARAMETER"], Value=f.read(), Type="SecureString",
+                      Overwrite=True)
+ssm.put_parameter(Name=os.environ["GITHUB_LOCAL_TOKEN_PARAMETER"], Value=os.environ["GITHUB_LOCAL_PAT"],
+                  Type="SecureString", Overwrite=True)
+PY
+unset GITHUB_LOCAL_PAT
+
+# GitHub on, as the local App (LOCAL_UP_GITHUB=off provisions the template's
+# default, GitHub off; the emulator runs all the same).
+github_flag=--github-app
+[ "${LOCAL_UP_GITHUB:-app}" = off ] && github_flag=
+python tests/localstack/provision.py --out .local --visibility-timeout 2 ${github_flag:+"$github_flag"}
 # The stack's watched apps (AmplifyAppIds), as on AWS they exist before the
 # stack: `sentinel doctor` checks that each answers GetApp. The smoke app
 # (`make smoke-aws`) is as `make smoke-aws-app` makes it on AWS: a static
@@ -132,4 +169,4 @@ fi
 start dispatcher python tests/localstack/dispatcher.py --routes .local/routes.json
 sleep 0.5
 wait_for dispatcher 10 test -s .local/dispatcher.log
-echo "local-up: moto :$MOTO_PORT, Amplify emulator :$AMPLIFY_PORT, functions :$LAMBDA_PORT; endpoints in .local/env"
+echo "local-up: moto :$MOTO_PORT, Amplify emulator :$AMPLIFY_PORT, GitHub emulator :$GITHUB_PORT, functions :$LAMBDA_PORT; endpoints in .local/env"

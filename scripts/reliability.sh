@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deploy-sentinel/target}
 PHASES=${RELIABILITY_PHASES:-calls latency faults burst canary roles}
 PROXY_PORT=${PROXY_PORT:-4530}
-PROXY_AMPLIFY_PORT=${PROXY_AMPLIFY_PORT:-4540}
+PROXY_AMPLIFY_PORT=${PROXY_AMPLIFY_PORT:-4550}  # 4540 is the GitHub emulator's (GITHUB_PORT)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -47,6 +47,9 @@ SERVED = ["CreateApp", "GetApp", "ListApps", "UpdateApp", "DeleteApp", "CreateBr
           "CreateDomainAssociation", "GetDomainAssociation", "ListDomainAssociations",
           "CreateDeployment", "StartDeployment"]
 TERMINAL = {"SUCCEED", "FAILED", "CANCELLED"}
+# The local GitHub's owner (tests/localstack/github_emulator.py installs its
+# App on every repository of it).
+LOCAL_GITHUB_OWNER = "sentinel-local"
 # Amplify emits only these three statuses; CANCELLED emits nothing.
 EVENT_STATUS = {"RUNNING": "STARTED", "SUCCEED": "SUCCEED", "FAILED": "FAILED"}
 # CREATED is a manual deployment's job between CreateDeployment and
@@ -432,15 +435,18 @@ class Store:
 
     # ----- apps and branches -----
     def create_app(self, p, app_id=None, invent_repository=True):
-        """The control API's apps are connected to a (made-up) repository
-        unless `repository: ""` says otherwise; CreateApp without one makes a
-        manually deployed app, as Amplify does (`repository` is then "")."""
+        """The control API's apps are connected to a repository of the local
+        GitHub (`https://github.com/sentinel-local/<appId>`, where the GitHub
+        emulator's App is installed) unless the call gives one, or
+        `repository: ""` for none; CreateApp without one makes a manually
+        deployed app, as Amplify does (`repository` is then "")."""
         app_id = app_id or "d" + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
         if app_id in self.apps:
             raise bad(f"App {app_id} already exists.")
         t = now()
         app = {"appId": app_id, "appArn": arn(app_id), "name": p["name"], "description": p.get("description", ""),
-               "repository": p.get("repository", f"https://github.com/example/{p['name']}" if invent_repository else ""),
+               "repository": p.get("repository", f"https://github.com/{LOCAL_GITHUB_OWNER}/{app_id}"
+                                   if invent_repository else ""),
                "platform": p.get("platform", "WEB"), "createTime": t, "updateTime": t,
                "environmentVariables": p.get("environmentVariables", {}), "defaultDomain": f"{app_id}.amplifyapp.com",
                "enableBranchAutoBuild": p.get("enableBranchAutoBuild", False),

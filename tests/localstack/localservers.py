@@ -86,3 +86,34 @@ def amplify_emulator(log_dir, moto_url):
                     f"{url}/_emulator/health", os.path.join(log_dir, "amplify.log"),
                     env=dict(DUMMY_AWS, AWS_ENDPOINT_URL=moto_url))
     return server, url
+
+
+def app_key_pair(directory):
+    """An RSA key pair for the local GitHub App, as PEM files (private,
+    public) in `directory`: the App's private key signs its JWTs, the
+    emulator checks them with the public one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = os.path.join(directory, "github-app-key.pem")
+    public = os.path.join(directory, "github-app-key.pub.pem")
+    with open(private, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.chmod(private, 0o600)
+    with open(public, "wb") as f:
+        f.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+def github_emulator(log_dir, public_key, app_id=4242, pat=None):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, os.path.join(HERE, "github_emulator.py"), "--host", "127.0.0.1", "--port", str(port),
+           "--app-id", str(app_id), "--app-public-key", public_key]
+    if pat:
+        cmd += ["--pat", pat]
+    server = Server("the GitHub emulator", cmd, f"{url}/_emulator/health", os.path.join(log_dir, "github.log"))
+    return server, url

@@ -33,8 +33,19 @@ REPORT_SITE_PORT = int(os.environ.get(
 # (test_provision.py), the functions' app scope is unit-tested
 # (shared/src/lambda/runtime.rs), and the branch scope — `unwatched/*` left
 # out below — is tested through the real binaries (tests/it/scope.rs).
+# The GitHub emulator (tests/localstack/github_emulator.py), as local-up
+# starts it: the local App's id and the SSM SecureString holding its private
+# key (local-up puts it into moto's SSM).
+GITHUB_API_URL = os.environ.get("GITHUB_API_URL") or "http://127.0.0.1:%s" % os.environ.get("GITHUB_PORT", "4540")
+GITHUB_APP_ID = "4242"
+GITHUB_KEY_PARAMETER = "/deploy-sentinel/dev/github-app-key"
+
 LOCAL_FUNCTION_ENV = {
     "SENTINEL_APP_IDS": "",
+    # GitHub is the emulator, over http on 127.0.0.1; a deployed function
+    # talks to https://api.github.com only (shared/src/github/settings.rs).
+    "GITHUB_API_URL": GITHUB_API_URL,
+    "SENTINEL_GITHUB_ORIGINS": GITHUB_API_URL,
     # The emulator serves build logs over http on 127.0.0.1; a deployed
     # stack reads them only from S3 over https (shared/src/adapters/http_log.rs).
     "SENTINEL_LOG_ORIGINS": os.environ.get("AWS_ENDPOINT_URL_AMPLIFY")
@@ -78,6 +89,17 @@ LOCAL_PARAMS = {
     # scripts/demo.sh), scripted in the emulator (docs/stacks.md).
     "WatchedStacks": "it-*,demo-*",
     "SiteUrlTemplate": "http://127.0.0.1:%s/_sites/{host}/" % os.environ.get("AMPLIFY_PORT", "4520"),
+}
+
+# GitHub on, as the local App (the GitHub emulator checks its JWTs with the
+# public half of the key local-up puts into SSM): `--github-app`, which
+# local-up passes. Kept apart from LOCAL_PARAMS, which the tests take as the
+# template's default (GitHub off) and turn GitHub on themselves. Only the
+# parameters the template declares are passed (Stack takes the template's
+# list), so a template without them provisions as before.
+LOCAL_GITHUB_PARAMS = {
+    "GitHubAppId": GITHUB_APP_ID,
+    "GitHubPrivateKeyParameter": GITHUB_KEY_PARAMETER,
 }
 
 
@@ -449,11 +471,13 @@ def main():
     ap.add_argument("--template", default="template.yaml")
     ap.add_argument("--out", default=".local")
     ap.add_argument("--param", action="append", default=[])
+    ap.add_argument("--github-app", action="store_true",
+                    help="GitHub on, as the local App (LOCAL_GITHUB_PARAMS), where the template declares it")
     ap.add_argument("--visibility-timeout", type=int, default=None,
                     help="override queues' VisibilityTimeout (seconds) so local retries come quickly")
     args = ap.parse_args()
 
-    params = dict(LOCAL_PARAMS)
+    params = dict(LOCAL_PARAMS, **(LOCAL_GITHUB_PARAMS if args.github_app else {}))
     params.update(dict(p.split("=", 1) for p in args.param))
     with open(args.template) as f:
         template = yaml.load(f, Loader=cfn_loader())

@@ -819,6 +819,22 @@ def test_create_app_without_a_repository_makes_a_manually_deployed_app(amp, ctl)
     assert ctl("/apps", {"appId": "dbare0000000001", "name": "x", "repository": ""})["app"]["repository"] == ""
 
 
+def test_the_control_apis_apps_are_on_the_local_github_and_getapp_says_so(amp, ctl, emu_url):
+    """The GitHub emulator installs its App on every sentinel-local/*
+    repository: each app the tests make is one, by its id; the smoke app (no
+    repository) and an app given its own keep theirs. GetApp's answers pass
+    the emulator's own check against botocore's model, and botocore's parser."""
+    ctl("/apps", {"appId": "dgithub00000001", "name": "x"})
+    ctl("/apps", {"appId": "dsmokelike00001", "name": "deploy-sentinel-smoke-dev", "platform": "WEB",
+                  "repository": ""})
+    ctl("/apps", {"appId": "dgiven000000001", "name": "y", "repository": "https://github.com/acme/shop"})
+    assert amp.get_app(appId="dgithub00000001")["app"]["repository"] == "https://github.com/sentinel-local/dgithub00000001"
+    assert amp.get_app(appId="dsmokelike00001")["app"]["repository"] == ""
+    assert amp.get_app(appId="dgiven000000001")["app"]["repository"] == "https://github.com/acme/shop"
+    calls = requests.get(f"{emu_url}/_emulator/calls", timeout=5).json()["calls"]
+    assert [c["status"] for c in calls if c["operation"] == "GetApp"] == [200, 200, 200]
+
+
 def test_a_manual_deployment_runs_emits_amplifys_events_and_serves_the_zip(amp, moto, emu_url):
     sqs, events = moto("sqs"), moto("events")
     url = sqs.create_queue(QueueName="manual-deploys")["QueueUrl"]

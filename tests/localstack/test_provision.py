@@ -301,6 +301,35 @@ def test_the_env_file_resolves_the_function_variables_to_local_resources(stack):
     assert env["SENTINEL_DLQ_URL"] == stack.queue_url("deploy-sentinel-dev-dlq")
     assert env["SENTINEL_QUEUE_INGEST_QUEUE"] == stack.queue_url("deploy-sentinel-dev-ingest")
     assert env["SENTINEL_RETENTION_DAYS"] == "90" and env["SENTINEL_AUTO_ROLLBACK"] == "auto"
+    # GitHub is the local emulator, over http, and only it is exempt from https.
+    assert env["GITHUB_API_URL"] == env["SENTINEL_GITHUB_ORIGINS"] == provision.GITHUB_API_URL
+    assert provision.GITHUB_API_URL.startswith("http://127.0.0.1:")
+
+
+def test_the_local_app_is_passed_only_to_a_template_that_declares_githubs_parameters():
+    t = template()
+    github = {"GitHubAppId", "GitHubPrivateKeyParameter", "GitHubTokenParameter"}
+    local = dict(provision.LOCAL_PARAMS, **provision.LOCAL_GITHUB_PARAMS)  # what --github-app passes
+    without = dict(t, Parameters={k: v for k, v in t["Parameters"].items() if k not in github})
+    stack = provision.Stack(without, local, "us-east-1", None)
+    assert not github & set(stack.params)
+    stack = provision.Stack(t, local, "us-east-1", None)
+    assert stack.params["GitHubAppId"] == "4242"
+    assert stack.params["GitHubPrivateKeyParameter"] == "/deploy-sentinel/dev/github-app-key"
+    assert stack.params["GitHubTokenParameter"] == ""  # the App, not the token fallback
+    # Without the flag, the template's default: off.
+    stack = provision.Stack(t, provision.LOCAL_PARAMS, "us-east-1", None)
+    assert (stack.params["GitHubAppId"], stack.params["GitHubPrivateKeyParameter"]) == ("", "")
+
+
+def test_local_up_provisions_github_on_as_the_local_app(stack):
+    """`provision.py --github-app` (local-up's call): the functions get the
+    App's id and key parameter, as the template resolves them, and the
+    emulator's origin."""
+    assert not {"GITHUB_APP_ID", "GITHUB_KEY_PARAMETER"} & set(stack.stack_env())
+    env = stack.run("--github-app").stack_env()
+    assert (env["GITHUB_APP_ID"], env["GITHUB_KEY_PARAMETER"]) == ("4242", "/deploy-sentinel/dev/github-app-key")
+    assert env["GITHUB_API_URL"] == provision.GITHUB_API_URL
 
 
 def test_provisioning_twice_changes_nothing_but_what_was_asked(stack):
