@@ -3,7 +3,9 @@
 //! rule (enabled, delivering to its queue) and both archives, each queue
 //! (depth, age of its oldest message) and the DLQ (depth, top reasons),
 //! each function's event source mapping, the alert topic's confirmed
-//! subscriptions, the watched apps, and the scope and enforcement in force.
+//! subscriptions, the watched apps, the scope and enforcement in force, and
+//! GitHub (off, or the App reachable and installed with its permissions on
+//! each watched app's repository: `github.rs`).
 //!
 //! Two halves: [`gather`] reads what is there (AWS calls only, every failure
 //! kept as what it saw), [`assess`] turns it into verdicts and fixes (pure,
@@ -153,6 +155,8 @@ pub struct Seen {
     pub subscriptions: Option<Result<Vec<SubscriptionSeen>, String>>,
     pub apps: Vec<AppSeen>,
     pub settings: BTreeMap<String, String>,
+    /// GitHub: off, or the App (or token) and each app's repository.
+    pub github: crate::github::GitHubSeen,
     /// The local stack (moto): no event source mappings, no schedules.
     pub local: bool,
 }
@@ -244,6 +248,8 @@ pub struct SubscriptionSeen {
 pub struct AppSeen {
     pub app_id: String,
     pub answer: Result<String, String>,
+    /// GetApp's repository (the GitHub checks' input).
+    pub repository: Option<String>,
 }
 
 // ----- the verdicts -----
@@ -791,6 +797,9 @@ pub fn assess(seen: &Seen) -> Report {
         ),
     ));
 
+    // GitHub: off, or the App (or token) and each watched app's repository.
+    checks.extend(crate::github::assess(&seen.github));
+
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     let unchecked = checks
         .iter()
@@ -1142,18 +1151,30 @@ pub async fn gather(sdk: &aws_config::SdkConfig, settings: &StackSettings) -> Re
     // Watched apps.
     let amplify = aws_sdk_amplify::Client::new(sdk);
     for app in &settings.watched_apps {
-        let answer = amplify
-            .get_app()
-            .app_id(app.as_str())
-            .send()
-            .await
+        let got = amplify.get_app().app_id(app.as_str()).send().await;
+        let repository = got
+            .as_ref()
+            .ok()
+            .and_then(|out| out.app().map(|a| a.repository()))
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        let answer = got
             .map(|out| out.app().map_or(String::new(), |a| a.name().to_owned()))
             .map_err(why);
         seen.apps.push(AppSeen {
             app_id: app.to_string(),
             answer,
+            repository,
         });
     }
+
+    // GitHub (no call at all when the stack has no GitHub parameter).
+    let apps: Vec<(String, Option<String>)> = seen
+        .apps
+        .iter()
+        .map(|a| (a.app_id.clone(), a.repository.clone()))
+        .collect();
+    seen.github = crate::github::gather(sdk, &settings.parameters, &apps).await;
     Ok(seen)
 }
 

@@ -20,6 +20,7 @@ mod alert_test;
 mod dlq;
 mod doctor;
 mod exit;
+mod github;
 mod render;
 mod report;
 mod stack;
@@ -284,6 +285,28 @@ enum Command {
         #[command(subcommand)]
         action: AlertAction,
     },
+    /// GitHub: the App that writes verdicts where developers look.
+    Github {
+        #[command(subcommand)]
+        action: GithubAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum GithubAction {
+    /// Print the GitHub App's manifest (its exact permissions, no webhook)
+    /// and the steps: create the App, install it, store its key in SSM,
+    /// deploy with GitHubAppId and GitHubPrivateKeyParameter; and the
+    /// token fallback's. Makes no call: --stack only names the App and
+    /// the parameter.
+    Setup {
+        /// The GitHub organisation that owns the App (default: your account).
+        #[arg(long)]
+        org: Option<String>,
+        /// Only the manifest, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -499,9 +522,10 @@ async fn operator(
 }
 
 async fn run(mut cli: Cli) -> Result<ExitCode> {
-    let stack = match cli.stack.as_deref() {
-        Some(name) => Some(stack::read(&aws::load().await, name).await?),
-        None => None,
+    let stack = match (cli.stack.as_deref(), &cli.command) {
+        // `github setup` makes no call: the stack may not be deployed yet.
+        (_, Command::Github { .. }) | (None, _) => None,
+        (Some(name), _) => Some(stack::read(&aws::load().await, name).await?),
     };
     let from_stack = stack.as_ref();
     cli.table = stack::settle(
@@ -1158,6 +1182,19 @@ async fn run(mut cli: Cli) -> Result<ExitCode> {
             } else {
                 println!("# policy for {app}/{branch} (from: {scope})");
                 println!("{}", serde_json::to_string_pretty(&policy)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Github {
+            action: GithubAction::Setup { org, json },
+        } => {
+            let stack = cli.stack.as_deref();
+            match json {
+                true => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&github::manifest(stack))?
+                ),
+                false => print!("{}", github::setup_text(stack, org.as_deref())),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::FutureExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -335,4 +335,71 @@ async fn a_test_alert_arrives_through_the_real_path_marked_and_opens_no_incident
         String::from_utf8_lossy(&out.stderr).contains("outside the stack's watch scope"),
         "{out:?}"
     );
+}
+
+/// The GitHub emulator's installation (its control API), for doctor's
+/// GitHub checks.
+async fn installations(body: Value) {
+    let url = format!("{}/_emulator/installations", env("GITHUB_API_URL"));
+    let resp = reqwest::Client::new()
+        .put(&url)
+        .json(&body)
+        .send()
+        .await
+        .expect("the GitHub emulator");
+    assert!(resp.status().is_success(), "PUT {url}: {}", resp.status());
+}
+
+#[tokio::test]
+async fn doctor_checks_the_github_app_is_installed_with_its_permissions_on_each_app() {
+    let _stack = Stack::new().await;
+    let name = "GitHub dsentinel0001 (sentinel-local/dsentinel0001)";
+    let (report, _) = doctor();
+    let app = named(&report, "GitHub App");
+    assert_eq!(app["area"], "github");
+    assert_eq!(app["status"], "pass", "{app:#}");
+    let installed = named(&report, name);
+    assert_eq!(installed["status"], "pass", "{installed:#}");
+
+    // Not installed on the app's repository, then a permission missing;
+    // restored whatever happens (other tests use the App).
+    let all = json!({"checks": "write", "statuses": "write", "deployments": "write",
+                     "pull_requests": "write", "contents": "read", "metadata": "read"});
+    let checked = std::panic::AssertUnwindSafe(async {
+        installations(json!({"repo": "sentinel-local/dsentinel0001", "installed": false})).await;
+        let (report, code) = doctor();
+        installations(json!({"repo": "sentinel-local/dsentinel0001", "installed": true})).await;
+        let missing = named(&report, name);
+        assert_eq!(missing["status"], "fail", "{missing:#}");
+        assert!(
+            missing["fix"]
+                .as_str()
+                .unwrap()
+                .contains("install the App on sentinel-local/dsentinel0001"),
+            "{missing:#}"
+        );
+        assert_eq!(code, 1);
+
+        let mut fewer = all.clone();
+        fewer["pull_requests"] = json!("read");
+        installations(json!({ "permissions": fewer })).await;
+        let (report, _) = doctor();
+        installations(json!({ "permissions": all })).await;
+        let lacking = named(&report, name);
+        assert_eq!(lacking["status"], "fail", "{lacking:#}");
+        assert!(
+            lacking["detail"]
+                .as_str()
+                .unwrap()
+                .contains("pull_requests: write (has read)"),
+            "{lacking:#}"
+        );
+    })
+    .catch_unwind()
+    .await;
+    installations(json!({"repo": "sentinel-local/dsentinel0001", "installed": true})).await;
+    installations(json!({ "permissions": all })).await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -7,6 +7,7 @@ mod check;
 mod cleanup;
 mod doctor;
 mod end_to_end;
+mod github;
 mod health;
 mod helpers;
 mod ingest;

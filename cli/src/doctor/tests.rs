@@ -29,6 +29,7 @@ fn healthy() -> Seen {
         apps: vec![AppSeen {
             app_id: "d1shop".into(),
             answer: Ok("shop".into()),
+            repository: None,
         }],
         settings: [
             ("AmplifyAppIds", "d1shop"),

@@ -193,6 +193,17 @@ static CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("credential regex compiles")
 });
 
+/// A PEM private key block (a GitHub App's key, any other), whole: its
+/// base64 lines are not each shaped like a secret (a short last line, one
+/// starting with `/`), so the block is masked from its `BEGIN` line to its
+/// `END` line, or to the end of the text when that was cut off.
+static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+    )
+    .expect("PEM regex compiles")
+});
+
 /// A value [`mask`] produced: masking text twice changes nothing.
 fn already_masked(value: &str) -> bool {
     value.contains('…')
@@ -202,7 +213,10 @@ fn already_masked(value: &str) -> bool {
 /// values assigned to secret-looking names, credentials in headers and
 /// URLs, and values shaped like known secrets.
 pub fn mask_in_text(text: &str) -> String {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = PEM_PRIVATE_KEY
+        .find_iter(text)
+        .map(|m| (m.start(), m.end()))
+        .collect();
     for c in ASSIGNMENT.captures_iter(text) {
         if let (Some(name), Some(value)) = (c.get(1), c.get(2))
             && secret_by_name(name.as_str(), &[]).is_some()
@@ -236,12 +250,17 @@ pub fn mask_in_text(text: &str) -> String {
         return text.to_owned();
     }
     spans.sort_unstable();
+    // Overlapping spans (a PEM block and its lines) are masked as one.
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s < last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for (s, e) in spans {
-        if s < at {
-            continue;
-        }
+    for (s, e) in merged {
         out.push_str(&text[at..s]);
         out.push_str(&mask(&text[s..e]));
         at = e;
@@ -426,6 +445,50 @@ mod tests {
         let line = "TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345 Bearer abcdefgh12345678 API_KEY=abcd1234";
         let once = mask_in_text(line);
         assert_eq!(mask_in_text(&once), once);
+    }
+
+    #[test]
+    fn githubs_token_forms_are_masked_in_free_text() {
+        for token in [
+            "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+            "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+            "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+            "ghu_16C7e42F292c6912E7710c838347Ae178B4a",
+            "ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV01",
+        ] {
+            for text in [
+                format!("Authorization: token {token}"),
+                format!(r#"{{"token":"{token}","expires_at":"2026-12-07T02:00:00Z"}}"#),
+                format!("git clone https://x-access-token:{token}@github.com/o/r"),
+                format!("minted {token}."),
+            ] {
+                let masked = mask_in_text(&text);
+                assert!(!masked.contains(&token[6..]), "{token}: {masked}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pem_private_key_is_masked_whole_even_cut_off() {
+        // Base64 lines that are not each secret-shaped: a short one, one
+        // starting with `/`, one of a single character class.
+        let body = "MIIEowIBAAKCAQEAq8Xv2LmZ9rT4kW7pN1cB6yH3jF5dS0aGqE8uR2tYq8Xv2Lm\n/9rT4kW7pN1cB6yH3jF5dS0aGqE8uR2tYq8Xv2LmZ9rT4kW7pN1cB6yH3jF5dS0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nK7pN1c==";
+        for label in ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY"] {
+            let block = format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----");
+            let text = format!("key parameter value: {block}\nnext line stays");
+            let masked = mask_in_text(&text);
+            for line in body.lines() {
+                assert!(!masked.contains(line), "{label}: {line} in {masked}");
+            }
+            assert!(masked.ends_with("\nnext line stays"), "{masked}");
+            assert_eq!(mask_in_text(&masked), masked);
+            // Cut before its END line (a truncated log or error).
+            let cut = &block[..block.len() / 2];
+            let masked = mask_in_text(&format!("read: {cut}"));
+            assert!(!masked.contains("MIIEowIBAAKCAQEA"), "{masked}");
+            assert!(!masked.contains("AAAAAAAAAAAAAAAA"), "{masked}");
+        }
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //!   record; [`markdown`] escapes untrusted text for GitHub markdown, and
 //!   [`annotate`] finds the `file:line`s of a diagnosis's evidence.
 //! - [`policy`]: the policy's `github` section.
+//! - [`permissions`]: the App's permissions (the manifest's, doctor's check).
 
 pub mod annotate;
 pub mod api;
 pub mod markdown;
+pub mod permissions;
 pub mod policy;
 pub mod render;
 pub mod settings;
