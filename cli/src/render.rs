@@ -32,6 +32,8 @@ pub fn json(found: &[Deployment]) -> Value {
                     "diagnosis": d.diagnosis,
                     "rollbackOf": d.rollback_of,
                     "observed": d.observed,
+                    "skipped": d.skipped,
+                    "firstCommitAt": d.details.first_commit_at,
                     "deliveries": d.event_ids.len(),
                 })
             })
@@ -111,6 +113,14 @@ pub fn table(found: &[Deployment]) -> String {
         }
         for a in &d.observed {
             let _ = writeln!(out, "{:>24} observe mode: {}", "└", a.summary);
+        }
+        if let Some(s) = &d.skipped {
+            let stopped = match s.stop_result.as_deref() {
+                Some("stopped") => "build stopped".to_owned(),
+                Some(other) => other.to_owned(),
+                None => "stop pending".to_owned(),
+            };
+            let _ = writeln!(out, "{:>24} skipped: {} ({stopped})", "└", s.reason);
         }
         if let Some(g) = &d.diagnosis {
             // A stack's diagnosis names the resource that failed (its path
@@ -380,12 +390,12 @@ pub fn metrics(
         ("Rollbacks", f.rollbacks.to_string(), String::new()),
     ];
     let o = &f.observed;
-    let observed = (o.stop_build + o.rollback + o.retry > 0).then(|| {
+    let observed = (o.stop_build + o.rollback + o.retry + o.skip > 0).then(|| {
         (
             "Observe mode",
             format!(
-                "would have stopped {} build(s), rolled back {}, retried {}",
-                o.stop_build, o.rollback, o.retry
+                "would have stopped {} build(s), rolled back {}, retried {}, skipped {}",
+                o.stop_build, o.rollback, o.retry, o.skip
             ),
             String::new(),
         )
@@ -561,5 +571,26 @@ mod tests {
         );
         assert!(text.contains("(log line 12)"), "{text}");
         assert_eq!(text.matches("log line").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_skipped_build_says_why_and_whether_it_was_stopped() {
+        use sentinel_shared::core::deployment::{Skip, SkipKind};
+        let mut d = deployment("d1abc", "main", 6);
+        d.skipped = Some(Skip {
+            kind: SkipKind::Superseded,
+            reason: "superseded by job 7 (a newer build of main)".into(),
+            by_job: JobId::new(7),
+            at: chrono::Utc::now(),
+            stop_result: Some("stopped".into()),
+        });
+        let text = super::table(std::slice::from_ref(&d));
+        assert!(
+            text.contains("skipped: superseded by job 7 (a newer build of main) (build stopped)"),
+            "{text}"
+        );
+        let json = super::json(&[d]);
+        assert_eq!(json[0]["skipped"]["kind"], "superseded");
+        assert_eq!(json[0]["skipped"]["byJob"], "7");
     }
 }

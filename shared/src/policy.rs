@@ -34,6 +34,22 @@ pub struct BranchPolicy {
     /// app or branch (absent: the stack's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<crate::core::enforcement::Enforcement>,
+    // --- Builds that should not run (#29 items 8, 9; docs/validation.md) ---
+    /// Stop an older build of the branch still pending or running when a
+    /// newer one starts (enforce mode; observe mode records "would have
+    /// skipped"). Rollback jobs are never stopped.
+    #[serde(default = "yes")]
+    pub cancel_superseded: bool,
+    /// The app's own paths in its repository (globs), besides its app
+    /// root: a push that changes nothing under them (nor under
+    /// `shared_paths`) is not built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Paths every app of the repository builds from (globs: `packages/**`,
+    /// lockfiles): a change there always builds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_paths: Vec<String>,
+    // --- end of #29 items 8, 9 ---
     /// How the site is checked after a deploy (`docs/policy.md`).
     #[serde(default)]
     pub health: crate::health::HealthPolicy,
@@ -69,6 +85,9 @@ impl Default for BranchPolicy {
             severity: BTreeMap::new(),
             stop_on_error: true,
             enforcement: None,
+            cancel_superseded: true,
+            paths: Vec::new(),
+            shared_paths: Vec::new(),
             health: crate::health::HealthPolicy::default(),
             alerts: crate::alert::AlertPolicy::default(),
             rollback: crate::rollback::RollbackPolicy::default(),
@@ -157,6 +176,20 @@ impl BranchPolicy {
                 return fail(rule, format!("severity.{rule}: no such rule"));
             }
         }
+        for (field, globs) in [("paths", &self.paths), ("shared_paths", &self.shared_paths)] {
+            for glob in globs.iter() {
+                if let Err(reason) =
+                    crate::validate::paths::compile(field, std::slice::from_ref(glob))
+                {
+                    let at = if glob.trim().is_empty() {
+                        field
+                    } else {
+                        glob.as_str()
+                    };
+                    return fail(at, reason);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -237,6 +270,38 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.line, 2, "{err}");
         assert!(err.reason.contains("observe"), "{err}");
+    }
+
+    #[test]
+    fn skip_fields_default_and_bad_globs_are_named_at_their_line() {
+        let p = BranchPolicy::default();
+        assert!(p.cancel_superseded && p.paths.is_empty() && p.shared_paths.is_empty());
+        let p = BranchPolicy::parse(
+            "cancel_superseded: false\npaths: [libs/web/**]\nshared_paths:\n  - packages/**\n  - pnpm-lock.yaml\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert!(!p.cancel_superseded);
+        assert_eq!(p.paths, vec!["libs/web/**"]);
+        assert_eq!(p.shared_paths, vec!["packages/**", "pnpm-lock.yaml"]);
+        let err = BranchPolicy::parse(
+            "paths: [apps/web]\nshared_paths:\n  - packages/**\n  - \"libs/{a,b\"\n",
+            "p.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        assert!(
+            err.reason
+                .starts_with("shared_paths: \"libs/{a,b\" is not a glob"),
+            "{err}"
+        );
+        let err = BranchPolicy::parse("paths: [/apps/web]\n", "p.yaml").unwrap_err();
+        assert!(err.reason.contains("absolute"), "{err}");
+        let err = BranchPolicy::parse("cancel_superseded: sometimes\n", "p.yaml").unwrap_err();
+        assert!(
+            err.reason.contains("cancel_superseded") || err.line == 1,
+            "{err}"
+        );
     }
 
     #[test]

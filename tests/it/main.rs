@@ -18,5 +18,6 @@ mod operator;
 mod report;
 mod rollback;
 mod scope;
+mod skip;
 mod stacks;
 mod validator;

@@ -11,11 +11,14 @@ use sentinel_shared::validate::reaction::{ACCEPTED, ValidationOutcome, Validator
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// What the validator works with: the stack's clients, and the names of
-/// Amplify's secrets (SSM) for required variables kept there.
+/// What the validator works with: the stack's clients, the names of
+/// Amplify's secrets (SSM) for required variables kept there, and GitHub
+/// when the stack connects it (the monorepo filter's compare, the lead
+/// time's first commit).
 pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
     pub secrets: K::Secrets,
+    pub github: Option<K::GitHub>,
 }
 
 /// Handles one "Build Started" envelope given as JSON text.
@@ -40,6 +43,7 @@ pub async fn on_raw<K: Stack>(
         amplify: &c.amplify,
         secrets: &deps.secrets,
         publisher: &c.publisher,
+        github: deps.github.as_ref(),
         environment: c.environment,
         enforcement: c.enforcement,
     }
@@ -59,6 +63,9 @@ pub async fn handle<K: Stack>(deps: &Deps<K>, event: LambdaEvent<Value>) -> Resu
                 "stopped": outcome.stopped,
                 "wouldStop": outcome.would_stop,
                 "published": outcome.published,
+                "skipped": outcome.skipped,
+                "wouldSkip": outcome.would_skip,
+                "superseded": outcome.superseded.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }))
         },
     )

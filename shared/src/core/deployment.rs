@@ -82,6 +82,13 @@ pub struct JobDetails {
     pub status: Option<BuildStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<JobStep>,
+    /// The author date of the earliest commit the branch's previous deploy
+    /// did not contain (GitHub's compare, oldest first; the first listed
+    /// when GitHub truncated the list). Lead time runs from it when known
+    /// ([`JobDetails::lead_time_from`]). Set by the validator, never by
+    /// GetJob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_commit_at: Option<DateTime<Utc>>,
 }
 
 /// One step of a job. The step's `logUrl` is deliberately not kept: it is a
@@ -125,6 +132,14 @@ impl JobDetails {
         if newer.steps.len() >= self.steps.len() {
             self.steps = newer.steps;
         }
+        keep(&mut self.first_commit_at, newer.first_commit_at);
+    }
+
+    /// Where a deploy's lead time starts: the first commit the previous
+    /// deploy did not contain, else (GitHub off, no previous deploy, the
+    /// compare failed) the head commit's time.
+    pub fn lead_time_from(&self) -> Option<DateTime<Utc>> {
+        self.first_commit_at.or(self.commit_time)
     }
 }
 
@@ -194,6 +209,16 @@ pub struct Deployment {
     /// mode): a stop, a rollback from it, a retry of it. One per kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<crate::core::enforcement::ObservedAction>,
+    /// Set when Sentinel stopped (or meant to stop) this build because it
+    /// should not run: superseded by a newer push, or nothing under the
+    /// app's paths changed (enforce mode; observe mode records an
+    /// [`ObservedAction`](crate::core::enforcement::ObservedAction) instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skip>,
+    /// The validator's one comparison of this build's commit with the
+    /// branch's last deployed one (GitHub on, both git commits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareRecord>,
     /// Domain events decided but not yet confirmed published, by event id.
     /// They are written together with the state change and removed once
     /// EventBridge accepted them, so a crash in between republishes them.
@@ -217,6 +242,62 @@ pub struct ValidationRecord {
     /// What StopJob did: `stopped`, or why it did not (the job had ended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_result: Option<String>,
+}
+
+/// Why a build should not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipKind {
+    /// A newer build of the branch started (policy `cancel_superseded`).
+    Superseded,
+    /// No changed file lies under the app's paths (the monorepo filter).
+    NoChange,
+}
+
+impl SkipKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Superseded => "superseded",
+            Self::NoChange => "no-change",
+        }
+    }
+}
+
+/// A build stopped because it should not run (enforce mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skip {
+    pub kind: SkipKind,
+    /// "superseded by job 8", "no change under apps/web" (bounded).
+    pub reason: String,
+    /// The job whose start decided it: the newer job (superseded), the job
+    /// itself (no change).
+    pub by_job: JobId,
+    pub at: DateTime<Utc>,
+    /// What StopJob did: `stopped`, or why not (the job had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_result: Option<String>,
+}
+
+/// What the comparison with the last deployed commit found (`files` and
+/// `commits` are counts; the lists are not kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompareRecord {
+    /// The branch's last deployed commit.
+    pub base: String,
+    pub head: String,
+    /// GitHub's `status` (`ahead`, `behind`, `diverged`, `identical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    pub commits: u64,
+    pub files: usize,
+    pub truncated: bool,
+    /// The path filter's conclusion, or why it did not apply.
+    pub outcome: String,
+    /// Why the comparison failed (logged, never retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What the health checker found after the deploy.
@@ -309,6 +390,8 @@ impl Deployment {
             diagnosis: None,
             timed_out_at: None,
             observed: Vec::new(),
+            skipped: None,
+            compare: None,
             outbox: BTreeMap::new(),
             version: 0,
         }

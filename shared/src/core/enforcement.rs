@@ -80,6 +80,9 @@ pub enum ObservedKind {
     Rollback,
     /// StartJob RETRY of a build that failed transiently.
     Retry,
+    /// StopJob of a build that should not run: superseded by a newer one,
+    /// or no change under the app's paths.
+    Skip,
 }
 
 impl ObservedKind {
@@ -88,6 +91,7 @@ impl ObservedKind {
             Self::StopBuild => "stop-build",
             Self::Rollback => "rollback",
             Self::Retry => "retry",
+            Self::Skip => "skip",
         }
     }
 
@@ -97,6 +101,7 @@ impl ObservedKind {
             Self::StopBuild => "would have stopped this build",
             Self::Rollback => "would have rolled back",
             Self::Retry => "would have retried this build",
+            Self::Skip => "would have skipped this build",
         }
     }
 }

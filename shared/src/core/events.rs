@@ -152,6 +152,52 @@ impl ObservedEvent {
     }
 }
 
+/// The detail of "Build Skipped": the validator stopped this build
+/// (StopJob answered) because it should not run. Published once per job,
+/// from the skipped job's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkipEvent {
+    /// `{appId}/{branchName}/{jobId padded}/skipped`.
+    pub event_id: String,
+    pub environment: Environment,
+    pub app_id: AppId,
+    pub branch_name: BranchName,
+    /// The job stopped.
+    pub job_id: JobId,
+    pub commit_id: Option<String>,
+    pub kind: crate::core::deployment::SkipKind,
+    /// "superseded by job 8", "no change under apps/web".
+    pub reason: String,
+    /// The newer job (superseded), or the job itself (no change).
+    pub by_job_id: JobId,
+}
+
+impl SkipEvent {
+    /// The event of the skip recorded on `d`, for the validator's outbox.
+    pub fn outbox_entry(d: &Deployment, seq: u64) -> Option<OutboxEntry> {
+        let skip = d.skipped.as_ref()?;
+        let event = Self {
+            event_id: d.key.event_id("skipped"),
+            environment: d.environment,
+            app_id: d.key.app_id.clone(),
+            branch_name: d.key.branch_name.clone(),
+            job_id: d.key.job_id,
+            commit_id: d.details.commit_id.clone(),
+            kind: skip.kind,
+            reason: skip.reason.clone(),
+            by_job_id: skip.by_job,
+        };
+        Some(OutboxEntry {
+            id: event.event_id.clone(),
+            seq,
+            owner: OWNER_VALIDATOR.to_owned(),
+            detail_type: detail_type::BUILD_SKIPPED.to_owned(),
+            detail: crate::core::budget::json_detail(&event, crate::core::budget::EVENT_DETAIL)?,
+        })
+    }
+}
+
 /// The detail of "Build Retried": a build that failed transiently was
 /// started again (StartJob RETRY) by the rollback function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,6 +450,10 @@ pub struct BuildEvent {
     pub commit_id: Option<String>,
     pub commit_message: Option<String>,
     pub commit_time: Option<DateTime<Utc>>,
+    /// The first commit the branch's previous deploy did not contain
+    /// (GitHub on): where lead time starts, else `commit_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_commit_time: Option<DateTime<Utc>>,
     pub job_type: Option<String>,
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
@@ -427,6 +477,7 @@ impl BuildEvent {
             commit_id: d.details.commit_id.clone(),
             commit_message: d.details.commit_message.clone(),
             commit_time: d.details.commit_time,
+            first_commit_time: d.details.first_commit_at,
             job_type: d.details.job_type.clone(),
             start_time: d.started_at(),
             end_time: d.ended_at(),

@@ -161,13 +161,15 @@ pub fn pr_number(branch: &BranchName) -> Option<u64> {
     digits.parse().ok().filter(|n| *n > 0)
 }
 
-/// HOOK (#29 item 8, skipped builds): the reason Sentinel skipped this
-/// build (monorepo path filter, superseded). Another branch adds the
-/// record's `skipped` field and the "Build Skipped" event; until it is on
-/// main a skipped build is a cancelled one and renders as `cancelled`.
-/// When it lands: `record.skipped.as_ref().map(|s| s.reason.clone())`.
-fn skipped_reason(_record: &Deployment) -> Option<String> {
-    None
+/// The reason Sentinel skipped this build (superseded, or no change under
+/// a monorepo app's paths: the record's `skipped`), once StopJob stopped it;
+/// a skip that came too late (the job had ended) shows as what the job did.
+fn skipped_reason(record: &Deployment) -> Option<String> {
+    record
+        .skipped
+        .as_ref()
+        .filter(|s| s.stop_result.as_deref() == Some("stopped"))
+        .map(|s| s.reason.clone())
 }
 
 /// Where the job stands, as GitHub shows it.

@@ -56,6 +56,7 @@ async fn the_validator_does_not_validate_a_stack() {
         amplify: &amplify,
         secrets: &secrets,
         publisher: &publisher,
+        github: None,
         environment: Environment::Prod,
         enforcement: Enforcement::Enforce,
     }

@@ -10,9 +10,12 @@
 //! - a **deployment** is a succeeded build that is not itself a rollback
 //!   (rollbacks are remediation, counted apart); **deployment frequency** =
 //!   deployments ÷ days in the window;
-//! - **lead time for changes** = deployment end − commit time, over
-//!   deployments with both; non-positive values (a commit time after the
-//!   deploy: clock skew, rebased history) are ignored; median and p90;
+//! - **lead time for changes** = deployment end − the time of the first
+//!   commit the branch's previous deploy did not contain (GitHub on: the
+//!   validator's compare, `JobDetails::first_commit_at`), else the head
+//!   commit's time, over deployments with both; non-positive values (a
+//!   commit time after the deploy: clock skew, rebased history) are
+//!   ignored; median and p90;
 //! - a deployment **failed** when its check after the deploy or a later
 //!   scheduled check found it Unhealthy, or when it was rolled back;
 //!   **change failure rate** = failed deployments ÷ deployments;
@@ -101,6 +104,9 @@ pub struct ObservedCounts {
     pub stop_build: u32,
     pub rollback: u32,
     pub retry: u32,
+    /// Builds that would have been skipped (superseded, no change).
+    #[serde(default)]
+    pub skip: u32,
 }
 
 impl ObservedCounts {
@@ -115,6 +121,7 @@ impl ObservedCounts {
             stop_build: count(ObservedKind::StopBuild),
             rollback: count(ObservedKind::Rollback),
             retry: count(ObservedKind::Retry),
+            skip: count(ObservedKind::Skip),
         }
     }
 }
@@ -308,7 +315,9 @@ pub fn compute(
     let lead_times = sorted(
         deployments
             .iter()
-            .filter_map(|d| Some((d.ended_at()? - d.details.commit_time?).num_seconds() as f64))
+            .filter_map(
+                |d| Some((d.ended_at()? - d.details.lead_time_from()?).num_seconds() as f64),
+            )
             .filter(|s| *s > 0.0)
             .collect(),
     );

@@ -151,7 +151,8 @@ impl<K: Stack> Collector<'_, K> {
                 }
                 if kind == detail_type::BUILD_SUCCEEDED
                     && !e.is_rollback
-                    && let (Some(end), Some(commit)) = (e.end_time, e.commit_time)
+                    && let (Some(end), Some(commit)) =
+                        (e.end_time, e.first_commit_time.or(e.commit_time))
                     && end > commit
                 {
                     m.push(

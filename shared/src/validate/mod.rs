@@ -12,8 +12,10 @@
 //! once more as a whole ([`Finding::masked`]) on its way out.
 
 pub mod local;
+pub mod paths;
 pub mod reaction;
 pub mod rules;
+pub mod skip;
 
 use std::collections::BTreeMap;
 

@@ -463,6 +463,7 @@ mod amplify_secrets {
                 amplify: &self.amplify,
                 secrets: &self.secrets,
                 publisher: &self.publisher,
+                github: None,
                 environment: Environment::Prod,
                 enforcement: crate::core::enforcement::Enforcement::Enforce,
             };
@@ -476,6 +477,7 @@ mod amplify_secrets {
                 commit_id: None,
                 commit_message: None,
                 commit_time: None,
+                first_commit_time: None,
                 job_type: None,
                 start_time: None,
                 end_time: None,
@@ -589,6 +591,7 @@ async fn a_deploy_that_is_not_an_amplify_job_is_not_validated_and_amplify_is_not
         amplify: &amplify,
         secrets: &secrets,
         publisher: &publisher,
+        github: None,
         environment: Environment::Prod,
         enforcement: crate::core::enforcement::Enforcement::Enforce,
     };
@@ -602,6 +605,7 @@ async fn a_deploy_that_is_not_an_amplify_job_is_not_validated_and_amplify_is_not
         commit_id: None,
         commit_message: None,
         commit_time: None,
+        first_commit_time: None,
         job_type: None,
         start_time: None,
         end_time: None,

@@ -209,6 +209,7 @@ impl<K: Stack> Alerter<'_, K> {
             }
             ObservedKind::Rollback => "Would have rolled back (observe mode)",
             ObservedKind::Retry => "Would have retried (observe mode)",
+            ObservedKind::Skip => "Would have skipped this build (observe mode)",
         };
         let ctx = self.context(
             e.environment,

@@ -928,3 +928,32 @@ fn print_example() {
         serde_json::to_string_pretty(&d.check_run.annotations).unwrap()
     );
 }
+
+#[test]
+fn a_skipped_build_completes_skipped_with_its_reason_once_stopped() {
+    use crate::core::deployment::{Skip, SkipKind};
+    let mut r = record("main", BuildStatus::Cancelled);
+    let skip = |stop: &str| Skip {
+        kind: SkipKind::NoChange,
+        reason: "no change under apps/web".into(),
+        by_job: JobId::new(12),
+        at: at(10),
+        stop_result: Some(stop.into()),
+    };
+    r.skipped = Some(skip("stopped"));
+    let d = desired(&r, &ctx(), PrComment::Failures);
+    assert_eq!(d.check_run.status, CheckStatus::Completed);
+    assert_eq!(d.check_run.conclusion, Some(Conclusion::Skipped));
+    assert!(
+        d.check_run.title.contains("no change under apps/web")
+            || d.check_run.summary.contains("no change under apps/web"),
+        "{:?}",
+        d.check_run
+    );
+    assert!(d.deployment.is_none());
+    // Too late to stop: the job shows as what it did.
+    let mut ended = record("main", BuildStatus::Succeeded);
+    ended.skipped = Some(skip("not stopped: the job had ended (SUCCEED)"));
+    let d = desired(&ended, &ctx(), PrComment::Failures);
+    assert_ne!(d.check_run.conclusion, Some(Conclusion::Skipped));
+}

@@ -83,6 +83,23 @@ fn parsed(line: &str) -> Value {
 }
 
 #[tokio::test]
+async fn lead_time_runs_from_the_first_new_commit_when_the_validator_found_it() {
+    let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
+    let c = collector_with(&store, &publisher, EventMetrics::Environment);
+    let mut d = job("main", 8, 2, 4, BuildStatus::Succeeded);
+    // Two hours before the head commit's time: the first commit the
+    // previous deploy did not contain (GitHub's compare).
+    d.details.first_commit_at = d.details.commit_time.map(|t| t - Duration::hours(2));
+    let out = deliver(&c, &build_event(&d), now()).await.unwrap();
+    let line = parsed(&out.lines[0]);
+    assert_eq!(
+        line["LeadTime"],
+        (2.0 * 60.0 + 34.0) * 60.0,
+        "end − first commit"
+    );
+}
+
+#[tokio::test]
 async fn a_build_emits_its_metrics_once() {
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
     let c = collector_with(&store, &publisher, EventMetrics::Environment);

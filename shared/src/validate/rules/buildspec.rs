@@ -80,6 +80,23 @@ impl<'a> BuildSpec<'a> {
         })
     }
 
+    /// The `appRoot` of each of `applications[]` (a monorepo's build spec),
+    /// in order, without a leading `./` or trailing `/`.
+    pub fn app_roots(&self) -> Vec<String> {
+        let Some(apps) = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.get("applications")?.as_sequence())
+        else {
+            return Vec::new();
+        };
+        apps.iter()
+            .filter_map(|a| a.get("appRoot")?.as_str())
+            .map(crate::validate::paths::normalise_root)
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+
     /// Every command of every phase, in order.
     pub fn commands(&self) -> Vec<String> {
         let Some(phases) = self.frontend().and_then(|f| f.get("phases")) else {
