@@ -92,6 +92,10 @@ wait_for "$JOB1" SUCCEED
 echo "job $JOB1 recorded as SUCCEED"
 
 say "2. A build fails (heap exhaustion in next build)"
+# Who pushed it, as GitHub knows it (Amplify's job names no author).
+curl -fsS -X PUT -H 'content-type: application/json' "$GITHUB_API_URL/_emulator/commits" -d "{
+  \"owner\": \"sentinel-local\", \"repo\": \"$APP\", \"sha\": \"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a\",
+  \"author_name\": \"Jane Doe\", \"author_login\": \"jdoe\", \"message\": \"feat: product images\"}" >/dev/null
 JOB2=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a","commitMessage":"feat: product images","outcome":"FAILED","mode":"auto","emit":true,"stepDelayMs":300,"durationSeconds":148}' | job_of)
 wait_for "$JOB2" FAILED
 echo "job $JOB2 recorded as FAILED; the alerter reads its log and alerts once:"
@@ -100,29 +104,31 @@ alerts 90 "Build failed (node-heap-oom)"
 say "2b. Where developers look: the check run on commit b7e4d2a carries the diagnosis"
 # GitHub is on in the local stack (the local App, its key in SSM); the GitHub
 # emulator (tests/localstack/github_emulator.py) keeps what the alerter wrote.
-# Prints the check run of commit $1 once it is completed (at most 60 s).
+# Prints the check run of commit $1 once it is completed and its summary
+# says $2 (at most 60 s).
 check_run() {
   for _ in $(seq 1 240); do
     if curl -fsS "$GITHUB_API_URL/_emulator/state" | python3 -c '
 import json, sys
 runs = [r for r in json.load(sys.stdin)["check_runs"]
-        if r["head_sha"] == sys.argv[1] and r["status"] == "completed"]
+        if r["head_sha"] == sys.argv[1] and r["status"] == "completed"
+        and sys.argv[2] in ((r.get("output") or {}).get("summary") or "")]
 if not runs:
     sys.exit(1)
 r = runs[-1]
 out = r.get("output") or {}
 print("  %s  %s (%s)" % (r["repo"], r["name"], r["conclusion"]))
 print("  title:   " + (out.get("title") or ""))
-for line in (out.get("summary") or "").splitlines()[:12]:
+for line in (out.get("summary") or "").splitlines()[:14]:
     print("  | " + line)
 print("  annotations: %d" % len(r.get("annotations") or []))
-' "$1"; then return 0; fi
+' "$1" "$2"; then return 0; fi
     sleep 0.25
   done
   echo "  <no completed check run for $1>"
   return 1
 }
-check_run b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a
+check_run b7e4d2a19c3f5e8a0b1c2d3e4f5a6b7c8d9e0f1a node-heap-oom
 
 say "3. At-least-once and out of order: SUCCEED delivered twice, then the late STARTED"
 JOB3=$(ctl "/apps/$APP/branches/$BRANCH/builds" '{"commitId":"c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0","commitMessage":"fix: lower NODE_OPTIONS heap","mode":"manual","emit":false,"durationSeconds":127}' | job_of)
@@ -180,6 +186,9 @@ curl -fsS -X PUT -H 'content-type: application/json' "$GITHUB_API_URL/_emulator/
   \"owner\": \"sentinel-local\", \"repo\": \"$APP\", \"base\": \"$WEB_BASE\", \"head\": \"$WEB_HEAD\",
   \"files\": [\"docs/deploying.md\", \"apps/api/README.md\"],
   \"commits\": [{\"sha\": \"$WEB_HEAD\", \"author_name\": \"Jane Doe\", \"author_login\": \"jdoe\", \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}]}" >/dev/null
+curl -fsS -X PUT -H 'content-type: application/json' "$GITHUB_API_URL/_emulator/commits" -d "{
+  \"owner\": \"sentinel-local\", \"repo\": \"$APP\", \"sha\": \"$WEB_HEAD\",
+  \"author_name\": \"Jane Doe\", \"author_login\": \"jdoe\", \"message\": \"docs: deploying\"}" >/dev/null
 WEB2=$(ctl "/apps/$APP/branches/web/builds" "{\"commitId\":\"$WEB_HEAD\",\"commitMessage\":\"docs: deploying\",\"mode\":\"manual\",\"emit\":false,\"durationSeconds\":90}" | job_of)
 ctl "/apps/$APP/branches/web/jobs/$WEB2/advance" '{"to":"RUNNING","emit":true}' >/dev/null
 for _ in $(seq 1 240); do
@@ -194,7 +203,9 @@ done
 BRANCH=$BRANCH_SAVED
 echo "job $WEB2 (docs only): ${skipped:-<not skipped>}; Amplify job $(awsa amplify get-job --app-id "$APP" --branch-name web --job-id "$WEB2" --query job.summary.status --output text)"
 [ -n "$skipped" ]
-check_run "$WEB_HEAD"
+check_run "$WEB_HEAD" "no change under apps/web"
+# The two check runs as GitHub shows them (docs/github.md, "Screens").
+python3 scripts/github-screens.py .local/github-screens | sed 's/^/  /'
 
 say "5. A deploy that breaks the site is rolled back on its own, and the branch locked"
 # Branch 'release': automatic rollback on (the local stack is dev, where it

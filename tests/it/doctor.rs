@@ -127,6 +127,8 @@ async fn assert_healthy(stack: &Stack) {
 
 #[tokio::test]
 async fn doctor_passes_on_the_local_stack_and_catches_a_broken_wiring_with_its_fix() {
+    // Its GitHub lines need the App installed on the watched apps' repositories.
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     assert_healthy(&stack).await;
 
@@ -352,6 +354,9 @@ async fn installations(body: Value) {
 
 #[tokio::test]
 async fn doctor_checks_the_github_app_is_installed_with_its_permissions_on_each_app() {
+    // It uninstalls the App from a watched app's repository and takes a
+    // permission away for a moment: no test needing them runs meanwhile.
+    let _changing = GITHUB_ANSWERS.write().await;
     let _stack = Stack::new().await;
     let name = "GitHub dsentinel0001 (sentinel-local/dsentinel0001)";
     let (report, _) = doctor();

@@ -317,6 +317,8 @@ async fn monorepo_build(
 
 #[tokio::test]
 async fn a_monorepo_build_outside_its_app_root_is_stopped() {
+    // The compare is GitHub's: it must answer for the watched app.
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let (base, head) = (&unique_sha(0x6b), &unique_sha(0x6c));
     let (branch, job) = monorepo_build(
@@ -341,6 +343,8 @@ async fn a_monorepo_build_outside_its_app_root_is_stopped() {
 
 #[tokio::test]
 async fn a_monorepo_build_touching_a_shared_path_is_not_stopped() {
+    // The compare is GitHub's: it must answer for the watched app.
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let (base, head) = (&unique_sha(0x7c), &unique_sha(0x7d));
     let (branch, job) = monorepo_build(

@@ -1,7 +1,7 @@
 //! The alerter's GitHub side: keeps a job's check run (or, with a token,
 //! its commit status), its deployment and its pull request's comment in
 //! step with the job's record, without ever delaying or failing Sentinel's
-//! own work (`docs/github-reliability.md`).
+//! own work (`docs/github.md`, "When GitHub fails").
 //!
 //! **Reconcile, not replay.** Each update reads the job's record as it is
 //! now, renders what GitHub should show (`render::desired`) and applies only

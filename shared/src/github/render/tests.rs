@@ -905,7 +905,7 @@ fn a_pr_comment_is_escaped_and_bounded() {
 }
 
 /// `cargo test -p sentinel-shared --lib github::render::tests::print_example -- --ignored --nocapture`
-/// prints the failure summary `docs/github-what-appears.md` shows.
+/// prints the failure summary `docs/github.md` ("What appears where") shows.
 #[test]
 #[ignore = "prints the documentation's example"]
 fn print_example() {
