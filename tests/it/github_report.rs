@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};
 use crate::helpers::*;
-use crate::rollback::{branch, build, detail_types, key, site, start_jobs, verdict};
+use crate::rollback::{branch, build, key, rolled_back, site, start_jobs, verdict};
 
 const V1: &str = "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a";
 const V2: &str = "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b";
@@ -75,6 +75,24 @@ async fn deployment(branch: &str, job: JobId) -> Result<Option<Value>> {
         .cloned())
 }
 
+/// Waits for the job's check run to be completed with the diagnosis of
+/// [`lockfile_log`] in its summary. A "Build Started" handled after the
+/// failure was recorded but before its diagnosis may complete the run
+/// first; the "Build Failed" that follows the diagnosis brings the summary
+/// in step.
+async fn diagnosed_run(branch: &str, job: JobId, within: Duration) -> Value {
+    eventually(within, "a completed, diagnosed check run", || async {
+        Ok(check_run(branch, job).await?.filter(|r| {
+            r["status"] == "completed"
+                && r["output"]["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("lockfile-out-of-sync"))
+        }))
+    })
+    .await
+    .unwrap()
+}
+
 fn last_state(deployment: &Value) -> Option<String> {
     deployment["statuses"]
         .as_array()?
@@ -104,23 +122,7 @@ async fn a_failed_build_gets_a_completed_check_run_naming_the_cause_and_the_fix(
     let branch = format!("gh-{}", unique_app_id());
     ensure_watched_app(&stack, &branch, V1).await;
     let job = build(&stack, &branch, V1, "FAILED", Some(lockfile_log())).await;
-    // A "Build Started" handled after the failure was recorded but before
-    // its diagnosis may complete the run first; the "Build Failed" that
-    // follows the diagnosis brings the summary in step.
-    let run = eventually(
-        GITHUB_WITHIN,
-        "a completed, diagnosed check run",
-        || async {
-            Ok(check_run(&branch, job).await?.filter(|r| {
-                r["status"] == "completed"
-                    && r["output"]["summary"]
-                        .as_str()
-                        .is_some_and(|s| s.contains("lockfile-out-of-sync"))
-            }))
-        },
-    )
-    .await
-    .unwrap();
+    let run = diagnosed_run(&branch, job, GITHUB_WITHIN).await;
     assert_eq!(run["conclusion"], "failure", "{run:#}");
     assert_eq!(run["head_sha"], V1);
     assert_eq!(
@@ -183,27 +185,7 @@ async fn a_healthy_deploy_gets_a_successful_deployment_at_its_site() {
 async fn a_rollback_marks_the_bad_deploy_inactive() {
     let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
-    let branch = branch(&stack, "ghr").await;
-    site(&stack, &branch, &[V2]).await;
-    let events = stack
-        .capture(
-            &stack.bus,
-            json!({"branchName": [branch.as_str()], "fromJobId": [{"exists": true}]}),
-        )
-        .await
-        .unwrap();
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-    let v2 = build(&stack, &branch, V2, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v2).await, "unhealthy");
-    let got = events
-        .collect(2, Duration::from_secs(90), Duration::from_secs(3))
-        .await
-        .unwrap();
-    assert_eq!(
-        detail_types(&got),
-        vec!["Rollback Started", "Rollback Succeeded"]
-    );
+    let (branch, v1, v2, got) = rolled_back(&stack, "ghr").await;
     let rollback_job: JobId = got[0]["detail"]["rollbackJobId"]
         .as_str()
         .unwrap()
@@ -351,20 +333,7 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
     // never dead-lettered, and the failed build's check run completes with
     // its diagnosis.
     drop(healed);
-    let run = eventually(
-        Duration::from_secs(300),
-        "the retried check run",
-        || async {
-            Ok(check_run(&failing, failed_job).await?.filter(|r| {
-                r["status"] == "completed"
-                    && r["output"]["summary"]
-                        .as_str()
-                        .is_some_and(|s| s.contains("lockfile-out-of-sync"))
-            }))
-        },
-    )
-    .await
-    .unwrap();
+    let run = diagnosed_run(&failing, failed_job, Duration::from_secs(300)).await;
     assert_eq!(run["conclusion"], "failure", "{run:#}");
     let summary = run["output"]["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("lockfile-out-of-sync"), "{summary}");

@@ -219,11 +219,12 @@ pub(crate) fn sentinel(args: &[&str]) -> std::process::Output {
         .expect("run sentinel")
 }
 
-#[tokio::test]
-async fn an_unhealthy_deploy_is_rolled_back_once_and_stays_locked_until_unlocked() {
-    let stack = Stack::new().await;
-    let branch = branch(&stack, "rb").await;
-    site(&stack, &branch, &[V2]).await;
+/// A fresh branch (`prefix`) rolled back on its own: v1 healthy, v2 (whose
+/// site is broken) unhealthy, then "Rollback Started" and "Rollback
+/// Succeeded" on the bus. Answers the branch, v1, v2 and the two events.
+pub(crate) async fn rolled_back(stack: &Stack, prefix: &str) -> (String, JobId, JobId, Vec<Value>) {
+    let branch = branch(stack, prefix).await;
+    site(stack, &branch, &[V2]).await;
     let events = stack
         .capture(
             &stack.bus,
@@ -231,11 +232,10 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_stays_locked_until_unlocked
         )
         .await
         .unwrap();
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-    let v2 = build(&stack, &branch, V2, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v2).await, "unhealthy");
-
+    let v1 = build(stack, &branch, V1, "SUCCEED", None).await;
+    assert_eq!(verdict(stack, &branch, v1).await, "healthy");
+    let v2 = build(stack, &branch, V2, "SUCCEED", None).await;
+    assert_eq!(verdict(stack, &branch, v2).await, "unhealthy");
     let got = events
         .collect(2, Duration::from_secs(90), Duration::from_secs(3))
         .await
@@ -245,6 +245,13 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_stays_locked_until_unlocked
         vec!["Rollback Started", "Rollback Succeeded"],
         "{got:#?}"
     );
+    (branch, v1, v2, got)
+}
+
+#[tokio::test]
+async fn an_unhealthy_deploy_is_rolled_back_once_and_stays_locked_until_unlocked() {
+    let stack = Stack::new().await;
+    let (branch, v1, v2, got) = rolled_back(&stack, "rb").await;
     let succeeded = &got[1]["detail"];
     assert_eq!(succeeded["targetJobId"], v1.to_string());
     assert_eq!(succeeded["targetCommitId"], V1);
