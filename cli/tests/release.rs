@@ -72,8 +72,9 @@ fn camel(words: &[&str]) -> String {
 }
 
 /// Commands that never call AWS (they read files or a site, or print a
-/// completion script).
-const LOCAL: &[&str] = &["validate", "check", "diagnose", "completions"];
+/// completion script or GitHub's App manifest: `github setup`, whose
+/// `--stack` only names the App).
+const LOCAL: &[&str] = &["validate", "check", "diagnose", "completions", "github"];
 
 #[test]
 fn every_command_that_calls_aws_has_a_statement_in_the_operator_policy() {
