@@ -144,6 +144,9 @@ fn run(status: CheckStatus, conclusion: Option<Conclusion>) -> CheckRun {
 
 #[tokio::test]
 async fn the_app_mints_one_installation_token_for_many_requests() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = app(&stack);
     let repo = own_repo();
@@ -189,6 +192,9 @@ async fn the_app_mints_one_installation_token_for_many_requests() {
 
 #[tokio::test]
 async fn every_endpoint_speaks_githubs_json() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = app(&stack);
     let repo = own_repo();
@@ -322,6 +328,9 @@ async fn every_endpoint_speaks_githubs_json() {
 
 #[tokio::test]
 async fn an_expired_token_is_minted_again_and_the_request_made_once_more() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = app(&stack);
     let repo = own_repo();
@@ -351,6 +360,9 @@ async fn an_expired_token_is_minted_again_and_the_request_made_once_more() {
 
 #[tokio::test]
 async fn the_token_writes_statuses_but_no_check_runs() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = token(&stack);
     let repo = own_repo();
@@ -384,6 +396,9 @@ async fn the_token_writes_statuses_but_no_check_runs() {
 
 #[tokio::test]
 async fn githubs_limits_and_outages_are_retryable_errors_and_not_retried_here() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = token(&stack);
     let repo = own_repo();
@@ -429,6 +444,9 @@ async fn githubs_limits_and_outages_are_retryable_errors_and_not_retried_here() 
 
 #[tokio::test]
 async fn a_key_parameter_that_is_missing_is_an_outage_not_a_crash() {
+    // The installation's permissions are the emulator's, shared (doctor.rs
+    // takes one away for a moment).
+    let _answering = GITHUB_ANSWERS.read().await;
     let stack = Stack::new().await;
     let github = client(
         &stack,
