@@ -83,15 +83,28 @@ pub fn text_with_code(raw: &str, max: usize) -> String {
     if parts.len().is_multiple_of(2) {
         return text(&safe, max);
     }
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, part)| match (i % 2, part.is_empty()) {
-            (0, _) => text(part, max),
-            (_, true) => String::new(),
-            (_, false) => code_span(part, max),
-        })
-        .collect()
+    let mut out = String::with_capacity(safe.len() + 8);
+    let mut after_code = false;
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 0 {
+            let t = text(part, max);
+            after_code &= t.is_empty();
+            out.push_str(&t);
+            continue;
+        }
+        let code = code_span(part, max);
+        if code.is_empty() {
+            continue;
+        }
+        // Two spans side by side would merge their fences into one longer
+        // run, which closes neither: a space keeps them apart.
+        if after_code {
+            out.push(' ');
+        }
+        out.push_str(&code);
+        after_code = true;
+    }
+    out
 }
 
 /// The longest run of backticks in `text`.
@@ -128,9 +141,14 @@ pub fn code_block<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
-/// Inline code of untrusted text (cut to `max` characters).
+/// Inline code of untrusted text (cut to `max` characters); nothing for
+/// text that is empty or blank (an empty span is no span in markdown: its
+/// backticks would pair with the next ones on the line).
 pub fn code_span(raw: &str, max: usize) -> String {
     let safe = cut(&untrusted(raw), max);
+    if safe.trim().is_empty() {
+        return String::new();
+    }
     let fence = "`".repeat(longest_backtick_run(&safe) + 1);
     if safe.starts_with('`') || safe.ends_with('`') || fence.len() > 1 {
         format!("{fence} {safe} {fence}")
@@ -193,6 +211,25 @@ mod tests {
         assert!(out.contains("#\u{200D}12") && out.contains("GH-\u{200D}7"));
         assert!(out.contains("\\*b\\*") && out.contains("\\[x\\]") && out.contains("\\`c\\`"));
         assert!(out.ends_with("\\\\"), "{out}");
+    }
+
+    #[test]
+    fn empty_and_adjacent_code_spans_never_leave_text_outside_code() {
+        assert_eq!(code_span("", 10), "");
+        assert_eq!(code_span("  ", 10), "");
+        // "``` ``````<!channel>```": spans side by side, kept apart.
+        let out = text_with_code("``` ``````<!channel>```", 200);
+        assert!(!out.contains("``<"), "{out}");
+        let runs: Vec<usize> = out
+            .split(|c| c != '`')
+            .filter(|r| !r.is_empty())
+            .map(str::len)
+            .collect();
+        assert!(
+            runs.chunks(2).all(|p| p.len() == 2 && p[0] == p[1]),
+            "{out}: {runs:?}"
+        );
+        assert_eq!(text_with_code("`a``b`", 50), "`a` `b`");
     }
 
     #[test]

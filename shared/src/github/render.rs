@@ -423,7 +423,9 @@ fn validation_section(record: &Deployment) -> Option<String> {
             let at = f
                 .location
                 .as_deref()
-                .map(|l| format!(" at {}", code_span(l, 200)))
+                .map(|l| code_span(l, 200))
+                .filter(|l| !l.is_empty())
+                .map(|l| format!(" at {l}"))
                 .unwrap_or_default();
             format!(
                 "- {severity} {}{at}: {}\n  **Fix:** {}",
