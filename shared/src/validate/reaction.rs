@@ -22,8 +22,9 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use crate::core::deployment::{
-    CompareRecord, Deployment, DeploymentKey, Observation, Skip, SkipKind, ValidationRecord,
+    CompareRecord, Deployment, DeploymentKey, Skip, SkipKind, ValidationRecord,
 };
+use crate::core::transitions::Observation;
 use crate::core::enforcement::{self, Enforcement, ObservedAction, ObservedKind};
 use crate::core::error::{AmplifyError, Error};
 use crate::core::events::{
