@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::model::BasicAuth;
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 pub use crate::core::error::SecretsError;
 use crate::core::error::{
@@ -178,33 +179,6 @@ pub struct BranchInfo {
     /// The branch's own basic auth, when it is on.
     #[serde(skip)]
     pub basic_auth: Option<BasicAuth>,
-}
-
-/// Amplify's basic-auth credentials of a password-protected site
-/// (`basicAuthCredentials`: base64 of `user:password`). A secret: never
-/// printed, logged or serialized; only the health checker sends it, and only
-/// to the site's own origin.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicAuth(String);
-
-impl BasicAuth {
-    /// From `enableBasicAuth` and `basicAuthCredentials`: `None` when the
-    /// protection is off or has no credentials.
-    pub fn from_amplify(enabled: bool, credentials: Option<&str>) -> Option<Self> {
-        let credentials = credentials?.trim();
-        (enabled && !credentials.is_empty()).then(|| Self(credentials.to_owned()))
-    }
-
-    /// The `Authorization` header's value.
-    pub fn header_value(&self) -> String {
-        format!("Basic {}", self.0)
-    }
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BasicAuth(<secret>)")
-    }
 }
 
 /// A custom domain of an app (ListDomainAssociations), as the health

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::deployment::Deployment;
 use crate::core::enforcement::ObservedKind;
 use crate::core::model::{BuildStatus, Environment};
-use crate::health::Verdict;
+use crate::core::verdicts::Verdict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
