@@ -550,7 +550,7 @@ pub trait MetricsStore: Send + Sync {
     /// snapshot of the day the window ends (the daily roll-up).
     fn put_snapshot(
         &self,
-        figures: &crate::metrics::dora::Figures,
+        figures: &crate::core::figures::Figures,
         dated: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -558,7 +558,7 @@ pub trait MetricsStore: Send + Sync {
         &self,
         environment: Environment,
         window_days: u32,
-    ) -> impl Future<Output = Result<Option<crate::metrics::dora::Figures>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::core::figures::Figures>, StoreError>> + Send;
 
     /// Records `key` once: true the first time (a conditional write),
     /// false after. The record expires after `days`.

@@ -12,6 +12,7 @@ pub mod deployment;
 pub mod enforcement;
 pub mod error;
 pub mod events;
+pub mod figures;
 pub mod model;
 pub mod outbox;
 pub mod redact;
