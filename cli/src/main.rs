@@ -65,7 +65,8 @@ enum Command {
     /// unhealthy, 3 inconclusive, 2 bad usage.
     Check(check::Args),
     /// Read or write the validation policy of an app or branch.
-    Policy(policy::Args),
+    #[command(subcommand)]
+    Policy(policy::Action),
     /// Roll a branch back to its last known good job (or --to JOB): the same
     /// path and guards as the automatic rollback; locks the branch.
     Rollback(rollback::Args),
@@ -94,9 +95,11 @@ enum Command {
     /// for each piece; exit 0 when every check passes, 1 otherwise.
     Doctor(commands::doctor::Args),
     /// Alerts of the stack (--stack).
-    Alert(alert::Args),
+    #[command(subcommand)]
+    Alert(alert::Action),
     /// GitHub: the App that writes verdicts where developers look.
-    Github(github::Args),
+    #[command(subcommand)]
+    Github(github::Action),
 }
 
 fn main() -> ExitCode {

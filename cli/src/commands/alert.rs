@@ -22,15 +22,8 @@ use serde::Serialize;
 use crate::commands::Ctx;
 use crate::stack::StackSettings;
 
-/// `sentinel alert`: its one subcommand.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
-
 #[derive(Subcommand)]
-enum Action {
+pub enum Action {
     /// Send a test alert through the real path (bus, alerter, SNS, e-mail
     /// and Chatbot), marked [test]: it opens no incident, no metric counts it.
     Test {
@@ -49,13 +42,13 @@ enum Action {
     },
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
+pub async fn run(action: Action, ctx: &Ctx) -> Result<ExitCode> {
     let Action::Test {
         app,
         branch,
         by,
         json,
-    } = args.action;
+    } = action;
     let stack = ctx
         .stack
         .as_ref()

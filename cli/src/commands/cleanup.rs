@@ -68,12 +68,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
         "cleanup needs the stack's retention: pass --stack, or --retention-days N \
          (SENTINEL_RETENTION_DAYS, the stack's RetentionDays parameter); it never guesses",
     )?;
-    let bus = stack::settle(
-        bus,
-        from_stack.map(|s| s.bus.clone()),
-        "--bus (SENTINEL_EVENT_BUS)",
-        "EventBusName",
-    )?;
+    let bus = ctx.bus(bus)?;
     let bus = match (bus, dry_run) {
         (Some(bus), _) => Some(bus),
         (None, true) => None,

@@ -31,23 +31,16 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
-    let Args {
-        app,
-        branch,
-        source,
-        limit,
-        json,
-    } = args;
     let environment = ctx.environment()?;
     // The index is by environment and time, not by source: a
     // source filter reads more and keeps the newest `limit`.
     let filter = DeploymentFilter {
-        app_id: app,
-        branch_name: branch,
-        limit: if source.is_some() {
-            limit.saturating_mul(10).max(500)
+        app_id: args.app,
+        branch_name: args.branch,
+        limit: if args.source.is_some() {
+            args.limit.saturating_mul(10).max(500)
         } else {
-            limit
+            args.limit
         },
     };
     let progress = term::Progress::start("reading deployments");
@@ -57,12 +50,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
         .list_deployments(environment, &filter)
         .await
         .context("reading deployments")?;
-    if let Some(source) = source {
+    if let Some(source) = args.source {
         found.retain(|d| d.key.app_id.source() == source);
-        found.truncate(limit);
+        found.truncate(args.limit);
     }
     drop(progress);
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&render::json(&found))?);
     } else {
         print!("{}", render::table(&found));

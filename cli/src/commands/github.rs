@@ -10,15 +10,8 @@ use sentinel_shared::github::permissions::APP_PERMISSIONS;
 
 use crate::commands::Ctx;
 
-/// `sentinel github`: its one subcommand.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
-
 #[derive(Subcommand)]
-enum Action {
+pub enum Action {
     /// Print the GitHub App's manifest (its exact permissions, no webhook)
     /// and the steps: create the App, install it, store its key in SSM,
     /// deploy with GitHubAppId and GitHubPrivateKeyParameter; and the
@@ -36,8 +29,8 @@ enum Action {
 
 /// Prints the manifest, or the steps with it; makes no call (the stack is
 /// not read: it may not be deployed yet).
-pub fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
-    let Action::Setup { org, json } = args.action;
+pub fn run(action: Action, ctx: &Ctx) -> Result<ExitCode> {
+    let Action::Setup { org, json } = action;
     let stack = ctx.stack_name.as_deref();
     match json {
         true => println!("{}", serde_json::to_string_pretty(&manifest(stack))?),

@@ -79,6 +79,17 @@ impl Ctx {
             .context("no environment: pass --env or set SENTINEL_ENVIRONMENT")
     }
 
+    /// The stack's event bus: `--bus` (SENTINEL_EVENT_BUS), the stack's, or
+    /// both when they agree.
+    pub fn bus(&self, flag: Option<String>) -> Result<Option<String>> {
+        stack::settle(
+            flag,
+            self.stack.as_ref().map(|s| s.bus.clone()),
+            "--bus (SENTINEL_EVENT_BUS)",
+            "EventBusName",
+        )
+    }
+
     /// The stack's table.
     pub async fn store(&self) -> Result<DynamoStore> {
         let table = self

@@ -12,14 +12,8 @@ use sentinel_shared::ports::PolicyStore;
 
 use crate::commands::Ctx;
 
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
-
 #[derive(Subcommand)]
-enum Action {
+pub enum Action {
     /// Store FILE as the policy of --app (and --branch, if given).
     Push {
         /// The policy file (YAML or JSON, `docs/policy.md`).
@@ -48,8 +42,8 @@ enum Action {
     },
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
-    match args.action {
+pub async fn run(action: Action, ctx: &Ctx) -> Result<ExitCode> {
+    match action {
         Action::Push {
             file,
             app,

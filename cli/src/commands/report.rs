@@ -26,7 +26,7 @@ use sentinel_shared::ports::DeploymentStore;
 
 use crate::commands::Ctx;
 use crate::exit::{self, AwsFailure};
-use crate::{stack, term};
+use crate::term;
 
 /// What a deploy reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,13 +93,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
     let environment = ctx
         .environment
         .context("no environment: pass --env (the stack's: dev, staging or prod) or set SENTINEL_ENVIRONMENT")?;
-    let bus = stack::settle(
-        args.bus.clone(),
-        ctx.stack.as_ref().map(|s| s.bus.clone()),
-        "--bus (SENTINEL_EVENT_BUS)",
-        "EventBusName",
-    )?
-    .context("report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)")?;
+    let bus = ctx.bus(args.bus.clone())?.context(
+        "report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)",
+    )?;
     let outbound = sentinel_shared::outbound::Outbound::from_env("SENTINEL_SITE_ORIGINS")
         .map_err(|e| anyhow::anyhow!("SENTINEL_SITE_ORIGINS: {e}"))?;
     let prepared = prepare(

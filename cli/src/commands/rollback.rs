@@ -72,13 +72,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
         json,
     } = args;
     let from_stack = ctx.stack.as_ref();
-    let bus = stack::settle(
-        bus,
-        from_stack.map(|s| s.bus.clone()),
-        "--bus (SENTINEL_EVENT_BUS)",
-        "EventBusName",
-    )?
-    .context(
+    let bus = ctx.bus(bus)?.context(
         "rollback publishes \"Rollback Started\": pass --stack, or --bus (SENTINEL_EVENT_BUS)",
     )?;
     let scope =
