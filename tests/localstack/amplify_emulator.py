@@ -14,10 +14,10 @@ its deployed commit. Status changes are put on EventBridge's default bus
 
 Binds only the host it is given (127.0.0.1 by default). Standard library,
 plus boto3/botocore: the model's data and PutEvents.
-
-The parts are the package amplify_emu/ beside this file (its __init__ says
-which holds what); this file starts the server.
 """
+
+# The emulator's parts are the package amplify_emu/ beside this file (its
+# __init__ says which holds what); this file starts the server.
 
 import argparse
 import os

@@ -22,10 +22,10 @@ installations. See tests/localstack/README.md.
 Binds only the host it is given (127.0.0.1 by default). Standard library,
 plus PyJWT and cryptography (the JWT), openapi-schema-validator (OpenAPI 3.0's
 `nullable` on top of jsonschema) and referencing (the description's `$ref`s).
-
-The parts are the package github_emu/ beside this file (its __init__ says
-which holds what); this file starts the server.
 """
+
+# Its parts: github_emu/ (the package's __init__ lists them). Here: the
+# arguments, the key, the description, and the server.
 
 import argparse
 import os

@@ -87,11 +87,15 @@ class Api:
             run["annotations"].extend(out.get("annotations", []))
         run["last_body"], run["updates"] = body, run["updates"] + 1
 
-    def check_run(self, p):
-        run = self.s.check_runs.get(p["check_run_id"])
-        if run is None or run["repo"] != f"{p['owner']}/{p['repo']}":
+    @staticmethod
+    def of_repo(item, p):
+        """The item, if it is of the path's repository; else GitHub's 404."""
+        if item is None or item["repo"] != f"{p['owner']}/{p['repo']}":
             raise not_found()
-        return run
+        return item
+
+    def check_run(self, p):
+        return self.of_repo(self.s.check_runs.get(p["check_run_id"]), p)
 
     def op_checks_get(self, p, body, q):
         return 200, self.check_run_view(self.check_run(p)), {}
@@ -154,10 +158,7 @@ class Api:
         return 200, [self.deployment_view(d) for d in page], headers
 
     def deployment(self, p):
-        d = self.s.deployments.get(p["deployment_id"])
-        if d is None or d["repo"] != f"{p['owner']}/{p['repo']}":
-            raise not_found()
-        return d
+        return self.of_repo(self.s.deployments.get(p["deployment_id"]), p)
 
     def op_repos_create_deployment_status(self, p, body, q):
         s = self.s
@@ -312,9 +313,7 @@ class Api:
         return 201, self.comment_view(c), {}
 
     def op_issues_update_comment(self, p, body, q):
-        c = self.s.comments.get(p["comment_id"])
-        if c is None or c["repo"] != f"{p['owner']}/{p['repo']}":
-            raise not_found()
+        c = self.of_repo(self.s.comments.get(p["comment_id"]), p)
         c["body"], c["updated_at"] = body["body"], iso(time.time())
         return 200, self.comment_view(c), {}
 
