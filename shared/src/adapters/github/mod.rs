@@ -223,11 +223,11 @@ impl GitHubClient {
             .send()
             .await
             .map_err(|e| {
-                let why = match super::classify(&e) {
-                    super::Failure::Transient(m)
-                    | super::Failure::Rejected(m)
-                    | super::Failure::NotFound(m) => m,
-                    super::Failure::ConditionFailed => "condition failed".into(),
+                let why = match super::sdk::classify(&e) {
+                    super::sdk::Failure::Transient(m)
+                    | super::sdk::Failure::Rejected(m)
+                    | super::sdk::Failure::NotFound(m) => m,
+                    super::sdk::Failure::ConditionFailed => "condition failed".into(),
                 };
                 GitHubError::Unavailable {
                     reason: format!(
