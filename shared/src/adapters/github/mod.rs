@@ -1,5 +1,6 @@
-//! [`GitHubApi`] over HTTPS: GitHub's REST API (version `2022-11-28`), as a
-//! GitHub App installation or with a fine-grained token.
+//! [`GitHubApi`](crate::github::api::GitHubApi) over HTTPS: GitHub's REST
+//! API (version `2022-11-28`), as a GitHub App installation or with a
+//! fine-grained token.
 //!
 //! - **One origin.** Requests go to the API URL's scheme, host and port and
 //!   nowhere else: paths are built from percent-encoded segments, redirects
@@ -18,8 +19,14 @@
 //! - **Never shown.** Credentials are [`auth::Secret`]s (their `Debug` is
 //!   `Secret(…)`), and every reason GitHub gives is masked
 //!   (`core::redact::mask_in_text`) and cut.
+//!
+//! Here: the client, its requests and answers. Beside it: the credentials
+//! (`credentials`), the port's endpoints (`endpoints`), the App's tokens
+//! (`auth`), GitHub's errors (`errors`) and its JSON (`wire`).
 
 pub mod auth;
+mod credentials;
+mod endpoints;
 pub mod errors;
 pub mod wire;
 
@@ -37,14 +44,16 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use self::auth::{AppKey, Clock, Secret, TokenCache};
-use crate::github::api::{
-    AuthKind, CheckRun, CommitInfo, CommitStatus, Comparison, DeploymentStatus, GitHubApi,
-    GitHubError, NewDeployment, Repo,
-};
+use crate::github::api::{GitHubError, Repo};
 use crate::github::settings::{Credentials, GitHubSettings};
 use crate::outbound::Outbound;
 
+pub use self::endpoints::COMMENT_PAGES;
 pub use self::wire::{App, Installation};
+
+// What the tests (`use super::*`) name through this module.
+#[cfg(test)]
+use crate::github::api::{AuthKind, CheckRun, CommitStatus, Comparison, GitHubApi, NewDeployment};
 
 /// GitHub's REST API version the types follow
 /// (<https://docs.github.com/en/rest/about-the-rest-api/api-versions>).
@@ -60,9 +69,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read (a comparison of 300 files with their patches
 /// is a few MB); past it the request fails.
 const BODY_MAX: usize = 16 * 1024 * 1024;
-
-/// Pages of 100 comments [`GitHubApi::find_issue_comment`] reads at most.
-pub const COMMENT_PAGES: u32 = 10;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -205,82 +211,6 @@ impl GitHubClient {
         Ok(url)
     }
 
-    /// The key or token, read from SSM once (a failure is not kept: the
-    /// next request reads again).
-    async fn loaded(&self) -> Result<Arc<Loaded>, GitHubError> {
-        if let Some(l) = lock(&self.loaded).clone() {
-            return Ok(l);
-        }
-        let (parameter, what) = match &self.credentials {
-            Credentials::App { key_parameter, .. } => (key_parameter, "App private key"),
-            Credentials::Token { parameter } => (parameter, "token"),
-        };
-        let value = self
-            .ssm
-            .get_parameter()
-            .name(parameter)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| {
-                let why = match super::sdk::classify(&e) {
-                    super::sdk::Failure::Transient(m)
-                    | super::sdk::Failure::Rejected(m)
-                    | super::sdk::Failure::NotFound(m) => m,
-                    super::sdk::Failure::ConditionFailed => "condition failed".into(),
-                };
-                GitHubError::Unavailable {
-                    reason: format!(
-                        "cannot read the GitHub {what} (SSM parameter {parameter}): {}",
-                        errors::truncate(&crate::core::redact::mask_in_text(&why), 300)
-                    ),
-                    retry_after: None,
-                }
-            })?
-            .parameter
-            .and_then(|p| p.value)
-            .unwrap_or_default();
-        let loaded = match &self.credentials {
-            Credentials::App { .. } => Loaded::App(Arc::new(
-                AppKey::from_pem(&value, parameter)
-                    .map_err(|reason| GitHubError::Rejected { status: 0, reason })?,
-            )),
-            Credentials::Token { .. } => {
-                let token = value.trim();
-                if token.is_empty() {
-                    return Err(GitHubError::Rejected {
-                        status: 0,
-                        reason: format!("the GitHub token parameter {parameter} is empty"),
-                    });
-                }
-                Loaded::Token(Secret::new(token))
-            }
-        };
-        let loaded = Arc::new(loaded);
-        *lock(&self.loaded) = Some(loaded.clone());
-        Ok(loaded)
-    }
-
-    fn app_id(&self) -> u64 {
-        match &self.credentials {
-            Credentials::App { app_id, .. } => *app_id,
-            Credentials::Token { .. } => 0,
-        }
-    }
-
-    /// A JWT for the App (an error in token mode).
-    async fn jwt(&self) -> Result<Secret, GitHubError> {
-        match &*self.loaded().await? {
-            Loaded::App(key) => key
-                .jwt(self.app_id(), (self.clock)())
-                .map_err(|reason| GitHubError::Rejected { status: 0, reason }),
-            Loaded::Token(_) => Err(GitHubError::Rejected {
-                status: 0,
-                reason: "this endpoint needs a GitHub App; the stack has a token".into(),
-            }),
-        }
-    }
-
     /// The App's installation on `repo` (`GET /repos/{o}/{r}/installation`,
     /// as the App): its id and the permissions it was granted. `NotFound`
     /// when the App is not installed there.
@@ -307,61 +237,6 @@ impl GitHubClient {
         self.call::<serde_json::Value>(Method::GET, &repo_path(repo), repo, None)
             .await
             .map(|_| ())
-    }
-
-    /// The installation id for `repo`, cached.
-    async fn installation_id(&self, repo: &Repo) -> Result<u64, GitHubError> {
-        let key = repo.full_name().to_ascii_lowercase();
-        if let Some(id) = lock(&self.installations).get(&key) {
-            return Ok(*id);
-        }
-        self.installation(repo)
-            .await
-            .map(|i| i.id)
-            .map_err(|e| match e {
-                GitHubError::NotFound(_) => GitHubError::NotFound(format!(
-                    "the GitHub App is not installed on {} (or cannot see it)",
-                    repo.full_name()
-                )),
-                other => other,
-            })
-    }
-
-    /// An installation token for `installation`, from the cache (`true`)
-    /// or minted.
-    async fn installation_token(&self, installation: u64) -> Result<(Secret, bool), GitHubError> {
-        let now = (self.clock)();
-        if let Some(token) = lock(&self.tokens).get(installation, now) {
-            return Ok((token, true));
-        }
-        let jwt = self.jwt().await?;
-        let path = format!("/app/installations/{installation}/access_tokens");
-        let answer = self.send(Method::POST, &path, &jwt, None).await?;
-        let minted: wire::AccessToken = self.parse(&format!("POST {path}"), answer)?;
-        let token = Secret::new(minted.token);
-        lock(&self.tokens).put(installation, token.clone(), minted.expires_at);
-        Ok((token, false))
-    }
-
-    /// The credential for a request about `repo`, and the installation
-    /// whose cached token it is (to forget it on a 401).
-    async fn credential(&self, repo: &Repo) -> Result<(Secret, Option<u64>), GitHubError> {
-        match &*self.loaded().await? {
-            Loaded::Token(token) => Ok((token.clone(), None)),
-            Loaded::App(_) => {
-                let installation = self.installation_id(repo).await?;
-                match self.installation_token(installation).await {
-                    Ok((token, cached)) => Ok((token, cached.then_some(installation))),
-                    Err(e) => {
-                        if matches!(e, GitHubError::NotFound(_)) {
-                            // Uninstalled (or installed again under a new id).
-                            lock(&self.installations).retain(|_, id| *id != installation);
-                        }
-                        Err(e)
-                    }
-                }
-            }
-        }
     }
 
     /// One request, its answer whatever the status (transport failures
@@ -489,145 +364,4 @@ fn to_json(body: &impl serde::Serialize) -> Result<serde_json::Value, GitHubErro
         status: 0,
         reason: format!("cannot serialise the request: {e}"),
     })
-}
-
-/// The comment among `page` whose body holds `marker`.
-fn marked(page: &[wire::Comment], marker: &str) -> Option<u64> {
-    page.iter()
-        .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-        .map(|c| c.id)
-}
-
-impl GitHubApi for GitHubClient {
-    fn auth(&self) -> AuthKind {
-        match self.credentials {
-            Credentials::App { .. } => AuthKind::App,
-            Credentials::Token { .. } => AuthKind::Token,
-        }
-    }
-
-    // https://docs.github.com/en/rest/checks/runs#create-a-check-run
-    async fn create_check_run(&self, repo: &Repo, run: &CheckRun) -> Result<u64, GitHubError> {
-        let path = format!("{}/check-runs", repo_path(repo));
-        let created: wire::Created = self.post(repo, &path, &wire::check_run(run, true)).await?;
-        Ok(created.id)
-    }
-
-    // https://docs.github.com/en/rest/checks/runs#update-a-check-run
-    async fn update_check_run(
-        &self,
-        repo: &Repo,
-        id: u64,
-        run: &CheckRun,
-    ) -> Result<(), GitHubError> {
-        let path = format!("{}/check-runs/{id}", repo_path(repo));
-        self.patch(repo, &path, &wire::check_run(run, false)).await
-    }
-
-    // https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
-    async fn create_commit_status(
-        &self,
-        repo: &Repo,
-        sha: &str,
-        status: &CommitStatus,
-    ) -> Result<(), GitHubError> {
-        let path = format!("{}/statuses/{}", repo_path(repo), seg(sha));
-        self.post::<serde_json::Value>(repo, &path, status)
-            .await
-            .map(|_| ())
-    }
-
-    // https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
-    async fn create_deployment(
-        &self,
-        repo: &Repo,
-        deployment: &NewDeployment,
-    ) -> Result<u64, GitHubError> {
-        let path = format!("{}/deployments", repo_path(repo));
-        let created: wire::Created = self
-            .post(repo, &path, &wire::deployment(deployment))
-            .await?;
-        Ok(created.id)
-    }
-
-    // https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
-    async fn create_deployment_status(
-        &self,
-        repo: &Repo,
-        deployment_id: u64,
-        status: &DeploymentStatus,
-    ) -> Result<(), GitHubError> {
-        let path = format!("{}/deployments/{deployment_id}/statuses", repo_path(repo));
-        self.post::<serde_json::Value>(repo, &path, status)
-            .await
-            .map(|_| ())
-    }
-
-    // https://docs.github.com/en/rest/commits/commits#compare-two-commits
-    async fn compare(
-        &self,
-        repo: &Repo,
-        base: &str,
-        head: &str,
-    ) -> Result<Comparison, GitHubError> {
-        let path = format!("{}/compare/{}...{}", repo_path(repo), seg(base), seg(head));
-        let answer: wire::Compare = self.call(Method::GET, &path, repo, None).await?;
-        Ok(answer.into())
-    }
-
-    // https://docs.github.com/en/rest/commits/commits#get-a-commit
-    async fn commit(&self, repo: &Repo, sha: &str) -> Result<CommitInfo, GitHubError> {
-        let path = format!("{}/commits/{}", repo_path(repo), seg(sha));
-        let answer: wire::Commit = self.call(Method::GET, &path, repo, None).await?;
-        Ok(answer.into())
-    }
-
-    // https://docs.github.com/en/rest/issues/comments#list-issue-comments
-    async fn find_issue_comment(
-        &self,
-        repo: &Repo,
-        number: u64,
-        marker: &str,
-    ) -> Result<Option<u64>, GitHubError> {
-        for page in 1..=COMMENT_PAGES {
-            let path = format!(
-                "{}/issues/{number}/comments?per_page=100&page={page}",
-                repo_path(repo)
-            );
-            let comments: Vec<wire::Comment> = self.call(Method::GET, &path, repo, None).await?;
-            if let Some(id) = marked(&comments, marker) {
-                return Ok(Some(id));
-            }
-            if comments.len() < 100 {
-                break;
-            }
-        }
-        Ok(None)
-    }
-
-    // https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
-    async fn create_issue_comment(
-        &self,
-        repo: &Repo,
-        number: u64,
-        body: &str,
-    ) -> Result<u64, GitHubError> {
-        let path = format!("{}/issues/{number}/comments", repo_path(repo));
-        let created: wire::Created = self
-            .post(repo, &path, &serde_json::json!({ "body": body }))
-            .await?;
-        Ok(created.id)
-    }
-
-    // https://docs.github.com/en/rest/issues/comments#update-an-issue-comment
-    async fn update_issue_comment(
-        &self,
-        repo: &Repo,
-        id: u64,
-        body: &str,
-    ) -> Result<(), GitHubError> {
-        let path = format!("{}/issues/comments/{id}", repo_path(repo));
-        self.patch(repo, &path, &serde_json::json!({ "body": body }))
-            .await
-    }
 }
