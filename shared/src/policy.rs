@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::Environment;
-use crate::validate::{RULES, Severity};
+use crate::core::verdicts::Severity;
+use crate::validate::catalogue::RULES;
+use crate::validate::policy::ValidationPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,16 +54,16 @@ pub struct BranchPolicy {
     // --- end of #29 items 8, 9 ---
     /// How the site is checked after a deploy (`docs/policy.md`).
     #[serde(default)]
-    pub health: crate::health::HealthPolicy,
+    pub health: crate::health::policy::HealthPolicy,
     /// How alerts group and repeat (`docs/policy.md`).
     #[serde(default)]
-    pub alerts: crate::alert::AlertPolicy,
+    pub alerts: crate::alert::policy::AlertPolicy,
     /// Automatic rollback and retries (`docs/policy.md`).
     #[serde(default)]
-    pub rollback: crate::rollback::RollbackPolicy,
+    pub rollback: crate::rollback::policy::RollbackPolicy,
     /// What appears on GitHub (`docs/policy.md`).
     #[serde(default)]
-    pub github: crate::github::GitHubPolicy,
+    pub github: crate::github::policy::GitHubPolicy,
 }
 
 fn one() -> u32 {
@@ -88,10 +90,10 @@ impl Default for BranchPolicy {
             cancel_superseded: true,
             paths: Vec::new(),
             shared_paths: Vec::new(),
-            health: crate::health::HealthPolicy::default(),
-            alerts: crate::alert::AlertPolicy::default(),
-            rollback: crate::rollback::RollbackPolicy::default(),
-            github: crate::github::GitHubPolicy::default(),
+            health: crate::health::policy::HealthPolicy::default(),
+            alerts: crate::alert::policy::AlertPolicy::default(),
+            rollback: crate::rollback::policy::RollbackPolicy::default(),
+            github: crate::github::policy::GitHubPolicy::default(),
         }
     }
 }
@@ -216,23 +218,23 @@ impl BranchPolicy {
     }
 
     pub fn severity_of(&self, rule: &str) -> Severity {
-        self.severity
-            .get(rule)
-            .copied()
-            .unwrap_or_else(|| crate::validate::default_severity(rule))
+        ValidationPolicy::from(self).severity_of(rule)
     }
 
     /// The variables required in `environment`.
     pub fn required_in(&self, environment: Environment) -> Vec<&str> {
-        let mut names: Vec<&str> = ["all", environment.as_str()]
-            .iter()
-            .filter_map(|scope| self.required.get(*scope))
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+        ValidationPolicy::from(self).required_in(environment)
+    }
+}
+
+/// What the validation engine reads of the policy.
+impl<'a> From<&'a BranchPolicy> for ValidationPolicy<'a> {
+    fn from(policy: &'a BranchPolicy) -> Self {
+        Self {
+            required: &policy.required,
+            secret_names: &policy.secret_names,
+            severity: &policy.severity,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::model::BasicAuth;
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 pub use crate::core::error::SecretsError;
 use crate::core::error::{
@@ -178,33 +179,6 @@ pub struct BranchInfo {
     /// The branch's own basic auth, when it is on.
     #[serde(skip)]
     pub basic_auth: Option<BasicAuth>,
-}
-
-/// Amplify's basic-auth credentials of a password-protected site
-/// (`basicAuthCredentials`: base64 of `user:password`). A secret: never
-/// printed, logged or serialized; only the health checker sends it, and only
-/// to the site's own origin.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicAuth(String);
-
-impl BasicAuth {
-    /// From `enableBasicAuth` and `basicAuthCredentials`: `None` when the
-    /// protection is off or has no credentials.
-    pub fn from_amplify(enabled: bool, credentials: Option<&str>) -> Option<Self> {
-        let credentials = credentials?.trim();
-        (enabled && !credentials.is_empty()).then(|| Self(credentials.to_owned()))
-    }
-
-    /// The `Authorization` header's value.
-    pub fn header_value(&self) -> String {
-        format!("Basic {}", self.0)
-    }
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BasicAuth(<secret>)")
-    }
 }
 
 /// A custom domain of an app (ListDomainAssociations), as the health
@@ -576,7 +550,7 @@ pub trait MetricsStore: Send + Sync {
     /// snapshot of the day the window ends (the daily roll-up).
     fn put_snapshot(
         &self,
-        figures: &crate::metrics::dora::Figures,
+        figures: &crate::core::figures::Figures,
         dated: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -584,7 +558,7 @@ pub trait MetricsStore: Send + Sync {
         &self,
         environment: Environment,
         window_days: u32,
-    ) -> impl Future<Output = Result<Option<crate::metrics::dora::Figures>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::core::figures::Figures>, StoreError>> + Send;
 
     /// Records `key` once: true the first time (a conditional write),
     /// false after. The record expires after `days`.

@@ -357,7 +357,8 @@ async fn every_command_that_reads_or_acts_prints_one_camel_case_json_document() 
 
 #[tokio::test]
 async fn times_are_shown_with_their_zone() {
-    use sentinel_shared::core::deployment::{Deployment, DeploymentKey, Observation};
+    use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
+    use sentinel_shared::core::transitions::Observation;
     use sentinel_shared::ports::DeploymentStore;
     let stack = Stack::new().await;
     let app = unique_app_id();

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
+use sentinel_shared::ingest;
 use sentinel_shared::ingest::amplify_event::AmplifyStatusEvent;
 use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome, StackIngest};
 use sentinel_shared::ingest::report_event::{self, ReportEvent};
@@ -26,11 +27,11 @@ pub struct Deps<K: Stack> {
     pub clients: Clients<K>,
 }
 
-/// Ingests one event given as JSON text, told apart by `source`: a report
-/// (`sentinel.report.<service>`), CloudFormation's for a watched stack
-/// (`aws.cloudformation`) or, for any other source, an Amplify event (whose
-/// parser names what is wrong with anything else). Received now: see
-/// [`on_raw_received`].
+/// Ingests one event given as JSON text, parsed once and told apart by
+/// `source`: a report (`sentinel.report.<service>`), CloudFormation's for a
+/// watched stack (`aws.cloudformation`) or, for any other source, an Amplify
+/// event (whose parser names what is wrong with anything else). Received
+/// now: see [`on_raw_received`].
 pub async fn on_raw<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
@@ -47,9 +48,10 @@ pub async fn on_raw_received<K: Stack>(
     raw: &str,
     received: DateTime<Utc>,
 ) -> Result<IngestOutcome, Error> {
-    let source = source_of(raw);
-    if source.as_deref() == Some(stack_event::SOURCE) {
-        return on_stack_event(deps, request_id, raw).await;
+    let value = ingest::parse_json(raw)?;
+    let source = value.get("source").and_then(Value::as_str);
+    if source == Some(stack_event::SOURCE) {
+        return on_stack_event(deps, request_id, &value).await;
     }
     let c = &deps.clients;
     let ingest = Ingest::<K> {
@@ -58,11 +60,8 @@ pub async fn on_raw_received<K: Stack>(
         publisher: &c.publisher,
         environment: c.environment,
     };
-    if source
-        .as_deref()
-        .is_some_and(report_event::is_report_source)
-    {
-        let report = ReportEvent::parse_str(raw, received)?;
+    if source.is_some_and(report_event::is_report_source) {
+        let report = ReportEvent::parse(&value, received)?;
         if let Some(sent) = report.clamped_from {
             tracing::warn!(request_id, event_id = %report.id, %sent, kept = %report.reported_at, "reportedAt later than the report's arrival: clamped");
         }
@@ -77,7 +76,7 @@ pub async fn on_raw_received<K: Stack>(
         );
         return ingest.ingest_report(&report).instrument(span).await;
     }
-    let event = AmplifyStatusEvent::parse_str(raw)?;
+    let event = AmplifyStatusEvent::parse(&value)?;
     let span = tracing::info_span!(
         "ingest",
         request_id,
@@ -90,24 +89,14 @@ pub async fn on_raw_received<K: Stack>(
     ingest.ingest(&event).instrument(span).await
 }
 
-/// The event's `source`, when it is a JSON object that has one.
-fn source_of(raw: &str) -> Option<String> {
-    // Larger than EventBridge allows: the Amplify parser refuses it.
-    if raw.len() > 256 * 1024 {
-        return None;
-    }
-    let value: Value = serde_json::from_str(raw).ok()?;
-    value.get("source")?.as_str().map(str::to_owned)
-}
-
 /// A watched stack's status change (`docs/stacks.md`); a stack the scope
 /// does not name is skipped, like an app outside it.
 async fn on_stack_event<K: Stack>(
     deps: &Deps<K>,
     request_id: &str,
-    raw: &str,
+    value: &Value,
 ) -> Result<IngestOutcome, Error> {
-    let event = StackStatusEvent::parse_str(raw)?;
+    let event = StackStatusEvent::parse(value)?;
     let c = &deps.clients;
     if !c.scope.covers_app(&event.app_id) {
         tracing::info!(request_id, stack = %event.stack_name, "stack outside the watch scope; skipped");

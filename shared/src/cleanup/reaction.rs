@@ -10,7 +10,7 @@ use super::plan::{
     AmplifyView, ChangeKind, REPORT_ENDS_WITHIN_HOURS, Retention, plan, reconciliation_event, stuck,
 };
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
-use crate::core::deployment::Observation;
+use crate::core::transitions::Observation;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_HEALTH;

@@ -515,7 +515,8 @@ fn detail_type_for(status: &BuildStatus) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::deployment::{DeploymentKey, Observation};
+    use crate::core::deployment::DeploymentKey;
+    use crate::core::transitions::Observation;
 
     #[test]
     fn build_event_round_trips_through_json() {

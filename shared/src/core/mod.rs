@@ -1,6 +1,6 @@
 //! The I/O-free kernel every feature builds on: ids and newtypes
-//! ([`model`]), the deployment record and its order-independent state
-//! machine ([`deployment`]), what a reaction concludes about a build
+//! ([`model`]), the deployment record ([`deployment`]) and its
+//! order-independent state machine ([`transitions`]), what a reaction concludes about a build
 //! ([`verdicts`]), the domain events and their envelope ([`events`]), the
 //! outbox a record keeps until they are published ([`outbox`]), errors
 //! ([`error`]), secret masking ([`redact`]), the watch scope ([`scope`])
@@ -12,9 +12,11 @@ pub mod deployment;
 pub mod enforcement;
 pub mod error;
 pub mod events;
+pub mod figures;
 pub mod model;
 pub mod outbox;
 pub mod redact;
 pub mod scope;
+pub mod transitions;
 pub mod verdicts;
 pub mod version;

@@ -431,6 +431,33 @@ impl<'de> Deserialize<'de> for BuildStatus {
     }
 }
 
+/// Amplify's basic-auth credentials of a password-protected site
+/// (`basicAuthCredentials`: base64 of `user:password`). A secret: never
+/// printed, logged or serialized; only the health checker sends it, and only
+/// to the site's own origin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth(String);
+
+impl BasicAuth {
+    /// From `enableBasicAuth` and `basicAuthCredentials`: `None` when the
+    /// protection is off or has no credentials.
+    pub fn from_amplify(enabled: bool, credentials: Option<&str>) -> Option<Self> {
+        let credentials = credentials?.trim();
+        (enabled && !credentials.is_empty()).then(|| Self(credentials.to_owned()))
+    }
+
+    /// The `Authorization` header's value.
+    pub fn header_value(&self) -> String {
+        format!("Basic {}", self.0)
+    }
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BasicAuth(<secret>)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 
 use crate::core::redact::mask_in_text;
 
-use super::Evidence;
+use crate::core::verdicts::Evidence;
 use super::text::clean;
 
 /// How many bytes of the log's end are kept for the suspects: a few hundred

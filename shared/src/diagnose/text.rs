@@ -149,6 +149,21 @@ fn split_prefix(line: &str) -> (Level, &str) {
     (Level::None, line.trim_start())
 }
 
+/// A stack frame (`at render (/codebuild/…/page.js:1:3321)`): where the
+/// error was, not what it was; never evidence.
+pub(super) fn is_frame(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with("at ") && text.contains(':')
+}
+
+/// Amplify's own lines (the trailer, phase markers), never evidence.
+pub(super) fn is_boilerplate(text: &str) -> bool {
+    text.starts_with("!!! ")
+        || text.starts_with("# ")
+        || text.starts_with("## ")
+        || text == "Terminating logging..."
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@
 //!   and the site URL's scheme and port pinned across redirects.
 
 pub mod bake;
-mod policy;
+pub mod policy;
 pub mod rate;
 pub mod reaction;
 pub mod site;
@@ -44,7 +44,7 @@ pub use policy::{EndpointCheck, HealthPolicy, SiteChoice, VersionCheck};
 
 use crate::core::budget;
 use crate::outbound::{self, Outbound};
-use crate::ports::BasicAuth;
+use crate::core::model::BasicAuth;
 
 /// One request of one round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

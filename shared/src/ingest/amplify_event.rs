@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::core::deployment::{DeploymentKey, Observation};
+use crate::core::deployment::DeploymentKey;
+use crate::core::transitions::Observation;
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId, preview};
 use crate::ingest::envelope::{self, Envelope, malformed, string_field};

@@ -18,7 +18,8 @@
 use tracing::{info, warn};
 
 use crate::core::deployment::JobStep;
-use crate::core::deployment::{Applied, Deployment, DeploymentKey, JobDetails, Observation};
+use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
+use crate::core::transitions::{Applied, Observation};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{InputError, Platform, SourceFile, ValidationInput};
+use super::input::{InputError, Platform, SourceFile, ValidationInput};
 use crate::core::model::Environment;
 
 /// Parses `KEY=VALUE` lines (`export ` prefixes, `#` comments, single or

@@ -12,21 +12,13 @@
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::github::api::Comparison;
+pub use crate::validate::rules::buildspec::normalise_root;
 
 /// The variable Amplify reads an app's folder from in a monorepo.
 pub const APP_ROOT_VARIABLE: &str = "AMPLIFY_MONOREPO_APP_ROOT";
 
 /// What a description of the app's paths keeps (policy text: bounded).
 const DESCRIBE_MAX: usize = 300;
-
-/// A root as written (`./apps/web/`) as a repository path (`apps/web`).
-pub fn normalise_root(raw: &str) -> String {
-    let mut root = raw.trim();
-    while let Some(rest) = root.strip_prefix("./") {
-        root = rest;
-    }
-    root.trim_matches('/').to_owned()
-}
 
 fn glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()

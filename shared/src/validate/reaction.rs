@@ -49,10 +49,7 @@ use stop::record_stop;
 
 // What the tests (`use super::*`) name through this module.
 #[cfg(test)]
-use crate::core::{
-    deployment::{Observation, SkipKind},
-    model::BuildStatus,
-};
+use crate::core::{deployment::SkipKind, model::BuildStatus, transitions::Observation};
 
 /// The validation input Amplify's configuration gives: variables of app and
 /// branch merged as Amplify merges them (branch wins), the branch's build

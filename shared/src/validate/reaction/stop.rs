@@ -5,10 +5,11 @@
 
 use chrono::Utc;
 
-use crate::core::deployment::{Deployment, Observation, Skip, SkipKind};
+use crate::core::deployment::{Deployment, Skip, SkipKind};
 use crate::core::enforcement::{self, Enforcement, ObservedAction, ObservedKind};
 use crate::core::events::{OWNER_VALIDATOR, ObservedEvent, SkipEvent};
 use crate::core::model::{BuildStatus, JobId};
+use crate::core::transitions::Observation;
 
 /// The summary a skip records: bounded, secrets masked.
 fn bounded(reason: &str) -> String {

@@ -7,7 +7,8 @@ use regex::Regex;
 use serde_yaml_ng::Value;
 
 use super::package::Package;
-use crate::validate::{Finding, Platform, SourceFile, ValidationInput};
+use crate::core::verdicts::Finding;
+use crate::validate::input::{Platform, SourceFile, ValidationInput};
 
 /// Variables Amplify or Node read themselves: never exported to .env.
 const RESERVED_PREFIXES: &[&str] = &[
@@ -92,7 +93,7 @@ impl<'a> BuildSpec<'a> {
         };
         apps.iter()
             .filter_map(|a| a.get("appRoot")?.as_str())
-            .map(crate::validate::paths::normalise_root)
+            .map(normalise_root)
             .filter(|r| !r.is_empty())
             .collect()
     }
@@ -335,3 +336,12 @@ fn server_vars_not_exported(input: &ValidationInput, spec: &BuildSpec, out: &mut
         .at(spec.name()),
     );
 }
+/// A root as written (`./apps/web/`) as a repository path (`apps/web`).
+pub fn normalise_root(raw: &str) -> String {
+    let mut root = raw.trim();
+    while let Some(rest) = root.strip_prefix("./") {
+        root = rest;
+    }
+    root.trim_matches('/').to_owned()
+}
+

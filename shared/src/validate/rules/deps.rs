@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::buildspec::BuildSpec;
 use super::package::Package;
-use crate::validate::{Finding, ValidationInput};
+use crate::core::verdicts::Finding;
+use crate::validate::input::ValidationInput;
 
 /// The Node major of Amplify's default build image (Amazon Linux 2023) when
 /// neither the build spec nor live package updates choose one.

@@ -4,8 +4,9 @@
 use super::public_values::{Exposure, classify};
 use crate::core::model::Environment;
 use crate::core::redact::{mask, secret_by_name};
-use crate::policy::BranchPolicy;
-use crate::validate::{Finding, Secrets, ValidationInput};
+use crate::core::verdicts::Finding;
+use crate::validate::input::{Secrets, ValidationInput};
+use crate::validate::policy::ValidationPolicy;
 
 pub const PUBLIC_PREFIX: &str = "NEXT_PUBLIC_";
 
@@ -21,7 +22,7 @@ const NUMERIC_SUFFIXES: &[&str] = &[
     "_POOL_SIZE",
 ];
 
-pub fn check(input: &ValidationInput, policy: &BranchPolicy) -> Vec<Finding> {
+pub fn check(input: &ValidationInput, policy: &ValidationPolicy) -> Vec<Finding> {
     let mut out = Vec::new();
     required_missing(input, policy, &mut out);
     for (name, value) in &input.variables {
@@ -31,7 +32,7 @@ pub fn check(input: &ValidationInput, policy: &BranchPolicy) -> Vec<Finding> {
     out
 }
 
-fn required_missing(input: &ValidationInput, policy: &BranchPolicy, out: &mut Vec<Finding>) {
+fn required_missing(input: &ValidationInput, policy: &ValidationPolicy, out: &mut Vec<Finding>) {
     let mut unverified = Vec::new();
     for name in policy.required_in(input.environment) {
         let state = match input.variables.get(name) {
@@ -91,7 +92,7 @@ fn bounded(why: &str) -> String {
 
 /// Required variables found only as Amplify secrets, and where: the
 /// report's notes (names and paths, never values).
-pub fn notes(input: &ValidationInput, policy: &BranchPolicy) -> Vec<String> {
+pub fn notes(input: &ValidationInput, policy: &ValidationPolicy) -> Vec<String> {
     policy
         .required_in(input.environment)
         .into_iter()
@@ -113,7 +114,7 @@ pub fn notes(input: &ValidationInput, policy: &BranchPolicy) -> Vec<String> {
 /// when the format says nothing does the name count, and then as a warning
 /// (a build is never stopped over a name) — unless the policy's
 /// `secret_names` says the team keeps secrets under it.
-fn secret_exposed(name: &str, value: &str, policy: &BranchPolicy, out: &mut Vec<Finding>) {
+fn secret_exposed(name: &str, value: &str, policy: &ValidationPolicy, out: &mut Vec<Finding>) {
     let Some(server_name) = name.strip_prefix(PUBLIC_PREFIX) else {
         return;
     };
@@ -130,7 +131,7 @@ fn secret_exposed(name: &str, value: &str, policy: &BranchPolicy, out: &mut Vec<
     if matches!(exposure, Exposure::Public(_)) {
         return;
     }
-    let named = secret_by_name(server_name, &policy.secret_names);
+    let named = secret_by_name(server_name, policy.secret_names);
     if let Some(extra) = named.filter(|extra| !extra.is_empty()) {
         let reason = format!("its name contains {extra:?}, a secret name in the policy");
         out.push(exposed("env.secret-exposed", name, &reason, fix));

@@ -4,7 +4,7 @@
 use semver::Version;
 use serde_json::Value;
 
-use crate::validate::{InputError, SourceFile};
+use crate::validate::input::{InputError, SourceFile};
 
 /// A `package.json` and, when there is one, its lockfile.
 pub struct Package {
