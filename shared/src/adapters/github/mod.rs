@@ -1,6 +1,5 @@
-//! [`GitHubApi`](crate::github::api::GitHubApi) over HTTPS: GitHub's REST
-//! API (version `2022-11-28`), as a GitHub App installation or with a
-//! fine-grained token.
+//! [`GitHubApi`] over HTTPS: GitHub's REST API (version `2022-11-28`), as a
+//! GitHub App installation or with a fine-grained token.
 //!
 //! - **One origin.** Requests go to the API URL's scheme, host and port and
 //!   nowhere else: paths are built from percent-encoded segments, redirects
@@ -20,13 +19,12 @@
 //!   `Secret(…)`), and every reason GitHub gives is masked
 //!   (`core::redact::mask_in_text`) and cut.
 //!
-//! Here: the client, its requests and answers. Beside it: the credentials
-//! (`credentials`), the port's endpoints (`endpoints`), the App's tokens
-//! (`auth`), GitHub's errors (`errors`) and its JSON (`wire`).
+//! Here: the client, its requests and answers, and the port's endpoints.
+//! Beside it: the credentials (`credentials`), the App's tokens (`auth`),
+//! GitHub's errors (`errors`) and its JSON (`wire`).
 
 pub mod auth;
 mod credentials;
-mod endpoints;
 pub mod errors;
 pub mod wire;
 
@@ -44,16 +42,14 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use self::auth::{AppKey, Clock, Secret, TokenCache};
-use crate::github::api::{GitHubError, Repo};
+use crate::github::api::{
+    AuthKind, CheckRun, CommitInfo, CommitStatus, Comparison, DeploymentStatus, GitHubApi,
+    GitHubError, NewDeployment, Repo,
+};
 use crate::github::settings::{Credentials, GitHubSettings};
 use crate::outbound::Outbound;
 
-pub use self::endpoints::COMMENT_PAGES;
 pub use self::wire::{App, Installation};
-
-// What the tests (`use super::*`) name through this module.
-#[cfg(test)]
-use crate::github::api::{AuthKind, CheckRun, CommitStatus, Comparison, GitHubApi, NewDeployment};
 
 /// GitHub's REST API version the types follow
 /// (<https://docs.github.com/en/rest/about-the-rest-api/api-versions>).
@@ -69,6 +65,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read (a comparison of 300 files with their patches
 /// is a few MB); past it the request fails.
 const BODY_MAX: usize = 16 * 1024 * 1024;
+
+/// Pages of 100 comments [`GitHubApi::find_issue_comment`] reads at most.
+pub const COMMENT_PAGES: u32 = 10;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -364,4 +363,145 @@ fn to_json(body: &impl serde::Serialize) -> Result<serde_json::Value, GitHubErro
         status: 0,
         reason: format!("cannot serialise the request: {e}"),
     })
+}
+
+/// The comment among `page` whose body holds `marker`.
+fn marked(page: &[wire::Comment], marker: &str) -> Option<u64> {
+    page.iter()
+        .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+        .map(|c| c.id)
+}
+
+impl GitHubApi for GitHubClient {
+    fn auth(&self) -> AuthKind {
+        match self.credentials {
+            Credentials::App { .. } => AuthKind::App,
+            Credentials::Token { .. } => AuthKind::Token,
+        }
+    }
+
+    // https://docs.github.com/en/rest/checks/runs#create-a-check-run
+    async fn create_check_run(&self, repo: &Repo, run: &CheckRun) -> Result<u64, GitHubError> {
+        let path = format!("{}/check-runs", repo_path(repo));
+        let created: wire::Created = self.post(repo, &path, &wire::check_run(run, true)).await?;
+        Ok(created.id)
+    }
+
+    // https://docs.github.com/en/rest/checks/runs#update-a-check-run
+    async fn update_check_run(
+        &self,
+        repo: &Repo,
+        id: u64,
+        run: &CheckRun,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/check-runs/{id}", repo_path(repo));
+        self.patch(repo, &path, &wire::check_run(run, false)).await
+    }
+
+    // https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
+    async fn create_commit_status(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/statuses/{}", repo_path(repo), seg(sha));
+        self.post::<serde_json::Value>(repo, &path, status)
+            .await
+            .map(|_| ())
+    }
+
+    // https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
+    async fn create_deployment(
+        &self,
+        repo: &Repo,
+        deployment: &NewDeployment,
+    ) -> Result<u64, GitHubError> {
+        let path = format!("{}/deployments", repo_path(repo));
+        let created: wire::Created = self
+            .post(repo, &path, &wire::deployment(deployment))
+            .await?;
+        Ok(created.id)
+    }
+
+    // https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
+    async fn create_deployment_status(
+        &self,
+        repo: &Repo,
+        deployment_id: u64,
+        status: &DeploymentStatus,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/deployments/{deployment_id}/statuses", repo_path(repo));
+        self.post::<serde_json::Value>(repo, &path, status)
+            .await
+            .map(|_| ())
+    }
+
+    // https://docs.github.com/en/rest/commits/commits#compare-two-commits
+    async fn compare(
+        &self,
+        repo: &Repo,
+        base: &str,
+        head: &str,
+    ) -> Result<Comparison, GitHubError> {
+        let path = format!("{}/compare/{}...{}", repo_path(repo), seg(base), seg(head));
+        let answer: wire::Compare = self.call(Method::GET, &path, repo, None).await?;
+        Ok(answer.into())
+    }
+
+    // https://docs.github.com/en/rest/commits/commits#get-a-commit
+    async fn commit(&self, repo: &Repo, sha: &str) -> Result<CommitInfo, GitHubError> {
+        let path = format!("{}/commits/{}", repo_path(repo), seg(sha));
+        let answer: wire::Commit = self.call(Method::GET, &path, repo, None).await?;
+        Ok(answer.into())
+    }
+
+    // https://docs.github.com/en/rest/issues/comments#list-issue-comments
+    async fn find_issue_comment(
+        &self,
+        repo: &Repo,
+        number: u64,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        for page in 1..=COMMENT_PAGES {
+            let path = format!(
+                "{}/issues/{number}/comments?per_page=100&page={page}",
+                repo_path(repo)
+            );
+            let comments: Vec<wire::Comment> = self.call(Method::GET, &path, repo, None).await?;
+            if let Some(id) = marked(&comments, marker) {
+                return Ok(Some(id));
+            }
+            if comments.len() < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    // https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+    async fn create_issue_comment(
+        &self,
+        repo: &Repo,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let path = format!("{}/issues/{number}/comments", repo_path(repo));
+        let created: wire::Created = self
+            .post(repo, &path, &serde_json::json!({ "body": body }))
+            .await?;
+        Ok(created.id)
+    }
+
+    // https://docs.github.com/en/rest/issues/comments#update-an-issue-comment
+    async fn update_issue_comment(
+        &self,
+        repo: &Repo,
+        id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/issues/comments/{id}", repo_path(repo));
+        self.patch(repo, &path, &serde_json::json!({ "body": body }))
+            .await
+    }
 }
