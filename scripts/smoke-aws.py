@@ -19,11 +19,12 @@ behind), 2 bad usage or a refusal before anything was created, 130 Ctrl-C.
 See docs/deployment.md ("First step after sam deploy").
 """
 
-import argparse
-import io
+# The steps, the scope, the site and the usage are the package smoke/ beside
+# this file; every AWS call the smoke makes is here (test_smoke_aws.py reads
+# them to check docs/iam/smoke.json).
+
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -32,18 +33,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from datetime import datetime, timezone
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-APP_ID = re.compile(r"d[a-z0-9]{1,19}")
-HEALTH_PATH = "/smoke-health.txt"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # smoke/, also when loaded by a test
+
+from smoke.scope import app_watched, branch_watched  # noqa: E402
+from smoke.site import HEALTH_PATH, site_zip, smoke_policy  # noqa: E402
+from smoke.steps import WAITS, Report, StepFailed, describe, wait_for  # noqa: E402
+from smoke.usage import Refusal, parse, plan, sentinel_cli, session_for  # noqa: E402
+
+
 USAGE, FAILED, INTERRUPTED = 2, 1, 130
 
-# Waits, in seconds, sized for AWS (a manual deployment takes about a minute;
-# the health checker's rounds, the alerter and rollback follow within
-# seconds). --max-wait caps them all (the local run uses 60).
-WAITS = {"job": 600, "record": 180, "verdict": 300, "alert": 180, "observed": 180}
 
 # Why the smoke has no repository mode: with a connected app, a good and a
 # broken build mean pushing two commits to the adopter's repository, which a
@@ -59,132 +60,6 @@ NO_EVENTS = (
     "it within seconds) and keep the other smoke steps' results. If MatchedEvents counted it, read "
     "the DLQ: `sentinel --stack {stack} dlq show` and `sentinel --stack {stack} doctor`.")
 
-
-class Refusal(Exception):
-    """A reason not to start (bad usage, an app that must not be used)."""
-
-
-class StepFailed(Exception):
-    pass
-
-
-# ----- output -----
-
-class Report:
-    """`✓ name (1.2 s)` or `✗ name (3.4 s): why`, one line per step."""
-
-    def __init__(self):
-        self.passed, self.failed = [], []
-
-    def step(self, name, fn):
-        started = time.monotonic()
-        try:
-            out = fn()
-        except StepFailed as e:
-            self._line(False, name, started, str(e))
-            raise
-        except KeyboardInterrupt:
-            self._line(False, name, started, "interrupted")
-            raise
-        except Exception as e:  # an SDK error is the step's failure, said plainly
-            self._line(False, name, started, describe(e))
-            raise StepFailed(describe(e)) from e
-        self._line(True, name, started, out if isinstance(out, str) else None)
-        return out
-
-    def _line(self, ok, name, started, detail):
-        took = f"({time.monotonic() - started:.1f} s)"
-        if ok:
-            self.passed.append(name)
-            print(f"✓ {name} {took}" + (f": {detail}" if detail else ""), flush=True)
-        else:
-            self.failed.append(name)
-            print(f"✗ {name} {took}: {detail}", flush=True)
-
-
-def describe(e):
-    """An SDK error as its code and message, never a traceback or a secret."""
-    response = getattr(e, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        err = response["Error"]
-        return f"{err.get('Code', type(e).__name__)}: {err.get('Message', '')}".strip()
-    return f"{type(e).__name__}: {e}"
-
-
-def wait_for(what, seconds, probe, interval=2.0):
-    """Polls `probe` until it returns a truthy value, at most `seconds`;
-    raises StepFailed naming `what` did not arrive. `probe` may raise
-    StepFailed to stop early (e.g. a verdict that cannot change any more)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            raise StepFailed(f"{what} did not arrive within {seconds:.0f} s")
-        time.sleep(min(interval, max(0.1, deadline - time.monotonic())))
-
-
-# ----- what the stack watches -----
-
-def branch_watched(patterns, branch):
-    """The functions' rule (shared/src/core/scope.rs): `*` matches any run of
-    characters, `!` excludes; watched when an including pattern matches and
-    no excluding one does. Empty means every branch."""
-    include, exclude = [], []
-    for p in (x.strip() for x in patterns.split(",")):
-        if p:
-            (exclude if p.startswith("!") else include).append(p.lstrip("!").strip())
-    match = lambda p: re.fullmatch(".*".join(map(re.escape, p.split("*"))), branch, re.S) is not None
-    return any(match(p) for p in (include or ["*"])) and not any(match(p) for p in exclude)
-
-
-def app_watched(app_ids, app):
-    ids = [a.strip() for a in app_ids.split(",") if a.strip()]
-    return "*" in ids or app in ids
-
-
-# ----- the site the smoke deploys -----
-
-def site_zip(token, with_health):
-    """A static site: index.html, and for the good deploy the health file.
-    The page names the commit Amplify reports for a manual deployment,
-    HEAD (seen in GetJob; AWS documents no value): the health checker's
-    version check looks for the job's commit in the page."""
-    page = ('<!doctype html><html><head><meta name="x-deployed-commit" content="HEAD">'
-            f"<title>Deploy Sentinel smoke</title></head><body><h1>smoke {token[:8]}</h1></body></html>")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("index.html", page)
-        if with_health:
-            z.writestr(HEALTH_PATH.lstrip("/"), f"ok {token}\n")
-    return buf.getvalue()
-
-
-def smoke_policy(token):
-    """The throwaway branch's policy: observe (nothing acts on Amplify),
-    automatic rollback on so that observe mode records "would have rolled
-    back", and a health endpoint only the good deploy serves."""
-    return "\n".join([
-        "# Written by scripts/smoke-aws.py for one run; deleted when it ends.",
-        "enforcement: observe",
-        "rollback:",
-        "  automatic: true",
-        "health:",
-        "  site: amplify_domain",
-        "  endpoints:",
-        "    - path: /",
-        f"    - path: {HEALTH_PATH}",
-        f"      body_contains: \"{token}\"",
-        "  healthy_after: 1",
-        "  unhealthy_after: 3",
-        "  round_interval_ms: 2000",
-        "  deadline_ms: 180000",
-        "",
-    ])
-
-
-# ----- the run -----
 
 class Smoke:
     def __init__(self, args, session):
@@ -488,91 +363,6 @@ def create_app(args, session):
           f"    sam deploy --config-env {env}\n"
           f"    make smoke-aws STACK={args.stack} APP={app['appId']}")
     return 0
-
-
-# ----- entry -----
-
-def plan(args):
-    app = args.app or "<--app / SMOKE_APP>"
-    where = os.environ.get("AWS_ENDPOINT_URL")
-    lines = [
-        f"smoke-aws plan (dry run: no AWS call was made)",
-        f"  stack {args.stack}, region {args.region or os.environ.get('AWS_REGION') or '<the profile’s>'}, "
-        f"profile {args.profile or '<default credentials>'}" + (f", endpoints {where}" if where else ""),
-        f"  smoke app {app}",
-        "  1. read the stack (DescribeStacks): Environment, AmplifyAppIds, WatchedBranches, Enforcement, "
-        "TableName, AlertTopicArn",
-        f"  2. check the app is in AmplifyAppIds, has no repository (GetApp), and smoke-<utc time> is a watched branch",
-        "  3. create a temporary SQS queue (SSE-SQS, only the alert topic may send) and subscribe it to the "
-        "alert topic, filtered on the run's branch",
-        "  4. create the throwaway branch smoke-<utc time> (auto-build off)",
-        f"  5. sentinel policy push: enforcement observe, rollback automatic, health {HEALTH_PATH} with a "
-        "per-run token",
-        f"  6. good deploy (index.html + {HEALTH_PATH}): CreateDeployment, upload, StartDeployment; wait for "
-        f"the job, the record (≤ {WAITS['record']} s), the verdict healthy (≤ {WAITS['verdict']} s)",
-        f"  7. broken deploy (no {HEALTH_PATH}): wait for the record, the verdict unhealthy, the alert on the "
-        f"queue (≤ {WAITS['alert']} s), observe mode's \"would have rolled back\" (≤ {WAITS['observed']} s)",
-        "  8. delete what was created, even on failure or Ctrl-C: the branch, the policy item, the "
-        "subscription, the queue (the records stay until the table's retention)",
-    ]
-    print("\n".join(lines))
-
-
-def parse(argv):
-    ap = argparse.ArgumentParser(description="Prove a deployed Deploy Sentinel stack end to end (docs/deployment.md).")
-    ap.add_argument("--stack", default=os.environ.get("SMOKE_STACK"), help="the stack's name (deploy-sentinel-dev)")
-    ap.add_argument("--app", default=os.environ.get("SMOKE_APP") or None,
-                    help="the smoke app's id (SMOKE_APP): watched by the stack, no repository")
-    ap.add_argument("--profile", default=None, help="AWS profile (else the default credential chain)")
-    ap.add_argument("--region", default=None, help="AWS region (else the profile's or AWS_REGION)")
-    ap.add_argument("--create-app", action="store_true",
-                    help="create the smoke app once (deploy-sentinel-smoke-<env>) and print the AmplifyAppIds change")
-    ap.add_argument("--dry-run", action="store_true", help="print the plan and exit: no AWS call at all")
-    ap.add_argument("--sentinel", default=None,
-                    help="the sentinel CLI (default: $CARGO_TARGET_DIR/debug/sentinel, built with cargo if absent)")
-    ap.add_argument("--max-wait", type=float, default=None, help="cap every wait at this many seconds")
-    args = ap.parse_args(argv)
-    if not args.stack:
-        raise Refusal("no stack: pass --stack NAME (make smoke-aws STACK=deploy-sentinel-dev)")
-    if args.app and not APP_ID.fullmatch(args.app):
-        raise Refusal(f"--app {args.app!r} is not an Amplify app id (d followed by lowercase letters and digits)")
-    if not args.app and not args.create_app and not args.dry_run:
-        raise Refusal("no smoke app: pass --app APP_ID (or SMOKE_APP=); create one once with "
-                      f"`make smoke-aws-app STACK={args.stack}`")
-    return args
-
-
-def session_for(args):
-    try:
-        import boto3
-        import botocore.exceptions
-    except ImportError as e:
-        raise Refusal(f"{e.name} is not installed: run `make bootstrap` (the repository's .venv has it)") from e
-    try:
-        # AWS_REGION as the Rust SDK (the sentinel CLI) reads it; boto3 reads
-        # only AWS_DEFAULT_REGION and the profile's.
-        session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
-    except botocore.exceptions.ProfileNotFound as e:
-        raise Refusal(f"no AWS profile {args.profile!r} in this machine's AWS config ({e}): "
-                      "check PROFILE= (aws configure list-profiles)") from e
-    if not session.region_name:
-        raise Refusal("no region: pass REGION= (or --region), or set one in the profile")
-    if session.get_credentials() is None:
-        raise Refusal("no AWS credentials: pass PROFILE= (or --profile), or set the usual AWS_* variables")
-    return session
-
-
-def sentinel_cli(args):
-    if args.sentinel:
-        return args.sentinel
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/deploy-sentinel/target")
-    path = os.path.join(target, "debug", "sentinel")
-    # Built (or brought up to date) here: the CLI is the adopter's own tool.
-    out = subprocess.run(["cargo", "build", "--quiet", "-p", "sentinel"], cwd=ROOT,
-                         env=dict(os.environ, CARGO_TARGET_DIR=target))
-    if out.returncode != 0 or not os.access(path, os.X_OK):
-        raise Refusal(f"could not build the sentinel CLI (cargo build -p sentinel); pass --sentinel PATH")
-    return path
 
 
 def interrupt(signum, frame):

@@ -150,8 +150,59 @@ pub fn settle<T: PartialEq + Display>(
     }
 }
 
+/// The watch scope a command applies: the flags (or their variables), the
+/// stack's, or both when they agree; `None` when neither says.
+pub fn watch_scope(
+    from_stack: Option<&StackSettings>,
+    apps: Vec<AppId>,
+    branches: Option<String>,
+    stacks: Option<String>,
+) -> Result<Option<sentinel_shared::core::scope::Scope>> {
+    let stacks = settle(
+        stacks,
+        from_stack.map(|s| s.watched_stacks.clone()),
+        "--stacks (SENTINEL_STACKS)",
+        "WatchedStacks",
+    )?;
+    let apps = if apps.is_empty() { None } else { Some(apps) };
+    let joined = |ids: &[AppId]| {
+        let mut ids: Vec<String> = ids.iter().map(AppId::to_string).collect();
+        ids.sort();
+        ids.join(",")
+    };
+    let apps = settle(
+        apps.map(|a| joined(&a)),
+        from_stack.map(|s| joined(&s.watched_apps)),
+        "--watched (SENTINEL_APP_IDS)",
+        "AmplifyAppIds",
+    )?;
+    let branches = settle(
+        branches,
+        from_stack.map(|s| s.watched_branches.clone()),
+        "--branches (SENTINEL_BRANCHES)",
+        "WatchedBranches",
+    )?;
+    let Some(branches) = branches else {
+        return Ok(None);
+    };
+    let apps = apps
+        .unwrap_or_default()
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--watched: {e}")))
+        .collect::<Result<Vec<AppId>>>()?;
+    let scope = sentinel_shared::core::scope::Scope::new(apps, &branches)
+        .map_err(|e| anyhow::anyhow!("--branches: {}", e.reason))?;
+    scope
+        .with_stacks(&stacks.unwrap_or_default())
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--stacks: {}", e.reason))
+}
+
 #[cfg(test)]
-mod tests {
+pub mod tests {
+    use sentinel_shared::core::model::BranchName;
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -171,6 +222,18 @@ mod tests {
         ("AmplifyAppIds", "d1shop,d2blog"),
         ("WatchedBranches", "main,release/*"),
     ];
+
+    /// A prod stack watching `apps`, `branches` and `stacks`: the stack of
+    /// every command's tests.
+    pub fn settings(apps: &str, branches: &str, stacks: &str) -> StackSettings {
+        let mut parameters = map(PARAMETERS);
+        parameters.extend(map(&[
+            ("AmplifyAppIds", apps),
+            ("WatchedBranches", branches),
+            ("WatchedStacks", stacks),
+        ]));
+        StackSettings::from_parts("deploy-sentinel-prod", &map(OUTPUTS), &parameters).unwrap()
+    }
 
     #[test]
     fn a_stack_gives_its_table_bus_retention_and_scope() {
@@ -235,5 +298,35 @@ mod tests {
             err.contains("--retention-days is 7 but the stack's RetentionDays is 30"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_watch_scope_takes_the_stacks_from_the_stack_or_the_flag_never_guessing() {
+        let env: BranchName = "prod".parse().unwrap();
+        let shop = AppId::stack("shop-api").unwrap();
+        let stack = settings("d1shop", "main", "shop-*");
+        let scope = watch_scope(Some(&stack), vec![], None, None)
+            .unwrap()
+            .unwrap();
+        assert!(scope.covers(&shop, &env), "{scope}");
+        let scope = watch_scope(None, vec![], Some("*".into()), Some("shop-api".into()))
+            .unwrap()
+            .unwrap();
+        assert!(scope.covers(&shop, &env), "{scope}");
+        let scope = watch_scope(None, vec![], Some("*".into()), None)
+            .unwrap()
+            .unwrap();
+        assert!(!scope.covers(&shop, &env), "no stack unless named: {scope}");
+        let err = watch_scope(Some(&stack), vec![], None, Some("billing".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--stacks (SENTINEL_STACKS) is billing"),
+            "{err}"
+        );
+        let err = watch_scope(None, vec![], Some("*".into()), Some("a b".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--stacks:"), "{err}");
     }
 }

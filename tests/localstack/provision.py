@@ -30,7 +30,7 @@ REPORT_SITE_PORT = int(os.environ.get(
 # What the local functions run with besides the template's environment: they
 # watch every app, so that tests can make apps of their own (unique ids keep
 # them apart); the Amplify rule still takes only AmplifyAppIds' events
-# (test_provision.py), the functions' app scope is unit-tested
+# (provision_tests/), the functions' app scope is unit-tested
 # (shared/src/lambda/runtime.rs), and the branch scope — `unwatched/*` left
 # out below — is tested through the real binaries (tests/it/scope.rs).
 # The GitHub emulator (tests/localstack/github_emulator.py), as local-up
@@ -80,7 +80,7 @@ LOCAL_PARAMS = {
     "AutoRollback": "auto",
     # The tests of what the stack does need it to act; observe mode (the
     # template's default) is tested with a policy's `enforcement: observe`
-    # (tests/it/observe.rs) and the default itself in test_provision.py.
+    # (tests/it/observe.rs) and the default itself in provision_tests/.
     "Enforcement": "enforce",
     # Branch sites are the Amplify emulator's, never a real *.amplifyapp.com
     # or custom domain: {host} (where users reach the branch) becomes a path

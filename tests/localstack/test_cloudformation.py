@@ -55,7 +55,7 @@ MOTO_WORKAROUNDS = {
     "AWS::Events::Archive EventPattern": "moto's CloudFormation hands the pattern to json.loads "
                                          "(the API's string) where CloudFormation gives an object, "
                                          "and answers 500; the test drops it (an archive of every "
-                                         "event), and test_provision.py checks the patterns",
+                                         "event), and provision_tests/ checks the patterns",
     "DeleteStack": "moto keeps the DynamoDB table, as AWS does (DeletionPolicy: Retain); the "
                    "tests remove it before creating their stack on a long-lived local stack, where "
                    "an earlier run left it",
@@ -78,7 +78,7 @@ MOTO_DIFFERENCES = {
                                      "CREATE_IN_PROGRESS",
     "AWS::Events::EventBus Policy": "AWS puts the bus's policy (PutPermission); moto's CloudFormation "
                                     "creates the bus without it (provision.py puts it, and "
-                                    "test_provision.py checks it there)",
+                                    "provision_tests/ checks it there)",
 }
 
 
@@ -339,7 +339,7 @@ def test_each_function_has_its_own_least_privilege_role(deployed, aws):
                 if any(a.startswith("ssm:") for a in actions):
                     # Besides, GitHub's one credentials parameter, read by
                     # the alerter and the validator when GitHub is on
-                    # (test_provision.py resolves which parameter).
+                    # (provision_tests/test_github.py resolves which parameter).
                     github = (name in ("AlerterRole", "ValidatorRole") and st["Sid"] == "GitHubCredentials"
                               and actions == ["ssm:GetParameter"])
                     assert github or (name == "ValidatorRole" and actions == ["ssm:DescribeParameters"]), (name, st)

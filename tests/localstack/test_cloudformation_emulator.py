@@ -4,7 +4,7 @@ format is checked by the client that reads it) and through raw HTTP, and
 scripted operations reaching a queue through moto's EventBridge.
 
 Starts its own emulator and moto on free ports (the fixtures of
-test_amplify_emulator), so it never disturbs a running local stack."""
+amplify_emulator_tests/fixtures.py), so it never disturbs a running local stack."""
 
 import json
 import time
@@ -15,7 +15,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from test_amplify_emulator import Ctl, emu_url, fresh, moto, moto_endpoint  # noqa: F401 (fixtures)
+from amplify_emulator_tests.fixtures import Ctl, emu_url, fresh, moto, moto_endpoint  # noqa: F401 (fixtures)
 
 DENIED = ("User: arn:aws:sts::123456789012:assumed-role/sam-deploy/ci is not authorized to perform: "
           "iam:PutRolePolicy on resource: role shop-ApiRole (HandlerErrorCode: AccessDenied)")

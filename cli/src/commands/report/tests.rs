@@ -9,8 +9,8 @@ use super::*;
 
 const COMMIT: &str = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0";
 
-fn args(status: Status) -> ReportArgs {
-    ReportArgs {
+fn args(status: Status) -> Args {
+    Args {
         status,
         service: "shop-api".into(),
         commit: COMMIT.into(),
@@ -37,11 +37,11 @@ fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-fn prepared(a: &ReportArgs, env: &[(&str, &str)]) -> Result<Prepared> {
+fn prepared(a: &Args, env: &[(&str, &str)]) -> Result<Prepared> {
     prepare(a, Environment::Prod, &Outbound::public(), vars(env), now())
 }
 
-fn error(a: &ReportArgs) -> String {
+fn error(a: &Args) -> String {
     format!("{:#}", prepared(a, &[]).unwrap_err())
 }
 

@@ -12,12 +12,84 @@
 //! known is kept, and said so.
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-
-use crate::exit::AwsFailure;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use clap::Subcommand;
+use sentinel_shared::lambda::aws;
 use serde_json::{Value, json};
+
+use crate::commands::Ctx;
+use crate::exit::AwsFailure;
+use crate::stack;
+
+/// `sentinel dlq`: the subcommand, and the flags both take.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+    /// The stack's dead-letter queue URL (or --stack).
+    #[arg(long, env = "SENTINEL_DLQ_URL", global = true)]
+    dlq: Option<String>,
+    /// The messages, or what the redrive did, as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Every message with its error, source queue and what a redrive does.
+    Show,
+    /// Each message back to the queue it came from; malformed ones and
+    /// those of unknown source are kept. --dry-run only says what it would do.
+    Redrive {
+        /// Say where each message would go, and move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
+    let Args { action, dlq, json } = args;
+    let dlq = stack::settle(
+        dlq,
+        ctx.stack.as_ref().and_then(|s| s.dlq_url.clone()),
+        "--dlq (SENTINEL_DLQ_URL)",
+        "DeadLetterQueueUrl",
+    )?
+    .context("no dead-letter queue: pass --stack, or --dlq (SENTINEL_DLQ_URL)")?;
+    let sqs = aws_sdk_sqs::Client::new(&aws::load().await);
+    match action {
+        Action::Show => {
+            let held = show(&sqs, &dlq).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&held_json(&held))?);
+            } else {
+                print!("{}", render_held(&held));
+                if let Some(n) = depth(&sqs, &dlq).await? {
+                    println!("({n} message(s) in the queue by SQS's count)");
+                }
+            }
+        }
+        Action::Redrive { dry_run } => {
+            let outcome = redrive(&sqs, &dlq, dry_run).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "dryRun": outcome.dry_run,
+                        "moved": outcome.moved,
+                        "kept": held_json(&outcome.kept),
+                    }))?
+                );
+            } else {
+                print!("{}", render_outcome(&outcome));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// What happens to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,11 +6,12 @@
 //! `docs/reporting.md`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use sentinel_shared::core::budget;
 use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
 use sentinel_shared::core::model::{AppId, Environment, JobId};
@@ -19,10 +20,13 @@ use sentinel_shared::diagnose::Diagnosis;
 use sentinel_shared::ingest::report_event::{
     self, ReportDetail, ReportStatus, check_commit, check_url, check_version, clean_diagnosis,
 };
+use sentinel_shared::lambda::aws;
 use sentinel_shared::outbound::Outbound;
 use sentinel_shared::ports::DeploymentStore;
 
+use crate::commands::Ctx;
 use crate::exit::{self, AwsFailure};
+use crate::term;
 
 /// What a deploy reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,8 +46,8 @@ impl Status {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct ReportArgs {
+#[derive(Debug, clap::Args)]
+pub struct Args {
     /// started, succeeded or failed.
     pub status: Status,
     /// The service deployed (letters, digits, '-', '_', '.'; at most 64).
@@ -82,6 +86,69 @@ pub struct ReportArgs {
     /// The report as JSON on stdout instead of the deploy id alone.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Sends the report; with `--wait`, waits for the health checker's verdict.
+pub async fn run(args: Args, ctx: &Ctx) -> Result<ExitCode> {
+    let environment = ctx
+        .environment
+        .context("no environment: pass --env (the stack's: dev, staging or prod) or set SENTINEL_ENVIRONMENT")?;
+    let bus = ctx.bus(args.bus.clone())?.context(
+        "report publishes on the stack's bus: pass --stack, or --bus (SENTINEL_EVENT_BUS)",
+    )?;
+    let outbound = sentinel_shared::outbound::Outbound::from_env("SENTINEL_SITE_ORIGINS")
+        .map_err(|e| anyhow::anyhow!("SENTINEL_SITE_ORIGINS: {e}"))?;
+    let prepared = prepare(
+        &args,
+        environment,
+        &outbound,
+        |name| std::env::var(name).ok(),
+        chrono::Utc::now(),
+    )?;
+    if args.wait && ctx.table.is_none() {
+        anyhow::bail!(
+            "--wait reads the verdict from the stack's table: pass --stack, or --table (SENTINEL_TABLE)"
+        );
+    }
+    let sdk = aws::load().await;
+    send(&sdk, &bus, &prepared).await?;
+    let key = &prepared.key;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "deployId": key.job_id.to_string(),
+                "deployIdFrom": prepared.id_from,
+                "app": key.app_id.as_str(),
+                "environment": key.branch_name.as_str(),
+                "status": prepared.detail.status.as_str(),
+                "bus": bus,
+            })
+        );
+    } else {
+        println!("{}", key.job_id);
+    }
+    eprintln!(
+        "sentinel: reported {} of {} in {} (deploy id {}, from {}) on {bus}",
+        prepared.detail.status.as_str(),
+        key.app_id,
+        key.branch_name,
+        key.job_id,
+        prepared.id_from
+    );
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = term::Progress::start("waiting for the health checker's verdict");
+    let waited = wait(
+        &ctx.store().await?,
+        key,
+        std::time::Duration::from_secs(args.timeout),
+    )
+    .await?;
+    drop(progress);
+    eprintln!("sentinel: {}", render_waited(&waited, args.timeout));
+    Ok(ExitCode::from(waited.exit_code()))
 }
 
 /// A checked report, ready to send.
@@ -151,7 +218,7 @@ pub fn deploy_id(
 /// Checks every argument and builds the report (pure but for reading the
 /// log file).
 pub fn prepare(
-    args: &ReportArgs,
+    args: &Args,
     environment: Environment,
     outbound: &Outbound,
     var: impl Fn(&str) -> Option<String>,

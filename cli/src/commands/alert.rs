@@ -5,17 +5,64 @@
 //! `[test]` (SNS attribute `category` = `test`): it opens no incident and no
 //! metric counts it (the metrics collector's rule does not take it).
 
+use std::process::ExitCode;
+
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
+use clap::Subcommand;
 use sentinel_shared::adapters::eventbridge::EventBridgePublisher;
 use sentinel_shared::core::events::{AlertTestEvent, OWNER_OPERATOR, detail_type};
 use sentinel_shared::core::model::{AppId, BranchName};
 use sentinel_shared::core::outbox;
 use sentinel_shared::core::scope::Scope;
+use sentinel_shared::lambda::aws;
 use sentinel_shared::ports::EventPublisher;
 use serde::Serialize;
 
+use crate::commands::Ctx;
 use crate::stack::StackSettings;
+
+#[derive(Subcommand)]
+pub enum Action {
+    /// Send a test alert through the real path (bus, alerter, SNS, e-mail
+    /// and Chatbot), marked [test]: it opens no incident, no metric counts it.
+    Test {
+        /// The app it is about (routes it; default: the stack's first watched app).
+        #[arg(long)]
+        app: Option<AppId>,
+        /// The branch it is about (routes it; must be watched).
+        #[arg(long, default_value = "main")]
+        branch: BranchName,
+        /// Who sends it (shown in the alert; default: $USER).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        /// What was sent, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(action: Action, ctx: &Ctx) -> Result<ExitCode> {
+    let Action::Test {
+        app,
+        branch,
+        by,
+        json,
+    } = action;
+    let stack = ctx
+        .stack
+        .as_ref()
+        .context("alert test goes through a deployed stack: pass --stack NAME")?;
+    let app = choose_app(app, stack)?;
+    let test = event(stack, app, branch, &by, chrono::Utc::now())?;
+    let sent = send(&aws::load().await, stack, test).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&sent)?);
+    } else {
+        print!("{}", render(&sent));
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// What was published, and where to look for it.
 #[derive(Debug, Clone, Serialize)]
@@ -125,31 +172,10 @@ pub fn render(sent: &Sent) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn settings(apps: &str, branches: &str) -> StackSettings {
-        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        StackSettings::from_parts(
-            "deploy-sentinel-prod",
-            &map(&[
-                ("TableName", "deploy-sentinel-prod"),
-                ("EventBusName", "sentinel-prod"),
-            ]),
-            &map(&[
-                ("Environment", "prod"),
-                ("RetentionDays", "30"),
-                ("AmplifyAppIds", apps),
-                ("WatchedBranches", branches),
-            ]),
-        )
-        .unwrap()
+        crate::stack::tests::settings(apps, branches, "")
     }
 
     #[test]
