@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_amplify::Client;
 use aws_sdk_amplify::types::{JobSummary as SdkJobSummary, JobType};
 
-use super::{Failure, classify, to_chrono};
+use super::sdk::{Failure, classify, to_chrono};
 use crate::core::deployment::{DeploymentKey, JobDetails, JobStep};
 use crate::core::error::AmplifyError;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};

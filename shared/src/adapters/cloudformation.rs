@@ -4,7 +4,7 @@
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
-use super::{Failure, classify, to_chrono};
+use super::sdk::{Failure, classify, to_chrono};
 use crate::core::error::CloudFormationError;
 use crate::ports::{CloudFormationApi, StackEvent, StackEventsPage, StackInfo};
 
@@ -23,7 +23,7 @@ impl CloudFormationClient {
 fn cfn_error<E, R>(err: &SdkError<E, R>) -> CloudFormationError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HasStatus,
+    R: std::fmt::Debug + super::sdk::HasStatus,
 {
     if let SdkError::ServiceError(service) = err {
         let e = service.err();

@@ -12,7 +12,7 @@ use aws_sdk_cloudwatch::primitives::DateTime as SdkTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 use chrono::{DateTime, Utc};
 
-use super::{Failure, classify};
+use super::sdk::{Failure, classify};
 use crate::core::bake::{Alarm, AlarmState, Figures};
 use crate::core::error::MetricsError;
 use crate::core::model::AppId;
@@ -44,7 +44,7 @@ impl CloudWatchMetrics {
 fn failure<E, R>(e: &aws_sdk_cloudwatch::error::SdkError<E, R>) -> MetricsError
 where
     E: aws_sdk_cloudwatch::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HasStatus,
+    R: std::fmt::Debug + super::sdk::HasStatus,
 {
     match classify(e) {
         Failure::Transient(t) => MetricsError::Unavailable(t),

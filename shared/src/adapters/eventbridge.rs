@@ -3,7 +3,7 @@
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::{Failure, classify};
+use super::sdk::{Failure, classify};
 use crate::core::error::PublishError;
 use crate::core::events::SOURCE;
 use crate::core::outbox::OutboxEntry;

@@ -7,7 +7,7 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::json;
 
-use super::classify;
+use super::sdk::classify;
 use crate::alert::Notification;
 use crate::core::error::PublishError;
 use crate::ports::Notifier;
@@ -57,11 +57,11 @@ impl Notifier for SnsNotifier {
             .await
             .map(|_| ())
             .map_err(|e| match classify(&e) {
-                super::Failure::Transient(m) => PublishError::Unavailable(m),
-                super::Failure::Rejected(m) | super::Failure::NotFound(m) => {
+                super::sdk::Failure::Transient(m) => PublishError::Unavailable(m),
+                super::sdk::Failure::Rejected(m) | super::sdk::Failure::NotFound(m) => {
                     PublishError::Rejected(m)
                 }
-                super::Failure::ConditionFailed => {
+                super::sdk::Failure::ConditionFailed => {
                     PublishError::Rejected("condition failed".into())
                 }
             })

@@ -117,9 +117,11 @@ async fn send_delayed(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| match super::classify(&e) {
-            super::Failure::Transient(t) => PublishError::Unavailable(t),
-            super::Failure::Rejected(t) | super::Failure::NotFound(t) => PublishError::Rejected(t),
-            super::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
+        .map_err(|e| match super::sdk::classify(&e) {
+            super::sdk::Failure::Transient(t) => PublishError::Unavailable(t),
+            super::sdk::Failure::Rejected(t) | super::sdk::Failure::NotFound(t) => {
+                PublishError::Rejected(t)
+            }
+            super::sdk::Failure::ConditionFailed => PublishError::Rejected("condition".into()),
         })
 }

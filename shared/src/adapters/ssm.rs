@@ -7,7 +7,7 @@
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
-use super::{Failure, classify};
+use super::sdk::{Failure, classify};
 use crate::ports::{SecretNames, SecretsError};
 
 pub struct SsmSecretNames {

@@ -10,6 +10,7 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use super::console::console_url;
 use super::escape::{chat_code, chat_link, chat_text, untrusted};
 use super::{Decision, Incident, Severity};
 use crate::core::model::{AppId, BranchName, Environment, JobId, Source};
@@ -85,7 +86,7 @@ impl Author {
         let login = self
             .login
             .as_deref()
-            .filter(|l| crate::github::render::valid_login(l));
+            .filter(|l| crate::github::api::valid_login(l));
         match (name, login) {
             (Some(name), Some(login)) => Some(format!("{name} (@{login})")),
             (Some(name), None) => Some(name),
@@ -182,19 +183,6 @@ impl Safe {
             details: content.details.iter().map(|d| untrusted(d)).collect(),
         }
     }
-}
-
-/// The Amplify console's page of a job.
-pub fn console_url(region: &str, app: &AppId, branch: &BranchName, job: JobId) -> String {
-    format!(
-        "https://{region}.console.aws.amazon.com/amplify/apps/{app}/branches/{}/deployments/{}",
-        urlencode(branch.as_str()),
-        job.number()
-    )
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A duration as people read it: `45s`, `3m05s`, `2h10m`, `1d04h`.

@@ -227,6 +227,15 @@ pub struct CommitInfo {
     pub committed_at: Option<DateTime<Utc>>,
 }
 
+/// GitHub's logins: letters, digits and single hyphens, at most 39.
+pub fn valid_login(login: &str) -> bool {
+    (1..=39).contains(&login.len())
+        && !login.starts_with('-')
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// GET `/repos/{o}/{r}/compare/{base}...{head}`, the parts Sentinel reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {

@@ -15,33 +15,41 @@
 //! Idempotent: the report, the comparison and each skip are decided once
 //! per job (the first delivery to write it wins); a redelivery only
 //! completes what is left — the StopJobs and the publications.
+//!
+//! Here: the validation run, its report and the stop of a build that
+//! cannot succeed. Beside it: the comparison with the deployed commit
+//! (`compare`), superseded builds (`supersede`), and what a stop or a skip
+//! writes on a record (`stop`).
+
+mod compare;
+mod stop;
+mod supersede;
+
+pub use supersede::SUPERSEDE_WINDOW;
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::core::deployment::{
-    CompareRecord, Deployment, DeploymentKey, Skip, SkipKind, ValidationRecord,
-};
-use crate::core::transitions::Observation;
+use crate::core::deployment::{Deployment, DeploymentKey, ValidationRecord};
 use crate::core::enforcement::{self, Enforcement, ObservedAction, ObservedKind};
 use crate::core::error::{AmplifyError, Error};
 use crate::core::events::{
-    BuildEvent, OWNER_VALIDATOR, ObservedEvent, SkipEvent, ValidationEvent, detail_type,
+    BuildEvent, OWNER_VALIDATOR, ObservedEvent, ValidationEvent, detail_type,
 };
-use crate::core::model::{BuildStatus, Environment, JobId, is_git_commit};
-use crate::effects::{self, Decided};
-use crate::github::api::{GitHubApi, Repo};
+use crate::core::model::{Environment, JobId};
+use crate::effects;
 use crate::policy::BranchPolicy;
 use crate::ports::{
-    AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, RollbackStore, SecretNames,
-    SecretsError, Stack,
+    AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, SecretNames, SecretsError, Stack,
 };
-use crate::validate::paths::{AppPaths, PathVerdict};
-use crate::validate::rules::buildspec::BuildSpec;
-use crate::validate::skip::{self, BranchJob};
 use crate::validate::{self, Platform, Report, Secrets, SourceFile, ValidationInput};
+use stop::record_stop;
+
+// What the tests (`use super::*`) name through this module.
+#[cfg(test)]
+use crate::core::{deployment::SkipKind, model::BuildStatus, transitions::Observation};
 
 /// The validation input Amplify's configuration gives: variables of app and
 /// branch merged as Amplify merges them (branch wins), the branch's build
@@ -110,14 +118,6 @@ impl ValidationOutcome {
 
 /// The detail type the validator takes.
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_STARTED];
-
-/// How many of the branch's newest jobs are read to find the ones a start
-/// supersedes: jobs still running are among the newest. ListJobs answers
-/// newest first, each with its status (PENDING, PROVISIONING, RUNNING,
-/// FAILED, SUCCEED, CANCELLING, CANCELLED) and job type (RELEASE, RETRY,
-/// MANUAL, WEB_HOOK):
-/// <https://docs.aws.amazon.com/amplify/latest/APIReference/API_JobSummary.html>.
-pub const SUPERSEDE_WINDOW: usize = 20;
 
 pub struct Validator<'a, K: Stack> {
     pub store: &'a K::Store,
@@ -276,333 +276,6 @@ impl<K: Stack> Validator<'_, K> {
                     || (retry && s.in_progress().is_some_and(|a| a.rollback_job.is_none()))
             })
     }
-
-    /// The comparison of this build's commit with the branch's last
-    /// deployed one, once per build (GitHub on, both git commits): the lead
-    /// time's first commit, and the monorepo filter's verdict. A failed
-    /// comparison is recorded and logged, never retried, and never stops
-    /// the build.
-    async fn compare_once(
-        &self,
-        key: &DeploymentKey,
-        ctx: &Context,
-        record: Deployment,
-    ) -> Result<Deployment, Error> {
-        if record.compare.is_some() {
-            return Ok(record);
-        }
-        let Some(github) = self.github else {
-            return Ok(record);
-        };
-        let Some(repo) = ctx.app.repository.as_deref().and_then(Repo::from_amplify) else {
-            return Ok(record);
-        };
-        let Some(head) = record
-            .details
-            .commit_id
-            .clone()
-            .filter(|c| is_git_commit(c))
-        else {
-            return Ok(record);
-        };
-        let state = self
-            .store
-            .get_branch_state(&key.app_id, &key.branch_name)
-            .await?;
-        let Some(base) = state.live_commit.filter(|c| is_git_commit(c)) else {
-            return Ok(record);
-        };
-        let input = input_from_amplify(self.environment, &ctx.app, &ctx.branch);
-        let spec = BuildSpec::read(input.build_spec.as_ref());
-        let filter = match AppPaths::new(
-            AppPaths::roots_of(&input.variables, &spec),
-            &ctx.policy.paths,
-            &ctx.policy.shared_paths,
-        ) {
-            Ok(filter) => filter,
-            Err(why) => {
-                // A stored policy is checked when it is put; never stop on doubt.
-                warn!(%why, "the policy's paths do not compile; not filtered");
-                None
-            }
-        };
-        let rollback = record.is_rollback() || {
-            let rollbacks = self
-                .store
-                .get_rollback_state(&key.app_id, &key.branch_name)
-                .await?;
-            Self::is_rollback_job(
-                Some(&record),
-                rollbacks.as_ref(),
-                key.job_id,
-                record.details.job_type.as_deref() == Some("RETRY"),
-            )
-        };
-        let mut compared = CompareRecord {
-            base: base.clone(),
-            head: head.clone(),
-            status: None,
-            commits: 0,
-            files: 0,
-            truncated: false,
-            outcome: String::new(),
-            error: None,
-        };
-        let mut first_commit_at = None;
-        let mut skip_reason = None;
-        if base == head {
-            compared.status = Some("identical".into());
-            compared.outcome = "the deployed commit rebuilt: built".into();
-        } else {
-            match github.compare(&repo, &base, &head).await {
-                Err(e) => {
-                    let why = crate::core::redact::mask_in_text(&e.to_string());
-                    warn!(%why, retryable = e.is_retryable(), "GitHub's compare failed: the build is not filtered, lead time runs from the head commit");
-                    compared.error = Some(why.chars().take(500).collect());
-                    compared.outcome = "compare failed: built".into();
-                }
-                Ok(cmp) => {
-                    compared.status = Some(cmp.status.chars().take(20).collect());
-                    compared.commits = cmp.total_commits;
-                    compared.files = cmp.files.len();
-                    compared.truncated = cmp.truncated;
-                    // Oldest first; when truncated, the first listed may be
-                    // later than the true first (docs/metrics.md).
-                    first_commit_at = cmp
-                        .commits
-                        .first()
-                        .and_then(|c| c.authored_at.or(c.committed_at));
-                    compared.outcome = match (&filter, rollback) {
-                        (None, _) => "no app root nor paths: not filtered".into(),
-                        (Some(_), true) => "a rollback: never skipped".into(),
-                        (Some(f), false) => match f.judge(&cmp) {
-                            PathVerdict::Build(why) => format!("built: {why}"),
-                            PathVerdict::Skip(why) => {
-                                skip_reason = Some(why.clone());
-                                why
-                            }
-                        },
-                    };
-                }
-            }
-        }
-        info!(base = %compared.base, head = %compared.head, outcome = %compared.outcome, "compared with the deployed commit");
-        let enforcement = ctx.enforcement;
-        effects::update(self.store, key, |d| {
-            Ok(record_compare(
-                d,
-                &compared,
-                first_commit_at,
-                skip_reason.as_deref(),
-                enforcement,
-            ))
-        })
-        .await
-    }
-
-    /// StopJob of a skip recorded on `record` and not yet tried. Amplify
-    /// refuses to stop a job that ended (a BadRequest, our `Rejected`) and
-    /// answers the stopped job's summary otherwise
-    /// (<https://docs.aws.amazon.com/amplify/latest/APIReference/API_StopJob.html>):
-    /// either way the answer is recorded, never retried.
-    async fn complete_skip(
-        &self,
-        key: &DeploymentKey,
-        record: Deployment,
-    ) -> Result<Deployment, Error> {
-        if record
-            .skipped
-            .as_ref()
-            .is_none_or(|s| s.stop_result.is_some())
-        {
-            return Ok(record);
-        }
-        let result = match self.amplify.stop_job(key).await {
-            Ok(status) if status.is_terminal() && status != BuildStatus::Cancelled => {
-                format!("not stopped: the job had ended ({status})")
-            }
-            Ok(_) => "stopped".to_owned(),
-            // The job ended (or is gone) before it could be stopped.
-            Err(AmplifyError::Rejected(why) | AmplifyError::NotFound(why)) => {
-                info!(job = %key.job_id, %why, "the skipped build could not be stopped");
-                format!("not stopped: {why}")
-            }
-            Err(e) => return Err(e.into()),
-        };
-        info!(job = %key.job_id, %result, "StopJob of a build that should not run");
-        effects::update(self.store, key, |d| Ok(record_skip_stop(d, &result))).await
-    }
-
-    /// The branch's older builds this one supersedes, and whether a newer
-    /// one supersedes it (`validate::skip`): each is skipped on its own
-    /// record. Answers the older jobs skipped and the events published.
-    async fn supersede(
-        &self,
-        key: &DeploymentKey,
-        ctx: &Context,
-        record: &Deployment,
-    ) -> Result<(Vec<JobId>, usize), Error> {
-        if !ctx.policy.cancel_superseded {
-            return Ok((Vec::new(), 0));
-        }
-        let listed = match self
-            .amplify
-            .list_jobs(&key.app_id, &key.branch_name, SUPERSEDE_WINDOW)
-            .await
-        {
-            Ok(jobs) => jobs,
-            Err(e @ AmplifyError::Unavailable(_)) => return Err(e.into()),
-            Err(e) => {
-                warn!(error = %e, "ListJobs refused: superseded builds not looked for");
-                return Ok((Vec::new(), 0));
-            }
-        };
-        let rollbacks = self
-            .store
-            .get_rollback_state(&key.app_id, &key.branch_name)
-            .await?;
-        let mut jobs = Vec::with_capacity(listed.len());
-        for row in &listed {
-            let retry = row.job_type.as_deref() == Some("RETRY");
-            // An older job that ended plays no part: its record is not read.
-            if row.job_id < key.job_id && row.status.is_terminal() {
-                continue;
-            }
-            let other = if row.job_id == key.job_id {
-                Some(record.clone())
-            } else {
-                self.store
-                    .get_deployment(&DeploymentKey {
-                        job_id: row.job_id,
-                        ..key.clone()
-                    })
-                    .await?
-            };
-            jobs.push(BranchJob {
-                id: row.job_id,
-                active: !row.status.is_terminal(),
-                // A job being stopped (or that would be, in observe mode)
-                // supersedes nothing, as if it were cancelled already.
-                cancelled: row.status == BuildStatus::Cancelled
-                    || (row.job_id != key.job_id && other.as_ref().is_some_and(is_stopping)),
-                retry,
-                rollback: Self::is_rollback_job(
-                    other.as_ref(),
-                    rollbacks.as_ref(),
-                    row.job_id,
-                    retry,
-                ),
-            });
-        }
-        let me = match jobs.iter().find(|j| j.id == key.job_id) {
-            Some(me) => me.clone(),
-            // Not listed yet (ListJobs lags): as the record knows it.
-            None => {
-                let retry = record.details.job_type.as_deref() == Some("RETRY");
-                BranchJob {
-                    id: key.job_id,
-                    active: !record.status.is_terminal(),
-                    cancelled: record.status == BuildStatus::Cancelled,
-                    retry,
-                    rollback: Self::is_rollback_job(
-                        Some(record),
-                        rollbacks.as_ref(),
-                        key.job_id,
-                        retry,
-                    ),
-                }
-            }
-        };
-        let stopping = is_stopping(record);
-        let found = skip::supersession(&me, !stopping && !record.status.is_terminal(), &jobs);
-        let mut published = 0;
-        let mut superseded = Vec::new();
-        for old in &found.older {
-            let target = DeploymentKey {
-                job_id: *old,
-                ..key.clone()
-            };
-            let why = skip::reason(key.job_id, key.branch_name.as_str());
-            if self
-                .skip(
-                    &target,
-                    SkipKind::Superseded,
-                    &why,
-                    key.job_id,
-                    ctx.enforcement,
-                )
-                .await?
-            {
-                superseded.push(*old);
-            }
-            published += self.flush_other(&target).await?;
-        }
-        if let Some(newer) = found.by_newer {
-            let why = skip::reason(newer, key.branch_name.as_str());
-            self.skip(key, SkipKind::Superseded, &why, newer, ctx.enforcement)
-                .await?;
-        }
-        if !found.older.is_empty() || found.by_newer.is_some() {
-            info!(older = ?found.older, newer = ?found.by_newer, enforcement = %ctx.enforcement, "superseded builds");
-        }
-        Ok((superseded, published))
-    }
-
-    /// Records the skip of `target` (creating its record when ingest has
-    /// not yet: a pending job has no Amplify event) and, in enforce mode,
-    /// stops it. A job that ended, a rollback, or a job already skipped is
-    /// left as it is. Answers whether the job is (or would have been)
-    /// skipped for this reason.
-    async fn skip(
-        &self,
-        target: &DeploymentKey,
-        kind: SkipKind,
-        why: &str,
-        by_job: JobId,
-        enforcement: Enforcement,
-    ) -> Result<bool, Error> {
-        let environment = self.environment;
-        let (record, ()) = effects::read_decide_write(
-            async || Ok(self.store.get_deployment(target).await?),
-            |record: &mut Option<Deployment>| {
-                let d = record.get_or_insert_with(|| Deployment::new(target.clone(), environment));
-                Ok(if decide_skip(d, kind, why, by_job, enforcement) {
-                    d.fit_budget();
-                    Decided::Write(())
-                } else {
-                    Decided::Keep(())
-                })
-            },
-            async |record| match record {
-                Some(d) => self.store.save_deployment(d).await,
-                None => Ok(()),
-            },
-        )
-        .await?;
-        let Some(record) = record else {
-            return Ok(false);
-        };
-        let skipped = record
-            .skipped
-            .as_ref()
-            .is_some_and(|s| s.kind == kind && s.by_job == by_job)
-            || record
-                .observed
-                .iter()
-                .any(|a| a.action == ObservedKind::Skip);
-        if record.skipped.is_some() {
-            self.complete_skip(target, record).await?;
-        }
-        Ok(skipped)
-    }
-
-    /// Publishes what the validator put in another job's outbox.
-    async fn flush_other(&self, key: &DeploymentKey) -> Result<usize, Error> {
-        match self.store.get_deployment(key).await? {
-            Some(d) => effects::flush(self.store, self.publisher, &d, OWNER_VALIDATOR).await,
-            None => Ok(0),
-        }
-    }
 }
 
 impl<K: Stack> Validator<'_, K> {
@@ -714,153 +387,6 @@ fn decide(d: &mut Deployment, report: &Report, decision: &Decision) -> bool {
     }
     for entry in entries.into_iter().flatten() {
         d.outbox.insert(entry.id.clone(), entry);
-    }
-    true
-}
-
-/// Whether the job is being stopped (or, in observe mode, would be) for its
-/// configuration or because it should not run: such a job supersedes
-/// nothing.
-fn is_stopping(d: &Deployment) -> bool {
-    d.validation.as_ref().is_some_and(|v| v.stop_requested)
-        || d.skipped.is_some()
-        || d.observed
-            .iter()
-            .any(|a| matches!(a.action, ObservedKind::StopBuild | ObservedKind::Skip))
-}
-
-/// The summary a skip records: bounded, secrets masked.
-fn bounded(reason: &str) -> String {
-    crate::core::redact::mask_in_text(reason)
-        .chars()
-        .take(crate::core::enforcement::SUMMARY_MAX)
-        .collect()
-}
-
-/// Records the comparison once, the lead time's first commit, and the
-/// monorepo filter's skip of this job (enforce: to be stopped; observe:
-/// "would have skipped"). A job being stopped for its configuration, a job
-/// that ended, or one already skipped is not skipped again.
-fn record_compare(
-    d: &mut Deployment,
-    compared: &CompareRecord,
-    first_commit_at: Option<chrono::DateTime<Utc>>,
-    skip_reason: Option<&str>,
-    enforcement: Enforcement,
-) -> bool {
-    if d.compare.is_some() {
-        return false;
-    }
-    d.compare = Some(compared.clone());
-    if first_commit_at.is_some() {
-        d.details.first_commit_at = first_commit_at;
-    }
-    let stopping = d.validation.as_ref().is_some_and(|v| v.stop_requested)
-        || d.observed
-            .iter()
-            .any(|a| a.action == ObservedKind::StopBuild);
-    if let Some(why) = skip_reason
-        && !stopping
-    {
-        let by = d.key.job_id;
-        decide_skip(d, SkipKind::NoChange, why, by, enforcement);
-    }
-    true
-}
-
-/// Decides the skip of `d` (a pure write): enforce records the skip, to be
-/// stopped; observe records "would have skipped" and its "Action
-/// Observed". Answers whether anything changed.
-fn decide_skip(
-    d: &mut Deployment,
-    kind: SkipKind,
-    why: &str,
-    by_job: JobId,
-    enforcement: Enforcement,
-) -> bool {
-    if d.skipped.is_some() || d.status.is_terminal() || d.is_rollback() {
-        return false;
-    }
-    let now = Utc::now();
-    if enforcement.acts() {
-        d.skipped = Some(Skip {
-            kind,
-            reason: bounded(why),
-            by_job,
-            at: now,
-            stop_result: None,
-        });
-        return true;
-    }
-    if d.observed.iter().any(|a| a.action == ObservedKind::Skip) {
-        return false;
-    }
-    let action = ObservedAction::new(ObservedKind::Skip, why, now);
-    let seq = d.event_ids.len() as u64 + 200;
-    if let Some(entry) = ObservedEvent::outbox_entry(d, &action, OWNER_VALIDATOR, seq) {
-        d.outbox.insert(entry.id.clone(), entry);
-    }
-    enforcement::record(&mut d.observed, action)
-}
-
-/// Records what StopJob did to a skipped job. Once stopped, the job is
-/// cancelled through the state machine (Amplify emits no event for it) and
-/// "Build Skipped" joins the outbox. A "stopped" answer wins over another
-/// delivery's "not stopped" (two reactions raced to stop one job).
-fn record_skip_stop(d: &mut Deployment, result: &str) -> bool {
-    let Some(skip) = d.skipped.as_mut() else {
-        return false;
-    };
-    let stopped = result == "stopped";
-    match skip.stop_result.as_deref() {
-        Some("stopped") => return false,
-        Some(_) if !stopped => return false,
-        _ => {}
-    }
-    skip.stop_result = Some(result.to_owned());
-    if stopped {
-        let before: Vec<String> = d.outbox.keys().cloned().collect();
-        d.apply(Observation {
-            event_id: format!("sentinel-validator/{}", d.key.job_id.padded()),
-            status: BuildStatus::Cancelled,
-            at: Utc::now(),
-        });
-        for (id, entry) in d.outbox.iter_mut() {
-            if !before.contains(id) {
-                entry.owner = OWNER_VALIDATOR.to_owned();
-            }
-        }
-        let seq = d.event_ids.len() as u64 + 300;
-        if let Some(entry) = SkipEvent::outbox_entry(d, seq) {
-            d.outbox.insert(entry.id.clone(), entry);
-        }
-    }
-    true
-}
-
-/// Records what StopJob did; a stopped job is also recorded as cancelled
-/// through the state machine (Amplify emits no event for a cancellation).
-fn record_stop(d: &mut Deployment, result: &str) -> bool {
-    let Some(v) = d.validation.as_mut() else {
-        return false;
-    };
-    if v.stop_result.is_some() {
-        return false;
-    }
-    v.stop_result = Some(result.to_owned());
-    if result == "stopped" {
-        let before: Vec<String> = d.outbox.keys().cloned().collect();
-        d.apply(Observation {
-            event_id: format!("sentinel-validator/{}", d.key.job_id.padded()),
-            status: BuildStatus::Cancelled,
-            at: Utc::now(),
-        });
-        // The cancellation this reaction caused is its own to publish.
-        for (id, entry) in d.outbox.iter_mut() {
-            if !before.contains(id) {
-                entry.owner = OWNER_VALIDATOR.to_owned();
-            }
-        }
     }
     true
 }

@@ -37,7 +37,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 
-use super::{Failure, HasStatus, classify};
+use super::sdk::{Failure, HasStatus, classify};
 use crate::core::error::StoreError;
 use crate::core::model::{AppId, BranchName};
 use crate::core::version::Versioned;

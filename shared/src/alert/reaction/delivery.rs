@@ -12,7 +12,7 @@ use crate::core::error::{Error, StoreError};
 use crate::effects::{Decided, read_decide_write};
 use crate::ports::{AlertStore, Notifier, Stack};
 
-use super::{AlertOutcome, Alerter};
+use super::alerter::{AlertOutcome, Alerter};
 
 impl<K: Stack> Alerter<'_, K> {
     /// Decides, queues (claimed) and publishes the message for one event.

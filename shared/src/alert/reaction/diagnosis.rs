@@ -13,7 +13,7 @@ use crate::diagnose::{Diagnoser, Diagnosis};
 use crate::effects::{self};
 use crate::ports::{AmplifyApi, DeploymentStore, LogSource, Stack};
 
-use super::{AlertOutcome, Alerter};
+use super::alerter::{AlertOutcome, Alerter};
 
 impl<K: Stack> Alerter<'_, K> {
     pub(super) async fn on_build_failed(&self, event: &BuildEvent) -> Result<AlertOutcome, Error> {

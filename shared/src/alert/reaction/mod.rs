@@ -7,7 +7,15 @@
 //! the conditional write that records the event also queues the message,
 //! claimed by this invocation, before anything is published — so the same
 //! event delivered twice (or concurrently) sends one message.
+//!
+//! Here: what the alerter takes, and what each event's alert says. Beside
+//! it: the alerter itself (`alerter`), what every alert starts from
+//! (`context`), a failed build's and a failed stack operation's diagnosis
+//! (`diagnosis`, `stack`), reported deploys (`report`), and the once-only
+//! sending (`delivery`).
 
+mod alerter;
+mod context;
 mod delivery;
 mod diagnosis;
 mod report;
@@ -15,16 +23,22 @@ mod stack;
 #[cfg(test)]
 mod stack_tests;
 
-use crate::alert::message::{Content, Context, console_url};
-use crate::alert::{AlertPolicy, Severity, Signal};
+pub use alerter::{AlertOutcome, Alerter};
+
+use crate::alert::message::Context;
+use crate::alert::{Severity, Signal};
 use crate::core::enforcement::ObservedKind;
 use crate::core::error::Error;
 use crate::core::events::{
     AlertTestEvent, BuildEvent, DegradationEvent, Envelope, HealthEvent, ObservedEvent,
     RollbackEvent, ValidationEvent, detail_type as dt,
 };
-use crate::core::model::{AppId, BranchName, Environment, JobId};
-use crate::ports::{PolicyStore, Stack};
+use crate::ports::Stack;
+use context::plain;
+
+// What the tests (`use super::*`) name through this module.
+#[cfg(test)]
+use crate::core::model::{Environment, JobId};
 
 /// What every "would have" alert adds: how to let Sentinel act.
 const OBSERVE_NOTE: &str = "Nothing was changed on Amplify. To let Sentinel act, set `enforcement: enforce` in this app's or branch's policy (`sentinel policy push`), or the stack's Enforcement parameter.";
@@ -56,34 +70,6 @@ pub const ACCEPTED: &[&str] = &[
 /// headline starts with this marker, so the subject says it too.
 pub const TEST_CATEGORY: &str = "test";
 pub const TEST_MARKER: &str = "[test]";
-
-pub struct Alerter<'a, K: Stack> {
-    pub store: &'a K::Store,
-    pub amplify: &'a K::Amplify,
-    /// A watched stack's events, for the diagnosis of its failed operation.
-    pub cloudformation: &'a K::CloudFormation,
-    pub publisher: &'a K::Publisher,
-    pub notifier: &'a K::Notifier,
-    pub logs: &'a K::Logs,
-    /// For links to the Amplify console.
-    pub region: &'a str,
-    /// See `Config::site_url_template`.
-    pub site_url_template: Option<&'a str>,
-    /// With GitHub on: who pushed, and the site (custom domain first),
-    /// read before the alert (`github::reaction::GitHubReporter::alert_extras`).
-    pub extras: Option<crate::github::reaction::AlertExtras>,
-}
-
-/// What one delivery led to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertOutcome {
-    /// `opened`, `reminder`, `joined`, `resolved`, `notice`, `duplicate`,
-    /// `stale`, `nothing-open`, or `held-back` (over the hourly budget).
-    pub decision: String,
-    pub sent: usize,
-    /// The diagnosis category, for a failed build.
-    pub category: Option<String>,
-}
 
 impl<K: Stack> Alerter<'_, K> {
     /// Handles one domain event of the [`ACCEPTED`] types.
@@ -514,96 +500,6 @@ impl<K: Stack> Alerter<'_, K> {
         content.fix = e.command.clone().map(|c| format!("Run: {c}"));
         self.alert(&e.event_id, ctx, content, Signal::Notice { severity }, None)
             .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn context(
-        &self,
-        environment: Environment,
-        app_id: &AppId,
-        branch_name: &BranchName,
-        job_id: Option<JobId>,
-        commit_id: Option<String>,
-        commit_message: Option<String>,
-        site_url: Option<String>,
-    ) -> Context {
-        if app_id.source() == crate::core::model::Source::CloudFormation {
-            return stack::context(
-                self.region,
-                environment,
-                app_id,
-                branch_name,
-                job_id,
-                commit_id,
-                commit_message,
-                site_url,
-            );
-        }
-        // A reported service's site is the one its report named. An Amplify
-        // branch's is built as the health checker builds the one it checks:
-        // the branch's name is the committer's, and `x@evil%2Ecom#` must not
-        // link to another host.
-        let site_url = site_url.or_else(|| {
-            if !app_id.is_amplify() {
-                return None;
-            }
-            crate::health::site::branch_url(
-                self.site_url_template,
-                app_id,
-                branch_name,
-                &branch_name.display_name(),
-                None,
-                None,
-            )
-            .inspect_err(|e| tracing::warn!(error = %e, "the alert links to no site"))
-            .ok()
-        });
-        Context {
-            environment,
-            app_id: app_id.clone(),
-            branch_name: branch_name.clone(),
-            job_id,
-            commit_id,
-            commit_message,
-            // Only an Amplify job has a page in the Amplify console.
-            console_url: job_id
-                .filter(|_| app_id.is_amplify())
-                .map(|j| console_url(self.region, app_id, branch_name, j)),
-            site_url,
-            author: self
-                .extras
-                .as_ref()
-                .and_then(|x| x.author.as_ref())
-                .map(crate::alert::message::Author::from),
-            custom_site_url: self.extras.as_ref().and_then(|x| x.custom_site_url.clone()),
-        }
-    }
-
-    async fn policy(&self, app: &AppId, branch: &BranchName) -> Result<AlertPolicy, Error> {
-        Ok(match self.store.get_policy(app, branch).await? {
-            Some(stored) => stored.policy.alerts,
-            None => AlertPolicy::default(),
-        })
-    }
-}
-
-fn plain(
-    event_type: &str,
-    headline: &str,
-    category: &str,
-    severity: Severity,
-    summary: String,
-) -> Content {
-    Content {
-        event_type: event_type.into(),
-        headline: headline.into(),
-        category: category.into(),
-        severity,
-        summary,
-        diagnosis: None,
-        fix: None,
-        evidence: Vec::new(),
-        details: Vec::new(),
     }
 }
 

@@ -5,7 +5,8 @@ use crate::alert::{Severity, Signal};
 use crate::core::error::Error;
 use crate::core::events::{ReportConflictEvent, detail_type as dt};
 
-use super::{AlertOutcome, Alerter, plain};
+use super::alerter::{AlertOutcome, Alerter};
+use super::context::plain;
 
 /// The alert's category (and SNS `category` attribute).
 pub const REPORT_CONFLICT_CATEGORY: &str = "report-conflict";

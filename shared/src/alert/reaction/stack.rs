@@ -18,8 +18,8 @@ use crate::effects;
 use crate::ingest::stack_operation::{Operation, read_operation};
 use crate::ports::{DeploymentStore, Stack};
 
+use super::alerter::{AlertOutcome, Alerter};
 use super::diagnosis::record_diagnosis;
-use super::{AlertOutcome, Alerter};
 
 /// Nested stacks followed at most (CloudFormation allows deeper; a
 /// failure five levels down is named at the fifth).

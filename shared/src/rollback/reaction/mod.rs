@@ -20,6 +20,7 @@
 //!   record, no such verdict) is refused and logged: it did not come from
 //!   Sentinel ([`crate::rollback::verdict`]).
 
+mod lock;
 mod observe;
 mod reported;
 mod retry;
