@@ -7,12 +7,12 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use crate::core::model::BasicAuth;
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
 pub use crate::core::error::SecretsError;
 use crate::core::error::{
     AmplifyError, CloudFormationError, MetricsError, PublishError, StoreError,
 };
+pub use crate::core::model::BasicAuth;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::OutboxEntry;
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use chrono::Utc;
 use sentinel_shared::alert::AlertState;
 use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
-use sentinel_shared::core::transitions::Observation;
 use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
+use sentinel_shared::core::transitions::Observation;
 use sentinel_shared::ports::{
     AlertStore, BranchPointer, DeploymentStore, PolicyStore, RollbackStore,
 };

@@ -10,12 +10,12 @@ use super::plan::{
     AmplifyView, ChangeKind, REPORT_ENDS_WITHIN_HOURS, Retention, plan, reconciliation_event, stuck,
 };
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
-use crate::core::transitions::Observation;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_HEALTH;
 use crate::core::model::{AppId, BuildStatus, Environment, Source};
 use crate::core::scope::Scope;
+use crate::core::transitions::Observation;
 use crate::effects::{self, Decided, read_decide_write};
 use crate::health::bake::{BakePolicy, overdue};
 use crate::ingest::reaction::Ingest;

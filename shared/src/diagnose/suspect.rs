@@ -8,8 +8,8 @@
 
 use crate::core::redact::mask_in_text;
 
-use crate::core::verdicts::Evidence;
 use super::text::clean;
+use crate::core::verdicts::Evidence;
 
 /// How many bytes of the log's end are kept for the suspects: a few hundred
 /// lines, more than the error block and Amplify's trailer.

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::core::deployment::DeploymentKey;
-use crate::core::transitions::Observation;
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId, preview};
+use crate::core::transitions::Observation;
 use crate::ingest::envelope::{self, Envelope, malformed, string_field};
 
 pub const SOURCE: &str = "aws.amplify";

@@ -19,10 +19,10 @@ use tracing::{info, warn};
 
 use crate::core::deployment::JobStep;
 use crate::core::deployment::{Deployment, DeploymentKey, JobDetails};
-use crate::core::transitions::{Applied, Observation};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_INGEST;
 use crate::core::model::{BuildStatus, Environment};
+use crate::core::transitions::{Applied, Observation};
 use crate::effects::{self, Decided, read_decide_write};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
 use crate::ingest::report_conflict;

@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::budget;
-pub use crate::core::deployment::Reported;
 use crate::core::deployment::DeploymentKey;
-use crate::core::transitions::Observation;
+pub use crate::core::deployment::Reported;
 use crate::core::error::MalformedEvent;
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId, preview};
 use crate::core::redact::mask_in_text;
+use crate::core::transitions::Observation;
 use crate::core::verdicts::{Diagnosis, Evidence, Secondary};
 use crate::diagnose::catalogue;
 

@@ -43,8 +43,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::core::deployment::Deployment;
-pub use crate::core::figures::{Figures, ObservedCounts, Tier, Tiers};
 use crate::core::enforcement::ObservedKind;
+pub use crate::core::figures::{Figures, ObservedCounts, Tier, Tiers};
 use crate::core::model::{BuildStatus, Environment};
 use crate::core::verdicts::Verdict;
 

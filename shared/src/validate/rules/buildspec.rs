@@ -344,4 +344,3 @@ pub fn normalise_root(raw: &str) -> String {
     }
     root.trim_matches('/').to_owned()
 }
-
