@@ -92,14 +92,16 @@ const PUBLIC_KEY_PREFIXES: &[&str] = &["pk_live_", "pk_test_", "AIza", "G-", "UA
 
 /// What kind of secret a value looks like, if it does.
 pub fn secret_by_value(value: &str) -> Option<&'static str> {
-    if PUBLIC_KEY_PREFIXES.iter().any(|p| value.starts_with(p)) {
-        return None;
-    }
+    // A known secret's shape wins over a public prefix: `G-ghp_…` is a
+    // GitHub token behind an analytics id's prefix, not an analytics id.
     let shape = |(what, re): &&(&str, Regex)| {
         re.is_match(value) && !(*what == CONNECTION_STRING && PORT_THEN_AT.is_match(value))
     };
     if let Some((what, _)) = VALUE_SHAPES.iter().find(shape) {
         return Some(what);
+    }
+    if PUBLIC_KEY_PREFIXES.iter().any(|p| value.starts_with(p)) {
+        return None;
     }
     looks_random(value).then_some("a long high-entropy string")
 }
@@ -398,6 +400,21 @@ mod tests {
             "(0,_aws_amplify_core_internals_utils__WEBPACK_IMPORTED_MODULE_3__.getDeviceName)",
         ] {
             assert_eq!(secret_by_value(value), None, "{value}");
+        }
+    }
+
+    /// A public key's prefix does not hide a secret's shape behind it (the
+    /// fuzzed alert fields found `G-ghp_…` printed: `G-` is an analytics
+    /// id's prefix).
+    #[test]
+    fn a_public_prefix_does_not_hide_a_secret_shape() {
+        for value in [
+            "G-ghp_0123456789abcdefghijABCDEFGHIJ012345",
+            "UA-sk_live_0123456789abcdefABCDEF",
+            "AIzaxoxb-0123456789abcdef",
+        ] {
+            assert!(secret_by_value(value).is_some(), "{value}");
+            assert!(!mask_in_text(value).contains(&value[3..12]), "{value}");
         }
     }
 
