@@ -11,8 +11,10 @@ own children are not an edge (`health/bake` naming `super::Verdict` is how
 a folder shares its types). Test code (`#[cfg(test)]` modules, inline or in
 their own files) is left out: a test may assemble anything.
 
-A circle among siblings is printed with one line of source per edge, and
-the exit status is 1. Usage: scripts/lint-modules.py [crate-dir ...]
+Two layers are held besides: `core` (the kernel) names nothing outside
+itself, and `ports` names only `core` (LAYERS; a feature's own ports live
+in the feature). A circle, or a layer's reach outside its bounds, is
+printed with one line of source per edge, and the exit status is 1. Usage: scripts/lint-modules.py [crate-dir ...]
 (default: shared).
 """
 
@@ -206,6 +208,13 @@ class Crate:
                     yield module, target, path, line, lines[line - 1].strip()
 
 
+# A module (and its descendants) -> the top-level modules it may name.
+LAYERS: dict[tuple[str, ...], set[str]] = {
+    ("core",): {"core"},
+    ("ports",): {"core"},
+}
+
+
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one node (Tarjan)."""
     index, low, stack, on, out = {}, {}, [], set(), []
@@ -252,6 +261,12 @@ def check(crate_dir: Path) -> list[str]:
         graph[a].add(b)
         witness.setdefault((a, b), f"{path}:{line}: {text}")
     problems = []
+    for layer, allowed in LAYERS.items():
+        for (a, b), where in sorted(witness.items()):
+            source = tuple(a.split("::")[1:])
+            target = tuple(b.split("::")[1:])
+            if source[:len(layer)] == layer and target and target[0] not in allowed:
+                problems.append(f"layer: {a} may name only {', '.join(sorted(allowed))}, but names {b}\n  {where}")
     for component in circles(graph):
         lines = [f"import circle: {' <-> '.join(component)}"]
         members = set(component)
@@ -271,7 +286,7 @@ def main(argv: list[str]) -> int:
         print(f"{len(problems)} import circle(s): move the shared type to the lower module (core/), "
               "or pass it in (docs/architecture.md, 'Import rules')", file=sys.stderr)
         return 1
-    print(f"no import circle in {', '.join(str(c) + '/src' for c in crates)}")
+    print(f"no import circle, core and ports within their layers, in {', '.join(str(c) + '/src' for c in crates)}")
     return 0
 
 

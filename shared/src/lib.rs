@@ -23,6 +23,7 @@ pub mod measure;
 pub mod outbound;
 pub mod policy;
 pub mod ports;
+pub mod stack;
 #[doc(hidden)]
 pub mod template_text;
 

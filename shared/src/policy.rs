@@ -4,9 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use std::future::Future;
+
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::Environment;
+use crate::core::error::StoreError;
+use crate::core::model::{AppId, BranchName, Environment};
 use crate::core::verdicts::Severity;
 use crate::validate::catalogue::RULES;
 use crate::validate::policy::ValidationPolicy;
@@ -236,6 +239,32 @@ impl<'a> From<&'a BranchPolicy> for ValidationPolicy<'a> {
             severity: &policy.severity,
         }
     }
+}
+
+/// A policy as stored, with the scope it was found at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub policy: BranchPolicy,
+    /// `branch` or `app`.
+    pub scope: String,
+}
+
+/// Policies per app and branch, changeable without a redeploy.
+pub trait PolicyStore: Send + Sync {
+    /// The branch's policy, else the app's, else `None`.
+    fn get_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: &BranchName,
+    ) -> impl Future<Output = Result<Option<StoredPolicy>, StoreError>> + Send;
+
+    /// Stores a policy for one branch, or for the whole app (`branch_name` None).
+    fn put_policy(
+        &self,
+        app_id: &AppId,
+        branch_name: Option<&BranchName>,
+        policy: &BranchPolicy,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -1,5 +1,12 @@
-//! The ports domain code talks to. Adapters for AWS live in `adapters`,
-//! in-memory ones in `adapters::memory` (unit tests).
+//! The ports every feature shares: deployments and branch state, Amplify,
+//! CloudFormation, EventBridge, the dead-letter queue, secrets' names,
+//! metrics windows and snapshots, CloudWatch, the bake's queue. They name
+//! only `core` types (`make lint` holds it). A port that carries one
+//! feature's own state lives in that feature (`alert::ports`,
+//! `rollback::ports`, `github::ports`, `diagnose::ports`,
+//! `cleanup::ports`, `policy::PolicyStore`); `stack::Stack` names one set
+//! of all of them. Adapters for AWS live in `adapters`, in-memory ones in
+//! `adapters::memory` (unit tests).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -399,32 +406,6 @@ pub trait EventPublisher: Send + Sync {
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
-/// A policy as stored, with the scope it was found at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredPolicy {
-    pub policy: crate::policy::BranchPolicy,
-    /// `branch` or `app`.
-    pub scope: String,
-}
-
-/// Policies per app and branch, changeable without a redeploy.
-pub trait PolicyStore: Send + Sync {
-    /// The branch's policy, else the app's, else `None`.
-    fn get_policy(
-        &self,
-        app_id: &AppId,
-        branch_name: &BranchName,
-    ) -> impl Future<Output = Result<Option<StoredPolicy>, StoreError>> + Send;
-
-    /// Stores a policy for one branch, or for the whole app (`branch_name` None).
-    fn put_policy(
-        &self,
-        app_id: &AppId,
-        branch_name: Option<&BranchName>,
-        policy: &crate::policy::BranchPolicy,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
 /// Where a record that can never succeed goes, with its reason.
 pub trait DeadLetterSink: Send + Sync {
     /// `source` is the queue the record came from (its ARN), so that a
@@ -436,85 +417,6 @@ pub trait DeadLetterSink: Send + Sync {
         reason: &str,
         source: Option<&str>,
     ) -> impl Future<Output = Result<(), String>> + Send;
-}
-
-/// Per-branch alert state, written with a version condition.
-pub trait AlertStore: Send + Sync {
-    fn get_alert_state(
-        &self,
-        app_id: &AppId,
-        branch_name: &BranchName,
-    ) -> impl Future<Output = Result<Option<crate::alert::AlertState>, StoreError>> + Send;
-
-    /// Writes the state if its stored version is still `state.version`
-    /// (absent for 0), storing it with version + 1; else
-    /// [`StoreError::Conflict`].
-    fn save_alert_state(
-        &self,
-        state: &crate::alert::AlertState,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// Where alerts go (the SNS topic).
-pub trait Notifier: Send + Sync {
-    fn notify(
-        &self,
-        notification: &crate::alert::Notification,
-    ) -> impl Future<Output = Result<(), PublishError>> + Send;
-}
-
-/// Why a log could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LogError {
-    /// Expired, deleted, or refused: it will not come back.
-    #[error("log unavailable: {0}")]
-    Unavailable(String),
-    /// The connection broke or timed out.
-    #[error("log read failed: {0}")]
-    Failed(String),
-}
-
-/// Reads a build log by URL as a stream, feeding it to the diagnoser.
-pub trait LogSource: Send + Sync {
-    fn read_log(
-        &self,
-        url: &str,
-        into: &mut crate::diagnose::Diagnoser,
-    ) -> impl Future<Output = Result<(), LogError>> + Send;
-}
-
-/// Per-branch rollback state, written with a version condition.
-pub trait RollbackStore: Send + Sync {
-    fn get_rollback_state(
-        &self,
-        app_id: &AppId,
-        branch_name: &BranchName,
-    ) -> impl Future<Output = Result<Option<crate::rollback::RollbackState>, StoreError>> + Send;
-
-    /// Writes the state if its stored version is still `state.version`
-    /// (absent for 0), storing it with version + 1; else
-    /// [`StoreError::Conflict`].
-    fn save_rollback_state(
-        &self,
-        state: &crate::rollback::RollbackState,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// What Sentinel wrote to GitHub for each job (`github::state`), written
-/// with a version condition.
-pub trait GitHubStateStore: Send + Sync {
-    fn get_github_state(
-        &self,
-        key: &DeploymentKey,
-    ) -> impl Future<Output = Result<Option<crate::github::state::GitHubState>, StoreError>> + Send;
-
-    /// Writes the state if its stored version is still `state.version`
-    /// (absent for 0), storing it with version + 1; else
-    /// [`StoreError::Conflict`].
-    fn save_github_state(
-        &self,
-        state: &crate::github::state::GitHubState,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The alerter's own queue, for a GitHub update to try again later: a
@@ -577,63 +479,6 @@ pub trait MetricsStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// One item of the table, as cleanup sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ItemKey {
-    pub pk: String,
-    pub sk: String,
-}
-
-impl std::fmt::Display for ItemKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} / {}", self.pk, self.sk)
-    }
-}
-
-/// What an item holds, decoded; what cleanup cannot read is `Other` and is
-/// never touched.
-#[derive(Debug, Clone)]
-pub enum StoredItem {
-    Deployment(Box<Deployment>),
-    BranchState {
-        app_id: AppId,
-        branch_name: BranchName,
-        state: BranchState,
-    },
-    Alerts(Box<crate::alert::AlertState>),
-    Rollback(Box<crate::rollback::RollbackState>),
-    /// A dated metrics snapshot (the daily roll-up) of that day.
-    Snapshot(chrono::NaiveDate),
-    /// A once-only claim (idempotency record).
-    Claim,
-    /// Policies, the latest snapshots, anything unknown.
-    Other,
-}
-
-#[derive(Debug, Clone)]
-pub struct StoredEntry {
-    pub key: ItemKey,
-    /// The TTL attribute (epoch seconds), if the item has one.
-    pub expires_at: Option<i64>,
-    pub item: StoredItem,
-}
-
-/// The whole table, for the one job that must see every item (cleanup).
-pub trait CleanupStore: Send + Sync {
-    /// Every item, decoded (a paged Scan: cleanup runs daily; every other
-    /// read is a key or index lookup).
-    fn inventory(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
-
-    fn delete_item(&self, key: &ItemKey) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Sets the TTL attribute (epoch seconds).
-    fn set_expiry(
-        &self,
-        key: &ItemKey,
-        at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
 /// Amplify Hosting's metrics and the team's alarms, in CloudWatch (a bake).
 pub trait HostingMetrics: Send + Sync {
     /// The app's `AWS/AmplifyHosting` figures over `[from, to)` (whole
@@ -663,25 +508,4 @@ pub trait BakeSteps: Send + Sync {
         body: &str,
         delay_seconds: u32,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
-}
-
-/// The adapters of one running stack, named once: the AWS ones in the
-/// functions and the CLI (`adapters::Aws`), the in-memory ones in unit
-/// tests (`adapters::memory::InMemory`). A reaction is generic over one
-/// `Stack` rather than over each port it uses.
-pub trait Stack: 'static {
-    type Store: DeploymentStore
-        + PolicyStore
-        + AlertStore
-        + RollbackStore
-        + MetricsStore
-        + GitHubStateStore;
-    type Amplify: AmplifyApi;
-    type CloudFormation: CloudFormationApi;
-    type Publisher: EventPublisher;
-    type DeadLetter: DeadLetterSink;
-    type Notifier: Notifier;
-    type Logs: LogSource;
-    type Secrets: SecretNames;
-    type GitHub: crate::github::api::GitHubApi;
 }

@@ -243,7 +243,8 @@ async fn a_bake_on_the_real_adapters_fails_on_failing_traffic_and_decides_each_s
     use sentinel_shared::health::Verdict;
     use sentinel_shared::health::bake::BakePolicy;
     use sentinel_shared::health::bake::reaction::{BakeStepEvent, Baker, StepResult, plan};
-    use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+    use sentinel_shared::policy::PolicyStore;
+    use sentinel_shared::ports::DeploymentStore;
 
     let stack = Stack::new().await;
     let store = stack.store();

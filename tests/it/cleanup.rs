@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sentinel_shared::alert::AlertState;
+use sentinel_shared::alert::ports::AlertStore;
 use sentinel_shared::core::deployment::{Deployment, DeploymentKey};
 use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
 use sentinel_shared::core::transitions::Observation;
-use sentinel_shared::ports::{
-    AlertStore, BranchPointer, DeploymentStore, PolicyStore, RollbackStore,
-};
+use sentinel_shared::policy::PolicyStore;
+use sentinel_shared::ports::{BranchPointer, DeploymentStore};
+use sentinel_shared::rollback::ports::RollbackStore;
 use sentinel_shared::rollback::{BranchLock, Lease, RollbackState};
 use serde_json::{Value, json};
 

@@ -312,7 +312,7 @@ async fn a_test_alert_arrives_through_the_real_path_marked_and_opens_no_incident
     let body = message["Message"].as_str().unwrap_or_default();
     assert!(body.contains("doctor-test"), "{body}");
     // No incident: the branch's alert state has nothing open or resolved.
-    use sentinel_shared::ports::AlertStore;
+    use sentinel_shared::alert::ports::AlertStore;
     let state = stack
         .store()
         .get_alert_state(&"dsentinel0001".parse().unwrap(), &branch.parse().unwrap())

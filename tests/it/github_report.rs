@@ -344,8 +344,8 @@ async fn with_github_answering_500_alerts_and_rollbacks_are_on_time() {
 #[tokio::test]
 async fn the_github_state_item_is_written_under_its_version() {
     use sentinel_shared::core::error::StoreError;
+    use sentinel_shared::github::ports::GitHubStateStore;
     use sentinel_shared::github::state::GitHubState;
-    use sentinel_shared::ports::GitHubStateStore;
 
     let stack = Stack::new().await;
     let store = stack.store();

@@ -8,7 +8,8 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::DeploymentKey;
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::health::Verdict;
-use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+use sentinel_shared::policy::PolicyStore;
+use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
 use crate::end_to_end::{ensure_watched_app, watched_app};

@@ -12,7 +12,9 @@ use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord}
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::core::verdicts::Verdict;
 use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::ports::{DeploymentStore, PolicyStore, RollbackStore};
+use sentinel_shared::policy::PolicyStore;
+use sentinel_shared::ports::DeploymentStore;
+use sentinel_shared::rollback::ports::RollbackStore;
 use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};

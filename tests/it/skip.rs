@@ -10,7 +10,8 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::{Deployment, DeploymentKey, SkipKind};
 use sentinel_shared::core::model::BuildStatus;
 use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::ports::{DeploymentStore, PolicyStore};
+use sentinel_shared::policy::PolicyStore;
+use sentinel_shared::ports::DeploymentStore;
 use serde_json::{Value, json};
 
 use crate::end_to_end::{ensure_watched_app, watched_app};

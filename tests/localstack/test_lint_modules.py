@@ -133,3 +133,21 @@ def test_a_table_that_is_gone_is_named(tmp_path):
     run = lint_sizes(git_tree(tmp_path, {"src/short.py": 10}))
     assert run.returncode == 1
     assert "TABLES names shared/src/diagnose/catalogue.rs, which is gone" in run.stdout
+
+
+def test_core_names_nothing_outside_it_and_ports_only_core(tmp_path):
+    files = {
+        "lib.rs": "pub mod core;\npub mod ports;\npub mod health;\n",
+        "core/mod.rs": "pub mod model;\n",
+        "core/model.rs": "pub struct Id;\n",
+        "ports.rs": "use crate::core::model::Id;\npub trait Store { fn get(&self, id: &Id); }\n",
+        "health.rs": "pub struct Verdict;\n",
+    }
+    assert lint_modules(crate(tmp_path / "ok", files)).returncode == 0
+    bad = dict(files)
+    bad["ports.rs"] = files["ports.rs"] + "pub trait Checks { fn v(&self) -> crate::health::Verdict; }\n"
+    bad["core/model.rs"] = "pub struct Id(crate::health::Verdict);\n"
+    run = lint_modules(crate(tmp_path / "bad", bad))
+    assert run.returncode == 1
+    assert "layer: crate::ports may name only core, but names crate::health" in run.stdout
+    assert "layer: crate::core::model may name only core, but names crate::health" in run.stdout

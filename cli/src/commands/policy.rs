@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use sentinel_shared::core::model::{AppId, BranchName};
 use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::ports::PolicyStore;
+use sentinel_shared::policy::PolicyStore;
 
 use crate::commands::Ctx;
 

@@ -16,7 +16,8 @@ use sentinel_shared::github::reaction::{
     Breaker, GITHUB_ONLY, GitHubOutcome, GitHubReporter, RetryRequest,
 };
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{RetryQueue, Stack};
+use sentinel_shared::ports::RetryQueue;
+use sentinel_shared::stack::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 

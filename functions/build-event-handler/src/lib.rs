@@ -18,7 +18,7 @@ use sentinel_shared::ingest::reaction::{Ingest, IngestOutcome, StackIngest};
 use sentinel_shared::ingest::report_event::{self, ReportEvent};
 use sentinel_shared::ingest::stack_event::{self, StackStatusEvent};
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::Stack;
+use sentinel_shared::stack::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 

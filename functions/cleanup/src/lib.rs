@@ -5,12 +5,13 @@
 use std::io::Write;
 
 use lambda_runtime::LambdaEvent;
+use sentinel_shared::cleanup::ports::CleanupStore;
 use sentinel_shared::cleanup::{Cleanup, Report, Retention};
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::error::MalformedEvent;
 use sentinel_shared::core::model::AppId;
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::{CleanupStore, Stack};
+use sentinel_shared::stack::Stack;
 use serde_json::Value;
 use tracing::Instrument;
 

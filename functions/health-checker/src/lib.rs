@@ -14,7 +14,8 @@ use sentinel_shared::health::bake::reaction::{BAKE_STEP, BakeStepEvent, Baker, S
 use sentinel_shared::health::reaction::{DeployCheckOutcome, HealthChecker, ScheduleOutcome};
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
 use sentinel_shared::outbound::Outbound;
-use sentinel_shared::ports::{BakeSteps, HostingMetrics, Stack};
+use sentinel_shared::ports::{BakeSteps, HostingMetrics};
+use sentinel_shared::stack::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 

@@ -11,7 +11,7 @@ use sentinel_shared::core::error::Error;
 use sentinel_shared::lambda::runtime::{self, Clients, Delivery};
 use sentinel_shared::metrics::event_metrics::EventMetrics;
 use sentinel_shared::metrics::reaction::{ACCEPTED, Collector};
-use sentinel_shared::ports::Stack;
+use sentinel_shared::stack::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 

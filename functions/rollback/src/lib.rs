@@ -7,9 +7,9 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::Envelope;
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::Stack;
 use sentinel_shared::rollback::AutoRollback;
 use sentinel_shared::rollback::reaction::{ACCEPTED, RollbackAction, Rollbacker};
+use sentinel_shared::stack::Stack;
 use serde_json::{Value, json};
 use tracing::Instrument;
 

@@ -6,7 +6,7 @@ use lambda_runtime::LambdaEvent;
 use sentinel_shared::core::error::Error;
 use sentinel_shared::core::events::{BuildEvent, Envelope};
 use sentinel_shared::lambda::runtime::{self, Clients};
-use sentinel_shared::ports::Stack;
+use sentinel_shared::stack::Stack;
 use sentinel_shared::validate::reaction::{ACCEPTED, ValidationOutcome, Validator};
 use serde_json::{Value, json};
 use tracing::Instrument;

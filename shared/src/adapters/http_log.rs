@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::diagnose::Diagnoser;
+use crate::diagnose::ports::{LogError, LogSource};
 use crate::outbound::Outbound;
-use crate::ports::{LogError, LogSource};
 
 /// How much of one log is read: enough for any real build log (Amplify's
 /// are a few MB), bounded so that one log cannot hold the invocation.

@@ -17,7 +17,7 @@ pub mod ssm;
 /// The stack as deployed: every port on AWS.
 pub struct Aws;
 
-impl crate::ports::Stack for Aws {
+impl crate::stack::Stack for Aws {
     type Store = dynamodb::DynamoStore;
     type Amplify = amplify::AmplifyClient;
     type CloudFormation = cloudformation::CloudFormationClient;

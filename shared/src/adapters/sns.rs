@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::sdk::classify;
 use crate::alert::Notification;
+use crate::alert::ports::Notifier;
 use crate::core::error::PublishError;
-use crate::ports::Notifier;
 
 /// The SNS message of `n` (`MessageStructure: json`): a body per protocol.
 pub fn message(n: &Notification) -> String {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod escape;
 pub mod message;
 pub mod policy;
+pub mod ports;
 pub mod reaction;
 pub mod state;
 

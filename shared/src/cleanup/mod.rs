@@ -33,6 +33,7 @@
 //!   ports.
 
 pub mod plan;
+pub mod ports;
 pub mod reaction;
 pub mod report;
 

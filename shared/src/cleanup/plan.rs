@@ -11,7 +11,7 @@ use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId, Source};
 use crate::ingest::amplify_event::AmplifyStatusEvent;
 // The inventory's data types only: the store traits stay in the reaction.
-use crate::ports::{ItemKey, StoredEntry, StoredItem};
+use crate::cleanup::ports::{ItemKey, StoredEntry, StoredItem};
 
 /// Successful deployments of a production branch always kept.
 pub const KEEP_PRODUCTION_SUCCESSES: usize = 10;

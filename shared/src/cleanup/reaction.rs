@@ -10,6 +10,7 @@ use super::plan::{
     AmplifyView, ChangeKind, REPORT_ENDS_WITHIN_HOURS, Retention, plan, reconciliation_event, stuck,
 };
 use super::report::{CLEANUP_COMPLETED, OWNER_CLEANUP, Report};
+use crate::cleanup::ports::{CleanupStore, ItemKey, StoredEntry, StoredItem};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, CloudFormationError, Error};
 use crate::core::events::OWNER_HEALTH;
@@ -21,10 +22,8 @@ use crate::health::bake::{BakePolicy, overdue};
 use crate::ingest::reaction::Ingest;
 use crate::ingest::stack_event::{self, StackStatusMeaning};
 use crate::ingest::stack_operation::{Operation, read_operation};
-use crate::ports::{
-    AmplifyApi, CleanupStore, DeploymentStore, EventPublisher, ItemKey, Stack, StoredEntry,
-    StoredItem,
-};
+use crate::ports::{AmplifyApi, DeploymentStore, EventPublisher};
+use crate::stack::Stack;
 
 /// ListJobs looks at this many recent jobs per branch.
 pub const RECENT_JOBS: usize = 20;

@@ -4,9 +4,10 @@ use super::plan::{
     AmplifyView, ChangeKind, Plan, Retention, epoch, plan, reconciliation_event, stuck,
 };
 use crate::alert::AlertState;
+use crate::cleanup::ports::{ItemKey, StoredEntry, StoredItem};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
-use crate::ports::{BranchState, ItemKey, StoredEntry, StoredItem};
+use crate::ports::BranchState;
 use crate::rollback::{BranchLock, RollbackState};
 
 fn now() -> DateTime<Utc> {

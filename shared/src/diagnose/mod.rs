@@ -39,6 +39,7 @@ pub mod catalogue;
 mod engine;
 mod finder;
 mod link;
+pub mod ports;
 mod report;
 pub mod stack;
 mod stream;

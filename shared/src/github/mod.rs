@@ -21,6 +21,7 @@ pub mod api;
 pub mod markdown;
 pub mod permissions;
 pub mod policy;
+pub mod ports;
 pub mod reaction;
 pub mod render;
 pub mod settings;

@@ -52,7 +52,8 @@ use crate::core::error::Error;
 use crate::core::events::Envelope;
 use crate::core::model::Environment;
 use crate::github::api::GitHubError;
-use crate::ports::{RetryQueue, Stack};
+use crate::ports::RetryQueue;
+use crate::stack::Stack;
 use jobs::{jobs_of, replacement};
 
 // What the tests (`use super::*`) name through this module.

@@ -17,7 +17,7 @@ pub use live::{LEGACY_RECENT, LIVE_CHECKS_AT_ONCE, MAX_LIVE_BRANCHES, ScheduleOu
 
 use crate::core::events::detail_type;
 use crate::outbound::Outbound;
-use crate::ports::Stack;
+use crate::stack::Stack;
 
 /// The detail type the health checker takes (besides its schedule).
 pub const ACCEPTED: &[&str] = &[detail_type::BUILD_SUCCEEDED];

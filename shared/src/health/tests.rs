@@ -689,7 +689,8 @@ mod site_resolution {
     use crate::core::model::{BuildStatus, Environment, JobId};
     use crate::health::reaction::HealthChecker;
     use crate::policy::BranchPolicy;
-    use crate::ports::{DeploymentStore, DomainAssociation, PolicyStore, SubDomain};
+    use crate::policy::PolicyStore;
+    use crate::ports::{DeploymentStore, DomainAssociation, SubDomain};
 
     /// (path, Authorization) of every request the site got.
     type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
@@ -905,7 +906,8 @@ mod scheduled {
     use crate::core::scope::Scope;
     use crate::health::reaction::{HealthChecker, LIVE_CHECKS_AT_ONCE, ScheduleOutcome};
     use crate::policy::BranchPolicy;
-    use crate::ports::{BranchPointer, DeploymentStore, PolicyStore};
+    use crate::policy::PolicyStore;
+    use crate::ports::{BranchPointer, DeploymentStore};
 
     /// The site: every request's path, and the most served at once.
     #[derive(Clone, Default)]
@@ -1211,7 +1213,8 @@ mod budgets {
     use crate::core::model::{BuildStatus, Environment, JobId};
     use crate::health::reaction::HealthChecker;
     use crate::policy::BranchPolicy;
-    use crate::ports::{DeploymentStore, PolicyStore};
+    use crate::policy::PolicyStore;
+    use crate::ports::DeploymentStore;
 
     #[tokio::test]
     async fn a_megabyte_json_value_failing_json_equals_fits_the_record_and_the_event() {
@@ -1312,7 +1315,8 @@ mod reported {
     use crate::core::model::{BuildStatus, Environment, JobId};
     use crate::health::reaction::HealthChecker;
     use crate::policy::BranchPolicy;
-    use crate::ports::{DeploymentStore, PolicyStore};
+    use crate::policy::PolicyStore;
+    use crate::ports::DeploymentStore;
 
     /// Checks a reported deploy of `shop-api` whose site serves `served`;
     /// the record's verdict (if any) and the events published.

@@ -29,9 +29,8 @@ use crate::ingest::report_conflict;
 use crate::ingest::report_event::ReportEvent;
 use crate::ingest::stack_event::{self, StackStatusEvent, StackStatusMeaning};
 use crate::ingest::stack_operation::{self, Operation, environment_label, read_operation};
-use crate::ports::{
-    AmplifyApi, BranchPointer, CloudFormationApi, DeploymentStore, Stack, StackEvent,
-};
+use crate::ports::{AmplifyApi, BranchPointer, CloudFormationApi, DeploymentStore, StackEvent};
+use crate::stack::Stack;
 
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::core::model::Environment;
 use crate::core::scope::Scope;
 use crate::lambda::config::Config;
 use crate::lambda::sqs_batch;
-use crate::ports::Stack;
+use crate::stack::Stack;
 
 /// The adapters every function's handler works with (one per port), and the
 /// stack's environment. Generic over the [`Stack`] so that unit tests pass

@@ -24,7 +24,7 @@ pub use schedule::{METRIC_WINDOWS, OWNER_METRICS, RunOutcome, started_between};
 use crate::core::events::detail_type;
 use crate::core::model::Environment;
 use crate::metrics::event_metrics::EventMetrics;
-use crate::ports::Stack;
+use crate::stack::Stack;
 
 // What the tests (`use super::*`) name through this module.
 #[cfg(test)]

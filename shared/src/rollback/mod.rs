@@ -6,6 +6,7 @@
 
 pub mod operator;
 pub mod policy;
+pub mod ports;
 pub mod reaction;
 pub mod state;
 pub mod verdict;

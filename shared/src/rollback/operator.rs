@@ -6,9 +6,10 @@ use chrono::Utc;
 
 use crate::core::error::Error;
 use crate::core::model::{AppId, BranchName};
-use crate::ports::{AmplifyApi, Stack};
+use crate::ports::AmplifyApi;
 use crate::rollback::reaction::Rollbacker;
 use crate::rollback::{BranchLock, RollbackState};
+use crate::stack::Stack;
 
 impl<K: Stack> Rollbacker<'_, K> {
     /// Releases the branch's lock, recording who, and gives the branch back

@@ -41,9 +41,9 @@ use crate::core::events::{
 use crate::core::model::{Environment, JobId};
 use crate::effects;
 use crate::policy::BranchPolicy;
-use crate::ports::{
-    AmplifyApi, AppInfo, BranchInfo, DeploymentStore, PolicyStore, SecretNames, SecretsError, Stack,
-};
+use crate::policy::PolicyStore;
+use crate::ports::{AmplifyApi, AppInfo, BranchInfo, DeploymentStore, SecretNames, SecretsError};
+use crate::stack::Stack;
 use crate::validate::{self, Platform, Report, Secrets, SourceFile, ValidationInput};
 use stop::record_stop;
 

@@ -10,7 +10,8 @@ use crate::adapters::memory::{
 };
 use crate::core::deployment::JobDetails;
 use crate::github::api::{CommitInfo, Comparison, GitHubError};
-use crate::ports::{BranchPointer, RollbackStore};
+use crate::ports::BranchPointer;
+use crate::rollback::ports::RollbackStore;
 
 const BASE: &str = "1111111111111111111111111111111111111111";
 const HEAD: &str = "2222222222222222222222222222222222222222";

@@ -312,7 +312,8 @@ mod amplify_secrets {
     use crate::core::error::{Error, SecretsError};
     use crate::core::events::BuildEvent;
     use crate::core::model::{BuildStatus, JobId};
-    use crate::ports::{DeploymentStore, PolicyStore};
+    use crate::policy::PolicyStore;
+    use crate::ports::DeploymentStore;
     use crate::validate::reaction::Validator;
 
     fn policy() -> BranchPolicy {

@@ -3,11 +3,12 @@
 
 use super::{ALERTS_SK, DynamoStore, ROLLBACK_SK, Read, branch_pk, decode_item, n, s};
 use crate::alert::AlertState;
+use crate::alert::ports::AlertStore;
 use crate::core::error::StoreError;
 use crate::core::model::{AppId, BranchName};
 use crate::core::version::Versioned;
-use crate::ports::{AlertStore, RollbackStore};
 use crate::rollback::RollbackState;
+use crate::rollback::ports::RollbackStore;
 
 /// Where a kind of per-branch state is kept, and how its item is tagged.
 trait BranchItem: Versioned + serde::Serialize + serde::de::DeserializeOwned + Clone {

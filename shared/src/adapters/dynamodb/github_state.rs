@@ -5,8 +5,8 @@
 use super::{DynamoStore, GITHUB_SK_PREFIX, Read, branch_pk, decode_item, n, s};
 use crate::core::deployment::DeploymentKey;
 use crate::core::error::StoreError;
+use crate::github::ports::GitHubStateStore;
 use crate::github::state::GitHubState;
-use crate::ports::GitHubStateStore;
 
 /// The item's sort key.
 pub fn github_sk(key: &DeploymentKey) -> String {

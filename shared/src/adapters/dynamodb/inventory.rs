@@ -6,10 +6,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::{
     ALERTS_SK, DynamoStore, Item, ROLLBACK_SK, STATE_SK, n, next_page, s, sdk_error, written,
 };
+use crate::cleanup::ports::{CleanupStore, ItemKey, StoredEntry, StoredItem};
 use crate::core::deployment::Deployment;
 use crate::core::error::StoreError;
 use crate::core::model::{AppId, BranchName};
-use crate::ports::{BranchState, CleanupStore, ItemKey, StoredEntry, StoredItem};
+use crate::ports::BranchState;
 
 /// Cleanup leaves what it cannot read alone, so a bad item is `Other`, not
 /// an error.

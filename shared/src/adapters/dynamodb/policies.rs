@@ -7,7 +7,7 @@ use super::{DynamoStore, Read, s, sdk_error};
 use crate::core::error::StoreError;
 use crate::core::model::{AppId, BranchName};
 use crate::policy::BranchPolicy;
-use crate::ports::{PolicyStore, StoredPolicy};
+use crate::policy::{PolicyStore, StoredPolicy};
 
 fn policy_pk(app_id: &AppId) -> String {
     format!("POLICY#{app_id}")

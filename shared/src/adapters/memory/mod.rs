@@ -36,7 +36,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The stack in memory, for unit tests.
 pub struct InMemory;
 
-impl crate::ports::Stack for InMemory {
+impl crate::stack::Stack for InMemory {
     type Store = MemoryStore;
     type Amplify = MemoryAmplify;
     type CloudFormation = MemoryCloudFormation;

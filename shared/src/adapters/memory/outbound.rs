@@ -24,7 +24,7 @@ impl MemoryNotifier {
     }
 }
 
-impl crate::ports::Notifier for MemoryNotifier {
+impl crate::alert::ports::Notifier for MemoryNotifier {
     async fn notify(&self, n: &crate::alert::Notification) -> Result<(), PublishError> {
         if self
             .fail_next
@@ -44,16 +44,16 @@ pub struct MemoryLogs {
     pub logs: Mutex<HashMap<String, Vec<u8>>>,
 }
 
-impl crate::ports::LogSource for MemoryLogs {
+impl crate::diagnose::ports::LogSource for MemoryLogs {
     async fn read_log(
         &self,
         url: &str,
         into: &mut crate::diagnose::Diagnoser,
-    ) -> Result<(), crate::ports::LogError> {
+    ) -> Result<(), crate::diagnose::ports::LogError> {
         let logs = lock(&self.logs);
-        let log = logs
-            .get(url)
-            .ok_or_else(|| crate::ports::LogError::Unavailable("403 Request has expired".into()))?;
+        let log = logs.get(url).ok_or_else(|| {
+            crate::diagnose::ports::LogError::Unavailable("403 Request has expired".into())
+        })?;
         for chunk in log.chunks(8192) {
             into.feed(chunk);
         }

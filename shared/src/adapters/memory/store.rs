@@ -107,7 +107,7 @@ fn save_versioned<T: Clone>(
     Ok(())
 }
 
-impl crate::ports::RollbackStore for MemoryStore {
+impl crate::rollback::ports::RollbackStore for MemoryStore {
     async fn get_rollback_state(
         &self,
         app_id: &AppId,
@@ -132,12 +132,12 @@ impl crate::ports::RollbackStore for MemoryStore {
     }
 }
 
-impl crate::ports::PolicyStore for MemoryStore {
+impl crate::policy::PolicyStore for MemoryStore {
     async fn get_policy(
         &self,
         app_id: &AppId,
         branch_name: &BranchName,
-    ) -> Result<Option<crate::ports::StoredPolicy>, StoreError> {
+    ) -> Result<Option<crate::policy::StoredPolicy>, StoreError> {
         self.policies.get_policy(app_id, branch_name).await
     }
 
@@ -275,7 +275,7 @@ impl DeploymentStore for MemoryStore {
     }
 }
 
-impl crate::ports::AlertStore for MemoryStore {
+impl crate::alert::ports::AlertStore for MemoryStore {
     async fn get_alert_state(
         &self,
         app_id: &AppId,
@@ -306,18 +306,18 @@ pub struct MemoryPolicies {
     pub policies: Mutex<HashMap<(String, Option<String>), crate::policy::BranchPolicy>>,
 }
 
-impl crate::ports::PolicyStore for MemoryPolicies {
+impl crate::policy::PolicyStore for MemoryPolicies {
     async fn get_policy(
         &self,
         app_id: &AppId,
         branch_name: &BranchName,
-    ) -> Result<Option<crate::ports::StoredPolicy>, StoreError> {
+    ) -> Result<Option<crate::policy::StoredPolicy>, StoreError> {
         let all = lock(&self.policies);
         let branch = all.get(&(app_id.to_string(), Some(branch_name.to_string())));
         let found = branch
             .map(|p| (p, "branch"))
             .or_else(|| all.get(&(app_id.to_string(), None)).map(|p| (p, "app")));
-        Ok(found.map(|(policy, scope)| crate::ports::StoredPolicy {
+        Ok(found.map(|(policy, scope)| crate::policy::StoredPolicy {
             policy: policy.clone(),
             scope: scope.into(),
         }))
@@ -337,7 +337,7 @@ impl crate::ports::PolicyStore for MemoryPolicies {
     }
 }
 
-impl crate::ports::GitHubStateStore for MemoryStore {
+impl crate::github::ports::GitHubStateStore for MemoryStore {
     async fn get_github_state(
         &self,
         key: &DeploymentKey,

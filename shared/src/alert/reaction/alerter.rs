@@ -1,7 +1,7 @@
 //! The alerter: the ports and settings it reacts with, and what one
 //! delivery led to. Its reactions are the files beside this one.
 
-use crate::ports::Stack;
+use crate::stack::Stack;
 
 pub struct Alerter<'a, K: Stack> {
     pub store: &'a K::Store,

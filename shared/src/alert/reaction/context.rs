@@ -9,7 +9,8 @@ use crate::alert::message::{Content, Context};
 use crate::alert::{AlertPolicy, Severity};
 use crate::core::error::Error;
 use crate::core::model::{AppId, BranchName, Environment, JobId};
-use crate::ports::{PolicyStore, Stack};
+use crate::policy::PolicyStore;
+use crate::stack::Stack;
 
 impl<K: Stack> Alerter<'_, K> {
     #[allow(clippy::too_many_arguments)]

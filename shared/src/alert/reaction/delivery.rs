@@ -6,11 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use tracing::info;
 
 use crate::alert::message::{Content, Context, render};
+use crate::alert::ports::{AlertStore, Notifier};
 use crate::alert::{AlertState, Decision, Severity, Signal};
 use crate::core::budget;
 use crate::core::error::{Error, StoreError};
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{AlertStore, Notifier, Stack};
+use crate::stack::Stack;
 
 use super::alerter::{AlertOutcome, Alerter};
 

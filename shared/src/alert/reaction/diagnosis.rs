@@ -9,9 +9,11 @@ use crate::alert::{Severity, Signal};
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, DiagnosisEvent, OWNER_ALERTER, detail_type as dt};
+use crate::diagnose::ports::LogSource;
 use crate::diagnose::{Diagnoser, Diagnosis};
 use crate::effects::{self};
-use crate::ports::{AmplifyApi, DeploymentStore, LogSource, Stack};
+use crate::ports::{AmplifyApi, DeploymentStore};
+use crate::stack::Stack;
 
 use super::alerter::{AlertOutcome, Alerter};
 

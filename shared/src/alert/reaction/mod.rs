@@ -33,7 +33,7 @@ use crate::core::events::{
     AlertTestEvent, BuildEvent, DegradationEvent, Envelope, HealthEvent, ObservedEvent,
     RollbackEvent, ValidationEvent, detail_type as dt,
 };
-use crate::ports::Stack;
+use crate::stack::Stack;
 use context::plain;
 
 // What the tests (`use super::*`) name through this module.

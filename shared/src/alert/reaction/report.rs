@@ -11,7 +11,7 @@ use super::context::plain;
 /// The alert's category (and SNS `category` attribute).
 pub const REPORT_CONFLICT_CATEGORY: &str = "report-conflict";
 
-impl<K: crate::ports::Stack> Alerter<'_, K> {
+impl<K: crate::stack::Stack> Alerter<'_, K> {
     /// A notice: the deploy's own alerts (failed, unhealthy) follow from
     /// its record; this one says that two reports disagreed, so that the
     /// verdict a deploy script acted on can be checked.

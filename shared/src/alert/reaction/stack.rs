@@ -16,7 +16,8 @@ use crate::diagnose::Diagnosis;
 use crate::diagnose::stack::{self as stack_diagnosis, Trail};
 use crate::effects;
 use crate::ingest::stack_operation::{Operation, read_operation};
-use crate::ports::{DeploymentStore, Stack};
+use crate::ports::DeploymentStore;
+use crate::stack::Stack;
 
 use super::alerter::{AlertOutcome, Alerter};
 use super::diagnosis::record_diagnosis;

@@ -7,9 +7,10 @@ use crate::adapters::memory::{
     InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher,
     MemoryStore,
 };
+use crate::alert::ports::AlertStore;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
-use crate::ports::{AlertStore, DeploymentStore};
+use crate::ports::DeploymentStore;
 
 struct World {
     store: MemoryStore,

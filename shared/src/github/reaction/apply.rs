@@ -11,9 +11,9 @@ use crate::core::model::BranchName;
 use crate::github::api::{AuthKind, GitHubApi, GitHubError, Repo};
 use crate::github::render::{self, COMMENT_MARKER, PrComment, RenderContext};
 use crate::github::state::{GitHubState, fingerprint, goes_back};
-use crate::ports::{
-    AmplifyApi, AppInfo, DeploymentStore, PolicyStore, RetryQueue, Stack, StoredPolicy,
-};
+use crate::policy::{PolicyStore, StoredPolicy};
+use crate::ports::{AmplifyApi, AppInfo, DeploymentStore, RetryQueue};
+use crate::stack::Stack;
 
 /// Amplify's monorepo app root variable.
 const MONOREPO_APP_ROOT: &str = "AMPLIFY_MONOREPO_APP_ROOT";

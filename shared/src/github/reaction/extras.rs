@@ -9,7 +9,9 @@ use super::retry::retry_delay;
 use crate::core::deployment::DeploymentKey;
 use crate::core::model::{AppId, BranchName, JobId};
 use crate::github::api::{CommitInfo, GitHubApi, Repo};
-use crate::ports::{AmplifyApi, AppInfo, GitHubStateStore, RetryQueue, Stack};
+use crate::github::ports::GitHubStateStore;
+use crate::ports::{AmplifyApi, AppInfo, RetryQueue};
+use crate::stack::Stack;
 
 /// How long an alert waits at most for the commit's author.
 pub const AUTHOR_TIMEOUT: Duration = Duration::from_secs(2);

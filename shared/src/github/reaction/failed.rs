@@ -10,7 +10,8 @@ use super::{Failure, GitHubOutcome, GitHubReporter};
 use crate::core::deployment::DeploymentKey;
 use crate::core::model::Environment;
 use crate::metrics::emf::{self, Unit};
-use crate::ports::{RetryQueue, Stack};
+use crate::ports::RetryQueue;
+use crate::stack::Stack;
 
 /// The EMF metric counting GitHub updates given up.
 pub const DROPPED_METRIC: &str = "GitHubUpdatesDropped";

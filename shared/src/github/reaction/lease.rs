@@ -8,8 +8,10 @@ use super::{Failure, GitHubReporter};
 use crate::core::deployment::DeploymentKey;
 use crate::core::error::Error;
 use crate::effects::MAX_WRITE_ATTEMPTS;
+use crate::github::ports::GitHubStateStore;
 use crate::github::state::{GitHubState, LEASE};
-use crate::ports::{GitHubStateStore, RetryQueue, Stack};
+use crate::ports::RetryQueue;
+use crate::stack::Stack;
 
 impl<K: Stack, Q: RetryQueue> GitHubReporter<'_, K, Q> {
     /// Under the job's lease: render and apply what differs. The number of

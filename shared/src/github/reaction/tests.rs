@@ -9,7 +9,7 @@ use crate::adapters::memory::{
 use crate::core::deployment::Deployment;
 use crate::core::model::BuildStatus;
 use crate::github::api::{CheckStatus, Conclusion, DeploymentState};
-use crate::ports::GitHubStateStore;
+use crate::github::ports::GitHubStateStore;
 
 struct World {
     store: MemoryStore,
@@ -700,7 +700,7 @@ async fn a_policy_saying_never_gets_no_comment() {
     let w = World::new("pr-9");
     let policy =
         crate::policy::BranchPolicy::parse("github:\n  pr_comment: never\n", "p.yaml").unwrap();
-    crate::ports::PolicyStore::put_policy(&w.store, &"d1abc".parse().unwrap(), None, &policy)
+    crate::policy::PolicyStore::put_policy(&w.store, &"d1abc".parse().unwrap(), None, &policy)
         .await
         .unwrap();
     w.record("pr-9", 1, BuildStatus::Failed).await;

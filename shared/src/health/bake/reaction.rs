@@ -21,7 +21,9 @@ use crate::core::events::{HealthEvent, OWNER_HEALTH, SOURCE};
 use crate::core::model::{AppId, BranchName, JobId};
 use crate::core::verdicts::Verdict;
 use crate::effects;
-use crate::ports::{BakeSteps, BranchPointer, DeploymentStore, HostingMetrics, PolicyStore, Stack};
+use crate::policy::PolicyStore;
+use crate::ports::{BakeSteps, BranchPointer, DeploymentStore, HostingMetrics};
+use crate::stack::Stack;
 
 /// How long after a window ends its step reads it: Amplify's one-minute
 /// datapoints land in CloudWatch a little after their minute.

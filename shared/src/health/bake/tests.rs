@@ -13,7 +13,8 @@ use crate::core::deployment::{Deployment, DeploymentKey, HealthRecord};
 use crate::core::events::detail_type;
 use crate::core::model::{Environment, JobId};
 use crate::core::verdicts::Verdict;
-use crate::ports::{BranchPointer, DeploymentStore, PolicyStore};
+use crate::policy::PolicyStore;
+use crate::ports::{BranchPointer, DeploymentStore};
 
 fn figures(requests: u64, errors_5xx: u64, p90: u64) -> Figures {
     Figures {

@@ -8,7 +8,8 @@ use super::HealthChecker;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::error::{AmplifyError, Error};
 use crate::health::{CheckError, Checker, HealthPolicy, SiteChoice, site};
-use crate::ports::{AmplifyApi, BasicAuth, Stack};
+use crate::ports::{AmplifyApi, BasicAuth};
+use crate::stack::Stack;
 
 /// The URL recorded when the branch has no site URL that may be requested.
 pub const NO_URL: &str = "(no valid site URL)";

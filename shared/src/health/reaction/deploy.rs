@@ -13,7 +13,9 @@ use crate::core::error::{AmplifyError, Error, StoreError};
 use crate::core::events::{BuildEvent, HealthEvent, OWNER_HEALTH};
 use crate::effects;
 use crate::health::{CheckError, HealthPolicy, HealthReport, Verdict};
-use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore, PolicyStore, Stack};
+use crate::policy::PolicyStore;
+use crate::ports::{AmplifyApi, BranchPointer, DeploymentStore};
+use crate::stack::Stack;
 
 /// What one "Build Succeeded" led to.
 #[derive(Debug, Clone, PartialEq, Eq)]

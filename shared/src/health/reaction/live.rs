@@ -15,7 +15,9 @@ use crate::core::model::{AppId, BranchName, Environment, Source};
 use crate::core::scope::Scope;
 use crate::effects;
 use crate::health::{HealthPolicy, HealthReport, Verdict};
-use crate::ports::{DeploymentFilter, DeploymentStore, PolicyStore, Stack};
+use crate::policy::PolicyStore;
+use crate::ports::{DeploymentFilter, DeploymentStore};
+use crate::stack::Stack;
 
 /// The most Amplify branches one scheduled run lists: Amplify allows 50
 /// branches per app, so this covers 40 watched apps' every branch.

@@ -14,7 +14,8 @@ use crate::core::events::{
 use crate::core::model::{BranchName, Environment};
 use crate::metrics::emf::{self, Unit};
 use crate::metrics::event_metrics::EventMetrics;
-use crate::ports::{MetricsStore, Stack};
+use crate::ports::MetricsStore;
+use crate::stack::Stack;
 
 /// Days a per-event claim is kept (redeliveries come within minutes).
 const EVENT_CLAIM_DAYS: u32 = 2;

@@ -12,7 +12,8 @@ use crate::core::events::{DegradationEvent, detail_type};
 use crate::core::model::{AppId, BranchName};
 use crate::metrics::dora::{self, Figures};
 use crate::metrics::warnings::{self, Warning};
-use crate::ports::{AmplifyApi, EventPublisher, MetricsStore, Stack};
+use crate::ports::{AmplifyApi, EventPublisher, MetricsStore};
+use crate::stack::Stack;
 
 /// Who publishes "Degradation Detected".
 pub const OWNER_METRICS: &str = "metrics";

@@ -12,8 +12,9 @@ use crate::core::error::{AmplifyError, Error};
 use crate::core::events::detail_type as dt;
 use crate::core::model::{AppId, BranchName, JobId};
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{AmplifyApi, DeploymentStore, Stack, StartJob};
+use crate::ports::{AmplifyApi, DeploymentStore, StartJob};
 use crate::rollback::{BranchLock, Outcome, RollbackRecord, RollbackState};
+use crate::stack::Stack;
 
 use super::{RollbackAction, Rollbacker};
 

@@ -38,11 +38,14 @@ use crate::core::events::{
 use crate::core::model::{AppId, BranchName, BuildStatus, Environment, JobId};
 use crate::core::outbox::entry;
 use crate::effects::{Decided, read_decide_write};
-use crate::ports::{DeploymentStore, EventPublisher, PolicyStore, RollbackStore, Stack};
+use crate::policy::PolicyStore;
+use crate::ports::{DeploymentStore, EventPublisher};
+use crate::rollback::ports::RollbackStore;
 use crate::rollback::verdict::{Unhealthy, recorded_healthy};
 use crate::rollback::{
     AutoRollback, BranchLock, Outcome, RollbackPolicy, RollbackRecord, RollbackState,
 };
+use crate::stack::Stack;
 
 /// Every detail type the rollback function takes.
 pub const ACCEPTED: &[&str] = &[

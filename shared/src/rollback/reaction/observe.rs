@@ -12,8 +12,8 @@ use crate::core::error::Error;
 use crate::core::events::{DiagnosisEvent, OWNER_ROLLBACK, ObservedEvent};
 use crate::core::model::{AppId, BranchName, JobId};
 use crate::effects;
-use crate::ports::Stack;
 use crate::rollback::{RollbackPolicy, RollbackRecord};
+use crate::stack::Stack;
 
 use super::{RollbackAction, Rollbacker};
 

@@ -8,7 +8,7 @@ use tracing::info;
 use crate::core::error::Error;
 use crate::core::events::{RollbackEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, JobId};
-use crate::ports::Stack;
+use crate::stack::Stack;
 
 use super::{RollbackAction, Rollbacker};
 

@@ -9,8 +9,9 @@ use tracing::{info, warn};
 use crate::core::error::Error;
 use crate::core::events::{DiagnosisEvent, RetryEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, JobId};
-use crate::ports::{AmplifyApi, Stack, StartJob};
+use crate::ports::{AmplifyApi, StartJob};
 use crate::rollback::RetryRecord;
+use crate::stack::Stack;
 
 use super::{RollbackAction, Rollbacker};
 

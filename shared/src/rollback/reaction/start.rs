@@ -10,8 +10,9 @@ use crate::core::deployment::DeploymentKey;
 use crate::core::error::Error;
 use crate::core::events::{RollbackEvent, detail_type as dt};
 use crate::core::model::{AppId, BranchName, BuildStatus, JobId};
-use crate::ports::{AmplifyApi, BranchState, DeploymentStore, Stack};
+use crate::ports::{AmplifyApi, BranchState, DeploymentStore};
 use crate::rollback::{Outcome, Refusal, RollbackRecord};
+use crate::stack::Stack;
 
 use super::lock::NotStarted;
 use super::{RollbackAction, Rollbacker};

@@ -925,7 +925,7 @@ async fn a_failed_start_whose_alert_was_not_published_is_published_by_the_redeli
 /// DynamoDB's 400 KB item.
 #[tokio::test]
 async fn the_retries_of_a_branch_stay_bounded() {
-    use crate::ports::RollbackStore;
+    use crate::rollback::ports::RollbackStore;
     let w = World::new(Environment::Prod, true).await;
     w.diagnosis(2, true).await;
     let (app, branch) = (key(1).app_id, key(1).branch_name);

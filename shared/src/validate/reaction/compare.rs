@@ -14,7 +14,9 @@ use crate::core::error::Error;
 use crate::core::model::is_git_commit;
 use crate::effects;
 use crate::github::api::{GitHubApi, Repo};
-use crate::ports::{DeploymentStore, RollbackStore, Stack};
+use crate::ports::DeploymentStore;
+use crate::rollback::ports::RollbackStore;
+use crate::stack::Stack;
 use crate::validate::paths::{AppPaths, PathVerdict};
 use crate::validate::rules::buildspec::BuildSpec;
 

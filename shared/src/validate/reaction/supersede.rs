@@ -13,7 +13,9 @@ use crate::core::error::{AmplifyError, Error};
 use crate::core::events::OWNER_VALIDATOR;
 use crate::core::model::{BuildStatus, JobId};
 use crate::effects::{self, Decided};
-use crate::ports::{AmplifyApi, DeploymentStore, RollbackStore, Stack};
+use crate::ports::{AmplifyApi, DeploymentStore};
+use crate::rollback::ports::RollbackStore;
+use crate::stack::Stack;
 use crate::validate::skip::{self, BranchJob};
 
 /// How many of the branch's newest jobs are read to find the ones a start
