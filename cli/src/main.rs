@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sentinel_shared::core::model::Environment;
 
 // `doctor` is the checks' module; its command is `commands::doctor`.
@@ -144,7 +144,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Metrics(args) => metrics::run(args, ctx).await,
         Command::Cleanup(args) => cleanup::run(args, ctx).await,
         Command::Dlq(args) => dlq::run(args, ctx).await,
-        Command::Completions(args) => completions::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Diagnose(args) => diagnose::run(&args),
         Command::Doctor(args) => commands::doctor::run(args, ctx).await,
         Command::Alert(args) => alert::run(args, ctx).await,

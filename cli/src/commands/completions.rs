@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::CommandFactory;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,10 +11,12 @@ pub struct Args {
     shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+/// `cli`: the whole command line's definition (`Cli::command()`, which
+/// `main.rs` owns).
+pub fn run(args: Args, mut cli: clap::Command) -> Result<ExitCode> {
     clap_complete::generate(
         args.shell,
-        &mut crate::Cli::command(),
+        &mut cli,
         "sentinel",
         &mut std::io::stdout(),
     );

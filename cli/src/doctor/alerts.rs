@@ -2,15 +2,8 @@
 //! confirmed; each pending one with how to confirm it), their endpoints
 //! shown without a webhook's key.
 
-use super::{Check, Seen, Status, check, redeploy, why};
-
-#[derive(Debug, Clone)]
-pub struct SubscriptionSeen {
-    /// `PendingConfirmation` until the endpoint confirms.
-    pub arn: String,
-    pub protocol: String,
-    pub endpoint: String,
-}
+use super::check::{Check, Status, check, redeploy, why};
+use super::seen::{Seen, SubscriptionSeen};
 
 /// A subscription that SNS delivers to over HTTP(S): a webhook.
 fn web_endpoint(s: &SubscriptionSeen) -> bool {

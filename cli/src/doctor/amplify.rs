@@ -3,15 +3,8 @@
 
 use sentinel_shared::core::model::AppId;
 
-use super::{Check, Seen, Status, check, not_found, why};
-
-#[derive(Debug, Clone)]
-pub struct AppSeen {
-    pub app_id: String,
-    pub answer: Result<String, String>,
-    /// GetApp's repository (the GitHub checks' input).
-    pub repository: Option<String>,
-}
+use super::check::{Check, Status, check, not_found, why};
+use super::seen::{AppSeen, Seen};
 
 // ----- the checks -----
 

@@ -9,50 +9,8 @@ use sentinel_shared::github::api::{GitHubError, Repo};
 use sentinel_shared::github::permissions::missing;
 use sentinel_shared::github::settings::{Credentials, GitHubSettings};
 
-use super::{Check, Seen, Status};
-
-/// What doctor saw of one watched app's repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RepoAccess {
-    /// GetApp's repository is not on github.com (or the app has none).
-    NotGitHub,
-    /// The App is installed there; the required permissions it lacks.
-    Installed { missing: Vec<String> },
-    /// The token sees the repository.
-    Visible,
-    /// The App is not installed there (or the token cannot see it).
-    NotFound(String),
-    /// Another failure (GitHub unreachable, refused).
-    Failed(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct RepoSeen {
-    pub app_id: String,
-    pub repository: Option<String>,
-    pub access: RepoAccess,
-}
-
-/// GitHub as doctor saw it.
-#[derive(Debug, Clone, Default)]
-pub enum GitHubSeen {
-    /// No GitHub parameter is set.
-    #[default]
-    Off,
-    /// The parameters do not make a configuration (an App id without key).
-    Misconfigured(String),
-    App {
-        app_id: u64,
-        key_parameter: String,
-        /// `GET /app`: the App's name, or why not.
-        app: Result<String, String>,
-        repos: Vec<RepoSeen>,
-    },
-    Token {
-        parameter: String,
-        repos: Vec<RepoSeen>,
-    },
-}
+use super::check::{Check, Status};
+use super::seen::{GitHubSeen, RepoAccess, RepoSeen, Seen};
 
 // ----- the checks -----
 
@@ -76,7 +34,7 @@ pub fn assess(seen: &GitHubSeen) -> Vec<Check> {
 }
 
 fn check(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
-    super::check("github", name, status, detail)
+    super::check::check("github", name, status, detail)
 }
 
 /// Off, or the App reachable with its key, or the token.

@@ -20,8 +20,6 @@
 //! `wiring` is what the template declares. Adding a check: one function in
 //! its area's file, one line in [`CHECKS`].
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use serde::Serialize;
 
@@ -29,23 +27,25 @@ use crate::stack::StackSettings;
 
 mod alerts;
 mod amplify;
+mod check;
 mod github;
 mod queues;
 mod rules;
+mod seen;
 mod stack;
 mod wiring;
 
-pub use alerts::SubscriptionSeen;
-pub use amplify::AppSeen;
-pub use github::GitHubSeen;
-pub use queues::{DlqSeen, QueueSeen, SourceSeen};
-pub use rules::RuleSeen;
-pub use stack::{ArchiveSeen, TableSeen};
+pub use check::{Check, Status};
+pub use seen::Seen;
 // What the tests (`use super::*`) name besides.
 #[cfg(test)]
 use {
     alerts::endpoint_shown,
-    queues::{DlqContent, Mapping, QueueDepth, STUCK_AGE_SECONDS},
+    queues::STUCK_AGE_SECONDS,
+    seen::{
+        AppSeen, ArchiveSeen, DlqContent, DlqSeen, Mapping, QueueDepth, QueueSeen, RuleSeen,
+        SourceSeen, SubscriptionSeen, TableSeen,
+    },
     stack::{INDEX, TTL_ATTRIBUTE},
     wiring::WIRING,
 };
@@ -54,53 +54,7 @@ use {
 /// dispatcher's routes, which play the event source mappings there.
 pub const LOCAL_ROUTES_OUTPUT: &str = "LocalDispatcherRoutes";
 
-/// Everything [`gather`] read; an `Err` is the call's error as text.
-#[derive(Debug, Clone, Default)]
-pub struct Seen {
-    pub stack: String,
-    pub environment: String,
-    pub region: String,
-    pub table_name: String,
-    pub table: Option<Result<TableSeen, String>>,
-    pub bus_name: String,
-    pub bus: Option<Result<(), String>>,
-    pub rules: Vec<RuleSeen>,
-    pub archives: Vec<ArchiveSeen>,
-    pub queues: Vec<QueueSeen>,
-    pub dlq: Option<DlqSeen>,
-    pub sources: Vec<SourceSeen>,
-    pub topic_arn: Option<String>,
-    pub subscriptions: Option<Result<Vec<SubscriptionSeen>, String>>,
-    pub apps: Vec<AppSeen>,
-    pub settings: BTreeMap<String, String>,
-    /// GitHub: off, or the App (or token) and each app's repository.
-    pub github: GitHubSeen,
-    /// The local stack (moto): no event source mappings, no schedules.
-    pub local: bool,
-}
-
 // ----- the verdicts -----
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// What the stack at hand cannot answer (said why); never a failure.
-    Unchecked,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Check {
-    /// table, bus, rule, archive, queue, dlq, eventSource, alerts, app, mode.
-    pub area: String,
-    pub name: String,
-    pub status: Status,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,35 +66,6 @@ pub struct Report {
     pub failed: usize,
     pub unchecked: usize,
     pub checks: Vec<Check>,
-}
-
-fn check(area: &str, name: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
-    Check {
-        area: area.into(),
-        name: name.into(),
-        status,
-        detail: detail.into(),
-        fix: None,
-    }
-}
-
-impl Check {
-    fn fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-}
-
-/// The fix of whatever the stack lacks.
-fn redeploy(seen: &Seen) -> String {
-    let stack = &seen.stack;
-    format!("redeploy the stack (sam deploy --stack-name {stack}): it creates what is missing")
-}
-
-fn not_found(error: &str) -> bool {
-    ["NotFound", "NonExistent", "does not exist", "not found"]
-        .iter()
-        .any(|n| error.contains(n))
 }
 
 // ----- the list -----
@@ -228,23 +153,6 @@ pub fn render(report: &Report) -> String {
 }
 
 // ----- reading the stack -----
-
-/// A call's error in one line: the service's code and message, or the
-/// whole cause (a connection or credentials failure).
-fn why<E, R>(e: aws_sdk_sqs::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
-        ),
-        None => aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-    }
-}
 
 /// Reads everything the checks need, with the stack's settings; a call that
 /// fails is recorded as what was seen, never the end of the run.

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use super::check::{Check, Status, check, redeploy, why};
+use super::seen::{DlqContent, DlqSeen, Mapping, QueueDepth, QueueSeen, Seen, SourceSeen};
 use super::wiring::WIRING;
-use super::{Check, Seen, Status, check, redeploy, why};
 use crate::stack::StackSettings;
 
 /// A message older than this in a function's queue is not being consumed,
@@ -16,53 +17,6 @@ use crate::stack::StackSettings;
 /// `records-retrying` alarm watches each queue at 1.5 × its visibility
 /// timeout.
 pub const STUCK_AGE_SECONDS: f64 = 3600.0;
-
-#[derive(Debug, Clone)]
-pub struct QueueSeen {
-    pub name: String,
-    pub function: String,
-    pub read: Result<QueueDepth, String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct QueueDepth {
-    pub visible: u64,
-    pub in_flight: u64,
-    /// Seconds, from CloudWatch's ApproximateAgeOfOldestMessage (none
-    /// without a recent datapoint).
-    pub oldest_age: Option<f64>,
-    /// The redrive policy's dead-letter target.
-    pub dead_letter_target: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DlqSeen {
-    pub arn: Option<String>,
-    pub read: Result<DlqContent, String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DlqContent {
-    pub depth: u64,
-    /// (reason, source queue) → messages, from the messages read.
-    pub reasons: BTreeMap<(String, String), usize>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SourceSeen {
-    pub function: String,
-    pub queue_arn: String,
-    pub found: Result<Vec<Mapping>, String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    pub uuid: String,
-    pub function_arn: String,
-    pub state: String,
-    /// From the local dispatcher's routes, not Lambda.
-    pub local_route: bool,
-}
 
 // ----- the checks -----
 

@@ -3,24 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::check::{Check, Status, check, redeploy, why};
 use super::queues::QueueRead;
+use super::seen::{RuleSeen, Seen};
 use super::wiring::{RuleSpec, WIRING};
-use super::{Check, Seen, Status, check, redeploy, why};
 use crate::stack::StackSettings;
-
-#[derive(Debug, Clone)]
-pub struct RuleSeen {
-    pub logical: String,
-    pub bus: String,
-    pub schedule: bool,
-    /// The queue it must deliver to (ARN).
-    pub queue_arn: String,
-    /// Its name, when found.
-    pub name: Option<String>,
-    pub state: Option<String>,
-    pub targets: Vec<String>,
-    pub error: Option<String>,
-}
 
 // ----- the checks -----
 

@@ -1,28 +1,13 @@
 //! The stack's own pieces: the table and its index, the bus, both
 //! archives, and the mode in force (the watch scope, the enforcement).
 
-use std::collections::BTreeMap;
-
-use super::{Check, Seen, Status, check, not_found, redeploy, why};
+use super::check::{Check, Status, check, not_found, redeploy, why};
+use super::seen::{ArchiveSeen, Seen, TableSeen};
 use crate::stack::StackSettings;
 
 /// The table's index (template.yaml) the metrics' window reads use.
 pub const INDEX: &str = "by-environment-time";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-
-#[derive(Debug, Clone, Default)]
-pub struct TableSeen {
-    pub status: String,
-    /// Index name → status.
-    pub indexes: BTreeMap<String, String>,
-    pub ttl: Option<(String, String)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ArchiveSeen {
-    pub name: String,
-    pub state: Result<String, String>,
-}
 
 // ----- the checks -----
 
