@@ -25,13 +25,14 @@ def lint_modules(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(MODULES), str(root)], capture_output=True, text=True)
 
 
+def siblings(tmp_path: Path, a: str, b: str) -> subprocess.CompletedProcess:
+    """The lint of a crate of two modules, `a` and `b`, with these texts."""
+    return lint_modules(crate(tmp_path, {"lib.rs": "pub mod a;\npub mod b;\n", "a.rs": a, "b.rs": b}))
+
+
 def test_two_siblings_naming_each_other_are_a_circle_with_each_line_named(tmp_path):
-    root = crate(tmp_path, {
-        "lib.rs": "pub mod a;\npub mod b;\n",
-        "a.rs": "use crate::b::B;\npub struct A(B);\n",
-        "b.rs": "pub struct B;\npub fn f(_: &crate::a::A) {}\n",
-    })
-    run = lint_modules(root)
+    run = siblings(tmp_path, "use crate::b::B;\npub struct A(B);\n",
+                   "pub struct B;\npub fn f(_: &crate::a::A) {}\n")
     assert run.returncode == 1
     assert "import circle: crate::a <-> crate::b" in run.stdout
     assert "src/a.rs:1: use crate::b::B;" in run.stdout
@@ -39,12 +40,7 @@ def test_two_siblings_naming_each_other_are_a_circle_with_each_line_named(tmp_pa
 
 
 def test_a_one_way_dependency_is_no_circle(tmp_path):
-    root = crate(tmp_path, {
-        "lib.rs": "pub mod a;\npub mod b;\n",
-        "a.rs": "use crate::b::{B, g as h};\npub struct A(B);\n",
-        "b.rs": "pub struct B;\npub fn g() {}\n",
-    })
-    run = lint_modules(root)
+    run = siblings(tmp_path, "use crate::b::{B, g as h};\npub struct A(B);\n", "pub struct B;\npub fn g() {}\n")
     assert run.returncode == 0, run.stdout
     assert "no import circle" in run.stdout
 
@@ -80,9 +76,7 @@ def test_a_path_through_a_folder_names_the_folder_not_where_it_is_defined(tmp_pa
 def test_test_code_comments_and_strings_are_not_dependencies(tmp_path):
     root = crate(tmp_path, {
         "lib.rs": "pub mod a;\npub mod b;\n",
-        "a.rs": (
-            "use crate::b::B;\npub struct A(B);\n"
-        ),
+        "a.rs": "use crate::b::B;\npub struct A(B);\n",
         "b.rs": (
             "pub struct B;\n"
             "// use crate::a::A;\n"

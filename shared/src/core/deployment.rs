@@ -426,11 +426,12 @@ impl Deployment {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn key() -> DeploymentKey {
+    /// Job 4 of `dapp1`'s `main` (the state machine's tests too).
+    pub(crate) fn key() -> DeploymentKey {
         DeploymentKey {
             app_id: "dapp1".parse().unwrap(),
             branch_name: "main".parse().unwrap(),

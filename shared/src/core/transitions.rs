@@ -131,17 +131,9 @@ pub fn resolve_status(transitions: &[Transition]) -> BuildStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::deployment::DeploymentKey;
-    use crate::core::model::{Environment, JobId};
+    use crate::core::deployment::tests::key;
+    use crate::core::model::Environment;
     use chrono::TimeZone;
-
-    fn key() -> DeploymentKey {
-        DeploymentKey {
-            app_id: "dapp1".parse().unwrap(),
-            branch_name: "main".parse().unwrap(),
-            job_id: JobId::new(4),
-        }
-    }
 
     fn obs(id: &str, status: &str, secs: i64) -> Observation {
         Observation {
