@@ -71,6 +71,12 @@ pub(crate) async fn build(
     if let Some(log) = log {
         body["log"] = json!(log);
     }
+    post_build(stack, branch, body).await
+}
+
+/// Asks the emulator for a build of `branch` (`body` says how it goes);
+/// answers its job.
+async fn post_build(stack: &Stack, branch: &str, body: Value) -> JobId {
     let out = stack
         .control(
             &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
@@ -83,6 +89,50 @@ pub(crate) async fn build(
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// Builds `commit` on `branch` and waits for its healthy verdict.
+pub(crate) async fn healthy(stack: &Stack, branch: &str, commit: &str) -> JobId {
+    let job = build(stack, branch, commit, "SUCCEED", None).await;
+    assert_eq!(verdict(stack, branch, job).await, "healthy");
+    job
+}
+
+/// The rollback function's invocation URL on the local stack.
+pub(crate) fn rollback_endpoint() -> String {
+    format!(
+        "{}/2015-03-31/functions/rollback/invocations",
+        env("SENTINEL_LAMBDA_ENDPOINT")
+    )
+}
+
+/// Invokes the rollback function with `event`; answers what it returned.
+pub(crate) async fn deliver(stack: &Stack, event: &Value) -> Value {
+    stack
+        .http
+        .post(rollback_endpoint())
+        .json(event)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Collects `want.len()` events (within `within` s, then `quiet` s of
+/// nothing more) and expects their detail types to be `want`.
+pub(crate) async fn expect(events: &Capture, want: &[&str], within: u64, quiet: u64) -> Vec<Value> {
+    let got = events
+        .collect(
+            want.len(),
+            Duration::from_secs(within),
+            Duration::from_secs(quiet),
+        )
+        .await
+        .unwrap();
+    assert_eq!(detail_types(&got), want, "{got:#?}");
+    got
 }
 
 pub(crate) fn key(branch: &str, job: JobId) -> DeploymentKey {
@@ -160,18 +210,25 @@ pub(crate) async fn record_verdict(
 /// Job `commit` built on `branch` with its events not emitted: Amplify
 /// knows it, no function heard of it.
 pub(crate) async fn silent_build(stack: &Stack, branch: &str, commit: &str) -> JobId {
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
-            json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
-        )
-        .await
-        .unwrap();
-    out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    post_build(
+        stack,
+        branch,
+        json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),
+    )
+    .await
+}
+
+/// V2 built on `branch` without its events, its record given `verdict`;
+/// answers a "Deployment Unhealthy" of it (event id `id`) to deliver.
+pub(crate) async fn silently_judged(
+    stack: &Stack,
+    branch: &str,
+    verdict: Verdict,
+    id: &str,
+) -> Value {
+    let v2 = silent_build(stack, branch, V2).await;
+    record_verdict(stack, branch, v2, V2, verdict).await;
+    unhealthy_event(stack, id, branch, v2, V2)
 }
 
 /// The emulator's StartJob calls for the branch: (jobType, jobId asked).
@@ -257,18 +314,9 @@ pub(crate) async fn rolled_back(stack: &Stack, prefix: &str) -> (String, JobId, 
     let branch = branch(stack, prefix).await;
     site(stack, &branch, &[V2]).await;
     let events = rollback_events(stack, &branch).await;
-    let v1 = build(stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(stack, &branch, v1).await, "healthy");
+    let v1 = healthy(stack, &branch, V1).await;
     let v2 = build(stack, &branch, V2, "SUCCEED", None).await;
     assert_eq!(verdict(stack, &branch, v2).await, "unhealthy");
-    let got = events
-        .collect(2, Duration::from_secs(90), Duration::from_secs(3))
-        .await
-        .unwrap();
-    assert_eq!(
-        detail_types(&got),
-        vec!["Rollback Started", "Rollback Succeeded"],
-        "{got:#?}"
-    );
+    let got = expect(&events, &["Rollback Started", "Rollback Succeeded"], 90, 3).await;
     (branch, v1, v2, got)
 }

@@ -64,17 +64,16 @@ async fn an_unhealthy_deploy_is_rolled_back_once_and_stays_locked_until_unlocked
 async fn ten_concurrent_deliveries_start_one_job() {
     let stack = Stack::new().await;
     let branch = branch(&stack, "rc").await;
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
     // v2 exists in Amplify but its events are not emitted: only its
     // recorded verdict and the ten deliveries below speak of it.
-    let v2 = silent_build(&stack, &branch, V2).await;
-    record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
-    let event = unhealthy_event(&stack, &format!("unhealthy-{branch}"), &branch, v2, V2);
-    let endpoint = format!(
-        "{}/2015-03-31/functions/rollback/invocations",
-        env("SENTINEL_LAMBDA_ENDPOINT")
-    );
+    let event = silently_judged(
+        &stack,
+        &branch,
+        Verdict::Unhealthy,
+        &format!("unhealthy-{branch}"),
+    )
+    .await;
+    let endpoint = rollback_endpoint();
     let invocations = (0..10).map(|_| stack.http.post(&endpoint).json(&event).send());
     let answers = futures::future::join_all(invocations).await;
     for answer in answers {
@@ -98,26 +97,16 @@ async fn a_forged_unhealthy_event_starts_nothing() {
     let stack = Stack::new().await;
     let branch = branch(&stack, "rx").await;
     let events = rollback_events(&stack, &branch).await;
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
     // v2 was found healthy (v1 stays the last known good: a rollback to it
     // would start, were the event believed).
-    let v2 = silent_build(&stack, &branch, V2).await;
-    record_verdict(&stack, &branch, v2, V2, Verdict::Healthy).await;
-    let forged = unhealthy_event(&stack, &format!("forged-{branch}"), &branch, v2, V2);
-    let answer: Value = stack
-        .http
-        .post(format!(
-            "{}/2015-03-31/functions/rollback/invocations",
-            env("SENTINEL_LAMBDA_ENDPOINT")
-        ))
-        .json(&forged)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let forged = silently_judged(
+        &stack,
+        &branch,
+        Verdict::Healthy,
+        &format!("forged-{branch}"),
+    )
+    .await;
+    let answer = deliver(&stack, &forged).await;
     assert_eq!(answer["action"], "refused", "{answer}");
     assert_eq!(answer["recommended"], false, "{answer}");
     assert!(
@@ -144,11 +133,13 @@ async fn a_forged_unhealthy_event_starts_nothing() {
 async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     let stack = Stack::new().await;
     let branch = branch(&stack, "rf").await;
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-    let v2 = silent_build(&stack, &branch, V2).await;
-    record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
-    let event = unhealthy_event(&stack, &format!("unhealthy-{branch}"), &branch, v2, V2);
+    let event = silently_judged(
+        &stack,
+        &branch,
+        Verdict::Unhealthy,
+        &format!("unhealthy-{branch}"),
+    )
+    .await;
     stack
         .control(
             "/faults",
@@ -160,20 +151,8 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
         )
         .await
         .unwrap();
-    let endpoint = format!(
-        "{}/2015-03-31/functions/rollback/invocations",
-        env("SENTINEL_LAMBDA_ENDPOINT")
-    );
-    let first: Value = stack
-        .http
-        .post(&endpoint)
-        .json(&event)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let endpoint = rollback_endpoint();
+    let first = deliver(&stack, &event).await;
     assert!(
         first.get("errorType").is_some(),
         "the delivery fails: {first}"
@@ -220,11 +199,7 @@ async fn without_a_known_good_job_nothing_is_started() {
     site(&stack, &branch, &[V2]).await;
     let v2 = build(&stack, &branch, V2, "SUCCEED", None).await;
     assert_eq!(verdict(&stack, &branch, v2).await, "unhealthy");
-    let got = events
-        .collect(1, Duration::from_secs(60), Duration::from_secs(3))
-        .await
-        .unwrap();
-    assert_eq!(detail_types(&got), vec!["Rollback Recommended"], "{got:#?}");
+    let got = expect(&events, &["Rollback Recommended"], 60, 3).await;
     assert!(
         got[0]["detail"]["reason"]
             .as_str()
@@ -257,8 +232,7 @@ async fn unlock_gives_a_manual_branch_back_its_manual_builds() {
         )
         .await
         .unwrap();
-    let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-    assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
+    healthy(&stack, &branch, V1).await;
     let v2 = build(&stack, &branch, V2, "SUCCEED", None).await;
     assert_eq!(verdict(&stack, &branch, v2).await, "unhealthy");
     events
@@ -326,11 +300,8 @@ async fn measure_rollback_latency() {
     let mut samples = Vec::new();
     for _ in 0..15 {
         let branch = branch(&stack, "rm").await;
-        let v1 = build(&stack, &branch, V1, "SUCCEED", None).await;
-        assert_eq!(verdict(&stack, &branch, v1).await, "healthy");
-        let v2 = silent_build(&stack, &branch, V2).await;
-        record_verdict(&stack, &branch, v2, V2, Verdict::Unhealthy).await;
-        let event = unhealthy_event(&stack, &format!("m-{branch}"), &branch, v2, V2);
+        let event =
+            silently_judged(&stack, &branch, Verdict::Unhealthy, &format!("m-{branch}")).await;
         let sent = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
