@@ -218,14 +218,10 @@ async fn an_app_not_installed_on_the_repository_is_not_found() {
 #[tokio::test]
 async fn a_token_is_sent_as_it_is_and_no_installation_is_asked_for() {
     let fake = Fake::start(|_, _| (201, vec![], r#"{"id": 31}"#.into()));
-    let client = client(
+    let client = token_client(
         &fake.origin,
-        Credentials::Token {
-            parameter: "/t".into(),
-        },
-        Arc::new(Mutex::new(t0())),
+        "github_pat_11AAAAAAA0123456789_abcdefghijklmnopqrstuvwxyz0123456789",
     );
-    client.preload_token("github_pat_11AAAAAAA0123456789_abcdefghijklmnopqrstuvwxyz0123456789");
     let deployment = NewDeployment {
         git_ref: "abc".into(),
         environment: "production".into(),

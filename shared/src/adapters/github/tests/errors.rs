@@ -145,14 +145,7 @@ async fn rate_limits_and_outages_from_github_reach_the_caller_unretried() {
         ),
         _ => (502, vec![], "<html>bad gateway</html>".into()),
     });
-    let client = client(
-        &fake.origin,
-        Credentials::Token {
-            parameter: "/t".into(),
-        },
-        Arc::new(Mutex::new(t0())),
-    );
-    client.preload_token("ghp_x");
+    let client = token_client(&fake.origin, "ghp_x");
     assert_eq!(
         client.commit(&repo(), "limited").await.unwrap_err(),
         GitHubError::RateLimited {

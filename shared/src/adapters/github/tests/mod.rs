@@ -65,6 +65,19 @@ fn app_client(origin: &str, now: DateTime<Utc>) -> GitHubClient {
     )
 }
 
+/// A client with a token (parameter `/t`, already read: `token`) at t0.
+fn token_client(origin: &str, token: &str) -> GitHubClient {
+    let client = client(
+        origin,
+        Credentials::Token {
+            parameter: "/t".into(),
+        },
+        Arc::new(Mutex::new(t0())),
+    );
+    client.preload_token(token);
+    client
+}
+
 fn client(origin: &str, credentials: Credentials, now: Arc<Mutex<DateTime<Utc>>>) -> GitHubClient {
     let settings = GitHubSettings {
         api_url: origin.to_owned(),

@@ -19,14 +19,7 @@ async fn compare_lists_renamed_files_both_ways_and_says_when_github_cut_the_list
         }
         ok(serde_json::json!({"sha": "c2", "commit": {"author": {"name": "Bob"}}, "author": null}))
     });
-    let client = client(
-        &fake.origin,
-        Credentials::Token {
-            parameter: "/t".into(),
-        },
-        Arc::new(Mutex::new(t0())),
-    );
-    client.preload_token("ghp_x");
+    let client = token_client(&fake.origin, "ghp_x");
     let c = client.compare(&repo(), "base1", "head/2").await.unwrap();
     assert_eq!(c.files, ["README.md", "shared/old.ts", "web/new.ts"]);
     assert!(!c.truncated);
@@ -91,14 +84,7 @@ async fn a_marked_comment_is_found_across_pages_and_the_search_is_bounded() {
         let marker = r.path.contains("/issues/1/").then_some(150);
         (200, vec![], page((n - 1) * 100, marker))
     });
-    let client = client(
-        &fake.origin,
-        Credentials::Token {
-            parameter: "/t".into(),
-        },
-        Arc::new(Mutex::new(t0())),
-    );
-    client.preload_token("ghp_x");
+    let client = token_client(&fake.origin, "ghp_x");
     let found = client
         .find_issue_comment(&repo(), 1, "deploy-sentinel:d1/main")
         .await

@@ -8,10 +8,10 @@ use super::*;
 async fn a_failed_build_is_diagnosed_recorded_published_and_alerted_once() {
     let w = World::new();
     let raw = w.failed_job(7, Some(OOM_LOG)).await;
-    let first = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let first = w.deliver(&raw).await;
     assert_eq!(first.decision, "opened");
     assert_eq!(first.category.as_deref(), Some("node-heap-oom"));
-    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let again = w.deliver(&raw).await;
     assert_eq!(again.decision, "duplicate");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -38,7 +38,7 @@ async fn a_failed_build_is_diagnosed_recorded_published_and_alerted_once() {
 async fn an_expired_log_still_alerts_and_says_so() {
     let w = World::new();
     let raw = w.failed_job(8, None).await;
-    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let out = w.deliver(&raw).await;
     assert_eq!(out.category.as_deref(), Some("log-unavailable"));
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -56,15 +56,13 @@ async fn repeats_join_one_incident_and_recovery_resolves_it() {
     let mut raws = Vec::new();
     for n in 1..=3 {
         let raw = w.failed_job(n, Some(OOM_LOG)).await;
-        w.alerter().on_event(&parsed(&raw)).await.unwrap();
+        w.deliver(&raw).await;
         raws.push(raw);
     }
     assert_eq!(w.notifier.sent().len(), 1);
     let out = w
-        .alerter()
-        .on_event(&parsed(&build_event("Build Succeeded", "SUCCEED", 4)))
-        .await
-        .unwrap();
+        .deliver(&build_event("Build Succeeded", "SUCCEED", 4))
+        .await;
     assert_eq!(out.decision, "resolved");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 2);
@@ -75,7 +73,7 @@ async fn repeats_join_one_incident_and_recovery_resolves_it() {
     );
     assert!(sent[1].email.contains("3 occurrences"), "{}", sent[1].email);
     // A late duplicate of an old failure neither reopens nor alerts.
-    let late = w.alerter().on_event(&parsed(&raws[1])).await.unwrap();
+    let late = w.deliver(&raws[1]).await;
     assert_eq!(late.decision, "duplicate");
     assert_eq!(w.notifier.sent().len(), 2);
 }
@@ -88,10 +86,10 @@ async fn a_failed_publish_is_retried_and_sent_once() {
     let err = w.alerter().on_event(&parsed(&raw)).await.unwrap_err();
     assert!(err.is_retryable());
     assert!(w.notifier.sent().is_empty());
-    let retry = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let retry = w.deliver(&raw).await;
     assert_eq!(retry.sent, 1);
     assert_eq!(w.notifier.sent().len(), 1);
-    assert_eq!(w.alerter().on_event(&parsed(&raw)).await.unwrap().sent, 0);
+    assert_eq!(w.deliver(&raw).await.sent, 0);
 }
 
 #[tokio::test]
@@ -135,10 +133,10 @@ async fn a_claim_whose_write_answer_was_lost_is_still_sent_once() {
     let w = World::new();
     let raw = w.failed_job(9, Some(OOM_LOG)).await;
     w.store.lose_next_alert_write.store(1, Ordering::SeqCst);
-    let first = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let first = w.deliver(&raw).await;
     assert_eq!(first.sent, 1, "{first:?}");
     assert_eq!(w.notifier.sent().len(), 1);
-    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let again = w.deliver(&raw).await;
     assert_eq!(again.decision, "duplicate");
     assert_eq!(w.notifier.sent().len(), 1, "and never twice");
 }

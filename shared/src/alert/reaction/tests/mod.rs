@@ -47,6 +47,20 @@ impl World {
         }
     }
 
+    /// Delivers `raw` to the alerter; answers what it did.
+    async fn deliver(&self, raw: &str) -> AlertOutcome {
+        self.alerter().on_event(&parsed(raw)).await.unwrap()
+    }
+
+    /// The alert state of `branch` of d1abc.
+    async fn alert_state(&self, branch: &str) -> crate::alert::AlertState {
+        self.store
+            .get_alert_state(&"d1abc".parse().unwrap(), &branch.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     fn alerter(&self) -> Alerter<'_, InMemory> {
         Alerter {
             store: &self.store,

@@ -14,7 +14,7 @@ async fn rollback_notices_are_sent_once_each() {
     }).to_string()
     };
     for t in ["Rollback Started", "Rollback Started", "Rollback Failed"] {
-        w.alerter().on_event(&parsed(&event(t))).await.unwrap();
+        w.deliver(&event(t)).await;
     }
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 2);
@@ -42,7 +42,7 @@ async fn observe_mode_alerts_say_would_have_and_one_failure_makes_one_message() 
         "would have rolled back to job 11: Deployment Unhealthy",
     );
     for _ in 0..2 {
-        w.alerter().on_event(&parsed(&rollback)).await.unwrap();
+        w.deliver(&rollback).await;
     }
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1, "once");
@@ -64,13 +64,11 @@ async fn observe_mode_alerts_say_would_have_and_one_failure_makes_one_message() 
     assert!(sent[0].email.contains("enforcement: enforce"));
     // A stop is told by its Validation Failed alert, not twice.
     let stop = w
-        .alerter()
-        .on_event(&parsed(&observed(
+        .deliver(&observed(
             "stop-build",
             "would have stopped this build: 1 error(s)",
-        )))
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(
         (stop.sent, stop.decision.as_str()),
         (0, "told-by-validation-failed")
@@ -82,7 +80,7 @@ async fn observe_mode_alerts_say_would_have_and_one_failure_makes_one_message() 
                    "findings": [], "policy": "branch", "stopRequested": false, "wouldStop": true}
     })
     .to_string();
-    w.alerter().on_event(&parsed(&failed)).await.unwrap();
+    w.deliver(&failed).await;
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 2);
     assert!(
@@ -119,7 +117,7 @@ async fn a_huge_unhealthy_reason_makes_a_message_within_sns_s_limit() {
         }
     })
     .to_string();
-    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -132,12 +130,7 @@ async fn a_huge_unhealthy_reason_makes_a_message_within_sns_s_limit() {
     let chat: serde_json::Value = serde_json::from_str(&sent[0].chat).unwrap();
     assert!(chat.is_object(), "the chat body stays JSON");
     assert!(sent[0].email.contains("…(cut, "));
-    let state = w
-        .store
-        .get_alert_state(&"d1abc".parse().unwrap(), &"main".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let state = w.alert_state("main").await;
     assert!(
         serde_json::to_string(&state).unwrap().len() < crate::core::budget::DYNAMODB_ITEM_LIMIT / 2
     );

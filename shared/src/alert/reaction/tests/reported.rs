@@ -25,7 +25,7 @@ async fn reported_failure(w: &World, n: u64, sent: Option<&str>) -> String {
 async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_call() {
     let w = World::new();
     let raw = reported_failure(&w, 1_764_000_000_000, Some(OOM_LOG)).await;
-    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let out = w.deliver(&raw).await;
     assert_eq!(out.decision, "opened");
     assert_eq!(out.category.as_deref(), Some("node-heap-oom"));
     assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
@@ -60,7 +60,7 @@ async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_ca
 async fn a_reported_failure_without_a_log_says_how_to_send_one() {
     let w = World::new();
     let raw = reported_failure(&w, 2, None).await;
-    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let out = w.deliver(&raw).await;
     assert_eq!(out.decision, "opened");
     assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
     let sent = w.notifier.sent();
@@ -82,7 +82,7 @@ async fn a_diagnosis_the_deploy_script_sent_is_alerted_as_the_scripts() {
         diagnosis.from_report = true;
     }
     w.store.save_deployment(&d).await.unwrap();
-    w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    w.deliver(&raw).await;
     let sent = w.notifier.sent();
     assert!(
         sent[0].email.contains("Diagnosed by the deploy script")
@@ -104,10 +104,10 @@ async fn conflicting_reports_of_one_deploy_are_alerted_once() {
                    "kept": "the status reported with the latest reportedAt"}
     })
     .to_string();
-    let out = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let out = w.deliver(&raw).await;
     assert_eq!(out.sent, 1, "{out:?}");
     assert_eq!(out.category.as_deref(), Some("report-conflict"));
-    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let again = w.deliver(&raw).await;
     assert_eq!(again.sent, 0, "{again:?}");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);

@@ -8,18 +8,10 @@ async fn a_test_alert_is_sent_once_marked_as_a_test_and_touches_no_incident() {
     let w = World::new();
     // An incident is open on the branch: the test neither joins nor resolves it.
     let failed = w.failed_job(1, Some(OOM_LOG)).await;
-    w.alerter().on_event(&parsed(&failed)).await.unwrap();
-    let out = w
-        .alerter()
-        .on_event(&parsed(&alert_test_event("t1", "main")))
-        .await
-        .unwrap();
+    w.deliver(&failed).await;
+    let out = w.deliver(&alert_test_event("t1", "main")).await;
     assert_eq!((out.decision.as_str(), out.sent), ("notice", 1));
-    let again = w
-        .alerter()
-        .on_event(&parsed(&alert_test_event("t1", "main")))
-        .await
-        .unwrap();
+    let again = w.deliver(&alert_test_event("t1", "main")).await;
     assert_eq!(again.sent, 0, "a redelivery sends nothing");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 2);
@@ -30,25 +22,12 @@ async fn a_test_alert_is_sent_once_marked_as_a_test_and_touches_no_incident() {
     assert_eq!(test.attributes["severity"], "info");
     assert!(test.email.contains("sentinel alert test"), "{}", test.email);
     assert!(test.email.contains("ana"), "{}", test.email);
-    let state = w
-        .store
-        .get_alert_state(&"d1abc".parse().unwrap(), &"main".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let state = w.alert_state("main").await;
     assert_eq!(state.open.len(), 1, "the build's incident, still open");
     assert!(state.open.keys().all(|k| k.starts_with("build:")));
     // On a quiet branch, nothing is opened.
-    w.alerter()
-        .on_event(&parsed(&alert_test_event("t2", "quiet")))
-        .await
-        .unwrap();
-    let quiet = w
-        .store
-        .get_alert_state(&"d1abc".parse().unwrap(), &"quiet".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    w.deliver(&alert_test_event("t2", "quiet")).await;
+    let quiet = w.alert_state("quiet").await;
     assert!(quiet.open.is_empty() && quiet.resolved.is_empty());
 }
 

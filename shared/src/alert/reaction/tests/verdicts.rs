@@ -30,7 +30,7 @@ fn bake_event(detail_type: &str, verdict: &str, id: &str) -> String {
 async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_link() {
     let w = World::new();
     let raw = bake_event("Deployment Unhealthy", "unhealthy", "eb-bake-8");
-    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -50,7 +50,7 @@ async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_
 async fn an_inconclusive_bake_alerts_a_person() {
     let w = World::new();
     let raw = bake_event("Deployment Check Inconclusive", "inconclusive", "eb-bake-9");
-    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
     assert!(w.notifier.sent()[0].email.contains("Bake inconclusive"));
 }
@@ -89,7 +89,7 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
         false,
         why,
     );
-    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -103,7 +103,7 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
         assert!(email.contains(expected), "{expected:?} not in {email}");
     }
     // The same verdict delivered again: one alert.
-    let again = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let again = w.deliver(&raw).await;
     assert_eq!(again.decision, "duplicate");
     // The scheduled check's change to inconclusive joins the open incident
     // (the alert policy's grouping), no second alert.
@@ -114,7 +114,7 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
         true,
         why,
     );
-    let joined = w.alerter().on_event(&parsed(&live)).await.unwrap();
+    let joined = w.deliver(&live).await;
     assert_eq!(joined.decision, "joined");
     assert_eq!(w.notifier.sent().len(), 1);
     // Judged healthy since: the incident is resolved, and said so.
@@ -125,7 +125,7 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
         false,
         "2 consecutive rounds passed",
     );
-    let resolved = w.alerter().on_event(&parsed(&healthy)).await.unwrap();
+    let resolved = w.deliver(&healthy).await;
     assert_eq!(resolved.decision, "resolved");
     assert_eq!(w.notifier.sent().len(), 2);
 }
@@ -143,7 +143,7 @@ async fn a_reported_service_s_inconclusive_check_says_what_its_wait_did() {
     .replace("d1abc/main", "svc:shop-api/prod")
     .replace("\"d1abc\"", "\"svc:shop-api\"")
     .replace("\"main\"", "\"prod\"");
-    let outcome = w.alerter().on_event(&parsed(&raw)).await.unwrap();
+    let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
     let email = &w.notifier.sent()[0].email;
     assert!(

@@ -120,12 +120,18 @@ impl World {
     }
 }
 
+/// A domain event on the stack's bus, as the alerter parses it.
+fn envelope(id: String, detail_type: &str, detail: serde_json::Value) -> Envelope {
+    let raw = json!({"id": id, "source": "sentinel", "detail-type": detail_type, "detail": detail})
+        .to_string();
+    Envelope::parse(&raw, crate::alert::reaction::ACCEPTED).unwrap()
+}
+
 fn event(detail_type: &str, branch: &str, job: u64, status: &str) -> Envelope {
-    let raw = json!({
-        "id": format!("eb-{detail_type}-{job}"),
-        "source": "sentinel",
-        "detail-type": detail_type,
-        "detail": {
+    envelope(
+        format!("eb-{detail_type}-{job}"),
+        detail_type,
+        json!({
             "eventId": format!("d1abc/{branch}/{job:010}/{status}"),
             "environment": "prod",
             "appId": "d1abc",
@@ -136,19 +142,15 @@ fn event(detail_type: &str, branch: &str, job: u64, status: &str) -> Envelope {
             "commitMessage": null, "commitTime": null, "jobType": "RELEASE",
             "startTime": null, "endTime": null, "durationSeconds": null,
             "isRollback": false, "rollbackOf": null
-        }
-    })
-    .to_string();
-    let all: Vec<&str> = crate::alert::reaction::ACCEPTED.to_vec();
-    Envelope::parse(&raw, &all).unwrap()
+        }),
+    )
 }
 
 fn rollback_event(detail_type: &str, from: u64, by: u64, to: u64) -> Envelope {
-    let raw = json!({
-        "id": format!("eb-{detail_type}-{from}"),
-        "source": "sentinel",
-        "detail-type": detail_type,
-        "detail": {
+    envelope(
+        format!("eb-{detail_type}-{from}"),
+        detail_type,
+        json!({
             "eventId": format!("d1abc/main/{from:010}/rollback"),
             "environment": "prod",
             "appId": "d1abc",
@@ -157,10 +159,8 @@ fn rollback_event(detail_type: &str, from: u64, by: u64, to: u64) -> Envelope {
             "rollbackJobId": by.to_string(),
             "targetJobId": to.to_string(),
             "reason": "unhealthy"
-        }
-    })
-    .to_string();
-    Envelope::parse(&raw, crate::alert::reaction::ACCEPTED).unwrap()
+        }),
+    )
 }
 
 fn only_run(w: &World) -> crate::github::api::CheckRun {

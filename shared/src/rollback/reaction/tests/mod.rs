@@ -352,3 +352,11 @@ fn assert_recommended(action: &RollbackAction) {
         "{action:?}"
     );
 }
+
+/// Job 3 started: a RETRY of job 1, the known good.
+fn job_3_rolls_back_to_1() -> RollbackAction {
+    RollbackAction::Started {
+        rollback_job: JobId::new(3),
+        target_job: JobId::new(1),
+    }
+}

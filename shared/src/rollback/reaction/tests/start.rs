@@ -8,13 +8,7 @@ use super::*;
 async fn an_unhealthy_deploy_is_rolled_back_once_and_the_branch_locked() {
     let w = World::unhealthy(true).await;
     let action = w.deliver("r1", &job_2_unhealthy()).await;
-    assert_eq!(
-        action,
-        RollbackAction::Started {
-            rollback_job: JobId::new(3),
-            target_job: JobId::new(1)
-        }
-    );
+    assert_eq!(action, job_3_rolls_back_to_1());
     assert_eq!(
         w.starts(),
         vec![(JobId::new(3), StartJob::Retry(JobId::new(1)))]
@@ -191,13 +185,7 @@ async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     assert!(w.starts().is_empty());
     // The redelivery (another invocation) is not refused by r1's lease.
     let again = w.deliver("r2", &raw).await;
-    assert_eq!(
-        again,
-        RollbackAction::Started {
-            rollback_job: JobId::new(3),
-            target_job: JobId::new(1)
-        }
-    );
+    assert_eq!(again, job_3_rolls_back_to_1());
     assert_eq!(w.starts().len(), 1);
 }
 
@@ -209,13 +197,7 @@ async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
     assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
     assert_eq!(w.starts().len(), 1, "the lost call did start job 3");
     let again = w.deliver("r2", &raw).await;
-    assert_eq!(
-        again,
-        RollbackAction::Started {
-            rollback_job: JobId::new(3),
-            target_job: JobId::new(1)
-        }
-    );
+    assert_eq!(again, job_3_rolls_back_to_1());
     assert_eq!(w.starts().len(), 1, "job 3 adopted, no second StartJob");
     assert_eq!(w.publisher.detail_types(), vec!["Rollback Started"]);
 }
