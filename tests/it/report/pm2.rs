@@ -159,16 +159,22 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
     })
     .await?;
 
+    // Deploys release `n` (named `name`) whose site answers `status`.
+    let release = |name: &str, n: u8, status: u16| {
+        let commit = commit(n);
+        let out = deploy(
+            &app,
+            &pm2,
+            &service,
+            &commit,
+            &release_build(name, &commit, status),
+        );
+        let log = output_log(&out);
+        (out, log)
+    };
+
     // A healthy release: kept, and Sentinel's verdict is Healthy.
-    let two = commit(2);
-    let out = deploy(
-        &app,
-        &pm2,
-        &service,
-        &two,
-        &release_build("release two", &two, 200),
-    );
-    let log = output_log(&out);
+    let (out, log) = release("release two", 2, 200);
     assert_eq!(out.status.code(), Some(0), "{log}");
     let (status, body) = served().await?;
     assert_eq!(
@@ -183,15 +189,7 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
 
     // An unhealthy release: `sentinel report --wait` exits 1 and the script
     // restores its backup of release two, and reloads it.
-    let three = commit(3);
-    let out = deploy(
-        &app,
-        &pm2,
-        &service,
-        &three,
-        &release_build("release three", &three, 500),
-    );
-    let log = output_log(&out);
+    let (out, log) = release("release three", 3, 500);
     assert_eq!(out.status.code(), Some(1), "{log}");
     assert!(log.contains("previous release restored"), "{log}");
     let restored = std::fs::read_to_string(app.join("build/index.html"))?;

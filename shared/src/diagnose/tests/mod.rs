@@ -43,3 +43,19 @@ fn failing(middle: &[&str]) -> String {
     let all: Vec<&str> = HEAD.iter().chain(middle).chain(TAIL).copied().collect();
     log(&all)
 }
+
+/// The diagnosis of `text` fed in pieces of `cuts` (over and over) to a
+/// diagnoser of `buffer` bytes.
+fn fed_in_chunks(text: &[u8], buffer: usize, cuts: &[usize]) -> Diagnosis {
+    let mut diagnoser = Diagnoser::with_buffer(buffer);
+    let mut rest = text;
+    for cut in cuts.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = (*cut).min(rest.len());
+        diagnoser.feed(&rest[..n]);
+        rest = &rest[n..];
+    }
+    diagnoser.finish()
+}

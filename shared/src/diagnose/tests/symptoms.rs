@@ -159,17 +159,8 @@ proptest! {
         let longest = text.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
         let buffer = longest + extra;
         let whole = diagnose_bytes(text);
-        let mut diagnoser = Diagnoser::with_buffer(buffer);
-        let mut rest = &text[..];
-        for cut in cuts.iter().cycle() {
-            if rest.is_empty() {
-                break;
-            }
-            let n = (*cut).min(rest.len());
-            diagnoser.feed(&rest[..n]);
-            rest = &rest[n..];
-        }
-        prop_assert_eq!(diagnoser.finish(), whole);
+        let chunked = fed_in_chunks(&text[..], buffer, &cuts);
+        prop_assert_eq!(chunked, whole);
     }
 
     #[test]
@@ -188,17 +179,7 @@ proptest! {
             "Error occurred prerendering page \"/\"",
         ]);
         let whole = diagnose_bytes(text.as_bytes());
-        let mut diagnoser = Diagnoser::with_buffer(buffer);
-        let mut rest = text.as_bytes();
-        for cut in cuts.iter().cycle() {
-            if rest.is_empty() {
-                break;
-            }
-            let n = (*cut).min(rest.len());
-            diagnoser.feed(&rest[..n]);
-            rest = &rest[n..];
-        }
-        let mut chunked = diagnoser.finish();
+        let mut chunked = fed_in_chunks(text.as_bytes(), buffer, &cuts);
         prop_assert_eq!(chunked.bytes, whole.bytes);
         chunked.bytes = whole.bytes;
         prop_assert_eq!(chunked, whole);

@@ -13,8 +13,7 @@ async fn a_failed_build_is_diagnosed_recorded_published_and_alerted_once() {
     assert_eq!(first.category.as_deref(), Some("node-heap-oom"));
     let again = w.deliver(&raw).await;
     assert_eq!(again.decision, "duplicate");
-    let sent = w.notifier.sent();
-    assert_eq!(sent.len(), 1);
+    let sent = w.one_sent();
     assert!(
         sent[0].subject.contains("Build failed (node-heap-oom)"),
         "{}",
@@ -40,8 +39,7 @@ async fn an_expired_log_still_alerts_and_says_so() {
     let raw = w.failed_job(8, None).await;
     let out = w.deliver(&raw).await;
     assert_eq!(out.category.as_deref(), Some("log-unavailable"));
-    let sent = w.notifier.sent();
-    assert_eq!(sent.len(), 1);
+    let sent = w.one_sent();
     assert!(
         sent[0].email.contains("log could not be read"),
         "{}",

@@ -52,6 +52,13 @@ impl World {
         self.alerter().on_event(&parsed(raw)).await.unwrap()
     }
 
+    /// The one message sent so far.
+    fn one_sent(&self) -> Vec<crate::alert::Notification> {
+        let sent = self.notifier.sent();
+        assert_eq!(sent.len(), 1);
+        sent
+    }
+
     /// The alert state of `branch` of d1abc.
     async fn alert_state(&self, branch: &str) -> crate::alert::AlertState {
         self.store
@@ -142,4 +149,11 @@ fn alert_test_event(id: &str, branch: &str) -> String {
                    "requestedAt": "2024-03-01T10:00:00Z"}
     })
     .to_string()
+}
+
+/// Each of `expected` is in `email`.
+fn assert_mentions(email: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(email.contains(expected), "{expected:?} not in {email}");
+    }
 }

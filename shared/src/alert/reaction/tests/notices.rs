@@ -119,8 +119,7 @@ async fn a_huge_unhealthy_reason_makes_a_message_within_sns_s_limit() {
     .to_string();
     let outcome = w.deliver(&raw).await;
     assert_eq!(outcome.decision, "opened");
-    let sent = w.notifier.sent();
-    assert_eq!(sent.len(), 1);
+    let sent = w.one_sent();
     let message = crate::adapters::sns::message(&sent[0]);
     assert!(
         message.len() < crate::core::budget::SNS_MESSAGE_LIMIT,

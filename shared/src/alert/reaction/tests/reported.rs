@@ -29,8 +29,7 @@ async fn a_reported_failure_is_alerted_with_its_sent_diagnosis_and_no_amplify_ca
     assert_eq!(out.decision, "opened");
     assert_eq!(out.category.as_deref(), Some("node-heap-oom"));
     assert_eq!(w.amplify.calls.load(Ordering::SeqCst), 0);
-    let sent = w.notifier.sent();
-    assert_eq!(sent.len(), 1);
+    let sent = w.one_sent();
     assert!(
         sent[0].email.contains("max-old-space-size"),
         "{}",
@@ -109,8 +108,7 @@ async fn conflicting_reports_of_one_deploy_are_alerted_once() {
     assert_eq!(out.category.as_deref(), Some("report-conflict"));
     let again = w.deliver(&raw).await;
     assert_eq!(again.sent, 0, "{again:?}");
-    let sent = w.notifier.sent();
-    assert_eq!(sent.len(), 1);
+    let sent = w.one_sent();
     assert!(
         sent[0].email.contains("succeeded, commit aaaaaaa")
             && sent[0].email.contains("failed, commit bbbbbbb"),
