@@ -173,15 +173,21 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
         (out, log)
     };
 
+    // Release two is what the site serves.
+    let serves_release_two = || async {
+        let (status, body) = served().await?;
+        assert_eq!(
+            (status, body.contains("release two")),
+            (200, true),
+            "{body}"
+        );
+        anyhow::Ok(())
+    };
+
     // A healthy release: kept, and Sentinel's verdict is Healthy.
     let (out, log) = release("release two", 2, 200);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    let (status, body) = served().await?;
-    assert_eq!(
-        (status, body.contains("release two")),
-        (200, true),
-        "{body}"
-    );
+    serves_release_two().await?;
     let d = record(&stack, &service, deploy_id_of(&out))
         .await?
         .context("release two")?;
@@ -198,12 +204,7 @@ async fn the_pm2_example_keeps_a_healthy_release_and_restores_its_backup_when_un
         !app.join("build/status").exists()
             || std::fs::read_to_string(app.join("build/status"))?.trim() == "200"
     );
-    let (status, body) = served().await?;
-    assert_eq!(
-        (status, body.contains("release two")),
-        (200, true),
-        "{body}"
-    );
+    serves_release_two().await?;
     let d = record(&stack, &service, deploy_id_of(&out))
         .await?
         .context("release three")?;

@@ -218,17 +218,19 @@ pub(crate) async fn silent_build(stack: &Stack, branch: &str, commit: &str) -> J
     .await
 }
 
-/// V2 built on `branch` without its events, its record given `verdict`;
-/// answers a "Deployment Unhealthy" of it (event id `id`) to deliver.
+/// V1 built healthy on `branch`, then V2 built without its events and its
+/// record given `verdict`; answers a "Deployment Unhealthy" of V2 (event
+/// id `<prefix>-<branch>`) to deliver.
 pub(crate) async fn silently_judged(
     stack: &Stack,
     branch: &str,
     verdict: Verdict,
-    id: &str,
+    prefix: &str,
 ) -> Value {
+    healthy(stack, branch, V1).await;
     let v2 = silent_build(stack, branch, V2).await;
     record_verdict(stack, branch, v2, V2, verdict).await;
-    unhealthy_event(stack, id, branch, v2, V2)
+    unhealthy_event(stack, &format!("{prefix}-{branch}"), branch, v2, V2)
 }
 
 /// The emulator's StartJob calls for the branch: (jobType, jobId asked).
@@ -283,10 +285,16 @@ pub(crate) fn sentinel(args: &[&str]) -> std::process::Output {
 /// Captures the rollback events of `branch` (those naming the job rolled
 /// back from) on the stack's bus.
 pub(crate) async fn rollback_events(stack: &Stack, branch: &str) -> Capture {
+    events_naming(stack, branch, "fromJobId").await
+}
+
+/// Captures the events of `branch` on the stack's bus whose detail has
+/// `field`.
+pub(crate) async fn events_naming(stack: &Stack, branch: &str, field: &str) -> Capture {
     stack
         .capture(
             &stack.bus,
-            json!({"branchName": [branch], "fromJobId": [{"exists": true}]}),
+            json!({"branchName": [branch], field: [{"exists": true}]}),
         )
         .await
         .unwrap()

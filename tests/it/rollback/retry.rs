@@ -16,13 +16,7 @@ const NETWORK_LOG: &[&str] = &[
 async fn a_transient_failure_is_retried_once_and_a_real_one_never() {
     let stack = Stack::new().await;
     let branch = branch(&stack, "rt").await;
-    let retried = stack
-        .capture(
-            &stack.bus,
-            json!({"branchName": [branch.as_str()], "retryJobId": [{"exists": true}]}),
-        )
-        .await
-        .unwrap();
+    let retried = events_naming(&stack, &branch, "retryJobId").await;
     // The retry fails the same way.
     behave(
         &stack,

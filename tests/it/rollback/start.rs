@@ -66,13 +66,7 @@ async fn ten_concurrent_deliveries_start_one_job() {
     let branch = branch(&stack, "rc").await;
     // v2 exists in Amplify but its events are not emitted: only its
     // recorded verdict and the ten deliveries below speak of it.
-    let event = silently_judged(
-        &stack,
-        &branch,
-        Verdict::Unhealthy,
-        &format!("unhealthy-{branch}"),
-    )
-    .await;
+    let event = silently_judged(&stack, &branch, Verdict::Unhealthy, "unhealthy").await;
     let endpoint = rollback_endpoint();
     let invocations = (0..10).map(|_| stack.http.post(&endpoint).json(&event).send());
     let answers = futures::future::join_all(invocations).await;
@@ -99,13 +93,7 @@ async fn a_forged_unhealthy_event_starts_nothing() {
     let events = rollback_events(&stack, &branch).await;
     // v2 was found healthy (v1 stays the last known good: a rollback to it
     // would start, were the event believed).
-    let forged = silently_judged(
-        &stack,
-        &branch,
-        Verdict::Healthy,
-        &format!("forged-{branch}"),
-    )
-    .await;
+    let forged = silently_judged(&stack, &branch, Verdict::Healthy, "forged").await;
     let answer = deliver(&stack, &forged).await;
     assert_eq!(answer["action"], "refused", "{answer}");
     assert_eq!(answer["recommended"], false, "{answer}");
@@ -133,13 +121,7 @@ async fn a_forged_unhealthy_event_starts_nothing() {
 async fn a_failed_start_job_is_taken_over_by_the_redelivery() {
     let stack = Stack::new().await;
     let branch = branch(&stack, "rf").await;
-    let event = silently_judged(
-        &stack,
-        &branch,
-        Verdict::Unhealthy,
-        &format!("unhealthy-{branch}"),
-    )
-    .await;
+    let event = silently_judged(&stack, &branch, Verdict::Unhealthy, "unhealthy").await;
     stack
         .control(
             "/faults",
@@ -300,8 +282,7 @@ async fn measure_rollback_latency() {
     let mut samples = Vec::new();
     for _ in 0..15 {
         let branch = branch(&stack, "rm").await;
-        let event =
-            silently_judged(&stack, &branch, Verdict::Unhealthy, &format!("m-{branch}")).await;
+        let event = silently_judged(&stack, &branch, Verdict::Unhealthy, "m").await;
         let sent = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

@@ -130,6 +130,12 @@ async fn check(addr: SocketAddr, policy: HealthPolicy, commit: Option<&str>) -> 
         .await
 }
 
+/// The check ended `verdict`, its reason saying `why`.
+fn assert_verdict(report: &HealthReport, verdict: Verdict, why: &str) {
+    assert_eq!(report.verdict, verdict);
+    assert!(report.reason.contains(why), "{}", report.reason);
+}
+
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// A server that counts its requests and answers 200.

@@ -80,12 +80,7 @@ async fn a_pinned_json_pointer_or_header_is_where_the_version_is_read() {
         ..by_pointer
     };
     let report = check(addr, by_header, Some(COMMIT)).await;
-    assert_eq!(report.verdict, Verdict::Unhealthy);
-    assert!(
-        report.reason.contains("serves version something-el"),
-        "{}",
-        report.reason
-    );
+    assert_verdict(&report, Verdict::Unhealthy, "serves version something-el");
 }
 
 #[tokio::test]

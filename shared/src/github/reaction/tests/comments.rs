@@ -6,10 +6,8 @@ use super::*;
 #[tokio::test]
 async fn a_pull_request_gets_one_comment_created_then_edited() {
     let w = World::new("pr-7");
-    w.record("pr-7", 1, BuildStatus::Failed).await;
-    w.reporter().update(&key("pr-7", 1), 0).await;
-    w.record("pr-7", 2, BuildStatus::Failed).await;
-    w.reporter().update(&key("pr-7", 2), 0).await;
+    w.updated("pr-7", 1, BuildStatus::Failed).await;
+    w.updated("pr-7", 2, BuildStatus::Failed).await;
     let comments = w.github.comments.lock().unwrap().clone();
     assert_eq!(comments.len(), 1, "{comments:?}");
     let (number, body) = comments.values().next().unwrap();
@@ -42,18 +40,15 @@ async fn a_pull_request_gets_one_comment_created_then_edited() {
 #[tokio::test]
 async fn a_fine_build_posts_no_comment_but_edits_the_failure_s_one() {
     let w = World::new("pr-8");
-    w.record("pr-8", 1, BuildStatus::Succeeded).await;
-    w.reporter().update(&key("pr-8", 1), 0).await;
+    w.updated("pr-8", 1, BuildStatus::Succeeded).await;
     assert!(w.github.comments.lock().unwrap().is_empty(), "none yet");
     // The same event again asks GitHub nothing more.
     let calls = w.github.calls().len();
     w.reporter().update(&key("pr-8", 1), 0).await;
     assert_eq!(w.github.calls().len(), calls);
 
-    w.record("pr-8", 2, BuildStatus::Failed).await;
-    w.reporter().update(&key("pr-8", 2), 0).await;
-    w.record("pr-8", 3, BuildStatus::Succeeded).await;
-    w.reporter().update(&key("pr-8", 3), 0).await;
+    w.updated("pr-8", 2, BuildStatus::Failed).await;
+    w.updated("pr-8", 3, BuildStatus::Succeeded).await;
     let comments = w.github.comments.lock().unwrap().clone();
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(
@@ -151,8 +146,7 @@ async fn the_alert_links_the_custom_domain_when_it_is_available() {
         Some("https://www.shop.example.com/")
     );
     // The deployment's environment_url is the same site.
-    w.record("main", 1, BuildStatus::Succeeded).await;
-    w.reporter().update(&key("main", 1), 0).await;
+    w.updated("main", 1, BuildStatus::Succeeded).await;
     let deployments = w.github.deployments.lock().unwrap();
     let (_, statuses) = deployments.values().next().unwrap();
     assert_eq!(

@@ -74,6 +74,12 @@ impl World {
         }
     }
 
+    /// Job `job` of `branch` recorded as `status`, then reconciled.
+    async fn updated(&self, branch: &str, job: u64, status: BuildStatus) {
+        self.record(branch, job, status).await;
+        self.reporter().update(&key(branch, job), 0).await;
+    }
+
     /// Stores job `job` of `branch` with `status` (a failure diagnosed).
     async fn record(&self, branch: &str, job: u64, status: BuildStatus) {
         let k = key(branch, job);

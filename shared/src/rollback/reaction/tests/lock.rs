@@ -5,11 +5,10 @@ use super::*;
 
 #[tokio::test]
 async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
-    let w = World::unhealthy(true).await;
-    set_branch(&w, true);
+    let w = World::unhealthy_building_on_push().await;
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
-    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.fails("r1", &raw).await;
     // The first attempt switched auto-build off before its StartJob failed;
     // Amplify now says "off", which is Sentinel's doing, not the team's.
     set_branch(&w, false);

@@ -79,6 +79,13 @@ impl World {
         w
     }
 
+    /// [`World::unhealthy`] with a known good job, main building on push.
+    async fn unhealthy_building_on_push() -> Self {
+        let w = Self::unhealthy(true).await;
+        set_branch(&w, true);
+        w
+    }
+
     /// Changes job `n`'s record (made first, with the commit Amplify knows,
     /// if there is none), as the function before the rollback's does
     /// before it publishes.
@@ -192,6 +199,16 @@ impl World {
             .unlock(&key(1).app_id, &key(1).branch_name)
             .await
             .unwrap()
+    }
+
+    /// Delivers `raw` as `holder` and expects the delivery to fail.
+    async fn fails(&self, holder: &str, raw: &str) {
+        assert!(
+            self.rollbacker(holder)
+                .on_event(&parsed(raw))
+                .await
+                .is_err()
+        );
     }
 
     /// Delivers `raw` as `holder` and returns what was done.

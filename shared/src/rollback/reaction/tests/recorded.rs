@@ -98,7 +98,7 @@ async fn a_rollback_begun_on_a_verdict_since_replaced_is_taken_over() {
     w.live_checked(2, Verdict::Unhealthy).await;
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
-    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.fails("r1", &raw).await;
     w.live_checked(2, Verdict::Healthy).await;
     w.started("r2", &raw).await;
     assert_eq!(w.starts().len(), 1);

@@ -5,8 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn a_rollback_whose_start_job_is_refused_gives_auto_build_back_and_fails() {
-    let w = World::unhealthy(true).await;
-    set_branch(&w, true);
+    let w = World::unhealthy_building_on_push().await;
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
     let action = w.deliver("r1", &raw).await;
@@ -40,8 +39,7 @@ async fn a_rollback_whose_start_job_is_refused_gives_auto_build_back_and_fails()
 
 #[tokio::test]
 async fn a_refused_rollback_whose_auto_build_cannot_be_given_back_says_how_to() {
-    let w = World::unhealthy(true).await;
-    set_branch(&w, true);
+    let w = World::unhealthy_building_on_push().await;
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     w.amplify.fail_next_enable.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
@@ -65,11 +63,10 @@ async fn a_refused_rollback_whose_auto_build_cannot_be_given_back_says_how_to() 
 
 #[tokio::test]
 async fn a_rollback_that_failed_to_start_for_now_leaves_a_lock_to_release() {
-    let w = World::unhealthy(true).await;
-    set_branch(&w, true);
+    let w = World::unhealthy_building_on_push().await;
     w.amplify.fail_next_start.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
-    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.fails("r1", &raw).await;
     // Auto-build is off and the redelivery takes over; should none come (the
     // queue gives up), the lock says so and unlock gives auto-build back.
     assert_eq!(w.auto_build(), Some(false));
@@ -80,12 +77,11 @@ async fn a_rollback_that_failed_to_start_for_now_leaves_a_lock_to_release() {
 
 #[tokio::test]
 async fn a_failed_start_whose_alert_was_not_published_is_published_by_the_redelivery() {
-    let w = World::unhealthy(true).await;
-    set_branch(&w, true);
+    let w = World::unhealthy_building_on_push().await;
     w.amplify.reject_next_start.store(1, Ordering::SeqCst);
     w.publisher.fail_next.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
-    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.fails("r1", &raw).await;
     let again = w.deliver("r2", &raw).await;
     assert!(
         matches!(again, RollbackAction::RollbackFailed(_)),

@@ -194,7 +194,7 @@ async fn a_start_job_whose_answer_was_lost_is_adopted_not_repeated() {
     let w = World::unhealthy(true).await;
     w.amplify.lose_next_start.store(1, Ordering::SeqCst);
     let raw = job_2_unhealthy();
-    assert!(w.rollbacker("r1").on_event(&parsed(&raw)).await.is_err());
+    w.fails("r1", &raw).await;
     assert_eq!(w.starts().len(), 1, "the lost call did start job 3");
     let again = w.deliver("r2", &raw).await;
     assert_eq!(again, job_3_rolls_back_to_1());
