@@ -136,6 +136,14 @@ fn assert_verdict(report: &HealthReport, verdict: Verdict, why: &str) {
     assert!(report.reason.contains(why), "{}", report.reason);
 }
 
+/// An address on 127.0.0.1 nothing listens on.
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// A server that counts its requests and answers 200.

@@ -110,9 +110,7 @@ async fn without_a_version_the_commit_is_looked_for() {
 /// Inconclusive.
 #[tokio::test]
 async fn a_reported_service_refusing_connections_is_unhealthy() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = closed_port();
     let (verdict, events, calls) = check_reported_at(addr, None).await;
     assert_eq!(verdict, Some(Verdict::Unhealthy));
     assert_eq!(events, vec!["Deployment Unhealthy"]);

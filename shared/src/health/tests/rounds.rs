@@ -102,9 +102,7 @@ async fn one_failed_round_among_passes_is_not_flapping() {
 
 #[tokio::test]
 async fn connection_refused_is_our_side_and_inconclusive() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = closed_port();
     let policy = HealthPolicy {
         deadline_ms: 500,
         ..fast()
@@ -125,9 +123,7 @@ async fn connection_refused_is_our_side_and_inconclusive() {
 /// connections after its deploy is down, not "our side".
 #[tokio::test]
 async fn a_team_s_own_server_refusing_connections_is_unhealthy() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = closed_port();
     let policy = HealthPolicy {
         deadline_ms: 60_000,
         ..fast()

@@ -97,8 +97,7 @@ async fn an_alarm_that_recovers_and_fires_again_during_the_bake_fails_it() {
 
 #[test]
 fn only_a_transition_into_alarm_after_the_deploy_fails_an_interval() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     let deploy = t0();
     let good = figures(1_000, 0, 100);
     let readings = vec![

@@ -44,8 +44,7 @@ fn a_baseline_without_traffic_is_ignored() {
 
 #[test]
 fn twenty_percent_of_failing_requests_fail_the_interval_with_figures() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     let (o, why) = analysis::judge(&p, &l, Some(&figures(1_000, 200, 130)), &[], &[]);
     assert_eq!(o, StepOutcome::Failed);
     assert!(
@@ -72,8 +71,7 @@ fn a_slower_p90_than_twice_the_baseline_fails_the_interval() {
 
 #[test]
 fn low_traffic_is_inconclusive_not_failure() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     // Half the requests fail, but there are 12 of them.
     let (o, why) = analysis::judge(&p, &l, Some(&figures(12, 6, 100)), &[], &[]);
     assert_eq!(o, StepOutcome::Inconclusive);
@@ -82,8 +80,7 @@ fn low_traffic_is_inconclusive_not_failure() {
 
 #[test]
 fn missing_datapoints_are_inconclusive() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     assert_eq!(
         analysis::judge(&p, &l, None, &[], &[]).0,
         StepOutcome::Inconclusive
@@ -96,8 +93,7 @@ fn missing_datapoints_are_inconclusive() {
 
 #[test]
 fn an_alarm_in_alarm_fails_the_interval_whatever_the_traffic() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     let alarms = vec![
         Alarm::new("api-errors", AlarmState::Alarm, None),
         Alarm::new("canary", AlarmState::Ok, None),
@@ -109,8 +105,7 @@ fn an_alarm_in_alarm_fails_the_interval_whatever_the_traffic() {
 
 #[test]
 fn insufficient_data_or_a_missing_alarm_is_inconclusive() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     for state in [AlarmState::InsufficientData, AlarmState::Missing] {
         let alarms = vec![Alarm::new("canary", state, None)];
         let (o, _) = analysis::judge(&p, &l, Some(&figures(1_000, 0, 100)), &alarms, &[]);
@@ -120,8 +115,7 @@ fn insufficient_data_or_a_missing_alarm_is_inconclusive() {
 
 #[test]
 fn a_missing_5xx_series_while_requests_has_data_is_inconclusive_not_zero_errors() {
-    let p = on();
-    let l = analysis::limits(&p, &quiet_baseline());
+    let (p, l) = on_quiet();
     let requests = [1_000.0];
     let samples = [5.0];
     // Requests answered, neither 5xxErrors nor 5XXErrors had a datapoint.

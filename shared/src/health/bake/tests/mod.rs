@@ -42,6 +42,13 @@ fn on() -> BakePolicy {
     }
 }
 
+/// The bake on, and its limits over a quiet baseline.
+fn on_quiet() -> (BakePolicy, Limits) {
+    let p = on();
+    let l = analysis::limits(&p, &quiet_baseline());
+    (p, l)
+}
+
 fn quiet_baseline() -> Baseline {
     Baseline {
         before_deploy: figures(3_000, 3, 120),
@@ -71,6 +78,15 @@ fn t0() -> DateTime<Utc> {
 }
 
 impl World {
+    /// Step 1 ends the bake as superseded, publishing nothing.
+    async fn stops_without_verdict(&self) {
+        assert_eq!(
+            self.step(1).await,
+            StepResult::Finished(BakeOutcome::Superseded)
+        );
+        assert!(self.publisher.detail_types().is_empty());
+    }
+
     /// A bake watching the alarm `checkout-errors`.
     async fn watching_checkout_errors() -> Self {
         Self::new(BakePolicy {
