@@ -16,9 +16,7 @@ async fn a_build_goes_in_progress_then_completed_and_a_late_start_changes_nothin
     assert!(o.applied >= 1, "{o:?}");
     assert_eq!(only_run(&w).status, CheckStatus::InProgress);
 
-    w.record("main", 1, BuildStatus::Failed).await;
-    w.reporter()
-        .after_event(&event("Build Failed", "main", 1, "FAILED"))
+    w.heard("main", 1, BuildStatus::Failed, "Build Failed", "FAILED")
         .await;
     let run = only_run(&w);
     assert_eq!(
@@ -83,10 +81,14 @@ async fn the_same_event_twice_posts_nothing_new() {
 #[tokio::test]
 async fn a_deployment_status_never_goes_back() {
     let w = World::new("main");
-    w.record("main", 1, BuildStatus::Succeeded).await;
-    w.reporter()
-        .after_event(&event("Build Succeeded", "main", 1, "SUCCEEDED"))
-        .await;
+    w.heard(
+        "main",
+        1,
+        BuildStatus::Succeeded,
+        "Build Succeeded",
+        "SUCCEEDED",
+    )
+    .await;
     // A record rewritten to "started" (as a stale writer might): the check
     // run follows the record, the deployment's status does not go back.
     let mut d = w
@@ -134,14 +136,22 @@ async fn a_token_writes_a_commit_status_not_a_check_run() {
 #[tokio::test]
 async fn a_rollback_marks_the_replaced_deploy_inactive_and_the_rollback_gets_its_own() {
     let w = World::new("main");
-    w.record("main", 1, BuildStatus::Succeeded).await;
-    w.reporter()
-        .after_event(&event("Build Succeeded", "main", 1, "SUCCEEDED"))
-        .await;
-    w.record("main", 2, BuildStatus::Succeeded).await;
-    w.reporter()
-        .after_event(&event("Build Succeeded", "main", 2, "SUCCEEDED"))
-        .await;
+    w.heard(
+        "main",
+        1,
+        BuildStatus::Succeeded,
+        "Build Succeeded",
+        "SUCCEEDED",
+    )
+    .await;
+    w.heard(
+        "main",
+        2,
+        BuildStatus::Succeeded,
+        "Build Succeeded",
+        "SUCCEEDED",
+    )
+    .await;
     // Job 2 was unhealthy: job 3 rebuilds job 1.
     w.record("main", 3, BuildStatus::Succeeded).await;
     let mut rollback = w

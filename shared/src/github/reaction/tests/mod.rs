@@ -74,6 +74,22 @@ impl World {
         }
     }
 
+    /// Job `job` of `branch` recorded as `status`, then the reconciler
+    /// hears of it (`detail_type`, the event's `status`).
+    async fn heard(
+        &self,
+        branch: &str,
+        job: u64,
+        status: BuildStatus,
+        detail_type: &str,
+        event_status: &str,
+    ) {
+        self.record(branch, job, status).await;
+        self.reporter()
+            .after_event(&event(detail_type, branch, job, event_status))
+            .await;
+    }
+
     /// Job `job` of `branch` recorded as `status`, then reconciled.
     async fn updated(&self, branch: &str, job: u64, status: BuildStatus) {
         self.record(branch, job, status).await;
