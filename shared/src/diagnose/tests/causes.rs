@@ -5,13 +5,10 @@ use super::*;
 
 #[test]
 fn an_image_that_cannot_run_the_toolchain_is_the_cause_of_what_failed_before() {
-    let d = diagnose_bytes(
-        failing(&[
-            "Error: Cannot find module '/root/.nvm/versions/node/v20.11.1/lib/node_modules/pnpm/package.json'",
-            "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Error: Cannot find module '/root/.nvm/versions/node/v20.11.1/lib/node_modules/pnpm/package.json'",
+        "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)",
+    ]);
     assert_eq!(d.category, "build-image-glibc", "{d:#?}");
     assert_eq!(d.secondary.len(), 1);
     assert_eq!(d.secondary[0].category, "module-not-found");
@@ -19,14 +16,11 @@ fn an_image_that_cannot_run_the_toolchain_is_the_cause_of_what_failed_before() {
 
 #[test]
 fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
-    let d = diagnose_bytes(
-        failing(&[
-            "CloudFormationDeploymentError: The CloudFormation deployment has failed.",
-            "Resolution: Find more information in the CloudFormation AWS Console for this stack.",
-            "Cause: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/AmplifyRole/BuildSession is not authorized to perform: ssm:GetParameter",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "CloudFormationDeploymentError: The CloudFormation deployment has failed.",
+        "Resolution: Find more information in the CloudFormation AWS Console for this stack.",
+        "Cause: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/AmplifyRole/BuildSession is not authorized to perform: ssm:GetParameter",
+    ]);
     assert_eq!(d.category, "iam-role");
     assert_eq!(d.secondary.len(), 1);
     assert_eq!(d.secondary[0].category, "backend-deploy-failed");
@@ -34,14 +28,11 @@ fn a_failed_backend_deployment_yields_to_the_denial_that_caused_it() {
 
 #[test]
 fn the_earliest_cause_wins_and_the_rest_are_secondary() {
-    let d = diagnose_bytes(
-        failing(&[
-            "Module not found: Can't resolve 'lodash-es' in '/codebuild/output/src1/src/shop/app'",
-            "./app/page.tsx:4:1",
-            "Type error: Cannot find name 'foo'.",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Module not found: Can't resolve 'lodash-es' in '/codebuild/output/src1/src/shop/app'",
+        "./app/page.tsx:4:1",
+        "Type error: Cannot find name 'foo'.",
+    ]);
     assert_eq!(d.category, "module-not-found");
     assert_eq!(d.evidence[0].line, 9);
     assert_eq!(d.secondary.len(), 1);
@@ -51,18 +42,15 @@ fn the_earliest_cause_wins_and_the_rest_are_secondary() {
 
 #[test]
 fn warnings_the_build_survived_are_not_causes() {
-    let d = diagnose_bytes(
-        failing(&[
-            "Compiled with warnings",
-            "./lib/util.js",
-            "Attempted import error: 'helper' is not exported from './helpers'.",
-            "Linting and checking validity of types ...",
-            "Failed to compile.",
-            "./app/page.tsx:12:5",
-            "Type error: Property 'id' does not exist on type 'User'.",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Compiled with warnings",
+        "./lib/util.js",
+        "Attempted import error: 'helper' is not exported from './helpers'.",
+        "Linting and checking validity of types ...",
+        "Failed to compile.",
+        "./app/page.tsx:12:5",
+        "Type error: Property 'id' does not exist on type 'User'.",
+    ]);
     assert_eq!(d.category, "typescript-error");
     assert!(d.secondary.is_empty(), "{:?}", d.secondary);
     assert_eq!(d.evidence[0].text, "./app/page.tsx:12:5");
@@ -91,41 +79,32 @@ fn an_error_in_a_phase_that_completed_is_not_the_cause() {
 
 #[test]
 fn npm_retry_warnings_are_not_network_failures() {
-    let d = diagnose_bytes(
-        failing(&[
-            "npm WARN tarball tarball data for react@18.2.0 seems to be corrupted. Trying again.",
-            "npm warn retry will retry, error on last attempt: Error: read ECONNRESET",
-            "Type error: Cannot find name 'x'.",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "npm WARN tarball tarball data for react@18.2.0 seems to be corrupted. Trying again.",
+        "npm warn retry will retry, error on last attempt: Error: read ECONNRESET",
+        "Type error: Cannot find name 'x'.",
+    ]);
     assert_eq!(d.category, "typescript-error");
 }
 
 #[test]
 fn a_real_network_failure_is_transient() {
-    let d = diagnose_bytes(
-        failing(&[
-            "npm ERR! code ECONNRESET",
-            "npm ERR! network aborted",
-            "npm ERR! network This is a problem related to network connectivity.",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "npm ERR! code ECONNRESET",
+        "npm ERR! network aborted",
+        "npm ERR! network This is a problem related to network connectivity.",
+    ]);
     assert_eq!(d.category, "network-transient");
     assert!(d.transient);
 }
 
 #[test]
 fn a_wrapper_yields_to_the_specific_cause_printed_under_it() {
-    let d = diagnose_bytes(
-        failing(&[
-            "Error occurred prerendering page \"/pricing\". Read more: https://nextjs.org/docs/messages/prerender-error",
-            "Error: Missing required environment variable NEXT_PUBLIC_API_URL",
-            "    at getConfig (/codebuild/output/src1/src/shop/.next/server/chunks/12.js:1:200)",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Error occurred prerendering page \"/pricing\". Read more: https://nextjs.org/docs/messages/prerender-error",
+        "Error: Missing required environment variable NEXT_PUBLIC_API_URL",
+        "    at getConfig (/codebuild/output/src1/src/shop/.next/server/chunks/12.js:1:200)",
+    ]);
     assert_eq!(d.category, "missing-env-var");
     assert_eq!(d.secondary[0].category, "prerender-error");
 }

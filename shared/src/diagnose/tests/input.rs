@@ -40,12 +40,9 @@ fn a_very_long_line_is_survived_and_lines_stay_counted() {
 
 #[test]
 fn secret_values_in_evidence_are_masked() {
-    let d = diagnose_bytes(
-        failing(&[
-            "Error: Missing required environment variable DATABASE_URL (have STRIPE_SECRET_KEY=sk_live_51Habcdefghijklmnopqrstuvwxyz)",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Error: Missing required environment variable DATABASE_URL (have STRIPE_SECRET_KEY=sk_live_51Habcdefghijklmnopqrstuvwxyz)",
+    ]);
     assert_eq!(d.category, "missing-env-var");
     let text = &d.evidence[0].text;
     assert!(!text.contains("abcdefghijklmnop"), "{text}");

@@ -39,6 +39,11 @@ const TAIL: &[&str] = &[
     "Terminating logging...",
 ];
 
+/// The diagnosis of [`failing`] `lines`.
+fn diagnose_failing(lines: &[&str]) -> Diagnosis {
+    diagnose_bytes(failing(lines).as_bytes())
+}
+
 fn failing(middle: &[&str]) -> String {
     let all: Vec<&str> = HEAD.iter().chain(middle).chain(TAIL).copied().collect();
     log(&all)

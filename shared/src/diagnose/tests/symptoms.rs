@@ -17,16 +17,13 @@ fn a_survived_warning_does_not_swallow_a_later_failure() {
             "node-heap-oom",
         ),
     ] {
-        let d = diagnose_bytes(
-            failing(&[
-                "Collecting page data ...",
-                "Compiled with warnings",
-                "./node_modules/node-fetch/lib/index.js",
-                "Module not found: Can't resolve 'encoding' in '/codebuild/output/src1/src/shop/node_modules/node-fetch/lib'",
-                failure,
-            ])
-            .as_bytes(),
-        );
+        let d = diagnose_failing(&[
+            "Collecting page data ...",
+            "Compiled with warnings",
+            "./node_modules/node-fetch/lib/index.js",
+            "Module not found: Can't resolve 'encoding' in '/codebuild/output/src1/src/shop/node_modules/node-fetch/lib'",
+            failure,
+        ]);
         assert_eq!(d.category, category);
         assert!(
             d.secondary.is_empty(),
@@ -72,20 +69,17 @@ fn a_connection_error_by_a_failed_page_is_its_evidence_not_a_transient_cause() {
 #[test]
 fn a_symptom_names_the_survived_warning_that_explains_it() {
     let warning = "Attempted import error: 'formatPrice' is not exported from '@/lib/currency' (imported as 'formatPrice').";
-    let d = diagnose_bytes(
-        failing(&[
-            "Compiled with warnings",
-            "./src/components/PriceTag.tsx",
-            warning,
-            "Linting and checking validity of types ...",
-            "Collecting page data ...",
-            "TypeError: (0 , _lib_currency__WEBPACK_IMPORTED_MODULE_2__.formatPrice) is not a function",
-            "    at PriceTag (/codebuild/output/src1/src/shop/.next/server/app/page.js:1:4410)",
-            "> Build error occurred",
-            "Error: Failed to collect page data for /products/[id]",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "Compiled with warnings",
+        "./src/components/PriceTag.tsx",
+        warning,
+        "Linting and checking validity of types ...",
+        "Collecting page data ...",
+        "TypeError: (0 , _lib_currency__WEBPACK_IMPORTED_MODULE_2__.formatPrice) is not a function",
+        "    at PriceTag (/codebuild/output/src1/src/shop/.next/server/app/page.js:1:4410)",
+        "> Build error occurred",
+        "Error: Failed to collect page data for /products/[id]",
+    ]);
     assert_eq!(d.category, "missing-export");
     assert_eq!(d.evidence[0].line, 11);
     assert_eq!(d.evidence[0].text, warning);
@@ -103,16 +97,13 @@ fn a_symptom_of_another_module_or_name_is_not_linked() {
         "TypeError: (0 , _lib_money__WEBPACK_IMPORTED_MODULE_2__.formatPrice) is not a function",
         "TypeError: (0 , _lib_currency__WEBPACK_IMPORTED_MODULE_2__.parsePrice) is not a function",
     ] {
-        let d = diagnose_bytes(
-            failing(&[
-                "Compiled with warnings",
-                "Attempted import error: 'formatPrice' is not exported from '@/lib/currency' (imported as 'formatPrice').",
-                "Collecting page data ...",
-                symptom,
-                "Error: Failed to collect page data for /products/[id]",
-            ])
-            .as_bytes(),
-        );
+        let d = diagnose_failing(&[
+            "Compiled with warnings",
+            "Attempted import error: 'formatPrice' is not exported from '@/lib/currency' (imported as 'formatPrice').",
+            "Collecting page data ...",
+            symptom,
+            "Error: Failed to collect page data for /products/[id]",
+        ]);
         assert_eq!(d.category, "prerender-error", "{symptom}");
         assert!(
             d.evidence.iter().any(|e| e.text == symptom),

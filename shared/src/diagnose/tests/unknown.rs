@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn the_generic_trailer_alone_is_unknown_and_names_the_command() {
-    let d = diagnose_bytes(failing(&["Creating an optimized production build ..."]).as_bytes());
+    let d = diagnose_failing(&["Creating an optimized production build ..."]);
     assert_eq!(d.category, "unknown");
     assert_eq!(d.exit_code, Some(1));
     assert_eq!(d.command.as_deref(), Some("npm run build"));
@@ -16,16 +16,13 @@ fn the_generic_trailer_alone_is_unknown_and_names_the_command() {
 
 #[test]
 fn unknown_shows_the_lines_most_like_an_error() {
-    let d = diagnose_bytes(
-        failing(&[
-            "npm WARN deprecated inflight@1.0.6: This module is not supported",
-            "Starting SSR Build...",
-            "TypeError: Cannot read properties of undefined (reading 'map')",
-            "    at build (/codebuild/output/src1/src/shop/scripts/ssr.js:12:5)",
-            "SSR build failed",
-        ])
-        .as_bytes(),
-    );
+    let d = diagnose_failing(&[
+        "npm WARN deprecated inflight@1.0.6: This module is not supported",
+        "Starting SSR Build...",
+        "TypeError: Cannot read properties of undefined (reading 'map')",
+        "    at build (/codebuild/output/src1/src/shop/scripts/ssr.js:12:5)",
+        "SSR build failed",
+    ]);
     assert_eq!(d.category, "unknown");
     let lines: Vec<u64> = d.evidence.iter().map(|e| e.line).collect();
     // The command, the two error lines (not the warning, not the stack
