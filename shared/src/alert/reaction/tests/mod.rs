@@ -52,6 +52,15 @@ impl World {
         self.alerter().on_event(&parsed(raw)).await.unwrap()
     }
 
+    /// Delivering `raw` opens an incident with one message mentioning each
+    /// of `expected`.
+    async fn opens(&self, raw: &str, expected: &[&str]) {
+        let outcome = self.deliver(raw).await;
+        assert_eq!(outcome.decision, "opened");
+        let sent = self.one_sent();
+        assert_mentions(&sent[0].email, expected);
+    }
+
     /// The one message sent so far.
     fn one_sent(&self) -> Vec<crate::alert::Notification> {
         let sent = self.notifier.sent();

@@ -30,11 +30,8 @@ fn bake_event(detail_type: &str, verdict: &str, id: &str) -> String {
 async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_link() {
     let w = World::new();
     let raw = bake_event("Deployment Unhealthy", "unhealthy", "eb-bake-8");
-    let outcome = w.deliver(&raw).await;
-    assert_eq!(outcome.decision, "opened");
-    let sent = w.one_sent();
-    assert_mentions(
-        &sent[0].email,
+    w.opens(
+        &raw,
         &[
             "failed its bake",
             "before: 0.10 % 5xx, p90 120 ms, 3000 requests",
@@ -42,7 +39,8 @@ async fn a_failed_bake_alerts_with_its_figures_before_and_after_and_the_metrics_
             "Failed interval step 1 [10:01–10:06]",
             "cloudwatch/home?region=eu-west-1",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -88,18 +86,16 @@ async fn an_inconclusive_check_is_alerted_once_with_its_reason_and_resolved_when
         false,
         why,
     );
-    let outcome = w.deliver(&raw).await;
-    assert_eq!(outcome.decision, "opened");
-    let sent = w.one_sent();
-    assert_mentions(
-        &sent[0].email,
+    w.opens(
+        &raw,
         &[
             "Deployment check inconclusive",
             "could not be judged by the check after the deploy",
             "so nothing was rolled back",
             "it resolves to 10.0.0.7, not a public address",
         ],
-    );
+    )
+    .await;
     // The same verdict delivered again: one alert.
     let again = w.deliver(&raw).await;
     assert_eq!(again.decision, "duplicate");

@@ -5,10 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn an_attempt_taking_over_keeps_what_auto_build_was_before_the_first() {
-    let w = World::unhealthy_building_on_push().await;
-    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
-    let raw = job_2_unhealthy();
-    w.fails("r1", &raw).await;
+    let (w, raw) = World::first_start_failed().await;
     // The first attempt switched auto-build off before its StartJob failed;
     // Amplify now says "off", which is Sentinel's doing, not the team's.
     set_branch(&w, false);

@@ -86,6 +86,16 @@ impl World {
         w
     }
 
+    /// [`World::unhealthy_building_on_push`] whose first rollback attempt
+    /// ("r1", on the answered event) failed at StartJob.
+    async fn first_start_failed() -> (Self, String) {
+        let w = Self::unhealthy_building_on_push().await;
+        w.amplify.fail_next_start.store(1, Ordering::SeqCst);
+        let raw = job_2_unhealthy();
+        w.fails("r1", &raw).await;
+        (w, raw)
+    }
+
     /// Changes job `n`'s record (made first, with the commit Amplify knows,
     /// if there is none), as the function before the rollback's does
     /// before it publishes.

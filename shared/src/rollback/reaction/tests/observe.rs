@@ -101,10 +101,7 @@ async fn a_stack_in_observe_mode_acts_only_where_a_policy_says_enforce() {
 #[tokio::test]
 async fn a_rollback_under_way_when_the_policy_turns_to_observe_gives_the_branch_back_and_says_so() {
     for enable_fails in [false, true] {
-        let w = World::unhealthy_building_on_push().await;
-        w.amplify.fail_next_start.store(1, Ordering::SeqCst);
-        let raw = job_2_unhealthy();
-        w.fails("r1", &raw).await;
+        let (w, raw) = World::first_start_failed().await;
         assert_eq!(w.auto_build(), Some(false), "locked by the first attempt");
         observing(&w).await;
         if enable_fails {

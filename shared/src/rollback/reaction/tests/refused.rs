@@ -63,10 +63,7 @@ async fn a_refused_rollback_whose_auto_build_cannot_be_given_back_says_how_to() 
 
 #[tokio::test]
 async fn a_rollback_that_failed_to_start_for_now_leaves_a_lock_to_release() {
-    let w = World::unhealthy_building_on_push().await;
-    w.amplify.fail_next_start.store(1, Ordering::SeqCst);
-    let raw = job_2_unhealthy();
-    w.fails("r1", &raw).await;
+    let (w, _) = World::first_start_failed().await;
     // Auto-build is off and the redelivery takes over; should none come (the
     // queue gives up), the lock says so and unlock gives auto-build back.
     assert_eq!(w.auto_build(), Some(false));
