@@ -128,18 +128,10 @@ async fn the_alert_links_the_custom_domain_when_it_is_available() {
     };
     let app: AppId = "d1abc".parse().unwrap();
     let branch: BranchName = "main".parse().unwrap();
-    w.amplify
-        .domains
-        .lock()
-        .unwrap()
-        .insert("d1abc".into(), vec![domain("PENDING_VERIFICATION")]);
+    w.set_domains(vec![domain("PENDING_VERIFICATION")]);
     let x = w.reporter().alert_extras(&app, &branch, None, None).await;
     assert_eq!(x.custom_site_url, None, "not available yet");
-    w.amplify
-        .domains
-        .lock()
-        .unwrap()
-        .insert("d1abc".into(), vec![domain("AVAILABLE")]);
+    w.set_domains(vec![domain("AVAILABLE")]);
     let x = w.reporter().alert_extras(&app, &branch, None, None).await;
     assert_eq!(
         x.custom_site_url.as_deref(),

@@ -74,6 +74,22 @@ impl World {
         }
     }
 
+    /// A world for main whose job 1 failed (recorded, not yet reconciled).
+    async fn failed_main() -> Self {
+        let w = Self::new("main");
+        w.record("main", 1, BuildStatus::Failed).await;
+        w
+    }
+
+    /// The custom domains Amplify knows for d1abc.
+    fn set_domains(&self, domains: Vec<crate::ports::DomainAssociation>) {
+        self.amplify
+            .domains
+            .lock()
+            .unwrap()
+            .insert("d1abc".into(), domains);
+    }
+
     /// Job `job` of `branch` recorded as `status`, then the reconciler
     /// hears of it (`detail_type`, the event's `status`).
     async fn heard(

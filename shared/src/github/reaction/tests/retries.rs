@@ -67,8 +67,7 @@ async fn an_outage_backs_off_and_the_last_attempt_is_dropped_and_counted() {
     assert_eq!(retry_delay(1, Some(Duration::from_secs(0))), 30);
     assert_eq!(retry_delay(1, Some(Duration::from_secs(4000))), 900);
 
-    let w = World::new("main");
-    w.record("main", 1, BuildStatus::Failed).await;
+    let w = World::failed_main().await;
     w.github.outage(GitHubError::Unavailable {
         reason: "HTTP 500 token=ghs_abcdefghijklmnopqrstuvwxyz0123456789".into(),
         retry_after: None,
@@ -77,8 +76,7 @@ async fn an_outage_backs_off_and_the_last_attempt_is_dropped_and_counted() {
     assert_eq!(o.scheduled, 1);
     assert_eq!(w.retries.sent()[0].1, 120, "the third retry waits 120 s");
 
-    let w = World::new("main");
-    w.record("main", 1, BuildStatus::Failed).await;
+    let w = World::failed_main().await;
     w.github.outage(GitHubError::Unavailable {
         reason: "HTTP 500 token=ghs_abcdefghijklmnopqrstuvwxyz0123456789".into(),
         retry_after: None,
@@ -96,8 +94,7 @@ async fn an_outage_backs_off_and_the_last_attempt_is_dropped_and_counted() {
 
 #[tokio::test]
 async fn an_error_retrying_cannot_mend_is_dropped_at_once() {
-    let w = World::new("main");
-    w.record("main", 1, BuildStatus::Failed).await;
+    let w = World::failed_main().await;
     w.github.outage(GitHubError::Rejected {
         status: 422,
         reason: "Validation Failed".into(),
@@ -112,8 +109,7 @@ async fn an_error_retrying_cannot_mend_is_dropped_at_once() {
 
 #[tokio::test]
 async fn a_retry_that_cannot_be_queued_is_dropped_not_failed() {
-    let w = World::new("main");
-    w.record("main", 1, BuildStatus::Failed).await;
+    let w = World::failed_main().await;
     w.github.outage(GitHubError::Unavailable {
         reason: "HTTP 502".into(),
         retry_after: None,

@@ -78,6 +78,15 @@ fn t0() -> DateTime<Utc> {
 }
 
 impl World {
+    /// The branch's last known good job.
+    async fn last_known_good(&self) -> Option<JobId> {
+        self.store
+            .get_branch_state(&key(2).app_id, &key(2).branch_name)
+            .await
+            .unwrap()
+            .last_known_good_job
+    }
+
     /// Step 1 ends the bake as superseded, publishing nothing.
     async fn stops_without_verdict(&self) {
         assert_eq!(

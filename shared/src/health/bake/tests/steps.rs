@@ -126,12 +126,7 @@ async fn failing_checkout_traffic_fails_the_bake_and_asks_for_a_rollback() {
     let record = w.record().await;
     assert_eq!(record.bake.unwrap().outcome, Some(BakeOutcome::Failed));
     // The last known good stays the job before: the rollback's target.
-    let state = w
-        .store
-        .get_branch_state(&key(2).app_id, &key(2).branch_name)
-        .await
-        .unwrap();
-    assert_eq!(state.last_known_good_job, Some(JobId::new(1)));
+    assert_eq!(w.last_known_good().await, Some(JobId::new(1)));
     assert_eq!(w.steps.sent().len(), 1, "no step after the verdict");
 }
 
@@ -143,12 +138,7 @@ async fn a_clean_bake_passes_and_then_moves_the_last_known_good() {
     }
     assert_eq!(w.step(3).await, StepResult::Finished(BakeOutcome::Passed));
     assert_eq!(w.publisher.detail_types(), vec![detail_type::BAKE_PASSED]);
-    let state = w
-        .store
-        .get_branch_state(&key(2).app_id, &key(2).branch_name)
-        .await
-        .unwrap();
-    assert_eq!(state.last_known_good_job, Some(JobId::new(2)));
+    assert_eq!(w.last_known_good().await, Some(JobId::new(2)));
 }
 
 #[tokio::test]
