@@ -8,17 +8,18 @@ fn secret_values_never_appear_in_a_report() {
     const CANARY: &str = "sk_live_CANARY0123456789abcdefghijKLMNOP";
     let mut input = ValidationInput::new(Environment::Prod);
     input.platform = Some(Platform::WebCompute);
-    for name in [
-        "NEXT_PUBLIC_STRIPE_SECRET",
-        "DATABASE_URL",
-        "API_URL",
-        "NEXT_PUBLIC_X",
-        "WORKER_TIMEOUT_MS",
-        "SERVER_ONLY",
-    ] {
-        input.variables.insert(name.into(), CANARY.into());
-        input.declared.push(name.into());
-    }
+    declare(
+        &mut input,
+        &[
+            "NEXT_PUBLIC_STRIPE_SECRET",
+            "DATABASE_URL",
+            "API_URL",
+            "NEXT_PUBLIC_X",
+            "WORKER_TIMEOUT_MS",
+            "SERVER_ONLY",
+        ],
+        CANARY,
+    );
     input.build_spec = Some(SourceFile {
         name: "amplify.yml".into(),
         text: format!("version: 1\nfrontend: [{CANARY}\n"),
@@ -42,16 +43,17 @@ fn a_url_password_never_appears_in_a_finding_or_its_json() {
     for c in AWKWARD {
         let value = format!("redis://default:Kq7vWx{c}Zt9wPm@cache.internal:6379");
         let mut input = ValidationInput::new(Environment::Prod);
-        for name in [
-            "REDIS_URL",
-            "CACHE_URI",
-            "DATABASE_URL",
-            "NEXTAUTH_URL",
-            "NEXT_PUBLIC_REDIS_URL",
-        ] {
-            input.variables.insert(name.into(), value.clone());
-            input.declared.push(name.into());
-        }
+        declare(
+            &mut input,
+            &[
+                "REDIS_URL",
+                "CACHE_URI",
+                "DATABASE_URL",
+                "NEXTAUTH_URL",
+                "NEXT_PUBLIC_REDIS_URL",
+            ],
+            &value,
+        );
         let report = validate(&input, &BranchPolicy::default()).unwrap();
         let json = serde_json::to_string(&report).unwrap();
         assert!(!leaked(&json), "{c:?}: {json}");
@@ -154,4 +156,12 @@ fn a_secret_name_alone_warns_and_the_policy_can_make_it_an_error() {
     // A commit SHA is neither.
     let sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
     assert!(exposure_findings("NEXT_PUBLIC_COMMIT", sha, &default).is_empty());
+}
+
+/// `names` declared and set to `value`.
+fn declare(input: &mut ValidationInput, names: &[&str], value: &str) {
+    for name in names {
+        input.variables.insert((*name).into(), value.into());
+        input.declared.push((*name).into());
+    }
 }

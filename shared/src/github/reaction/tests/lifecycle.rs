@@ -81,14 +81,7 @@ async fn the_same_event_twice_posts_nothing_new() {
 #[tokio::test]
 async fn a_deployment_status_never_goes_back() {
     let w = World::new("main");
-    w.heard(
-        "main",
-        1,
-        BuildStatus::Succeeded,
-        "Build Succeeded",
-        "SUCCEEDED",
-    )
-    .await;
+    w.heard_succeeded("main", 1).await;
     // A record rewritten to "started" (as a stale writer might): the check
     // run follows the record, the deployment's status does not go back.
     let mut d = w
@@ -136,22 +129,8 @@ async fn a_token_writes_a_commit_status_not_a_check_run() {
 #[tokio::test]
 async fn a_rollback_marks_the_replaced_deploy_inactive_and_the_rollback_gets_its_own() {
     let w = World::new("main");
-    w.heard(
-        "main",
-        1,
-        BuildStatus::Succeeded,
-        "Build Succeeded",
-        "SUCCEEDED",
-    )
-    .await;
-    w.heard(
-        "main",
-        2,
-        BuildStatus::Succeeded,
-        "Build Succeeded",
-        "SUCCEEDED",
-    )
-    .await;
+    w.heard_succeeded("main", 1).await;
+    w.heard_succeeded("main", 2).await;
     // Job 2 was unhealthy: job 3 rebuilds job 1.
     w.record("main", 3, BuildStatus::Succeeded).await;
     let mut rollback = w

@@ -90,6 +90,18 @@ impl World {
             .insert("d1abc".into(), domains);
     }
 
+    /// Job `job` of `branch` succeeded, and the reconciler heard of it.
+    async fn heard_succeeded(&self, branch: &str, job: u64) {
+        self.heard(
+            branch,
+            job,
+            BuildStatus::Succeeded,
+            "Build Succeeded",
+            "SUCCEEDED",
+        )
+        .await;
+    }
+
     /// Job `job` of `branch` recorded as `status`, then the reconciler
     /// hears of it (`detail_type`, the event's `status`).
     async fn heard(
