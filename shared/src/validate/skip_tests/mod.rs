@@ -40,6 +40,12 @@ fn at(secs: i64) -> chrono::DateTime<Utc> {
 }
 
 impl World {
+    /// Job 6 (a push of BASE) and job 7 (a push of HEAD), both started.
+    async fn two_pushes(&self) {
+        self.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
+        self.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+    }
+
     /// A branch of an app connected to `acme/shop`, with `policy`.
     async fn new(policy: &str, app_root: Option<&str>) -> Self {
         let amplify = MemoryAmplify::with_branch(&key(1), |_| {});

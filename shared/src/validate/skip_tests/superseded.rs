@@ -24,8 +24,7 @@ fn shape(d: &Deployment) -> Shape {
 #[tokio::test]
 async fn a_newer_build_stops_the_older_one_still_running_and_announces_it() {
     let w = World::new("", None).await;
-    w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
-    w.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+    w.two_pushes().await;
     let outcome = w.started(7, Enforcement::Enforce, false).await.unwrap();
     assert_eq!(outcome.superseded, vec![JobId::new(6)]);
     assert!(!outcome.skipped && outcome.passed);
@@ -54,8 +53,7 @@ async fn duplicated_and_reordered_starts_converge_on_the_same_records() {
     let mut shapes = Vec::new();
     for order in [[7u64, 6, 7, 6], [6, 7, 6, 7], [7, 7, 6, 6]] {
         let w = World::new("", None).await;
-        w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
-        w.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+        w.two_pushes().await;
         for n in order {
             w.started(n, Enforcement::Enforce, false).await.unwrap();
         }
@@ -101,8 +99,7 @@ async fn a_pending_older_job_without_a_record_is_recorded_and_stopped() {
 #[tokio::test]
 async fn in_observe_mode_nothing_is_stopped_and_the_would_have_is_told_once() {
     let w = World::new("", None).await;
-    w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
-    w.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+    w.two_pushes().await;
     for n in [7, 6, 7] {
         w.started(n, Enforcement::Observe, false).await.unwrap();
     }
@@ -186,8 +183,7 @@ async fn a_retry_supersedes_nothing_a_newer_push_supersedes_it_and_ended_jobs_ar
 #[tokio::test]
 async fn cancel_superseded_false_leaves_both_builds_running() {
     let w = World::new("cancel_superseded: false\n", None).await;
-    w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
-    w.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+    w.two_pushes().await;
     w.started(7, Enforcement::Enforce, false).await.unwrap();
     w.started(6, Enforcement::Enforce, false).await.unwrap();
     assert!(w.stopped().is_empty());
@@ -197,8 +193,7 @@ async fn cancel_superseded_false_leaves_both_builds_running() {
 #[tokio::test]
 async fn a_build_stopped_for_its_configuration_supersedes_nothing() {
     let w = World::new("required:\n  all: [DATABASE_URL]\n", None).await;
-    w.job(6, BuildStatus::Started, "WEB_HOOK", BASE).await;
-    w.job(7, BuildStatus::Started, "WEB_HOOK", HEAD).await;
+    w.two_pushes().await;
     let outcome = w.started(7, Enforcement::Enforce, false).await.unwrap();
     assert!(outcome.stopped && outcome.superseded.is_empty());
     assert_eq!(w.stopped(), vec![7]);
