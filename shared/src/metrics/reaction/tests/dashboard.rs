@@ -234,7 +234,7 @@ async fn the_metrics_manifest_is_what_is_emitted() {
         levels.insert(level.as_str().to_owned(), Value::Array(entries));
     }
     let manifest = json!({
-        "about": "Every custom metric (source, name, dimension set) Deploy Sentinel emits, per EventMetrics level. Written by the_metrics_manifest_is_what_is_emitted (shared/src/metrics/reaction/tests.rs); read by scripts/cost.py.",
+        "about": "Every custom metric (source, name, dimension set) Deploy Sentinel emits, per EventMetrics level. Written by the_metrics_manifest_is_what_is_emitted (shared/src/metrics/reaction/tests/dashboard.rs); read by scripts/cost.py.",
         "defaultLevel": EventMetrics::default().as_str(),
         "dailyFigureWindows": METRIC_WINDOWS.iter().map(|d| format!("{d}d")).collect::<Vec<_>>(),
         "categories": crate::diagnose::catalogue::ids().len(),
