@@ -14,11 +14,6 @@ pub struct Args {
 /// `cli`: the whole command line's definition (`Cli::command()`, which
 /// `main.rs` owns).
 pub fn run(args: Args, mut cli: clap::Command) -> Result<ExitCode> {
-    clap_complete::generate(
-        args.shell,
-        &mut cli,
-        "sentinel",
-        &mut std::io::stdout(),
-    );
+    clap_complete::generate(args.shell, &mut cli, "sentinel", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

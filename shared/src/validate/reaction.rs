@@ -544,5 +544,5 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "skip_tests.rs"]
+#[path = "skip_tests/mod.rs"]
 mod skip_tests;
