@@ -7,11 +7,10 @@
 use std::time::Duration;
 
 use sentinel_shared::core::deployment::DeploymentKey;
-use sentinel_shared::core::model::JobId;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::{Value, json};
 
-use crate::end_to_end::{ensure_watched_app, watched_app};
+use crate::end_to_end::{ensure_watched_app, watched_app, watched_build};
 use crate::helpers::*;
 
 const COMMIT: &str = "a1e47a1e47a1e47a1e47a1e47a1e47a1e47a1e47";
@@ -41,18 +40,7 @@ async fn build(
     if let Some(log) = log {
         body["log"] = json!(log);
     }
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
-            body,
-        )
-        .await
-        .unwrap();
-    let job: JobId = out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let job = watched_build(stack, branch, body).await;
     DeploymentKey {
         app_id: watched_app(),
         branch_name: branch.parse().unwrap(),
@@ -140,13 +128,8 @@ async fn a_failed_build_sends_one_alert_with_the_cause_and_the_fix_even_delivere
         .find(|e| e["detail-type"] == "Build Failed")
         .expect("Build Failed");
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_ALERTER_QUEUE"))
-        .message_body(build_failed.to_string())
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue("SENTINEL_QUEUE_ALERTER_QUEUE", &build_failed.to_string())
+        .await;
     let again = inbox
         .collect(1, Duration::from_secs(8), Duration::from_secs(1))
         .await

@@ -331,20 +331,9 @@ async fn a_job_no_event_reported_is_ingested_and_a_vanished_one_times_out() {
 #[tokio::test]
 async fn a_malformed_request_is_refused_with_its_reason() {
     let stack = Stack::new().await;
-    let endpoint = format!(
-        "{}/2015-03-31/functions/cleanup/invocations",
-        env("SENTINEL_LAMBDA_ENDPOINT")
-    );
-    let answer: Value = stack
-        .http
-        .post(&endpoint)
-        .json(&json!({"dryRun": "please"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, answer) = stack
+        .invoke_answer("cleanup", json!({"dryRun": "please"}))
+        .await;
     let message = answer["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("dryRun must be true or false"), "{answer}");
 }

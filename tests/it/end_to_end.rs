@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use sentinel_shared::core::deployment::DeploymentKey;
-use sentinel_shared::core::model::{AppId, BuildStatus};
+use sentinel_shared::core::model::{AppId, BuildStatus, JobId};
+use sentinel_shared::policy::PolicyStore;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::{Value, json};
 
@@ -33,6 +34,33 @@ pub async fn ensure_watched_app(stack: &Stack, branch: &str, commit: &str) {
             json!({"branchName": branch, "stage": "PRODUCTION",
                    "headCommit": {"commitId": commit, "commitMessage": "feat: e2e"}}),
         )
+        .await
+        .unwrap();
+}
+
+/// Asks the Amplify emulator for a build of the watched app's `branch`
+/// (`body` says how it goes: commit, outcome, log, step delay); its job.
+pub async fn watched_build(stack: &Stack, branch: &str, body: Value) -> JobId {
+    let out = stack
+        .control(
+            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
+            body,
+        )
+        .await
+        .unwrap();
+    out["jobSummary"]["jobId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Stores `yaml` as the policy of the watched app's `branch`.
+pub async fn put_watched_policy(stack: &Stack, branch: &str, yaml: &str) {
+    let policy = sentinel_shared::policy::BranchPolicy::parse(yaml, "test").unwrap();
+    stack
+        .store()
+        .put_policy(&watched_app(), Some(&branch.parse().unwrap()), &policy)
         .await
         .unwrap();
 }

@@ -8,11 +8,10 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::DeploymentKey;
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::health::Verdict;
-use sentinel_shared::policy::PolicyStore;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
-use crate::end_to_end::{ensure_watched_app, watched_app};
+use crate::end_to_end::{ensure_watched_app, put_watched_policy, watched_app, watched_build};
 use crate::helpers::*;
 
 async fn played_build(
@@ -28,18 +27,12 @@ async fn played_build(
         .capture(&stack.bus, json!({"branchName": [branch]}))
         .await
         .unwrap();
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
-            json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": true, "stepDelayMs": 100}),
-        )
-        .await
-        .unwrap();
-    let job: JobId = out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let job = watched_build(
+        stack,
+        branch,
+        json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": true, "stepDelayMs": 100}),
+    )
+    .await;
     let key = DeploymentKey {
         app_id: watched_app(),
         branch_name: branch.parse().unwrap(),
@@ -96,13 +89,8 @@ async fn a_good_deploy_is_healthy_once_and_becomes_the_last_known_good() {
         .cloned()
         .unwrap();
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
-        .message_body(succeeded.to_string())
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE", &succeeded.to_string())
+        .await;
     events.extend(
         capture
             .collect(0, Duration::from_secs(1), Duration::from_secs(4))
@@ -193,13 +181,8 @@ async fn the_scheduled_check_reports_a_live_site_that_breaks_once() {
     let mut seen = None;
     for _ in 0..2 {
         stack
-            .sqs()
-            .send_message()
-            .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
-            .message_body(scheduled_event())
-            .send()
-            .await
-            .unwrap();
+            .send_to_queue("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE", scheduled_event())
+            .await;
         let before = seen;
         let record = eventually(Duration::from_secs(90), "a scheduled check", || async {
             Ok(store.get_deployment(&key).await?.filter(|d| {
@@ -353,16 +336,12 @@ async fn a_site_url_on_the_metadata_service_is_never_requested_and_the_verdict_s
     let commit = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
     ensure_watched_app(&stack, &branch, commit).await;
     // https, as a deployed checker requires: only the address refuses it.
-    let policy = sentinel_shared::policy::BranchPolicy::parse(
+    put_watched_policy(
+        &stack,
+        &branch,
         "rollback:\n  automatic: true\nhealth:\n  url: https://169.254.169.254/latest/meta-data/iam/\n  healthy_after: 1\n",
-        "test",
     )
-    .unwrap();
-    stack
-        .store()
-        .put_policy(&watched_app(), Some(&branch.parse().unwrap()), &policy)
-        .await
-        .unwrap();
+    .await;
     let (key, capture) = played_build(&stack, &branch, commit, false).await;
 
     let record = verdict_of(&stack, &key).await;
@@ -441,13 +420,8 @@ async fn six_hundred_future_dated_reports_do_not_stop_an_amplify_branchs_schedul
     assert!(written.iter().all(Result::is_ok), "600 reports recorded");
 
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE"))
-        .message_body(scheduled_event())
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue("SENTINEL_QUEUE_HEALTH_CHECK_QUEUE", scheduled_event())
+        .await;
     let record = eventually(
         Duration::from_secs(90),
         "the branch's scheduled check",

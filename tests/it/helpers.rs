@@ -288,21 +288,42 @@ impl Stack {
 
     /// The Amplify emulator's log of API calls (operation, params, time).
     pub async fn amplify_calls(&self) -> Vec<Value> {
-        let calls: Value = self
-            .http
-            .get(format!("{}/_emulator/calls", self.amplify_url))
+        let calls = self
+            .get_json(&format!("{}/_emulator/calls", self.amplify_url))
+            .await;
+        calls["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The JSON a GET of `url` answers (a local server's control API).
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.http
+            .get(url)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        calls["calls"].as_array().cloned().unwrap_or_default()
+            .unwrap()
     }
 
     /// Invokes a function directly (as `aws lambda invoke` would) and
     /// expects an answer that is not an error.
     pub async fn invoke(&self, function: &str, payload: Value) -> Value {
+        let (status, body) = self.invoke_answer(function, payload).await;
+        assert!(
+            status.is_success() && body.get("errorType").is_none(),
+            "{body}"
+        );
+        body
+    }
+
+    /// Invokes a function directly and returns its answer as it is, an
+    /// error included (`errorType`, `errorMessage`).
+    pub async fn invoke_answer(
+        &self,
+        function: &str,
+        payload: Value,
+    ) -> (reqwest::StatusCode, Value) {
         let endpoint = format!(
             "{}/2015-03-31/functions/{function}/invocations",
             env("SENTINEL_LAMBDA_ENDPOINT")
@@ -314,13 +335,20 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        let status = answer.status();
-        let body: Value = answer.json().await.unwrap();
-        assert!(
-            status.is_success() && body.get("errorType").is_none(),
-            "{body}"
-        );
-        body
+        (answer.status(), answer.json().await.unwrap())
+    }
+
+    /// Sends `body` straight into the queue whose URL `.local/env` names
+    /// `queue_variable` (`SENTINEL_QUEUE_VALIDATOR_QUEUE`): a delivery
+    /// again, or one EventBridge never made.
+    pub async fn send_to_queue(&self, queue_variable: &str, body: impl Into<String>) {
+        self.sqs()
+            .send_message()
+            .queue_url(env(queue_variable))
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Creates a bus of the test's own.

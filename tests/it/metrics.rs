@@ -320,17 +320,13 @@ async fn a_build_is_counted_once_and_a_malformed_event_is_dead_lettered() {
     // Through the queue, as EventBridge delivers: a detail without its job.
     let marker = format!("bad-{app}");
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_METRICS_QUEUE"))
-        .message_body(
+        .send_to_queue(
+            "SENTINEL_QUEUE_METRICS_QUEUE",
             json!({"id": marker, "source": "sentinel", "detail-type": "Build Succeeded",
                    "detail": {"eventId": marker, "appId": app.as_str()}})
             .to_string(),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let (error_type, message) = dead_letter_reason(&stack, &marker).await;
     assert_eq!(error_type, "NonRetryable.Event");
     assert!(message.contains("Build Succeeded detail"), "{message}");

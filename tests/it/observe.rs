@@ -14,7 +14,7 @@ use sentinel_shared::core::model::JobId;
 use sentinel_shared::ports::DeploymentStore;
 use serde_json::json;
 
-use crate::end_to_end::watched_app;
+use crate::end_to_end::{watched_app, watched_build};
 use crate::helpers::*;
 use crate::rollback::{auto_build, detail_types, key, sentinel, site, verdict};
 
@@ -24,19 +24,13 @@ const V2: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 /// A build of `commit` whose steps take long enough for the validator to
 /// see it running (a build that already ended is never stopped).
 async fn slow_build(stack: &Stack, branch: &str, commit: &str) -> JobId {
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
-            json!({"commitId": commit, "commitMessage": "feat", "outcome": "SUCCEED",
-                   "mode": "auto", "emit": true, "stepDelayMs": 6000}),
-        )
-        .await
-        .unwrap();
-    out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    watched_build(
+        stack,
+        branch,
+        json!({"commitId": commit, "commitMessage": "feat", "outcome": "SUCCEED",
+               "mode": "auto", "emit": true, "stepDelayMs": 6000}),
+    )
+    .await
 }
 
 /// Amplify operations that act, as the emulator logged them for `branch`.

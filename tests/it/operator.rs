@@ -110,13 +110,11 @@ async fn a_dead_letter_names_its_source_queue() {
     let marker = format!("operator-{}", unique_app_id());
     // Not an event at all: the ingest function dead-letters it itself.
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_INGEST_QUEUE"))
-        .message_body(format!("{{\"not\": \"{marker}\"}}"))
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue(
+            "SENTINEL_QUEUE_INGEST_QUEUE",
+            format!("{{\"not\": \"{marker}\"}}"),
+        )
+        .await;
     let message = dead_letter_with(&stack, &marker).await;
     let attrs = message.message_attributes.unwrap_or_default();
     let source = attrs

@@ -39,14 +39,7 @@ async fn deliver(stack: &Stack, queue: &str, detail_type: &str, branch: &str, jo
     let envelope = json!({"version": "0", "id": format!("scope-{job}-{detail_type}"),
         "source": "sentinel", "detail-type": detail_type, "account": "123456789012",
         "time": "2026-11-27T07:00:00Z", "region": "us-east-1", "resources": [], "detail": detail});
-    stack
-        .sqs()
-        .send_message()
-        .queue_url(env(queue))
-        .message_body(envelope.to_string())
-        .send()
-        .await
-        .unwrap();
+    stack.send_to_queue(queue, &envelope.to_string()).await;
 }
 
 /// The health checker's unhealthy verdict on the job, through the real

@@ -152,13 +152,8 @@ async fn a_newer_build_stops_the_older_one_still_running() {
         .cloned()
         .expect("v1's Build Started was published");
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_VALIDATOR_QUEUE"))
-        .message_body(started_v1.to_string())
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue("SENTINEL_QUEUE_VALIDATOR_QUEUE", &started_v1.to_string())
+        .await;
     events.extend(
         capture
             .collect(0, Duration::from_secs(1), Duration::from_secs(6))
@@ -227,15 +222,9 @@ async fn script_compare(stack: &Stack, repo: &str, base: &str, head: &str, files
 
 /// The compare calls the GitHub emulator received (`GET /_emulator/calls`).
 async fn compare_calls(stack: &Stack, base: &str, head: &str) -> usize {
-    let calls: Value = stack
-        .http
-        .get(format!("{}/_emulator/calls", github_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls = stack
+        .get_json(&format!("{}/_emulator/calls", github_url()))
+        .await;
     calls
         .as_array()
         .cloned()

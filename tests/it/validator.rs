@@ -135,13 +135,8 @@ async fn a_build_missing_a_required_variable_is_stopped_and_reported_once() {
         .cloned()
         .expect("Build Started was published");
     stack
-        .sqs()
-        .send_message()
-        .queue_url(env("SENTINEL_QUEUE_VALIDATOR_QUEUE"))
-        .message_body(started.to_string())
-        .send()
-        .await
-        .unwrap();
+        .send_to_queue("SENTINEL_QUEUE_VALIDATOR_QUEUE", &started.to_string())
+        .await;
     events.extend(
         capture
             .collect(0, Duration::from_secs(1), Duration::from_secs(4))

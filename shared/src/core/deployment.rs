@@ -425,6 +425,18 @@ impl Deployment {
     }
 }
 
+/// A key for tests: job `job` of `d1abc`'s `branch`.
+#[cfg(test)]
+impl DeploymentKey {
+    pub(crate) fn of(branch: &str, job: u64) -> Self {
+        Self {
+            app_id: "d1abc".parse().unwrap(),
+            branch_name: branch.parse().unwrap(),
+            job_id: JobId::new(job),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -397,7 +397,6 @@ mod tests {
     use crate::adapters::memory::{
         InMemory, MemoryAmplify, MemoryPublisher, MemorySecrets, MemoryStore,
     };
-    use crate::core::model::JobId;
 
     struct World {
         store: MemoryStore,
@@ -407,11 +406,7 @@ mod tests {
     }
 
     fn key() -> DeploymentKey {
-        DeploymentKey {
-            app_id: "d1abc".parse().unwrap(),
-            branch_name: "main".parse().unwrap(),
-            job_id: JobId::new(7),
-        }
+        DeploymentKey::of("main", 7)
     }
 
     /// A branch missing the DATABASE_URL its policy requires, a build started.

@@ -11,13 +11,11 @@ use std::time::Duration;
 use sentinel_shared::core::deployment::{Deployment, DeploymentKey, HealthRecord};
 use sentinel_shared::core::model::JobId;
 use sentinel_shared::core::verdicts::Verdict;
-use sentinel_shared::policy::BranchPolicy;
-use sentinel_shared::policy::PolicyStore;
 use sentinel_shared::ports::DeploymentStore;
 use sentinel_shared::rollback::ports::RollbackStore;
 use serde_json::{Value, json};
 
-use crate::end_to_end::{ensure_watched_app, watched_app};
+use crate::end_to_end::{ensure_watched_app, put_watched_policy, watched_app, watched_build};
 use crate::helpers::*;
 
 mod failure;
@@ -38,16 +36,12 @@ pub(crate) async fn branch(stack: &Stack, prefix: &str) -> String {
 pub(crate) async fn branch_with(stack: &Stack, prefix: &str, more: &str) -> String {
     let branch = format!("{prefix}-{}", unique_app_id());
     ensure_watched_app(stack, &branch, V1).await;
-    let policy = BranchPolicy::parse(
+    put_watched_policy(
+        stack,
+        &branch,
         &format!("{more}rollback:\n  automatic: true\nhealth:\n  healthy_after: 1\n  unhealthy_after: 2\n  round_interval_ms: 200\n  version_grace_ms: 0\n"),
-        "test",
     )
-    .unwrap();
-    stack
-        .store()
-        .put_policy(&watched_app(), Some(&branch.parse().unwrap()), &policy)
-        .await
-        .unwrap();
+    .await;
     branch
 }
 
@@ -73,24 +67,7 @@ pub(crate) async fn build(
     if let Some(log) = log {
         body["log"] = json!(log);
     }
-    post_build(stack, branch, body).await
-}
-
-/// Asks the emulator for a build of `branch` (`body` says how it goes);
-/// answers its job.
-async fn post_build(stack: &Stack, branch: &str, body: Value) -> JobId {
-    let out = stack
-        .control(
-            &format!("/apps/{}/branches/{}/builds", watched_app(), encode(branch)),
-            body,
-        )
-        .await
-        .unwrap();
-    out["jobSummary"]["jobId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    watched_build(stack, branch, body).await
 }
 
 /// Builds `commit` on `branch` and waits for its healthy verdict.
@@ -212,7 +189,7 @@ pub(crate) async fn record_verdict(
 /// Job `commit` built on `branch` with its events not emitted: Amplify
 /// knows it, no function heard of it.
 pub(crate) async fn silent_build(stack: &Stack, branch: &str, commit: &str) -> JobId {
-    post_build(
+    watched_build(
         stack,
         branch,
         json!({"commitId": commit, "outcome": "SUCCEED", "mode": "auto", "emit": false, "stepDelayMs": 10, "wait": true}),

@@ -288,13 +288,8 @@ async fn measure_rollback_latency() {
             .unwrap()
             .as_secs_f64();
         stack
-            .sqs()
-            .send_message()
-            .queue_url(env("SENTINEL_QUEUE_ROLLBACK_QUEUE"))
-            .message_body(event.to_string())
-            .send()
-            .await
-            .unwrap();
+            .send_to_queue("SENTINEL_QUEUE_ROLLBACK_QUEUE", &event.to_string())
+            .await;
         let called = eventually(Duration::from_secs(30), "StartJob", || async {
             Ok(start_jobs(&stack, &branch).await.first().map(|c| c.2))
         })

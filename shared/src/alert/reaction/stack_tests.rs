@@ -6,29 +6,18 @@ use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
+use super::tests::World;
 use super::*;
-use crate::adapters::memory::{
-    InMemory, MemoryAmplify, MemoryCloudFormation, MemoryLogs, MemoryNotifier, MemoryPublisher,
-    MemoryStore,
-};
+use crate::adapters::memory::InMemory;
 use crate::core::deployment::{Deployment, DeploymentKey};
 use crate::core::model::BuildStatus;
 use crate::ingest::stack_operation::fixtures::*;
 use crate::ports::{DeploymentStore, StackInfo};
 
-#[derive(Default)]
-struct World {
-    store: MemoryStore,
-    amplify: MemoryAmplify,
-    cloudformation: MemoryCloudFormation,
-    publisher: MemoryPublisher,
-    notifier: MemoryNotifier,
-    logs: MemoryLogs,
-}
-
 impl World {
-    fn new() -> Self {
-        let w = World::default();
+    /// The alerter's world with a stack whose last update failed.
+    fn with_failed_stack() -> Self {
+        let w = World::new();
         w.cloudformation.put_stack(StackInfo {
             stack_id: STACK_ID.into(),
             stack_name: NAME.into(),
@@ -41,18 +30,8 @@ impl World {
         w
     }
 
-    fn alerter(&self) -> Alerter<'_, InMemory> {
-        Alerter {
-            store: &self.store,
-            amplify: &self.amplify,
-            cloudformation: &self.cloudformation,
-            publisher: &self.publisher,
-            notifier: &self.notifier,
-            logs: &self.logs,
-            region: "us-east-1",
-            site_url_template: None,
-            extras: None,
-        }
+    fn stack_alerter(&self) -> Alerter<'_, InMemory> {
+        self.alerter_in("us-east-1")
     }
 
     async fn recorded(&self, job: u64, status: BuildStatus) {
@@ -99,13 +78,13 @@ fn event(detail_type: &str, status: &str, job: u64) -> Envelope {
 
 #[tokio::test]
 async fn a_failed_stack_update_is_diagnosed_to_the_resource_and_alerted_once() {
-    let w = World::new();
+    let w = World::with_failed_stack();
     w.recorded(update_job(), BuildStatus::Failed).await;
     let failed = event("Build Failed", "FAILED", update_job());
-    let first = w.alerter().on_event(&failed).await.unwrap();
+    let first = w.stack_alerter().on_event(&failed).await.unwrap();
     assert_eq!(first.decision, "opened");
     assert_eq!(first.category.as_deref(), Some("stack-permission-denied"));
-    let again = w.alerter().on_event(&failed).await.unwrap();
+    let again = w.stack_alerter().on_event(&failed).await.unwrap();
     assert_eq!(again.decision, "duplicate");
     let sent = w.notifier.sent();
     assert_eq!(sent.len(), 1);
@@ -154,16 +133,16 @@ async fn a_failed_stack_update_is_diagnosed_to_the_resource_and_alerted_once() {
 
 #[tokio::test]
 async fn the_next_successful_operation_resolves_the_incident() {
-    let w = World::new();
+    let w = World::with_failed_stack();
     w.recorded(update_job(), BuildStatus::Failed).await;
-    w.alerter()
+    w.stack_alerter()
         .on_event(&event("Build Failed", "FAILED", update_job()))
         .await
         .unwrap();
     let next = update_job() + 3_600_000;
     w.recorded(next, BuildStatus::Succeeded).await;
     let out = w
-        .alerter()
+        .stack_alerter()
         .on_event(&event("Build Succeeded", "SUCCEED", next))
         .await
         .unwrap();
@@ -173,18 +152,18 @@ async fn the_next_successful_operation_resolves_the_incident() {
 
 #[tokio::test]
 async fn unreadable_events_still_give_an_alert_and_a_throttle_is_retried() {
-    let w = World::new();
+    let w = World::with_failed_stack();
     w.cloudformation.fail_next.store(1, Ordering::SeqCst);
     w.recorded(update_job(), BuildStatus::Failed).await;
     let failed = event("Build Failed", "FAILED", update_job());
-    let err = w.alerter().on_event(&failed).await.unwrap_err();
+    let err = w.stack_alerter().on_event(&failed).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(w.notifier.sent().is_empty());
     // An operation no longer in the stack's events: said so, alerted.
     let gone = update_job() + 1;
     w.recorded(gone, BuildStatus::Failed).await;
     let out = w
-        .alerter()
+        .stack_alerter()
         .on_event(&event("Build Failed", "FAILED", gone))
         .await
         .unwrap();

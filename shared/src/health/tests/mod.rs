@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::*;
 use crate::core::deployment::DeploymentKey;
 use crate::core::events::BuildEvent;
-use crate::core::model::{BuildStatus, Environment};
+use crate::core::model::BuildStatus;
 use crate::ports::BasicAuth;
 
 mod budgets;
@@ -170,22 +170,5 @@ fn authorization(head: &str) -> Option<String> {
 
 /// "Build Succeeded" for prod job 3 of `key`, all details unknown.
 fn succeeded(key: &DeploymentKey) -> BuildEvent {
-    BuildEvent {
-        event_id: "d1abc/main/3/SUCCEED".into(),
-        environment: Environment::Prod,
-        app_id: key.app_id.clone(),
-        branch_name: key.branch_name.clone(),
-        job_id: key.job_id,
-        status: BuildStatus::Succeeded,
-        commit_id: None,
-        commit_message: None,
-        commit_time: None,
-        first_commit_time: None,
-        job_type: None,
-        start_time: None,
-        end_time: None,
-        duration_seconds: None,
-        is_rollback: false,
-        rollback_of: None,
-    }
+    BuildEvent::bare("d1abc/main/3/SUCCEED", key, BuildStatus::Succeeded)
 }

@@ -80,11 +80,7 @@ struct World {
 }
 
 fn key(branch: &str) -> DeploymentKey {
-    DeploymentKey {
-        app_id: "d1abc".parse().unwrap(),
-        branch_name: branch.parse().unwrap(),
-        job_id: JobId::new(3),
-    }
+    DeploymentKey::of(branch, 3)
 }
 
 impl World {

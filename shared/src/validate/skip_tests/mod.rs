@@ -29,11 +29,7 @@ struct World {
 }
 
 fn key(job: u64) -> DeploymentKey {
-    DeploymentKey {
-        app_id: "d1abc".parse().unwrap(),
-        branch_name: "main".parse().unwrap(),
-        job_id: JobId::new(job),
-    }
+    DeploymentKey::of("main", job)
 }
 
 fn at(secs: i64) -> chrono::DateTime<Utc> {

@@ -73,24 +73,7 @@ fn started(
     event_id: &str,
     key: &crate::core::deployment::DeploymentKey,
 ) -> crate::core::events::BuildEvent {
-    crate::core::events::BuildEvent {
-        event_id: event_id.into(),
-        environment: Environment::Prod,
-        app_id: key.app_id.clone(),
-        branch_name: key.branch_name.clone(),
-        job_id: key.job_id,
-        status: crate::core::model::BuildStatus::Started,
-        commit_id: None,
-        commit_message: None,
-        commit_time: None,
-        first_commit_time: None,
-        job_type: None,
-        start_time: None,
-        end_time: None,
-        duration_seconds: None,
-        is_rollback: false,
-        rollback_of: None,
-    }
+    crate::core::events::BuildEvent::bare(event_id, key, crate::core::model::BuildStatus::Started)
 }
 
 /// The validator of a prod stack in enforce mode, without GitHub.

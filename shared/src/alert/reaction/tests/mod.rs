@@ -21,13 +21,14 @@ mod reported;
 mod test_alert;
 mod verdicts;
 
-struct World {
-    store: MemoryStore,
-    amplify: MemoryAmplify,
-    cloudformation: MemoryCloudFormation,
-    publisher: MemoryPublisher,
-    notifier: MemoryNotifier,
-    logs: MemoryLogs,
+/// The alerter's ports, in memory (a watched stack's tests too).
+pub(super) struct World {
+    pub(super) store: MemoryStore,
+    pub(super) amplify: MemoryAmplify,
+    pub(super) cloudformation: MemoryCloudFormation,
+    pub(super) publisher: MemoryPublisher,
+    pub(super) notifier: MemoryNotifier,
+    pub(super) logs: MemoryLogs,
 }
 
 const OOM_LOG: &str = "2024-03-01T10:00:00.000Z [INFO]: # Starting phase: build\n\
@@ -37,7 +38,7 @@ const OOM_LOG: &str = "2024-03-01T10:00:00.000Z [INFO]: # Starting phase: build\
 2024-03-01T10:00:01.000Z [ERROR]: !!! Error: Command failed with exit code 134\n";
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             store: MemoryStore::default(),
             amplify: MemoryAmplify::default(),
@@ -79,6 +80,11 @@ impl World {
     }
 
     fn alerter(&self) -> Alerter<'_, InMemory> {
+        self.alerter_in("eu-west-1")
+    }
+
+    /// The alerter over these ports, in `region`.
+    pub(super) fn alerter_in(&self, region: &'static str) -> Alerter<'_, InMemory> {
         Alerter {
             store: &self.store,
             amplify: &self.amplify,
@@ -86,7 +92,7 @@ impl World {
             publisher: &self.publisher,
             notifier: &self.notifier,
             logs: &self.logs,
-            region: "eu-west-1",
+            region,
             site_url_template: None,
             extras: None,
         }

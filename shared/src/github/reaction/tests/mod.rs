@@ -27,11 +27,7 @@ struct World {
 }
 
 fn key(branch: &str, job: u64) -> DeploymentKey {
-    DeploymentKey {
-        app_id: "d1abc".parse().unwrap(),
-        branch_name: branch.parse().unwrap(),
-        job_id: JobId::new(job),
-    }
+    DeploymentKey::of(branch, job)
 }
 
 impl World {

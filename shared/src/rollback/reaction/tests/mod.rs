@@ -30,11 +30,7 @@ struct World {
 }
 
 fn key(n: u64) -> DeploymentKey {
-    DeploymentKey {
-        app_id: "d1abc".parse().unwrap(),
-        branch_name: "main".parse().unwrap(),
-        job_id: JobId::new(n),
-    }
+    DeploymentKey::of("main", n)
 }
 
 impl World {
