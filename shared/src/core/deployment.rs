@@ -442,6 +442,33 @@ pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// A bare "Build …" event for tests: `status` of `key` in prod, every
+    /// detail unknown.
+    pub(crate) fn build_event(
+        event_id: &str,
+        key: &DeploymentKey,
+        status: BuildStatus,
+    ) -> crate::core::events::BuildEvent {
+        crate::core::events::BuildEvent {
+            event_id: event_id.into(),
+            environment: Environment::Prod,
+            app_id: key.app_id.clone(),
+            branch_name: key.branch_name.clone(),
+            job_id: key.job_id,
+            status,
+            commit_id: None,
+            commit_message: None,
+            commit_time: None,
+            first_commit_time: None,
+            job_type: None,
+            start_time: None,
+            end_time: None,
+            duration_seconds: None,
+            is_rollback: false,
+            rollback_of: None,
+        }
+    }
+
     /// Job 4 of `dapp1`'s `main` (the state machine's tests too).
     pub(crate) fn key() -> DeploymentKey {
         DeploymentKey {

@@ -502,35 +502,6 @@ impl BuildEvent {
     }
 }
 
-/// A bare event for tests: `status` of `key` in prod, every detail unknown.
-#[cfg(test)]
-impl BuildEvent {
-    pub(crate) fn bare(
-        event_id: &str,
-        key: &crate::core::deployment::DeploymentKey,
-        status: BuildStatus,
-    ) -> Self {
-        Self {
-            event_id: event_id.into(),
-            environment: Environment::Prod,
-            app_id: key.app_id.clone(),
-            branch_name: key.branch_name.clone(),
-            job_id: key.job_id,
-            status,
-            commit_id: None,
-            commit_message: None,
-            commit_time: None,
-            first_commit_time: None,
-            job_type: None,
-            start_time: None,
-            end_time: None,
-            duration_seconds: None,
-            is_rollback: false,
-            rollback_of: None,
-        }
-    }
-}
-
 fn detail_type_for(status: &BuildStatus) -> Option<&'static str> {
     match status {
         BuildStatus::Started => Some(detail_type::BUILD_STARTED),

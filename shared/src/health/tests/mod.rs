@@ -170,5 +170,5 @@ fn authorization(head: &str) -> Option<String> {
 
 /// "Build Succeeded" for prod job 3 of `key`, all details unknown.
 fn succeeded(key: &DeploymentKey) -> BuildEvent {
-    BuildEvent::bare("d1abc/main/3/SUCCEED", key, BuildStatus::Succeeded)
+    crate::core::deployment::tests::build_event("d1abc/main/3/SUCCEED", key, BuildStatus::Succeeded)
 }

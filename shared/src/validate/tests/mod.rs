@@ -73,7 +73,11 @@ fn started(
     event_id: &str,
     key: &crate::core::deployment::DeploymentKey,
 ) -> crate::core::events::BuildEvent {
-    crate::core::events::BuildEvent::bare(event_id, key, crate::core::model::BuildStatus::Started)
+    crate::core::deployment::tests::build_event(
+        event_id,
+        key,
+        crate::core::model::BuildStatus::Started,
+    )
 }
 
 /// The validator of a prod stack in enforce mode, without GitHub.
