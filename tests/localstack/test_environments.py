@@ -54,7 +54,11 @@ class Environment:
     def __init__(self, name, branch, moto_url, amplify_url, log_dir):
         self.name, self.branch = name, branch
         out = os.path.join(log_dir, name)
+        # CloudFormation is this test's own emulator's too (it serves both):
+        # inherited from a running local stack's .local/env, the stacks would
+        # be registered there, replacing that stack's `deploy-sentinel-dev`.
         aws = dict(localservers.DUMMY_AWS, AWS_ENDPOINT_URL=moto_url, AWS_ENDPOINT_URL_AMPLIFY=amplify_url,
+                   AWS_ENDPOINT_URL_CLOUDFORMATION=amplify_url,
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         params = [f"Environment={name}", f"AmplifyAppIds={APP}", f"WatchedBranches={branch}",
                   "Enforcement=enforce", f"SiteUrlTemplate={amplify_url}/_sites/{{host}}/"]

@@ -268,7 +268,7 @@ def scan_altered(root, path, old, new):
 
 def test_a_new_call_in_the_code_is_a_permission_the_role_lacks(copy_of_the_source):
     # The metrics collector starts reading the latest snapshot (GetItem).
-    found = scan_altered(copy_of_the_source, "shared/src/metrics/reaction.rs",
+    found = scan_altered(copy_of_the_source, "shared/src/metrics/reaction/schedule.rs",
                          "self.store.put_snapshot(&f, false).await?;",
                          "self.store.put_snapshot(&f, false).await?;\n"
                          "            self.store.latest_snapshot(self.environment, 1).await?;")

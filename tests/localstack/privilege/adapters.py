@@ -90,15 +90,20 @@ class Access:
 
 @functools.lru_cache(maxsize=None)
 def port_methods():
-    """Every port trait's methods (shared/src/ports.rs), by name."""
-    ports = crate(SHARED)[("ports",)]
+    """Every port trait's methods, by name: the shared ports
+    (shared/src/ports.rs), each feature's own (`<feature>/ports.rs`) and the
+    policy's (`policy.rs`: `PolicyStore`)."""
+    files = crate(SHARED)
+    modules = [m for m in files if m in (("ports",), ("policy",)) or m[-1:] == ("ports",)]
     methods = {}
-    for m in re.finditer(r"pub trait (\w+)[^{]*\{", ports.code):
-        end = match_brace(ports.code, m.end() - 1)
-        for name in re.findall(r"\bfn\s+(\w+)", ports.code[m.end():end]):
-            if name in methods:
-                raise ValueError(f"ports.rs: {name} is a method of {methods[name]} and of {m.group(1)}")
-            methods[name] = m.group(1)
+    for module in sorted(modules):
+        ports = files[module]
+        for m in re.finditer(r"pub trait (\w+)[^{]*\{", ports.code):
+            end = match_brace(ports.code, m.end() - 1)
+            for name in re.findall(r"\bfn\s+(\w+)", ports.code[m.end():end]):
+                if name in methods:
+                    raise ValueError(f"{ports.path}: {name} is a method of {methods[name]} and of {m.group(1)}")
+                methods[name] = m.group(1)
     return methods
 
 
