@@ -35,7 +35,12 @@ def moto(tmp_path_factory):
 class Provisioned:
     def __init__(self, url, out):
         self.url, self.out = url, str(out)
-        self.env = dict(os.environ, **localservers.DUMMY_AWS, AWS_ENDPOINT_URL=url)
+        # Every service at this test's own moto: a running local stack's
+        # per-service endpoints (.local/env: AWS_ENDPOINT_URL_CLOUDFORMATION
+        # and the rest) would register this stack in that stack's emulator,
+        # replacing its `deploy-sentinel-dev` (GitHub off, other apps).
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        self.env = dict(inherited, **localservers.DUMMY_AWS, AWS_ENDPOINT_URL=url)
 
     def run(self, *extra):
         done = subprocess.run([sys.executable, os.path.join(HERE, "provision.py"), "--template",
