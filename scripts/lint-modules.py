@@ -20,6 +20,7 @@ printed with one line of source per edge, and the exit status is 1. Usage: scrip
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections import defaultdict
@@ -28,7 +29,6 @@ from pathlib import Path
 Module = tuple[str, ...]
 
 CFG_TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*([;{])")
-MOD_DECL = re.compile(r"(?:#\[path\s*=\s*\"([^\"]+)\"\]\s*)?(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;")
 USE_STMT = re.compile(r"\buse\s+([^;]+);")
 PATH_IN_CODE = re.compile(r"(?<![\w:])([a-z_]\w*)((?:\s*::\s*\w+)+)")
 
@@ -58,7 +58,10 @@ def strip_comments_and_strings(text: str) -> str:
             j = i + 1
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            out.append('""' + "\n" * text.count("\n", i, j))
+            # A `#[path = "…"]` keeps its file name: it says which file a
+            # module is (a test module's, say).
+            kept = text[i:j + 1] if re.search(r"#\[path\s*=\s*$", text[max(0, i - 40):i]) else '""'
+            out.append(kept + "\n" * text.count("\n", i, j))
             i = j + 1
         elif c == "'" and re.match(r"'(\\.|[^\\'])'", text[i:i + 4]):
             m = re.match(r"'(\\.|[^\\'])'", text[i:i + 4])
@@ -111,7 +114,6 @@ class Crate:
         self.files: dict[Module, Path] = {}
         for path in sorted(src.rglob("*.rs")):
             self.files[self.module_of(path)] = path
-        self.modules = {path: module for module, path in self.files.items()}
         self.test_files: set[Path] = set()
         self.code: dict[Module, str] = {}
         for module, path in self.files.items():
@@ -131,7 +133,7 @@ class Crate:
     def _child_file(self, declaring: Path, name: str, explicit: str | None) -> Path | None:
         module = self.module_of(declaring)
         if explicit:
-            return (declaring.parent / explicit).resolve()
+            return Path(os.path.normpath(declaring.parent / explicit))
         return self.files.get(module + (name,))
 
     def _without_tests(self, path: Path, text: str) -> str:

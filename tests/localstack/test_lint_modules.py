@@ -84,8 +84,13 @@ def test_test_code_comments_and_strings_are_not_dependencies(tmp_path):
             "pub const S: &str = \"crate::a::A\";\n"
             "#[cfg(test)]\nmod tests {\n    use crate::a::A;\n    fn t(_: A) {}\n}\n"
             "#[cfg(test)]\n#[path = \"b_tests.rs\"]\nmod b_tests;\n"
+            "#[cfg(test)]\n#[path = \"checks/mod.rs\"]\nmod checks;\n"
         ),
         "b_tests.rs": "use crate::a::A;\n",
+        # Test code found by its #[path], and its children: a circle there
+        # is not the crate's.
+        "checks/mod.rs": "mod deep;\nuse deep::D;\npub fn helper() {}\n",
+        "checks/deep.rs": "use super::helper;\npub struct D;\n",
     })
     run = lint_modules(root)
     assert run.returncode == 0, run.stdout

@@ -43,6 +43,3 @@ pub use checker::Checker;
 pub use policy::{EndpointCheck, HealthPolicy, SiteChoice, VersionCheck};
 pub use report::{Attempt, CheckError, HealthReport};
 pub use version::{commit_matches, mentions_commit};
-
-#[cfg(test)]
-use {crate::outbound::Outbound, probe::attempt, std::time::Duration};

@@ -93,6 +93,4 @@ pub fn validate<'a>(
 }
 
 #[cfg(test)]
-use {crate::core::model::Environment, crate::policy::BranchPolicy};
-#[cfg(test)]
 pub(crate) mod tests;

@@ -7,11 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::probe::attempt;
 use super::*;
 use crate::core::deployment::DeploymentKey;
 use crate::core::events::BuildEvent;
 use crate::core::model::BuildStatus;
+use crate::outbound::Outbound;
 use crate::ports::BasicAuth;
+use std::time::Duration;
 
 mod budgets;
 mod outbound;

@@ -9,6 +9,8 @@ use super::*;
 use crate::adapters::memory::{
     InMemory, MemoryAmplify, MemoryPublisher, MemorySecrets, MemoryStore,
 };
+use crate::core::model::Environment;
+use crate::policy::BranchPolicy;
 
 mod amplify_secrets;
 mod masking;
